@@ -1,0 +1,39 @@
+# netwarden: two commands. `make demo` runs the suite end to end; `make test` runs every check.
+# Both bootstrap what they need (scripts/bootstrap.sh): Debian packages when root, and .venv.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PYTEST_ARGS ?=
+
+.PHONY: all bootstrap demo test lint typecheck unit pytest bench clean
+
+all: test
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+demo: bootstrap
+	@$(BIN)/python -m netwarden.demo
+
+lint: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: bootstrap
+	$(BIN)/mypy
+
+pytest: bootstrap
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: bootstrap
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out lab-out

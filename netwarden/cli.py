@@ -1,0 +1,288 @@
+"""The ``netwarden`` command: ``netwarden <noun> <verb>`` or ``netwarden <verb>``.
+
+Exit codes: 0 ok, 1 findings or failures, 2 usage or bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from netwarden import __version__
+from netwarden.errors import NetwardenError
+from netwarden.inventory.models import Function, Inventory
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    name="netwarden",
+    help="Infrastructure automation and network security monitoring for the secretariat's network.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+inventory_app = typer.Typer(
+    help="Read, validate, show and generate the inventory.", no_args_is_help=True
+)
+lab_app = typer.Typer(
+    help="The lab: simulated devices for rehearsal, training and tests.", no_args_is_help=True
+)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(lab_app, name="lab")
+
+FUNCTION_HEADINGS = {
+    Function.SWITCH: "sw",
+    Function.FIREWALL: "fw",
+    Function.SERVER: "srv",
+    Function.SENSOR: "sensor",
+}
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def default_inventory() -> Path:
+    return Path(os.environ.get("NETWARDEN_INVENTORY", "inventory"))
+
+
+InventoryOpt = Annotated[
+    Path,
+    typer.Option(
+        "--inventory",
+        "-i",
+        help="Inventory directory or file (default: $NETWARDEN_INVENTORY or ./inventory).",
+        default_factory=default_inventory,
+        show_default=False,
+    ),
+]
+VaultOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--vault-password-file",
+        help="Vault password file (default: $NETWARDEN_VAULT_PASSWORD_FILE, "
+        "$ANSIBLE_VAULT_PASSWORD_FILE, then <inventory>/.vault-password).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv for debug).")
+    ] = 0,
+) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def version() -> None:
+    """Print netwarden's version."""
+    console.print(__version__)
+
+
+def _load(inventory: Path, vault_password_file: Path | None) -> Inventory:
+    from netwarden.inventory import read_inventory  # noqa: PLC0415  (Ansible import is slow)
+
+    try:
+        inv, problems = read_inventory(inventory, vault_password_file)
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
+    if problems or inv is None:
+        for p in problems:
+            err_console.print(str(p), highlight=False, markup=False)
+        raise _fail(
+            f"{inventory}: {len(problems)} problem(s); run `netwarden inventory check` for the list"
+        )
+    return inv
+
+
+@inventory_app.command("check")
+def inventory_check(
+    inventory: InventoryOpt, vault_password_file: VaultOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Validate the inventory and report every problem at once (exit 2 if any)."""
+    from netwarden.inventory import read_inventory  # noqa: PLC0415
+
+    try:
+        inv, problems = read_inventory(inventory, vault_password_file)
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "inventory": str(inventory),
+                    "ok": not problems,
+                    "problems": [p.model_dump() for p in problems],
+                    "devices": len(inv.devices) if inv else 0,
+                    "sites": len(inv.sites) if inv else 0,
+                },
+                indent=2,
+            )
+        )
+    elif problems:
+        for p in problems:
+            console.print(str(p), highlight=False, markup=False)
+        err_console.print(f"[bold red]{len(problems)} problem(s)[/] in {inventory}")
+    else:
+        assert inv is not None  # noqa: S101  (no problems implies a model)
+        console.print(
+            f"[green]ok[/]: {inventory}: {len(inv.sites)} sites, {len(inv.devices)} devices, "
+            f"{len(inv.zones)} zones, {len(inv.flow_policy.rules)} flow rules"
+        )
+    raise typer.Exit(EXIT_USAGE if problems else EXIT_OK)
+
+
+def inventory_summary(inv: Inventory) -> dict[str, object]:
+    """Sites, devices and zones as plain data (the JSON of ``inventory show``)."""
+    return {
+        "org": inv.org.model_dump(),
+        "sites": [
+            {
+                "name": s.name,
+                "code": s.code,
+                "city": s.city,
+                "country": s.country,
+                "role": s.role.value,
+                "timezone": s.timezone,
+                "wan": {
+                    "kind": s.wan.kind,
+                    "address": str(s.wan.address),
+                    "bandwidth_mbps": s.wan.bandwidth_mbps,
+                },
+                "zones": {
+                    z: {"vlan": zs.vlan, "subnet": str(zs.subnet), "gateway": str(zs.gateway)}
+                    for z, zs in s.zones.items()
+                },
+                "devices": sorted(d.name for d in inv.devices_at(s.name)),
+            }
+            for s in inv.sites.values()
+        ],
+        "devices": [
+            {
+                "name": d.name,
+                "site": d.site,
+                "function": d.function.value,
+                "platform": d.platform.value,
+                "model": d.model,
+                "role": d.role,
+                "mgmt_address": str(d.mgmt_address),
+                "provides": list(d.provides),
+            }
+            for d in inv.devices.values()
+        ],
+        "zones": {
+            z.name: {"description": z.description, "hq_only": z.hq_only} for z in inv.zones.values()
+        },
+        "flow_rules": len(inv.flow_policy.rules),
+    }
+
+
+def print_fleet(inv: Inventory, out: Console | None = None, devices: bool = True) -> None:
+    """The fleet summary: one row per site, and optionally one per device."""
+    out = out or console
+    sites = Table(title=f"{inv.org.name}: {len(inv.sites)} sites, {len(inv.devices)} devices")
+    for col in ("site", "role", "city", "timezone", "WAN", "zones"):
+        sites.add_column(col)
+    for f in Function:
+        sites.add_column(FUNCTION_HEADINGS[f], justify="right")
+    for s in sorted(inv.sites.values(), key=lambda s: (s.role.value != "hq", s.name)):
+        devs = inv.devices_at(s.name)
+        counts = [str(sum(d.function is f for d in devs)) for f in Function]
+        sites.add_row(
+            s.name,
+            s.role.value,
+            f"{s.city} ({s.country})",
+            s.timezone,
+            f"{s.wan.kind} {s.wan.bandwidth_mbps}M",
+            str(len(s.zones)),
+            *counts,
+        )
+    out.print(sites)
+    if not devices:
+        return
+    table = Table(title="Devices")
+    for col in ("device", "site", "function", "platform", "model", "management", "provides"):
+        table.add_column(col)
+    for d in sorted(inv.devices.values(), key=lambda d: (d.site, d.function.value, d.name)):
+        table.add_row(
+            d.name,
+            d.site,
+            d.function.value,
+            d.platform.value,
+            d.model,
+            str(d.mgmt_address),
+            ", ".join(d.provides),
+        )
+    out.print(table)
+
+
+@inventory_app.command("show")
+def inventory_show(
+    inventory: InventoryOpt,
+    vault_password_file: VaultOpt = None,
+    as_json: JsonOpt = False,
+    sites_only: Annotated[bool, typer.Option("--sites", help="Only the per-site summary.")] = False,
+) -> None:
+    """Print sites, devices and zones as tables (or JSON)."""
+    inv = _load(inventory, vault_password_file)
+    if as_json:
+        typer.echo(json.dumps(inventory_summary(inv), indent=2))
+        return
+    print_fleet(inv, devices=not sites_only)
+    zones = Table(title="Zones")
+    zones.add_column("zone")
+    zones.add_column("description")
+    for z in inv.zones.values():
+        zones.add_row(z.name + (" (HQ only)" if z.hq_only else ""), z.description)
+    if not sites_only:
+        console.print(zones)
+
+
+@inventory_app.command("generate")
+def inventory_generate(
+    sites: Annotated[int, typer.Option("--sites", "-n", help="Number of field offices (1-200).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="New directory to write the inventory into.")
+    ],
+    template: Annotated[
+        Path | None, typer.Option("--template", help="Inventory whose organisation policy to copy.")
+    ] = None,
+) -> None:
+    """Write a valid synthetic inventory of HQ plus N field offices (for scale tests and benchmarks)."""
+    from netwarden.inventory.generate import generate  # noqa: PLC0415
+
+    try:
+        hosts = generate(out, sites, template)
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"wrote {out}: HQ + {sites} field offices, {hosts} devices (vault password in {out}/.vault-password)"
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

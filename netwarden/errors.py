@@ -1,0 +1,31 @@
+"""Every failure netwarden reports, one class each, under :class:`NetwardenError`.
+
+A message says what was wrong, where (file and key, or device and command) and
+what was expected.
+"""
+
+from __future__ import annotations
+
+
+class NetwardenError(Exception):
+    """Base class of every error netwarden raises on purpose."""
+
+
+class InventoryError(NetwardenError):
+    """The inventory cannot be read at all (missing path, unparsable YAML, bad vault password)."""
+
+
+class InventoryInvalidError(InventoryError):
+    """The inventory was read but failed validation; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[object]) -> None:
+        self.problems = problems
+        super().__init__(f"the inventory has {len(problems)} problem(s)")
+
+
+class VaultError(InventoryError):
+    """The vault could not be opened (no password, wrong password)."""
+
+
+class GenerateError(NetwardenError):
+    """A synthetic inventory could not be generated as asked."""

@@ -1,0 +1,434 @@
+"""Typed, frozen models of the inventory: sites, zones, devices, services, flow policy.
+
+These are the boundary between Ansible's YAML and the rest of netwarden. The
+loader (``loader.py``) builds them from Ansible's variables; nothing else parses
+inventory YAML. Every entity carries ``src``, the file and line it came from, so
+a finding can name where to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+EXTERNAL_ZONE = "internet"
+"""The pseudo-zone for everything outside the organisation."""
+
+SITE_GROUP_PREFIX = "site_"
+FUNCTION_GROUPS = {
+    "switches": "switch",
+    "firewalls": "firewall",
+    "servers": "server",
+    "sensors": "sensor",
+}
+
+
+class Model(BaseModel):
+    """Base of every inventory model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Source(Model):
+    """Where an entity was defined: a file and a line (1-based, 0 when unknown)."""
+
+    file: str = ""
+    line: int = 0
+
+    def __str__(self) -> str:
+        if not self.file:
+            return "<unknown>"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+NO_SOURCE = Source()
+SourceField = Annotated[Source, Field(default=NO_SOURCE, exclude=True, repr=False)]
+
+
+class Platform(StrEnum):
+    """Device platforms netwarden manages. Adding one is templates + rules + simulator data."""
+
+    IOS = "ios"
+    LINUX = "linux"
+
+
+class Function(StrEnum):
+    """What a device does, from its function group (switches, firewalls, servers, sensors)."""
+
+    SWITCH = "switch"
+    FIREWALL = "firewall"
+    SERVER = "server"
+    SENSOR = "sensor"
+
+
+class SiteRole(StrEnum):
+    HQ = "hq"
+    FIELD = "field"
+
+
+class Protocol(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+    ICMP = "icmp"
+
+
+_PORT_RE = re.compile(r"^(?P<proto>tcp|udp)/(?P<lo>\d{1,5})(?:-(?P<hi>\d{1,5}))?$")
+
+
+class PortRange(Model):
+    """One protocol and port range of a service, written ``tcp/443``, ``udp/16384-32767`` or ``icmp``.
+
+    Examples:
+        >>> PortRange.parse("udp/16384-32767")
+        PortRange(proto=<Protocol.UDP: 'udp'>, first=16384, last=32767)
+        >>> PortRange.parse("tcp/22").contains(Protocol.TCP, 22)
+        True
+    """
+
+    proto: Protocol
+    first: int | None = None
+    last: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> PortRange:
+        text = text.strip().lower()
+        if text == "icmp":
+            return cls(proto=Protocol.ICMP)
+        m = _PORT_RE.match(text)
+        if not m:
+            raise ValueError(
+                f"{text!r} is not a port spec; expected tcp/PORT, udp/PORT[-PORT] or icmp"
+            )
+        lo = int(m["lo"])
+        hi = int(m["hi"]) if m["hi"] else lo
+        if not (1 <= lo <= hi <= 65535):
+            raise ValueError(f"{text!r}: ports must be 1-65535 and first <= last")
+        return cls(proto=Protocol(m["proto"]), first=lo, last=hi)
+
+    def contains(self, proto: Protocol, port: int | None) -> bool:
+        if proto != self.proto:
+            return False
+        if self.proto is Protocol.ICMP:
+            return True
+        return (
+            port is not None
+            and self.first is not None
+            and self.last is not None
+            and (self.first <= port <= self.last)
+        )
+
+    def __str__(self) -> str:
+        if self.proto is Protocol.ICMP:
+            return "icmp"
+        if self.first == self.last:
+            return f"{self.proto}/{self.first}"
+        return f"{self.proto}/{self.first}-{self.last}"
+
+
+class Service(Model):
+    name: str
+    ports: tuple[PortRange, ...]
+    src: SourceField
+
+
+class Zone(Model):
+    name: str
+    description: str = ""
+    hq_only: bool = False
+    external: bool = False
+    src: SourceField
+
+
+class ZoneSubnet(Model):
+    """A site's subnet for one zone: VLAN, prefix and default gateway."""
+
+    zone: str
+    vlan: int = Field(ge=1, le=4094)
+    subnet: IPv4Network
+    gateway: IPv4Address
+    src: SourceField
+
+    @model_validator(mode="after")
+    def _gateway_inside(self) -> ZoneSubnet:
+        if self.gateway not in self.subnet:
+            raise ValueError(f"gateway {self.gateway} is outside subnet {self.subnet}")
+        return self
+
+
+class WanLink(Model):
+    """The site's WAN link: our address on it, the peer, the carrier."""
+
+    kind: Literal["mpls", "internet-vpn", "satellite", "internet"] = "mpls"
+    address: IPv4Interface
+    peer: IPv4Address
+    provider: str = ""
+    bandwidth_mbps: int = Field(default=100, gt=0)
+
+
+class Site(Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9]{1,15}$")
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9]{2,5}$")
+    city: str
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    role: SiteRole
+    timezone: str
+    zones: dict[str, ZoneSubnet]
+    wan: WanLink
+    src: SourceField
+
+    @field_validator("zones", mode="before")
+    @classmethod
+    def _name_zones(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: {"zone": k, **v} if isinstance(v, dict) else v for k, v in value.items()}
+        return value
+
+    @property
+    def group(self) -> str:
+        return f"{SITE_GROUP_PREFIX}{self.name}"
+
+
+class InterfaceMode(StrEnum):
+    ACCESS = "access"
+    TRUNK = "trunk"
+    SVI = "svi"
+    ROUTED = "routed"
+    WAN = "wan"
+    CAPTURE = "capture"
+
+
+class Interface(Model):
+    name: str = Field(min_length=1)
+    mode: InterfaceMode
+    zone: str | None = None
+    description: str = ""
+    address: IPv4Interface | None = None
+    peer: str | None = None
+    shutdown: bool = False
+    src: SourceField
+
+
+class Device(Model):
+    name: str
+    site: str
+    platform: Platform
+    function: Function
+    mgmt_address: IPv4Address
+    model: str = ""
+    role: str = ""
+    provides: tuple[str, ...] = ()
+    interfaces: tuple[Interface, ...] = ()
+    src: SourceField
+
+    def addresses(self) -> Iterator[tuple[str, IPv4Address]]:
+        """Yield (where, address) for every address this device holds."""
+        yield "mgmt_address", self.mgmt_address
+        for i, iface in enumerate(self.interfaces):
+            if iface.address is not None and iface.address.ip != self.mgmt_address:
+                yield f"interfaces[{i}].address", iface.address.ip
+
+    def service_address(self) -> IPv4Address:
+        """The address clients use for this device's services: the first non-mgmt address."""
+        for iface in self.interfaces:
+            if iface.address is not None and iface.zone not in (None, "mgmt"):
+                return iface.address.ip
+        return self.mgmt_address
+
+
+class SiteSelector(StrEnum):
+    ANY = "any"
+    HQ = "hq"
+    FIELD = "field"
+    SAME = "same"
+
+
+class FlowEndpoint(Model):
+    """A zone at some sites: ``{zone: staff, site: any}``; ``site`` may also name one site."""
+
+    zone: str
+    site: str | None = None
+
+    def matches_site(self, site: Site | None, other: Site | None) -> bool:  # noqa: PLR0911
+        """Whether ``site`` is selected; ``other`` is the flow's source site (for ``same``)."""
+        if self.zone == EXTERNAL_ZONE:
+            return site is None
+        if site is None:
+            return False
+        sel = self.site or SiteSelector.ANY
+        if sel == SiteSelector.ANY:
+            return True
+        if sel == SiteSelector.HQ:
+            return site.role is SiteRole.HQ
+        if sel == SiteSelector.FIELD:
+            return site.role is SiteRole.FIELD
+        if sel == SiteSelector.SAME:
+            return other is not None and other.name == site.name
+        return sel == site.name
+
+
+class FlowRule(Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = ""
+    src_: FlowEndpoint = Field(alias="from")
+    dst: FlowEndpoint = Field(alias="to")
+    services: tuple[str, ...] = Field(min_length=1)
+    action: Literal["allow", "deny"] = "allow"
+    log: bool = False
+    src: SourceField
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class FlowPolicy(Model):
+    default: Literal["deny"] = "deny"
+    rules: tuple[FlowRule, ...] = ()
+    src: SourceField
+
+
+class NtpPolicy(Model):
+    servers: tuple[str, ...] = Field(min_length=1)
+    auth_key_id: int = Field(ge=1, le=65535)
+    auth_key: SecretStr
+
+
+class SyslogPolicy(Model):
+    servers: tuple[str, ...] = Field(min_length=1)
+    trap_level: Literal[
+        "emergencies",
+        "alerts",
+        "critical",
+        "errors",
+        "warnings",
+        "notifications",
+        "informational",
+        "debugging",
+    ] = "informational"
+
+
+class AaaPolicy(Model):
+    tacacs_servers: tuple[str, ...] = Field(min_length=1)
+    tacacs_key: SecretStr
+
+
+class LocalUser(Model):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
+    privilege: int = Field(default=15, ge=0, le=15)
+    secret: SecretStr
+
+
+class SnmpV3User(Model):
+    name: str
+    auth: Literal["sha", "sha256", "sha384", "sha512"] = "sha"
+    priv: Literal["aes128", "aes192", "aes256"] = "aes128"
+    auth_pass: SecretStr
+    priv_pass: SecretStr
+
+
+class SnmpV3Policy(Model):
+    group: str
+    users: tuple[SnmpV3User, ...] = Field(min_length=1)
+    managers: tuple[str, ...] = ()
+
+
+class SshPolicy(Model):
+    timeout_seconds: int = Field(default=60, ge=1, le=120)
+    retries: int = Field(default=3, ge=0, le=5)
+
+
+class Banners(Model):
+    ar: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    fr: str = Field(min_length=1)
+
+
+class DnsPolicy(Model):
+    servers: tuple[str, ...] = Field(min_length=1)
+
+
+class Policy(Model):
+    """Organisation policy from ``group_vars/all``: servers are inventory host names."""
+
+    dns: DnsPolicy
+    ntp: NtpPolicy
+    syslog: SyslogPolicy
+    aaa: AaaPolicy
+    enable_secret: SecretStr
+    local_users: tuple[LocalUser, ...] = Field(min_length=1)
+    snmpv3: SnmpV3Policy
+    ssh: SshPolicy = SshPolicy()
+    exec_timeout_minutes: int = Field(default=10, ge=1, le=60)
+    banners: Banners
+    src: SourceField
+
+
+class Org(Model):
+    name: str
+    domain: str = Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
+
+
+class WaiverScope(Model):
+    """Exactly one of device, site or pattern (an fnmatch pattern on device names)."""
+
+    device: str | None = None
+    site: str | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WaiverScope:
+        given = [v for v in (self.device, self.site, self.pattern) if v is not None]
+        if len(given) != 1:
+            raise ValueError("a waiver scope names exactly one of device, site or pattern")
+        return self
+
+
+class Waiver(Model):
+    rule: str
+    scope: WaiverScope
+    justification: str = Field(min_length=10)
+    approver: str = Field(min_length=1)
+    expires: date
+    src: SourceField
+
+    def expired(self, today: date) -> bool:
+        return today > self.expires
+
+
+class Compliance(Model):
+    profile: str
+    waivers: tuple[Waiver, ...] = ()
+
+
+class Inventory(Model):
+    """The whole network, validated. Build it with :func:`netwarden.inventory.load_inventory`."""
+
+    path: str
+    org: Org
+    policy: Policy
+    zones: dict[str, Zone]
+    services: dict[str, Service]
+    flow_policy: FlowPolicy
+    compliance: Compliance
+    sites: dict[str, Site]
+    devices: dict[str, Device]
+
+    def site_of(self, device: Device) -> Site:
+        return self.sites[device.site]
+
+    def devices_at(self, site: str) -> list[Device]:
+        return [d for d in self.devices.values() if d.site == site]
+
+    def hq(self) -> Site:
+        for site in self.sites.values():
+            if site.role is SiteRole.HQ:
+                return site
+        raise LookupError("the inventory has no HQ site")
+
+    def resolve(self, host: str) -> IPv4Address:
+        """The service address of an inventory host named by the policy."""
+        return self.devices[host].service_address()

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Bootstrap what netwarden needs on a fresh Debian 12 machine:
+#  - as root: the Debian packages in scripts/debian-packages.txt (only the missing ones);
+#  - always: .venv with the pinned requirements and netwarden installed (editable).
+# Idempotent and quick when nothing changed (stamp files keyed on the input hashes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-}
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+install_debian_packages() {
+    if [ "$(id -u)" != 0 ]; then
+        log "not root: skipping Debian packages (lab tests that need them will skip)"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "no apt-get: skipping Debian packages"
+        return 0
+    fi
+    local missing=()
+    while read -r pkg; do
+        pkg=${pkg%%#*}; pkg=${pkg//[[:space:]]/}
+        [ -n "$pkg" ] || continue
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done < scripts/debian-packages.txt
+    if [ ${#missing[@]} -eq 0 ]; then
+        return 0
+    fi
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; answer no without a prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    apt-get update -qq
+    # Do not start services from package postinst scripts (prometheus, sshd): tests start their own.
+    local had_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && had_policy=1
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ "$had_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+}
+
+pick_python() {
+    if [ -n "$PYTHON" ]; then echo "$PYTHON"; return; fi
+    for cand in python3.11 python3; do
+        if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+            echo "$cand"; return
+        fi
+    done
+    log "Python 3.11 is required (python3.11 or python3 at version 3.11)"
+    exit 2
+}
+
+make_venv() {
+    local py stamp want
+    py=$(pick_python)
+    want=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+    stamp="$VENV/.netwarden-bootstrap"
+    if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating $VENV with $py"
+        "$py" -m venv "$VENV"
+    fi
+    log "installing pinned requirements into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+    echo "$want" > "$stamp"
+}
+
+install_debian_packages
+make_venv
