@@ -78,7 +78,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -107,7 +107,7 @@ def _load(inventory: Path, vault_password_file: Path | None) -> Inventory:
         raise _fail(str(exc)) from exc
     if problems or inv is None:
         for p in problems:
-            err_console.print(str(p), highlight=False, markup=False)
+            err_console.print(str(p), highlight=False, markup=False, soft_wrap=True)
         raise _fail(
             f"{inventory}: {len(problems)} problem(s); run `netwarden inventory check` for the list"
         )
@@ -140,7 +140,7 @@ def inventory_check(
         )
     elif problems:
         for p in problems:
-            console.print(str(p), highlight=False, markup=False)
+            console.print(str(p), highlight=False, markup=False, soft_wrap=True)
         err_console.print(f"[bold red]{len(problems)} problem(s)[/] in {inventory}")
     else:
         assert inv is not None  # noqa: S101  (no problems implies a model)
@@ -201,7 +201,7 @@ def print_fleet(inv: Inventory, out: Console | None = None, devices: bool = True
     out = out or console
     sites = Table(title=f"{inv.org.name}: {len(inv.sites)} sites, {len(inv.devices)} devices")
     for col in ("site", "role", "city", "timezone", "WAN", "zones"):
-        sites.add_column(col)
+        sites.add_column(col, no_wrap=col == "site")
     for f in Function:
         sites.add_column(FUNCTION_HEADINGS[f], justify="right")
     for s in sorted(inv.sites.values(), key=lambda s: (s.role.value != "hq", s.name)):
@@ -221,7 +221,7 @@ def print_fleet(inv: Inventory, out: Console | None = None, devices: bool = True
         return
     table = Table(title="Devices")
     for col in ("device", "site", "function", "platform", "model", "management", "provides"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("device", "management"))
     for d in sorted(inv.devices.values(), key=lambda d: (d.site, d.function.value, d.name)):
         table.add_row(
             d.name,

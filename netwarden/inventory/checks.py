@@ -6,6 +6,7 @@ Each check yields :class:`Problem` objects naming the file, line and key to fix.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Network
@@ -119,7 +120,7 @@ def check_addresses(inv: Inventory) -> Iterator[Problem]:
         mgmt = site.zones.get(MGMT_ZONE)
         if mgmt is not None and dev.mgmt_address not in mgmt.subnet:
             yield _p(
-                dev.src,
+                dev.where("mgmt_address"),
                 "mgmt_address",
                 f"{dev.mgmt_address} of {dev.name} is outside {site.name}'s management subnet {mgmt.subnet}",
             )
@@ -131,14 +132,26 @@ def check_addresses(inv: Inventory) -> Iterator[Problem]:
                 for i in dev.interfaces
             )
             if addr in gateways and not is_router:
-                yield _p(dev.src, where, f"{addr} of {dev.name} is the {gateways[addr]} address")
+                yield _p(
+                    _addr_src(dev, where),
+                    where,
+                    f"{addr} of {dev.name} is the {gateways[addr]} address",
+                )
             if addr in owners and owners[addr] != dev.name:
                 yield _p(
-                    dev.src,
+                    _addr_src(dev, where),
                     where,
                     f"address {addr} of {dev.name} is already used by {owners[addr]}",
                 )
             owners.setdefault(addr, dev.name)
+
+
+def _addr_src(dev: Device, where: str) -> Source:
+    """The line of an address: the interface's own entry, or the device's key."""
+    m = re.match(r"interfaces\[(\d+)\]", where)
+    if m and dev.interfaces[int(m[1])].src.file:
+        return dev.interfaces[int(m[1])].src
+    return dev.where(where)
 
 
 def _check_interface(inv: Inventory, dev: Device, i: int, iface: Interface) -> Iterator[Problem]:
@@ -228,7 +241,9 @@ def check_services(inv: Inventory) -> Iterator[Problem]:
         for j, svc in enumerate(dev.provides):
             if svc not in inv.services:
                 yield _p(
-                    dev.src, f"provides[{j}]", f"unknown service {svc!r}; define it under services:"
+                    dev.where("provides"),
+                    f"provides[{j}]",
+                    f"unknown service {svc!r}; define it under services:",
                 )
 
 

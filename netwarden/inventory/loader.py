@@ -92,7 +92,8 @@ def origin_at(raw: object, loc: Sequence[str | int]) -> Source:
     best = origin_of(raw)
     node = raw
     for part in loc:
-        if isinstance(node, Mapping) and part in node:
+        # Two branches, not one `or`: mypy narrows the index type per branch.
+        if isinstance(node, Mapping) and part in node:  # noqa: SIM114
             node = node[part]
         elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
@@ -121,6 +122,7 @@ class _Context:
 
     path: Path
     problems: list[Problem] = field(default_factory=list)
+    failed_sites: set[str] = field(default_factory=set)
 
     def problem(self, src: Source, key: str, message: str) -> None:
         self.problems.append(Problem(file=src.file, line=src.line, key=key, message=message))
@@ -139,6 +141,33 @@ def _validation_problems(
         ctx.problem(src, key_path(prefix, loc), f"{err['msg']}{shown}")
 
 
+def _is_vault_error(exc: BaseException) -> bool:
+    from ansible.parsing.vault import AnsibleVaultError  # noqa: PLC0415
+
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return False
+        if isinstance(current, AnsibleVaultError) or "vault" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _error_origin(exc: BaseException) -> Source | None:
+    """The file and line an Ansible error (or one it wraps) points at."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        obj = getattr(current, "obj", None)
+        path = getattr(obj, "path", None)
+        if path:
+            return Source(file=display_path(path), line=getattr(obj, "line_num", 0) or 0)
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _is_scalar(value: object) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
 
@@ -154,6 +183,8 @@ def _build(
         data = {**_plain(raw), **(extra or {})}
         if "src" in model.model_fields:
             data["src"] = src
+        for nested in NESTED_SOURCES.get(model.__name__, ()):
+            _attach_sources(data, located, nested)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -257,13 +288,18 @@ def _template(ctx: _Context, templar: Any, value: Any, raw_key: str) -> Any:
     return value
 
 
-def _host_level_keys(host: Any) -> dict[str, Any]:
+def _host_level_keys(loader: Any, inventory: Any, host: Any) -> dict[str, Any]:
     """Variables set on the host itself (host_vars file or inline), not inherited from groups."""
-    return {k: v for k, v in host.get_vars().items() if k not in MAGIC_HOST_VARS}
+    from ansible.vars.plugins import get_vars_from_inventory_sources  # noqa: PLC0415
+
+    own = {k: v for k, v in host.get_vars().items() if k not in MAGIC_HOST_VARS}
+    # Stage "task": the same vars plugins (host_group_vars) VariableManager runs on demand.
+    own.update(get_vars_from_inventory_sources(loader, inventory._sources, [host], "task"))
+    return own
 
 
 def _read_hosts(
-    ctx: _Context, inventory: Any, variables: Any
+    ctx: _Context, loader: Any, inventory: Any, variables: Any
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, list[str]]]:
     """Merged variables per host, host-level variables per host, and group names per host."""
     from ansible.errors import AnsibleError  # noqa: PLC0415
@@ -275,12 +311,18 @@ def _read_hosts(
         try:
             merged[host.name] = variables.get_vars(host=host, include_hostvars=False)
         except AnsibleError as exc:
-            src = Source(file=display_path(getattr(exc.obj, "path", "") or ctx.path))
+            if _is_vault_error(exc):
+                raise VaultError(
+                    f"{display_path(ctx.path)}: cannot open the vault: {exc.message} "
+                    "(give the password with --vault-password-file, NETWARDEN_VAULT_PASSWORD_FILE "
+                    f"or {VAULT_PASSWORD_FILENAME} in the inventory directory)"
+                ) from exc
+            src = _error_origin(exc) or Source(file=display_path(ctx.path))
             ctx.problem(
                 src, host.name, f"Ansible could not read this host's variables: {exc.message}"
             )
             continue
-        own[host.name] = _host_level_keys(host)
+        own[host.name] = _host_level_keys(loader, inventory, host)
         groups[host.name] = [g.name for g in host.get_groups() if g.name != "all"]
     return merged, own, groups
 
@@ -303,7 +345,7 @@ def read_inventory(
     ctx = _Context(path=root)
     loader, inventory, variables = _open_ansible(root, vault_password_file)
     _unparsed_sources(ctx, loader, inventory)
-    merged, own, groups = _read_hosts(ctx, inventory, variables)
+    merged, own, groups = _read_hosts(ctx, loader, inventory, variables)
     if not merged:
         ctx.problem(Source(file=display_path(root)), "all", "the inventory defines no hosts")
         return None, ctx.problems
@@ -353,7 +395,12 @@ def read_inventory(
         sites=sites,
         devices=devices,
     )
-    ctx.problems.extend(check_inventory(inv))
+    # A site whose definition failed validation is already reported; its devices
+    # need not each say that the site is missing.
+    broken = {g.removeprefix(SITE_GROUP_PREFIX) for g in ctx.failed_sites}
+    ctx.problems.extend(
+        p for p in check_inventory(inv) if not (p.key in devices and devices[p.key].site in broken)
+    )
     return inv, ctx.problems
 
 
@@ -430,7 +477,7 @@ def _build_sites(
 ) -> dict[str, Site]:
     """One Site per ``site_*`` group, from the ``site`` variable its hosts inherit."""
     seen: dict[str, Site] = {}
-    failed: set[str] = set()
+    failed = ctx.failed_sites
     for host, names in groups.items():
         for group in names:
             if not group.startswith(SITE_GROUP_PREFIX) or group in seen or group in failed:
@@ -505,6 +552,7 @@ def _build_devices(
         data = {**_plain(raw), "name": host, "site": site_groups[0].removeprefix(SITE_GROUP_PREFIX)}
         data["function"] = functions[0]
         data["src"] = here
+        data["key_src"] = {k: origin_of(v) for k, v in raw.items() if origin_of(v).file}
         try:
             out[host] = Device.model_validate(_with_sources(data, raw))
         except ValidationError as exc:
@@ -522,12 +570,35 @@ def _host_source(ctx: _Context, own: Mapping[str, Any], merged: Mapping[str, Any
     return Source(file=display_path(inv_file)) if inv_file else Source(file=display_path(ctx.path))
 
 
+# Nested entities that carry their own ``src``: model name -> paths ("*" = every item).
+NESTED_SOURCES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Site": (("zones", "*"),),
+    "FlowPolicy": (("rules", "*"),),
+    "Compliance": (("waivers", "*"),),
+    "Device": (("interfaces", "*"),),
+}
+
+
+def _attach_sources(data: Any, raw: Any, path: tuple[str, ...]) -> None:
+    """Set ``src`` on the plain mappings at ``path`` from the tagged raw values beside them."""
+    if not path:
+        if isinstance(data, dict):
+            data["src"] = origin_of(raw)
+        return
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(data, dict) and isinstance(raw, Mapping):
+            for key, value in data.items():
+                _attach_sources(value, raw.get(key), rest)
+        elif isinstance(data, list) and isinstance(raw, list | tuple):
+            for value, raw_value in zip(data, raw, strict=False):
+                _attach_sources(value, raw_value, rest)
+    elif isinstance(data, dict) and isinstance(raw, Mapping) and head in data:
+        _attach_sources(data[head], raw.get(head), rest)
+
+
 def _with_sources(data: dict[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
     """Attach each interface's origin so later checks can point at its line."""
-    ifaces = raw.get("interfaces")
-    if isinstance(ifaces, list) and isinstance(data.get("interfaces"), list):
-        data["interfaces"] = [
-            {**d, "src": origin_of(r)} if isinstance(d, dict) else d
-            for d, r in zip(data["interfaces"], ifaces, strict=False)
-        ]
+    for nested in NESTED_SOURCES["Device"]:
+        _attach_sources(data, raw, nested)
     return data

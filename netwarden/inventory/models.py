@@ -225,6 +225,11 @@ class Device(Model):
     provides: tuple[str, ...] = ()
     interfaces: tuple[Interface, ...] = ()
     src: SourceField
+    key_src: dict[str, Source] = Field(default_factory=dict, exclude=True, repr=False)
+
+    def where(self, key: str) -> Source:
+        """Where one of this device's top-level keys was set (the device's file if unknown)."""
+        return self.key_src.get(key.split("[", 1)[0].split(".", 1)[0], self.src)
 
     def addresses(self) -> Iterator[tuple[str, IPv4Address]]:
         """Yield (where, address) for every address this device holds."""

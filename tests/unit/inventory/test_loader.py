@@ -1,0 +1,90 @@
+"""Loading through Ansible: the example inventory, vault handling, origins."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from netwarden.errors import InventoryError, InventoryInvalidError, VaultError
+from netwarden.inventory import load_inventory, read_inventory
+from netwarden.inventory.models import Function, Platform, SiteRole
+
+
+def test_example_inventory_is_clean_and_complete(example_inventory: Path) -> None:
+    inv = load_inventory(example_inventory)
+    assert inv.hq().name == "jed"
+    field = [s for s in inv.sites.values() if s.role is SiteRole.FIELD]
+    assert {s.name for s in field} >= {"nyc", "gva", "bru", "kbl"}
+    for site in field:
+        devs = inv.devices_at(site.name)
+        assert any(d.function is Function.FIREWALL for d in devs)
+        assert any(d.function is Function.SWITCH and d.platform is Platform.IOS for d in devs)
+        assert any(d.function is Function.SENSOR for d in devs)
+        assert set(site.zones) == {"mgmt", "servers", "staff", "guests", "voice"}
+    assert {"dmz", "partners"} <= set(inv.hq().zones)
+    hq_servers = {p for d in inv.devices_at("jed") for p in d.provides}
+    assert {"tacacs", "syslog", "ntp", "dns", "smb"} <= hq_servers
+    # Secrets come out of the vault, and never print.
+    assert inv.policy.aaa.tacacs_key.get_secret_value()
+    assert "tacacs_key=SecretStr('**********')" in repr(inv.policy.aaa)
+    assert {"ar", "en", "fr"} == set(inv.policy.banners.model_dump())
+
+
+def test_device_sources_point_at_host_vars(example_inventory: Path) -> None:
+    inv = load_inventory(example_inventory)
+    dev = inv.devices["nyc-acc-sw1"]
+    assert dev.src.file.endswith("host_vars/nyc-acc-sw1.yml")
+    assert dev.interfaces[0].src.line > 0
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="does not exist"):
+        read_inventory(tmp_path / "nope")
+
+
+def test_wrong_vault_password_names_the_fix(example_inventory: Path, tmp_path: Path) -> None:
+    wrong = tmp_path / "pw"
+    wrong.write_text("not-the-password\n")
+    with pytest.raises(VaultError, match="cannot open the vault: Decryption failed"):
+        read_inventory(example_inventory, wrong)
+
+
+def test_no_vault_password(example_inventory: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "inv"
+    shutil.copytree(example_inventory, copy)
+    (copy / ".vault-password").unlink()
+    with pytest.raises(VaultError, match="--vault-password-file"):
+        read_inventory(copy)
+
+
+def test_vault_password_from_environment(
+    example_inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "inv"
+    shutil.copytree(example_inventory, copy)
+    pw = tmp_path / "elsewhere"
+    (copy / ".vault-password").rename(pw)
+    monkeypatch.setenv("NETWARDEN_VAULT_PASSWORD_FILE", str(pw))
+    assert load_inventory(copy).devices
+
+
+def test_load_raises_with_every_problem(inventory_copy: Path) -> None:
+    site1 = inventory_copy / "group_vars" / "site_fo001.yml"
+    site1.write_text(site1.read_text().replace("vlan: 40", "vlan: 30"))
+    site2 = inventory_copy / "group_vars" / "site_fo002.yml"
+    site2.write_text(site2.read_text().replace("10.12.10.0/24", "10.12.10.0/33"))
+    with pytest.raises(InventoryInvalidError) as info:
+        load_inventory(inventory_copy)
+    messages = "\n".join(map(str, info.value.problems))
+    assert "VLAN 30 of site fo001" in messages
+    assert "10.12.10.0/33" in messages
+    # fo002's devices are not each reported as siteless: the site's own problem says it.
+    assert "has no site definition" not in messages
+
+
+def test_unparsable_hosts_file_is_reported(inventory_copy: Path) -> None:
+    (inventory_copy / "extra.yml").write_text("all:\n  hosts: [oops\n")
+    _, problems = read_inventory(inventory_copy)
+    assert any(p.file.endswith("extra.yml") and "could not parse" in p.message for p in problems)
