@@ -1,0 +1,1 @@
+"""The lab: simulated IOS devices and Linux sites in network namespaces."""

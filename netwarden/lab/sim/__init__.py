@@ -1,0 +1,1 @@
+"""A stateful Cisco IOS simulator that unmodified NAPALM and Netmiko drive."""

@@ -1,0 +1,174 @@
+"""Show commands of the IOS simulator, rendered in the format of real Cisco IOS.
+
+The session layer calls :func:`render_show` with the words typed after ``show``
+(possibly abbreviated, as IOS allows) and a :class:`ShowContext`; pipes
+(``| include`` ...) are applied by the caller. A command is a path of keywords in
+a small tree; each word the user typed must be an unambiguous prefix of one
+keyword at its level (an exact keyword always wins). Words left over after the
+deepest keyword are the renderer's arguments (an interface name, ``detail``...).
+
+The formats follow real devices (a Catalyst 3750-X on IOS 15.2 for switch
+ports; NAPALM's ``ios`` driver and ntc-templates parse them), which the unit and
+fidelity tests check with the real parsers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from netwarden.lab.sim import shows_health, shows_interfaces, shows_neighbors, shows_system
+from netwarden.lab.sim.showmodel import ShowContext
+
+Renderer: TypeAlias = Callable[[ShowContext, Sequence[str]], str | None]
+"""A renderer gets the context and the words after its keywords; None means invalid input."""
+
+COMMANDS: tuple[tuple[tuple[str, ...], Renderer], ...] = (
+    (("version",), shows_system.version),
+    (("running-config",), shows_system.running_config),
+    (("startup-config",), shows_system.startup_config),
+    (("clock",), shows_system.clock),
+    (("users",), shows_system.users),
+    (("hosts",), shows_system.hosts),
+    (("inventory",), shows_system.inventory),
+    (("interfaces",), shows_interfaces.interfaces),
+    (("interfaces", "summary"), shows_interfaces.interface_summary),
+    (("interfaces", "counters"), shows_interfaces.interface_counters),
+    (("interfaces", "status"), shows_interfaces.interface_status),
+    (("interfaces", "description"), shows_interfaces.interface_description),
+    (("ip", "interface"), shows_interfaces.ip_interface),
+    (("ip", "interface", "brief"), shows_interfaces.ip_interface_brief),
+    (("ipv6", "interface"), shows_interfaces.ipv6_interface),
+    (("vlan",), shows_interfaces.vlan),
+    (("vlan", "brief"), shows_interfaces.vlan_brief),
+    (("vlan", "all-ports"), shows_interfaces.vlan_all_ports),
+    (("arp",), shows_neighbors.arp),
+    (("ip", "arp"), shows_neighbors.arp),
+    (("lldp",), shows_neighbors.lldp),
+    (("lldp", "neighbors"), shows_neighbors.lldp_neighbors),
+    (("lldp", "neighbors", "detail"), shows_neighbors.lldp_neighbors_detail),
+    (("processes", "cpu"), shows_health.processes_cpu),
+    (("memory", "statistics"), shows_health.memory_statistics),
+    (("environment",), shows_health.environment_all),
+    (("environment", "all"), shows_health.environment_all),
+    (("environment", "temperature"), shows_health.environment_temperature),
+    (("environment", "temperature", "status"), shows_health.environment_temperature_status),
+    (("logging",), shows_health.logging),
+    (("snmp",), shows_health.snmp),
+    (("snmp", "chassis"), shows_health.snmp_chassis),
+    (("snmp", "community"), shows_health.snmp_community),
+    (("snmp", "contact"), shows_health.snmp_contact),
+    (("snmp", "location"), shows_health.snmp_location),
+    (("ntp", "associations"), shows_health.ntp_associations),
+    (("ntp", "status"), shows_health.ntp_status),
+)
+"""Keyword paths and their renderers. Add a command by adding a row."""
+
+# Keywords IOS knows at a level but the simulator does not render. They only take
+# part in abbreviation matching, so that ``show in`` is ambiguous (interfaces,
+# inventory) and ``show i`` is not silently taken for ``ip``, exactly as on a device.
+_SIBLINGS: tuple[tuple[str, ...], ...] = (
+    ("access-lists",),
+    ("archive",),
+    ("boot",),
+    ("cdp",),
+    ("configuration",),
+    ("controllers",),
+    ("debugging",),
+    ("flash:",),
+    ("history",),
+    ("ip", "route"),
+    ("ip", "access-lists"),
+    ("ip", "ssh"),
+    ("license",),
+    ("line",),
+    ("mac",),
+    ("memory",),
+    ("processes",),
+    ("privilege",),
+    ("sessions",),
+    ("spanning-tree",),
+    ("ssh",),
+    ("switch",),
+    ("terminal",),
+)
+
+
+@dataclass
+class _Node:
+    children: dict[str, _Node] = field(default_factory=dict)
+    renderer: Renderer | None = None
+
+
+def _build(
+    commands: Sequence[tuple[tuple[str, ...], Renderer]],
+    siblings: Sequence[tuple[str, ...]],
+) -> _Node:
+    root = _Node()
+    for path in siblings:
+        node = root
+        for word in path:
+            node = node.children.setdefault(word, _Node())
+    for path, renderer in commands:
+        node = root
+        for word in path:
+            node = node.children.setdefault(word, _Node())
+        node.renderer = renderer
+    return root
+
+
+_ROOT = _build(COMMANDS, _SIBLINGS)
+
+
+def _child(node: _Node, word: str) -> tuple[_Node | None, bool]:
+    """(matching child, ambiguous?) for one typed word at ``node``."""
+    typed = word.lower()
+    if typed in node.children:
+        return node.children[typed], False
+    matches = [key for key in node.children if key.startswith(typed)]
+    if len(matches) == 1:
+        return node.children[matches[0]], False
+    return None, len(matches) > 1
+
+
+def match_command(args: Sequence[str]) -> tuple[Renderer, list[str]] | None:
+    """Find the renderer for ``args`` (the words after ``show``) and its leftover words.
+
+    Examples:
+        >>> renderer, rest = match_command(["ip", "int", "br"])
+        >>> renderer.__name__, rest
+        ('ip_interface_brief', [])
+        >>> match_command(["int", "gi1/0/1"])[1]
+        ['gi1/0/1']
+        >>> match_command(["in"]) is None  # interfaces or inventory: ambiguous
+        True
+    """
+    node = _ROOT
+    index = 0
+    while index < len(args):
+        child, ambiguous = _child(node, args[index])
+        if ambiguous:
+            return None
+        if child is None:
+            break
+        node = child
+        index += 1
+    if node.renderer is None:
+        return None
+    return node.renderer, list(args[index:])
+
+
+def render_show(args: list[str], ctx: ShowContext) -> str | None:
+    """Render ``show <args>`` for the device described by ``ctx``.
+
+    ``args`` are the words after ``show``, possibly abbreviated as IOS allows
+    (``sh ip int br`` -> ``["ip", "int", "br"]``). Returns the output text, or None
+    when the command is unknown or its arguments are invalid (the caller prints
+    ``% Invalid input detected at '^' marker.``).
+    """
+    found = match_command(args)
+    if found is None:
+        return None
+    renderer, rest = found
+    return renderer(ctx, rest)
