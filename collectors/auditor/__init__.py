@@ -1,0 +1,1 @@
+"""The traffic auditor: fast header decoding, detectors, events and metrics per site."""

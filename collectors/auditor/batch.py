@@ -1,0 +1,113 @@
+"""The contract between the auditor's decoder and its detectors.
+
+The decoder turns captured packets into :class:`Batch` objects: one numpy
+structured array of fixed-size header fields per packet (``PACKET_DTYPE``), plus
+the raw capture bytes so a detector can slice a payload (DNS, DHCP, credentials)
+and hand only those few packets to scapy. Detectors work on whole arrays
+(vectorised masks, ``np.unique``), so Python work is proportional to what they
+must keep (hosts, flows, SYNs), not to packets.
+
+Field conventions:
+- MAC addresses are 48-bit integers in ``uint64`` (``0`` when absent).
+- IPv4 addresses are ``uint32`` in host order (``int(IPv4Address(...))``).
+  IPv6 addresses are in ``src6``/``dst6`` as 16 raw bytes (``V16``); for IPv6
+  packets ``src4``/``dst4`` are 0.
+- ``vlan`` is the 802.1Q VLAN ID or -1; ``ethertype`` is the inner one.
+- ``proto`` is the IP protocol (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6), 0 if none.
+- ``payload_off`` is the offset of the L4 payload from the packet's first byte
+  in ``Batch.data`` (``offsets[i] + payload_off[i]``), ``payload_len`` its length
+  as captured.
+- ``error`` is 0 for a packet decoded cleanly, else one of ``DecodeError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+PACKET_DTYPE = np.dtype(
+    [
+        ("ts", np.float64),
+        ("caplen", np.uint32),
+        ("wirelen", np.uint32),
+        ("src_mac", np.uint64),
+        ("dst_mac", np.uint64),
+        ("vlan", np.int16),
+        ("ethertype", np.uint16),
+        ("ip_version", np.uint8),
+        ("src4", np.uint32),
+        ("dst4", np.uint32),
+        ("src6", "V16"),
+        ("dst6", "V16"),
+        ("ttl", np.uint8),
+        ("proto", np.uint8),
+        ("sport", np.uint16),
+        ("dport", np.uint16),
+        ("tcp_flags", np.uint8),
+        ("icmp_type", np.uint8),
+        ("icmp_code", np.uint8),
+        ("payload_off", np.uint16),
+        ("payload_len", np.uint16),
+        ("arp_op", np.uint16),
+        ("arp_sha", np.uint64),
+        ("arp_spa", np.uint32),
+        ("arp_tha", np.uint64),
+        ("arp_tpa", np.uint32),
+        ("error", np.uint8),
+    ]
+)
+
+ETH_IPV4 = 0x0800
+ETH_ARP = 0x0806
+ETH_IPV6 = 0x86DD
+ETH_VLAN = 0x8100
+
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_PSH = 0x08
+TCP_ACK = 0x10
+
+
+class DecodeError(IntEnum):
+    """Why a packet's headers could not be fully decoded (counted, never raised)."""
+
+    OK = 0
+    TRUNCATED_L2 = 1
+    TRUNCATED_L3 = 2
+    TRUNCATED_L4 = 3
+    BAD_IP_HEADER = 4
+    BAD_ARP = 5
+    UNSUPPORTED_LINKTYPE = 6
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Decoded headers of consecutive packets, with their raw bytes.
+
+    ``packets[i]`` describes the packet whose bytes are
+    ``data[offsets[i] : offsets[i] + packets[i]["caplen"]]``.
+    ``first_index`` is the index of ``packets[0]`` in its source (file or interface).
+    """
+
+    packets: npt.NDArray[np.void]
+    data: bytes | memoryview
+    offsets: npt.NDArray[np.uint64]
+    source: str
+    first_index: int = 0
+
+    def __len__(self) -> int:
+        return len(self.packets)
+
+    def raw(self, i: int) -> bytes:
+        """The captured bytes of packet ``i`` (for full scapy dissection of the few that need it)."""
+        start = int(self.offsets[i])
+        return bytes(self.data[start : start + int(self.packets[i]["caplen"])])
+
+    def payload(self, i: int) -> bytes:
+        """The captured L4 payload of packet ``i``."""
+        start = int(self.offsets[i]) + int(self.packets[i]["payload_off"])
+        return bytes(self.data[start : start + int(self.packets[i]["payload_len"])])
