@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,18 @@ from netwarden.inventory.models import (
     Site,
     Source,
     Zone,
+)
+from netwarden.inventory.origins import (
+    NESTED_SOURCES,
+    attach_sources,
+    display_path,
+    error_origin,
+    is_scalar,
+    is_vault_error,
+    key_path,
+    origin_at,
+    origin_of,
+    plain,
 )
 from netwarden.inventory.problems import Problem
 
@@ -68,54 +80,6 @@ def find_vault_password_file(inventory: Path, explicit: Path | None = None) -> P
     return candidate if candidate.is_file() else None
 
 
-def display_path(path: str | os.PathLike[str]) -> str:
-    """A path relative to the working directory when it is below it (shorter messages)."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(p)
-
-
-def origin_of(value: object) -> Source:
-    """The file and line Ansible tagged ``value`` with (``Source()`` when untagged)."""
-    from ansible._internal._datatag._tags import Origin  # noqa: PLC0415  (heavy import, load lazily)
-
-    tag = Origin.get_tag(value)
-    if tag is None or not tag.path:
-        return Source()
-    return Source(file=display_path(tag.path), line=tag.line_num or 0)
-
-
-def origin_at(raw: object, loc: Sequence[str | int]) -> Source:
-    """The origin of the deepest value along ``loc`` in ``raw`` (for a missing key, its parent)."""
-    best = origin_of(raw)
-    node = raw
-    for part in loc:
-        # Two branches, not one `or`: mypy narrows the index type per branch.
-        if isinstance(node, Mapping) and part in node:  # noqa: SIM114
-            node = node[part]
-        elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            break
-        here = origin_of(node)
-        if here.file:
-            best = here
-    return best
-
-
-def key_path(prefix: str, loc: Iterable[str | int]) -> str:
-    """``policy`` + ``("ntp", "servers", 0)`` -> ``policy.ntp.servers[0]``."""
-    out = prefix
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 @dataclass
 class _Context:
     """Ansible objects for one read of one inventory."""
@@ -137,39 +101,8 @@ def _validation_problems(
         if not src.file:
             src = fallback
         value = err.get("input")
-        shown = f" (got {value!r})" if err["type"] != "missing" and _is_scalar(value) else ""
+        shown = f" (got {value!r})" if err["type"] != "missing" and is_scalar(value) else ""
         ctx.problem(src, key_path(prefix, loc), f"{err['msg']}{shown}")
-
-
-def _is_vault_error(exc: BaseException) -> bool:
-    from ansible.parsing.vault import AnsibleVaultError  # noqa: PLC0415
-
-    current: BaseException | None = exc
-    for _ in range(10):
-        if current is None:
-            return False
-        if isinstance(current, AnsibleVaultError) or "vault" in str(current).lower():
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _error_origin(exc: BaseException) -> Source | None:
-    """The file and line an Ansible error (or one it wraps) points at."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        obj = getattr(current, "obj", None)
-        path = getattr(obj, "path", None)
-        if path:
-            return Source(file=display_path(path), line=getattr(obj, "line_num", 0) or 0)
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _is_scalar(value: object) -> bool:
-    return isinstance(value, str | int | float | bool) or value is None
 
 
 def _build(
@@ -180,29 +113,16 @@ def _build(
     src = origin_of(located)
     data: object = raw
     if isinstance(raw, Mapping):
-        data = {**_plain(raw), **(extra or {})}
+        data = {**plain(raw), **(extra or {})}
         if "src" in model.model_fields:
             data["src"] = src
         for nested in NESTED_SOURCES.get(model.__name__, ()):
-            _attach_sources(data, located, nested)
+            attach_sources(data, located, nested)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         _validation_problems(ctx, exc, located, prefix, src)
         return None
-
-
-def _plain(value: Any) -> Any:
-    """Ansible's tagged containers as plain dicts/lists/str (pydantic is strict about types)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool | int | float) or value is None:
-        return value
-    return str(value)
 
 
 def _open_ansible(path: Path, vault_password_file: Path | None) -> tuple[Any, Any, Any]:
@@ -311,13 +231,13 @@ def _read_hosts(
         try:
             merged[host.name] = variables.get_vars(host=host, include_hostvars=False)
         except AnsibleError as exc:
-            if _is_vault_error(exc):
+            if is_vault_error(exc):
                 raise VaultError(
                     f"{display_path(ctx.path)}: cannot open the vault: {exc.message} "
                     "(give the password with --vault-password-file, NETWARDEN_VAULT_PASSWORD_FILE "
                     f"or {VAULT_PASSWORD_FILENAME} in the inventory directory)"
                 ) from exc
-            src = _error_origin(exc) or Source(file=display_path(ctx.path))
+            src = error_origin(exc) or Source(file=display_path(ctx.path))
             ctx.problem(
                 src, host.name, f"Ansible could not read this host's variables: {exc.message}"
             )
@@ -549,7 +469,7 @@ def _build_devices(
                     f"unknown host variable {key!r}; expected one of {', '.join(sorted(DEVICE_KEYS))}",
                 )
         raw = {k: hvars[k] for k in DEVICE_KEYS if k in hvars}
-        data = {**_plain(raw), "name": host, "site": site_groups[0].removeprefix(SITE_GROUP_PREFIX)}
+        data = {**plain(raw), "name": host, "site": site_groups[0].removeprefix(SITE_GROUP_PREFIX)}
         data["function"] = functions[0]
         data["src"] = here
         data["key_src"] = {k: origin_of(v) for k, v in raw.items() if origin_of(v).file}
@@ -570,35 +490,8 @@ def _host_source(ctx: _Context, own: Mapping[str, Any], merged: Mapping[str, Any
     return Source(file=display_path(inv_file)) if inv_file else Source(file=display_path(ctx.path))
 
 
-# Nested entities that carry their own ``src``: model name -> paths ("*" = every item).
-NESTED_SOURCES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "Site": (("zones", "*"),),
-    "FlowPolicy": (("rules", "*"),),
-    "Compliance": (("waivers", "*"),),
-    "Device": (("interfaces", "*"),),
-}
-
-
-def _attach_sources(data: Any, raw: Any, path: tuple[str, ...]) -> None:
-    """Set ``src`` on the plain mappings at ``path`` from the tagged raw values beside them."""
-    if not path:
-        if isinstance(data, dict):
-            data["src"] = origin_of(raw)
-        return
-    head, rest = path[0], path[1:]
-    if head == "*":
-        if isinstance(data, dict) and isinstance(raw, Mapping):
-            for key, value in data.items():
-                _attach_sources(value, raw.get(key), rest)
-        elif isinstance(data, list) and isinstance(raw, list | tuple):
-            for value, raw_value in zip(data, raw, strict=False):
-                _attach_sources(value, raw_value, rest)
-    elif isinstance(data, dict) and isinstance(raw, Mapping) and head in data:
-        _attach_sources(data[head], raw.get(head), rest)
-
-
 def _with_sources(data: dict[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
     """Attach each interface's origin so later checks can point at its line."""
     for nested in NESTED_SOURCES["Device"]:
-        _attach_sources(data, raw, nested)
+        attach_sources(data, raw, nested)
     return data
