@@ -279,6 +279,58 @@ def inventory_generate(
     )
 
 
+@app.command()
+def render(
+    inventory: InventoryOpt,
+    vault_password_file: VaultOpt = None,
+    limit: Annotated[
+        str | None,
+        typer.Option(
+            "--limit", "-l", help="fnmatch pattern on device names, or a site/group name."
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory to write <device>.cfg into.")
+    ] = Path("out/configs"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Render the intended config of every ios device (or those matching --limit)."""
+    from netwarden.render import fingerprint, render_all  # noqa: PLC0415
+
+    inv = _load(inventory, vault_password_file)
+    try:
+        configs = render_all(inv, limit)
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
+    if not configs:
+        raise _fail(f"no ios device matches --limit {limit!r}" if limit else "no ios device")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in configs.items():
+            (out / f"{name}.cfg").write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write to {out}: {exc.strerror}", EXIT_FINDINGS) from exc
+    rows = [
+        {
+            "device": name,
+            "path": str(out / f"{name}.cfg"),
+            "lines": text.count("\n"),
+            "sha256": fingerprint(text),
+        }
+        for name, text in configs.items()
+    ]
+    if as_json:
+        typer.echo(json.dumps({"out": str(out), "configs": rows}, indent=2))
+        return
+    table = Table(title=f"Intended configs in {out}")
+    table.add_column("device", no_wrap=True)
+    table.add_column("lines", justify="right")
+    table.add_column("sha256", no_wrap=True)
+    for row in rows:
+        table.add_row(str(row["device"]), str(row["lines"]), str(row["sha256"])[:12])
+    console.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

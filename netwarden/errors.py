@@ -29,3 +29,7 @@ class VaultError(InventoryError):
 
 class GenerateError(NetwardenError):
     """A synthetic inventory could not be generated as asked."""
+
+
+class RenderError(NetwardenError):
+    """An intended config could not be rendered (unsupported interface, bad banner, template error)."""

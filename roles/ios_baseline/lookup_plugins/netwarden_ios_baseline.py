@@ -1,0 +1,84 @@
+"""Lookup: the ``ios_baseline_device`` template variables of inventory hosts, from netwarden's core.
+
+The role and ``netwarden render`` render the same templates with the same
+variables because both get them from ``netwarden.render.device_context``: this
+lookup reads and validates the inventory with netwarden (through Ansible's own
+InventoryManager and vault support) and returns one mapping per host.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ansible import constants, context
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+DOCUMENTATION = r"""
+name: netwarden_ios_baseline
+author: netwarden
+short_description: ios_baseline template variables of inventory hosts
+description:
+  - Reads and validates the inventory with netwarden and returns, for each host
+    named in the terms, the C(ios_baseline_device) mapping the templates read.
+  - Returns a list holding one mapping of host name to variables.
+options:
+  _terms:
+    description: Inventory host names (lists are flattened).
+    required: true
+  inventory:
+    description: The inventory path (one source; usually C(ansible_inventory_sources[0])).
+    type: str
+    required: true
+"""
+
+RETURN = r"""
+_raw:
+  description: One mapping of host name to its C(ios_baseline_device) variables.
+  type: list
+  elements: dict
+"""
+
+
+def _vault_password_file() -> Path | None:
+    """The vault password file this ansible-playbook run uses, if any (CLI option, then config)."""
+    files = context.CLIARGS.get("vault_password_files") or ()
+    if files:
+        return Path(files[0])
+    configured = constants.DEFAULT_VAULT_PASSWORD_FILE
+    return Path(configured) if configured else None
+
+
+def _flatten(terms: Any) -> list[str]:
+    if isinstance(terms, list | tuple):
+        return [name for term in terms for name in _flatten(term)]
+    return [str(terms)]
+
+
+class LookupModule(LookupBase):
+    def run(
+        self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[Any]:
+        self.set_options(var_options=variables, direct=kwargs)
+        inventory = str(self.get_option("inventory"))
+        try:
+            from netwarden.errors import NetwardenError  # noqa: PLC0415  (a clear error if netwarden is missing)
+            from netwarden.inventory import load_inventory  # noqa: PLC0415  (a clear error if netwarden is missing)
+            from netwarden.render import device_context  # noqa: PLC0415  (a clear error if netwarden is missing)
+        except ImportError as exc:
+            raise AnsibleLookupError(
+                f"netwarden is not importable by Ansible's Python ({exc}); run ansible-playbook from netwarden's venv"
+            ) from exc
+        try:
+            inv = load_inventory(inventory, _vault_password_file())
+            out = {}
+            for name in _flatten(terms):
+                if name not in inv.devices:
+                    raise AnsibleLookupError(f"{name} is not a device of the inventory {inventory}")
+                out[name] = device_context(inv, inv.devices[name])
+        except NetwardenError as exc:
+            problems = getattr(exc, "problems", [])
+            detail = "; ".join(str(p) for p in problems[:5])
+            raise AnsibleLookupError(f"netwarden: {exc}{': ' + detail if detail else ''}") from exc
+        return [out]
