@@ -55,6 +55,12 @@ def steps(workdir: Path) -> list[Step]:
             "Sites under hq/field_offices and the function groups: the playbooks see what netwarden sees.",
         ),
         Step(
+            "Render the intended config of every switch",
+            _netwarden("render", "-i", "inventory", "--out", str(workdir / "configs")),
+            "The ios_baseline role's templates (the same copy Ansible uses): AAA/TACACS+, SSH only, "
+            "banners in three languages, NTP auth, SNMPv3 authPriv, DHCP snooping, archive.",
+        ),
+        Step(
             "Generate a synthetic fleet of 20 field offices",
             _netwarden("inventory", "generate", "--sites", "20", "--out", str(fleet)),
             "Same format as inventory/, fresh vault and password; used for scale tests and benchmarks.",
