@@ -90,6 +90,9 @@ def _main(
 ) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        # paramiko logs every client that hangs up abruptly as an ERROR; that is normal traffic.
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 @app.command()
@@ -329,6 +332,59 @@ def render(
     for row in rows:
         table.add_row(str(row["device"]), str(row["lines"]), str(row["sha256"])[:12])
     console.print(table)
+
+
+@lab_app.command("sim")
+def lab_sim(
+    inventory: Annotated[
+        Path | None,
+        typer.Option("--inventory", "-i", help="Simulate this inventory's ios devices."),
+    ] = None,
+    devices: Annotated[
+        int | None,
+        typer.Option("--devices", "-n", min=1, max=1000, help="Or N synthetic switches."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the lab inventory.")
+    ] = Path("lab"),
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", min=1.0, help="Device clock speed (60: a minute per second)."),
+    ] = 1.0,
+    address: Annotated[
+        str, typer.Option("--address", help="A 127.0.0.0/8 address to listen on.")
+    ] = "127.0.0.1",
+) -> None:
+    """Start simulated IOS devices and write a lab inventory + known_hosts; serve until Ctrl-C/SIGTERM."""
+    from netwarden.lab.sim.fleet import SimFleet, run_sim  # noqa: PLC0415
+
+    if (inventory is None) == (devices is None):
+        raise _fail("give exactly one of --inventory and --devices")
+
+    def ready(fleet: SimFleet, known_hosts: Path) -> None:
+        table = Table(title=f"{len(fleet.devices)} simulated devices (Ctrl-C to stop)")
+        for col in ("device", "address", "port", "model"):
+            table.add_column(col)
+        for name, dev in sorted(fleet.devices.items()):
+            spec = dev.spec
+            table.add_row(name, spec.address, str(dev.bound_port), spec.model)
+        console.print(table)
+        console.print(
+            f"lab inventory: {out}  (use -i {out}); known hosts: {known_hosts}", soft_wrap=True
+        )
+
+    try:
+        code = run_sim(
+            inventory=inventory,
+            devices=devices,
+            out=out,
+            time_scale=time_scale,
+            address=address,
+            ready=ready,
+        )
+    except (NetwardenError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    raise typer.Exit(code)
 
 
 def main() -> None:

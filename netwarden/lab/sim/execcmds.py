@@ -1,0 +1,394 @@
+"""Exec-mode commands of the simulated CLI: show, copy, dir, more, verify, delete,
+write, archive and configure replace, plus the ``| include`` family of filters."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Callable
+from types import ModuleType
+
+from netwarden.lab.sim.config import ConfigApplier, ConfigTree, contextual_diff
+from netwarden.lab.sim.context import build_context
+from netwarden.lab.sim.device import SimDevice
+from netwarden.lab.sim.flash import split_path
+from netwarden.lab.sim.showmodel import ShowContext
+
+logger = logging.getLogger(__name__)
+
+INVALID = "% Invalid input detected at '^' marker."
+_REPLACE_BANNER = (
+    "This will apply all necessary additions and deletions\n"
+    "to replace the current running configuration with the\n"
+    "contents of the specified configuration file, which is\n"
+    "assumed to be a complete configuration, not a partial\n"
+    "configuration. Enter Y if you are sure you want to proceed. ? [no]: "
+)
+_FILTERS = ("include", "exclude", "begin", "section", "count")
+_shows_module: list[ModuleType | None] = []
+
+
+def invalid_at(prompt: str, column: int) -> str:
+    """IOS's error for a command it cannot parse, the caret under ``column``."""
+    return " " * (len(prompt) + column) + "^\n" + INVALID + "\n"
+
+
+def render_show(args: list[str], ctx: ShowContext) -> str | None:
+    """Delegate to ``shows.render_show`` (written separately); None when it is absent."""
+    if not _shows_module:
+        try:
+            _shows_module.append(importlib.import_module("netwarden.lab.sim.shows"))
+        except ImportError:
+            logger.warning("netwarden.lab.sim.shows is missing: only built-in show commands")
+            _shows_module.append(None)
+    module = _shows_module[0]
+    func = getattr(module, "render_show", None) if module is not None else None
+    if func is None:
+        return None
+    result = func(args, ctx)
+    return result if isinstance(result, str) else None
+
+
+def _file_alias(word: str) -> str:
+    """Normalize copy endpoints: ``run`` -> ``system:running-config`` and so on."""
+    lowered = word.lower()
+    if lowered in ("system:running-config", "system:/running-config") or (
+        len(lowered) >= 3 and "running-config".startswith(lowered)
+    ):
+        return "system:running-config"
+    if lowered in ("nvram:startup-config", "nvram:/startup-config") or (
+        len(lowered) >= 3 and "startup-config".startswith(lowered)
+    ):
+        return "nvram:startup-config"
+    if lowered in ("null:", "null:/"):
+        return "null:"
+    return word
+
+
+def _bytes_copied(size: int) -> str:
+    return f"{size} bytes copied in 0.052 secs ({int(size / 0.052)} bytes/sec)"
+
+
+class ExecCommands:
+    """Mixin of :class:`~netwarden.lab.sim.session.CliSession` for exec commands."""
+
+    device: SimDevice
+    username: str
+    source: str
+    line_no: int
+    privilege: int
+    applier: ConfigApplier | None
+
+    def prompt(self) -> str:
+        raise NotImplementedError
+
+    def ask(self, question: str, handler: Callable[[str], str], *, echo: bool = True) -> str:
+        raise NotImplementedError
+
+    def drop(self) -> None:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- verbs
+    def run_exec(self, verb: str, args: list[str], line: str) -> str:  # noqa: PLR0911, PLR0912 - the verb table
+        if verb == "show":
+            return self.show(args, line)
+        if verb == "write":
+            if args and not "memory".startswith(args[0].lower()):
+                return invalid_at(self.prompt(), line.index(args[0]))
+            self.device.save()
+            return "Building configuration...\n[OK]"
+        if verb == "copy":
+            return self._copy([a for a in args if not a.startswith("/")])
+        if verb == "dir":
+            return self.device.flash.dir_text(args[-1] if args else "flash:/", "UTC")
+        if verb == "more":
+            return self._more([a for a in args if not a.startswith("/")])
+        if verb == "verify":
+            paths = [a for a in args if not a.startswith("/")]
+            if not paths:
+                return "% Incomplete command."
+            with self.device.lock:
+                result = self.device.flash.md5_line(paths[0])
+            return result if result.startswith("%") else "." * 40 + "Done!\n" + result
+        if verb == "delete":
+            return self._delete(args)
+        if verb == "archive":
+            if not args or not "config".startswith(args[0].lower()):
+                return "% Incomplete command."
+            name = self.device.archive_now()
+            return "" if name else "%Archive feature not enabled"
+        if verb == "clear":
+            if args and "logging".startswith(args[0].lower()):
+                return self.ask("Clear logging buffer [confirm]", self._clear_log)
+            return "% Incomplete command."
+        if verb == "ping":
+            return self._ping(args)
+        return invalid_at(self.prompt(), 0)
+
+    def _clear_log(self, answer: str) -> str:
+        if answer.strip().lower() in ("", "y", "yes"):
+            with self.device.lock:
+                self.device.log.clear()
+        return ""
+
+    @staticmethod
+    def _ping(args: list[str]) -> str:
+        if not args:
+            return "% Incomplete command."
+        return (
+            "Type escape sequence to abort.\n"
+            f"Sending 5, 100-byte ICMP Echos to {args[-1]}, timeout is 2 seconds:\n!!!!!\n"
+            "Success rate is 100 percent (5/5), round-trip min/avg/max = 1/1/2 ms"
+        )
+
+    def _quiet(self) -> bool:
+        return self.device.running.find("file prompt quiet") is not None
+
+    # --------------------------------------------------------------- files
+    def _more(self, args: list[str]) -> str:
+        if not args:
+            return "% Incomplete command."
+        data = self.device.read_file(args[0])
+        if data is None:
+            return f"%Error opening {args[0]} (No such file or directory)"
+        return data.decode("utf-8", "replace").rstrip("\n")
+
+    def _delete(self, args: list[str]) -> str:
+        force = any(a.lower() == "/force" for a in args)
+        paths = [a for a in args if not a.startswith("/")]
+        if not paths:
+            return "% Incomplete command."
+        path = paths[0]
+
+        def do_delete() -> str:
+            with self.device.lock:
+                ok = self.device.flash.delete(path)
+            return "" if ok else f"%Error deleting {path} (No such file or directory)"
+
+        if force or self._quiet():
+            return do_delete()
+        name = split_path(path)[1]
+        return self.ask(
+            f"Delete filename [{name}]? ",
+            lambda _a: self.ask(f"Delete {path}? [confirm]", lambda _b: do_delete()),
+        )
+
+    def _copy(self, args: list[str]) -> str:
+        if len(args) < 2:
+            return "% Incomplete command."
+        src, dst = _file_alias(args[0]), _file_alias(args[1])
+        data = self.device.read_file(src)
+        if data is None:
+            return f"%Error opening {src} (No such file or directory)"
+        if self._quiet():
+            return self._copy_do(src, dst, data)
+        default = split_path(dst)[1] or split_path(src)[1]
+        return self.ask(
+            f"Destination filename [{default}]? ", lambda _answer: self._copy_do(src, dst, data)
+        )
+
+    def _copy_do(self, src: str, dst: str, data: bytes) -> str:
+        if dst == "system:running-config":
+            return self._merge(src, data)
+        if dst == "nvram:startup-config":
+            if src == "system:running-config":
+                self.device.save()
+                return "Building configuration...\n[OK]"
+            with self.device.lock:
+                self.device.startup = data.decode("utf-8", "replace")
+            return _bytes_copied(len(data))
+        if dst == "null:":
+            return ""
+        if dst.endswith((":", ":/")):
+            dst = dst.rstrip("/") + "/" + split_path(src)[1]
+        error = self.device.write_file(dst, data)
+        return error or _bytes_copied(len(data))
+
+    def _merge(self, src: str, data: bytes) -> str:
+        errors = self.device.merge(data.decode("utf-8", "replace"))
+        self.device.config_changed(self.username, self.source, self.line_no, origin=src)
+        if self.device.faults.drop_on_commit:
+            self.drop()
+        out = [f"{bad.rsplit(': ', 1)[0]}\n^\n{INVALID}" for bad in errors]
+        out.append(_bytes_copied(len(data)))
+        return "\n".join(out)
+
+    # ----------------------------------------------------- configure replace
+    def configure_replace(self, args: list[str]) -> str:
+        if not args:
+            return "% Incomplete command."
+        path, options = args[0], [a.lower() for a in args[1:]]
+        minutes = None
+        for keyword in ("timer", "time"):
+            if keyword in options:
+                index = options.index(keyword)
+                if index + 1 >= len(options) or not options[index + 1].isdigit():
+                    return "% Incomplete command."
+                minutes = int(options[index + 1])
+        revert_on_error = "trigger" in options and "error" in options
+        data = self.device.read_file(_file_alias(path))
+        if data is None:
+            return f"%Error opening {path} (No such file or directory)"
+        if (minutes is not None or revert_on_error) and self.device.archive_base() is None:
+            return "%Please turn config archive on before using Rollback Confirmed Change"
+
+        def proceed(answer: str = "y") -> str:
+            if answer.strip().lower() not in ("y", "yes"):
+                return ""
+            return self._replace_do(path, data.decode("utf-8", "replace"), minutes,
+                                    revert_on_error, "list" in options)  # fmt: skip
+
+        if "force" in options:
+            return proceed()
+        return self.ask(_REPLACE_BANNER, proceed)
+
+    def _replace_do(
+        self, path: str, text: str, minutes: int | None, revert_on_error: bool, listing: bool
+    ) -> str:
+        device = self.device
+        with device.lock:
+            before = device.running.copy()
+            if minutes is not None:
+                error = device.start_revert(self.username, minutes)
+                if error:
+                    return error
+            errors = device.replace(text)
+            if errors and revert_on_error:
+                device.running = before
+                if minutes is not None:
+                    device.confirm(self.username)
+                return (
+                    "Failed to apply command " + errors[0].rsplit(": ", 1)[0] + "\n"
+                    "Rollback aborted: reverting to the original configuration...\n"
+                    "The original configuration has been successfully restored."
+                )
+            diff = contextual_diff(before, device.running)
+        device.config_changed(self.username, self.source, self.line_no, origin=path)
+        if device.faults.drop_on_commit:
+            self.drop()
+        out: list[str] = []
+        if listing:
+            out += ["!Pass 1", "!List of Commands:", *diff.splitlines()[1:], "end"]
+        out += [f"Failed to apply command {e.rsplit(': ', 1)[0]}" for e in errors]
+        out += ["Total number of passes: 1", "Rollback Done"]
+        return "\n".join(out)
+
+    # ---------------------------------------------------------------- show
+    def show(self, args: list[str], line: str) -> str:  # noqa: PLR0911
+        if not args:
+            return "% Incomplete command."
+        first = args[0].lower()
+        column = line.index(args[0])
+        privileged = self.privilege >= 15
+        if len(first) >= 2 and "running-config".startswith(first):
+            if not privileged:
+                return invalid_at(self.prompt(), column)
+            if len(args) > 2 and "interface".startswith(args[1].lower()):
+                return self._show_run_interface(" ".join(args[2:]))
+            return self.device.render_running()
+        if len(first) >= 3 and "startup-config".startswith(first):
+            return self.device.render_startup() if privileged else invalid_at(self.prompt(), column)
+        if len(first) >= 3 and "archive".startswith(first):
+            return (
+                self._show_archive(args[1:], line)
+                if privileged
+                else invalid_at(self.prompt(), column)
+            )
+        if first in ("flash:", "flash"):
+            return self.device.flash.dir_text("flash:/", "UTC")
+        output = render_show(args, build_context(self.device, self.line_no))
+        if output is None:
+            return invalid_at(self.prompt(), column)
+        return output
+
+    def _show_run_interface(self, name: str) -> str:
+        from netwarden.lab.sim.cligrammar import interface_name  # noqa: PLC0415
+
+        full = interface_name(name)
+        node = self.device.running.find(f"interface {full}") if full else None
+        if node is None:
+            return INVALID
+        body = "\n".join(ConfigTree([node]).flat_lines()) + "\nend\n"
+        return f"Building configuration...\n\nCurrent configuration : {len(body)} bytes\n!\n{body}"
+
+    def _show_archive(self, args: list[str], line: str) -> str:  # noqa: PLR0911 - subcommands
+        if not args:
+            return self.device.show_archive()
+        words = [a.lower() for a in args]
+        if not "config".startswith(words[0]) or len(words) < 2:
+            return invalid_at(self.prompt(), line.index(args[0]))
+        if "differences".startswith(words[1]) and len(words[1]) >= 3:
+            files = args[2:4]
+            old = self._tree_of(files[0] if files else "nvram:startup-config")
+            new = self._tree_of(files[1] if len(files) > 1 else "system:running-config")
+            if isinstance(old, str):
+                return old
+            if isinstance(new, str):
+                return new
+            return contextual_diff(old, new)
+        if "incremental-diffs".startswith(words[1]) and len(words[1]) >= 3:
+            if len(args) < 3:
+                return "% Incomplete command."
+            data = self.device.read_file(args[2])
+            if data is None:
+                return f"%Error opening {args[2]} (No such file or directory)"
+            return self.device.incremental(data.decode("utf-8", "replace"))
+        if "rollback".startswith(words[1]) and words[2:3] == ["timer"]:
+            return self.device.rollback_timer_text()
+        return invalid_at(self.prompt(), line.index(args[1]))
+
+    def _tree_of(self, path: str) -> ConfigTree | str:
+        alias = _file_alias(path)
+        if alias == "system:running-config":
+            with self.device.lock:
+                return self.device.running.copy()
+        data = self.device.read_file(alias)
+        if data is None:
+            return f"%Error opening {path} (No such file or directory)"
+        return ConfigTree.build(data.decode("utf-8", "replace"), self.device.physical)
+
+    # -------------------------------------------------------------- filters
+    def apply_filter(self, output: str, pipe: str, line: str) -> str:  # noqa: PLR0911 - filters
+        kind, _space, pattern = pipe.partition(" ")
+        matches = [f for f in _FILTERS if f.startswith(kind.lower())]
+        if len(matches) != 1 or (not pattern.strip() and matches[0] != "count"):
+            return invalid_at(self.prompt(), line.index(pipe))
+        try:
+            regex = re.compile(pattern.strip())
+        except re.error:
+            regex = re.compile(re.escape(pattern.strip()))
+        lines = output.splitlines()
+        which = matches[0]
+        if which == "include":
+            return "\n".join(x for x in lines if regex.search(x))
+        if which == "exclude":
+            return "\n".join(x for x in lines if not regex.search(x))
+        if which == "count":
+            return (
+                f"Number of lines which match regexp = {sum(1 for x in lines if regex.search(x))}"
+            )
+        if which == "begin":
+            for index, text in enumerate(lines):
+                if regex.search(text):
+                    return "\n".join(lines[index:])
+            return ""
+        return _section(lines, regex)
+
+
+def _section(lines: list[str], regex: re.Pattern[str]) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        text = lines[index]
+        if text and not text.startswith(" ") and regex.search(text):
+            out.append(text)
+            index += 1
+            while index < len(lines) and lines[index].startswith(" "):
+                out.append(lines[index])
+                index += 1
+            continue
+        if text.startswith(" ") and regex.search(text):
+            out.append(text)
+        index += 1
+    return "\n".join(out)

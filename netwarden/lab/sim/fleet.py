@@ -1,0 +1,314 @@
+"""A fleet of simulated devices: build it, serve it, describe it as a lab inventory.
+
+:func:`run_sim` is what ``netwarden lab sim`` runs: it starts the devices (the
+inventory's ``ios`` devices, or N synthetic switches), writes a lab inventory in
+the format of ``inventory/`` (same groups and variables, with ``ansible_host`` and
+``ansible_port`` pointing at the simulator and generated credentials in a 0600
+vars file) plus a ``known_hosts.txt`` with every device's host key, and serves
+until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+import yaml
+
+from netwarden.lab.sim.device import SimDevice
+from netwarden.lab.sim.server import SimServer
+from netwarden.lab.sim.showmodel import LldpNeighborView
+from netwarden.lab.sim.specs import DeviceSpec, InterfaceSpec, synthetic_spec
+
+logger = logging.getLogger(__name__)
+
+CREDENTIALS_FILE = "group_vars/all/zz_lab_credentials.yml"
+KNOWN_HOSTS_FILE = "known_hosts.txt"  # .txt: Ansible does not read it as an inventory source
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The lab's login: generated at run time, never committed, never logged."""
+
+    username: str = "netwarden"
+    password: str = field(default="", repr=False)
+    enable_secret: str = field(default="", repr=False)
+
+    @classmethod
+    def generate(cls, username: str = "netwarden") -> Credentials:
+        return cls(username, secrets.token_urlsafe(12), secrets.token_urlsafe(12))
+
+
+class SimFleet:
+    """Simulated devices served by one :class:`SimServer`; a context manager."""
+
+    def __init__(self, specs: Sequence[DeviceSpec], credentials: Credentials | None = None) -> None:
+        self.credentials = credentials
+        self.devices: dict[str, SimDevice] = {s.name: SimDevice(s) for s in specs}
+        self.server = SimServer(self.devices.values())
+        self._started = False
+
+    def start(self) -> SimFleet:
+        self.server.start()
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self.server.stop()
+            self._started = False
+
+    def __enter__(self) -> SimFleet:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def device(self, name: str) -> SimDevice:
+        return self.devices[name]
+
+    def __iter__(self) -> Iterator[SimDevice]:
+        return iter(self.devices.values())
+
+    def set_fault(self, name: str, **changes: Any) -> None:
+        """Set faults of one device (``refuse_login=True``, ``delay_seconds=2`` ...)."""
+        device = self.devices[name]
+        for key, value in changes.items():
+            if not hasattr(device.faults, key):
+                raise ValueError(f"unknown fault {key!r} for device {name}")
+            setattr(device.faults, key, value)
+
+    def clear_faults(self, name: str) -> None:
+        device = self.devices[name]
+        device.faults.clear()
+        self.server.release_hung(device)
+
+    def known_hosts(self) -> str:
+        """OpenSSH/paramiko known_hosts lines: ``[127.0.0.1]:PORT ssh-ed25519 AAAA...``."""
+        lines = []
+        for device in self.devices.values():
+            if device.host_key is None:
+                raise RuntimeError(f"{device.spec.name}: start the fleet before asking its keys")
+            host = device.spec.address
+            where = host if device.bound_port == 22 else f"[{host}]:{device.bound_port}"
+            lines.append(f"{where} {device.host_key.get_name()} {device.host_key.get_base64()}")
+        return "\n".join(lines) + "\n"
+
+
+def synthetic_fleet(
+    count: int,
+    credentials: Credentials,
+    *,
+    address: str = "127.0.0.1",
+    time_scale: float = 1.0,
+    access_ports: int = 24,
+) -> SimFleet:
+    """``count`` synthetic access switches, all on ``address`` with free ports."""
+    return SimFleet(
+        [
+            synthetic_spec(
+                n,
+                username=credentials.username,
+                password=credentials.password,
+                enable_secret=credentials.enable_secret,
+                address=address,
+                time_scale=time_scale,
+                access_ports=access_ports,
+            )
+            for n in range(1, count + 1)
+        ],
+        credentials,
+    )
+
+
+def specs_from_inventory(
+    path: Path, credentials: Credentials, *, address: str = "127.0.0.1", time_scale: float = 1.0
+) -> list[DeviceSpec]:
+    """A spec for each ``ios`` device of the inventory (its interfaces, VLANs, neighbours)."""
+    from netwarden.inventory.loader import read_inventory  # noqa: PLC0415 - heavy (Ansible)
+
+    inventory, problems = read_inventory(path)
+    if inventory is None:
+        raise ValueError(
+            f"{path}: the inventory cannot be read: " + "; ".join(str(p) for p in problems[:3])
+        )
+    ios = [d for d in inventory.devices.values() if d.platform.value == "ios"]
+    specs = []
+    for device in ios:
+        site = inventory.sites[device.site]
+        vlans = tuple(sorted((z.vlan, name) for name, z in site.zones.items()))
+        interfaces = []
+        neighbors = []
+        for itf in device.interfaces:
+            mode = itf.mode.value
+            zone = site.zones.get(itf.zone) if itf.zone else None
+            ipv4 = (str(itf.address.ip), itf.address.network.prefixlen) if itf.address else None
+            interfaces.append(
+                InterfaceSpec(
+                    name=itf.name,
+                    description=itf.description,
+                    switchport=mode in ("access", "trunk"),
+                    trunk=mode == "trunk",
+                    access_vlan=zone.vlan if zone and mode == "access" else None,
+                    ipv4=ipv4,
+                    shutdown=itf.shutdown,
+                )
+            )
+            if itf.peer and itf.peer in inventory.devices:
+                neighbors.append(_neighbor(itf.name, itf.peer, device.name, inventory.devices))
+        digest = hashlib.sha256(device.name.encode()).hexdigest()
+        specs.append(
+            DeviceSpec(
+                name=device.name,
+                hostname=device.name,
+                interfaces=tuple(interfaces),
+                address=address,
+                model=device.model or "WS-C3750X-24P",
+                serial=f"FOC{int(digest[:6], 16) % 10**4:04d}X{digest[6:9].upper()}",
+                username=credentials.username,
+                password=credentials.password,
+                enable_secret=credentials.enable_secret,
+                domain_name=f"{site.name}.{inventory.org.domain}",
+                ntp_servers=tuple(inventory.policy.ntp.servers),
+                vlans=vlans,
+                lldp_neighbors=tuple(neighbors),
+                base_mac=f"00{digest[:2]}.{digest[2:6]}.{digest[6:8]}00",
+                time_scale=time_scale,
+            )
+        )
+    return specs
+
+
+def _neighbor(local: str, peer: str, me: str, devices: dict[str, Any]) -> LldpNeighborView:
+    remote_port = next(
+        (i.name for i in devices[peer].interfaces if getattr(i, "peer", None) == me), "unknown"
+    )
+    return LldpNeighborView(
+        local_interface=local,
+        remote_hostname=peer,
+        remote_port=remote_port,
+        remote_system_description="Cisco IOS Software",
+        capabilities=("B", "R"),
+    )
+
+
+def _dump(path: Path, data: object, *, private: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "---\n# written by netwarden lab sim\n" + yaml.safe_dump(data, sort_keys=False)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    fd = os.open(path, flags, 0o600 if private else 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    if private:
+        path.chmod(0o600)
+
+
+def write_lab_inventory(
+    fleet: SimFleet, out: Path, credentials: Credentials, source: Path | None = None
+) -> Path:
+    """Write the lab inventory into ``out`` (a directory); return the known_hosts path.
+
+    With ``source``, the inventory is copied (groups, policy, site plans, host vars)
+    and each simulated host's ``ansible_host``/``ansible_port`` is overridden; without
+    it, a ``switches`` group of the synthetic devices is written.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        shutil.copytree(source, out, dirs_exist_ok=True)
+    else:
+        hosts = dict.fromkeys(fleet.devices)
+        _dump(out / "hosts.yml", {"all": {"children": {"switches": {"hosts": hosts}}}})
+    for name, device in fleet.devices.items():
+        lab_vars = {"ansible_host": device.spec.address, "ansible_port": device.bound_port}
+        host_file = out / "host_vars" / f"{name}.yml"
+        host_dir = out / "host_vars" / name
+        if host_dir.is_dir():
+            _dump(host_dir / "zz_lab_sim.yml", lab_vars)
+        elif host_file.is_file() and source is not None:
+            data = yaml.safe_load(host_file.read_text(encoding="utf-8")) or {}
+            data.update(lab_vars)
+            _dump(host_file, data)
+        else:
+            data = {"platform": "ios", "model": device.spec.model, **lab_vars}
+            _dump(host_file, data)
+    _dump(
+        out / CREDENTIALS_FILE,
+        {
+            "ansible_user": credentials.username,
+            "ansible_password": credentials.password,
+            "ansible_become_password": credentials.enable_secret,
+            "ansible_network_os": "cisco.ios.ios",
+            "netwarden_lab": True,
+        },
+        private=True,
+    )
+    known_hosts = out / KNOWN_HOSTS_FILE
+    known_hosts.write_text(fleet.known_hosts(), encoding="utf-8")
+    return known_hosts
+
+
+def run_sim(
+    inventory: Path | None = None,
+    devices: int | None = None,
+    out: Path = Path("lab"),
+    time_scale: float = 1.0,
+    *,
+    address: str = "127.0.0.1",
+    ready: Callable[[SimFleet, Path], None] | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Serve simulated devices until Ctrl-C, SIGTERM or ``stop``; return an exit code.
+
+    Exactly one of ``inventory`` (simulate its ios devices) and ``devices`` (that
+    many synthetic switches) is given. ``ready`` is called once the devices listen
+    and the lab inventory is written (the CLI prints where it is).
+    """
+    if (inventory is None) == (devices is None):
+        raise ValueError("give either an inventory or a number of devices")
+    if not address.startswith("127."):
+        raise ValueError(f"the simulator only listens on 127.0.0.0/8, not {address}")
+    credentials = Credentials.generate()
+    if inventory is not None:
+        specs = specs_from_inventory(inventory, credentials, address=address, time_scale=time_scale)
+        fleet = SimFleet(specs, credentials)
+    else:
+        fleet = synthetic_fleet(devices or 0, credentials, address=address, time_scale=time_scale)
+    stop = stop or threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        del frame
+        logger.info("signal %d: stopping the simulator", signum)
+        stop.set()
+
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        with fleet:
+            known_hosts = write_lab_inventory(fleet, out, credentials, inventory)
+            if ready is not None:
+                ready(fleet, known_hosts)
+            while not stop.wait(0.5):
+                continue
+    finally:
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, handler)
+    return 0

@@ -1,0 +1,229 @@
+"""What a simulated device is made of: its spec, its faults and its first config.
+
+Examples:
+    >>> spec = synthetic_spec(3, password="pw", enable_secret="en")
+    >>> spec.hostname, spec.interfaces[0].name
+    ('sim-sw003', 'GigabitEthernet1/0/1')
+    >>> "hostname sim-sw003" in initial_config(spec, "9 $9$x$y", "9 $9$x$z")
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from netwarden.lab.sim.showmodel import ArpEntryView, LldpNeighborView
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InterfaceSpec:
+    """A physical or logical interface the device has from boot."""
+
+    name: str
+    connected: bool = True  # link up when not shut down
+    speed_mbps: int = 1000
+    description: str = ""
+    switchport: bool = True
+    access_vlan: int | None = None
+    trunk: bool = False
+    ipv4: tuple[str, int] | None = None  # (address, prefix length)
+    shutdown: bool = False
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """Everything that makes one simulated device (secrets are never in its repr)."""
+
+    name: str  # inventory name
+    hostname: str
+    interfaces: tuple[InterfaceSpec, ...]
+    address: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    model: str = "WS-C3750X-24P"
+    serial: str = "FDO0000X000"
+    os_version: str = "15.2(4)E10"
+    image: str = "c3750e-universalk9-mz.152-4.E10.bin"
+    username: str = "netwarden"
+    password: str = field(default="", repr=False)
+    enable_secret: str = field(default="", repr=False)
+    user_privilege: int = 1
+    authorized_keys: tuple[str, ...] = ()  # "ssh-ed25519 AAAA..." public keys of the user
+    domain_name: str = "lab.netwarden.test"
+    timezone: str = "UTC"
+    ntp_servers: tuple[str, ...] = ("10.0.0.1", "10.0.0.2")
+    vlans: tuple[tuple[int, str], ...] = ((10, "mgmt"), (20, "staff"))
+    lldp_neighbors: tuple[LldpNeighborView, ...] = ()
+    arp: tuple[ArpEntryView, ...] = ()
+    base_mac: str = "0011.2200.0000"
+    snmp_location: str = "lab"
+    snmp_contact: str = "noc@lab.netwarden.test"
+    initial_config: str | None = None  # the config it boots with; generated when None
+    time_scale: float = 1.0
+    memory_total_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass
+class Faults:
+    """Faults injected into one device; tests set and clear them at run time."""
+
+    refuse_login: bool = False
+    delay_seconds: float = 0.0  # before each command's output
+    drop_on_commit: bool = False  # close the session once a commit is applied
+    invalid_commands: set[str] = field(default_factory=set)  # answered "% Invalid input"
+    hang: bool = False  # accept TCP, never answer
+
+    def clear(self) -> None:
+        self.refuse_login = False
+        self.delay_seconds = 0.0
+        self.drop_on_commit = False
+        self.invalid_commands = set()
+        self.hang = False
+
+
+def mac_for(base: str, index: int) -> str:
+    """The Cisco dotted MAC ``index`` addresses after ``base``."""
+    value = int(base.replace(".", ""), 16) + index
+    digits = f"{value:012x}"
+    return f"{digits[0:4]}.{digits[4:8]}.{digits[8:12]}"
+
+
+def _mask(prefix: int) -> str:
+    bits = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+    return ".".join(str((bits >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def synthetic_spec(
+    number: int,
+    *,
+    password: str,
+    enable_secret: str,
+    username: str = "netwarden",
+    access_ports: int = 24,
+    address: str = "127.0.0.1",
+    port: int = 0,
+    time_scale: float = 1.0,
+) -> DeviceSpec:
+    """A plausible access switch numbered ``number``."""
+    seed = hashlib.sha256(f"sim-{number}".encode()).hexdigest()
+    interfaces = [
+        InterfaceSpec(
+            name=f"GigabitEthernet1/0/{port_no}",
+            connected=port_no % 3 != 0,
+            access_vlan=20,
+        )
+        for port_no in range(1, access_ports + 1)
+    ]
+    interfaces += [
+        InterfaceSpec(name=f"GigabitEthernet1/1/{n}", connected=n == 1, trunk=True)
+        for n in range(1, 5)
+    ]
+    interfaces += [
+        InterfaceSpec(name="Vlan1", switchport=False, connected=False),
+        InterfaceSpec(
+            name="Vlan10",
+            switchport=False,
+            description="management",
+            ipv4=(f"10.10.{number // 250}.{number % 250 + 2}", 24),
+        ),
+    ]
+    return DeviceSpec(
+        name=f"sim-sw{number:03d}",
+        hostname=f"sim-sw{number:03d}",
+        interfaces=tuple(interfaces),
+        address=address,
+        port=port,
+        serial=f"FOC{int(seed[:8], 16) % 10**4:04d}X{seed[8:11].upper()}",
+        username=username,
+        password=password,
+        enable_secret=enable_secret,
+        base_mac=mac_for("0011.2200.0000", number * 256),
+        time_scale=time_scale,
+        lldp_neighbors=(
+            LldpNeighborView(
+                local_interface="GigabitEthernet1/1/1",
+                remote_hostname="sim-core01",
+                remote_port="Gi1/0/" + str(number),
+                remote_port_description=f"to sim-sw{number:03d}",
+                remote_chassis_id=mac_for("00aa.bb00.0000", 1),
+                remote_system_description="Cisco IOS Software, C9300 Software",
+                capabilities=("B", "R"),
+            ),
+        ),
+        arp=(
+            ArpEntryView(
+                address=f"10.10.{number // 250}.1",
+                mac=mac_for("00aa.bb00.0000", 1),
+                interface="Vlan10",
+                age_minutes=3,
+            ),
+        ),
+    )
+
+
+def initial_config(spec: DeviceSpec, user_secret: str, enable_secret: str) -> str:
+    """The config a device boots with (``*_secret`` are hashed, ``9 $9$...``)."""
+    if spec.initial_config is not None:
+        return spec.initial_config
+    lines = [
+        "version 15.2",
+        "no service pad",
+        "service timestamps debug datetime msec",
+        "service timestamps log datetime msec",
+        "service password-encryption",
+        f"hostname {spec.hostname}",
+        "boot-start-marker",
+        "boot-end-marker",
+        "logging buffered 16384",
+        f"enable secret {enable_secret}",
+        f"username {spec.username} privilege {spec.user_privilege} secret {user_secret}",
+        "no aaa new-model",
+        f"clock timezone {spec.timezone} 0 0",
+        f"ip domain name {spec.domain_name}",
+        "ip scp server enable",
+        "archive",
+        " path flash:archive",
+        " maximum 14",
+        "spanning-tree mode rapid-pvst",
+    ]
+    for vlan_id, name in spec.vlans:
+        lines += [f"vlan {vlan_id}", f" name {name}"]
+    for itf in spec.interfaces:
+        lines.append(f"interface {itf.name}")
+        if itf.description:
+            lines.append(f" description {itf.description}")
+        if itf.switchport and itf.trunk:
+            lines.append(" switchport mode trunk")
+        elif itf.switchport:
+            lines.append(" switchport mode access")
+            if itf.access_vlan:
+                lines.append(f" switchport access vlan {itf.access_vlan}")
+        if not itf.switchport:
+            if itf.ipv4:
+                lines.append(f" ip address {itf.ipv4[0]} {_mask(itf.ipv4[1])}")
+            else:
+                lines.append(" no ip address")
+        if itf.shutdown or (not itf.connected and itf.name.startswith("Vlan")):
+            lines.append(" shutdown")
+    lines += [
+        "ip http server",
+        "ip ssh version 2",
+        f"snmp-server location {spec.snmp_location}",
+        f"snmp-server contact {spec.snmp_contact}",
+    ]
+    lines += [f"ntp server {server}" for server in spec.ntp_servers]
+    lines += [
+        "line con 0",
+        " logging synchronous",
+        "line vty 0 4",
+        " exec-timeout 10 0",
+        " login local",
+        " transport input ssh",
+        "line vty 5 15",
+        " login local",
+        " transport input ssh",
+    ]
+    return "\n".join(lines) + "\nend\n"

@@ -1,0 +1,59 @@
+"""``netwarden lab sim`` as a user runs it: a process that serves until SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from netmiko import ConnectHandler
+
+
+@pytest.mark.integration
+def test_lab_sim_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    out = tmp_path / "lab"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netwarden.cli", "lab", "sim", "--devices", "2", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        known_hosts = out / "known_hosts.txt"
+        deadline = time.monotonic() + 60
+        while not known_hosts.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert known_hosts.exists(), "the simulator did not write its lab inventory"
+        creds = yaml.safe_load((out / "group_vars" / "all" / "zz_lab_credentials.yml").read_text())
+        host_vars = sorted((out / "host_vars").glob("*.yml"))
+        assert len(host_vars) == 2
+        hv = yaml.safe_load(host_vars[0].read_text())
+        with ConnectHandler(
+            device_type="cisco_ios",
+            host=hv["ansible_host"],
+            port=hv["ansible_port"],
+            username=creds["ansible_user"],
+            password=creds["ansible_password"],
+            secret=creds["ansible_become_password"],
+            ssh_strict=True,
+            system_host_keys=False,
+            alt_host_keys=True,
+            alt_key_file=str(known_hosts),
+        ) as conn:
+            assert host_vars[0].stem in conn.send_command("show version")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+            pytest.fail(f"netwarden lab sim did not stop on SIGTERM:\n{output}")
+    assert proc.returncode == 0, output
+    assert "2 simulated devices" in output

@@ -1,0 +1,135 @@
+"""The simulated IOS command line, driven without SSH."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from netwarden.lab.sim.device import SimDevice
+from netwarden.lab.sim.session import CliSession, SessionClosedError
+from netwarden.lab.sim.specs import synthetic_spec
+
+
+class Terminal:
+    def __init__(self, device: SimDevice) -> None:
+        self.out: list[str] = []
+        self.dropped = False
+        self.session = CliSession(
+            device, "netwarden", "127.0.0.5", write=self.out.append, drop=self._drop
+        )
+        self.session.start()
+
+    def _drop(self) -> None:
+        self.dropped = True
+
+    def type(self, line: str) -> str:
+        self.out.clear()
+        self.session.feed(line + "\r")
+        return "".join(self.out).replace("\r\n", "\n")
+
+
+@pytest.fixture
+def device() -> Iterator[SimDevice]:
+    spec = synthetic_spec(2, password="pw", enable_secret="en", access_ports=4)
+    created = SimDevice(spec)
+    yield created
+    created.stop()
+
+
+@pytest.fixture
+def term(device: SimDevice) -> Terminal:
+    terminal = Terminal(device)
+    terminal.type("enable")
+    terminal.type("en")
+    assert terminal.session.privilege == 15
+    return terminal
+
+
+def test_prompts_and_enable(device: SimDevice) -> None:
+    terminal = Terminal(device)
+    assert terminal.type("").endswith("sim-sw002>")
+    assert terminal.type("show running-config").count("% Invalid input") == 1
+    assert terminal.type("enable").endswith("Password: ")
+    assert terminal.type("wrong").endswith("Password: ")
+    assert terminal.type("en").endswith("sim-sw002#")
+    assert terminal.type("disable").endswith("sim-sw002>")
+
+
+def test_echo_and_invalid_caret(term: Terminal) -> None:
+    output = term.type("show bogus")
+    lines = output.split("\n")
+    assert lines[0] == "show bogus"
+    assert lines[1] == " " * len("sim-sw002#show ") + "^"
+    assert lines[2] == "% Invalid input detected at '^' marker."
+    assert output.endswith("sim-sw002#")
+
+
+def test_config_mode_prompts(term: Terminal) -> None:
+    assert term.type("conf t").endswith("sim-sw002(config)#")
+    assert term.type("interface Gi1/0/1").endswith("sim-sw002(config-if)#")
+    assert term.type("line vty 0 4").endswith("sim-sw002(config-line)#")
+    assert term.type("vlan 30").endswith("sim-sw002(config-vlan)#")
+    assert term.type("hostname lab1").endswith("lab1(config)#")
+    assert term.type("end").endswith("lab1#")
+    assert term.session.device.log[-1].facility_mnemonic == "SYS-5-CONFIG_I"
+
+
+def test_filters(term: Terminal) -> None:
+    assert term.type("sh run | i ^hostname").split("\n")[1] == "hostname sim-sw002"
+    section = term.type("show running-config | section line vty 0 4").split("\n")[1:-1]
+    assert section == ["line vty 0 4", " exec-timeout 10 0", " login local", " transport input ssh"]
+    begin = term.type("show running-config | begin ^line con").split("\n")
+    assert begin[1] == "line con 0"
+    excluded = term.type("show running-config | exclude ^ |^!").split("\n")[1:-1]
+    assert all(not line.startswith((" ", "!")) for line in excluded)
+
+
+def test_copy_asks_unless_file_prompt_quiet(term: Terminal, device: SimDevice) -> None:
+    assert term.type("copy running-config flash:/backup.cfg").endswith(
+        "Destination filename [backup.cfg]? "
+    )
+    assert "bytes copied" in term.type("")
+    assert device.read_file("flash:/backup.cfg") == device.running.render_body().encode()
+    term.type("configure terminal")
+    term.type("file prompt quiet")
+    term.type("end")
+    assert "bytes copied" in term.type("copy running-config flash:/backup2.cfg")
+
+
+def test_configure_replace_and_revert(term: Terminal, device: SimDevice) -> None:
+    device.write_file(
+        "flash:/new.cfg",
+        device.running.render_body().replace("ntp server 10.0.0.2", "ntp server 10.0.0.3").encode(),
+    )
+    output = term.type("configure replace flash:/new.cfg force revert trigger error timer 5")
+    assert "Rollback Done" in output
+    assert "ntp server 10.0.0.3" in device.running.flat_lines()
+    assert "Timer value: 5 min" in term.type("show archive config rollback timer")
+    term.type("configure revert now")
+    assert "ntp server 10.0.0.2" in device.running.flat_lines()
+
+
+def test_replace_without_force_asks(term: Terminal, device: SimDevice) -> None:
+    device.write_file("flash:/new.cfg", b"hostname other\nend\n")
+    assert term.type("configure replace flash:/new.cfg").endswith("[no]: ")
+    assert term.type("n").endswith("sim-sw002#")
+    assert device.hostname == "sim-sw002"
+
+
+def test_drop_fault_during_copy(term: Terminal, device: SimDevice) -> None:
+    device.write_file("flash:/m.cfg", b"ntp server 10.5.5.5\n")
+    device.faults.drop_on_commit = True
+    term.type("conf t")
+    term.type("file prompt quiet")
+    term.type("end")
+    with pytest.raises(SessionClosedError):
+        term.type("copy flash:/m.cfg running-config")
+    assert term.dropped
+    assert "ntp server 10.5.5.5" in device.running.flat_lines()
+
+
+def test_exit_closes(term: Terminal) -> None:
+    with pytest.raises(SessionClosedError):
+        term.type("exit")
+    assert term.session.closed
