@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -87,6 +87,7 @@ class _Context:
     path: Path
     problems: list[Problem] = field(default_factory=list)
     failed_sites: set[str] = field(default_factory=set)
+    reported: set[tuple[str, int]] = field(default_factory=set)
 
     def problem(self, src: Source, key: str, message: str) -> None:
         self.problems.append(Problem(file=src.file, line=src.line, key=key, message=message))
@@ -193,6 +194,10 @@ def _template(ctx: _Context, templar: Any, value: Any, raw_key: str) -> Any:
         try:
             return templar.template(value)
         except AnsibleUndefinedVariable as exc:
+            src = origin_of(value)
+            if src.file and (src.file, src.line) in ctx.reported:
+                return None  # a group variable: reported once, not once per host
+            ctx.reported.add((src.file, src.line))
             name = str(exc.message).split("'")[1] if "'" in str(exc.message) else str(exc.message)
             ctx.problem(
                 origin_of(value),
@@ -300,7 +305,9 @@ def read_inventory(
     )
 
     sites = _build_sites(ctx, merged, groups)
-    devices = _build_devices(ctx, merged, own, groups)
+    devices = _build_devices(
+        ctx, lambda hv: Templar(loader=loader, variables=hv), merged, own, groups
+    )
 
     if org is None or policy is None or flow_policy is None or compliance is None:
         return None, ctx.problems
@@ -428,6 +435,7 @@ def _build_sites(
 
 def _build_devices(
     ctx: _Context,
+    templar_for: Callable[[Mapping[str, Any]], Any],
     merged: Mapping[str, Any],
     own: Mapping[str, Mapping[str, Any]],
     groups: Mapping[str, list[str]],
@@ -473,10 +481,35 @@ def _build_devices(
         data["function"] = functions[0]
         data["src"] = here
         data["key_src"] = {k: origin_of(v) for k, v in raw.items() if origin_of(v).file}
+        data["connection"] = _connection(ctx, templar_for(hvars), hvars, host)
         try:
             out[host] = Device.model_validate(_with_sources(data, raw))
         except ValidationError as exc:
             _validation_problems(ctx, exc, raw, host, here)
+    return out
+
+
+# Ansible's connection variables (and their older aliases), in order of preference.
+CONNECTION_VARS = {
+    "host": ("ansible_host", "ansible_ssh_host"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "username": ("ansible_user", "ansible_ssh_user"),
+    "password": ("ansible_password", "ansible_ssh_pass"),
+    "enable_secret": ("ansible_become_password", "ansible_become_pass", "ansible_enable_password"),
+}
+
+
+def _connection(ctx: _Context, templar: Any, hvars: Mapping[str, Any], host: str) -> dict[str, Any]:
+    """The device's connection settings; vault references rendered, undefined ones reported."""
+    out: dict[str, Any] = {}
+    for field_name, names in CONNECTION_VARS.items():
+        for name in names:
+            if hvars.get(name) is not None:
+                value = _template(ctx, templar, hvars[name], f"{host}.{name}")
+                if value is not None:
+                    out[field_name] = plain(value)
+                break
+    out.setdefault("host", plain(hvars.get("mgmt_address", "")))
     return out
 
 

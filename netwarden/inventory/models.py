@@ -214,6 +214,22 @@ class Interface(Model):
     src: SourceField
 
 
+class Connection(Model):
+    """How to reach a device: Ansible's connection variables, resolved per host.
+
+    ``host`` is ``ansible_host`` (default: the management address); credentials
+    come from ``ansible_user``/``ansible_password``/``ansible_become_password``
+    (vault references allowed). Absent credentials are looked up by the session
+    layer (environment) at connect time.
+    """
+
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    enable_secret: SecretStr | None = None
+
+
 class Device(Model):
     name: str
     site: str
@@ -226,6 +242,7 @@ class Device(Model):
     interfaces: tuple[Interface, ...] = ()
     src: SourceField
     key_src: dict[str, Source] = Field(default_factory=dict, exclude=True, repr=False)
+    connection: Connection | None = Field(default=None, exclude=True)
 
     def where(self, key: str) -> Source:
         """Where one of this device's top-level keys was set (the device's file if unknown)."""

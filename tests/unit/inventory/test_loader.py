@@ -88,3 +88,35 @@ def test_unparsable_hosts_file_is_reported(inventory_copy: Path) -> None:
     (inventory_copy / "extra.yml").write_text("all:\n  hosts: [oops\n")
     _, problems = read_inventory(inventory_copy)
     assert any(p.file.endswith("extra.yml") and "could not parse" in p.message for p in problems)
+
+
+def test_connection_variables(inventory_copy: Path) -> None:
+    """ansible_host/port/user/password (vault references too) become the device's connection."""
+    (inventory_copy / "group_vars" / "all" / "connection.yml").write_text(
+        "ansible_user: netops\nansible_password: '{{ vault_local_admin_secret }}'\n"
+    )
+    hv = inventory_copy / "host_vars" / "fo001-acc-sw1.yml"
+    hv.write_text(hv.read_text() + "ansible_host: 127.0.0.5\nansible_port: 2222\n")
+    inv = load_inventory(inventory_copy)
+    conn = inv.devices["fo001-acc-sw1"].connection
+    assert conn is not None
+    assert (conn.host, conn.port, conn.username) == ("127.0.0.5", 2222, "netops")
+    assert conn.password is not None
+    assert conn.password.get_secret_value() == inv.policy.local_users[0].secret.get_secret_value()
+    other = inv.devices["fo001-fw1"].connection
+    assert other is not None
+    assert other.host == str(inv.devices["fo001-fw1"].mgmt_address)
+    assert other.port == 22
+
+
+def test_connection_with_undefined_secret_is_reported(inventory_copy: Path) -> None:
+    (inventory_copy / "group_vars" / "all" / "connection.yml").write_text(
+        "ansible_password: '{{ vault_netops_password }}'\n"
+    )
+    _, problems = read_inventory(inventory_copy)
+    assert any(
+        p.key.endswith(".ansible_password")
+        and "vault_netops_password is not defined" in p.message
+        and p.file.endswith("group_vars/all/connection.yml")
+        for p in problems
+    ), problems
