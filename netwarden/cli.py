@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from netwarden import __version__
+from netwarden.compliance.cli import audit_cmd
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Function, Inventory
 
@@ -40,6 +41,7 @@ lab_app = typer.Typer(
 )
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(lab_app, name="lab")
+app.add_typer(audit_cmd, name="audit")
 
 FUNCTION_HEADINGS = {
     Function.SWITCH: "sw",

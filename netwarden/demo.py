@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +61,22 @@ def steps(workdir: Path) -> list[Step]:
             "banners in three languages, NTP auth, SNMPv3 authPriv, DHCP snooping, archive.",
         ),
         Step(
+            "Audit the rendered configs against the IOS rule pack",
+            _netwarden(
+                "audit",
+                "--configs",
+                str(workdir / "configs"),
+                "-i",
+                "inventory",
+                "--format",
+                "html,json,csv,sarif",
+                "--out",
+                str(workdir / "compliance"),
+            ),
+            "Per control: pass/fail/waived with evidence lines; reports in HTML (printable, "
+            "first page for management), JSON, CSV and SARIF. The intended baseline passes every rule.",
+        ),
+        Step(
             "Generate a synthetic fleet of 20 field offices",
             _netwarden("inventory", "generate", "--sites", "20", "--out", str(fleet)),
             "Same format as inventory/, fresh vault and password; used for scale tests and benchmarks.",
@@ -81,8 +97,6 @@ def steps(workdir: Path) -> list[Step]:
 
 def _break_inventory(src: Path, dest: Path) -> None:
     """A copy of the example inventory with three deliberate mistakes."""
-    import shutil  # noqa: PLC0415
-
     shutil.copytree(src, dest)
     hv = dest / "host_vars" / "nyc-acc-sw1.yml"
     hv.write_text(
@@ -103,27 +117,32 @@ def _break_inventory(src: Path, dest: Path) -> None:
 
 def main() -> int:
     os.chdir(REPO)
-    with tempfile.TemporaryDirectory(prefix="netwarden-demo-") as tmp:
-        workdir = Path(tmp)
-        _break_inventory(REPO / "inventory", workdir / "broken")
-        all_steps = steps(workdir)
-        for n, step in enumerate(all_steps, start=1):
-            console.print(Rule(f"[bold]{n}/{len(all_steps)} {step.title}"))
-            shown = " ".join(shlex.quote(a) for a in step.argv).replace(
-                sys.executable + " -m netwarden.cli", "netwarden"
+    workdir = REPO / "out" / "demo"  # kept after the demo so its reports can be opened
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    _break_inventory(REPO / "inventory", workdir / "broken")
+    all_steps = steps(workdir)
+    for n, step in enumerate(all_steps, start=1):
+        console.print(Rule(f"[bold]{n}/{len(all_steps)} {step.title}"))
+        shown = " ".join(shlex.quote(a) for a in step.argv).replace(
+            sys.executable + " -m netwarden.cli", "netwarden"
+        )
+        console.print(f"[dim]$ {shown}[/]")
+        console.print(f"[italic]{step.explain}[/]")
+        rc = subprocess.run(step.argv, check=False).returncode
+        if rc != step.expect_rc:
+            console.print(
+                f"[bold red]step {n} exited {rc}, expected {step.expect_rc}: demo stopped[/]"
             )
-            console.print(f"[dim]$ {shown}[/]")
-            console.print(f"[italic]{step.explain}[/]")
-            rc = subprocess.run(step.argv, check=False).returncode
-            if rc != step.expect_rc:
-                console.print(
-                    f"[bold red]step {n} exited {rc}, expected {step.expect_rc}: demo stopped[/]"
-                )
-                return 1
+            return 1
     console.print(Rule("[bold green]demo complete"))
     console.print(
-        "Next in the roadmap (see README): the IOS lab simulator, render/plan/apply, "
-        "the traffic auditor and compliance reports join this demo as they land."
+        f"Outputs kept in {workdir.relative_to(REPO)}/: configs/, compliance/report.html, ..."
+    )
+    console.print(
+        "Still to join this demo as they land (see README): plan/apply/backup/drift against the "
+        "simulated fleet, and the traffic auditor."
     )
     return 0
 

@@ -1,0 +1,3 @@
+"""Compliance: rule packs as data, predicates, results, waivers, history and reports (issue 6)."""
+
+from __future__ import annotations

@@ -1,0 +1,142 @@
+"""``netwarden audit``: audit configs against the rule packs and write the reports.
+
+The lead's ``netwarden/cli.py`` mounts this sub-app with
+``app.add_typer(audit_cmd, name="audit")``. Exit codes: 0 everything passes or
+is waived, 1 a failure or an error that is not waived, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from netwarden.errors import NetwardenError
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+audit_cmd = typer.Typer(
+    help="Audit device configs for compliance (offline: --configs DIR; live: issue 4).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _default_inventory() -> Path:
+    return Path(os.environ.get("NETWARDEN_INVENTORY", "inventory"))
+
+
+@audit_cmd.callback(invoke_without_command=True)
+def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
+    configs: Annotated[
+        Path | None, typer.Option("--configs", help="Folder of config files (offline audit).")
+    ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform", help="ios, nftables or linux (default: from each file's shape)."
+        ),
+    ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "--inventory",
+            "-i",
+            help="Inventory for applicability and waivers (default: $NETWARDEN_INVENTORY or ./inventory when present).",
+        ),
+    ] = None,
+    no_inventory: Annotated[
+        bool, typer.Option("--no-inventory", help="Audit from the configs alone (no waivers).")
+    ] = False,
+    vault_password_file: Annotated[
+        Path | None, typer.Option("--vault-password-file", help="Vault password file.")
+    ] = None,
+    limit: Annotated[
+        str | None,
+        typer.Option("--limit", "-l", help="Devices, sites or glob patterns, comma-separated."),
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", "-f", help="Comma-separated: html,json,csv,sarif.")
+    ] = "html,json",
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Report folder (the run history lives here too).")
+    ] = Path("out/compliance"),
+    intended: Annotated[
+        bool,
+        typer.Option(
+            "--intended", help="Also check drift from the configs rendered from the inventory."
+        ),
+    ] = False,
+) -> None:
+    """Audit configs, write the reports, keep the run; exit 1 on any unwaived failure."""
+    from netwarden.compliance.engine import Engine  # noqa: PLC0415  (keeps `netwarden --help` fast)
+    from netwarden.compliance.report import write_reports  # noqa: PLC0415
+    from netwarden.compliance.sources import FolderSource, LiveSource  # noqa: PLC0415
+
+    try:
+        inv = None
+        inv_path = inventory or _default_inventory()
+        if not no_inventory and (inventory is not None or inv_path.exists()):
+            from netwarden.inventory import load_inventory  # noqa: PLC0415
+
+            inv = load_inventory(inv_path, vault_password_file)
+        rendered: dict[str, str] = {}
+        if intended:
+            if inv is None:
+                raise typer.BadParameter("--intended needs the inventory")  # noqa: TRY301  (one exit path for bad input)
+            from netwarden.render import render_all  # noqa: PLC0415
+
+            rendered = render_all(inv, limit)
+        source = (
+            FolderSource(configs, platform, rendered)
+            if configs is not None
+            else LiveSource(sorted(inv.devices) if inv else [])
+        )
+        engine = Engine(inventory=inv)
+        run = engine.run(source, limit)
+        if not run.devices:
+            raise typer.BadParameter(f"no device to audit in {source.description}")  # noqa: TRY301
+        written = write_reports(run, out, formats.split(","))
+    except NetwardenError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {exc}", highlight=False, markup=False, soft_wrap=True
+        )
+        raise typer.Exit(EXIT_USAGE) from exc
+    except typer.BadParameter as exc:
+        err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    _print_summary(run.results, written)
+    raise typer.Exit(run.exit_code)
+
+
+def _print_summary(results: tuple[object, ...], written: dict[str, Path]) -> None:
+    from netwarden.compliance.history import posture_by_site  # noqa: PLC0415
+    from netwarden.compliance.models import Result  # noqa: PLC0415
+
+    res = [r for r in results if isinstance(r, Result)]
+    table = Table(title="Compliance per site")
+    for col in ("site", "pass", "fail", "waived", "error", "n/a", "score"):
+        table.add_column(col, justify="left" if col == "site" else "right")
+    for site, p in posture_by_site(res).items():
+        table.add_row(
+            site,
+            str(p.passed),
+            str(p.failed),
+            str(p.waived),
+            str(p.errors),
+            str(p.not_applicable),
+            f"{p.score:.0%}",
+        )
+    console.print(table)
+    for fmt, path in written.items():
+        console.print(f"{fmt}: {path}", highlight=False, markup=False)

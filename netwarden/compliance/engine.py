@@ -1,0 +1,425 @@
+"""The rule engine: packs as data, predicates as small registered functions.
+
+A pack (``packs/<platform>.yml``, read with Ansible's ``DataLoader`` like the
+rest of netwarden: no second YAML parser) lists rules; each rule names a
+registered predicate and its arguments, and when it applies. The engine
+decides applicability (inventory first: device function, interface roles;
+else the config), runs the predicate, applies waivers, and returns one
+:class:`Result` per (device, rule).
+
+Extending: a platform registers a :class:`PlatformDriver` (how to parse its
+configs, which pack it uses); predicates register with :func:`predicate`.
+
+Examples:
+    >>> from netwarden.compliance.models import Status
+    >>> passed("ok").status is Status.PASS
+    True
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+import platform as _platform
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from netwarden import __version__
+from netwarden.compliance.models import (
+    AuditRun,
+    ComplianceError,
+    DeviceInfo,
+    Evidence,
+    Result,
+    Rule,
+    RulePack,
+    RunMeta,
+    Status,
+)
+from netwarden.compliance.redact import redact_line
+from netwarden.compliance.sources import Artifact, ConfigSource, Target
+from netwarden.compliance.waivers import WaiverBook
+from netwarden.inventory.models import Device, Inventory
+
+logger = logging.getLogger(__name__)
+
+PACK_DIR = Path(__file__).parent / "packs"
+UNKNOWN_SITE = "unknown"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a predicate decided: a status, a message in plain words, the lines that decided it."""
+
+    status: Status
+    message: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def passed(message: str = "", evidence: Iterable[Evidence] = ()) -> Outcome:
+    return Outcome(Status.PASS, message, list(evidence))
+
+
+def failed(message: str, evidence: Iterable[Evidence] = ()) -> Outcome:
+    return Outcome(Status.FAIL, message, list(evidence))
+
+
+def not_applicable(message: str) -> Outcome:
+    return Outcome(Status.NOT_APPLICABLE, message)
+
+
+def evidence(file: str, line: int, text: str, note: str = "") -> Evidence:
+    """Evidence for one config line; the text is redacted here, once, for every caller."""
+    return Evidence.trusted(file=file, line=line, text=redact_line(text), note=note)
+
+
+def absent(file: str, note: str) -> Evidence:
+    """Evidence that something is missing: the whole file was searched (line 0)."""
+    return Evidence.trusted(file=file, line=0, text="", note=note)
+
+
+@dataclass(slots=True)
+class AuditContext:
+    """What a predicate may look at for one device."""
+
+    target: Target
+    doc: Any
+    device: Device | None = None
+    inventory: Inventory | None = None
+    startup: Any = None
+    intended: Any = None
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return self.target.running.path
+
+
+class PlatformDriver(Protocol):
+    """How a platform's configs are parsed and which pack audits them.
+
+    ``parse(artifact, extra)`` returns the document predicates receive as
+    ``ctx.doc`` (``extra``: further files of the device, e.g. a Linux server's
+    command outputs); it raises ``ValueError`` (or a subclass) on input it
+    cannot read.
+    """
+
+    name: str
+    pack: str
+
+    def parse(self, artifact: Artifact, extra: Mapping[str, Artifact]) -> Any: ...
+
+
+PredicateFn = Callable[[AuditContext, Any], Outcome]
+
+
+@dataclass(frozen=True, slots=True)
+class PredicateSpec:
+    name: str
+    fn: PredicateFn
+    args: type[BaseModel] | None
+
+
+_PREDICATES: dict[str, PredicateSpec] = {}
+_DRIVERS: dict[str, PlatformDriver] = {}
+F = TypeVar("F", bound=PredicateFn)
+
+
+def predicate(name: str, args: type[BaseModel] | None = None) -> Callable[[F], F]:
+    """Register a predicate under ``name``; ``args`` validates its arguments at pack load."""
+
+    def deco(fn: F) -> F:
+        if name in _PREDICATES:
+            raise ComplianceError(f"predicate {name!r} is registered twice")
+        _PREDICATES[name] = PredicateSpec(name, fn, args)
+        return fn
+
+    return deco
+
+
+def register_platform(driver: PlatformDriver) -> None:
+    _DRIVERS[driver.name] = driver
+
+
+def drivers() -> dict[str, PlatformDriver]:
+    _load_builtin_platforms()
+    return dict(_DRIVERS)
+
+
+def _load_builtin_platforms() -> None:
+    # Importing a platform module registers its driver and predicates.
+    from netwarden.compliance import ios_net, ios_rules, linux, nft_flows, nftables  # noqa: F401, PLC0415
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: Rule
+    check: PredicateSpec
+    check_args: Any
+    when: PredicateSpec | None
+    when_args: Any
+
+
+def _compile_args(spec: PredicateSpec, raw: dict[str, Any], where: str) -> Any:
+    if spec.args is None:
+        if raw:
+            raise ComplianceError(
+                f"{where}: predicate {spec.name!r} takes no arguments, got {sorted(raw)}"
+            )
+        return None
+    try:
+        return spec.args.model_validate(raw)
+    except ValidationError as exc:
+        raise ComplianceError(f"{where}: bad arguments for predicate {spec.name!r}: {exc}") from exc
+
+
+def _plain(value: Any) -> Any:  # noqa: PLR0911  (one return per builtin type)
+    """Ansible's tagged values as plain Python values (pydantic sees builtins only)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def load_pack(path: Path) -> RulePack:
+    """Read and validate one rule pack; every problem names the file and the rule."""
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415  (heavy import)
+
+    from netwarden.inventory.origins import origin_of  # noqa: PLC0415
+
+    try:
+        raw = DataLoader().load_from_file(str(path))
+    except Exception as exc:
+        raise ComplianceError(f"{path}: cannot read the rule pack: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list):
+        raise ComplianceError(f"{path}: a rule pack is a mapping with a `rules` list")
+    for i, rule in enumerate(raw["rules"]):
+        if isinstance(rule, dict):
+            rule.setdefault("platform", raw.get("platform", ""))
+            rule.setdefault("pack", raw.get("name", ""))
+        else:
+            raise ComplianceError(f"{origin_of(rule) or path}: rules[{i}] is not a mapping")
+    data = _plain(raw)
+    benchmark = data.pop("benchmark", None)
+    if benchmark:
+        for rule in data["rules"]:
+            for ref in rule.get("references", {}).get("cis", []):
+                ref.setdefault("benchmark", benchmark)
+    try:
+        pack = RulePack.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc", ())
+        where: object = path
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            where = origin_of(raw["rules"][loc[1]]) or path
+        raise ComplianceError(f"{where}: invalid rule pack: {exc}") from exc
+    seen: set[str] = set()
+    for rule in pack.rules:
+        if rule.id in seen:
+            raise ComplianceError(f"{path}: rule id {rule.id!r} appears twice")
+        seen.add(rule.id)
+    return pack
+
+
+def compile_pack(pack: RulePack, path: Path | str = "") -> list[CompiledRule]:
+    _load_builtin_platforms()
+    out = []
+    for rule in pack.rules:
+        where = f"{path or pack.name}: rule {rule.id}"
+        spec = _PREDICATES.get(rule.check.predicate)
+        if spec is None:
+            raise ComplianceError(
+                f"{where}: unknown predicate {rule.check.predicate!r}; registered: {', '.join(sorted(_PREDICATES))}"
+            )
+        when_spec = None
+        when_args = None
+        if rule.applies.when is not None:
+            when_spec = _PREDICATES.get(rule.applies.when.predicate)
+            if when_spec is None:
+                raise ComplianceError(
+                    f"{where}: unknown predicate {rule.applies.when.predicate!r} in applies.when"
+                )
+            when_args = _compile_args(when_spec, rule.applies.when.args, where + " applies.when")
+        out.append(
+            CompiledRule(
+                rule, spec, _compile_args(spec, rule.check.args, where), when_spec, when_args
+            )
+        )
+    return out
+
+
+def builtin_pack_path(platform: str) -> Path:
+    return PACK_DIR / f"{platform}.yml"
+
+
+class Engine:
+    """Audits targets against compiled packs, with the inventory and its waivers when given."""
+
+    def __init__(
+        self,
+        packs: Sequence[RulePack] | None = None,
+        inventory: Inventory | None = None,
+        today: date | None = None,
+    ) -> None:
+        self._drivers = drivers()
+        if packs is None:
+            packs = [load_pack(builtin_pack_path(p)) for p in self._drivers]
+        self.packs = {p.platform: p for p in packs}
+        self.compiled = {p.platform: compile_pack(p) for p in packs}
+        self.inventory = inventory
+        self.today = today or datetime.now(UTC).date()
+        self.waivers = WaiverBook(inventory, self.today)
+
+    @property
+    def rules(self) -> list[Rule]:
+        return [c.rule for rules in self.compiled.values() for c in rules]
+
+    def device_info(self, target: Target) -> DeviceInfo:
+        device = self.inventory.devices.get(target.name) if self.inventory else None
+        return DeviceInfo(
+            name=target.name,
+            site=device.site if device else UNKNOWN_SITE,
+            platform=target.platform,
+            function=device.function.value if device else "",
+            in_inventory=device is not None,
+            files={a.path: hashlib.sha256(a.text.encode()).hexdigest() for a in target.artifacts()},
+        )
+
+    def audit(self, target: Target) -> list[Result]:
+        """One result per rule of the target's platform pack."""
+        rules = self.compiled.get(target.platform)
+        if rules is None:
+            raise ComplianceError(f"{target.name}: no rule pack for platform {target.platform!r}")
+        driver = self._drivers[target.platform]
+        device = self.inventory.devices.get(target.name) if self.inventory else None
+        site = device.site if device else UNKNOWN_SITE
+        try:
+            ctx = AuditContext(
+                target,
+                driver.parse(target.running, target.extra),
+                device,
+                self.inventory,
+            )
+            if target.startup is not None:
+                ctx.startup = driver.parse(target.startup, {})
+            if target.intended is not None:
+                ctx.intended = driver.parse(target.intended, {})
+        except ValueError as exc:
+            msg = f"cannot parse: {exc}"
+            return [
+                self._result(target.name, site, c.rule, Outcome(Status.ERROR, msg)) for c in rules
+            ]
+        return [self._result(target.name, site, c.rule, self._decide(c, ctx)) for c in rules]
+
+    def _decide(self, c: CompiledRule, ctx: AuditContext) -> Outcome:
+        applies = c.rule.applies
+        for need in applies.requires:
+            if getattr(ctx, need, None) is None:
+                return not_applicable(f"no {need} config given")
+        if (
+            applies.functions
+            and ctx.device is not None
+            and ctx.device.function.value not in applies.functions
+        ):
+            return not_applicable(f"applies to {', '.join(applies.functions)} only")
+        try:
+            if c.when is not None:
+                cond = c.when.fn(ctx, c.when_args)
+                if cond.status is not Status.PASS:
+                    return not_applicable(cond.message or "not configured")
+            return c.check.fn(ctx, c.check_args)
+        except Exception as exc:
+            logger.exception("%s: rule %s raised", ctx.target.name, c.rule.id)
+            return Outcome(Status.ERROR, f"the check raised {type(exc).__name__}: {exc}")
+
+    def _result(self, device: str, site: str, rule: Rule, out: Outcome) -> Result:
+        waiver = expired = None
+        status = out.status
+        if status is Status.FAIL and self.waivers:
+            waiver, expired = self.waivers.match(device, site, rule.id)
+            if waiver is not None:
+                status = Status.WAIVED
+        return Result.trusted(
+            device=device,
+            site=site,
+            rule=rule.id,
+            status=status,
+            severity=rule.severity,
+            message=out.message,
+            evidence=tuple(out.evidence),
+            waiver=waiver,
+            expired_waiver=expired,
+        )
+
+    def run(self, source: ConfigSource, limit: str | None = None) -> AuditRun:
+        """Audit every target of ``source`` (filtered by ``limit``) and describe the run."""
+        started = datetime.now(UTC)
+        infos: list[DeviceInfo] = []
+        results: list[Result] = []
+        platforms: set[str] = set()
+        for target in source.targets():
+            if limit and not self.selected(target.name, limit):
+                continue
+            infos.append(self.device_info(target))
+            results.extend(self.audit(target))
+            platforms.add(target.platform)
+        rules = [c.rule for p in sorted(platforms) for c in self.compiled.get(p, [])]
+        meta = RunMeta(
+            run_id=started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8],
+            started=started,
+            finished=datetime.now(UTC),
+            user=_user(),
+            host=_platform.node(),
+            tool_version=__version__,
+            packs={self.packs[p].name: self.packs[p].version for p in sorted(platforms)},
+            inventory=self.inventory.path if self.inventory else "",
+            source=getattr(source, "description", type(source).__name__),
+            limit=limit or "",
+        )
+        return AuditRun(
+            meta=meta,
+            rules=tuple(rules),
+            devices=tuple(infos),
+            results=tuple(results),
+            waivers=self.waivers.refs({r.id for r in rules}),
+        )
+
+    def selected(self, name: str, limit: str) -> bool:
+        """Ansible-like ``--limit``: comma-separated device names, site names or glob patterns."""
+        device = self.inventory.devices.get(name) if self.inventory else None
+        for pat in (p.strip() for p in limit.split(",")):
+            if not pat:
+                continue
+            if fnmatchcase(name, pat):
+                return True
+            if device is not None and (
+                pat in (device.site, f"site_{device.site}", device.function.value)
+                or fnmatchcase(device.site, pat)
+            ):
+                return True
+        return False
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,309 @@
+"""Linux servers: ``sshd -T``, ``sysctl -a``, ``auditctl -l``/``-s``, login.defs and PAM.
+
+A device is either a folder of files (``sshd-T.txt``, ``sysctl.txt``, ...; see
+:mod:`netwarden.compliance.sources`) or one bundle file whose sections start
+with ``#@ <name>`` lines (``sshd``, ``sysctl``, ``auditctl-l``, ``auditctl-s``,
+``login.defs``, ``pam``), which is what ``playbooks/compliance.yml`` collects.
+Line numbers in evidence are those of the file the line came from.
+
+Examples:
+    >>> facts = parse_bundle("#@ sshd\\npermitrootlogin no\\n#@ sysctl\\nnet.ipv4.ip_forward = 0\\n", "s.linux")
+    >>> facts.sections["sshd"].values["permitrootlogin"]
+    (2, 'no')
+    >>> facts.sections["sysctl"].values["net.ipv4.ip_forward"]
+    (4, '0')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict
+
+from netwarden.compliance.engine import (
+    AuditContext,
+    Outcome,
+    absent,
+    evidence,
+    failed,
+    passed,
+    predicate,
+    register_platform,
+)
+from netwarden.compliance.models import Evidence, Status
+from netwarden.compliance.sources import Artifact
+
+SECTIONS = ("sshd", "sysctl", "auditctl-l", "auditctl-s", "login.defs", "pam")
+
+
+@dataclass(slots=True)
+class Section:
+    """One command output or file: its lines (number, text) and ``key value`` pairs."""
+
+    path: str
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    values: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LinuxFacts:
+    path: str
+    sections: dict[str, Section]
+
+
+def _section(name: str, path: str, lines: list[tuple[int, str]]) -> Section:
+    sec = Section(path, lines)
+    for n, text in lines:
+        t = text.strip()
+        if not t or t.startswith("#"):
+            continue
+        if name == "sysctl":
+            k, sep, v = t.partition("=")
+            if sep:
+                sec.values[k.strip()] = (n, v.strip())
+        elif name in ("sshd", "login.defs", "auditctl-s"):
+            k, _, v = t.partition(" ")
+            sec.values.setdefault(k.lower() if name == "sshd" else k, (n, v.strip()))
+    return sec
+
+
+def parse_bundle(text: str, path: str) -> LinuxFacts:
+    facts = LinuxFacts(path, {})
+    current: str | None = None
+    lines: list[tuple[int, str]] = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        if raw.startswith("#@ "):
+            if current is not None:
+                facts.sections[current] = _section(current, path, lines)
+            current, lines = raw[3:].strip(), []
+            if current not in SECTIONS:
+                raise ValueError(
+                    f"{path}:{n}: unknown section {current!r}; expected one of {', '.join(SECTIONS)}"
+                )
+            continue
+        if current is not None:
+            lines.append((n, raw))
+    if current is not None:
+        facts.sections[current] = _section(current, path, lines)
+    if not facts.sections:
+        raise ValueError(
+            f"{path}: no `#@ <section>` header; expected sections {', '.join(SECTIONS)}"
+        )
+    return facts
+
+
+class LinuxDriver:
+    name = "linux"
+    pack = "linux.yml"
+
+    def parse(self, artifact: Artifact, extra: Mapping[str, Artifact]) -> LinuxFacts:
+        if extra:
+            return LinuxFacts(
+                artifact.path,
+                {
+                    k: _section(k, a.path, list(enumerate(a.text.splitlines(), 1)))
+                    for k, a in extra.items()
+                },
+            )
+        return parse_bundle(artifact.text, artifact.path)
+
+
+register_platform(LinuxDriver())
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MissingSectionError(LookupError):
+    """A rule needs a command output that was not collected."""
+
+
+def _sec(ctx: AuditContext, name: str) -> Section:
+    sec: Section | None = ctx.doc.sections.get(name)
+    if sec is None:
+        raise MissingSectionError(f"the {name} output was not collected for {ctx.target.name}")
+    return sec
+
+
+def _missing(ctx: AuditContext, name: str) -> Outcome | None:
+    if name not in ctx.doc.sections:
+        return Outcome(
+            Status.ERROR,
+            f"the {name} output was not collected",
+            [absent(ctx.doc.path, f"no {name} section")],
+        )
+    return None
+
+
+def _ev(sec: Section, n: int, text: str, note: str = "") -> Evidence:
+    return evidence(sec.path, n, text, note)
+
+
+class ValueArgs(Args):
+    section: str
+    key: str
+    allowed: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    default: str | None = None
+
+
+@predicate("linux.value", ValueArgs)
+def value(ctx: AuditContext, args: ValueArgs) -> Outcome:
+    """One ``key value`` of a section: in ``allowed``, or a number within ``min``..``max``."""
+    if (miss := _missing(ctx, args.section)) is not None:
+        return miss
+    sec = _sec(ctx, args.section)
+    got = sec.values.get(args.key)
+    if got is None:
+        if args.default is None:
+            return failed(f"{args.key} is not set", [absent(sec.path, f"no {args.key}")])
+        got = (0, args.default)
+    n, v = got
+    ok = True
+    if args.allowed:
+        ok = v.lower() in {a.lower() for a in args.allowed}
+    if args.min is not None or args.max is not None:
+        num = int(v) if v.lstrip("-").isdigit() else None
+        ok = (
+            ok
+            and num is not None
+            and (args.min is None or num >= args.min)
+            and (args.max is None or num <= args.max)
+        )
+    shown = (
+        _ev(sec, n, f"{args.key} {v}")
+        if n
+        else absent(sec.path, f"{args.key} not set; default {v}")
+    )
+    if not ok:
+        want = (
+            ", ".join(args.allowed)
+            if args.allowed
+            else f"{args.min if args.min is not None else '-inf'}..{args.max if args.max is not None else 'inf'}"
+        )
+        return failed(f"{args.key} is {v}; expected {want}", [shown])
+    return passed(f"{args.key} {v}", [shown])
+
+
+class AlgorithmsArgs(Args):
+    key: str
+    forbid: str
+    """A regular expression; any algorithm matching it fails the rule."""
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.forbid)
+
+
+@predicate("linux.ssh_algorithms", AlgorithmsArgs)
+def ssh_algorithms(ctx: AuditContext, args: AlgorithmsArgs) -> Outcome:
+    if (miss := _missing(ctx, "sshd")) is not None:
+        return miss
+    sec = _sec(ctx, "sshd")
+    got = sec.values.get(args.key)
+    if got is None:
+        return failed(f"{args.key} not in sshd -T output", [absent(sec.path, f"no {args.key}")])
+    n, v = got
+    weak = [a for a in v.split(",") if args.regex.search(a)]
+    if weak:
+        return failed(f"weak {args.key}: {', '.join(weak)}", [_ev(sec, n, f"{args.key} {v}")])
+    return passed(f"{args.key}: no weak algorithm", [_ev(sec, n, f"{args.key} {v}")])
+
+
+class SysctlArgs(Args):
+    settings: dict[str, tuple[str, ...]]
+    """sysctl key -> allowed values."""
+
+
+@predicate("linux.sysctl", SysctlArgs)
+def sysctl(ctx: AuditContext, args: SysctlArgs) -> Outcome:
+    if (miss := _missing(ctx, "sysctl")) is not None:
+        return miss
+    sec = _sec(ctx, "sysctl")
+    bad: list[Evidence] = []
+    good: list[Evidence] = []
+    for key, allowed in args.settings.items():
+        got = sec.values.get(key)
+        if got is None:
+            bad.append(absent(sec.path, f"{key} not in sysctl -a output"))
+        elif got[1] not in allowed:
+            bad.append(_ev(sec, got[0], f"{key} = {got[1]}", f"expected {' or '.join(allowed)}"))
+        else:
+            good.append(_ev(sec, got[0], f"{key} = {got[1]}"))
+    if bad:
+        return failed(f"{len(bad)} network sysctl(s) not hardened", bad)
+    return passed("network sysctls hardened", good)
+
+
+@predicate("linux.auditd_running")
+def auditd_running(ctx: AuditContext, _args: None) -> Outcome:
+    if (miss := _missing(ctx, "auditctl-s")) is not None:
+        return miss
+    sec = _sec(ctx, "auditctl-s")
+    enabled, pid = sec.values.get("enabled"), sec.values.get("pid")
+    evs = [
+        _ev(sec, n, f"{k} {v}")
+        for k, (n, v) in (("enabled", enabled or (0, "")), ("pid", pid or (0, "")))
+        if n
+    ]
+    if enabled is None or enabled[1] not in ("1", "2") or pid is None or pid[1] in ("", "0"):
+        return failed(
+            "auditd is not running or auditing is disabled",
+            evs or [absent(sec.path, "no enabled/pid")],
+        )
+    return passed("auditd runs and auditing is enabled", evs)
+
+
+class AuditRulesArgs(Args):
+    require: tuple[str, ...] = ()
+    """Substrings that must each appear in some loaded rule (e.g. ``-w /etc/passwd``)."""
+
+
+@predicate("linux.audit_rules", AuditRulesArgs)
+def audit_rules(ctx: AuditContext, args: AuditRulesArgs) -> Outcome:
+    if (miss := _missing(ctx, "auditctl-l")) is not None:
+        return miss
+    sec = _sec(ctx, "auditctl-l")
+    rules = [(n, t) for n, t in sec.lines if t.strip().startswith("-")]
+    if not rules:
+        shown = [_ev(sec, n, t) for n, t in sec.lines if t.strip()][:1] or [
+            absent(sec.path, "empty")
+        ]
+        return failed("no audit rules are loaded", shown)
+    missing = [r for r in args.require if not any(r in t for _, t in rules)]
+    if missing:
+        return failed(
+            f"audit rules do not watch {', '.join(missing)}",
+            [absent(sec.path, f"no rule with {m}") for m in missing],
+        )
+    return passed(f"{len(rules)} audit rules loaded", [_ev(sec, n, t) for n, t in rules[:5]])
+
+
+class PamArgs(Args):
+    module: str = "pam_pwquality.so"
+    minlen: int = 14
+
+
+_MINLEN_RE = re.compile(r"\bminlen=(\d+)")
+
+
+@predicate("linux.pam_quality", PamArgs)
+def pam_quality(ctx: AuditContext, args: PamArgs) -> Outcome:
+    if (miss := _missing(ctx, "pam")) is not None:
+        return miss
+    sec = _sec(ctx, "pam")
+    lines = [(n, t) for n, t in sec.lines if args.module in t and not t.lstrip().startswith("#")]
+    if not lines:
+        return failed(
+            f"{args.module} is not in the password stack", [absent(sec.path, f"no {args.module}")]
+        )
+    n, t = lines[0]
+    m = _MINLEN_RE.search(t)
+    if m is None or int(m[1]) < args.minlen:
+        return failed(f"minimum password length below {args.minlen}", [_ev(sec, n, t)])
+    return passed(f"minlen {m[1]}", [_ev(sec, n, t)])
