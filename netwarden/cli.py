@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,15 +15,24 @@ from rich.console import Console
 from rich.table import Table
 
 from netwarden import __version__
+from netwarden.cli_common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    InventoryOpt,
+    JsonOpt,
+    VaultOpt,
+    _fail,
+    _load,
+    console,
+    err_console,
+)
+from netwarden.cli_fleet import register as register_fleet_commands
 from netwarden.compliance.cli import audit_cmd
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Function, Inventory
 
 logger = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
 
 app = typer.Typer(
     name="netwarden",
@@ -50,39 +58,6 @@ FUNCTION_HEADINGS = {
     Function.SENSOR: "sensor",
 }
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def default_inventory() -> Path:
-    return Path(os.environ.get("NETWARDEN_INVENTORY", "inventory"))
-
-
-InventoryOpt = Annotated[
-    Path,
-    typer.Option(
-        "--inventory",
-        "-i",
-        help="Inventory directory or file (default: $NETWARDEN_INVENTORY or ./inventory).",
-        default_factory=default_inventory,
-        show_default=False,
-    ),
-]
-VaultOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--vault-password-file",
-        help="Vault password file (default: $NETWARDEN_VAULT_PASSWORD_FILE, "
-        "$ANSIBLE_VAULT_PASSWORD_FILE, then <inventory>/.vault-password).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
 
 @app.callback()
 def _main(
@@ -101,22 +76,6 @@ def _main(
 def version() -> None:
     """Print netwarden's version."""
     console.print(__version__)
-
-
-def _load(inventory: Path, vault_password_file: Path | None) -> Inventory:
-    from netwarden.inventory import read_inventory  # noqa: PLC0415  (Ansible import is slow)
-
-    try:
-        inv, problems = read_inventory(inventory, vault_password_file)
-    except NetwardenError as exc:
-        raise _fail(str(exc)) from exc
-    if problems or inv is None:
-        for p in problems:
-            err_console.print(str(p), highlight=False, markup=False, soft_wrap=True)
-        raise _fail(
-            f"{inventory}: {len(problems)} problem(s); run `netwarden inventory check` for the list"
-        )
-    return inv
 
 
 @inventory_app.command("check")
@@ -387,6 +346,9 @@ def lab_sim(
     except (NetwardenError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from exc
     raise typer.Exit(code)
+
+
+register_fleet_commands(app)
 
 
 def main() -> None:

@@ -33,3 +33,27 @@ class GenerateError(NetwardenError):
 
 class RenderError(NetwardenError):
     """An intended config could not be rendered (unsupported interface, bad banner, template error)."""
+
+
+class DeviceError(NetwardenError):
+    """A device operation failed; the message names the device and what was being done."""
+
+    def __init__(self, device: str, message: str) -> None:
+        self.device = device
+        super().__init__(f"{device}: {message}")
+
+
+class DeviceConnectionError(DeviceError):
+    """A session to a device could not be opened (unreachable, refused login, timeout)."""
+
+
+class HostKeyError(DeviceConnectionError):
+    """A device's SSH host key is unknown or has changed; nothing was sent to it."""
+
+
+class BackupError(NetwardenError):
+    """The backup repository cannot be created, read or committed to."""
+
+
+class SessionLostError(DeviceError):
+    """The session died during an operation (dropped, reset, timed out): its effect is unknown."""

@@ -71,6 +71,8 @@ _MODE_WORDS: dict[str, frozenset[str]] = {
         }
     ),
     "config-ext-nacl": frozenset({"default", "deny", "no", "permit", "remark"}),
+    "config-server-tacacs": frozenset({"address", "default", "key", "no", "port",
+                                       "single-connection", "timeout"}),
     "config-std-nacl": frozenset({"default", "deny", "no", "permit", "remark"}),
 }  # fmt: skip
 
@@ -219,6 +221,8 @@ def _main_word(words: list[str]) -> tuple[str, str]:
 
 def known_in_mode(words: list[str], mode: str) -> bool:
     """Whether ``words`` (expanded) is a command of ``mode``."""
+    if mode in ("config-std-nacl", "config-ext-nacl") and words and words[0].isdigit():
+        words = words[1:]  # a sequence number: "10 permit 10.0.0.0 0.0.0.255"
     first, second = _main_word(words)
     if not first:
         return True

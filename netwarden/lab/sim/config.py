@@ -64,6 +64,7 @@ _NEGATION_SHOWN: tuple[tuple[str, ...], ...] = (
     ("logging", "monitor"),
     ("exec",),
     ("file", "verify", "auto"),
+    ("ip", "dhcp", "snooping", "information", "option"),
 )
 
 # Positive forms of the above that IOS does not print (they are the default).
@@ -99,6 +100,10 @@ _SINGLE_VALUED: dict[tuple[str, ...], int] = {
     ("transport", "input"): 2,
     ("transport", "output"): 2,
     ("login",): 1,
+    ("login", "on-failure"): 2,  # global login logging: independent of each other
+    ("login", "on-success"): 2,
+    ("login", "block-for"): 2,
+    ("login", "delay"): 2,
     ("password",): 1,
     ("privilege", "level"): 2,
     ("logging", "buffered"): 2,

@@ -1,0 +1,191 @@
+"""Output and option plumbing of ``netwarden plan|apply|backup|drift`` (the commands are in cli.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from netwarden.config.models import (
+    ApplyReport,
+    ApplyStatus,
+    BackupReport,
+    BackupStatus,
+    DevicePlan,
+    DriftReport,
+    PlanReport,
+)
+from netwarden.devices.base import SessionOptions, default_known_hosts
+
+logger = logging.getLogger(__name__)
+
+STATUS_STYLE = {
+    ApplyStatus.UNCHANGED: "dim",
+    ApplyStatus.CHANGED: "green",
+    ApplyStatus.ROLLED_BACK: "yellow",
+    ApplyStatus.FAILED: "bold red",
+    ApplyStatus.SKIPPED: "magenta",
+}
+
+
+def current_user() -> str:
+    """Who runs the command, for commit messages and result files."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except OSError:  # no passwd entry (containers)
+        return f"uid {os.getuid()}"
+
+
+def session_options(
+    inventory: Path,
+    known_hosts: Path | None,
+    trust_on_first_use: bool,
+    timeout: float,
+) -> SessionOptions:
+    """Session options from the CLI flags (known_hosts defaults to the inventory's file)."""
+    return SessionOptions(
+        known_hosts=known_hosts or default_known_hosts(inventory),
+        trust_on_first_use=trust_on_first_use,
+        conn_timeout=min(timeout, 10.0),
+        timeout=timeout,
+        read_timeout=timeout,
+    )
+
+
+@contextlib.contextmanager
+def progress(console: Console, title: str, total: int) -> Iterator[Callable[[object], None]]:
+    """A rich progress bar on ``console`` (stderr); yields the callback one result advances."""
+    bar = Progress(
+        TextColumn(f"[bold]{escape(title)}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task(title, total=total)
+
+    def advance(_result: object) -> None:
+        bar.advance(task)
+
+    with bar:
+        yield advance
+
+
+def _print_diff(console: Console, diff: str) -> None:
+    for line in diff.splitlines():
+        style = (
+            "green"
+            if line.startswith("+") and not line.startswith("+++")
+            else "red"
+            if line.startswith("-") and not line.startswith("---")
+            else "cyan"
+            if line.startswith("@@")
+            else None
+        )
+        console.print(escape(line), style=style, highlight=False, soft_wrap=True)
+
+
+def print_device_plan(console: Console, plan: DevicePlan) -> None:
+    if plan.error:
+        console.print(f"[bold red]{escape(plan.device)}: cannot plan:[/] {escape(plan.error)}")
+        return
+    if not plan.changed:
+        console.print(f"[dim]{escape(plan.device)}: in sync, nothing to do[/]")
+        return
+    console.rule(f"{escape(plan.device)}: {len(plan.commands)} command(s)")
+    if plan.device_diff:
+        console.print("[bold]device diff[/] (show archive config differences):")
+        _print_diff(console, plan.device_diff)
+    if plan.commands:
+        console.print("[bold]remediation[/] (the commands that would be sent):")
+        for command in plan.commands:
+            console.print(escape(command), highlight=False, soft_wrap=True)
+
+
+def print_plan(console: Console, report: PlanReport, *, summary: bool = False) -> None:
+    if summary:
+        table = Table(title="plan")
+        for col in ("device", "device diff lines", "commands", "error"):
+            table.add_column(col, justify="left" if col in {"device", "error"} else "right")
+        for p in report.plans:
+            table.add_row(
+                p.device,
+                str(len(p.device_diff.splitlines())),
+                str(len(p.commands)),
+                escape(p.error or ""),
+            )
+        console.print(table)
+    else:
+        for plan in report.plans:
+            print_device_plan(console, plan)
+    console.print(
+        f"plan: {len(report.changed)} to change, "
+        f"{len(report.plans) - len(report.changed) - len(report.failed)} in sync, "
+        f"{len(report.failed)} failed"
+    )
+
+
+def print_apply(console: Console, report: ApplyReport) -> None:
+    table = Table(
+        title=f"apply by {report.user} (confirm timeout {report.confirm_timeout_minutes} min)"
+    )
+    for col in ("device", "wave", "result", "reason", "s"):
+        table.add_column(col, no_wrap=col in ("device", "result"))
+    for r in report.results:
+        table.add_row(
+            r.device,
+            str(r.wave),
+            f"[{STATUS_STYLE[r.status]}]{r.status.value}[/]",
+            escape(r.reason),
+            f"{r.duration_seconds:.1f}",
+        )
+    console.print(table)
+    counts = ", ".join(
+        f"{len(report.by_status(s))} {s.value}" for s in ApplyStatus if report.by_status(s)
+    )
+    console.print(f"apply: {counts}")
+
+
+def print_backup(console: Console, report: BackupReport) -> None:
+    table = Table(title=f"backup in {report.repo}")
+    table.add_column("device", no_wrap=True)
+    table.add_column("status")
+    table.add_column("detail")
+    for d in report.devices:
+        style = "bold red" if d.status is BackupStatus.UNREACHABLE else None
+        table.add_row(
+            d.device,
+            f"[{style}]{d.status.value}[/]" if style else d.status.value,
+            escape(d.error or d.path or ""),
+        )
+    console.print(table)
+    console.print(f"commit {report.commit[:12]}" if report.commit else "nothing changed: no commit")
+
+
+def print_drift(console: Console, report: DriftReport) -> None:
+    for d in report.devices:
+        if d.error:
+            console.print(f"[bold red]{escape(d.device)}: cannot read:[/] {escape(d.error)}")
+            continue
+        if not d.drifted:
+            console.print(f"[dim]{escape(d.device)}: no drift[/]")
+            continue
+        if d.intended_diff:
+            console.rule(f"{escape(d.device)}: differs from the intended config")
+            _print_diff(console, d.intended_diff)
+        if d.backup_diff:
+            console.rule(f"{escape(d.device)}: differs from the last backup")
+            _print_diff(console, d.backup_diff)
+    console.print(
+        f"drift: {len(report.drifted)} device(s) drifted, {len(report.failed)} unreadable, "
+        f"{len(report.devices) - len(report.drifted) - len(report.failed)} in sync"
+    )

@@ -1,0 +1,198 @@
+"""Backups: sanitised running configs in a git repository, one commit per run.
+
+Layout: ``<repo>/<device>.cfg``, the running config without the lines that
+change by themselves (``strip_volatile``) and with every secret replaced by
+``<removed>`` (``sanitize_config``). A run that changes nothing makes no commit.
+The commit's author is ``netwarden``; its message says who ran it, why, and
+per device: new, changed, unchanged or unreachable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from netwarden.config.models import BackupReport, BackupStatus, DeviceBackup
+from netwarden.config.normalize import strip_volatile
+from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
+from netwarden.config.sanitize import sanitize_config
+from netwarden.devices import SessionOptions, session_for
+from netwarden.errors import BackupError, NetwardenError
+from netwarden.inventory.models import Device
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REPO = Path("var/backups")
+AUTHOR = "netwarden <netwarden@localhost>"
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "netwarden",
+    "GIT_AUTHOR_EMAIL": "netwarden@localhost",
+    "GIT_COMMITTER_NAME": "netwarden",
+    "GIT_COMMITTER_EMAIL": "netwarden@localhost",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``git -C repo args...`` (no user config needed: identity comes from the environment)."""
+    exe = shutil.which("git")
+    if exe is None:
+        raise BackupError("git is not installed (needed for the backup repository)")
+    env = {**os.environ, **_GIT_ENV}
+    proc = subprocess.run(
+        [exe, "-C", str(repo), "-c", "commit.gpgsign=false", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    if check and proc.returncode != 0:
+        raise BackupError(
+            f"{repo}: git {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()}"
+        )
+    return proc
+
+
+def ensure_repo(repo: Path) -> None:
+    """Create the repository (``git init``) if ``repo`` is not one yet."""
+    try:
+        repo.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"cannot create the backup directory {repo}: {exc.strerror}") from exc
+    if not (repo / ".git").exists():
+        git(repo, "init", "-q", "-b", "main")
+        logger.info("created the backup repository %s", repo)
+
+
+@contextlib.contextmanager
+def repo_lock(repo: Path) -> Iterator[None]:
+    """Serialise writers of one repository (several processes, e.g. Ansible forks)."""
+    with (repo / ".git" / "netwarden.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def backup_path(repo: Path, device: str) -> Path:
+    return repo / f"{device}.cfg"
+
+
+def last_backup(repo: Path, device: str) -> str | None:
+    """The device's config in the last commit, None without a repository or a backup."""
+    if not (repo / ".git").exists():
+        return None
+    proc = git(repo, "show", f"HEAD:{device}.cfg", check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def stored_form(running: str) -> str:
+    """What a backup file holds for a running config: no volatile lines, no secrets."""
+    return sanitize_config(strip_volatile(running))
+
+
+def fetch_running(device: Device, options: SessionOptions) -> str:
+    """The running config of one device (a session of its own)."""
+    session = session_for(device, options)
+    session.open()
+    try:
+        return session.get_config("running")
+    finally:
+        session.close()
+
+
+def _fetch(device: Device, options: SessionOptions) -> tuple[str, str | None, str | None]:
+    try:
+        return device.name, fetch_running(device, options), None
+    except NetwardenError as exc:
+        return device.name, None, str(exc)
+
+
+def run_backup(
+    devices: Sequence[Device],
+    options: SessionOptions,
+    repo: Path = DEFAULT_REPO,
+    *,
+    user: str,
+    message: str = "",
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[tuple[str, str | None, str | None]], None] | None = None,
+) -> BackupReport:
+    """Back up every device into ``repo`` and commit once; unreachable devices are reported."""
+    ensure_repo(repo)
+    fetched = run_each(
+        devices,
+        lambda d: _fetch(d, options),
+        lambda d, exc: (d.name, None, f"{d.name}: internal error: {exc!r}"),
+        concurrency=concurrency,
+        on_done=on_done,
+    )
+    with repo_lock(repo):
+        results = _store(repo, fetched)
+        commit = _commit(repo, results, user=user, message=message)
+    return BackupReport(
+        repo=str(repo), commit=commit, user=user, message=message, devices=tuple(results)
+    )
+
+
+def _store(repo: Path, fetched: Sequence[tuple[str, str | None, str | None]]) -> list[DeviceBackup]:
+    """Write each fetched config; say per device whether it is new, changed or unchanged."""
+    results: list[DeviceBackup] = []
+    for name, running, error in fetched:
+        if running is None:
+            results.append(DeviceBackup(device=name, status=BackupStatus.UNREACHABLE, error=error))
+            continue
+        path = backup_path(repo, name)
+        text = stored_form(running)
+        before = last_backup(repo, name)
+        status = (
+            BackupStatus.NEW
+            if before is None
+            else BackupStatus.UNCHANGED
+            if before == text
+            else BackupStatus.CHANGED
+        )
+        path.write_text(text, encoding="utf-8")
+        results.append(DeviceBackup(device=name, status=status, path=str(path)))
+    return results
+
+
+def commit_message(results: Sequence[DeviceBackup], *, user: str, message: str) -> str:
+    """``backup: 2 changed, 8 unchanged`` then who, why and one line per device."""
+    counts: dict[BackupStatus, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items()) or "no devices"
+    lines = [f"backup: {summary}", "", f"who: {user}", f"why: {message or '(no reason given)'}", ""]
+    for r in sorted(results, key=lambda r: (r.status.value, r.device)):
+        extra = f" ({r.error})" if r.error else ""
+        lines.append(f"{r.status.value}: {r.device}{extra}")
+    return "\n".join(lines) + "\n"
+
+
+def _commit(repo: Path, results: Sequence[DeviceBackup], *, user: str, message: str) -> str | None:
+    paths = [Path(r.path).name for r in results if r.path]
+    if paths:
+        git(repo, "add", "--", *paths)
+    staged = git(repo, "diff", "--cached", "--quiet", check=False)
+    if staged.returncode == 0:
+        logger.info("backup: nothing changed, no commit")
+        return None
+    git(
+        repo,
+        "commit",
+        "-q",
+        "--author",
+        AUTHOR,
+        "-m",
+        commit_message(results, user=user, message=message),
+    )
+    return git(repo, "rev-parse", "HEAD").stdout.strip()

@@ -1,0 +1,93 @@
+"""Drift: running configs that differ from the intended config or from the last backup.
+
+Both comparisons are of canonical configs (:func:`~netwarden.config.normalize.canonical`):
+noise removed and order-insensitive parts sorted, so a diff shows only real
+changes. Against the backup, running is sanitised first (backups hold no secrets).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from netwarden.config.backup import fetch_running, last_backup, stored_form
+from netwarden.config.models import DeviceDrift, DriftReport
+from netwarden.config.normalize import canonical_lines
+from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
+from netwarden.devices import SessionOptions
+from netwarden.errors import NetwardenError
+from netwarden.inventory.models import Device
+
+logger = logging.getLogger(__name__)
+
+
+def unified(expected: str, running: str, expected_name: str, running_name: str) -> str:
+    """A unified diff of two canonical configs (``-`` expected, ``+`` running); "" when equal.
+
+    Examples:
+        >>> print(unified("hostname a\\nntp server 10.0.0.1", "ntp server 10.0.0.9\\nhostname a",
+        ...               "intended", "running"))
+        --- intended
+        +++ running
+        @@ -1,2 +1,2 @@
+         hostname a
+        -ntp server 10.0.0.1
+        +ntp server 10.0.0.9
+    """
+    diff = difflib.unified_diff(
+        canonical_lines(expected),
+        canonical_lines(running),
+        fromfile=expected_name,
+        tofile=running_name,
+        lineterm="",
+    )
+    return "\n".join(diff)
+
+
+def drift_of(device: str, running: str, intended: str, backup: str | None) -> DeviceDrift:
+    """Drift of one device from a running config already read."""
+    return DeviceDrift(
+        device=device,
+        intended_diff=unified(intended, running, f"intended/{device}", f"running/{device}"),
+        backup_diff=None
+        if backup is None
+        else unified(backup, stored_form(running), f"backup/{device}", f"running/{device}"),
+    )
+
+
+def drift_device(
+    device: Device, intended: str, options: SessionOptions, repo: Path | None
+) -> DeviceDrift:
+    """Read one device's running config and compare; failures are reported, never raised."""
+    try:
+        running = fetch_running(device, options)
+    except NetwardenError as exc:
+        return DeviceDrift(device=device.name, error=str(exc))
+    backup = last_backup(repo, device.name) if repo is not None else None
+    return drift_of(device.name, running, intended, backup)
+
+
+def drift_fleet(
+    inventory: str,
+    devices: Sequence[Device],
+    configs: Mapping[str, str],
+    options: SessionOptions,
+    repo: Path | None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[DeviceDrift], None] | None = None,
+) -> DriftReport:
+    results = run_each(
+        devices,
+        lambda d: drift_device(d, configs[d.name], options, repo),
+        lambda d, exc: DeviceDrift(device=d.name, error=f"{d.name}: internal error: {exc!r}"),
+        concurrency=concurrency,
+        on_done=on_done,
+    )
+    return DriftReport(
+        inventory=inventory,
+        backup_repo=str(repo) if repo is not None else None,
+        devices=tuple(results),
+    )

@@ -1,0 +1,155 @@
+"""Results of plan, apply, backup and drift: frozen models, the JSON the CLI and Ansible emit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DevicePlan(Result):
+    """What applying the intended config would do to one device.
+
+    ``device_diff`` is the device's own diff of running against the candidate
+    (``show archive config differences``); ``commands`` is hier_config's
+    remediation, the exact commands that turn running into intended. Both are
+    normalised (see :mod:`netwarden.config.normalize`). ``error`` is set when the
+    device could not be planned (then the rest is empty).
+    """
+
+    device: str
+    device_diff: str = ""
+    commands: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.commands or self.device_diff)
+
+
+class PlanReport(Result):
+    inventory: str
+    plans: tuple[DevicePlan, ...]
+
+    @property
+    def changed(self) -> list[str]:
+        return [p.device for p in self.plans if p.changed]
+
+    @property
+    def failed(self) -> list[str]:
+        return [p.device for p in self.plans if p.error]
+
+
+class ApplyStatus(StrEnum):
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class CheckOutcome(Result):
+    """One post-check: its name, whether it passed, and what it saw."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+class DeviceApplyResult(Result):
+    device: str
+    status: ApplyStatus
+    reason: str = ""
+    wave: int = 0
+    commands: tuple[str, ...] = ()
+    device_diff: str = ""
+    checks: tuple[CheckOutcome, ...] = ()
+    duration_seconds: float = 0.0
+
+
+class ApplyReport(Result):
+    inventory: str
+    user: str
+    started_at: datetime
+    finished_at: datetime
+    confirm_timeout_minutes: int
+    canary: tuple[str, ...] = ()
+    backup_commit: str | None = None
+    results: tuple[DeviceApplyResult, ...] = ()
+
+    def by_status(self, status: ApplyStatus) -> list[str]:
+        return [r.device for r in self.results if r.status is status]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status in (ApplyStatus.UNCHANGED, ApplyStatus.CHANGED) for r in self.results)
+
+
+class BackupStatus(StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    UNREACHABLE = "unreachable"
+
+
+class DeviceBackup(Result):
+    device: str
+    status: BackupStatus
+    path: str | None = None
+    error: str | None = None
+
+
+class BackupReport(Result):
+    repo: str
+    commit: str | None = Field(
+        default=None, description="the commit of this run; None when nothing changed"
+    )
+    user: str
+    message: str
+    devices: tuple[DeviceBackup, ...] = ()
+
+    @property
+    def unreachable(self) -> list[str]:
+        return [d.device for d in self.devices if d.status is BackupStatus.UNREACHABLE]
+
+
+class DriftKind(StrEnum):
+    INTENDED = "intended"
+    BACKUP = "backup"
+
+
+class DeviceDrift(Result):
+    """Differences of one device's running config from the intended config and the last backup.
+
+    ``intended_diff`` and ``backup_diff`` are unified diffs of canonical configs
+    (``-`` expected, ``+`` running); empty when in sync. ``backup_diff`` is None
+    when the device has no backup yet.
+    """
+
+    device: str
+    intended_diff: str = ""
+    backup_diff: str | None = None
+    error: str | None = None
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.intended_diff or self.backup_diff)
+
+
+class DriftReport(Result):
+    inventory: str
+    backup_repo: str | None = None
+    devices: tuple[DeviceDrift, ...] = ()
+
+    @property
+    def drifted(self) -> list[str]:
+        return [d.device for d in self.devices if d.drifted]
+
+    @property
+    def failed(self) -> list[str]:
+        return [d.device for d in self.devices if d.error]

@@ -1,0 +1,97 @@
+"""Plan: what applying the intended config would change, without changing anything.
+
+Per device: read running, load the intended config as a replace candidate, take
+the device's own diff, compute hier_config's remediation (the exact commands),
+and discard the candidate. Running stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from hier_config import Platform as HierPlatform
+from hier_config import WorkflowRemediation, get_hconfig
+
+from netwarden.config.models import DevicePlan, PlanReport
+from netwarden.config.normalize import filter_device_diff, filtered
+from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
+from netwarden.devices import DeviceSession, SessionOptions, session_for
+from netwarden.errors import NetwardenError, RenderError
+from netwarden.inventory.models import Device, Platform
+
+logger = logging.getLogger(__name__)
+
+HIER_PLATFORMS: dict[Platform, HierPlatform] = {Platform.IOS: HierPlatform.CISCO_IOS}
+
+
+def remediation(running: str, intended: str, platform: Platform = Platform.IOS) -> tuple[str, ...]:
+    """hier_config's commands that turn ``running`` into ``intended`` (both normalised).
+
+    Examples:
+        >>> remediation("hostname a\\nntp server 10.0.0.1\\n", "hostname a\\nntp server 10.0.0.2\\n")
+        ('no ntp server 10.0.0.1', 'ntp server 10.0.0.2')
+        >>> remediation("version 15.2\\nhostname a\\nsnmp-server user u g v3\\n", "hostname a\\n")
+        ()
+    """
+    hier = HIER_PLATFORMS.get(platform)
+    if hier is None:
+        raise RenderError(f"no hier_config platform for {platform.value!r}")
+    run = get_hconfig(hier, filtered(running))
+    want = get_hconfig(hier, filtered(intended))
+    return tuple(WorkflowRemediation(run, want).remediation_config.dump_simple())
+
+
+def plan_session(
+    session: DeviceSession, intended: str, platform: Platform, *, discard: bool = True
+) -> tuple[DevicePlan, str]:
+    """Plan on an open session; return the plan and the running config it was made from.
+
+    With ``discard=False`` the candidate stays loaded (apply commits it next).
+    """
+    running = session.get_config("running")
+    session.load_replace_candidate(intended)
+    diff = session.compare()
+    if discard:
+        session.discard()
+    plan = DevicePlan(
+        device=session.name,
+        device_diff=filter_device_diff(diff),
+        commands=remediation(running, intended, platform),
+    )
+    return plan, running
+
+
+def plan_device(device: Device, intended: str, options: SessionOptions) -> DevicePlan:
+    """Plan one device; a failure is reported in ``DevicePlan.error``, never raised."""
+    try:
+        session = session_for(device, options)
+        session.open()
+    except NetwardenError as exc:
+        return DevicePlan(device=device.name, error=str(exc))
+    try:
+        return plan_session(session, intended, device.platform)[0]
+    except NetwardenError as exc:
+        return DevicePlan(device=device.name, error=str(exc))
+    finally:
+        session.close()
+
+
+def plan_fleet(
+    inventory: str,
+    devices: Sequence[Device],
+    configs: Mapping[str, str],
+    options: SessionOptions,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[DevicePlan], None] | None = None,
+) -> PlanReport:
+    """Plan every device (``configs``: intended config by device name) on a bounded pool."""
+    plans = run_each(
+        devices,
+        lambda d: plan_device(d, configs[d.name], options),
+        lambda d, exc: DevicePlan(device=d.name, error=f"{d.name}: internal error: {exc!r}"),
+        concurrency=concurrency,
+        on_done=on_done,
+    )
+    return PlanReport(inventory=inventory, plans=tuple(plans))

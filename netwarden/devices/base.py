@@ -1,0 +1,200 @@
+"""The device-session contract, the options every session takes, and the platform registry.
+
+A platform is supported by one class that satisfies :class:`DeviceSession` and is
+registered with :func:`register_platform`; plan, apply, backup and drift only ever
+talk to that protocol, so adding ``eos`` or ``junos`` is a new session class plus
+templates, not a change to the workflows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+from netwarden.errors import DeviceConnectionError
+from netwarden.inventory.models import Device, Platform
+
+logger = logging.getLogger(__name__)
+
+ENV_USERNAME = "NETWARDEN_USERNAME"
+ENV_PASSWORD = "NETWARDEN_PASSWORD"  # noqa: S105 - the name of a variable, not a password
+ENV_ENABLE_SECRET = "NETWARDEN_ENABLE_SECRET"  # noqa: S105
+KNOWN_HOSTS_NAME = "known_hosts.txt"
+"""The known_hosts file an inventory may carry (the lab writes one)."""
+
+ConfigKind = Literal["running", "startup"]
+
+
+@dataclass(frozen=True)
+class InterfaceState:
+    """What a post-check needs to know about one interface."""
+
+    name: str
+    is_enabled: bool
+    is_up: bool
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Identity of a device as it reports it."""
+
+    hostname: str
+    fqdn: str = ""
+    model: str = ""
+    os_version: str = ""
+    serial_number: str = ""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Login for one device; secrets never appear in a repr or a log line."""
+
+    username: str
+    password: str = field(repr=False)
+    enable_secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How sessions connect: host-key policy and timeouts (seconds).
+
+    Attributes:
+        known_hosts: the known_hosts file host keys are checked against; a missing
+            file is an empty one (every key is unknown).
+        trust_on_first_use: record an UNKNOWN key in ``known_hosts`` instead of
+            refusing it; a CHANGED key is refused regardless.
+        conn_timeout: TCP connect and SSH banner/auth timeout.
+        timeout: NAPALM's overall operation timeout.
+        read_timeout: the longest wait for one command's output (a commit included).
+    """
+
+    known_hosts: Path
+    trust_on_first_use: bool = False
+    conn_timeout: float = 10.0
+    timeout: float = 60.0
+    read_timeout: float = 120.0
+
+
+def default_known_hosts(inventory: Path) -> Path:
+    """``<inventory>/known_hosts.txt`` if the inventory has one, else ``~/.ssh/known_hosts``.
+
+    Examples:
+        >>> default_known_hosts(Path("/nonexistent")).name
+        'known_hosts'
+    """
+    base = inventory if inventory.is_dir() else inventory.parent
+    candidate = base / KNOWN_HOSTS_NAME
+    if candidate.is_file():
+        return candidate
+    return Path.home() / ".ssh" / "known_hosts"
+
+
+def credentials_for(device: Device, env: Mapping[str, str] | None = None) -> Credentials:
+    """The device's login: Ansible's connection variables, else ``NETWARDEN_*`` from the environment.
+
+    Raises:
+        DeviceConnectionError: no username or password from either source.
+    """
+    env = os.environ if env is None else env
+    conn = device.connection
+    username = (conn.username if conn else None) or env.get(ENV_USERNAME)
+    password = conn.password.get_secret_value() if conn and conn.password else env.get(ENV_PASSWORD)
+    enable = (
+        conn.enable_secret.get_secret_value()
+        if conn and conn.enable_secret
+        else env.get(ENV_ENABLE_SECRET, "")
+    )
+    if not username or password is None:
+        raise DeviceConnectionError(
+            device.name,
+            "no credentials: set ansible_user/ansible_password for the host (vault allowed) "
+            f"or {ENV_USERNAME}/{ENV_PASSWORD} in the environment",
+        )
+    return Credentials(username=username, password=password, enable_secret=enable)
+
+
+def address_of(device: Device) -> tuple[str, int]:
+    """Where to connect: ``ansible_host``/``ansible_port``, else the management address on 22."""
+    if device.connection is not None:
+        return device.connection.host, device.connection.port
+    return str(device.mgmt_address), 22
+
+
+@runtime_checkable
+class DeviceSession(Protocol):
+    """One management session to one device.
+
+    The contract every platform implements (the workflows rely on nothing else):
+
+    - :meth:`open` connects and authenticates, after checking the host key against
+      ``SessionOptions.known_hosts``; it raises ``HostKeyError`` for an unknown or
+      changed key (nothing is sent to such a device) and ``DeviceConnectionError``
+      for anything else that prevents a session. :meth:`close` never raises.
+    - :meth:`load_replace_candidate` stages a full config; :meth:`compare` returns
+      the device's own diff of running against it ("" when equal); :meth:`discard`
+      drops the candidate. None of these change the running config.
+    - :meth:`commit` replaces running with the candidate. With ``revert_in``
+      (seconds) the device reverts by itself unless :meth:`confirm` is called
+      in time; :meth:`rollback` reverts a pending commit now (or the last commit).
+    - The getters read state for post-checks; they never change the device.
+
+    Every method other than ``close`` raises ``DeviceError`` (or a subclass) with
+    the device name and the failing operation.
+    """
+
+    name: str
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def get_config(self, which: ConfigKind = "running") -> str: ...
+
+    def load_replace_candidate(self, config: str) -> None: ...
+
+    def compare(self) -> str: ...
+
+    def commit(self, revert_in: int | None = None) -> None: ...
+
+    def confirm(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+    def has_pending_commit(self) -> bool: ...
+
+    def get_facts(self) -> Facts: ...
+
+    def get_interfaces(self) -> dict[str, InterfaceState]: ...
+
+    def send_command(self, command: str) -> str: ...
+
+
+SessionFactory = Callable[[Device, SessionOptions], DeviceSession]
+_REGISTRY: dict[Platform, SessionFactory] = {}
+
+
+def register_platform(platform: Platform, factory: SessionFactory) -> None:
+    """Make ``factory`` the session class of ``platform`` (a later registration replaces it)."""
+    _REGISTRY[platform] = factory
+
+
+def session_for(device: Device, options: SessionOptions) -> DeviceSession:
+    """An unopened session for ``device``, from its platform's registered factory.
+
+    Raises:
+        DeviceConnectionError: no session class is registered for the platform.
+    """
+    factory = _REGISTRY.get(device.platform)
+    if factory is None:
+        known = ", ".join(sorted(p.value for p in _REGISTRY)) or "none"
+        raise DeviceConnectionError(
+            device.name,
+            f"platform {device.platform.value!r} has no session class (registered: {known})",
+        )
+    return factory(device, options)

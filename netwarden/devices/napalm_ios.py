@@ -1,0 +1,210 @@
+"""The ``ios`` session: NAPALM's ios driver (and through it Netmiko), unmodified.
+
+Host keys are checked twice: :func:`~netwarden.devices.hostkeys.check_host_key`
+before login (clear messages, trust-on-first-use), then by Netmiko itself with
+``ssh_strict=True`` against the same file only (``system_host_keys=False``,
+``alt_host_keys=True``), on the CLI session and on NAPALM's SCP session alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import paramiko
+from napalm import get_network_driver
+from napalm.base.exceptions import ConnectionClosedException, NapalmException
+from netmiko.exceptions import (
+    NetmikoAuthenticationException,
+    NetmikoBaseException,
+    NetmikoTimeoutException,
+    ReadException,
+)
+
+from netwarden.devices.base import (
+    ConfigKind,
+    Facts,
+    InterfaceState,
+    SessionOptions,
+    address_of,
+    credentials_for,
+)
+from netwarden.devices.hostkeys import check_host_key
+from netwarden.errors import DeviceConnectionError, DeviceError, HostKeyError, SessionLostError
+from netwarden.inventory.models import Device
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The session is gone (or its state unknown) after these.
+_LOST = (ConnectionClosedException, ReadException, OSError, EOFError, paramiko.SSHException)
+# The device answered but refused or failed the operation.
+_FAILED = (NapalmException, NetmikoBaseException, ValueError, KeyError)
+_HOST_KEY_HINTS = ("not found in known_hosts", "Host key for server", "does not match")
+
+
+class NapalmIosSession:
+    """:class:`~netwarden.devices.base.DeviceSession` for Cisco IOS through NAPALM."""
+
+    def __init__(self, device: Device, options: SessionOptions) -> None:
+        self.name = device.name
+        self.device = device
+        self.options = options
+        self._driver: Any = None
+
+    def __repr__(self) -> str:
+        return f"NapalmIosSession({self.name!r}, open={self._driver is not None})"
+
+    # ------------------------------------------------------------ lifecycle
+    def open(self) -> None:
+        host, port = address_of(self.device)
+        creds = credentials_for(self.device)
+        opts = self.options
+        check_host_key(
+            self.name,
+            host,
+            port,
+            opts.known_hosts,
+            trust_on_first_use=opts.trust_on_first_use,
+            timeout=opts.conn_timeout,
+        )
+        optional_args: dict[str, Any] = {
+            "port": port,
+            "secret": creds.enable_secret,
+            "conn_timeout": opts.conn_timeout,
+            "banner_timeout": opts.conn_timeout,
+            "auth_timeout": opts.conn_timeout,
+            "read_timeout_override": opts.read_timeout,
+            "ssh_strict": True,
+            "system_host_keys": False,
+            "alt_host_keys": True,
+            "alt_key_file": str(opts.known_hosts),
+        }
+        driver = get_network_driver("ios")(
+            host,
+            creds.username,
+            creds.password,
+            timeout=int(opts.timeout),
+            optional_args=optional_args,
+        )
+        try:
+            driver.open()
+        except NetmikoAuthenticationException as exc:
+            raise DeviceConnectionError(
+                self.name,
+                f"login refused for user {creds.username!r} on {host}:{port} (authentication failed)",
+            ) from exc
+        except NetmikoTimeoutException as exc:
+            text = str(exc)
+            if any(h in text for h in _HOST_KEY_HINTS):
+                raise HostKeyError(
+                    self.name,
+                    f"host key of {host}:{port} rejected against {opts.known_hosts}: {_first_line(text)}",
+                ) from exc
+            raise DeviceConnectionError(
+                self.name, f"no SSH session with {host}:{port}: {_first_line(text)}"
+            ) from exc
+        except (*_LOST, *_FAILED) as exc:
+            raise DeviceConnectionError(
+                self.name, f"no session with {host}:{port}: {_describe(exc)}"
+            ) from exc
+        self._driver = driver
+        logger.debug("%s: session open on %s:%d", self.name, host, port)
+
+    def close(self) -> None:
+        driver, self._driver = self._driver, None
+        if driver is None:
+            return
+        try:
+            driver.close()
+        except (*_LOST, *_FAILED) as exc:
+            logger.info(
+                "%s: closing the session failed (%s); dropping it", self.name, _describe(exc)
+            )
+            netmiko = getattr(driver, "device", None)
+            if netmiko is not None:
+                try:
+                    netmiko.disconnect()
+                except (*_LOST, *_FAILED) as again:
+                    logger.debug("%s: disconnect after a failed close: %r", self.name, again)
+
+    def __enter__(self) -> NapalmIosSession:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ config
+    def get_config(self, which: ConfigKind = "running") -> str:
+        result = self._call(f"get the {which} config", lambda d: d.get_config(retrieve=which))
+        return str(result[which])
+
+    def load_replace_candidate(self, config: str) -> None:
+        self._call("load the candidate config", lambda d: d.load_replace_candidate(config=config))
+
+    def compare(self) -> str:
+        return str(self._call("compare the candidate with running", lambda d: d.compare_config()))
+
+    def commit(self, revert_in: int | None = None) -> None:
+        what = f"commit (revert in {revert_in} s)" if revert_in else "commit"
+        self._call(what, lambda d: d.commit_config(revert_in=revert_in))
+
+    def confirm(self) -> None:
+        self._call("confirm the commit", lambda d: d.confirm_commit())
+
+    def rollback(self) -> None:
+        self._call("roll back", lambda d: d.rollback())
+
+    def discard(self) -> None:
+        self._call("discard the candidate", lambda d: d.discard_config())
+
+    def has_pending_commit(self) -> bool:
+        return bool(self._call("read the revert timer", lambda d: d.has_pending_commit()))
+
+    # ------------------------------------------------------------ getters
+    def get_facts(self) -> Facts:
+        facts = self._call("get facts", lambda d: d.get_facts())
+        return Facts(
+            hostname=str(facts.get("hostname", "")),
+            fqdn=str(facts.get("fqdn", "")),
+            model=str(facts.get("model", "")),
+            os_version=str(facts.get("os_version", "")),
+            serial_number=str(facts.get("serial_number", "")),
+        )
+
+    def get_interfaces(self) -> dict[str, InterfaceState]:
+        got = self._call("get interfaces", lambda d: d.get_interfaces())
+        return {
+            name: InterfaceState(name, bool(v.get("is_enabled")), bool(v.get("is_up")))
+            for name, v in got.items()
+        }
+
+    def send_command(self, command: str) -> str:
+        out = self._call(f"run {command!r}", lambda d: d.cli([command]))
+        return str(out[command])
+
+    # ------------------------------------------------------------ internals
+    def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
+        if self._driver is None:
+            raise DeviceError(self.name, f"cannot {operation}: the session is not open")
+        try:
+            return fn(self._driver)
+        except _LOST as exc:
+            raise SessionLostError(
+                self.name, f"session lost during {operation}: {_describe(exc)}"
+            ) from exc
+        except _FAILED as exc:
+            raise DeviceError(self.name, f"{operation} failed: {_describe(exc)}") from exc
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return " / ".join(lines[:3]) if lines else "no details"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {_first_line(text)}" if text else type(exc).__name__

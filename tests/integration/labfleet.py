@@ -1,0 +1,93 @@
+"""A simulated fleet of the example inventory, its lab inventory, and helpers to read device state.
+
+Shared by the plan/apply/backup/drift integration tests: every device runs real
+NAPALM and Netmiko against the simulator in this process; the clock runs 60x
+(an IOS minute is a second) so revert timers fire within the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netwarden.config.normalize import canonical
+from netwarden.config.plan import remediation
+from netwarden.devices import SessionOptions
+from netwarden.inventory import Inventory, load_inventory
+from netwarden.inventory.models import Device
+from netwarden.lab.sim.device import SimDevice
+from netwarden.lab.sim.fleet import Credentials, SimFleet, specs_from_inventory, write_lab_inventory
+from netwarden.render import render_all, select_devices
+
+TIME_SCALE = 60.0
+CONFIRM_MINUTES = 30  # 30 s of real time at 60x: post-checks finish well before
+
+
+@dataclass
+class Lab:
+    fleet: SimFleet
+    path: Path
+    known_hosts: Path
+    credentials: Credentials
+    inventory: Inventory
+    devices: list[Device]
+    configs: dict[str, str]
+    initial: dict[str, str] = field(default_factory=dict)
+
+    def options(self, **overrides: Any) -> SessionOptions:
+        base: dict[str, Any] = {
+            "known_hosts": self.known_hosts,
+            "conn_timeout": 5.0,
+            "timeout": 30.0,
+            "read_timeout": 30.0,
+        }
+        return SessionOptions(**{**base, **overrides})
+
+    def device(self, name: str) -> Device:
+        return self.inventory.devices[name]
+
+    def sim(self, name: str) -> SimDevice:
+        return self.fleet.device(name)
+
+
+@contextlib.contextmanager
+def start_lab(source: Path, out: Path) -> Iterator[Lab]:
+    creds = Credentials.generate()
+    fleet = SimFleet(specs_from_inventory(source, creds, time_scale=TIME_SCALE), creds)
+    with fleet:
+        known_hosts = write_lab_inventory(fleet, out, creds, source)
+        inv = load_inventory(out)
+        lab = Lab(
+            fleet=fleet,
+            path=out,
+            known_hosts=known_hosts,
+            credentials=creds,
+            inventory=inv,
+            devices=select_devices(inv),
+            configs=render_all(inv),
+            initial={name: running(dev) for name, dev in fleet.devices.items()},
+        )
+        yield lab
+
+
+def running(device: SimDevice) -> str:
+    """The device's running config, as ``show running-config`` prints it."""
+    return device.render_running()
+
+
+def running_lines(device: SimDevice) -> list[str]:
+    with device.lock:
+        return list(device.running.flat_lines())
+
+
+def state_of(lab: Lab, name: str) -> str:
+    """``previous``, ``intended`` or ``other``: which config a device runs now."""
+    now = running(lab.sim(name))
+    if canonical(now) == canonical(lab.initial[name]):
+        return "previous"
+    if not remediation(now, lab.configs[name]):
+        return "intended"
+    return "other"

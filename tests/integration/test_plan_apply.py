@@ -1,0 +1,207 @@
+"""Plan, apply, backup and drift against the simulated fleet of the example inventory.
+
+The issue's acceptance path: the first plan shows a diff for every device and
+changes nothing; apply (canary first) converges every device; the second plan is
+empty and a second apply reports unchanged; a manual change made through
+Netmiko shows up in drift as exactly that change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from labfleet import CONFIRM_MINUTES, Lab, running, running_lines, start_lab, state_of
+from netmiko import ConnectHandler
+from typer.testing import CliRunner
+
+from netwarden.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
+from netwarden.config.apply import ApplyOptions, apply_fleet
+from netwarden.config.backup import git, last_backup, run_backup
+from netwarden.config.drift import drift_fleet
+from netwarden.config.models import ApplyReport, ApplyStatus, BackupStatus, PlanReport
+from netwarden.config.plan import plan_fleet
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MANUAL = "nyc-acc-sw1"
+
+
+@pytest.fixture(scope="module")
+def lab(example_inventory: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with start_lab(example_inventory, tmp_path_factory.mktemp("lab") / "inventory") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("backups") / "repo"
+
+
+@pytest.fixture(scope="module")
+def first_plan(lab: Lab) -> tuple[PlanReport, dict[str, list[str]], dict[str, list[str]]]:
+    before = {name: running_lines(dev) for name, dev in lab.fleet.devices.items()}
+    report = plan_fleet(str(lab.path), lab.devices, lab.configs, lab.options(), concurrency=4)
+    after = {name: running_lines(dev) for name, dev in lab.fleet.devices.items()}
+    return report, before, after
+
+
+@pytest.fixture(scope="module")
+def applied(lab: Lab, first_plan: object, repo: Path) -> ApplyReport:
+    del first_plan  # plan first: the plan tests see the devices untouched
+    return apply_fleet(
+        str(lab.path),
+        lab.devices,
+        lab.configs,
+        lab.options(),
+        ApplyOptions(confirm_timeout_minutes=CONFIRM_MINUTES, canary=1, concurrency=4),
+        user="tester",
+        message="converge the example fleet",
+        backup_repo=repo,
+    )
+
+
+def test_first_plan_shows_a_diff_for_every_device(first_plan: tuple[PlanReport, ...]) -> None:
+    report = first_plan[0]
+    assert len(report.plans) == 10
+    for plan in report.plans:
+        assert plan.error is None, plan.error
+        assert plan.changed
+        assert "+aaa new-model" in plan.device_diff.splitlines(), plan.device
+        assert "aaa new-model" in plan.commands, plan.device
+        assert "no ip scp server enable" in plan.commands or plan.commands  # exact commands
+
+
+def test_plan_changes_nothing_on_the_devices(lab: Lab, first_plan: tuple[object, ...]) -> None:
+    _report, before, after = first_plan
+    assert before == after
+    for dev in lab.fleet:
+        assert dev.pending is None, dev.spec.name  # no revert timer left behind
+        assert dev.archive_count == 0, dev.spec.name  # nothing committed, nothing archived
+
+
+def test_apply_converges_every_device_canary_first(lab: Lab, applied: ApplyReport) -> None:
+    statuses = {r.device: r.status for r in applied.results}
+    assert statuses == dict.fromkeys(statuses, ApplyStatus.CHANGED), [
+        (r.device, r.reason) for r in applied.results if r.status is not ApplyStatus.CHANGED
+    ]
+    assert len(statuses) == 10
+    assert applied.canary == (lab.devices[0].name,)
+    assert {r.wave for r in applied.results if r.device in applied.canary} == {1}
+    assert {r.wave for r in applied.results if r.device not in applied.canary} == {2}
+    for result in applied.results:
+        assert {c.name for c in result.checks} >= {
+            "new_ssh_session",
+            "hostname",
+            "mgmt_interface_up",
+            "config_matches_intended",
+        }
+        assert all(c.passed for c in result.checks)
+    for dev in lab.fleet:
+        name = dev.spec.name
+        assert state_of(lab, name) == "intended", name
+        assert dev.pending is None, name  # confirmed: no revert timer
+        assert dev.startup is not None
+        assert dev.startup == dev.running.render_body(), name  # saved
+
+
+def test_backup_ran_before_apply(applied: ApplyReport, repo: Path, lab: Lab) -> None:
+    assert applied.backup_commit is not None
+    message = git(repo, "log", "-1", "--format=%an%n%B", applied.backup_commit).stdout
+    assert message.startswith("netwarden\nbackup: 10 new")
+    assert "who: tester" in message
+    assert "why: before apply: converge the example fleet" in message
+    stored = last_backup(repo, MANUAL)
+    assert stored is not None
+    assert "hostname nyc-acc-sw1" in stored
+    assert "$9$" not in stored  # the initial user secret is sanitised
+    assert "aaa new-model" not in stored  # taken before the change
+
+
+def test_second_plan_is_empty(lab: Lab, applied: ApplyReport) -> None:
+    del applied
+    report = plan_fleet(str(lab.path), lab.devices, lab.configs, lab.options(), concurrency=4)
+    assert [(p.device, p.error) for p in report.plans if p.error] == []
+    assert [
+        (p.device, p.commands[:3], p.device_diff[:200]) for p in report.plans if p.changed
+    ] == []
+
+
+def test_second_apply_reports_unchanged(lab: Lab, applied: ApplyReport) -> None:
+    del applied
+    report = apply_fleet(
+        str(lab.path),
+        lab.devices,
+        lab.configs,
+        lab.options(),
+        ApplyOptions(confirm_timeout_minutes=CONFIRM_MINUTES, concurrency=4),
+        user="tester",
+    )
+    assert {r.status for r in report.results} == {ApplyStatus.UNCHANGED}, [
+        (r.device, r.reason) for r in report.results
+    ]
+    assert all(dev.pending is None for dev in lab.fleet)
+
+
+def test_manual_change_shows_in_drift_as_exactly_that_change(
+    lab: Lab, applied: ApplyReport, repo: Path
+) -> None:
+    del applied
+    backup = run_backup(lab.devices, lab.options(), repo, user="tester", message="after apply")
+    assert {d.status for d in backup.devices} == {BackupStatus.CHANGED}
+    assert backup.commit is not None
+    dev = lab.sim(MANUAL)
+    creds = lab.credentials
+    conn = ConnectHandler(
+        device_type="cisco_ios",
+        host=dev.spec.address,
+        port=dev.bound_port,
+        username=creds.username,
+        password=creds.password,
+        secret=creds.enable_secret,
+        conn_timeout=5,
+        read_timeout_override=15,
+    )
+    try:
+        conn.enable()
+        conn.send_config_set(["ntp server 10.9.9.9"])
+    finally:
+        conn.disconnect()
+    assert "ntp server 10.9.9.9" in running(dev)
+
+    report = drift_fleet(str(lab.path), lab.devices, lab.configs, lab.options(), repo)
+    assert report.failed == []
+    assert report.drifted == [MANUAL]
+    drift = next(d for d in report.devices if d.device == MANUAL)
+
+    def changes(diff: str | None) -> list[str]:
+        assert diff is not None
+        return [
+            ln for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))
+        ]
+
+    assert changes(drift.intended_diff) == ["+ntp server 10.9.9.9"]
+    assert changes(drift.backup_diff) == ["+ntp server 10.9.9.9"]
+
+
+def test_cli_plan_json_apply_without_yes_and_drift_exit_codes(
+    lab: Lab, applied: ApplyReport
+) -> None:
+    del applied
+    runner = CliRunner()
+    common = ["-i", str(lab.path), "--known-hosts", str(lab.known_hosts), "--timeout", "30"]
+    result = runner.invoke(app, ["plan", *common, "--limit", "gva-acc-sw1", "--json"])
+    assert result.exit_code == EXIT_OK, result.output
+    data = json.loads(result.stdout)
+    assert [p["device"] for p in data["plans"]] == ["gva-acc-sw1"]
+    assert data["plans"][0]["commands"] == []
+
+    result = runner.invoke(app, ["apply", *common, "--limit", "gva-acc-sw1"])
+    assert result.exit_code == EXIT_USAGE
+    assert "--yes" in result.stderr
+
+    result = runner.invoke(app, ["drift", *common, "--limit", MANUAL, "--repo", "/nonexistent"])
+    assert result.exit_code == EXIT_FINDINGS
+    assert "+ntp server 10.9.9.9" in result.stdout
