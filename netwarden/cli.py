@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from collectors.auditor.cli import auditor_app
 from netwarden import __version__
 from netwarden.cli_common import (
     EXIT_FINDINGS,
@@ -50,6 +51,8 @@ lab_app = typer.Typer(
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(lab_app, name="lab")
 app.add_typer(audit_cmd, name="audit")
+# The CLI is the top layer: it may import collectors (the core never does).
+app.add_typer(auditor_app, name="auditor")
 
 FUNCTION_HEADINGS = {
     Function.SWITCH: "sw",

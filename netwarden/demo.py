@@ -77,6 +77,26 @@ def steps(workdir: Path) -> list[Step]:
             "first page for management), JSON, CSV and SARIF. The intended baseline passes every rule.",
         ),
         Step(
+            "Traffic auditor over attack traffic at the New York office",
+            _netwarden(
+                "auditor",
+                "--pcap",
+                str(workdir / "nyc-attacks.pcap"),
+                "-i",
+                "inventory",
+                "--site",
+                "nyc",
+                "--sensor",
+                "nyc-sensor1",
+                "--events",
+                str(workdir / "auditor-events.jsonl"),
+            ),
+            "A capture built with scapy (scan, SSH guessing, FTP password in clear, ARP spoofing, "
+            "rogue DHCP, DNS tunnel, beaconing, guests reaching servers) beside benign traffic: one "
+            "event per incident, checked against the inventory's flow policy. Exit 1: findings.",
+            expect_rc=1,
+        ),
+        Step(
             "Generate a synthetic fleet of 20 field offices",
             _netwarden("inventory", "generate", "--sites", "20", "--out", str(fleet)),
             "Same format as inventory/, fresh vault and password; used for scale tests and benchmarks.",

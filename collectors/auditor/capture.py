@@ -1,0 +1,400 @@
+"""The auditor's inputs: capture files, a directory of rotating captures, a live interface.
+
+Every input is an iterable of :class:`Batch` with a ``stop()`` that may be called
+from another thread (a signal handler, a test) and makes iteration end cleanly
+after the batch in hand. Each keeps :class:`DecodeStats`.
+
+- :class:`FileSource`: pcap/pcapng files, one after the other.
+- :class:`WatchDirSource`: a directory written by e.g. ``tcpdump -G 60 -w
+  'dir/cap-%Y%m%d%H%M%S.pcap'``. A file is processed once it is closed: when a
+  newer capture file has appeared beside it, or it has not changed for
+  ``settle_seconds``. Each file is processed once; what was processed (and how
+  far, when stopped in the middle of a file) is kept in a small JSON state file
+  so a restart neither repeats nor skips packets.
+- :class:`LiveSource`: a live interface through scapy's ``AsyncSniffer`` with a
+  kernel BPF filter. Frames are taken from the socket as bytes (no scapy packet
+  is built), queued (bounded: when the consumer falls behind, frames are dropped
+  and counted) and decoded in batches by :func:`decode_frames`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import numpy as np
+from scapy.config import conf
+from scapy.data import MTU
+from scapy.error import Scapy_Exception
+from scapy.sendrecv import AsyncSniffer
+
+from collectors.auditor.batch import Batch
+from collectors.auditor.decode import CaptureFormatError, DecodeStats, decode_frames, iter_batches
+from collectors.auditor.headers import LINKTYPE_ETHERNET
+
+logger = logging.getLogger(__name__)
+
+#: ``DecodeStats.file_errors`` kinds added by the inputs.
+NOT_A_CAPTURE: Final = "not_a_capture"
+UNREADABLE: Final = "unreadable"
+DROPPED: Final = "dropped_frames"
+_STATE_VERSION: Final = 1
+
+
+class BatchSource(Protocol):
+    """An input of the auditor: iterate for batches; ``stop()`` ends iteration cleanly."""
+
+    stats: DecodeStats
+
+    def __iter__(self) -> Iterator[Batch]: ...
+
+    def stop(self) -> None: ...
+
+
+class FileSource:
+    """Decode capture files one after the other."""
+
+    def __init__(
+        self, paths: Sequence[Path], batch_size: int = 65536, stats: DecodeStats | None = None
+    ) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.batch_size = batch_size
+        self.stats = stats if stats is not None else DecodeStats()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """End iteration after the batch in hand."""
+        self._stop.set()
+
+    def __iter__(self) -> Iterator[Batch]:
+        for path in self.paths:
+            if self._stop.is_set():
+                return
+            for batch in iter_batches(path, self.batch_size, self.stats):
+                yield batch
+                if self._stop.is_set():
+                    return
+
+
+@dataclass
+class _FileState:
+    """How far a file was processed: ``size``/``mtime_ns`` when it was last finished
+    (-1 while in progress), and the packets handed out so far."""
+
+    inode: int
+    size: int = -1
+    mtime_ns: int = -1
+    packets: int = 0
+
+
+class WatchDirSource:
+    """Process each capture file of a directory once it is closed (see the module docstring).
+
+    A file that grows again after it was processed (a writer that paused longer than
+    ``settle_seconds``) is taken up again from the first packet not yet handed out.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        pattern: str = "*.pcap*",
+        *,
+        settle_seconds: float = 5.0,
+        poll_seconds: float = 1.0,
+        batch_size: int = 65536,
+        state_file: Path | None = None,
+        stats: DecodeStats | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.directory = Path(directory)
+        self.pattern = pattern
+        self.settle_seconds = settle_seconds
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.state_file = state_file
+        self.stats = stats if stats is not None else DecodeStats()
+        self.processed: list[Path] = []  # files finished, in order (for callers and tests)
+        self._clock = clock
+        self._stop = threading.Event()
+        self._seen: dict[str, tuple[int, int, float]] = {}  # name -> (size, mtime_ns, since)
+        self._state: dict[str, _FileState] = self._load_state()
+
+    def stop(self) -> None:
+        """End iteration after the batch in hand (from any thread)."""
+        self._stop.set()
+
+    def __iter__(self) -> Iterator[Batch]:
+        while not self._stop.is_set():
+            for path in self._closed_files():
+                yield from self._process(path)
+                if self._stop.is_set():
+                    return
+            self._stop.wait(self.poll_seconds)
+
+    def _candidates(self) -> list[tuple[Path, os.stat_result]]:
+        out = []
+        for path in self.directory.glob(self.pattern):
+            if path.name.startswith(".") or (self.state_file and path == self.state_file):
+                continue
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            out.append((path, st))
+        out.sort(key=lambda item: (item[1].st_mtime_ns, item[0].name))
+        return out
+
+    def _closed_files(self) -> list[Path]:
+        """Files with packets not yet handed out that are closed, oldest first."""
+        now = self._clock()
+        files = self._candidates()
+        closed = []
+        for i, (path, st) in enumerate(files):
+            state = self._state.get(path.name)
+            if state and (state.inode, state.size, state.mtime_ns) == (
+                st.st_ino,
+                st.st_size,
+                st.st_mtime_ns,
+            ):
+                continue  # finished, unchanged since
+            seen = self._seen.get(path.name)
+            if seen is None or seen[:2] != (st.st_size, st.st_mtime_ns):
+                self._seen[path.name] = (st.st_size, st.st_mtime_ns, now)
+                settled = False
+            else:
+                settled = now - seen[2] >= self.settle_seconds
+            newer = i < len(files) - 1  # a newer capture file exists: this one was rotated
+            if newer or settled:
+                closed.append(path)
+        return closed
+
+    def _process(self, path: Path) -> Iterator[Batch]:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return
+        state = self._state.get(path.name)
+        if state is None or state.inode != st.st_ino or st.st_size < state.size:
+            state = _FileState(st.st_ino)  # a new file, perhaps under an old name
+            self._state[path.name] = state
+        state.size = state.mtime_ns = -1
+        skip = state.packets
+        logger.info("processing %s from packet %d", path, skip)
+        try:
+            for whole in iter_batches(path, self.batch_size, self.stats):
+                end = whole.first_index + len(whole)
+                if end <= skip:
+                    continue
+                batch = (
+                    _tail(whole, skip - whole.first_index) if whole.first_index < skip else whole
+                )
+                state.packets = end
+                yield batch
+                if self._stop.is_set():
+                    self._save_state()
+                    return
+        except CaptureFormatError:
+            logger.warning("%s is not a capture file: skipped", path)
+            self.stats.file_errors[NOT_A_CAPTURE] += 1
+        except OSError as exc:
+            logger.warning("%s could not be read (%s): skipped", path, exc)
+            self.stats.file_errors[UNREADABLE] += 1
+        state.size, state.mtime_ns = st.st_size, st.st_mtime_ns
+        self.processed.append(path)
+        self._save_state()
+
+    def _load_state(self) -> dict[str, _FileState]:
+        if self.state_file is None or not self.state_file.exists():
+            return {}
+        try:
+            raw = json.loads(self.state_file.read_text())
+            return {name: _FileState(**entry) for name, entry in raw["files"].items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("ignoring unreadable watch state %s: %s", self.state_file, exc)
+            return {}
+
+    def _save_state(self) -> None:
+        present = {p.name for p, _ in self._candidates()}
+        self._state = {name: s for name, s in self._state.items() if name in present}
+        if self.state_file is None:
+            return
+        files = {name: vars(s) for name, s in self._state.items()}
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.write_text(json.dumps({"version": _STATE_VERSION, "files": files}, indent=1))
+        tmp.replace(self.state_file)
+
+
+def _tail(batch: Batch, skip: int) -> Batch:
+    """The batch without its first ``skip`` packets."""
+    return Batch(
+        batch.packets[skip:],
+        batch.data,
+        batch.offsets[skip:],
+        batch.source,
+        batch.first_index + skip,
+    )
+
+
+class LiveSource:
+    """Frames of a live interface, decoded in batches (see the module docstring).
+
+    Args:
+        interface: the interface to sniff.
+        bpf_filter: a kernel BPF filter in tcpdump syntax, e.g. ``"tcp or arp or udp port 53"``.
+        batch_size: frames per batch at most.
+        flush_seconds: a partial batch is handed out after this long.
+        queue_frames: frames held at most while the consumer is busy.
+        sniffer_options: extra ``AsyncSniffer`` arguments (tests use ``offline=``).
+    """
+
+    def __init__(
+        self,
+        interface: str | None,
+        bpf_filter: str | None = None,
+        *,
+        batch_size: int = 8192,
+        flush_seconds: float = 0.5,
+        queue_frames: int = 200_000,
+        stats: DecodeStats | None = None,
+        sniffer_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.interface = interface
+        self.bpf_filter = bpf_filter
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.stats = stats if stats is not None else DecodeStats()
+        self.dropped = 0
+        self.linktype = LINKTYPE_ETHERNET
+        self._queue: queue.Queue[tuple[bytes, float, int] | None] = queue.Queue(queue_frames)
+        self._stop = threading.Event()
+        self._options = sniffer_options or {}
+        self._sniffer: Any = None
+        self._lock = threading.Lock()
+        self._halted = False
+        self._stopped_sniffer = False
+        self._index = 0
+
+    def stop(self) -> None:
+        """Stop sniffing (from any thread); iteration ends once the queued frames are handed out."""
+        self._stop.set()
+        self._halt()
+
+    def _enqueue(self, frame: bytes, ts: float, linktype: int) -> None:
+        try:
+            self._queue.put_nowait((frame, ts, linktype))
+        except queue.Full:
+            self.dropped += 1
+            self.stats.file_errors[DROPPED] += 1
+
+    def _on_packet(self, pkt: Any) -> None:
+        """``prn`` for sniffers that hand out scapy packets (offline files in tests)."""
+        frame = pkt.original if getattr(pkt, "original", None) else bytes(pkt)
+        linktype = conf.l2types.layer2num.get(type(pkt), LINKTYPE_ETHERNET)
+        self._enqueue(frame, float(pkt.time), linktype)
+
+    def start(self) -> None:
+        """Start the sniffer thread (iterating starts it too)."""
+        with self._lock:
+            if self._sniffer is not None or self._halted:
+                return
+
+            options: dict[str, Any] = {"store": False, "prn": self._on_packet, **self._options}
+            if "offline" not in options and "opened_socket" not in options:
+                options["iface"] = self.interface
+                options["L2socket"] = _frame_socket(self._enqueue)
+            if self.bpf_filter:
+                options["filter"] = self.bpf_filter
+            self._sniffer = AsyncSniffer(**options)
+            self._sniffer.start()
+
+    def __iter__(self) -> Iterator[Batch]:
+        self.start()
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                yield batch
+        finally:
+            self._halt()
+
+    def _sniffer_alive(self) -> bool:
+        thread = getattr(self._sniffer, "thread", None)
+        return bool(thread is not None and thread.is_alive())
+
+    def _next_batch(self) -> Batch | None:
+        frames: list[bytes] = []
+        stamps: list[float] = []
+        linktype = self.linktype
+        deadline = time.monotonic() + self.flush_seconds
+        while len(frames) < self.batch_size:
+            stopping = self._stop.is_set() or not self._sniffer_alive()
+            timeout = 0.0 if stopping else max(deadline - time.monotonic(), 0.0)
+            try:
+                item = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
+            except queue.Empty:
+                if frames or stopping:
+                    break
+                deadline = time.monotonic() + self.flush_seconds
+                continue
+            if item is None:
+                continue
+            frame, ts, lt = item
+            if frames and lt != linktype:  # a new link type starts a new batch
+                self._queue.put((frame, ts, lt))
+                break
+            linktype = lt
+            frames.append(frame)
+            stamps.append(ts)
+        if not frames:
+            return None
+        self.linktype = linktype
+        batch = decode_frames(
+            frames,
+            np.array(stamps),
+            linktype,
+            source=self.interface or "live",
+            first_index=self._index,
+        )
+        self._index += len(frames)
+        self.stats.add(batch.packets)
+        return batch
+
+    def _halt(self) -> None:
+        """Stop the sniffer thread, once, whoever asks first."""
+        with self._lock:
+            sniffer, self._halted = self._sniffer, True
+        if sniffer is None or self._stopped_sniffer:
+            return
+        self._stopped_sniffer = True
+        if getattr(sniffer, "running", False):
+            try:
+                sniffer.stop(join=True)
+            except Scapy_Exception as exc:  # it stopped by itself meanwhile
+                logger.debug("sniffer on %s: %s", self.interface, exc)
+        failure = getattr(sniffer, "exception", None)
+        if failure is not None:
+            logger.warning("sniffer on %s stopped: %s", self.interface, failure)
+
+
+def _frame_socket(sink: Callable[[bytes, float, int], None]) -> type[Any]:
+    """A scapy listen socket class that hands raw frames to ``sink`` and builds no packet."""
+    base: type[Any] = conf.L2listen
+
+    class FrameSocket(base):  # type: ignore[misc]
+        def recv(self, x: int = MTU, **kwargs: Any) -> None:
+            del kwargs
+            cls, data, ts = self.recv_raw(x)
+            if data is not None:
+                linktype = conf.l2types.layer2num.get(cls, LINKTYPE_ETHERNET)
+                sink(data, float(ts if ts is not None else time.time()), linktype)
+
+    return FrameSocket

@@ -1,0 +1,285 @@
+"""``netwarden auditor``: run the traffic auditor on pcap files, an interface or a capture directory.
+
+Mounted by the top-level CLI (``netwarden/cli.py``) with
+``app.add_typer(auditor_app, name="auditor")``. Exit codes: 0 nothing at or above
+medium, 1 at least one such event, 2 usage or bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from prometheus_client import CollectorRegistry, start_http_server
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from collectors.auditor.batch import Batch
+from collectors.auditor.capture import BatchSource, FileSource, LiveSource, WatchDirSource
+from collectors.auditor.config import AuditorConfigError, load_auditor_config
+from collectors.auditor.engine import Engine, RunSummary
+from collectors.auditor.events import EventSink, JsonLinesSink, Severity, SyslogSink
+from collectors.auditor.metrics import AuditorCollector
+from netwarden import __version__
+from netwarden.errors import NetwardenError
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+auditor_app = typer.Typer(
+    help="The traffic auditor: scans, password guessing, spoofing, tunnels, clear-text "
+    "credentials and flows the policy forbids, as events (JSON lines) and metrics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+_SEVERITY_STYLE = {
+    Severity.INFO: "dim",
+    Severity.LOW: "cyan",
+    Severity.MEDIUM: "yellow",
+    Severity.HIGH: "red",
+    Severity.CRITICAL: "bold red",
+}
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def parse_hostport(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:  # noqa: S104
+    """``HOST:PORT``, ``:PORT`` or ``[v6]:PORT`` -> (host, port).
+
+    Examples:
+        >>> parse_hostport("127.0.0.1:9431"), parse_hostport(":9431")
+        (('127.0.0.1', 9431), ('0.0.0.0', 9431))
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:9431)")
+    host = host.strip("[]") or default_host
+    return host, int(port)
+
+
+def _with_progress(source: Iterable[Batch], progress: Progress) -> Iterator[Batch]:
+    """Batches of ``source``, advancing a per-file progress line (packets so far)."""
+    tasks: dict[str, TaskID] = {}
+    counts: dict[str, int] = {}
+    for batch in source:
+        name = Path(batch.source).name
+        if name not in tasks:
+            for done in tasks.values():
+                progress.update(done, total=1, completed=1)
+            tasks[name] = progress.add_task(name, total=None)
+        counts[name] = counts.get(name, 0) + len(batch)
+        progress.update(tasks[name], description=f"{name}: {counts[name]:,} packets")
+        yield batch
+    for done in tasks.values():
+        progress.update(done, total=1, completed=1)
+
+
+def _source(
+    pcap: list[Path] | None, interface: str | None, watch: Path | None, bpf: str | None
+) -> BatchSource:
+    """The capture input the options name (FileSource, LiveSource or WatchDirSource)."""
+    if pcap:
+        return FileSource(pcap)
+    if interface:
+        return LiveSource(interface, bpf)
+    if watch is None:
+        raise ValueError("one of pcap, interface or watch is required")
+    return WatchDirSource(watch)
+
+
+def summary_table(summary: RunSummary) -> Table:
+    """The end-of-run table: one row per incident, then totals."""
+    table = Table(
+        title=f"auditor: {summary.packets:,} packets, {len(summary.incidents)} incident(s)"
+    )
+    table.add_column("severity", no_wrap=True)
+    table.add_column("detector", no_wrap=True)
+    table.add_column("src", no_wrap=True)
+    table.add_column("dst", no_wrap=True)
+    table.add_column("count", justify="right")
+    table.add_column("summary", overflow="fold", min_width=30, ratio=1)
+    for ev in summary.incidents:
+        style = _SEVERITY_STYLE[ev.severity]
+        table.add_row(
+            f"[{style}]{ev.severity.value}[/{style}]",
+            ev.detector,
+            ev.src,
+            ev.dst,
+            str(ev.count),
+            ev.summary,
+        )
+    return table
+
+
+@auditor_app.callback(invoke_without_command=True)
+def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options, checks, one run)
+    pcap: Annotated[
+        list[Path] | None, typer.Option("--pcap", help="pcap/pcapng file(s) to read.")
+    ] = None,
+    interface: Annotated[
+        str | None, typer.Option("--interface", help="Capture live from this interface.")
+    ] = None,
+    watch: Annotated[
+        Path | None,
+        typer.Option("--watch", help="Process capture files in this directory as they close."),
+    ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "--inventory",
+            "-i",
+            help="Inventory (enables policy_violation/unknown_device and the auditor config).",
+        ),
+    ] = None,
+    vault_password_file: Annotated[
+        Path | None, typer.Option("--vault-password-file", help="Vault password file.")
+    ] = None,
+    site: Annotated[
+        str | None, typer.Option("--site", help="The site this sensor watches.")
+    ] = None,
+    sensor: Annotated[
+        str | None, typer.Option("--sensor", help="Sensor name in events (default: host name).")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option("--events", help="Append events (JSON lines) to this file.")
+    ] = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option("--metrics-listen", help="Serve Prometheus metrics on HOST:PORT."),
+    ] = None,
+    syslog: Annotated[
+        str | None,
+        typer.Option("--syslog", help="Also send events as RFC 5424 over UDP to HOST:PORT."),
+    ] = None,
+    detector: Annotated[
+        list[str] | None, typer.Option("--detector", help="Run only these detectors (repeatable).")
+    ] = None,
+    bpf: Annotated[
+        str | None, typer.Option("--bpf", help="Kernel BPF filter for --interface.")
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", help="Stop --interface/--watch after this many seconds.", min=0),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+) -> None:
+    """Audit traffic: exactly one of --pcap, --interface or --watch."""
+    given = [x for x in (pcap, interface, watch) if x]
+    if len(given) != 1:
+        raise _fail("give exactly one of --pcap FILE..., --interface IFACE or --watch DIR")
+    for path in pcap or []:
+        if not path.is_file():
+            raise _fail(f"--pcap {path}: no such file")
+    if watch is not None and not watch.is_dir():
+        raise _fail(f"--watch {watch}: not a directory")
+    try:
+        metrics_addr = parse_hostport(metrics_listen) if metrics_listen else None
+        syslog_addr = parse_hostport(syslog, "127.0.0.1") if syslog else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+
+    inv = None
+    try:
+        if inventory is not None:
+            from netwarden.inventory import load_inventory  # noqa: PLC0415
+
+            inv = load_inventory(inventory, vault_password_file)
+            if site is not None and site not in inv.sites:
+                raise _fail(
+                    f"--site {site}: not a site of {inventory} (sites: {', '.join(inv.sites)})"
+                )
+        config = load_auditor_config(inventory)
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
+
+    sinks: list[EventSink] = []
+    if events is not None:
+        sinks.append(JsonLinesSink(events))
+    if syslog_addr is not None:
+        sinks.append(SyslogSink(*syslog_addr))
+    try:
+        engine = Engine(
+            config,
+            sinks,
+            site=site,
+            sensor=sensor or socket.gethostname(),
+            inventory=inv,
+            only=detector,
+        )
+    except AuditorConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+    source = _source(pcap, interface, watch, bpf)
+    if metrics_addr is not None:
+        registry = CollectorRegistry()
+        registry.register(
+            AuditorCollector(
+                engine.stats,
+                site=site or "",
+                sensor=engine.sensor,
+                detectors=tuple(engine.detector_names),
+                version=__version__,
+                inputs=source.stats,
+            )
+        )
+        start_http_server(metrics_addr[1], addr=metrics_addr[0], registry=registry)
+    timer = threading.Timer(duration, source.stop) if duration is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        if pcap and not as_json and err_console.is_terminal:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+            ) as progress:
+                summary = engine.run(_with_progress(source, progress))
+        else:
+            summary = engine.run(source)
+    except KeyboardInterrupt:
+        source.stop()
+        summary = engine.finish()
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for sink in sinks:
+            sink.close()
+    summary = summary.model_copy(update={"input_errors": dict(source.stats.file_errors)})
+
+    if as_json:
+        console.print_json(json.dumps(summary.model_dump(mode="json")))
+    else:
+        console.print(summary_table(summary))
+        errors = sum(summary.decode_errors.values()) + sum(summary.input_errors.values())
+        console.print(
+            f"{summary.packets:,} packets, {summary.bytes:,} bytes, {errors:,} decode errors, "
+            f"{summary.duration_seconds:.2f} s; detectors: {', '.join(summary.detectors)}"
+            + (
+                f"; skipped: {', '.join(f'{k} ({v})' for k, v in summary.skipped_detectors.items())}"
+                if summary.skipped_detectors
+                else ""
+            )
+        )
+    raise typer.Exit(EXIT_FINDINGS if summary.has_findings(Severity.MEDIUM) else EXIT_OK)

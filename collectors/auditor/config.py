@@ -1,0 +1,235 @@
+"""Detector configuration: thresholds, per-site overrides and allowlists with expiry.
+
+Read from the inventory variable ``auditor`` (``inventory/group_vars/all/auditor.yml``)
+through Ansible's own ``DataLoader`` (no second YAML parser). Layout::
+
+    auditor:
+      detectors:                 # organisation-wide settings, one mapping per detector
+        port_scan: {threshold: 10, window_seconds: 300}
+      sites:                     # per-site overrides, same keys as `detectors`
+        nyc:
+          rogue_dhcp: {servers: [10.11.20.10]}
+      allowlist:                 # suppress matching events until `expires`
+        - detectors: [beaconing]
+          src: 10.10.10.60/32
+          reason: Prometheus on jed-mon1 scrapes on a fixed interval
+          approver: secops
+          expires: 2026-12-31
+
+Each detector validates its own mapping with its ``Settings`` model (unknown keys
+are errors that name the file and key); a site's mapping overrides the
+organisation's key by key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import date, datetime
+from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_address, ip_network
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from netwarden.errors import NetwardenError
+
+logger = logging.getLogger(__name__)
+
+CONFIG_RELPATH = Path("group_vars") / "all" / "auditor.yml"
+CONFIG_VARIABLE = "auditor"
+
+S = TypeVar("S", bound="DetectorSettings")
+
+
+class AuditorConfigError(NetwardenError):
+    """The auditor configuration is invalid (names the file and the key)."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DetectorSettings(Model):
+    """Base of every detector's settings: each detector adds its thresholds."""
+
+    enabled: bool = True
+
+
+def _address_or_mac(value: str) -> str:
+    text = str(value).strip().lower()
+    if _is_mac(text):
+        return text
+    try:
+        return str(ip_network(text, strict=False))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is neither an IP address/network nor a MAC address (aa:bb:cc:dd:ee:ff)"
+        ) from None
+
+
+def _is_mac(text: str) -> bool:
+    parts = text.split(":")
+    return len(parts) == 6 and all(
+        len(p) == 2 and all(c in "0123456789abcdef" for c in p) for p in parts
+    )
+
+
+class AllowEntry(Model):
+    """Suppress events of ``detectors`` whose ``src``/``dst`` match, at ``sites``, until ``expires``.
+
+    ``src``/``dst`` are an IP address, a network or a MAC address; omitted means any.
+    An expired entry no longer suppresses anything (and is reported once in the log).
+    """
+
+    detectors: tuple[str, ...] = ("*",)
+    src: str | None = None
+    dst: str | None = None
+    sites: tuple[str, ...] = ()
+    reason: str = Field(min_length=10)
+    approver: str = Field(min_length=1)
+    expires: date
+
+    @field_validator("src", "dst")
+    @classmethod
+    def _normalise(cls, value: str | None) -> str | None:
+        return None if value is None else _address_or_mac(value)
+
+    def matches(self, detector: str, site: str, src: str, dst: str, today: date) -> bool:
+        if today > self.expires:
+            return False
+        if "*" not in self.detectors and detector not in self.detectors:
+            return False
+        if self.sites and site not in self.sites:
+            return False
+        return _match(self.src, src) and _match(self.dst, dst)
+
+
+def _match(pattern: str | None, value: str) -> bool:
+    if pattern is None:
+        return True
+    if not value:
+        return False
+    value = value.lower()
+    if _is_mac(pattern):
+        return pattern == value
+    try:
+        addr = ip_address(value)
+    except ValueError:
+        return False
+    net = ip_network(pattern)
+    return isinstance(net, IPv4Network | IPv6Network) and addr in net
+
+
+class AuditorConfig(Model):
+    """The ``auditor`` inventory variable, validated (per-detector keys are checked later)."""
+
+    detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sites: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    allowlist: tuple[AllowEntry, ...] = ()
+    incident_idle_seconds: float = Field(default=3600.0, gt=0)
+    reemit_seconds: float = Field(default=300.0, gt=0)
+    source: str = Field(default="", exclude=True)
+
+    def settings_for(self, name: str, model: type[S], site: str | None) -> S:
+        """``model`` validated from the organisation's mapping, overridden by the site's."""
+        data: dict[str, Any] = dict(self.detectors.get(name) or {})
+        if site is not None:
+            data.update(self.sites.get(site, {}).get(name) or {})
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            where = self.source or "auditor configuration"
+            problems = "; ".join(
+                f"auditor.detectors.{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors(include_url=False)
+            )
+            raise AuditorConfigError(f"{where}: {problems}") from exc
+
+    def check_names(self, known: set[str]) -> None:
+        """Every detector named in the configuration exists (typos are errors, not no-ops)."""
+        where = self.source or "auditor configuration"
+        named = set(self.detectors)
+        for site_map in self.sites.values():
+            named |= set(site_map)
+        for entry in self.allowlist:
+            named |= {d for d in entry.detectors if d != "*"}
+        unknown = sorted(named - known)
+        if unknown:
+            raise AuditorConfigError(
+                f"{where}: unknown detector(s) {', '.join(unknown)}; expected one of {', '.join(sorted(known))}"
+            )
+
+    def allowlisted(self, detector: str, site: str, src: str, dst: str, today: date) -> bool:
+        return any(e.matches(detector, site, src, dst, today) for e in self.allowlist)
+
+    def expired_entries(self, today: date) -> list[AllowEntry]:
+        return [e for e in self.allowlist if today > e.expires]
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's tagged containers as plain Python values (dates kept as dates)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
+    return str(value)
+
+
+def load_auditor_config(inventory: Path | None) -> AuditorConfig:
+    """The ``auditor`` variable of ``<inventory>/group_vars/all/auditor.yml`` (defaults if absent).
+
+    Read with Ansible's ``DataLoader`` so vault-encrypted values and Ansible's YAML
+    dialect behave as everywhere else.
+
+    Raises:
+        AuditorConfigError: the file cannot be parsed or does not validate.
+    """
+    if inventory is None:
+        return AuditorConfig()
+    root = inventory if inventory.is_dir() else inventory.parent
+    path = root / CONFIG_RELPATH
+    if not path.is_file():
+        return AuditorConfig()
+    from ansible.errors import AnsibleError  # noqa: PLC0415  (heavy import, load lazily)
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+
+    try:
+        raw = DataLoader().load_from_file(str(path))
+    except AnsibleError as exc:
+        raise AuditorConfigError(
+            f"{path}: Ansible cannot parse it: {str(exc.message).splitlines()[0]}"
+        ) from exc
+    return parse_auditor_config(_plain(raw), source=str(path))
+
+
+def parse_auditor_config(raw: object, source: str = "") -> AuditorConfig:
+    """Validate an already-loaded document ``{auditor: {...}}`` (or the inner mapping)."""
+    if raw is None:
+        return AuditorConfig(source=source)
+    if not isinstance(raw, Mapping):
+        raise AuditorConfigError(f"{source}: expected a mapping with key {CONFIG_VARIABLE!r}")
+    body = raw.get(CONFIG_VARIABLE, raw) if CONFIG_VARIABLE in raw else raw
+    try:
+        return AuditorConfig.model_validate({**(body or {}), "source": source})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{CONFIG_VARIABLE}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise AuditorConfigError(f"{source or 'auditor configuration'}: {problems}") from exc
+
+
+def parse_address(text: str) -> IPv4Address | None:
+    """An IPv4 address or None (for settings that list servers)."""
+    try:
+        addr = ip_address(text)
+    except ValueError:
+        return None
+    return addr if isinstance(addr, IPv4Address) else None

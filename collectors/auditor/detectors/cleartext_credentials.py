@@ -1,0 +1,241 @@
+"""``cleartext_credentials``: passwords and communities crossing the network in clear text.
+
+Recognised (client to server, plain TCP/UDP; TLS never matches):
+
+- FTP ``USER``/``PASS`` (port 21; anonymous logins are ignored);
+- telnet: the server prompts ``Password:`` and the client then types (port 23);
+- HTTP Basic: an ``Authorization: Basic`` header in a request (any port);
+- HTTP form posts: a urlencoded body with a password-like field
+  (``password``, ``passwd``, ``pass``, ``pwd``, ``passphrase``, ``secret``, ``pin``);
+- SNMP v1/v2c: the community string of requests (161) and traps (162).
+
+The secret never leaves the detector: evidence names the kind, the user name when
+the protocol sends one (``log_usernames``), and a salted hash prefix of the secret
+(``ctx.fingerprint``: equal secrets look equal within a run, nothing more). Packets
+are selected with vectorised prefix tests (methods, ``USER``/``PASS``, ports); only
+those are looked at in Python. One incident per (client, server, kind).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import Field
+
+from collectors.auditor.batch import Batch
+from collectors.auditor.config import DetectorSettings
+from collectors.auditor.detectors._util import (
+    BoundedDict,
+    ip_str,
+    ipv4_mask,
+    payload_prefix,
+    prefix_in,
+)
+from collectors.auditor.detectors.base import DetectorContext, register
+from collectors.auditor.events import Severity
+
+HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ", b"OPTIONS ")
+FORM_FIELD = re.compile(rb"(?:^|&)(password|passwd|pass|pwd|passphrase|secret|pin)=([^&]*)", re.I)
+BASIC = re.compile(rb"\r\nauthorization:[ \t]*basic[ \t]+([A-Za-z0-9+/=]+)", re.I)
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.I)
+ANONYMOUS = frozenset({b"anonymous", b"ftp"})
+WELL_KNOWN_COMMUNITIES = frozenset({b"public", b"private"})
+
+Flow = tuple[int, int, int, int]
+
+
+def lower_ascii(arr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """ASCII upper case to lower case in a uint8 array."""
+    upper = (arr >= 65) & (arr <= 90)
+    return np.where(upper, arr + 32, arr).astype(np.uint8)
+
+
+def snmp_community(data: bytes) -> tuple[int, bytes] | None:
+    """(version, community) of an SNMP v1/v2c message, or None (v3 has no community).
+
+    Examples:
+        >>> snmp_community(bytes.fromhex("302602010104067075626c6963") + bytes(10))
+        (1, b'public')
+    """
+    if len(data) < 7 or data[0] != 0x30:
+        return None
+    i = 1
+    if data[i] & 0x80:
+        i += 1 + (data[i] & 0x7F)
+    else:
+        i += 1
+    if i + 3 > len(data) or data[i] != 0x02 or data[i + 1] != 1:
+        return None
+    version = data[i + 2]
+    if version not in (0, 1):
+        return None
+    i += 3
+    if i + 2 > len(data) or data[i] != 0x04:
+        return None
+    n = data[i + 1]
+    if n & 0x80 or i + 2 + n > len(data):
+        return None
+    return version, data[i + 2 : i + 2 + n]
+
+
+class CleartextSettings(DetectorSettings):
+    log_usernames: bool = True
+    snmp_severity: Severity = Severity.MEDIUM
+    max_flows: int = Field(default=50_000, ge=100)
+
+
+@register
+class CleartextCredentials:
+    name: ClassVar[str] = "cleartext_credentials"
+    Settings: ClassVar[type[DetectorSettings]] = CleartextSettings
+    needs_inventory: ClassVar[bool] = False
+
+    def __init__(self, settings: CleartextSettings, ctx: DetectorContext) -> None:
+        self.s = settings
+        self.ctx = ctx
+        self.ftp_users: BoundedDict[Flow, bytes] = BoundedDict(settings.max_flows)
+        self.telnet_prompted: BoundedDict[Flow, float] = BoundedDict(settings.max_flows)
+        self.pending_posts: BoundedDict[Flow, float] = BoundedDict(settings.max_flows)
+
+    def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
+        p = batch.packets
+        m4 = ipv4_mask(batch)
+        tcp_data = np.flatnonzero(m4 & (p["proto"] == 6) & (p["payload_len"] > 0))
+        if len(tcp_data):
+            head = lower_ascii(payload_prefix(batch, tcp_data, 8))
+            dport = p["dport"][tcp_data]
+            sport = p["sport"][tcp_data]
+            ftp = (dport == 21) & prefix_in(head, (b"user ", b"pass "))
+            http = prefix_in(head, tuple(m.lower() for m in HTTP_METHODS))
+            telnet = (dport == 23) | (sport == 23)
+            for j in tcp_data[ftp]:
+                self._ftp(batch, int(j))
+            for j in tcp_data[telnet]:
+                self._telnet(batch, int(j))
+            for j in tcp_data[http]:
+                self._http(batch, int(j))
+            if self.pending_posts:
+                clients = np.fromiter((k[0] for k in self.pending_posts), np.uint32)
+                maybe = ~http & np.isin(p["src4"][tcp_data], clients)
+                for j in tcp_data[maybe]:
+                    self._post_body(batch, int(j))
+        udp = np.flatnonzero(
+            m4 & (p["proto"] == 17) & np.isin(p["dport"], (161, 162)) & (p["payload_len"] > 6)
+        )
+        for j in udp:
+            self._snmp(batch, int(j))
+
+    # -- protocols --------------------------------------------------------------
+    @staticmethod
+    def _flow(batch: Batch, j: int) -> Flow:
+        r = batch.packets[j]
+        return (int(r["src4"]), int(r["dst4"]), int(r["sport"]), int(r["dport"]))
+
+    def _ftp(self, batch: Batch, j: int) -> None:
+        line = batch.payload(j).split(b"\r\n", 1)[0]
+        verb, _, arg = line.partition(b" ")
+        flow = self._flow(batch, j)
+        if verb.upper() == b"USER":
+            self.ftp_users[flow] = arg.strip()
+            return
+        user = self.ftp_users.pop(flow, b"")
+        if user.lower() in ANONYMOUS:
+            return
+        self._found(batch, j, "ftp", Severity.HIGH, user, arg.strip())
+
+    def _telnet(self, batch: Batch, j: int) -> None:
+        r = batch.packets[j]
+        if int(r["sport"]) == 23:  # server to client
+            if b"password" in batch.payload(j).lower():
+                flow = (int(r["dst4"]), int(r["src4"]), int(r["dport"]), 23)
+                self.telnet_prompted[flow] = float(r["ts"])
+            return
+        flow = self._flow(batch, j)
+        if self.telnet_prompted.pop(flow, None) is not None:
+            self._found(batch, j, "telnet", Severity.HIGH, b"", None)
+
+    def _http(self, batch: Batch, j: int) -> None:
+        data = batch.payload(j)
+        head, sep, body = data.partition(b"\r\n\r\n")
+        m = BASIC.search(head)
+        if m:
+            try:
+                user, _, secret = base64.b64decode(m.group(1), validate=True).partition(b":")
+            except (binascii.Error, ValueError):
+                user, secret = b"", m.group(1)
+            self._found(batch, j, "http_basic", Severity.HIGH, user, secret)
+        if not head[:5].upper().startswith(b"POST") or b"x-www-form-urlencoded" not in head.lower():
+            return
+        if body:
+            self._form(batch, j, body)
+            return
+        length = CONTENT_LENGTH.search(head)
+        if sep and length and int(length.group(1)) > 0:
+            self.pending_posts[self._flow(batch, j)] = float(batch.packets[j]["ts"])
+
+    def _post_body(self, batch: Batch, j: int) -> None:
+        if self.pending_posts.pop(self._flow(batch, j), None) is not None:
+            self._form(batch, j, batch.payload(j))
+
+    def _form(self, batch: Batch, j: int, body: bytes) -> None:
+        m = FORM_FIELD.search(body)
+        if m:
+            self._found(batch, j, "http_form", Severity.HIGH, b"", m.group(2), field=m.group(1))
+
+    def _snmp(self, batch: Batch, j: int) -> None:
+        parsed = snmp_community(batch.payload(j))
+        if parsed is None:
+            return
+        version, community = parsed
+        kind = "snmp_v1" if version == 0 else "snmp_v2c"
+        extra: dict[str, object] = {
+            "well_known_default": community.lower() in WELL_KNOWN_COMMUNITIES
+        }
+        self._found(batch, j, kind, self.s.snmp_severity, b"", community, extra=extra)
+
+    def _found(  # noqa: PLR0917  (internal helper)
+        self,
+        batch: Batch,
+        j: int,
+        kind: str,
+        severity: Severity,
+        user: bytes,
+        secret: bytes | None,
+        *,
+        field: bytes | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
+        r = batch.packets[j]
+        client, server = ip_str(int(r["src4"])), ip_str(int(r["dst4"]))
+        evidence: dict[str, object] = {"kind": kind, "port": int(r["dport"])}
+        if user and self.s.log_usernames:
+            evidence["user"] = user.decode("utf-8", "replace")[:64]
+        if secret:
+            evidence["secret_fingerprint"] = self.ctx.fingerprint(secret)
+        if field is not None:
+            evidence["field"] = field.decode("ascii", "replace")
+        evidence.update(extra or {})
+        self.ctx.report(
+            self.name,
+            (client, server, kind),
+            ts=float(r["ts"]),
+            severity=severity,
+            src=client,
+            dst=server,
+            summary=f"{client} sent {kind.replace('_', ' ')} credentials in clear text to "
+            f"{server}:{int(r['dport'])}",
+            evidence=evidence,
+        )
+
+    def expire(self, now: float) -> None:
+        for table in (self.telnet_prompted, self.pending_posts):
+            while table:
+                key, ts = next(iter(table.items()))
+                if now - ts <= 60.0:
+                    break
+                del table[key]

@@ -1,0 +1,232 @@
+"""``dns_tunnel``: data carried in DNS queries (iodine, dnscat2, DNS exfiltration).
+
+Per (client, registered domain), in tumbling windows of ``window_seconds``:
+
+- ``NULL`` (type 10) queries: obsolete, used by iodine; ``null_threshold`` of them;
+- suspicious names: a label of ``long_label`` characters or more, bytes outside
+  the hostname alphabet, or a subdomain of ``entropy_min_length``+ characters with
+  Shannon entropy >= ``entropy_bits`` per character; ``suspicious_threshold`` of them;
+- many unique subdomains (``unique_threshold``) whose mean length is at least
+  ``unique_min_mean_length`` (CDN names such as ``d1a2b3c4d5e6f7.cloudfront.net``
+  are short and each looked up once or a few times: they stay far below);
+- a TXT-heavy mix: ``txt_threshold`` TXT queries making at least ``txt_ratio`` of
+  the client's queries to that domain, over at least 10 unique subdomains.
+
+Queries are parsed by a few lines of ``struct``-free slicing (first question only),
+for UDP/53 packets only. Resolvers named in the inventory (``provides: [dns]``)
+are skipped as sources by default: their queries are their clients', which are
+seen on the client leg. One incident per (client, domain).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from collectors.auditor.batch import Batch
+from collectors.auditor.config import DetectorSettings
+from collectors.auditor.detectors._util import BoundedDict, ip_str, ipv4_mask
+from collectors.auditor.detectors.base import DetectorContext, register
+from collectors.auditor.events import Severity
+
+QTYPE_NULL = 10
+QTYPE_TXT = 16
+_HOSTNAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
+_TWO_PART_SLD = frozenset(
+    {b"co", b"com", b"net", b"org", b"gov", b"ac", b"edu", b"ne", b"or", b"go"}
+)
+
+
+def parse_query(data: bytes) -> tuple[int, list[bytes]] | None:
+    """(qtype, labels) of a DNS query's first question, or None for responses/garbage.
+
+    Examples:
+        >>> q = bytes(2) + b"\\x01\\x00\\x00\\x01" + bytes(6) + b"\\x03www\\x07example\\x03com\\x00\\x00\\x01\\x00\\x01"
+        >>> parse_query(q)
+        (1, [b'www', b'example', b'com'])
+    """
+    if len(data) < 17 or data[2] & 0x80 or int.from_bytes(data[4:6], "big") == 0:
+        return None
+    labels: list[bytes] = []
+    i = 12
+    while i < len(data):
+        n = data[i]
+        if n == 0:
+            if i + 3 > len(data) - 1:
+                return None
+            return int.from_bytes(data[i + 1 : i + 3], "big"), labels
+        if n & 0xC0 or len(labels) >= 127:
+            return None
+        labels.append(data[i + 1 : i + 1 + n].lower())
+        i += 1 + n
+    return None
+
+
+def entropy(text: bytes) -> float:
+    """Shannon entropy in bits per byte.
+
+    Examples:
+        >>> entropy(b"aaaa"), round(entropy(b"abcd"), 2)
+        (0.0, 2.0)
+    """
+    if not text:
+        return 0.0
+    n = len(text)
+    return max(0.0, -sum(c / n * math.log2(c / n) for c in Counter(text).values()))
+
+
+def split_domain(labels: list[bytes]) -> tuple[bytes, bytes]:
+    """(registered domain, subdomain part), with a small list of two-part suffixes.
+
+    Examples:
+        >>> split_domain([b"a", b"b", b"example", b"co", b"uk"])
+        (b'example.co.uk', b'a.b')
+    """
+    keep = 3 if len(labels) >= 3 and labels[-2] in _TWO_PART_SLD and len(labels[-1]) == 2 else 2
+    return b".".join(labels[-keep:]), b".".join(labels[:-keep])
+
+
+class DnsTunnelSettings(DetectorSettings):
+    window_seconds: float = Field(default=600.0, gt=0)
+    null_threshold: int = Field(default=3, ge=1)
+    suspicious_threshold: int = Field(default=10, ge=1)
+    long_label: int = Field(default=52, ge=10, le=63)
+    entropy_min_length: int = Field(default=24, ge=8)
+    entropy_bits: float = Field(default=4.0, gt=0)
+    unique_threshold: int = Field(default=100, ge=2)
+    unique_min_mean_length: float = Field(default=16.0, ge=0)
+    txt_threshold: int = Field(default=20, ge=1)
+    txt_ratio: float = Field(default=0.5, gt=0, le=1)
+    ignore_domains: list[str] = Field(default_factory=lambda: ["in-addr.arpa", "ip6.arpa"])
+    ignore_resolvers: bool = True
+    max_entries: int = Field(default=100_000, ge=100)
+
+
+@dataclass
+class _Window:
+    start: float
+    last: float = 0.0
+    queries: int = 0
+    null: int = 0
+    txt: int = 0
+    suspicious: int = 0
+    sub_len: int = 0
+    max_label: int = 0
+    unique: set[bytes] = field(default_factory=set)
+    reasons: tuple[str, ...] = ()
+
+
+@register
+class DnsTunnel:
+    name: ClassVar[str] = "dns_tunnel"
+    Settings: ClassVar[type[DetectorSettings]] = DnsTunnelSettings
+    needs_inventory: ClassVar[bool] = False
+
+    def __init__(self, settings: DnsTunnelSettings, ctx: DetectorContext) -> None:
+        self.s = settings
+        self.ctx = ctx
+        self.windows: BoundedDict[tuple[int, bytes], _Window] = BoundedDict(settings.max_entries)
+        self.ignore = tuple(d.lower().encode() for d in settings.ignore_domains)
+        self.resolvers: set[int] = set()
+        if ctx.inventory is not None and settings.ignore_resolvers:
+            for dev in ctx.inventory.devices.values():
+                if "dns" in dev.provides:
+                    self.resolvers |= {int(a) for _, a in dev.addresses()}
+
+    def _suspicious(self, labels: list[bytes], sub: bytes) -> bool:
+        s = self.s
+        if any(len(label) >= s.long_label for label in labels):
+            return True
+        if not set(sub.replace(b".", b"")) <= _HOSTNAME_BYTES:
+            return True
+        flat = sub.replace(b".", b"")
+        return len(flat) >= s.entropy_min_length and entropy(flat) >= s.entropy_bits
+
+    def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
+        p = batch.packets
+        mask = ipv4_mask(batch) & (p["proto"] == 17) & (p["dport"] == 53) & (p["payload_len"] >= 17)
+        touched: set[tuple[int, bytes]] = set()
+        for j in np.flatnonzero(mask):
+            src = int(p["src4"][j])
+            if src in self.resolvers:
+                continue
+            q = parse_query(batch.payload(int(j)))
+            if q is None or len(q[1]) < 2:
+                continue
+            qtype, labels = q
+            domain, sub = split_domain(labels)
+            if not sub or any(domain == d or domain.endswith(b"." + d) for d in self.ignore):
+                continue
+            ts = float(p["ts"][j])
+            key = (src, domain)
+            w = self.windows.get(key)
+            if w is None or ts - w.start > self.s.window_seconds:
+                w = _Window(start=ts)
+                self.windows[key] = w
+            else:
+                self.windows.touch(key)
+            w.last = max(w.last, ts)
+            w.queries += 1
+            w.null += qtype == QTYPE_NULL
+            w.txt += qtype == QTYPE_TXT
+            if sub not in w.unique and len(w.unique) < 4 * self.s.unique_threshold:
+                w.unique.add(sub)
+                w.sub_len += len(sub)
+                w.suspicious += self._suspicious(labels, sub)
+            w.max_label = max(w.max_label, *(len(label) for label in labels))
+            touched.add(key)
+        for key in touched:
+            self._judge(key, self.windows[key])
+
+    def _judge(self, key: tuple[int, bytes], w: _Window) -> None:
+        s = self.s
+        reasons = []
+        if w.null >= s.null_threshold:
+            reasons.append("null_queries")
+        if w.suspicious >= s.suspicious_threshold:
+            reasons.append("suspicious_names")
+        mean_len = w.sub_len / len(w.unique) if w.unique else 0.0
+        if len(w.unique) >= s.unique_threshold and mean_len >= s.unique_min_mean_length:
+            reasons.append("many_unique_subdomains")
+        if w.txt >= s.txt_threshold and w.txt / w.queries >= s.txt_ratio and len(w.unique) >= 10:
+            reasons.append("txt_heavy")
+        if not reasons:
+            return
+        client, domain = ip_str(key[0]), key[1].decode("ascii", "replace")
+        strong = {"null_queries", "suspicious_names"} & set(reasons) or len(reasons) > 1
+        self.ctx.report(
+            self.name,
+            (client, domain),
+            ts=w.last,
+            first_seen=w.start,
+            severity=Severity.HIGH if strong else Severity.MEDIUM,
+            src=client,
+            count=w.queries,
+            summary=f"{client}: DNS tunnel suspected through {domain} "
+            f"({', '.join(reasons)}; {w.queries} queries, {len(w.unique)} unique subdomains)",
+            evidence={
+                "domain": domain,
+                "reasons": reasons,
+                "queries": w.queries,
+                "unique_subdomains": len(w.unique),
+                "mean_subdomain_length": round(mean_len, 1),
+                "max_label_length": w.max_label,
+                "null_queries": w.null,
+                "txt_queries": w.txt,
+                "suspicious_names": w.suspicious,
+                "window_seconds": s.window_seconds,
+            },
+        )
+
+    def expire(self, now: float) -> None:
+        windows = self.windows
+        while windows:
+            key, w = next(iter(windows.items()))
+            if now - w.last <= self.s.window_seconds:
+                break
+            del windows[key]

@@ -1,0 +1,195 @@
+"""``rogue_dhcp``: DHCP offers/acks/naks from a server the configuration does not name.
+
+The inventory has no DHCP servers yet, so the allowed servers come from this
+detector's ``servers`` setting (organisation-wide, overridden per site), plus
+inventory devices that ``provide: [dhcp]``, plus the site firewall's gateway
+addresses (the firewall serves DHCP on its zones or relays it). Relays: a relay forwards the real
+server's offer from its own address, so a message is allowed when its server
+identifier (option 54) is an allowed server *and* its IP source is an allowed
+server or relay; the relays are the ``relays`` setting plus the site firewall's
+gateway addresses (the firewall holds every zone's gateway and is where
+``ip helper``/``dhcrelay`` runs).
+
+With no allowed server configured every server is reported (medium: "none
+configured"); with a list, a server outside it is high. One incident per
+(server identifier, server MAC); the evidence counts message types, source
+addresses and clients (a flood from one MAC on hundreds of addresses is one
+incident).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from collectors.auditor.batch import Batch
+from collectors.auditor.config import DetectorSettings
+from collectors.auditor.detectors._util import ip_str, ipv4_mask, mac_str
+from collectors.auditor.detectors.base import DetectorContext, register
+from collectors.auditor.events import Severity
+
+MAGIC = b"\x63\x82\x53\x63"
+SERVER_MESSAGES = {2: "offer", 5: "ack", 6: "nak"}
+
+
+class RogueDhcpSettings(DetectorSettings):
+    servers: list[IPv4Address] = Field(default_factory=list)
+    relays: list[IPv4Address] = Field(default_factory=list)
+    use_inventory_gateways: bool = True
+
+
+def parse_bootp(data: bytes) -> tuple[int, int, int, int | None, int] | None:
+    """(op, message type, giaddr, server id, chaddr) of a BOOTP/DHCP message, or None.
+
+    Examples:
+        >>> msg = bytes([2]) + bytes(23) + bytes([10, 0, 0, 1]) + bytes(208) + MAGIC
+        >>> parse_bootp(msg + bytes([53, 1, 2, 54, 4, 10, 0, 0, 9, 255]))
+        (2, 2, 167772161, 167772169, 0)
+    """
+    if len(data) < 240 or data[236:240] != MAGIC:
+        return None
+    op = data[0]
+    giaddr = int.from_bytes(data[24:28], "big")
+    chaddr = int.from_bytes(data[28:34], "big")
+    mtype, server = 0, None
+    i = 240
+    while i < len(data):
+        code = data[i]
+        if code == 255:
+            break
+        if code == 0:
+            i += 1
+            continue
+        if i + 1 >= len(data):
+            break
+        length = data[i + 1]
+        value = data[i + 2 : i + 2 + length]
+        if code == 53 and length >= 1:
+            mtype = value[0]
+        elif code == 54 and length == 4:
+            server = int.from_bytes(value, "big")
+        i += 2 + length
+    return op, mtype, giaddr, server, chaddr
+
+
+@dataclass
+class _Server:
+    first: float
+    last: float = 0.0
+    count: int = 0
+    types: Counter[str] = field(default_factory=Counter)
+    senders: set[int] = field(default_factory=set)
+    clients: set[int] = field(default_factory=set)
+    relays: set[int] = field(default_factory=set)
+
+
+@register
+class RogueDhcp:
+    name: ClassVar[str] = "rogue_dhcp"
+    Settings: ClassVar[type[DetectorSettings]] = RogueDhcpSettings
+    needs_inventory: ClassVar[bool] = False
+
+    def __init__(self, settings: RogueDhcpSettings, ctx: DetectorContext) -> None:
+        self.s = settings
+        self.ctx = ctx
+        self.servers = {int(a) for a in settings.servers}
+        self.relays = {int(a) for a in settings.relays}
+        inv = ctx.inventory
+        if inv is not None:
+            for dev in inv.devices.values():
+                if "dhcp" in dev.provides and (ctx.site is None or dev.site == ctx.site):
+                    self.servers |= {int(a) for _, a in dev.addresses()}
+            if settings.use_inventory_gateways:
+                sites = [inv.sites[ctx.site]] if ctx.site in inv.sites else list(inv.sites.values())
+                for site in sites:
+                    gateways = {int(z.gateway) for z in site.zones.values()}
+                    self.relays |= gateways
+                    self.servers |= gateways
+        self.configured = bool(self.servers)
+        self.seen: dict[tuple[int, int], _Server] = {}
+
+    def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
+        p = batch.packets
+        mask = (
+            ipv4_mask(batch)
+            & (p["proto"] == 17)
+            & (p["sport"] == 67)
+            & np.isin(p["dport"], (67, 68))
+            & (p["payload_len"] >= 240)
+        )
+        touched: set[tuple[int, int]] = set()
+        for j in np.flatnonzero(mask):
+            msg = parse_bootp(batch.payload(int(j)))
+            if msg is None:
+                continue
+            op, mtype, giaddr, server_id, chaddr = msg
+            if op != 2 or mtype not in SERVER_MESSAGES:
+                continue
+            row = p[j]
+            sender = int(row["src4"])
+            server = server_id if server_id is not None else sender
+            if (
+                self.configured
+                and server in self.servers
+                and (sender in self.servers or sender in self.relays)
+            ):
+                continue
+            key = (server, int(row["src_mac"]))
+            ts = float(row["ts"])
+            st = self.seen.get(key)
+            if st is None:
+                if len(self.seen) >= 10_000:
+                    continue  # bounded; 10,000 distinct rogue servers is already the story
+                st = self.seen[key] = _Server(first=ts)
+            st.last = max(st.last, ts)
+            st.count += 1
+            st.types[SERVER_MESSAGES[mtype]] += 1
+            if len(st.senders) < 4096:
+                st.senders.add(sender)
+            if len(st.clients) < 4096:
+                st.clients.add(chaddr)
+            if giaddr:
+                st.relays.add(giaddr)
+            touched.add(key)
+        for key in touched:
+            self._report(key, self.seen[key])
+
+    def _report(self, key: tuple[int, int], st: _Server) -> None:
+        server, mac = ip_str(key[0]), mac_str(key[1])
+        severity = Severity.HIGH if self.configured else Severity.MEDIUM
+        why = (
+            "not an allowed DHCP server or relay"
+            if self.configured
+            else "no DHCP servers are configured for this site (auditor.sites.<site>.rogue_dhcp.servers)"
+        )
+        self.ctx.report(
+            self.name,
+            (server, mac),
+            ts=st.last,
+            first_seen=st.first,
+            severity=severity,
+            src=server,
+            count=st.count,
+            summary=f"DHCP server {server} ({mac}) answered {len(st.clients)} client(s) from "
+            f"{len(st.senders)} address(es): {why}",
+            evidence={
+                "server_id": server,
+                "mac": mac,
+                "messages": dict(sorted(st.types.items())),
+                "source_addresses": len(st.senders),
+                "source_sample": [ip_str(a) for a in sorted(st.senders)[:10]],
+                "clients": len(st.clients),
+                "relays": [ip_str(a) for a in sorted(st.relays)[:10]],
+                "configured": self.configured,
+            },
+        )
+
+    def expire(self, now: float) -> None:
+        horizon = now - 3600.0
+        for key in [k for k, st in self.seen.items() if st.last < horizon]:
+            del self.seen[key]

@@ -1,0 +1,215 @@
+"""The auditor's pipeline: batches -> detectors -> incidents -> sinks, with stats and a summary.
+
+The engine works with or without an inventory: without one, the detectors that
+need it (``policy_violation``, ``unknown_device``) are not started and the rest
+run on their defaults (foreign captures, the shared evaluation pcaps).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+import collectors.auditor.detectors  # noqa: F401  (registers the built-in detectors)
+from collectors.auditor.batch import Batch
+from collectors.auditor.config import AuditorConfig
+from collectors.auditor.detectors.base import Detector, DetectorContext, registry
+from collectors.auditor.events import Event, EventSink, IncidentTracker, Severity
+from collectors.auditor.metrics import AuditorStats
+
+if TYPE_CHECKING:
+    from netwarden.inventory.models import Inventory
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[Batch], None]
+
+
+class RunSummary(BaseModel):
+    """What a run saw and found (the CLI's ``--json`` output)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    site: str
+    sensor: str
+    detectors: list[str]
+    skipped_detectors: dict[str, str]
+    packets: int
+    bytes: int
+    decode_errors: dict[str, int]
+    input_errors: dict[str, int] = {}
+    detector_errors: dict[str, int]
+    duration_seconds: float
+    events_by_detector: dict[str, dict[str, int]]
+    incidents: list[Event]
+    suppressed: int
+
+    @property
+    def highest(self) -> Severity | None:
+        return max((e.severity for e in self.incidents), key=lambda s: s.rank, default=None)
+
+    def has_findings(self, at_least: Severity = Severity.MEDIUM) -> bool:
+        return any(e.severity >= at_least for e in self.incidents)
+
+
+class Engine:
+    """Runs the enabled detectors over batches; build one per run.
+
+    Args:
+        config: thresholds, overrides and allowlists (``AuditorConfig()`` for defaults).
+        sinks: where events go (JSON lines, syslog, a list in tests).
+        site, sensor: written into every event and metric.
+        inventory: the network; None runs without inventory-based detectors.
+        only: restrict to these detector names (all registered ones by default).
+        today: the date allowlist expiry is checked against (default: today).
+    """
+
+    def __init__(
+        self,
+        config: AuditorConfig | None = None,
+        sinks: Iterable[EventSink] = (),
+        *,
+        site: str | None = None,
+        sensor: str = "",
+        inventory: Inventory | None = None,
+        only: Iterable[str] | None = None,
+        today: date | None = None,
+        stats: AuditorStats | None = None,
+    ) -> None:
+        self.config = config or AuditorConfig()
+        self.site = site
+        self.sensor = sensor
+        self.stats = stats or AuditorStats()
+        self.today = today or date.today()
+        known = registry()
+        self.config.check_names(set(known))
+        for entry in self.config.expired_entries(self.today):
+            logger.warning(
+                "%s: allowlist entry for %s (src=%s dst=%s) expired on %s and no longer applies",
+                self.config.source or "auditor configuration",
+                ",".join(entry.detectors),
+                entry.src,
+                entry.dst,
+                entry.expires,
+            )
+        self.tracker = IncidentTracker(
+            site=site or "",
+            sensor=sensor,
+            sinks=list(sinks),
+            reemit_seconds=self.config.reemit_seconds,
+            idle_seconds=self.config.incident_idle_seconds,
+            suppress=self._suppressed,
+            on_emit=self._emitted,
+        )
+        policy = None
+        if inventory is not None:
+            from netwarden.inventory.flows import FlowPolicyEngine  # noqa: PLC0415
+
+            policy = FlowPolicyEngine(inventory)
+        self.ctx = DetectorContext(
+            reporter=self.tracker, site=site, sensor=sensor, inventory=inventory, policy=policy
+        )
+        wanted = list(only) if only is not None else list(known)
+        unknown = sorted(set(wanted) - set(known))
+        if unknown:
+            from collectors.auditor.config import AuditorConfigError  # noqa: PLC0415
+
+            raise AuditorConfigError(
+                f"unknown detector(s) {', '.join(unknown)}; expected one of {', '.join(known)}"
+            )
+        self.detectors: list[Detector] = []
+        self.skipped: dict[str, str] = {}
+        for name in wanted:
+            cls = known[name]
+            settings = self.config.settings_for(name, cls.Settings, site)
+            if not settings.enabled:
+                self.skipped[name] = "disabled in the configuration"
+            elif cls.needs_inventory and inventory is None:
+                self.skipped[name] = "needs an inventory"
+            else:
+                self.detectors.append(cls(settings, self.ctx))
+        self._clock = -math.inf
+        self._started = time.monotonic()
+        self._finished: RunSummary | None = None
+        self._severities: dict[str, Severity] = {}
+
+    @property
+    def detector_names(self) -> list[str]:
+        return [d.name for d in self.detectors]
+
+    def _suppressed(self, detector: str, src: str, dst: str, ts: float) -> bool:  # noqa: ARG002
+        return self.config.allowlisted(detector, self.site or "", src, dst, self.today)
+
+    def _emitted(self, event: Event, new: bool) -> None:
+        before = self._severities.get(event.id)
+        if new or before is None or event.severity > before:
+            self.stats.add_event(event.detector, event.severity)
+        self._severities[event.id] = event.severity
+        self.stats.incidents_open = len(self.tracker.incidents())
+
+    def process(self, batch: Batch) -> None:
+        """Run every detector on one batch, then let them expire state up to the batch's time."""
+        self.stats.add_batch(batch)
+        if len(batch) == 0:
+            return
+        for det in self.detectors:
+            try:
+                det.process(batch, self.ctx)
+            except Exception:  # a detector bug must not stop the sensor; counted and logged
+                logger.exception("detector %s failed on %s", det.name, batch.source)
+                self.stats.detector_errors[det.name] += 1
+        # Packet time never goes backwards for expiry (traces are not always sorted).
+        self._clock = max(self._clock, float(batch.packets["ts"].max()))
+        self._expire(self._clock)
+
+    def _expire(self, now: float) -> None:
+        for det in self.detectors:
+            try:
+                det.expire(now)
+            except Exception:  # as above: count, log, go on
+                logger.exception("detector %s failed to expire state", det.name)
+                self.stats.detector_errors[det.name] += 1
+        if math.isfinite(now):
+            self.tracker.expire(now)
+        self.stats.incidents_open = len(self.tracker.incidents())
+
+    def run(self, batches: Iterable[Batch], progress: Progress | None = None) -> RunSummary:
+        """Process every batch, then :meth:`finish`."""
+        for batch in batches:
+            self.process(batch)
+            if progress is not None:
+                progress(batch)
+        return self.finish()
+
+    def finish(self) -> RunSummary:
+        """Finalise pending state (end of input), flush incidents, and summarise the run."""
+        if self._finished is not None:
+            return self._finished
+        self._expire(math.inf)
+        self.tracker.flush()
+        incidents = self.tracker.all_incidents()
+        by_det: dict[str, Counter[str]] = {}
+        for ev in incidents:
+            by_det.setdefault(ev.detector, Counter())[ev.severity.value] += 1
+        self._finished = RunSummary(
+            site=self.site or "",
+            sensor=self.sensor,
+            detectors=self.detector_names,
+            skipped_detectors=self.skipped,
+            packets=self.stats.packets,
+            bytes=self.stats.bytes,
+            decode_errors=dict(self.stats.decode_errors),
+            detector_errors=dict(self.stats.detector_errors),
+            duration_seconds=round(time.monotonic() - self._started, 3),
+            events_by_detector={d: dict(c) for d, c in sorted(by_det.items())},
+            incidents=sorted(incidents, key=lambda e: (-e.severity.rank, e.first_seen)),
+            suppressed=self.tracker.suppressed,
+        )
+        return self._finished

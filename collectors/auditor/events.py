@@ -1,0 +1,371 @@
+"""Auditor events: one per incident, updated rather than repeated, written as JSON lines.
+
+An *incident* is what a detector names with a key (``(detector, src)`` for a
+scan, ``(detector, claimed IP)`` for ARP spoofing ...). The first time a key is
+reported an :class:`Event` is created with a stable ``id``; later reports of the
+same key update it (``count``, ``last_seen``, ``evidence``, possibly a higher
+``severity``) and, when the change is worth telling, the same ``id`` is emitted
+again. A consumer keeps the last line per ``id``.
+
+The schema is versioned (:data:`SCHEMA_VERSION`), documented in
+``docs/auditor.md`` and dumped as JSON Schema to ``docs/auditor-event.schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1.0"
+"""Major bumps break consumers (renamed/removed fields); minor bumps add fields."""
+
+_ID_NAMESPACE = uuid.UUID("6f1c2a52-4a36-4df4-9b0e-5b8f1f0c2a11")
+
+
+class Severity(StrEnum):
+    """Event severity, lowest first. The CLI exits 1 when any event is ``medium`` or above."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+
+_RANK = {s: i for i, s in enumerate(Severity)}
+
+# RFC 5424 severities (syslog): critical=2, error=3, warning=4, notice=5, informational=6.
+_SYSLOG_SEVERITY = {
+    Severity.INFO: 6,
+    Severity.LOW: 5,
+    Severity.MEDIUM: 4,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 2,
+}
+
+
+class Event(BaseModel):
+    """One incident as the auditor reports it (schema :data:`SCHEMA_VERSION`).
+
+    ``ts`` is when this version of the event was written (packet time, UTC);
+    ``first_seen``/``last_seen`` bound the evidence; ``count`` is how many
+    observations (attempts, packets, queries ... as the detector defines) the
+    incident holds so far. ``src``/``dst`` are addresses (IP or MAC) as strings,
+    empty when not applicable. ``evidence`` never holds a secret: credentials
+    appear as a kind and at most a salted hash prefix.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: str = SCHEMA_VERSION
+    id: str = Field(description="Stable incident id (UUID); the same for every update")
+    ts: datetime
+    first_seen: datetime
+    last_seen: datetime
+    site: str = ""
+    sensor: str = ""
+    detector: str
+    severity: Severity
+    src: str = ""
+    dst: str = ""
+    summary: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    count: int = Field(ge=1)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+def event_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`Event` (written to ``docs/auditor-event.schema.json``)."""
+    schema = Event.model_json_schema()
+    schema["$id"] = f"https://netwarden.invalid/schemas/auditor-event-{SCHEMA_VERSION}.json"
+    schema["title"] = "netwarden auditor event"
+    return schema
+
+
+def utc(ts: float) -> datetime:
+    """Packet time (seconds since the epoch) as an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+class EventSink(Protocol):
+    """Where events go. ``emit`` may be called several times with the same ``id`` (updates)."""
+
+    def emit(self, event: Event) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ListSink:
+    """Keeps every emitted event in memory (tests, the engine's summary)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def close(self) -> None:
+        return None
+
+    def latest(self) -> list[Event]:
+        """The last version of each incident, in order of first emission."""
+        last: dict[str, Event] = {}
+        for ev in self.events:
+            last[ev.id] = ev
+        return list(last.values())
+
+
+class JsonLinesSink:
+    """One JSON object per line; a later line with the same ``id`` supersedes earlier ones."""
+
+    def __init__(self, target: Path | IO[str]) -> None:
+        if isinstance(target, Path):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._fh: IO[str] = target.open("a", encoding="utf-8")
+            self._owned = True
+        else:
+            self._fh = target
+            self._owned = False
+
+    def emit(self, event: Event) -> None:
+        self._fh.write(event.to_json() + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._owned:
+            self._fh.close()
+
+
+class SyslogSink:
+    """RFC 5424 messages over UDP, the JSON event as the message (one datagram per emission).
+
+    ``<PRI>1 TIMESTAMP HOSTNAME netwarden-auditor - DETECTOR - JSON``, facility
+    local4 (20) unless told otherwise.
+    """
+
+    def __init__(
+        self, host: str, port: int = 514, *, facility: int = 20, hostname: str | None = None
+    ) -> None:
+        self.address = (host, port)
+        self.facility = facility
+        self.hostname = hostname or socket.gethostname() or "-"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+
+    def format(self, event: Event) -> bytes:
+        pri = self.facility * 8 + _SYSLOG_SEVERITY[event.severity]
+        stamp = event.ts.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        msgid = event.detector[:32] or "-"
+        line = f"<{pri}>1 {stamp} {self.hostname} netwarden-auditor - {msgid} - {event.to_json()}"
+        return line.encode("utf-8")
+
+    def emit(self, event: Event) -> None:
+        try:
+            self._sock.sendto(self.format(event), self.address)
+        except OSError as exc:
+            logger.warning("syslog %s:%d: cannot send event %s: %s", *self.address, event.id, exc)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@dataclass
+class _Incident:
+    event: Event
+    emitted_count: int
+    emitted_ts: float
+    emitted_severity: Severity
+    last_ts: float
+    dirty: bool = False
+
+
+@dataclass
+class IncidentTracker:
+    """Turns detector reports into events: one per incident key, updated, throttled, expired.
+
+    A report of a known key updates the incident. It is emitted again when the
+    severity rises, when ``count`` has doubled since the last emission, or when
+    ``reemit_seconds`` of packet time have passed; :meth:`flush` emits every
+    incident changed since its last emission. An incident with no report for
+    ``idle_seconds`` is closed; the key then starts a new incident (new id).
+    ``suppress`` decides whether a report is allowlisted (it is then dropped).
+    """
+
+    site: str
+    sensor: str
+    sinks: list[EventSink]
+    reemit_seconds: float = 300.0
+    idle_seconds: float = 3600.0
+    max_incidents: int = 100_000
+    suppress: Callable[[str, str, str, float], bool] | None = None
+    on_emit: Callable[[Event, bool], None] | None = None
+    max_closed: int = 10_000
+    _open: dict[tuple[str, ...], _Incident] = field(default_factory=dict)
+    closed: list[Event] = field(default_factory=list)
+    suppressed: int = 0
+
+    def report(
+        self,
+        *,
+        detector: str,
+        key: Iterable[object],
+        ts: float,
+        severity: Severity,
+        summary: str,
+        src: str = "",
+        dst: str = "",
+        evidence: Mapping[str, Any] | None = None,
+        count: int | None = None,
+        first_seen: float | None = None,
+    ) -> Event | None:
+        """Create or update the incident ``(detector, *key)``; return the event if emitted.
+
+        ``count`` is the incident's total so far when the detector knows it
+        (a scan's distinct ports); otherwise every report adds one.
+        """
+        if self.suppress is not None and self.suppress(detector, src, dst, ts):
+            self.suppressed += 1
+            return None
+        full_key = (detector, *(str(k) for k in key))
+        inc = self._open.get(full_key)
+        if inc is not None and ts - inc.last_ts > self.idle_seconds:
+            self._close(full_key)
+            inc = None
+        ev_evidence = dict(evidence or {})
+        if inc is None:
+            first = min(ts, first_seen) if first_seen is not None else ts
+            event = Event(
+                id=str(uuid.uuid5(_ID_NAMESPACE, "|".join((self.sensor, *full_key, repr(first))))),
+                ts=utc(ts),
+                first_seen=utc(first),
+                last_seen=utc(ts),
+                site=self.site,
+                sensor=self.sensor,
+                detector=detector,
+                severity=severity,
+                src=src,
+                dst=dst,
+                summary=summary,
+                evidence=ev_evidence,
+                count=max(1, count or 1),
+            )
+            if len(self._open) >= self.max_incidents:
+                self._close(next(iter(self._open)))
+            self._open[full_key] = _Incident(event, event.count, ts, severity, ts)
+            self._emit(event, new=True)
+            return event
+        old = inc.event
+        new_severity = severity if severity > old.severity else old.severity
+        new_count = max(old.count, count) if count is not None else old.count + 1
+        event = old.model_copy(
+            update={
+                "ts": utc(ts),
+                "last_seen": utc(max(ts, old.last_seen.timestamp())),
+                "severity": new_severity,
+                "summary": summary,
+                "evidence": ev_evidence or old.evidence,
+                "count": new_count,
+                "dst": dst or old.dst,
+            }
+        )
+        inc.event = event
+        inc.last_ts = max(inc.last_ts, ts)
+        inc.dirty = True
+        if (
+            new_severity > inc.emitted_severity
+            or new_count >= 2 * inc.emitted_count
+            or ts - inc.emitted_ts >= self.reemit_seconds
+        ):
+            self._mark_emitted(inc, ts)
+            self._emit(event, new=False)
+            return event
+        return None
+
+    def _mark_emitted(self, inc: _Incident, ts: float) -> None:
+        inc.emitted_count = inc.event.count
+        inc.emitted_ts = ts
+        inc.emitted_severity = inc.event.severity
+        inc.dirty = False
+
+    def _emit(self, event: Event, *, new: bool) -> None:
+        for sink in self.sinks:
+            sink.emit(event)
+        if self.on_emit is not None:
+            self.on_emit(event, new)
+
+    def _close(self, key: tuple[str, ...]) -> None:
+        inc = self._open.pop(key)
+        if inc.dirty:
+            self._mark_emitted(inc, inc.last_ts)
+            self._emit(inc.event, new=False)
+        if len(self.closed) < self.max_closed:
+            self.closed.append(inc.event)
+
+    def expire(self, now: float) -> None:
+        """Close incidents idle for ``idle_seconds`` (emitting their final state if changed)."""
+        for key in [k for k, inc in self._open.items() if now - inc.last_ts > self.idle_seconds]:
+            self._close(key)
+
+    def flush(self) -> None:
+        """Emit every incident changed since its last emission (end of input)."""
+        for inc in self._open.values():
+            if inc.dirty:
+                self._mark_emitted(inc, inc.last_ts)
+                self._emit(inc.event, new=False)
+
+    def incidents(self) -> list[Event]:
+        """The current state of every open incident."""
+        return [inc.event for inc in self._open.values()]
+
+    def all_incidents(self) -> list[Event]:
+        """Closed incidents (the first ``max_closed``) and open ones, oldest first."""
+        return [*self.closed, *self.incidents()]
+
+
+def read_events(path: Path) -> list[Event]:
+    """The last version of each incident in a JSON-lines file (first-emission order)."""
+    latest: dict[str, Event] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                ev = Event.model_validate(json.loads(line))
+                latest[ev.id] = ev
+    return list(latest.values())

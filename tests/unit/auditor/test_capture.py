@@ -1,0 +1,199 @@
+"""Inputs: files, a watched directory of rotating captures, a sniffer (offline, no root)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+from scapy.utils import wrpcap
+
+from collectors.auditor.batch import Batch
+from collectors.auditor.capture import NOT_A_CAPTURE, FileSource, LiveSource, WatchDirSource
+
+WAIT = 10.0  # upper bound of every wait (a slow shared machine), never a wall-time assertion
+
+
+def _pkts(tag: int, count: int) -> list[Packet]:
+    return [
+        Ether() / IP(src=f"10.0.{tag}.1", dst="10.9.9.9") / TCP(sport=1000 + i, dport=22)
+        for i in range(count)
+    ]
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+class _Consumer:
+    """Iterate a source in a thread, keeping what it yields."""
+
+    def __init__(self, source: Iterable[Batch]) -> None:
+        self.batches: list[Batch] = []
+        self.thread = threading.Thread(target=lambda: self.batches.extend(source), daemon=True)
+        self.thread.start()
+
+    def sources(self) -> list[str]:
+        return [Path(b.source).name for b in self.batches]
+
+    def packets(self, name: str) -> list[int]:
+        """Source indexes of the packets handed out from file ``name``."""
+        return [
+            b.first_index + i
+            for b in self.batches
+            if Path(b.source).name == name
+            for i in range(len(b))
+        ]
+
+
+def test_file_source_reads_files_in_order_and_stops(tmp_path: Path) -> None:
+    paths = []
+    for tag in range(3):
+        paths.append(tmp_path / f"f{tag}.pcap")
+        wrpcap(str(paths[-1]), _pkts(tag, 10))
+    source = FileSource(paths, batch_size=4)
+    assert [len(b) for b in source] == [4, 4, 2] * 3
+    assert source.stats.packets == 30
+    source = FileSource(paths, batch_size=4)
+    seen = []
+    for batch in source:
+        seen.append(batch)
+        source.stop()
+    assert len(seen) == 1
+
+
+def test_watch_dir_processes_each_closed_file_once(tmp_path: Path) -> None:
+    watch = tmp_path / "caps"
+    watch.mkdir()
+    source = WatchDirSource(watch, settle_seconds=3600, poll_seconds=0.02, batch_size=8)
+    wrpcap(str(watch / "cap-001.pcap"), _pkts(1, 20))
+    wrpcap(str(watch / "cap-002.pcap"), _pkts(2, 5))  # being written: newest
+    consumer = _Consumer(source)
+    _wait_for(lambda: source.processed == [watch / "cap-001.pcap"])
+    time.sleep(0.2)  # several polls: the newest file stays open, the first is not repeated
+    assert source.processed == [watch / "cap-001.pcap"]
+    wrpcap(str(watch / "cap-003.pcap"), _pkts(3, 1))  # rotation closes cap-002
+    _wait_for(lambda: len(source.processed) == 2)
+    (watch / "cap-001.pcap").unlink()  # old files go away (tcpdump -W): nothing breaks
+    (watch / "notes.txt").write_text("not matched by the pattern")
+    time.sleep(0.2)
+    source.stop()
+    consumer.thread.join(WAIT)
+    assert not consumer.thread.is_alive()
+    assert source.processed == [watch / "cap-001.pcap", watch / "cap-002.pcap"]
+    assert consumer.packets("cap-001.pcap") == list(range(20))
+    assert consumer.packets("cap-002.pcap") == list(range(5))
+    assert "cap-003.pcap" not in consumer.sources()
+
+
+def test_watch_dir_settles_a_quiet_file(tmp_path: Path) -> None:
+    wrpcap(str(tmp_path / "only.pcap"), _pkts(1, 3))
+    source = WatchDirSource(tmp_path, settle_seconds=0.1, poll_seconds=0.02)
+    consumer = _Consumer(source)
+    _wait_for(lambda: len(source.processed) == 1)
+    with (tmp_path / "only.pcap").open("ab") as fh:  # the writer resumes: new packets only
+        wrpcap(str(tmp_path / "more.tmp"), _pkts(2, 2))
+        fh.write((tmp_path / "more.tmp").read_bytes()[24:])
+    (tmp_path / "more.tmp").unlink()
+    _wait_for(lambda: len(source.processed) == 2)
+    source.stop()
+    consumer.thread.join(WAIT)
+    assert consumer.packets("only.pcap") == [0, 1, 2, 3, 4]
+
+
+def test_watch_dir_state_survives_a_restart_mid_file(tmp_path: Path) -> None:
+    watch = tmp_path / "caps"
+    watch.mkdir()
+    state = tmp_path / "state.json"
+    wrpcap(str(watch / "a.pcap"), _pkts(1, 30))
+    wrpcap(str(watch / "b.pcap"), _pkts(2, 30))
+    wrpcap(str(watch / "c.pcap"), _pkts(3, 1))
+    (watch / "junk.pcap").write_text("this is not a capture")
+    first = WatchDirSource(
+        watch, settle_seconds=3600, poll_seconds=0.02, batch_size=7, state_file=state
+    )
+    handed: list[tuple[str, int]] = []
+    for batch in first:
+        handed += [(Path(batch.source).name, batch.first_index + i) for i in range(len(batch))]
+        if len(handed) >= 40:  # stop in the middle of b.pcap
+            first.stop()
+    from_b = sum(1 for name, _ in handed if name == "b.pcap")
+    assert 0 < from_b < 30
+    assert json.loads(state.read_text())["files"]["b.pcap"]["packets"] == from_b
+    second = WatchDirSource(
+        watch, settle_seconds=0.05, poll_seconds=0.02, batch_size=7, state_file=state
+    )
+    consumer = _Consumer(second)
+    _wait_for(lambda: len(second.processed) == 3)  # b, junk and c (now quiet)
+    second.stop()
+    consumer.thread.join(WAIT)
+    handed += [
+        (Path(b.source).name, b.first_index + i) for b in consumer.batches for i in range(len(b))
+    ]
+    expected = (
+        [("a.pcap", i) for i in range(30)] + [("b.pcap", i) for i in range(30)] + [("c.pcap", 0)]
+    )
+    assert sorted(handed) == sorted(expected)  # every packet once: none repeated, none skipped
+    assert second.stats.file_errors[NOT_A_CAPTURE] + first.stats.file_errors[NOT_A_CAPTURE] == 1
+
+
+def test_watch_dir_stop_while_idle(tmp_path: Path) -> None:
+    source = WatchDirSource(tmp_path, poll_seconds=5.0)
+    consumer = _Consumer(source)
+    time.sleep(0.05)
+    source.stop()
+    consumer.thread.join(WAIT)
+    assert not consumer.thread.is_alive()
+    assert consumer.batches == []
+
+
+def test_live_source_decodes_what_the_sniffer_hands_over(tmp_path: Path) -> None:
+    """The sniffer path without root: AsyncSniffer reading a file instead of an interface."""
+    pkts = [*_pkts(4, 50), Ether() / IP(dst="10.1.1.1") / UDP(dport=53)]
+    path = tmp_path / "live.pcap"
+    wrpcap(str(path), pkts)
+    source = LiveSource(
+        None, batch_size=16, flush_seconds=0.05, sniffer_options={"offline": str(path)}
+    )
+    batches = list(source)
+    assert sum(len(b) for b in batches) == 51
+    assert [b.first_index for b in batches] == [16 * i for i in range(len(batches))]
+    dports = [int(p) for b in batches for p in b.packets["dport"]]
+    assert dports == [22] * 50 + [53]
+    assert source.stats.packets == 51
+    assert source.dropped == 0
+
+
+def test_live_source_bounded_queue_counts_drops(tmp_path: Path) -> None:
+    path = tmp_path / "burst.pcap"
+    wrpcap(str(path), _pkts(5, 40))
+    source = LiveSource(None, queue_frames=10, sniffer_options={"offline": str(path)})
+    source.start()
+    _wait_for(lambda: source.dropped > 0 and not source._sniffer_alive())
+    got = sum(len(b) for b in source)
+    assert got + source.dropped == 40
+    assert source.stats.file_errors["dropped_frames"] == source.dropped
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_live_source_stop(tmp_path: Path, when: str) -> None:
+    path = tmp_path / "some.pcap"
+    wrpcap(str(path), _pkts(6, 5))
+    source = LiveSource(None, flush_seconds=0.05, sniffer_options={"offline": str(path)})
+    if when == "before":
+        source.stop()
+        assert list(source) == []
+        return
+    consumer = _Consumer(source)
+    source.stop()
+    consumer.thread.join(WAIT)
+    assert not consumer.thread.is_alive()

@@ -1,0 +1,216 @@
+"""Events (incidents, JSON lines, syslog, schema), metrics (promtool), config and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from auditor_helpers import T0, at, pcap_batches, tcp_session, write_pcap
+from prometheus_client import CollectorRegistry, generate_latest
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from typer.testing import CliRunner
+
+from collectors.auditor.cli import auditor_app
+from collectors.auditor.config import AuditorConfigError, load_auditor_config, parse_auditor_config
+from collectors.auditor.demo import build_attack_pcap
+from collectors.auditor.engine import Engine
+from collectors.auditor.events import (
+    Event,
+    IncidentTracker,
+    JsonLinesSink,
+    ListSink,
+    Severity,
+    SyslogSink,
+    event_schema,
+    read_events,
+)
+from collectors.auditor.metrics import AuditorCollector, AuditorStats
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _scan(n: int, t0: float = T0) -> list:
+    return [
+        at(
+            Ether()
+            / IP(src="10.11.40.66", dst="10.11.20.10")
+            / TCP(sport=45000, dport=p, flags="S"),
+            t0 + p * 0.01,
+        )
+        for p in range(1, n + 1)
+    ]
+
+
+def test_one_incident_updated_not_repeated(tmp_path: Path) -> None:
+    sink = ListSink()
+    tracker = IncidentTracker(site="nyc", sensor="s1", sinks=[sink])
+    for k in range(1, 41):
+        tracker.report(
+            detector="port_scan",
+            key=("10.0.0.1",),
+            ts=T0 + k,
+            severity=Severity.MEDIUM,
+            summary=f"{k}",
+            count=k,
+        )
+    tracker.report(
+        detector="port_scan",
+        key=("10.0.0.1",),
+        ts=T0 + 50,
+        severity=Severity.HIGH,
+        summary="more",
+        count=41,
+    )
+    tracker.flush()
+    ids = {e.id for e in sink.events}
+    assert len(ids) == 1
+    assert len(sink.events) < 10  # throttled: new, doublings, severity rise
+    last = sink.latest()[0]
+    assert (last.count, last.severity, last.first_seen.timestamp()) == (41, Severity.HIGH, T0 + 1)
+    # idle for longer than idle_seconds: the same key opens a new incident
+    tracker.report(
+        detector="port_scan",
+        key=("10.0.0.1",),
+        ts=T0 + 99_999,
+        severity=Severity.LOW,
+        summary="again",
+    )
+    assert len({e.id for e in sink.events}) == 2
+
+
+def test_json_lines_round_trip_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = JsonLinesSink(path)
+    engine = Engine(sinks=[sink], site="nyc", sensor="nyc-sensor1")
+    engine.run(pcap_batches(write_pcap(tmp_path / "scan.pcap", _scan(30))))
+    sink.close()
+    lines = path.read_text().splitlines()
+    assert all(json.loads(line)["schema_version"] == "1.0" for line in lines)
+    events = read_events(path)
+    assert [(e.detector, e.site, e.sensor, e.count) for e in events] == [
+        ("port_scan", "nyc", "nyc-sensor1", 30)
+    ]
+    on_disk = json.loads((REPO / "docs" / "auditor-event.schema.json").read_text())
+    assert on_disk == json.loads(json.dumps(event_schema(), sort_keys=True)), (
+        "regenerate docs/auditor-event.schema.json"
+    )
+
+
+def test_syslog_rfc5424_over_udp_to_loopback() -> None:
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(5)
+    sink = SyslogSink("127.0.0.1", server.getsockname()[1], hostname="nyc-sensor1")
+    tracker = IncidentTracker(site="nyc", sensor="s1", sinks=[sink])
+    tracker.report(
+        detector="arp_spoof", key=("10.11.30.1",), ts=T0, severity=Severity.HIGH, summary="spoof"
+    )
+    data, _ = server.recvfrom(65535)
+    sink.close()
+    server.close()
+    text = data.decode()
+    assert text.startswith(
+        "<163>1 2026-01-01T00:00:00.000000Z nyc-sensor1 netwarden-auditor - arp_spoof - {"
+    )
+    assert Event.model_validate_json(text.split(" - ", 2)[2]).detector == "arp_spoof"
+
+
+def test_metrics_exposition_and_promtool(tmp_path: Path) -> None:
+    stats = AuditorStats()
+    engine = Engine(sinks=[], site="nyc", stats=stats)
+    engine.run(pcap_batches(write_pcap(tmp_path / "scan.pcap", _scan(30))))
+    registry = CollectorRegistry()
+    registry.register(
+        AuditorCollector(stats, site="nyc", sensor="s1", detectors=tuple(engine.detector_names))
+    )
+    text = generate_latest(registry).decode()
+    assert 'netwarden_auditor_packets_total{site="nyc"} 30.0' in text
+    assert (
+        'netwarden_auditor_events_total{detector="port_scan",severity="medium",site="nyc"} 1.0'
+        in text
+    )
+    assert "10.11.40.66" not in text  # never an address as a label
+    # fresh families per scrape: a second scrape sees new counts
+    engine.stats.packets += 1
+    assert 'netwarden_auditor_packets_total{site="nyc"} 31.0' in generate_latest(registry).decode()
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus)")
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_config_file_allowlist_and_expiry(tmp_path: Path, example_inventory: Path) -> None:
+    config = load_auditor_config(example_inventory)
+    assert config.detectors["port_scan"]["threshold"] == 10
+    allow = parse_auditor_config(
+        {
+            "auditor": {
+                "allowlist": [
+                    {
+                        "detectors": ["port_scan"],
+                        "src": "10.11.40.0/24",
+                        "reason": "vulnerability scanner",
+                        "approver": "secops",
+                        "expires": date(2026, 6, 30),
+                    }
+                ]
+            }
+        }
+    )
+    pcap = write_pcap(tmp_path / "scan.pcap", _scan(30))
+    quiet = Engine(allow, today=date(2026, 6, 1)).run(pcap_batches(pcap))
+    assert quiet.incidents == []
+    assert quiet.suppressed == 1
+    expired = Engine(allow, today=date(2026, 7, 1)).run(pcap_batches(pcap))
+    assert [e.detector for e in expired.incidents] == ["port_scan"]
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(AuditorConfigError, match="unknown detector"):
+        Engine(parse_auditor_config({"auditor": {"detectors": {"port_scna": {}}}}))
+    with pytest.raises(AuditorConfigError, match=r"port_scan\.threshhold"):
+        Engine(parse_auditor_config({"auditor": {"detectors": {"port_scan": {"threshhold": 3}}}}))
+
+
+runner = CliRunner()
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    quiet = write_pcap(tmp_path / "quiet.pcap", tcp_session(T0, "10.11.30.20", "10.11.20.10", 445))
+    loud = write_pcap(tmp_path / "loud.pcap", _scan(30))
+    assert runner.invoke(auditor_app, ["--pcap", str(quiet)]).exit_code == 0
+    events = tmp_path / "ev.jsonl"
+    result = runner.invoke(
+        auditor_app, ["--pcap", str(loud), "--events", str(events), "--json", "--site", "nyc"]
+    )
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["events_by_detector"] == {"port_scan": {"medium": 1}}
+    assert len(read_events(events)) == 1
+    assert runner.invoke(auditor_app, ["--pcap", str(loud), "--interface", "eth0"]).exit_code == 2
+    assert runner.invoke(auditor_app, ["--pcap", str(tmp_path / "missing.pcap")]).exit_code == 2
+    assert (
+        runner.invoke(auditor_app, ["--pcap", str(loud), "--metrics-listen", "nonsense"]).exit_code
+        == 2
+    )
+    assert runner.invoke(auditor_app, ["--pcap", str(loud), "--detector", "nope"]).exit_code == 2
+
+
+def test_demo_pcap_ground_truth(tmp_path: Path, example_inventory: Path) -> None:
+    pcap = tmp_path / "attack.pcap"
+    truth = build_attack_pcap(pcap)
+    result = runner.invoke(
+        auditor_app, ["--pcap", str(pcap), "-i", str(example_inventory), "--site", "nyc", "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    found = {det: sum(by_sev.values()) for det, by_sev in summary["events_by_detector"].items()}
+    assert found == truth

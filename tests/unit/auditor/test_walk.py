@@ -1,0 +1,109 @@
+"""The lockstep record walk finds exactly the offsets a one-by-one walk finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from collectors.auditor.decode import _pcap_plausible
+from collectors.auditor.pcapng import plausible_for
+from collectors.auditor.walk import ChainFormat, walk_chain, walk_scalar
+
+PCAP = ChainFormat("<", len_at=8, add=16, header=16, max_len=262144)
+PCAPNG = ChainFormat("<", len_at=4, add=0, header=8, max_len=1 << 24, min_len=12, align=4)
+TS = 1_764_000_000
+
+
+def _pcap_records(rng: np.random.Generator, count: int, payload: str) -> bytes:
+    out = bytearray()
+    for i in range(count):
+        size = int(
+            rng.choice(
+                [0, 1, 40, 54, 60, 66, 200, 576, 1514, 9000],
+                p=[0.01, 0.01, 0.1, 0.3, 0.1, 0.2, 0.1, 0.08, 0.09, 0.01],
+            )
+        )
+        if payload == "random":
+            body = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        elif payload == "zeros":
+            body = bytes(size)
+        else:  # records that contain valid-looking record headers (a pcap carried in a pcap)
+            inner = np.array(
+                [TS + i, 5, max(size - 16, 0) // 3, max(size - 16, 0) // 3], "<u4"
+            ).tobytes()
+            body = (inner * (size // 16 + 1))[:size]
+        out += np.array([TS + i // 100, i % 1_000_000, size, size + 4], "<u4").tobytes() + body
+    return bytes(out)
+
+
+def _pcapng_blocks(rng: np.random.Generator, count: int) -> bytes:
+    out = bytearray()
+    for _ in range(count):
+        size = int(rng.choice([0, 3, 54, 60, 128, 1514]))
+        body = rng.integers(0, 256, size, dtype=np.uint8).tobytes() + bytes(-size % 4)
+        btype = int(rng.choice([6, 6, 6, 3, 5, 4]))
+        blen = 12 + 20 + len(body)
+        out += (
+            np.array([btype, blen, 0, 0, 0, size, size], "<u4").tobytes()
+            + body
+            + np.array([blen], "<u4").tobytes()
+        )
+    return bytes(out)
+
+
+def _padded(data: bytes) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(data + bytes(256), np.uint8)
+
+
+@pytest.mark.parametrize("payload", ["random", "zeros", "nested"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pcap_walk_matches_scalar(payload: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    data = _pcap_records(rng, 20_000, payload)
+    for cut in (len(data), len(data) - 7, len(data) // 3):
+        buf = _padded(data[:cut])
+        plausible = _pcap_plausible("<", 1_000_000, 262144, TS)
+        fast = walk_chain(buf, 0, cut, PCAP, plausible)
+        slow = walk_scalar(buf, 0, cut, PCAP)
+        assert np.array_equal(fast.offsets, slow.offsets)
+        assert (fast.stop, fast.bad) == (slow.stop, slow.bad)
+
+
+def test_pcap_walk_stops_at_a_damaged_header() -> None:
+    rng = np.random.default_rng(9)
+    data = bytearray(_pcap_records(rng, 20_000, "random"))
+    slow = walk_scalar(data, 0, len(data), PCAP)
+    damaged = int(slow.offsets[15_000])
+    data[damaged + 8 : damaged + 12] = np.array([1 << 30], "<u4").tobytes()
+    buf = _padded(bytes(data))
+    fast = walk_chain(buf, 0, len(data), PCAP, _pcap_plausible("<", 1_000_000, 262144, TS))
+    assert fast.bad
+    assert fast.stop == damaged
+    assert np.array_equal(fast.offsets, slow.offsets[:15_000])
+
+
+def test_pcap_walk_with_lying_speculation() -> None:
+    """A plausibility test that accepts everything only costs time, never correctness."""
+    rng = np.random.default_rng(4)
+    data = _pcap_records(rng, 10_000, "nested")
+    buf = _padded(data)
+
+    def anything(
+        lengths: npt.NDArray[np.uint32], b: npt.NDArray[np.uint8], at: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        return np.ones(len(at), np.bool_)
+
+    fast = walk_chain(buf, 0, len(data), PCAP, anything)
+    assert np.array_equal(fast.offsets, walk_scalar(buf, 0, len(data), PCAP).offsets)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_pcapng_walk_matches_scalar(seed: int) -> None:
+    data = _pcapng_blocks(np.random.default_rng(seed), 20_000)
+    for cut in (len(data), len(data) - 5):
+        buf = _padded(data[:cut])
+        fast = walk_chain(buf, 0, cut, PCAPNG, plausible_for("<"))
+        slow = walk_scalar(buf, 0, cut, PCAPNG)
+        assert np.array_equal(fast.offsets, slow.offsets)
+        assert (fast.stop, fast.bad) == (slow.stop, slow.bad)
