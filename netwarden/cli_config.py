@@ -23,6 +23,7 @@ from netwarden.config.models import (
     DriftReport,
     PlanReport,
 )
+from netwarden.config.sanitize import sanitize_line
 from netwarden.devices.base import SessionOptions, default_known_hosts
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ def _print_diff(console: Console, diff: str) -> None:
             if line.startswith("@@")
             else None
         )
-        console.print(escape(line), style=style, highlight=False, soft_wrap=True)
+        shown = sanitize_line(line) if style is None else line[0] + sanitize_line(line[1:])
+        console.print(escape(shown), style=style, highlight=False, soft_wrap=True)
 
 
 def print_device_plan(console: Console, plan: DevicePlan) -> None:
@@ -107,8 +109,8 @@ def print_device_plan(console: Console, plan: DevicePlan) -> None:
         _print_diff(console, plan.device_diff)
     if plan.commands:
         console.print("[bold]remediation[/] (the commands that would be sent):")
-        for command in plan.commands:
-            console.print(escape(command), highlight=False, soft_wrap=True)
+        for command in plan.commands:  # shown sanitised: type 7 keys are reversible
+            console.print(escape(sanitize_line(command)), highlight=False, soft_wrap=True)
 
 
 def print_plan(console: Console, report: PlanReport, *, summary: bool = False) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ class Step:
     argv: Sequence[str]
     explain: str
     expect_rc: int = 0
+    before: Callable[[], None] | None = None  # e.g. a manual change the step then detects
 
 
 def _netwarden(*args: str) -> list[str]:
@@ -96,6 +100,7 @@ def steps(workdir: Path) -> list[Step]:
             "event per incident, checked against the inventory's flow policy. Exit 1: findings.",
             expect_rc=1,
         ),
+        *lab_steps(workdir),
         Step(
             "Generate a synthetic fleet of 20 field offices",
             _netwarden("inventory", "generate", "--sites", "20", "--out", str(fleet)),
@@ -113,6 +118,114 @@ def steps(workdir: Path) -> list[Step]:
             expect_rc=2,
         ),
     ]
+
+
+def lab_steps(workdir: Path) -> list[Step]:
+    """Rehearse a change on the simulated fleet (the lab inventory written by ``lab sim``)."""
+    lab = str(workdir / "lab")
+    backups = str(workdir / "backups")
+    return [
+        Step(
+            "Plan: what would change on each simulated switch (nothing is changed)",
+            _netwarden("plan", "-i", lab, "--summary"),
+            "NAPALM loads the intended config as a replace candidate, the device diffs it, "
+            "hier_config gives the exact commands, then the candidate is discarded. "
+            "Host keys are checked against the lab's known_hosts.txt.",
+        ),
+        Step(
+            "Apply with a canary: one switch first, then the rest",
+            _netwarden(
+                "apply",
+                "-i",
+                lab,
+                "--yes",
+                "--canary",
+                "1",
+                "--confirm-timeout",
+                "30",
+                "--repo",
+                backups,
+                "--result-file",
+                str(workdir / "apply-result.json"),
+            ),
+            "Backup first, commit with a revert timer, post-checks (new SSH session, hostname, "
+            "management interface, config matches), confirm; any failure rolls back by itself.",
+        ),
+        Step(
+            "Plan again: the fleet has converged",
+            _netwarden("plan", "-i", lab, "--summary"),
+            "Every device unchanged.",
+        ),
+        Step(
+            "Backup: sanitised running configs, one git commit per run",
+            _netwarden("backup", "-i", lab, "--repo", backups, "-m", "demo: after the rollout"),
+            f"Secrets removed; `git -C {backups} log -p` shows who, why and what changed.",
+        ),
+        Step(
+            "Drift: a manual change made on one switch shows up as exactly that change",
+            _netwarden("drift", "-i", lab, "--repo", backups),
+            "Somebody added `ntp server 10.9.9.9` on nyc-acc-sw1 by hand (through Netmiko, just now). "
+            "Exit 1: drift found.",
+            expect_rc=1,
+            before=lambda: _manual_change(workdir / "lab", "nyc-acc-sw1", ["ntp server 10.9.9.9"]),
+        ),
+        Step(
+            "Backup again: the commit records the manual change",
+            _netwarden(
+                "backup", "-i", lab, "--repo", backups, "-m", "demo: after the manual change"
+            ),
+            "One device changed, one commit; the others are listed unchanged.",
+        ),
+    ]
+
+
+def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
+    """What an engineer does by hand on a switch: a config change over SSH (Netmiko)."""
+    import yaml  # noqa: PLC0415
+    from netmiko import ConnectHandler  # noqa: PLC0415
+
+    creds = yaml.safe_load((lab / "group_vars" / "all" / "zz_lab_credentials.yml").read_text())
+    host = yaml.safe_load((lab / "host_vars" / f"{device}.yml").read_text())
+    with ConnectHandler(
+        device_type="cisco_ios",
+        host=host["ansible_host"],
+        port=host["ansible_port"],
+        username=creds["ansible_user"],
+        password=creds["ansible_password"],
+        secret=creds["ansible_become_password"],
+        ssh_strict=True,
+        system_host_keys=False,
+        alt_host_keys=True,
+        alt_key_file=str(lab / "known_hosts.txt"),
+    ) as conn:
+        conn.enable()
+        conn.send_config_set(commands)
+
+
+@contextmanager
+def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``netwarden lab sim`` in the background for the lab steps; stopped with SIGTERM after."""
+    log = (lab.parent / "lab-sim.log").open("wb")
+    proc = subprocess.Popen(  # the same command an engineer runs in a second terminal
+        _netwarden("lab", "sim", "-i", "inventory", "--out", str(lab), "--time-scale", "60"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (lab / "known_hosts.txt").exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"netwarden lab sim did not start; see {log.name}")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def _break_inventory(src: Path, dest: Path) -> None:
@@ -142,7 +255,24 @@ def main() -> int:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     _break_inventory(REPO / "inventory", workdir / "broken")
+    from collectors.auditor.demo import build_attack_pcap  # noqa: PLC0415  (scapy: slow import)
+
+    build_attack_pcap(workdir / "nyc-attacks.pcap")
     all_steps = steps(workdir)
+    console.print(Rule("[bold]Starting the lab: netwarden lab sim -i inventory --out out/demo/lab"))
+    with simulated_fleet(workdir / "lab"):
+        rc = _run(all_steps)
+    if rc:
+        return rc
+    console.print(Rule("[bold green]demo complete"))
+    console.print(
+        f"Outputs kept in {workdir.relative_to(REPO)}/: configs/, compliance/report.html, "
+        "auditor-events.jsonl, backups/ (git), apply-result.json, lab/ (the lab inventory)."
+    )
+    return 0
+
+
+def _run(all_steps: list[Step]) -> int:
     for n, step in enumerate(all_steps, start=1):
         console.print(Rule(f"[bold]{n}/{len(all_steps)} {step.title}"))
         shown = " ".join(shlex.quote(a) for a in step.argv).replace(
@@ -150,20 +280,14 @@ def main() -> int:
         )
         console.print(f"[dim]$ {shown}[/]")
         console.print(f"[italic]{step.explain}[/]")
+        if step.before is not None:
+            step.before()
         rc = subprocess.run(step.argv, check=False).returncode
         if rc != step.expect_rc:
             console.print(
                 f"[bold red]step {n} exited {rc}, expected {step.expect_rc}: demo stopped[/]"
             )
             return 1
-    console.print(Rule("[bold green]demo complete"))
-    console.print(
-        f"Outputs kept in {workdir.relative_to(REPO)}/: configs/, compliance/report.html, ..."
-    )
-    console.print(
-        "Still to join this demo as they land (see README): plan/apply/backup/drift against the "
-        "simulated fleet, and the traffic auditor."
-    )
     return 0
 
 

@@ -16,6 +16,7 @@ from netwarden.config.backup import fetch_running, last_backup, stored_form
 from netwarden.config.models import DeviceDrift, DriftReport
 from netwarden.config.normalize import canonical_lines
 from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
+from netwarden.config.sanitize import sanitize_line
 from netwarden.devices import SessionOptions
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device
@@ -43,7 +44,14 @@ def unified(expected: str, running: str, expected_name: str, running_name: str) 
         tofile=running_name,
         lineterm="",
     )
-    return "\n".join(diff)
+    # Compared raw (a changed secret is drift), shown sanitised (type 7 is reversible).
+    return "\n".join(_shown(line) for line in diff)
+
+
+def _shown(line: str) -> str:
+    if line.startswith(("---", "+++", "@@")) or not line:
+        return line
+    return line[0] + sanitize_line(line[1:])
 
 
 def drift_of(device: str, running: str, intended: str, backup: str | None) -> DeviceDrift:
