@@ -75,7 +75,7 @@ def steps(workdir: Path) -> list[Step]:
                 "--format",
                 "html,json,csv,sarif",
                 "--out",
-                str(workdir / "compliance"),
+                str(workdir / "compliance-rendered"),
             ),
             "Per control: pass/fail/waived with evidence lines; reports in HTML (printable, "
             "first page for management), JSON, CSV and SARIF. The intended baseline passes every rule.",
@@ -175,6 +175,26 @@ def lab_steps(workdir: Path) -> list[Step]:
                 "backup", "-i", lab, "--repo", backups, "-m", "demo: after the manual change"
             ),
             "One device changed, one commit; the others are listed unchanged.",
+        ),
+        Step(
+            "Audit the simulated fleet live: the compliance report",
+            _netwarden(
+                "audit",
+                "-i",
+                lab,
+                "--limit",
+                "switches",
+                "--intended",
+                "--format",
+                "html,json,csv,sarif",
+                "--out",
+                str(workdir / "compliance"),
+            ),
+            "Running and startup configs read over SSH (host keys checked), audited against the "
+            "IOS rule pack and the intended configs: every switch passes except nyc-acc-sw1 (the "
+            "manual `ntp server 10.9.9.9` is unsaved, unauthenticated and drifts). Exit 1. "
+            f"Report: {workdir / 'compliance' / 'report.html'}",
+            expect_rc=1,
         ),
     ]
 

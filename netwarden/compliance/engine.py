@@ -47,7 +47,7 @@ from netwarden.compliance.models import (
 from netwarden.compliance.redact import redact_line
 from netwarden.compliance.sources import Artifact, ConfigSource, Target
 from netwarden.compliance.waivers import WaiverBook
-from netwarden.inventory.models import Device, Inventory
+from netwarden.inventory.models import FUNCTION_GROUPS, Device, Inventory
 
 logger = logging.getLogger(__name__)
 
@@ -301,16 +301,22 @@ class Engine:
             function=device.function.value if device else "",
             in_inventory=device is not None,
             files={a.path: hashlib.sha256(a.text.encode()).hexdigest() for a in target.artifacts()},
+            error=target.error or "",
         )
 
     def audit(self, target: Target) -> list[Result]:
-        """One result per rule of the target's platform pack."""
+        """One result per rule of the target's platform pack (all ``error`` if it could not be read)."""
         rules = self.compiled.get(target.platform)
         if rules is None:
             raise ComplianceError(f"{target.name}: no rule pack for platform {target.platform!r}")
         driver = self._drivers[target.platform]
         device = self.inventory.devices.get(target.name) if self.inventory else None
         site = device.site if device else UNKNOWN_SITE
+        if target.error is not None:
+            msg = f"not audited: the device could not be read: {target.error}"
+            return [
+                self._result(target.name, site, c.rule, Outcome(Status.ERROR, msg)) for c in rules
+            ]
         try:
             ctx = AuditContext(
                 target,
@@ -403,7 +409,8 @@ class Engine:
         )
 
     def selected(self, name: str, limit: str) -> bool:
-        """Ansible-like ``--limit``: comma-separated device names, site names or glob patterns."""
+        """Ansible-like ``--limit``: comma-separated device names, sites, functions or their
+        groups (``switches``), or glob patterns."""
         device = self.inventory.devices.get(name) if self.inventory else None
         for pat in (p.strip() for p in limit.split(",")):
             if not pat:
@@ -412,6 +419,7 @@ class Engine:
                 return True
             if device is not None and (
                 pat in (device.site, f"site_{device.site}", device.function.value)
+                or FUNCTION_GROUPS.get(pat) == device.function.value
                 or fnmatchcase(device.site, pat)
             ):
                 return True

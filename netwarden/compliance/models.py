@@ -213,6 +213,8 @@ class DeviceInfo(Model):
     in_inventory: bool = False
     files: dict[str, str] = Field(default_factory=dict)
     """path -> sha256 of every file read for this device."""
+    error: str = ""
+    """Why the device could not be read (live audit: unreachable, login refused ...); "" when read."""
 
 
 class RunMeta(Model):

@@ -24,12 +24,18 @@ Examples:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from netwarden.compliance.models import ComplianceError
+from netwarden.errors import NetwardenError
+from netwarden.inventory.models import Device, Platform
+
+if TYPE_CHECKING:
+    from netwarden.devices import SessionOptions
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +68,12 @@ class Target:
     startup: Artifact | None = None
     intended: Artifact | None = None
     extra: dict[str, Artifact] = field(default_factory=dict)
+    error: str | None = None
+    """Why the device could not be read (unreachable, login refused ...): audited as ``error``."""
 
     def artifacts(self) -> list[Artifact]:
+        if self.error is not None:
+            return []
         out = [self.running]
         out += [a for a in (self.startup, self.intended) if a is not None]
         out += list(self.extra.values())
@@ -77,8 +87,10 @@ class ConfigSource(Protocol):
     Contract: ``targets()`` yields one :class:`Target` per device, each with
     the running config (or ruleset, or server outputs) and, when available,
     startup and intended configs. It raises :class:`ComplianceError` when the
-    source as a whole cannot be read (missing folder, unreachable layer); a
-    single unreadable device is logged and skipped, never silently passed.
+    source as a whole cannot be read (missing folder, unreachable layer). A
+    single unreadable device is never silently passed: a file source logs and
+    skips it; a live source yields it with ``error`` set (the reason), and the
+    engine reports every rule of that device as ``error`` with that reason.
     ``description`` says where the configs came from (for the run metadata).
     """
 
@@ -169,20 +181,110 @@ def _read(path: Path) -> Artifact:
     return Artifact(str(path), path.read_text(encoding="utf-8", errors="replace"))
 
 
-class LiveSource:
-    """Configs read from the devices themselves: needs the device-session layer (issue 4).
+LIVE_PLATFORMS: dict[Platform, str] = {Platform.IOS: "ios"}
+"""Inventory platforms the live audit can read (through ``DeviceSession.get_config``),
+and the rule pack that audits each. Linux servers and firewalls need command
+outputs (``sshd -T``, ``nft -j list ruleset``) the session layer does not read
+yet: audit them from files (``--configs``)."""
 
-    The seam is here so the CLI and the engine do not change when it lands:
-    ``targets()`` will open a session per device and return running and
-    startup configs the way :class:`FolderSource` does.
+_STARTUP_HEADER = re.compile(r"\AUsing \d+ out of \d+ bytes[^\n]*\n?")
+_NO_STARTUP = "startup-config is not present"
+
+
+def startup_text(shown: str) -> str:
+    """``show startup-config`` as a config: no ``Using N out of M bytes`` header; "" when absent.
+
+    Examples:
+        >>> startup_text("Using 1500 out of 524288 bytes\\n!\\nhostname sw1")
+        '!\\nhostname sw1'
+        >>> startup_text("startup-config is not present")
+        ''
+    """
+    if shown.strip() == _NO_STARTUP:
+        return ""
+    return _STARTUP_HEADER.sub("", shown.lstrip(), count=1)
+
+
+class LiveSource:
+    """Running and startup configs read from the devices through the device-session layer.
+
+    Every device gets a session of its own (``session_for(device, options)``: host
+    keys are checked like every other command), at most ``concurrency`` at once.
+    A device that cannot be read (unreachable, login refused, unknown or changed
+    host key, a command that fails) is yielded with ``error`` set to the reason,
+    so the audit reports it and goes on with the others. Devices of a platform
+    the live audit cannot read (:data:`LIVE_PLATFORMS`) are listed in
+    ``skipped`` and named in ``description``; they are not audited.
+
+    Intended configs (``intended``, rendered from the inventory) are attached by
+    device name. Configs are held in memory only; nothing read from a device is
+    logged (the reports show redacted evidence lines).
     """
 
-    def __init__(self, devices: list[str]) -> None:
-        self.devices = devices
-        self.description = "live devices"
+    def __init__(
+        self,
+        devices: Sequence[Device],
+        options: SessionOptions,
+        *,
+        intended: Mapping[str, str] | None = None,
+        concurrency: int = 8,
+        on_done: Callable[[Target], None] | None = None,
+    ) -> None:
+        self.devices = [d for d in devices if d.platform in LIVE_PLATFORMS]
+        self.skipped = sorted(d.name for d in devices if d.platform not in LIVE_PLATFORMS)
+        self.options = options
+        self.intended = dict(intended or {})
+        self.concurrency = concurrency
+        self.on_done = on_done
+        self.description = f"live: {len(self.devices)} device(s) over SSH"
+        if self.skipped:
+            shown = ", ".join(self.skipped[:8]) + (" ..." if len(self.skipped) > 8 else "")
+            self.description += (
+                f"; skipped {len(self.skipped)} device(s) the live audit cannot read "
+                f"(platforms other than {', '.join(p.value for p in LIVE_PLATFORMS)}: "
+                f"audit them with --configs): {shown}"
+            )
 
     def targets(self) -> Iterator[Target]:
-        raise ComplianceError(
-            "the live audit needs the device-session layer (issue 4), which is not there yet; "
-            "audit backups instead with --configs DIR"
+        from netwarden.config.runner import run_each  # noqa: PLC0415  (imports the session layer)
+
+        yield from run_each(
+            self.devices,
+            self._read,
+            lambda d, exc: self._unreadable(d, f"{d.name}: internal error: {exc!r}"),
+            concurrency=self.concurrency,
+            on_done=self.on_done,
+        )
+
+    def _read(self, device: Device) -> Target:
+        from netwarden.devices import session_for  # noqa: PLC0415  (NAPALM import is slow)
+
+        where = f"live/{device.name}"
+        try:
+            session = session_for(device, self.options)
+            session.open()
+            try:
+                running = session.get_config("running")
+                startup = session.get_config("startup")
+            finally:
+                session.close()
+        except NetwardenError as exc:
+            logger.warning("%s: not audited: %s", device.name, exc)
+            return self._unreadable(device, str(exc))
+        target = Target(
+            device.name,
+            LIVE_PLATFORMS[device.platform],
+            Artifact(f"{where}/running-config", running),
+            startup=Artifact(f"{where}/startup-config", startup_text(startup)),
+        )
+        if device.name in self.intended:
+            target.intended = Artifact(f"intended:{device.name}", self.intended[device.name])
+        return target
+
+    def _unreadable(self, device: Device, reason: str) -> Target:
+        return Target(
+            device.name,
+            LIVE_PLATFORMS[device.platform],
+            Artifact(f"live/{device.name}/running-config", ""),
+            error=reason,
         )

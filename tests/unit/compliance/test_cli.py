@@ -75,7 +75,7 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     assert "pdf" in res.output
 
 
-def test_live_audit_names_the_missing_layer(tmp_path: Path) -> None:
+def test_live_audit_needs_the_inventory(tmp_path: Path) -> None:
     res = runner.invoke(audit_cmd, ["--no-inventory", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
-    assert "issue 4" in res.output
+    assert "the live audit (no --configs) needs the inventory" in res.output
