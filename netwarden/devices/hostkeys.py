@@ -11,16 +11,25 @@ command) and compares the key the device offers with the file:
   file (under a lock: many devices are probed at once);
 - changed: ALWAYS refused, whatever the options say.
 
+The file is parsed once per process while it is unchanged (cached by path,
+mtime and size), and Netmiko gets a one-line file holding only the verified key
+(:attr:`HostKeyCheck.pinned_file`): re-parsing a fleet-sized known_hosts for every
+session (three times per plan) made the client's CPU grow with fleet size squared
+(bench/RESULTS.md, bench_plan_apply.py).
+
 known_hosts entries are OpenSSH's: ``host`` on port 22, ``[host]:port`` otherwise.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import fcntl
 import hashlib
 import logging
+import shutil
 import socket
+import tempfile
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
@@ -43,11 +52,42 @@ class HostKeyStatus(StrEnum):
 
 @dataclass(frozen=True)
 class HostKeyCheck:
-    """The outcome of a successful check."""
+    """The outcome of a successful check.
+
+    ``pinned_file`` is a known_hosts file with just the verified key of this host,
+    for the client that logs in next (Netmiko's ``alt_key_file``).
+    """
 
     status: HostKeyStatus
     key_type: str
     fingerprint: str
+    pinned_file: Path | None = None
+
+
+_CACHE: dict[Path, tuple[int, int, paramiko.HostKeys]] = {}
+_CACHE_GUARD = threading.Lock()
+_PIN_DIR: Path | None = None
+
+
+def _pin_dir() -> Path:
+    global _PIN_DIR  # noqa: PLW0603  (one private directory per process, made on first use)
+    with _CACHE_GUARD:
+        if _PIN_DIR is None:
+            _PIN_DIR = Path(tempfile.mkdtemp(prefix="netwarden-hostkeys-"))
+            atexit.register(shutil.rmtree, _PIN_DIR, True)
+        return _PIN_DIR
+
+
+def pinned_file(name: str, key: paramiko.PKey) -> Path:
+    """A known_hosts file (mode 0600) holding only ``name key``; one per host and key."""
+    line = f"{name} {key.get_name()} {key.get_base64()}\n"
+    path = _pin_dir() / (hashlib.sha256(line.encode()).hexdigest()[:32] + ".known_hosts")
+    if not path.exists():
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_text(line, encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path
 
 
 def known_hosts_name(host: str, port: int) -> str:
@@ -102,14 +142,25 @@ def _file_lock(path: Path) -> threading.Lock:
 
 
 def _load(path: Path) -> paramiko.HostKeys:
+    """The parsed file, from the cache while its mtime and size are unchanged (read-only use)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return paramiko.HostKeys()
+    except OSError as exc:
+        raise DeviceConnectionError(str(path), f"cannot read the known_hosts file: {exc}") from exc
+    resolved = path.resolve()
+    with _CACHE_GUARD:
+        hit = _CACHE.get(resolved)
+    if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
+        return hit[2]
     keys = paramiko.HostKeys()
-    if path.is_file():
-        try:
-            keys.load(str(path))
-        except (OSError, paramiko.SSHException, ValueError) as exc:
-            raise DeviceConnectionError(
-                str(path), f"cannot read the known_hosts file: {exc}"
-            ) from exc
+    try:
+        keys.load(str(path))
+    except (OSError, paramiko.SSHException, ValueError) as exc:
+        raise DeviceConnectionError(str(path), f"cannot read the known_hosts file: {exc}") from exc
+    with _CACHE_GUARD:
+        _CACHE[resolved] = (st.st_mtime_ns, st.st_size, keys)
     return keys
 
 
@@ -142,7 +193,9 @@ def check_host_key(
     if recorded:
         known = recorded.get(key.get_name())
         if known is not None and known == key:
-            return HostKeyCheck(HostKeyStatus.KNOWN, key.get_name(), fingerprint(key))
+            return HostKeyCheck(
+                HostKeyStatus.KNOWN, key.get_name(), fingerprint(key), pinned_file(name, key)
+            )
         have = ", ".join(f"{t} {fingerprint(k)}" for t, k in recorded.items())
         raise HostKeyError(
             device,
@@ -159,7 +212,9 @@ def check_host_key(
         )
     _append(known_hosts, name, key)
     logger.warning("%s: trusted on first use: %s %s -> %s", device, name, offered, known_hosts)
-    return HostKeyCheck(HostKeyStatus.ADDED, key.get_name(), fingerprint(key))
+    return HostKeyCheck(
+        HostKeyStatus.ADDED, key.get_name(), fingerprint(key), pinned_file(name, key)
+    )
 
 
 def _append(path: Path, name: str, key: paramiko.PKey) -> None:

@@ -62,7 +62,7 @@ class NapalmIosSession:
         host, port = address_of(self.device)
         creds = credentials_for(self.device)
         opts = self.options
-        check_host_key(
+        checked = check_host_key(
             self.name,
             host,
             port,
@@ -80,7 +80,8 @@ class NapalmIosSession:
             "ssh_strict": True,
             "system_host_keys": False,
             "alt_host_keys": True,
-            "alt_key_file": str(opts.known_hosts),
+            # Only the key just verified: Netmiko re-checks it strictly on its own connection.
+            "alt_key_file": str(checked.pinned_file or opts.known_hosts),
         }
         driver = get_network_driver("ios")(
             host,

@@ -1,0 +1,246 @@
+"""One inventory host at a time: what the Ansible modules call.
+
+``netwarden_config`` and ``netwarden_backup`` are action plugins
+(``playbooks/action_plugins``, documented by stubs in ``playbooks/library``): they
+run in ansible-playbook's own Python on the controller, because netwarden reads the
+inventory with Ansible's controller code, which a module packed by AnsiballZ cannot
+import. They stay thin: they validate their options, call one function here, and
+turn the result into Ansible's return values. Everything here composes the same
+workflows the CLI uses (:mod:`netwarden.config.plan`, ``apply``, ``backup``);
+nothing is re-implemented. Each function works on ONE device, because Ansible
+runs one task per host; fleet concurrency and canary waves are Ansible's
+(forks, ``serial``, ``max_fail_percentage``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import getpass
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netwarden.config.apply import ApplyOptions, apply_device
+from netwarden.config.backup import (
+    backup_path,
+    ensure_repo,
+    fetch_running,
+    last_backup,
+    run_backup,
+    stored_form,
+)
+from netwarden.config.models import (
+    ApplyStatus,
+    BackupStatus,
+    DeviceApplyResult,
+    DeviceBackup,
+    DevicePlan,
+)
+from netwarden.config.plan import plan_device
+from netwarden.devices import SessionOptions, default_known_hosts
+from netwarden.errors import NetwardenError, RenderError
+from netwarden.inventory import Device, Inventory, load_inventory
+from netwarden.inventory.models import Platform
+from netwarden.render import render_device
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Host:
+    """One inventory host, validated, with how to reach it."""
+
+    inventory: Inventory
+    device: Device
+    options: SessionOptions
+
+    @functools.cached_property
+    def intended(self) -> str:
+        """The intended config (the ``ios_baseline`` templates, as ``netwarden render`` writes it)."""
+        return render_device(self.inventory, self.device)
+
+
+def load_host(
+    inventory: str | os.PathLike[str],
+    name: str,
+    *,
+    vault_password_file: Path | None = None,
+    known_hosts: Path | None = None,
+    trust_on_first_use: bool = False,
+    timeout: float = 30.0,
+) -> Host:
+    """Load the inventory with netwarden and return the ios device ``name`` with its session options.
+
+    Raises:
+        NetwardenError: the inventory is invalid, or ``name`` is not an ios device of it.
+    """
+    path = Path(inventory)
+    inv = load_inventory(path, vault_password_file)
+    device = inv.devices.get(name)
+    if device is None:
+        raise RenderError(f"{name} is not a device of the inventory {path}")
+    if device.platform is not Platform.IOS:
+        raise RenderError(
+            f"{name} is a {device.platform.value!r} device; netwarden_config manages ios devices"
+        )
+    options = SessionOptions(
+        known_hosts=known_hosts or default_known_hosts(path),
+        trust_on_first_use=trust_on_first_use,
+        conn_timeout=min(timeout, 10.0),
+        timeout=timeout,
+        read_timeout=timeout,
+    )
+    return Host(inventory=inv, device=device, options=options)
+
+
+def host_from_params(params: Mapping[str, Any], task_vars: Mapping[str, Any]) -> Host:
+    """:func:`load_host` from a plugin's common options and the play's variables.
+
+    Options: ``device`` (default ``inventory_hostname``), ``inventory`` (default the
+    play's first inventory source), ``vault_password_file`` (default
+    ansible-playbook's, see :func:`controller_vault_password_file`),
+    ``known_hosts``, ``trust_on_first_use``, ``timeout``.
+
+    Raises:
+        NetwardenError: no inventory, an invalid one, or the device is not an ios device of it.
+    """
+
+    def path(key: str) -> Path | None:
+        return Path(params[key]) if params.get(key) else None
+
+    device = params.get("device") or task_vars.get("inventory_hostname")
+    sources = task_vars.get("ansible_inventory_sources") or []
+    inventory = params.get("inventory") or (sources[0] if sources else None)
+    if not device or not inventory:
+        raise RenderError("no device or inventory: set the options or run in a play")
+    return load_host(
+        inventory,
+        str(device),
+        vault_password_file=path("vault_password_file") or controller_vault_password_file(),
+        known_hosts=path("known_hosts"),
+        trust_on_first_use=bool(params.get("trust_on_first_use")),
+        timeout=float(params.get("timeout") or 30.0),
+    )
+
+
+def controller_vault_password_file() -> Path | None:
+    """The vault password file of the running ansible-playbook (CLI option, then configuration).
+
+    Only meaningful inside an Ansible controller process (plugins).
+    """
+    # Imported at call time: only plugins call this, and CLIARGS is set when the CLI starts.
+    from ansible.constants import DEFAULT_VAULT_PASSWORD_FILE  # noqa: PLC0415
+    from ansible.context import CLIARGS  # noqa: PLC0415
+
+    files = CLIARGS.get("vault_password_files") or ()
+    if files:
+        return Path(files[0])
+    configured = DEFAULT_VAULT_PASSWORD_FILE
+    return Path(configured) if configured else None
+
+
+def current_user() -> str:
+    """Who runs the playbook, for backup commit messages."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except OSError:  # no passwd entry (containers)
+        return f"uid {os.getuid()}"
+
+
+def plan_host(host: Host) -> DevicePlan:
+    """The plan of one host (``DevicePlan.error`` set when it could not be planned)."""
+    try:
+        intended = host.intended
+    except NetwardenError as exc:
+        return DevicePlan(device=host.device.name, error=str(exc))
+    return plan_device(host.device, intended, host.options)
+
+
+@dataclass(frozen=True)
+class HostApply:
+    """What applying to one host did: the apply result and, if one was taken, the backup."""
+
+    result: DeviceApplyResult
+    backup: DeviceBackup | None = None
+    backup_commit: str | None = None
+
+
+def apply_host(
+    host: Host,
+    options: ApplyOptions,
+    *,
+    backup_repo: Path | None = None,
+    user: str = "",
+    message: str = "",
+) -> HostApply:
+    """Plan; if the device would change, back it up (optional) and apply with commit-confirm.
+
+    An unchanged device costs one session and no backup, so a converged fleet's
+    run changes nothing, not even the backup repository.
+    """
+    name = host.device.name
+    plan = plan_host(host)
+    if plan.error:
+        return HostApply(
+            DeviceApplyResult(device=name, status=ApplyStatus.FAILED, reason=plan.error)
+        )
+    if not plan.changed:
+        return HostApply(DeviceApplyResult(device=name, status=ApplyStatus.UNCHANGED))
+    backup, commit = None, None
+    if backup_repo is not None:
+        backup, commit = backup_host(
+            host,
+            backup_repo,
+            user=user or current_user(),
+            message=f"before apply: {message}" if message else "before apply",
+        )
+    result = apply_device(host.device, host.intended, host.options, options)
+    return HostApply(result, backup, commit)
+
+
+@contextlib.contextmanager
+def _parent_lock(repo: Path) -> Iterator[None]:
+    """Serialise the creation of ``repo`` among processes (Ansible forks) on its parent directory."""
+    repo.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(repo.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def backup_host(
+    host: Host, repo: Path, *, user: str, message: str = ""
+) -> tuple[DeviceBackup, str | None]:
+    """Back up one host into ``repo`` (created if absent); return its result and the commit.
+
+    The commit is None when the stored config did not change.
+    """
+    with _parent_lock(repo):
+        ensure_repo(repo)
+    report = run_backup([host.device], host.options, repo, user=user, message=message)
+    return report.devices[0], report.commit
+
+
+def backup_preview(host: Host, repo: Path) -> DeviceBackup:
+    """What :func:`backup_host` would record (check mode): reads the device, writes nothing."""
+    name = host.device.name
+    try:
+        running = fetch_running(host.device, host.options)
+    except NetwardenError as exc:
+        return DeviceBackup(device=name, status=BackupStatus.UNREACHABLE, error=str(exc))
+    before = last_backup(repo, name)
+    if before is None:
+        status = BackupStatus.NEW
+    elif before == stored_form(running):
+        status = BackupStatus.UNCHANGED
+    else:
+        status = BackupStatus.CHANGED
+    return DeviceBackup(device=name, status=status, path=str(backup_path(repo, name)))
