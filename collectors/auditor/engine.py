@@ -7,6 +7,7 @@ run on their defaults (foreign captures, the shared evaluation pcaps).
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import time
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 import collectors.auditor.detectors  # noqa: F401  (registers the built-in detectors)
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import AuditorConfig
+from collectors.auditor.detectors._util import release_view
 from collectors.auditor.detectors.base import Detector, DetectorContext, registry
 from collectors.auditor.events import Event, EventSink, IncidentTracker, Severity
 from collectors.auditor.metrics import AuditorStats
@@ -105,7 +107,7 @@ class Engine:
             sinks=list(sinks),
             reemit_seconds=self.config.reemit_seconds,
             idle_seconds=self.config.incident_idle_seconds,
-            suppress=self._suppressed,
+            suppress=self._suppressed if self.config.allowlist else None,
             on_emit=self._emitted,
         )
         policy = None
@@ -136,6 +138,11 @@ class Engine:
             else:
                 self.detectors.append(cls(settings, self.ctx))
         self._clock = -math.inf
+        # Everything alive now (modules, the inventory, the configuration) lives as long as
+        # the run: move it out of the cyclic collector's generations, so the collections that
+        # detector state triggers do not rescan it (about 5 % of a run's CPU time otherwise).
+        gc.collect()  # nothing already unreachable may be frozen (it would never be freed)
+        gc.freeze()
         self._started = time.monotonic()
         self._finished: RunSummary | None = None
         self._severities: dict[str, Severity] = {}
@@ -152,19 +159,22 @@ class Engine:
         if new or before is None or event.severity > before:
             self.stats.add_event(event.detector, event.severity)
         self._severities[event.id] = event.severity
-        self.stats.incidents_open = len(self.tracker.incidents())
+        self.stats.incidents_open = self.tracker.open_count()
 
     def process(self, batch: Batch) -> None:
         """Run every detector on one batch, then let them expire state up to the batch's time."""
         self.stats.add_batch(batch)
         if len(batch) == 0:
             return
-        for det in self.detectors:
-            try:
-                det.process(batch, self.ctx)
-            except Exception:  # a detector bug must not stop the sensor; counted and logged
-                logger.exception("detector %s failed on %s", det.name, batch.source)
-                self.stats.detector_errors[det.name] += 1
+        try:
+            for det in self.detectors:
+                try:
+                    det.process(batch, self.ctx)
+                except Exception:  # a detector bug must not stop the sensor; counted and logged
+                    logger.exception("detector %s failed on %s", det.name, batch.source)
+                    self.stats.detector_errors[det.name] += 1
+        finally:
+            release_view()  # the shared per-batch columns (detectors/_util.py) die with the batch
         # Packet time never goes backwards for expiry (traces are not always sorted).
         self._clock = max(self._clock, float(batch.packets["ts"].max()))
         self._expire(self._clock)
@@ -178,7 +188,7 @@ class Engine:
                 self.stats.detector_errors[det.name] += 1
         if math.isfinite(now):
             self.tracker.expire(now)
-        self.stats.incidents_open = len(self.tracker.incidents())
+        self.stats.incidents_open = self.tracker.open_count()
 
     def run(self, batches: Iterable[Batch], progress: Progress | None = None) -> RunSummary:
         """Process every batch, then :meth:`finish`."""

@@ -13,8 +13,10 @@ The schema is versioned (:data:`SCHEMA_VERSION`), documented in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +44,10 @@ class Severity(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+    # Hash as the str it is (Enum's default hashes the member name in Python, which made
+    # every rank lookup and comparison a Python call; equal strings now hash equal too).
+    __hash__ = str.__hash__
 
     @property
     def rank(self) -> int:
@@ -69,6 +75,10 @@ class Severity(StrEnum):
 
 
 _RANK = {s: i for i, s in enumerate(Severity)}
+
+T = TypeVar("T")
+Lazy: TypeAlias = T | Callable[[], T]
+"""A value, or a function of no argument returning it (called only when needed)."""
 
 # RFC 5424 severities (syslog): critical=2, error=3, warning=4, notice=5, informational=6.
 _SYSLOG_SEVERITY = {
@@ -118,6 +128,20 @@ def event_schema() -> dict[str, Any]:
     schema["$id"] = f"https://netwarden.invalid/schemas/auditor-event-{SCHEMA_VERSION}.json"
     schema["title"] = "netwarden auditor event"
     return schema
+
+
+def incident_id(name: str) -> str:
+    """``str(uuid.uuid5(_ID_NAMESPACE, name))`` without building a ``UUID`` (it is per incident).
+
+    Examples:
+        >>> incident_id("s|port_scan|10.0.0.1|1.5") == str(uuid.uuid5(_ID_NAMESPACE, "s|port_scan|10.0.0.1|1.5"))
+        True
+    """
+    h = bytearray(hashlib.sha1(_ID_NAMESPACE.bytes + name.encode("utf-8")).digest()[:16])  # noqa: S324  (RFC 4122 UUIDv5 is SHA-1 by definition, not a security use)
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def utc(ts: float) -> datetime:
@@ -209,12 +233,37 @@ class SyslogSink:
 
 @dataclass
 class _Incident:
+    """An open incident: its last built event plus the updates not folded into it yet.
+
+    Updates that are not emitted are kept as plain values (``update``) and the
+    frozen :class:`Event` is rebuilt only when it is emitted or read: a detector
+    reporting often costs a few attribute writes per report, not a model copy.
+    """
+
     event: Event
     emitted_count: int
     emitted_ts: float
     emitted_severity: Severity
     last_ts: float
+    count: int
+    severity: Severity
+    last_seen: float
     dirty: bool = False
+    update: dict[str, Any] | None = None
+
+    def current(self) -> Event:
+        """The incident's state as an event (folding pending updates in)."""
+        upd = self.update
+        if upd is not None:
+            upd["ts"] = utc(upd["ts"])
+            upd["last_seen"] = utc(upd["last_seen"])
+            if callable(upd["summary"]):
+                upd["summary"] = upd["summary"]()
+            if callable(upd.get("evidence")):
+                upd["evidence"] = dict(upd["evidence"]())
+            self.event = self.event.model_copy(update=upd)
+            self.update = None
+        return self.event
 
 
 @dataclass
@@ -241,6 +290,7 @@ class IncidentTracker:
     _open: dict[tuple[str, ...], _Incident] = field(default_factory=dict)
     closed: list[Event] = field(default_factory=list)
     suppressed: int = 0
+    _earliest: float = math.inf  # a lower bound of every open incident's last_ts
 
     def report(
         self,
@@ -249,64 +299,76 @@ class IncidentTracker:
         key: Iterable[object],
         ts: float,
         severity: Severity,
-        summary: str,
+        summary: Lazy[str],
         src: str = "",
         dst: str = "",
-        evidence: Mapping[str, Any] | None = None,
+        evidence: Lazy[Mapping[str, Any]] | None = None,
         count: int | None = None,
         first_seen: float | None = None,
     ) -> Event | None:
         """Create or update the incident ``(detector, *key)``; return the event if emitted.
 
         ``count`` is the incident's total so far when the detector knows it
-        (a scan's distinct ports); otherwise every report adds one.
+        (a scan's distinct ports); otherwise every report adds one. ``summary``
+        and ``evidence`` may be functions of no argument returning them: they are
+        then called only if this report's content is ever written (emitted, or
+        read through :meth:`incidents`), so a detector that reports often pays for
+        the text only when it is used. Such a function must describe the state
+        *at the report* (capture what it needs), and its evidence replaces the
+        previous evidence even when empty.
         """
         if self.suppress is not None and self.suppress(detector, src, dst, ts):
             self.suppressed += 1
             return None
-        full_key = (detector, *(str(k) for k in key))
+        full_key = (detector, *map(str, key))
         inc = self._open.get(full_key)
         if inc is not None and ts - inc.last_ts > self.idle_seconds:
             self._close(full_key)
             inc = None
-        ev_evidence = dict(evidence or {})
         if inc is None:
             first = min(ts, first_seen) if first_seen is not None else ts
+            now = utc(ts)
             event = Event(
-                id=str(uuid.uuid5(_ID_NAMESPACE, "|".join((self.sensor, *full_key, repr(first))))),
-                ts=utc(ts),
-                first_seen=utc(first),
-                last_seen=utc(ts),
+                id=incident_id("|".join((self.sensor, *full_key, repr(first)))),
+                ts=now,
+                first_seen=now if first == ts else utc(first),
+                last_seen=now,
                 site=self.site,
                 sensor=self.sensor,
                 detector=detector,
                 severity=severity,
                 src=src,
                 dst=dst,
-                summary=summary,
-                evidence=ev_evidence,
+                summary=summary() if callable(summary) else summary,
+                evidence=(evidence() if callable(evidence) else evidence) or {},  # copied
                 count=max(1, count or 1),
             )
             if len(self._open) >= self.max_incidents:
                 self._close(next(iter(self._open)))
-            self._open[full_key] = _Incident(event, event.count, ts, severity, ts)
+            self._earliest = min(self._earliest, ts)
+            self._open[full_key] = _Incident(
+                event, event.count, ts, severity, ts, event.count, severity, ts
+            )
             self._emit(event, new=True)
             return event
-        old = inc.event
-        new_severity = severity if severity > old.severity else old.severity
-        new_count = max(old.count, count) if count is not None else old.count + 1
-        event = old.model_copy(
-            update={
-                "ts": utc(ts),
-                "last_seen": utc(max(ts, old.last_seen.timestamp())),
-                "severity": new_severity,
-                "summary": summary,
-                "evidence": ev_evidence or old.evidence,
-                "count": new_count,
-                "dst": dst or old.dst,
-            }
-        )
-        inc.event = event
+        new_severity = severity if severity > inc.severity else inc.severity
+        new_count = max(inc.count, count) if count is not None else inc.count + 1
+        inc.last_seen = max(ts, inc.last_seen)
+        update = inc.update if inc.update is not None else {}
+        update["ts"] = ts
+        update["last_seen"] = inc.last_seen
+        update["severity"] = new_severity
+        update["summary"] = summary
+        update["count"] = new_count
+        if callable(evidence):
+            update["evidence"] = evidence
+        elif evidence:
+            update["evidence"] = dict(evidence)
+        if dst:
+            update["dst"] = dst
+        inc.update = update
+        inc.count = new_count
+        inc.severity = new_severity
         inc.last_ts = max(inc.last_ts, ts)
         inc.dirty = True
         if (
@@ -315,11 +377,13 @@ class IncidentTracker:
             or ts - inc.emitted_ts >= self.reemit_seconds
         ):
             self._mark_emitted(inc, ts)
+            event = inc.event
             self._emit(event, new=False)
             return event
         return None
 
     def _mark_emitted(self, inc: _Incident, ts: float) -> None:
+        inc.current()
         inc.emitted_count = inc.event.count
         inc.emitted_ts = ts
         inc.emitted_severity = inc.event.severity
@@ -337,12 +401,15 @@ class IncidentTracker:
             self._mark_emitted(inc, inc.last_ts)
             self._emit(inc.event, new=False)
         if len(self.closed) < self.max_closed:
-            self.closed.append(inc.event)
+            self.closed.append(inc.current())
 
     def expire(self, now: float) -> None:
         """Close incidents idle for ``idle_seconds`` (emitting their final state if changed)."""
+        if now - self._earliest <= self.idle_seconds:
+            return  # nothing can be idle yet: no scan of every open incident per batch
         for key in [k for k, inc in self._open.items() if now - inc.last_ts > self.idle_seconds]:
             self._close(key)
+        self._earliest = min((inc.last_ts for inc in self._open.values()), default=math.inf)
 
     def flush(self) -> None:
         """Emit every incident changed since its last emission (end of input)."""
@@ -353,7 +420,11 @@ class IncidentTracker:
 
     def incidents(self) -> list[Event]:
         """The current state of every open incident."""
-        return [inc.event for inc in self._open.values()]
+        return [inc.current() for inc in self._open.values()]
+
+    def open_count(self) -> int:
+        """How many incidents are open (O(1), unlike ``len(incidents())``)."""
+        return len(self._open)
 
     def all_incidents(self) -> list[Event]:
         """Closed incidents (the first ``max_closed``) and open ones, oldest first."""

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_address
 
+import numpy as np
+import numpy.typing as npt
+
 from netwarden.inventory.models import EXTERNAL_ZONE, FlowRule, Inventory, Protocol, Site
 
 _PRIVATE = (
@@ -19,6 +22,9 @@ _PRIVATE = (
     IPv4Network("192.168.0.0/16"),
     IPv4Network("100.64.0.0/10"),
 )
+# Outside every subnet, these are "unknown" rather than the internet (place(): private,
+# loopback, link-local).
+_UNPLANNED = (*_PRIVATE, IPv4Network("127.0.0.0/8"), IPv4Network("169.254.0.0/16"))
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,28 @@ class FlowPolicyEngine:
         self._lengths = sorted(self._nets, reverse=True)
         self._masks = {n: (0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in self._lengths}
         self._ports = {name: svc.ports for name, svc in inv.services.items()}
+        # place_many's tables: per prefix length, sorted networks and their (site, zone) indices
+        self.site_list: list[Site] = list(inv.sites.values())
+        """Sites by the index :meth:`place_many` returns."""
+        zones = sorted({z for site in self.site_list for z in site.zones} | {EXTERNAL_ZONE})
+        self.zone_names: list[str] = zones
+        """Zone names by the index :meth:`place_many` returns."""
+        site_at = {id(site): i for i, site in enumerate(self.site_list)}
+        zone_at = {z: i for i, z in enumerate(zones)}
+        self._vec: list[
+            tuple[int, npt.NDArray[np.uint32], npt.NDArray[np.int32], npt.NDArray[np.int32]]
+        ] = []
+        for n in self._lengths:
+            nets = sorted(self._nets[n].items())
+            self._vec.append(
+                (
+                    self._masks[n],
+                    np.array([net for net, _ in nets], dtype=np.uint32),
+                    np.array([site_at[id(hit[0])] for _, hit in nets], dtype=np.int32),
+                    np.array([zone_at[hit[1]] for _, hit in nets], dtype=np.int32),
+                )
+            )
+        self._external = zone_at[EXTERNAL_ZONE]
 
     def place(self, address: str | IPv4Address) -> Placement:
         """The site and zone of an address (longest prefix wins)."""
@@ -71,6 +99,40 @@ class FlowPolicyEngine:
         if any(addr in net for net in _PRIVATE) or addr.is_loopback or addr.is_link_local:
             return Placement(None, None)
         return Placement(None, EXTERNAL_ZONE)
+
+    def place_many(
+        self, addresses: npt.NDArray[np.uint32]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        """:meth:`place` for an array of IPv4 addresses (``uint32``, host order), vectorised.
+
+        Returns ``(site_idx, zone_idx)``: indices into :attr:`site_list` and
+        :attr:`zone_names`, -1 for no site (the internet, unknown) and for no zone
+        (a private address outside the plan). ``placement(s, z)`` turns a pair
+        back into a :class:`Placement`.
+        """
+        addr = np.asarray(addresses, dtype=np.uint32)
+        site = np.full(addr.shape, -1, dtype=np.int32)
+        zone = np.full(addr.shape, -1, dtype=np.int32)
+        todo = np.ones(addr.shape, dtype=np.bool_)
+        for mask, nets, sites, zones in self._vec:  # longest prefix first
+            masked = addr & np.uint32(mask)
+            pos = np.minimum(np.searchsorted(nets, masked), len(nets) - 1)
+            hit = todo & (nets[pos] == masked)
+            site[hit] = sites[pos[hit]]
+            zone[hit] = zones[pos[hit]]
+            todo &= ~hit
+        special = np.zeros(addr.shape, dtype=np.bool_)
+        for net in _UNPLANNED:
+            special |= (addr & np.uint32(int(net.netmask))) == np.uint32(int(net.network_address))
+        zone[todo & ~special] = self._external
+        return site, zone
+
+    def placement(self, site_idx: int, zone_idx: int) -> Placement:
+        """The :class:`Placement` of one ``(site_idx, zone_idx)`` pair from :meth:`place_many`."""
+        return Placement(
+            self.site_list[site_idx] if site_idx >= 0 else None,
+            self.zone_names[zone_idx] if zone_idx >= 0 else None,
+        )
 
     def decide(
         self, src: str | IPv4Address, dst: str | IPv4Address, proto: Protocol, port: int | None

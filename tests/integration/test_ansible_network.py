@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from labfleet import CONFIRM_MINUTES, Lab, running_lines, start_lab, state_of
 
 from netwarden.config.backup import git
+from tests.integration.labfleet import CONFIRM_MINUTES, Lab, running_lines, start_lab, state_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labfleet import CONFIRM_MINUTES, Lab, start_lab, state_of
 
 from netwarden.config.apply import ApplyOptions, apply_device, apply_fleet
 from netwarden.config.models import ApplyStatus
+from tests.integration.labfleet import CONFIRM_MINUTES, Lab, start_lab, state_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labfleet import CONFIRM_MINUTES, Lab, start_lab
 from netmiko import ConnectHandler
 from typer.testing import CliRunner, Result
 
@@ -25,6 +24,7 @@ from netwarden.cli_common import EXIT_FINDINGS
 from netwarden.compliance.engine import Engine
 from netwarden.config.apply import ApplyOptions, apply_device
 from netwarden.config.models import ApplyStatus
+from tests.integration.labfleet import CONFIRM_MINUTES, Lab, start_lab
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

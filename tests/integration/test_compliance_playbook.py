@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labfleet import Lab, start_lab
 
 from netwarden.inventory import load_inventory
 from netwarden.render import render_all
+from tests.integration.labfleet import Lab, start_lab
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

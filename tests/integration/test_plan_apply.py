@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labfleet import CONFIRM_MINUTES, Lab, running, running_lines, start_lab, state_of
 from netmiko import ConnectHandler
 from typer.testing import CliRunner
 
@@ -23,6 +22,14 @@ from netwarden.config.backup import git, last_backup, run_backup
 from netwarden.config.drift import drift_fleet
 from netwarden.config.models import ApplyReport, ApplyStatus, BackupStatus, PlanReport
 from netwarden.config.plan import plan_fleet
+from tests.integration.labfleet import (
+    CONFIRM_MINUTES,
+    Lab,
+    running,
+    running_lines,
+    start_lab,
+    state_of,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

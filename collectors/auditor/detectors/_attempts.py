@@ -9,24 +9,115 @@ failed UDP attempt. Answered attempts are forgotten. Pending attempts are
 bounded (``max_pending``); the oldest is finalised as unanswered when full.
 
 Work per batch: vectorised masks select SYNs, SYN-ACKs, RSTs and ICMP
-unreachables; Python touches only those packets (deduplicated SYN keys).
+unreachables. Python touches each SYN once (an ordered dict of pending attempts,
+int keys) and only those answers whose (scanner, victim) pair has a pending SYN
+(a sorted array of pending pairs, searched with numpy, selects them). Listeners
+get the failures of one update in one call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
+import numpy.typing as npt
 
 from collectors.auditor.batch import TCP_ACK, TCP_RST, TCP_SYN, Batch
-from collectors.auditor.detectors._util import BoundedDict, ipv4_mask
+from collectors.auditor.detectors._util import BatchView, payload_slices, sorted_in, view
 
-# (scanner, victim, port, proto, ts, how) with how in {"unanswered", "rejected", "unreachable"}
-FailedListener = Callable[[int, int, int, int, float, str], None]
+
+@dataclass(slots=True)
+class Failures:
+    """The failed attempts of one update, in order, as parallel lists.
+
+    ``key`` is :func:`attempt_key` (scanner, victim, port), ``how`` one of
+    ``unanswered``, ``rejected``, ``unreachable``. Ints rather than tuples as keys
+    and columns rather than a tuple per failure: cheaper to build and to hash, and
+    nothing for the cyclic garbage collector to track. Iterate with :meth:`rows`.
+    """
+
+    key: list[int] = field(default_factory=list)
+    proto: list[int] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)
+    how: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def add(self, key: int, proto: int, ts: float, how: str) -> None:
+        self.key.append(key)
+        self.proto.append(proto)
+        self.ts.append(ts)
+        self.how.append(how)
+
+    def rows(self) -> Iterator[tuple[int, int, float, str]]:
+        """(key, proto, ts, how) per failure."""
+        return zip(self.key, self.proto, self.ts, self.how, strict=True)
+
+
+# Listeners get every failure of one update at once, in order (one call, not one per failure).
+FailedListener = Callable[[Failures], None]
 
 SHARED_NAME = "failed_attempts"
 ICMP_UNREACHABLE = 3
+
+
+def attempt_key(scanner: int, victim: int, port: int) -> int:
+    """One int for (scanner, victim, port): ``key >> 16`` is the (scanner, victim) pair.
+
+    Examples:
+        >>> k = attempt_key(0x0A000001, 0x0A000002, 22)
+        >>> k >> 48, k >> 16 & 0xFFFFFFFF, k & 0xFFFF, k >> 16 == 0x0A000001 << 32 | 0x0A000002
+        (167772161, 167772162, 22, True)
+    """
+    return scanner << 48 | victim << 16 | port
+
+
+def _keys(
+    scanner: npt.NDArray[np.uint32], victim: npt.NDArray[np.uint32], port: npt.NDArray[np.uint16]
+) -> list[int]:
+    """:func:`attempt_key` of whole columns (numpy for the low 48 bits, Python for the rest)."""
+    low = (victim.astype(np.uint64) << np.uint64(16)) | port.astype(np.uint64)
+    return [h << 48 | lo for h, lo in zip(scanner.tolist(), low.tolist(), strict=True)]
+
+
+def _pair(
+    scanner: npt.NDArray[np.uint32], victim: npt.NDArray[np.uint32]
+) -> npt.NDArray[np.uint64]:
+    """``scanner << 32 | victim`` (``attempt_key(...) >> 16``) of whole columns."""
+    pair: npt.NDArray[np.uint64] = (scanner.astype(np.uint64) << np.uint64(32)) | victim.astype(
+        np.uint64
+    )
+    return pair
+
+
+@dataclass
+class _PairTable:
+    """A sorted array holding at least the (scanner, victim) pair of every pending attempt.
+
+    Pairs are merged in as SYNs arrive and dropped only by a rebuild from the pending
+    keys when stale ones outnumber the live: a pre-selection, the dict stays the truth.
+    """
+
+    pairs: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    new: list[npt.NDArray[np.uint64]] = field(default_factory=list)
+
+    def add(self, pairs: npt.NDArray[np.uint64]) -> None:
+        self.new.append(pairs)
+
+    def table(self, pending: OrderedDict[int, float]) -> npt.NDArray[np.uint64]:
+        added = sum(len(a) for a in self.new)
+        if len(self.pairs) + added > 4 * len(pending) + 65_536:  # stale pairs: only a cost
+            self.pairs = np.unique(np.array([k >> 16 for k in pending], dtype=np.uint64))
+            self.new = []
+        elif self.new:
+            fresh = np.unique(np.concatenate(self.new))
+            self.pairs = np.insert(self.pairs, np.searchsorted(self.pairs, fresh), fresh)
+            self.new = []
+        return self.pairs
 
 
 @dataclass
@@ -34,80 +125,106 @@ class AttemptTracker:
     answer_timeout: float = 5.0
     max_pending: int = 200_000
     listeners: list[FailedListener] = field(default_factory=list)
-    pending: BoundedDict[tuple[int, int, int], float] = field(init=False)
-    _last_batch: int = -1
-    _batches: int = 0
-
-    def __post_init__(self) -> None:
-        # Eviction is done by hand (finalised as unanswered); the bound is a safety net.
-        self.pending = BoundedDict(self.max_pending + 1)
+    # attempt_key -> SYN time, oldest first; bounded by hand (finalised as unanswered)
+    pending: OrderedDict[int, float] = field(default_factory=OrderedDict)
+    _pairs: _PairTable = field(default_factory=_PairTable)
+    _last_batch: Batch | None = None
 
     def subscribe(self, listener: FailedListener) -> None:
         self.listeners.append(listener)
 
-    def _fail(self, key: tuple[int, int, int], proto: int, ts: float, how: str) -> None:
-        for listener in self.listeners:
-            listener(key[0], key[1], key[2], proto, ts, how)
+    def _tell(self, failures: Failures) -> None:
+        if failures:
+            for listener in self.listeners:
+                listener(failures)
 
     def observe(self, batch: Batch) -> None:
         """Update from one batch; several detectors may call this for the same batch."""
-        marker = id(batch)
-        if marker == self._last_batch:
+        if batch is self._last_batch:
             return
-        self._last_batch = marker
-        p = batch.packets
-        m4 = ipv4_mask(batch)
-        tcp = m4 & (p["proto"] == 6)
-        flags = p["tcp_flags"]
-        syn = tcp & ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
-        synack = tcp & ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
-        rst = tcp & ((flags & TCP_RST) != 0)
-        unreach = m4 & (p["proto"] == 1) & (p["icmp_type"] == ICMP_UNREACHABLE)
+        self._last_batch = batch
+        v = view(batch)
+        failures = Failures()
+        self._syns(v, failures)
+        if self.pending:
+            self._answers(v, failures)
+        unreach = np.flatnonzero(v.icmp & (batch.packets["icmp_type"] == ICMP_UNREACHABLE))
+        if len(unreach):
+            self._unreachable(batch, unreach, failures)
+        self._tell(failures)
 
-        idx = np.flatnonzero(syn)
-        if len(idx):
-            src = p["src4"][idx].astype(np.uint64)
-            dst = p["dst4"][idx].astype(np.uint64)
-            keys = np.stack([(src << np.uint64(32)) | dst, p["dport"][idx].astype(np.uint64)], 1)
-            _, first = np.unique(keys, axis=0, return_index=True)
-            first.sort()
-            ts = p["ts"][idx]
-            pending = self.pending
-            for j in first:
-                k = (int(src[j]), int(dst[j]), int(keys[j, 1]))
-                if k not in pending:
-                    if len(pending) >= self.max_pending:
-                        old, old_ts = pending.popitem(last=False)
-                        self._fail(old, 6, old_ts, "unanswered")
-                    pending[k] = float(ts[j])
-        for j in np.flatnonzero(synack):
-            self.pending.pop((int(p["dst4"][j]), int(p["src4"][j]), int(p["sport"][j])), None)
-        for j in np.flatnonzero(rst):
-            k = (int(p["dst4"][j]), int(p["src4"][j]), int(p["sport"][j]))
-            if k in self.pending:
-                del self.pending[k]
-                self._fail(k, 6, float(p["ts"][j]), "rejected")
-        for j in np.flatnonzero(unreach):
-            quoted = _quoted_ip(batch.payload(int(j)))
+    def _syns(self, v: BatchView, failures: Failures) -> None:
+        """The first SYN of a key starts the attempt; repeats (retransmissions) do not."""
+        idx = np.flatnonzero(v.syn)
+        if len(idx) == 0:
+            return
+        pending, maxp = self.pending, self.max_pending
+        keys = _keys(v.src4[idx], v.dst4[idx], v.dport[idx])
+        for k, ts in zip(keys, v.ts[idx].tolist(), strict=True):
+            if k not in pending:
+                if len(pending) >= maxp:
+                    old, old_ts = pending.popitem(last=False)
+                    failures.add(old, 6, old_ts, "unanswered")
+                pending[k] = ts
+        self._pairs.add(_pair(v.src4[idx], v.dst4[idx]))
+
+    def _answers(self, v: BatchView, failures: Failures) -> None:
+        """SYN-ACKs answer, RSTs reject (the victim is the source, the scanner the destination).
+
+        Only answers whose (scanner, victim) pair has a pending SYN reach the Python dict.
+        """
+        pending = self.pending
+        table = self._pairs.table(pending)
+        tcp, flags = v.tcp, v.flags
+        idx = np.flatnonzero(tcp & ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)))
+        idx = idx[sorted_in(_pair(v.dst4[idx], v.src4[idx]), table)]
+        pop = pending.pop
+        for k in _keys(v.dst4[idx], v.src4[idx], v.sport[idx]):
+            pop(k, None)
+        idx = np.flatnonzero(tcp & ((flags & TCP_RST) != 0))
+        idx = idx[sorted_in(_pair(v.dst4[idx], v.src4[idx]), table)]
+        keys = _keys(v.dst4[idx], v.src4[idx], v.sport[idx])
+        for k, ts in zip(keys, v.ts[idx].tolist(), strict=True):
+            if k in pending:
+                del pending[k]
+                failures.add(k, 6, ts, "rejected")
+
+    def _unreachable(self, batch: Batch, idx: npt.NDArray[np.int64], failures: Failures) -> None:
+        """ICMP unreachables quoting a pending TCP SYN, or any UDP datagram."""
+        pending = self.pending
+        for data, ts in zip(
+            payload_slices(batch, idx), batch.packets["ts"][idx].tolist(), strict=True
+        ):
+            quoted = _quoted_ip(data)
             if quoted is None:
                 continue
             proto, osrc, odst, dport = quoted
-            k = (osrc, odst, dport)
-            if proto == 6 and k in self.pending:
-                del self.pending[k]
-                self._fail(k, 6, float(p["ts"][j]), "unreachable")
+            k = attempt_key(osrc, odst, dport)
+            if proto == 6 and k in pending:
+                del pending[k]
+                failures.add(k, 6, ts, "unreachable")
             elif proto == 17:
-                self._fail(k, 17, float(p["ts"][j]), "unreachable")
+                failures.add(k, 17, ts, "unreachable")
 
     def expire(self, now: float) -> None:
         """Finalise SYNs unanswered for ``answer_timeout`` (all of them when ``now`` is inf)."""
         pending = self.pending
-        while pending:
-            key, ts = next(iter(pending.items()))
-            if ts + self.answer_timeout > now:
+        timeout = self.answer_timeout
+        n = 0
+        for ts in pending.values():  # oldest first
+            if ts + timeout > now:
                 break
-            del pending[key]
-            self._fail(key, 6, ts, "unanswered")
+            n += 1
+        if n == 0:
+            return
+        keys = list(islice(pending, n))
+        times = list(islice(pending.values(), n))
+        if n == len(pending):
+            pending.clear()
+        else:
+            for k in keys:
+                del pending[k]
+        self._tell(Failures(keys, [6] * n, times, ["unanswered"] * n))
 
 
 def _quoted_ip(data: bytes) -> tuple[int, int, int, int] | None:

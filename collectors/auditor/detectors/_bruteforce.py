@@ -21,7 +21,12 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._sessions import Selection, Session, SessionTracker
+from collectors.auditor.detectors._sessions import (
+    Selection,
+    ServicePackets,
+    Session,
+    SessionTracker,
+)
 from collectors.auditor.detectors._util import BoundedDict, ip_str
 from collectors.auditor.detectors.base import DetectorContext
 from collectors.auditor.events import Severity
@@ -60,7 +65,10 @@ class BruteForceDetector:
         self.s = settings
         self.ctx = ctx
         self.sessions = SessionTracker(
-            self.ports, self._closed, idle_timeout=settings.session_idle_seconds
+            self.ports,
+            self._closed,
+            idle_timeout=settings.session_idle_seconds,
+            shared=ctx.shared_helper("service_packets", ServicePackets),
         )
         self.clients: BoundedDict[int, _Client] = BoundedDict(settings.max_clients)
         self.marked: BoundedDict[tuple[int, int, int, int], int] = BoundedDict(100_000)
@@ -68,7 +76,7 @@ class BruteForceDetector:
 
     # -- failures -------------------------------------------------------------------
     def _closed(self, sess: Session) -> None:
-        if self.marked.pop(sess.key, 0):
+        if self.marked and self.marked.pop(sess.key, 0):
             return  # failures already counted from the protocol's own replies
         if not self.count_short_sessions or not sess.established or sess.c2s_bytes == 0:
             return

@@ -9,7 +9,9 @@ and summed with ``np.bincount``: Python work is per flow, not per packet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +19,16 @@ import numpy as np
 import numpy.typing as npt
 
 from collectors.auditor.batch import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Batch
-from collectors.auditor.detectors._util import BoundedDict, ipv4_mask, port_mask
+from collectors.auditor.detectors._util import (
+    BoundedDict,
+    group_rows,
+    port_mask,
+    sorted_in,
+    view,
+)
 
 
-@dataclass
+@dataclass(slots=True)
 class Session:
     client: int
     server: int
@@ -42,12 +50,45 @@ class Session:
         return self.last - self.start
 
 
+# client, server, client port, server port, last, SYN time, bytes c2s, s2c, SYN?, SYN-ACK?, end?
+_FlowRow = tuple[int, int, int, int, float, float, float, float, bool, bool, bool]
+
+
 @dataclass
 class Selection:
     """The batch's packets of the service ports and their direction."""
 
     idx: npt.NDArray[np.int64]
     c2s: npt.NDArray[np.bool_]
+
+
+class ServicePackets:
+    """TCP packets to or from any port a session tracker of the run watches, once per batch.
+
+    Every tracker registers its ports; the first to look at a batch selects the
+    packets of all of them (one pass over the batch), and each tracker then picks
+    its own from that small subset. Share one instance per run
+    (``ctx.shared_helper``); a tracker without one uses its own.
+    """
+
+    def __init__(self) -> None:
+        self.ports: tuple[int, ...] = ()
+        self._last: Batch | None = None
+        self._idx: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+
+    def register(self, ports: tuple[int, ...]) -> None:
+        self.ports = tuple(sorted({*self.ports, *ports}))
+        self._last = None
+
+    def of(self, batch: Batch) -> npt.NDArray[np.int64]:
+        """Indices of the batch's TCP packets with a registered source or destination port."""
+        if batch is not self._last:
+            v = view(batch)
+            self._idx = np.flatnonzero(
+                v.tcp & (port_mask(v.dport, self.ports) | port_mask(v.sport, self.ports))
+            )
+            self._last = batch
+        return self._idx
 
 
 class SessionTracker:
@@ -58,7 +99,10 @@ class SessionTracker:
         *,
         idle_timeout: float = 60.0,
         max_sessions: int = 100_000,
+        shared: ServicePackets | None = None,
     ) -> None:
+        self.packets = shared if shared is not None else ServicePackets()
+        self.packets.register(ports)
         self.ports = ports
         self.on_close = on_close
         self.idle_timeout = idle_timeout
@@ -66,59 +110,108 @@ class SessionTracker:
         self.sessions: BoundedDict[tuple[int, int, int, int], Session] = BoundedDict(
             max_sessions + 1
         )
+        self._hashes: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)
+        self._new: list[tuple[int, int, int, int]] = []
 
     def observe(
         self, batch: Batch, inspect: Callable[[Batch, Selection], None] | None = None
     ) -> Selection:
         """Update sessions from ``batch``; ``inspect`` sees the selection before any session closes."""
-        p = batch.packets
-        tcp = ipv4_mask(batch) & (p["proto"] == 6)
-        to_svc = tcp & port_mask(p["dport"], self.ports)
-        from_svc = tcp & ~to_svc & port_mask(p["sport"], self.ports)
-        idx = np.flatnonzero(to_svc | from_svc)
-        c2s = to_svc[idx]
+        v = view(batch)
+        cand = self.packets.of(batch)
+        to_svc = port_mask(v.dport[cand], self.ports)
+        from_svc = ~to_svc & port_mask(v.sport[cand], self.ports)
+        mine = to_svc | from_svc
+        idx, c2s = cand[mine], to_svc[mine]
         if len(idx) == 0:
             return Selection(idx, c2s)
         if inspect is not None:
             inspect(batch, Selection(idx, c2s))
-        q = p[idx]
-        src = q["src4"].astype(np.uint64)
-        dst = q["dst4"].astype(np.uint64)
+        src = v.src4[idx].astype(np.uint64)
+        dst = v.dst4[idx].astype(np.uint64)
+        sp = v.sport[idx].astype(np.uint64)
+        dp = v.dport[idx].astype(np.uint64)
         client = np.where(c2s, src, dst)
         server = np.where(c2s, dst, src)
-        cport = np.where(c2s, q["sport"], q["dport"]).astype(np.uint64)
-        sport = np.where(c2s, q["dport"], q["sport"]).astype(np.uint64)
-        keys = np.stack([(client << np.uint64(32)) | server, (cport << np.uint64(16)) | sport], 1)
-        agg = _aggregate(keys, q, c2s)
-        first, last, syn_ts = agg.first, agg.last, agg.syn_ts
-        c2s_bytes, s2c_bytes = agg.c2s_bytes, agg.s2c_bytes
-        has_syn, has_synack, has_end = agg.has_syn, agg.has_synack, agg.has_end
-        for f in np.argsort(first, kind="stable"):
-            key = (
-                int(client[first[f]]),
-                int(server[first[f]]),
-                int(cport[first[f]]),
-                int(sport[first[f]]),
-            )
-            sess = self.sessions.get(key)
-            if sess is None:
-                if not has_syn[f]:
-                    continue  # mid-stream or a trailing packet of a closed session
-                sess = Session(*key, start=float(syn_ts[f]), last=float(last[f]))
-                if len(self.sessions) >= self.max_sessions:
-                    _, old = self.sessions.popitem(last=False)
-                    self.on_close(old)
-                self.sessions[key] = sess
-            else:
-                self.sessions.touch(key)
-            sess.last = max(sess.last, float(last[f]))
-            sess.c2s_bytes += int(c2s_bytes[f])
-            sess.s2c_bytes += int(s2c_bytes[f])
-            sess.established |= bool(has_synack[f])
-            if has_end[f]:
-                del self.sessions[key]
-                self.on_close(sess)
+        cport = np.where(c2s, sp, dp)
+        sport = np.where(c2s, dp, sp)
+        # Only flows that open here (a client SYN) or are already tracked can change a
+        # session: select their packets by a flow hash (a collision only lets a packet
+        # through to the exact per-flow test below), so Python work is per session.
+        h = _flow_hash(client, server, cport, sport)
+        flags = v.flags[idx]
+        keep = c2s & ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)  # opening packets
+        opening = h[keep]
+        if len(opening):
+            keep |= sorted_in(h, np.sort(opening))
+        if self.sessions:
+            keep |= sorted_in(h, self._open_hashes())
+        if not keep.any():
+            return Selection(idx, c2s)
+        client, server, cport, sport = client[keep], server[keep], cport[keep], sport[keep]
+        agg = _aggregate(
+            (client << np.uint64(32)) | server,
+            (cport << np.uint64(16)) | sport,
+            batch.packets[idx[keep]],
+            c2s[keep],
+        )
+        order = np.argsort(agg.first, kind="stable")
+        at = agg.first[order]
+        rows = zip(
+            client[at].tolist(),
+            server[at].tolist(),
+            cport[at].tolist(),
+            sport[at].tolist(),
+            agg.last[order].tolist(),
+            agg.syn_ts[order].tolist(),
+            agg.c2s_bytes[order].tolist(),
+            agg.s2c_bytes[order].tolist(),
+            agg.has_syn[order].tolist(),
+            agg.has_synack[order].tolist(),
+            agg.has_end[order].tolist(),
+            strict=True,
+        )
+        self._update(rows)
         return Selection(idx, c2s)
+
+    def _update(self, rows: Iterable[_FlowRow]) -> None:
+        """Fold one batch's per-flow aggregates into the sessions, in order of first packet."""
+        sessions = self.sessions
+        put = OrderedDict.__setitem__
+        for cl, sv, cp, spt, last, syn_ts, c2s_b, s2c_b, has_syn, has_synack, has_end in rows:
+            key = (cl, sv, cp, spt)
+            sess = sessions.get(key)
+            if sess is None:
+                if not has_syn:
+                    continue  # mid-stream or a trailing packet of a closed session
+                sess = Session(*key, start=syn_ts, last=last)
+                if len(sessions) >= self.max_sessions:
+                    _, old = sessions.popitem(last=False)
+                    self.on_close(old)
+                put(sessions, key, sess)  # bounded by the eviction just above
+                self._new.append(key)
+            else:
+                sessions.move_to_end(key)
+            sess.last = max(sess.last, last)
+            sess.c2s_bytes += int(c2s_b)
+            sess.s2c_bytes += int(s2c_b)
+            sess.established |= has_synack
+            if has_end:
+                del sessions[key]
+                self.on_close(sess)
+
+    def _open_hashes(self) -> npt.NDArray[np.uint64]:
+        """Sorted flow hashes of the tracked sessions (a superset: closed ones stay until a rebuild)."""
+        if len(self._hashes) + len(self._new) > 2 * len(self.sessions) + 4096:
+            self._new = list(self.sessions)
+            self._hashes = np.empty(0, dtype=np.uint64)
+        if self._new:
+            k = np.array(self._new, dtype=np.uint64).reshape(-1, 4)
+            added = np.sort(_flow_hash(k[:, 0], k[:, 1], k[:, 2], k[:, 3]))
+            # merge two sorted arrays (insert at the binary-search positions)
+            self._hashes = np.insert(self._hashes, np.searchsorted(self._hashes, added), added)
+            self._new = []
+        return self._hashes
 
     def find(self, client: int, server: int, cport: int, sport: int) -> Session | None:
         return self.sessions.get((client, server, cport, sport))
@@ -126,11 +219,19 @@ class SessionTracker:
     def expire(self, now: float) -> None:
         """Close sessions idle for ``idle_timeout`` (every session when ``now`` is inf)."""
         sessions = self.sessions  # least recently active first (touched on every update)
-        while sessions:
-            key, sess = next(iter(sessions.items()))
-            if now - sess.last <= self.idle_timeout:
-                break
-            del sessions[key]
+        idle = self.idle_timeout
+        if math.isinf(now):
+            done = list(sessions.values())
+            sessions.clear()
+        else:
+            done = []
+            for sess in sessions.values():
+                if now - sess.last <= idle:
+                    break
+                done.append(sess)
+            for sess in done:
+                del sessions[sess.key]
+        for sess in done:
             self.on_close(sess)
 
 
@@ -148,13 +249,32 @@ class _Flows:
     has_end: npt.NDArray[np.bool_]
 
 
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _flow_hash(
+    client: npt.NDArray[np.uint64],
+    server: npt.NDArray[np.uint64],
+    cport: npt.NDArray[np.uint64],
+    sport: npt.NDArray[np.uint64],
+) -> npt.NDArray[np.uint64]:
+    """A 64-bit mix of a flow key (equal keys, equal hashes; used only to pre-select)."""
+    a = (client << np.uint64(32)) | server
+    b = (cport << np.uint64(16)) | sport
+    h: npt.NDArray[np.uint64] = np.multiply(a, _K1, dtype=np.uint64)  # wraps modulo 2**64
+    h += np.multiply(b ^ (a >> np.uint64(29)), _K2, dtype=np.uint64)
+    return h
+
+
 def _aggregate(
-    keys: npt.NDArray[np.uint64], q: npt.NDArray[np.void], c2s: npt.NDArray[np.bool_]
+    k0: npt.NDArray[np.uint64],
+    k1: npt.NDArray[np.uint64],
+    q: npt.NDArray[np.void],
+    c2s: npt.NDArray[np.bool_],
 ) -> _Flows:
-    """Group packets by flow key and reduce them (np.unique + bincount, no Python loop)."""
-    uniq, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
-    n = len(uniq)
+    """Group packets by flow key ``(k0, k1)`` and reduce them (grouping + bincount, no Python loop)."""
+    first, inv, n = group_rows(k0, k1)
     ts = q["ts"]
     last = np.full(n, -np.inf)
     np.maximum.at(last, inv, ts)

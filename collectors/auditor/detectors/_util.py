@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Address
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from collectors.auditor.batch import ETH_ARP, ETH_IPV4, Batch
+from collectors.auditor.batch import ETH_ARP, ETH_IPV4, TCP_ACK, TCP_RST, TCP_SYN, Batch
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -21,9 +23,74 @@ IntArray = npt.NDArray[np.int64]
 
 def ipv4_mask(batch: Batch) -> BoolArray:
     """Packets with a cleanly decoded IPv4 header."""
-    p = batch.packets
+    return view(batch).ipv4
+
+
+def _ipv4_mask(p: npt.NDArray[np.void]) -> BoolArray:
     mask: BoolArray = (p["error"] == 0) & (p["ip_version"] == 4) & (p["ethertype"] == ETH_IPV4)
     return mask
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """Contiguous copies of the header fields most detectors read, and their common masks.
+
+    Built once per batch (:func:`view`) and shared by every detector: a field of
+    the structured ``Batch.packets`` array is a strided view, and thirteen
+    detectors each re-reading and re-masking it cost more than the decode.
+    Arrays are read-only by convention (shared).
+    """
+
+    ts: npt.NDArray[np.float64]
+    src4: npt.NDArray[np.uint32]
+    dst4: npt.NDArray[np.uint32]
+    proto: npt.NDArray[np.uint8]
+    sport: npt.NDArray[np.uint16]
+    dport: npt.NDArray[np.uint16]
+    flags: npt.NDArray[np.uint8]
+    payload_len: npt.NDArray[np.uint16]
+    ipv4: BoolArray
+    tcp: BoolArray
+    udp: BoolArray
+    icmp: BoolArray
+    syn: BoolArray
+    """TCP SYN without ACK or RST: a connection attempt."""
+
+
+_VIEW: list[tuple[Batch, BatchView]] = []
+
+
+def view(batch: Batch) -> BatchView:
+    """The shared :class:`BatchView` of ``batch`` (computed on first use, cached for the batch)."""
+    if _VIEW and _VIEW[0][0] is batch:
+        return _VIEW[0][1]
+    p = batch.packets
+    ipv4 = _ipv4_mask(p)
+    proto = np.ascontiguousarray(p["proto"])
+    flags = np.ascontiguousarray(p["tcp_flags"])
+    tcp = ipv4 & (proto == 6)
+    v = BatchView(
+        ts=np.ascontiguousarray(p["ts"]),
+        src4=np.ascontiguousarray(p["src4"]),
+        dst4=np.ascontiguousarray(p["dst4"]),
+        proto=proto,
+        sport=np.ascontiguousarray(p["sport"]),
+        dport=np.ascontiguousarray(p["dport"]),
+        flags=flags,
+        payload_len=np.ascontiguousarray(p["payload_len"]),
+        ipv4=ipv4,
+        tcp=tcp,
+        udp=ipv4 & (proto == 17),
+        icmp=ipv4 & (proto == 1),
+        syn=tcp & ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN),
+    )
+    _VIEW[:] = [(batch, v)]
+    return v
+
+
+def release_view() -> None:
+    """Forget the cached view (the engine calls this after each batch: no batch outlives its turn)."""
+    _VIEW.clear()
 
 
 def arp_mask(batch: Batch) -> BoolArray:
@@ -35,13 +102,28 @@ def arp_mask(batch: Batch) -> BoolArray:
 
 def port_mask(ports: npt.NDArray[np.uint16], wanted: tuple[int, ...]) -> BoolArray:
     """``ports`` in ``wanted``."""
-    mask: BoolArray = np.isin(ports, np.asarray(wanted, dtype=np.uint16))
+    if len(wanted) > 8:
+        many: BoolArray = np.isin(ports, np.asarray(wanted, dtype=np.uint16))
+        return many
+    mask: BoolArray = np.zeros(ports.shape, dtype=np.bool_)
+    for port in wanted:  # a few comparisons beat isin's sort for a handful of ports
+        mask |= ports == port
     return mask
 
 
+@lru_cache(maxsize=65_536)
 def ip_str(value: int) -> str:
-    """``0x0a0b1e05`` -> ``10.11.30.5``."""
-    return str(IPv4Address(int(value)))
+    """``0x0a0b1e05`` -> ``10.11.30.5`` (as ``str(IPv4Address(value))``; memoised: reports
+    format the same few addresses over and over).
+
+    Examples:
+        >>> ip_str(0x0A0B1E05), ip_str(0), ip_str(0xFFFFFFFF)
+        ('10.11.30.5', '0.0.0.0', '255.255.255.255')
+    """
+    v = int(value)
+    if not 0 <= v <= 0xFFFFFFFF:
+        return str(IPv4Address(v))  # raises AddressValueError quoting the value
+    return f"{v >> 24}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
 
 
 def mac_str(value: int) -> str:
@@ -67,14 +149,29 @@ def payload_prefix(batch: Batch, idx: IntArray, n: int) -> npt.NDArray[np.uint8]
     if len(idx) == 0:
         return out
     buf = np.frombuffer(batch.data, dtype=np.uint8)
-    p = batch.packets[idx]
-    start = batch.offsets[idx].astype(np.int64) + p["payload_off"].astype(np.int64)
-    length = p["payload_len"].astype(np.int64)
+    start = payload_starts(batch, idx)
+    length = batch.packets["payload_len"][idx].astype(np.int64)
     cols = np.arange(n, dtype=np.int64)
     pos = start[:, None] + cols[None, :]
     valid = (cols[None, :] < length[:, None]) & (pos < len(buf))
     out[valid] = buf[pos[valid]]
     return out
+
+
+def payload_starts(batch: Batch, idx: IntArray) -> IntArray:
+    """Offsets in ``batch.data`` of the payloads of packets ``idx``."""
+    start: IntArray = batch.offsets[idx].astype(np.int64) + batch.packets["payload_off"][
+        idx
+    ].astype(np.int64)
+    return start
+
+
+def payload_slices(batch: Batch, idx: IntArray) -> list[bytes]:
+    """The captured payloads of packets ``idx`` (one ``bytes`` each, no per-packet numpy indexing)."""
+    data = batch.data
+    start = payload_starts(batch, idx)
+    end = start + batch.packets["payload_len"][idx].astype(np.int64)
+    return [bytes(data[a:b]) for a, b in zip(start.tolist(), end.tolist(), strict=True)]
 
 
 def prefix_in(prefixes: npt.NDArray[np.uint8], words: tuple[bytes, ...]) -> BoolArray:
@@ -107,6 +204,13 @@ class BoundedDict(OrderedDict[K, V], Generic[K, V]):
     def touch(self, key: K) -> None:
         self.move_to_end(key)
 
+    def trim(self) -> None:
+        """Evict the oldest entries past ``maxlen`` (after bulk inserts with ``OrderedDict.__setitem__``,
+        which hot loops use to skip the per-insert bound check)."""
+        while len(self) > self.maxlen:
+            self.popitem(last=False)
+            self.evicted += 1
+
     def oldest(self) -> Iterator[tuple[K, V]]:
         """Items from the oldest; stop iterating before mutating."""
         return iter(list(self.items()))
@@ -115,3 +219,41 @@ class BoundedDict(OrderedDict[K, V], Generic[K, V]):
 def fmt_ports(ports: list[int], limit: int = 20) -> list[int]:
     """A sorted sample of ports for evidence."""
     return sorted(ports)[:limit]
+
+
+def sorted_in(values: npt.NDArray[Any], table: npt.NDArray[Any]) -> BoolArray:
+    """``np.isin(values, table)`` for a *sorted* ``table`` (binary search, no sort of ``values``)."""
+    if len(table) == 0:
+        return np.zeros(values.shape, dtype=np.bool_)
+    pos = table.searchsorted(values)
+    np.minimum(pos, len(table) - 1, out=pos)
+    found: BoolArray = table[pos] == values
+    return found
+
+
+def group_rows(
+    k0: npt.NDArray[np.uint64], k1: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """Group rows by the key pair ``(k0, k1)``: ``(first, inverse, groups)``.
+
+    What ``np.unique(np.stack([k0, k1], 1), axis=0, return_index=True,
+    return_inverse=True)`` returns (groups in key order, ``first`` the lowest row of
+    each), with one stable ``lexsort`` instead of a sort of structured rows.
+
+    Examples:
+        >>> first, inv, n = group_rows(np.array([5, 1, 5], np.uint64), np.array([0, 2, 0], np.uint64))
+        >>> first.tolist(), inv.tolist(), n
+        ([1, 0], [1, 0, 1], 2)
+    """
+    if len(k0) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), 0
+    order = np.lexsort((k1, k0))
+    s0, s1 = k0[order], k1[order]
+    new = np.empty(len(order), dtype=np.bool_)
+    new[0] = True
+    np.not_equal(s0[1:], s0[:-1], out=new[1:])
+    new[1:] |= s1[1:] != s1[:-1]
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    first: npt.NDArray[np.int64] = order[new]
+    return first, inverse, int(new.sum())

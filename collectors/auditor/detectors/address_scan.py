@@ -9,15 +9,17 @@ per scanner (key ``(address_scan, src)``).
 
 from __future__ import annotations
 
-from collections import Counter
+import heapq
+import math
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import ClassVar
 
 from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._attempts import shared_tracker
+from collectors.auditor.detectors._attempts import Failures, shared_tracker
 from collectors.auditor.detectors._util import BoundedDict, ip_str
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -32,12 +34,19 @@ class AddressScanSettings(DetectorSettings):
     max_victims: int = Field(default=65_536, ge=100, description="per scanner")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Scanner:
     victims: dict[int, float] = field(default_factory=dict)
-    ports: Counter[tuple[int, int]] = field(default_factory=Counter)
+    ports: dict[int, int] = field(default_factory=dict)  # proto << 16 | port -> failures
     first: float = 0.0
     reported: int = 0
+    floor: float = math.inf  # a lower bound of min(victims.values())
+    last: float = -math.inf  # max(victims.values()) unless stale
+    stale: bool = False
+
+
+GROUP_AT = 2048
+"""Failures in one update from which they are folded per scanner (see ``_fold``)."""
 
 
 @register
@@ -53,61 +62,151 @@ class AddressScan:
         self.tracker.subscribe(self._failed)
         self.scanners: BoundedDict[int, _Scanner] = BoundedDict(settings.max_scanners)
         self.active: set[int] = set()
+        self.changed: set[int] = set()  # scanners with failures since the last expire
+        self.floor = math.inf  # <= every active scanner's oldest victim time
 
-    def _failed(  # noqa: PLR0917  (the attempt tracker's listener signature)
-        self,
-        scanner: int,
-        victim: int,
-        port: int,
-        proto: int,
-        ts: float,
-        how: str,  # noqa: ARG002
-    ) -> None:
+    def _failed(self, failures: Failures) -> None:
+        if len(failures) < GROUP_AT:
+            self._one_by_one(failures)
+            return
+        # A big update (end of input, a flood): fold each scanner's failures at once.
+        by: dict[int, list[int]] = {}
+        for i, akey in enumerate(failures.key):
+            scanner = akey >> 48
+            rows = by.get(scanner)
+            if rows is None:
+                by[scanner] = [i]
+            else:
+                rows.append(i)
+        for scanner, rows in by.items():
+            group = Failures(
+                [failures.key[i] for i in rows],
+                [failures.proto[i] for i in rows],
+                [failures.ts[i] for i in rows],
+                [failures.how[i] for i in rows],
+            )
+            if len(rows) < 4 or not self._fold(scanner, group):
+                self._one_by_one(group)
+
+    def _fold(self, scanner: int, group: Failures) -> bool:
+        """Add one scanner's failures in bulk when that is exactly the same as one by one.
+
+        It is when no failure can prune (every victim time stays within the window of
+        the latest failure) and the victim cap cannot be reached; else return False.
+        """
         st = self.scanners.get(scanner)
+        times = group.ts
+        floor = min(st.floor if st is not None else math.inf, *times)
+        latest = max(times)
+        known = len(st.victims) if st is not None else 0
+        if floor < latest - self.s.window_seconds or known + len(group) > self.s.max_victims:
+            return False
         if st is None:
-            st = _Scanner(first=ts)
+            st = _Scanner(first=times[0])
             self.scanners[scanner] = st
         else:
-            self.scanners.touch(scanner)
-        if victim in st.victims or len(st.victims) < self.s.max_victims:
-            st.victims[victim] = ts
-        st.ports[(proto, port)] += 1
-        if len(st.victims) >= self.s.threshold:
-            horizon = ts - self.s.window_seconds
-            if min(st.victims.values()) < horizon:
-                st.victims = {v: t for v, t in st.victims.items() if t >= horizon}
-                st.first = min(st.victims.values())
-            if len(st.victims) >= self.s.threshold:
-                self.active.add(scanner)
+            self.scanners.move_to_end(scanner)
+        self.changed.add(scanner)
+        victims = st.victims
+        new = {akey >> 16 & 0xFFFFFFFF: ts for akey, ts in zip(group.key, times, strict=True)}
+        if len(new) < len(group) or not victims.keys().isdisjoint(new):
+            st.stale = True  # a time may have been replaced by an earlier one: recompute
+        victims.update(new)
+        st.floor = floor
+        st.last = max(st.last, latest)
+        ports = st.ports
+        for akey, proto in zip(group.key, group.proto, strict=True):
+            pp = proto << 16 | (akey & 0xFFFF)
+            ports[pp] = ports.get(pp, 0) + 1
+        if len(victims) >= self.s.threshold:
+            self.active.add(scanner)
+        return True
+
+    def _one_by_one(self, failures: Failures) -> None:
+        scanners, changed = self.scanners, self.changed
+        threshold, window = self.s.threshold, self.s.window_seconds
+        max_victims = self.s.max_victims
+        for akey, proto, ts, _how in failures.rows():
+            scanner = akey >> 48
+            victim = akey >> 16 & 0xFFFFFFFF
+            pp = proto << 16 | (akey & 0xFFFF)
+            st = scanners.get(scanner)
+            if st is None:
+                st = _Scanner(first=ts)
+                scanners[scanner] = st
+            else:
+                scanners.move_to_end(scanner)
+            changed.add(scanner)
+            victims = st.victims
+            before = victims.get(victim)
+            if before is not None or len(victims) < max_victims:
+                victims[victim] = ts
+                if ts < st.floor:  # noqa: PLR1730  (hot loop: no call to min)
+                    st.floor = ts
+                if ts >= st.last:
+                    st.last = ts
+                elif before is not None and before >= st.last:
+                    st.stale = True  # the latest time went back (unsorted trace): recompute
+            ports = st.ports
+            ports[pp] = ports.get(pp, 0) + 1
+            if len(victims) >= threshold:
+                horizon = ts - window
+                # floor <= min(victims): the O(victims) min only when it may be below the horizon
+                if st.floor < horizon:
+                    oldest = min(victims.values())
+                    if oldest < horizon:
+                        st.victims = {v: t for v, t in victims.items() if t >= horizon}
+                        st.first = oldest = min(st.victims.values())
+                        st.last, st.stale = max(st.victims.values()), False
+                    st.floor = oldest
+                if len(st.victims) >= threshold:
+                    self.active.add(scanner)
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         self.tracker.observe(batch)
 
     def expire(self, now: float) -> None:
         self.tracker.expire(now)
+        # Only scanners with new failures can have a new count to report ...
+        changed, self.changed = self.changed, set()
+        for scanner in changed & self.active:
+            st = self.scanners.get(scanner)
+            if st is None:
+                self.active.discard(scanner)
+                continue
+            self.floor = min(self.floor, st.floor)
+            if len(st.victims) != st.reported:
+                if st.stale:
+                    st.last, st.stale = max(st.victims.values()), False
+                self._report(scanner, st)
+        # ... and none can be past its window before the oldest victim time of all is.
+        if now - self.s.window_seconds <= self.floor:
+            return
+        floor = math.inf
         for scanner in list(self.active):
             st = self.scanners.get(scanner)
             if st is None:
                 self.active.discard(scanner)
                 continue
-            if len(st.victims) != st.reported:
-                self._report(scanner, st)
-            if now - max(st.victims.values()) > self.s.window_seconds:
+            if st.stale:
+                st.last, st.stale = max(st.victims.values()), False
+            if now - st.last > self.s.window_seconds:
                 self.active.discard(scanner)
                 del self.scanners[scanner]
+            else:
+                floor = min(floor, st.floor)
+        self.floor = floor
 
     def _report(self, scanner_ip: int, st: _Scanner) -> None:
         scanner = ip_str(scanner_ip)
         n = len(st.victims)
         st.reported = n
-        last = max(st.victims.values())
-        first = min(*st.victims.values(), st.first)
-        ports = [
-            f"{'tcp' if proto == 6 else 'udp'}/{port}"
-            for (proto, port), _ in st.ports.most_common(5)
-        ]
-        sample = [ip_str(v) for v in sorted(st.victims)[:10]]
+        last = st.last
+        first = min(min(st.victims.values()), st.first)  # noqa: PLW3301  (flat: a tuple of all)
         severity = Severity.HIGH if n >= self.s.high_threshold else Severity.MEDIUM
+        # The text is built only if this report is written (most updates are not):
+        # capture the state it describes now.
+        text = _Text(self, scanner, n, last, first, dict(st.ports), list(st.victims))
         self.ctx.report(
             self.name,
             (scanner,),
@@ -116,14 +215,41 @@ class AddressScan:
             severity=severity,
             src=scanner,
             count=n,
-            summary=f"{scanner} probed {n} hosts on {', '.join(ports)} without being answered "
-            f"in {last - first:.0f} s",
-            evidence={
-                "hosts": n,
-                "hosts_sample": sample,
-                "ports": ports,
-                "distinct_ports": len(st.ports),
-                "window_seconds": self.s.window_seconds,
-                "threshold": self.s.threshold,
-            },
+            summary=text.summary,
+            evidence=text.evidence,
         )
+
+
+@dataclass(slots=True)
+class _Text:
+    """The summary and evidence of one address-scan report, built on first use."""
+
+    det: AddressScan
+    scanner: str
+    n: int
+    last: float
+    first: float
+    ports: dict[int, int]
+    victims: list[int]
+
+    def _ports(self) -> list[str]:
+        top = sorted(self.ports.items(), key=itemgetter(1), reverse=True)[:5]
+        return [f"{'tcp' if pp >> 16 == 6 else 'udp'}/{pp & 0xFFFF}" for pp, _ in top]
+
+    def summary(self) -> str:
+        return (
+            f"{self.scanner} probed {self.n} hosts on {', '.join(self._ports())} without being "
+            f"answered in {self.last - self.first:.0f} s"
+        )
+
+    def evidence(self) -> dict[str, object]:
+        victims = self.victims
+        lowest = sorted(victims) if len(victims) <= 64 else heapq.nsmallest(10, victims)
+        return {
+            "hosts": self.n,
+            "hosts_sample": [ip_str(v) for v in lowest[:10]],
+            "ports": self._ports(),
+            "distinct_ports": len(self.ports),
+            "window_seconds": self.det.s.window_seconds,
+            "threshold": self.det.s.threshold,
+        }

@@ -110,18 +110,24 @@ class ArpSpoof:
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         p = batch.packets
-        idx = np.flatnonzero(arp_mask(batch) & np.isin(p["arp_op"], (ARP_REQUEST, ARP_REPLY)))
-        for j in idx:
-            row = p[j]
-            self._packet(
-                ts=float(row["ts"]),
-                op=int(row["arp_op"]),
-                eth_src=int(row["src_mac"]),
-                eth_dst=int(row["dst_mac"]),
-                sha=int(row["arp_sha"]),
-                spa=int(row["arp_spa"]),
-                tpa=int(row["arp_tpa"]),
-            )
+        idx = np.flatnonzero(arp_mask(batch))
+        if len(idx) == 0:
+            return
+        op = p["arp_op"][idx]
+        idx = idx[(op == ARP_REQUEST) | (op == ARP_REPLY)]
+        q = p[idx]
+        rows = zip(
+            q["ts"].tolist(),
+            q["arp_op"].tolist(),
+            q["src_mac"].tolist(),
+            q["dst_mac"].tolist(),
+            q["arp_sha"].tolist(),
+            q["arp_spa"].tolist(),
+            q["arp_tpa"].tolist(),
+            strict=True,
+        )
+        for ts, op, eth_src, eth_dst, sha, spa, tpa in rows:
+            self._packet(ts=ts, op=op, eth_src=eth_src, eth_dst=eth_dst, sha=sha, spa=spa, tpa=tpa)
 
     def _packet(
         self, *, ts: float, op: int, eth_src: int, eth_dst: int, sha: int, spa: int, tpa: int

@@ -28,6 +28,9 @@ Contract (every built-in follows it; a plugin must too):
   an incident key; the context's :class:`~collectors.auditor.events.IncidentTracker`
   turns reports into one event per incident (updated, not repeated), applies the
   allowlist, and hands events to the :class:`~collectors.auditor.events.EventSink` s.
+  ``summary`` and ``evidence`` may be given as functions building them (called only
+  when the report's content is written): a detector re-reporting a growing incident
+  every batch then formats it only when an update is emitted.
 - Secrets never leave a detector: evidence names the kind of credential and at
   most ``ctx.fingerprint(secret)``, a salted hash prefix.
 """
@@ -43,7 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_chec
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.events import Severity
+from collectors.auditor.events import Lazy, Severity
 
 if TYPE_CHECKING:
     from netwarden.inventory.flows import FlowPolicyEngine
@@ -62,10 +65,10 @@ class Reporter(Protocol):
         key: Iterable[object],
         ts: float,
         severity: Severity,
-        summary: str,
+        summary: Lazy[str],
         src: str = "",
         dst: str = "",
-        evidence: Mapping[str, Any] | None = None,
+        evidence: Lazy[Mapping[str, Any]] | None = None,
         count: int | None = None,
         first_seen: float | None = None,
     ) -> object: ...
@@ -95,10 +98,10 @@ class DetectorContext:
         *,
         ts: float,
         severity: Severity,
-        summary: str,
+        summary: Lazy[str],
         src: str = "",
         dst: str = "",
-        evidence: Mapping[str, Any] | None = None,
+        evidence: Lazy[Mapping[str, Any]] | None = None,
         count: int | None = None,
         first_seen: float | None = None,
     ) -> None:

@@ -21,7 +21,7 @@ periodic by design and stay out.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import ClassVar
@@ -32,7 +32,7 @@ from pydantic import Field
 
 from collectors.auditor.batch import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._util import BoundedDict, ip_str, ipv4_mask
+from collectors.auditor.detectors._util import BoundedDict, group_rows, ip_str, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 from netwarden.inventory.models import EXTERNAL_ZONE
@@ -127,6 +127,7 @@ class Beaconing:
         self.series: BoundedDict[Pair, _Series] = BoundedDict(settings.max_pairs)
         self.external: BoundedDict[int, bool] = BoundedDict(100_000)
         self.next_eval: float | None = None
+        self._servers: Counter[int] = Counter()  # open connections per server
 
     def _is_external(self, ip: int) -> bool:
         ext = self.external.get(ip)
@@ -139,33 +140,52 @@ class Beaconing:
             self.external[ip] = ext
         return ext
 
+    def _selection(self, batch: Batch) -> npt.NDArray[np.int64]:
+        """TCP packets that may open or update a tracked connection.
+
+        With ``external_only`` a connection opens only with a SYN to an external
+        server, and a tracked one has its server as one endpoint: so only packets
+        to or from those servers (this batch's external SYN destinations and the
+        servers of open connections) are looked at. A flow's packets share their
+        endpoints, so a flow is selected whole or not at all.
+        """
+        v = view(batch)
+        tcp = v.tcp
+        if not self.s.external_only:
+            return np.flatnonzero(tcp)
+        servers = [d for d in np.unique(v.dst4[v.syn]).tolist() if self._is_external(d)]
+        servers.extend(self._servers)
+        if not servers:
+            return np.empty(0, dtype=np.int64)
+        wanted = np.array(servers, dtype=np.uint32)
+        sel = tcp & (np.isin(v.src4, wanted) | np.isin(v.dst4, wanted))
+        return np.flatnonzero(sel)
+
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
-        p = batch.packets
-        idx = np.flatnonzero(ipv4_mask(batch) & (p["proto"] == 6))
+        idx = self._selection(batch)
         if len(idx) == 0:
             return
-        q = p[idx]
+        q = batch.packets[idx]
         a = (q["src4"].astype(np.uint64) << np.uint64(16)) | q["sport"].astype(np.uint64)
         b = (q["dst4"].astype(np.uint64) << np.uint64(16)) | q["dport"].astype(np.uint64)
         low_is_src = a <= b
-        keys = np.stack([np.where(low_is_src, a, b), np.where(low_is_src, b, a)], 1)
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        n = len(uniq)
+        low, high = np.where(low_is_src, a, b), np.where(low_is_src, b, a)
+        first, inv, n = group_rows(low, high)
         flags = q["tcp_flags"]
         syn = (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN
         end = (flags & (TCP_FIN | TCP_RST)) != 0
         plen = q["payload_len"].astype(np.float64)
-        bytes_low = np.bincount(inv, weights=np.where(low_is_src, plen, 0.0), minlength=n)
-        bytes_high = np.bincount(inv, weights=np.where(low_is_src, 0.0, plen), minlength=n)
-        has_end = np.bincount(inv, weights=end, minlength=n) > 0
+        bytes_low = np.bincount(inv, weights=np.where(low_is_src, plen, 0.0), minlength=n).tolist()
+        bytes_high = np.bincount(inv, weights=np.where(low_is_src, 0.0, plen), minlength=n).tolist()
+        has_end = (np.bincount(inv, weights=end, minlength=n) > 0).tolist()
         last = np.full(n, -np.inf)
         np.maximum.at(last, inv, q["ts"])
+        last_l = last.tolist()
         syn_rows = np.flatnonzero(syn)
         syn_of = dict(zip(inv[syn_rows].tolist(), syn_rows.tolist(), strict=False))
-        for f in range(n):
-            key = (int(uniq[f, 0]), int(uniq[f, 1]))
-            conn = self.open.get(key)
+        opened = self.open
+        for f, key in enumerate(zip(low[first].tolist(), high[first].tolist(), strict=True)):
+            conn = opened.get(key)
             if conn is None:
                 row = syn_of.get(f)
                 if row is None:
@@ -177,21 +197,28 @@ class Beaconing:
                     pair=(int(q["src4"][row]), server, int(q["dport"][row])),
                     client_is_low=bool(low_is_src[row]),
                     start=float(q["ts"][row]),
-                    last=float(last[f]),
+                    last=last_l[f],
                 )
-                if len(self.open) >= self.s.max_flows:
-                    _, old = self.open.popitem(last=False)
+                if len(opened) >= self.s.max_flows:
+                    _, old = opened.popitem(last=False)
                     self._close(old)
-                self.open[key] = conn
+                opened[key] = conn
+                self._servers[server] += 1
             else:
-                self.open.touch(key)
-            conn.last = max(conn.last, float(last[f]))
-            conn.nbytes += float(bytes_low[f] if conn.client_is_low else bytes_high[f])
+                opened.move_to_end(key)
+            conn.last = max(conn.last, last_l[f])
+            conn.nbytes += bytes_low[f] if conn.client_is_low else bytes_high[f]
             if has_end[f]:
-                del self.open[key]
+                del opened[key]
                 self._close(conn)
 
     def _close(self, conn: _Open) -> None:
+        server = conn.pair[1]
+        left = self._servers[server] - 1
+        if left > 0:
+            self._servers[server] = left
+        else:
+            del self._servers[server]
         series = self.series.get(conn.pair)
         if series is None:
             series = _Series(deque(maxlen=self.s.max_series))

@@ -32,9 +32,10 @@ from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._util import (
     BoundedDict,
     ip_str,
-    ipv4_mask,
     payload_prefix,
+    payload_starts,
     prefix_in,
+    view,
 )
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -47,6 +48,11 @@ ANONYMOUS = frozenset({b"anonymous", b"ftp"})
 WELL_KNOWN_COMMUNITIES = frozenset({b"public", b"private"})
 
 Flow = tuple[int, int, int, int]
+
+# First payload bytes that may start an HTTP method (either case): a lookup table.
+_METHOD_FIRST = np.zeros(256, dtype=np.bool_)
+for _m in HTTP_METHODS:
+    _METHOD_FIRST[[_m[0], _m[0] | 0x20]] = True
 
 
 def lower_ascii(arr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -103,13 +109,29 @@ class CleartextCredentials:
         self.pending_posts: BoundedDict[Flow, float] = BoundedDict(settings.max_flows)
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
-        p = batch.packets
-        m4 = ipv4_mask(batch)
-        tcp_data = np.flatnonzero(m4 & (p["proto"] == 6) & (p["payload_len"] > 0))
+        v = view(batch)
+        tcp_data = np.flatnonzero(v.tcp & (v.payload_len > 0))
+        if len(tcp_data):
+            dport = v.dport[tcp_data]
+            sport = v.sport[tcp_data]
+            # Cheap pre-selection before the 8-byte prefixes: FTP/telnet ports, a first
+            # byte that can start an HTTP method, or a client with a pending form post.
+            # A body may follow a POST of this batch, so its client's packets stay in.
+            buf = np.frombuffer(batch.data, dtype=np.uint8)
+            first = buf[np.minimum(payload_starts(batch, tcp_data), len(buf) - 1)]
+            method = _METHOD_FIRST[first]
+            cand = (dport == 21) | (dport == 23) | (sport == 23) | method
+            src = v.src4[tcp_data]
+            clients = src[method]
+            if self.pending_posts:
+                pending = np.fromiter((k[0] for k in self.pending_posts), np.uint32)
+                clients = np.concatenate([clients, pending])
+            if len(clients):
+                cand |= np.isin(src, clients)
+            keep = np.flatnonzero(cand)
+            tcp_data, dport, sport = tcp_data[keep], dport[keep], sport[keep]
         if len(tcp_data):
             head = lower_ascii(payload_prefix(batch, tcp_data, 8))
-            dport = p["dport"][tcp_data]
-            sport = p["sport"][tcp_data]
             ftp = (dport == 21) & prefix_in(head, (b"user ", b"pass "))
             http = prefix_in(head, tuple(m.lower() for m in HTTP_METHODS))
             telnet = (dport == 23) | (sport == 23)
@@ -121,12 +143,10 @@ class CleartextCredentials:
                 self._http(batch, int(j))
             if self.pending_posts:
                 clients = np.fromiter((k[0] for k in self.pending_posts), np.uint32)
-                maybe = ~http & np.isin(p["src4"][tcp_data], clients)
+                maybe = ~http & np.isin(v.src4[tcp_data], clients)
                 for j in tcp_data[maybe]:
                     self._post_body(batch, int(j))
-        udp = np.flatnonzero(
-            m4 & (p["proto"] == 17) & np.isin(p["dport"], (161, 162)) & (p["payload_len"] > 6)
-        )
+        udp = np.flatnonzero(v.udp & ((v.dport == 161) | (v.dport == 162)) & (v.payload_len > 6))
         for j in udp:
             self._snmp(batch, int(j))
 

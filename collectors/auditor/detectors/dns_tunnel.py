@@ -21,7 +21,7 @@ seen on the client leg. One incident per (client, domain).
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -30,7 +30,14 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._util import BoundedDict, ip_str, ipv4_mask
+from collectors.auditor.detectors._util import (
+    BoundedDict,
+    ip_str,
+    payload_prefix,
+    payload_slices,
+    sorted_in,
+    view,
+)
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 
@@ -107,6 +114,10 @@ class DnsTunnelSettings(DetectorSettings):
     max_entries: int = Field(default=100_000, ge=100)
 
 
+# (qtype, registered domain, subdomain part, longest label, suspicious name)
+_Question = tuple[int, bytes, bytes, int, bool]
+
+
 @dataclass
 class _Window:
     start: float
@@ -132,11 +143,13 @@ class DnsTunnel:
         self.ctx = ctx
         self.windows: BoundedDict[tuple[int, bytes], _Window] = BoundedDict(settings.max_entries)
         self.ignore = tuple(d.lower().encode() for d in settings.ignore_domains)
+        self._questions: dict[bytes, _Question | None] = {}
         self.resolvers: set[int] = set()
         if ctx.inventory is not None and settings.ignore_resolvers:
             for dev in ctx.inventory.devices.values():
                 if "dns" in dev.provides:
                     self.resolvers |= {int(a) for _, a in dev.addresses()}
+        self._resolvers = np.array(sorted(self.resolvers), dtype=np.uint32)
 
     def _suspicious(self, labels: list[bytes], sub: bytes) -> bool:
         s = self.s
@@ -147,41 +160,72 @@ class DnsTunnel:
         flat = sub.replace(b".", b"")
         return len(flat) >= s.entropy_min_length and entropy(flat) >= s.entropy_bits
 
-    def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
-        p = batch.packets
-        mask = ipv4_mask(batch) & (p["proto"] == 17) & (p["dport"] == 53) & (p["payload_len"] >= 17)
-        touched: set[tuple[int, bytes]] = set()
-        for j in np.flatnonzero(mask):
-            src = int(p["src4"][j])
-            if src in self.resolvers:
-                continue
-            q = parse_query(batch.payload(int(j)))
-            if q is None or len(q[1]) < 2:
-                continue
+    def _question(self, payload: bytes) -> _Question | None:
+        """What a query's question says, or None when it is not judged (memoised by its bytes)."""
+        body = payload[12:]  # the header (id, flags, counts) was checked by the caller
+        cache = self._questions
+        if body in cache:
+            return cache[body]
+        result: _Question | None = None
+        q = parse_query(payload)
+        if q is not None and len(q[1]) >= 2:
             qtype, labels = q
             domain, sub = split_domain(labels)
-            if not sub or any(domain == d or domain.endswith(b"." + d) for d in self.ignore):
+            if sub and not any(domain == d or domain.endswith(b"." + d) for d in self.ignore):
+                max_label = max(len(label) for label in labels)
+                result = (qtype, domain, sub, max_label, self._suspicious(labels, sub))
+        if len(cache) >= 8192:
+            cache.clear()
+        cache[body] = result
+        return result
+
+    def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
+        v = view(batch)
+        idx = np.flatnonzero(v.udp & (v.dport == 53) & (v.payload_len >= 17))
+        if len(idx) == 0:
+            return
+        # Queries only (QR bit clear, at least one question), not from a resolver:
+        # decided on the header bytes of every candidate at once.
+        head = payload_prefix(batch, idx, 6)
+        query = ((head[:, 2] & 0x80) == 0) & ((head[:, 4] != 0) | (head[:, 5] != 0))
+        if self.resolvers:
+            query &= ~sorted_in(v.src4[idx], self._resolvers)
+        idx = idx[query]
+        if len(idx) == 0:
+            return
+        touched: set[tuple[int, bytes]] = set()
+        windows = self.windows
+        put = OrderedDict.__setitem__
+        window_seconds = self.s.window_seconds
+        cap = 4 * self.s.unique_threshold
+        rows = zip(
+            v.src4[idx].tolist(), v.ts[idx].tolist(), payload_slices(batch, idx), strict=True
+        )
+        for src, ts, payload in rows:
+            q = self._question(payload)
+            if q is None:
                 continue
-            ts = float(p["ts"][j])
+            qtype, domain, sub, max_label, suspicious = q
             key = (src, domain)
-            w = self.windows.get(key)
-            if w is None or ts - w.start > self.s.window_seconds:
+            w = windows.get(key)
+            if w is None or ts - w.start > window_seconds:
                 w = _Window(start=ts)
-                self.windows[key] = w
+                put(windows, key, w)  # bounded below, after judging
             else:
-                self.windows.touch(key)
+                windows.move_to_end(key)
             w.last = max(w.last, ts)
             w.queries += 1
             w.null += qtype == QTYPE_NULL
             w.txt += qtype == QTYPE_TXT
-            if sub not in w.unique and len(w.unique) < 4 * self.s.unique_threshold:
+            if sub not in w.unique and len(w.unique) < cap:
                 w.unique.add(sub)
                 w.sub_len += len(sub)
-                w.suspicious += self._suspicious(labels, sub)
-            w.max_label = max(w.max_label, *(len(label) for label in labels))
+                w.suspicious += suspicious
+            w.max_label = max(w.max_label, max_label)
             touched.add(key)
         for key in touched:
-            self._judge(key, self.windows[key])
+            self._judge(key, windows[key])
+        windows.trim()
 
     def _judge(self, key: tuple[int, bytes], w: _Window) -> None:
         s = self.s

@@ -7,8 +7,9 @@ firewall misconfiguration or a bypass: both are findings.
 Flows are counted once, by their first packet: a TCP SYN (without ACK), the first
 UDP datagram of a 4-tuple not seen (either way) for ``udp_flow_seconds``, an ICMP
 echo request. Both ends must be inside the address plan (or the internet);
-addresses of no site and no zone are not judged. Placements and decisions are
-cached. Broadcast and multicast destinations are not flows between zones. One
+addresses of no site and no zone are not judged. Placements are computed per
+batch for its unique addresses at once (``FlowPolicyEngine.place_many``), and
+decisions are cached per (source place, destination place, protocol, port). Broadcast and multicast destinations are not flows between zones. One
 incident per (source, source zone, destination zone), severity high when
 the destination is a management zone or the source is ``guests``/``internet``.
 """
@@ -23,12 +24,12 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from collectors.auditor.batch import TCP_ACK, TCP_RST, TCP_SYN, Batch
+from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._util import BoundedDict, ip_str, ipv4_mask
+from collectors.auditor.detectors._util import BoundedDict, group_rows, ip_str, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
-from netwarden.inventory.flows import FlowDecision, Placement
+from netwarden.inventory.flows import FlowDecision
 from netwarden.inventory.models import Protocol
 
 ICMP_ECHO_REQUEST = 8
@@ -63,23 +64,14 @@ class PolicyViolation:
         self.s = settings
         self.ctx = ctx
         self.policy = ctx.policy
-        self.places: BoundedDict[int, Placement] = BoundedDict(100_000)
-        self.decisions: dict[tuple[str, str, int, int], FlowDecision] = {}
+        self.decisions: dict[tuple[int, int, int, int], FlowDecision] = {}
         self.udp: BoundedDict[tuple[int, int, int, int], float] = BoundedDict(settings.max_flows)
         self.incidents: BoundedDict[tuple[str, str, str], _Incident] = BoundedDict(10_000)
 
-    def _place(self, ip: int) -> Placement:
-        pl = self.places.get(ip)
-        if pl is None:
-            pl = self.policy.place(IPv4Address(ip))
-            self.places[ip] = pl
-        return pl
-
-    def _decide(self, src: int, dst: int, proto: int, port: int) -> FlowDecision | None:
-        s, d = self._place(src), self._place(dst)
-        if s.zone is None or d.zone is None:
-            return None
-        key = (s.label, d.label, proto, port)
+    def _decide(  # noqa: PLR0917  (internal helper)
+        self, src: int, dst: int, proto: int, port: int, splace: int, dplace: int
+    ) -> FlowDecision:
+        key = (splace, dplace, proto, port)
         dec = self.decisions.get(key)
         if dec is None:
             if len(self.decisions) > 100_000:
@@ -91,45 +83,57 @@ class PolicyViolation:
         return dec
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
-        p = batch.packets
-        m4 = ipv4_mask(batch)
-        flags = p["tcp_flags"]
-        syn = m4 & (p["proto"] == 6) & ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
-        udp = m4 & (p["proto"] == 17)
-        echo = m4 & (p["proto"] == 1) & (p["icmp_type"] == ICMP_ECHO_REQUEST)
-        unicast = p["dst4"] < 0xE0000000  # not multicast (224/4) nor limited broadcast
-        idx = np.flatnonzero((syn | udp | echo) & unicast)
+        v = view(batch)
+        proto = v.proto
+        echo = v.icmp & (batch.packets["icmp_type"] == ICMP_ECHO_REQUEST)
+        unicast = v.dst4 < 0xE0000000  # not multicast (224/4) nor limited broadcast
+        idx = np.flatnonzero((v.syn | v.udp | echo) & unicast)
         if len(idx) == 0:
             return
-        q = p[idx]
-        sport = np.where(q["proto"] == 1, 0, q["sport"]).astype(np.uint64)
-        dport = np.where(q["proto"] == 1, 0, q["dport"]).astype(np.uint64)
-        keys = np.stack(
-            [
-                (q["src4"].astype(np.uint64) << np.uint64(32)) | q["dst4"].astype(np.uint64),
-                (q["proto"].astype(np.uint64) << np.uint64(32)) | (sport << np.uint64(16)) | dport,
-            ],
-            1,
+        # Place both ends of every candidate at once (vectorised); flows with an
+        # end outside the plan are never judged (nor is their reverse), so they drop out
+        # before any Python work.
+        src4, dst4 = v.src4[idx], v.dst4[idx]
+        site_i, zone_i = self.policy.place_many(np.concatenate([src4, dst4]))
+        n = len(idx)
+        both = (zone_i[:n] >= 0) & (zone_i[n:] >= 0)
+        if not both.any():
+            return
+        # a placement's number: (site + 1) * zones + zone, the same for equal placements
+        place_no = (site_i.astype(np.int64) + 1) * len(self.policy.zone_names) + zone_i
+        sp_no, dp_no = place_no[:n][both], place_no[n:][both]
+        idx, src4, dst4 = idx[both], src4[both], dst4[both]
+        pr = proto[idx]
+        sport = np.where(pr == 1, 0, v.sport[idx]).astype(np.uint64)
+        dport = np.where(pr == 1, 0, v.dport[idx]).astype(np.uint64)
+        first, _, _ = group_rows(
+            (src4.astype(np.uint64) << np.uint64(32)) | dst4.astype(np.uint64),
+            (pr.astype(np.uint64) << np.uint64(32)) | (sport << np.uint64(16)) | dport,
         )
-        _, first = np.unique(keys, axis=0, return_index=True)
         first.sort()
-        for f in first:
-            src, dst, proto = int(q["src4"][f]), int(q["dst4"][f]), int(q["proto"][f])
-            ts = float(q["ts"][f])
-            if proto == 17:
-                sp, dp = int(sport[f]), int(dport[f])
+        rows = zip(
+            src4[first].tolist(),
+            dst4[first].tolist(),
+            pr[first].tolist(),
+            sport[first].tolist(),
+            dport[first].tolist(),
+            v.ts[idx[first]].tolist(),
+            sp_no[first].tolist(),
+            dp_no[first].tolist(),
+            strict=True,
+        )
+        udp_seen = self.udp
+        for src, dst, prt, sp, dp, ts, spl, dpl in rows:
+            if prt == 17:
                 fwd, rev = (src, dst, sp, dp), (dst, src, dp, sp)
-                seen = self.udp.get(fwd) or self.udp.get(rev)
-                self.udp[fwd] = ts
+                seen = udp_seen.get(fwd) or udp_seen.get(rev)
+                udp_seen[fwd] = ts
                 if seen is not None and ts - seen <= self.s.udp_flow_seconds:
                     continue
-                port = dp
-            else:
-                port = int(dport[f])
-            dec = self._decide(src, dst, proto, port)
-            if dec is None or dec.allowed:
+            dec = self._decide(src, dst, prt, dp, spl, dpl)
+            if dec.allowed:
                 continue
-            self._violation(ts, src, dst, proto, port, dec)
+            self._violation(ts, src, dst, prt, dp, dec)
 
     def _violation(  # noqa: PLR0917  (internal helper)
         self, ts: float, src: int, dst: int, proto: int, port: int, dec: FlowDecision

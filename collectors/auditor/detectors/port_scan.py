@@ -9,6 +9,8 @@ failed ports on one victim.
 
 from __future__ import annotations
 
+import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -16,7 +18,7 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._attempts import shared_tracker
+from collectors.auditor.detectors._attempts import Failures, shared_tracker
 from collectors.auditor.detectors._util import BoundedDict, ip_str
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -30,12 +32,16 @@ class PortScanSettings(DetectorSettings):
     max_pairs: int = Field(default=50_000, ge=100)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pair:
-    ports: dict[tuple[int, int], float] = field(default_factory=dict)
+    # (proto << 16 | port) -> time of its last failure; int keys keep the dict out of the GC
+    ports: dict[int, float] = field(default_factory=dict)
     how: dict[str, int] = field(default_factory=dict)
     first: float = 0.0
     reported: int = 0
+    floor: float = math.inf  # a lower bound of min(ports.values())
+    last: float = -math.inf  # max(ports.values()) unless stale
+    stale: bool = False
 
 
 @register
@@ -49,53 +55,103 @@ class PortScan:
         self.ctx = ctx
         self.tracker = shared_tracker(ctx.shared, settings.answer_timeout_seconds)
         self.tracker.subscribe(self._failed)
-        self.pairs: BoundedDict[tuple[int, int], _Pair] = BoundedDict(settings.max_pairs)
-        self.active: set[tuple[int, int]] = set()
+        # scanner << 32 | victim -> its failures (int keys: cheap, and not tracked by the GC)
+        self.pairs: BoundedDict[int, _Pair | tuple[float, int, str]] = BoundedDict(
+            settings.max_pairs
+        )
+        self.active: set[int] = set()
+        self.changed: set[int] = set()  # pairs with failures since the last expire
+        self.floor = math.inf  # <= every active pair's oldest failure time
 
-    def _failed(  # noqa: PLR0917  (the attempt tracker's listener signature)
-        self, scanner: int, victim: int, port: int, proto: int, ts: float, how: str
-    ) -> None:
-        key = (scanner, victim)
-        pair = self.pairs.get(key)
-        if pair is None:
-            pair = _Pair(first=ts)
-            self.pairs[key] = pair
-        else:
-            self.pairs.touch(key)
-        pair.ports[(proto, port)] = ts
-        pair.how[how] = pair.how.get(how, 0) + 1
-        if len(pair.ports) >= self.s.threshold:
-            horizon = ts - self.s.window_seconds
-            if min(pair.ports.values()) < horizon:
-                pair.ports = {k: t for k, t in pair.ports.items() if t >= horizon}
-                pair.first = min(pair.ports.values())
-            if len(pair.ports) >= self.s.threshold:
-                self.active.add(key)
+    def _failed(self, failures: Failures) -> None:
+        pairs, changed = self.pairs, self.changed
+        put = OrderedDict.__setitem__  # the bound is applied once, after the loop
+        threshold, window = self.s.threshold, self.s.window_seconds
+        for akey, proto, ts, how in failures.rows():
+            key = akey >> 16  # scanner << 32 | victim
+            pp = proto << 16 | (akey & 0xFFFF)
+            pair = pairs.get(key)
+            if pair is None:
+                # A pair's first failure is kept as a plain tuple: most pairs never get a
+                # second one (threshold >= 2), and a tuple costs neither a dataclass nor dicts.
+                put(pairs, key, (ts, pp, how))
+                continue
+            pairs.move_to_end(key)
+            changed.add(key)
+            if isinstance(pair, tuple):
+                first_ts, first_pp, first_how = pair
+                pair = _Pair(first=first_ts, floor=first_ts, last=first_ts)
+                pair.ports[first_pp] = first_ts
+                pair.how[first_how] = 1
+                pairs[key] = pair
+            ports = pair.ports
+            before = ports.get(pp)
+            ports[pp] = ts
+            if ts < pair.floor:  # noqa: PLR1730  (hot loop: no call to min)
+                pair.floor = ts
+            if ts >= pair.last:
+                pair.last = ts
+            elif before is not None and before >= pair.last:
+                pair.stale = True  # the latest time went back (unsorted trace): recompute
+            outcomes = pair.how
+            outcomes[how] = outcomes.get(how, 0) + 1
+            if len(ports) >= threshold:
+                horizon = ts - window
+                # floor <= min(ports): the O(ports) min only when it may be below the horizon
+                if pair.floor < horizon:
+                    oldest = min(ports.values())
+                    if oldest < horizon:
+                        pair.ports = {k: t for k, t in ports.items() if t >= horizon}
+                        pair.first = oldest = min(pair.ports.values())
+                        pair.last, pair.stale = max(pair.ports.values()), False
+                    pair.floor = oldest
+                if len(pair.ports) >= threshold:
+                    self.active.add(key)
+        pairs.trim()
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         self.tracker.observe(batch)
 
     def expire(self, now: float) -> None:
         self.tracker.expire(now)
-        for key in list(self.active):
+        # Only pairs with new failures can have a new count to report ...
+        changed, self.changed = self.changed, set()
+        for key in changed & self.active:
             pair = self.pairs.get(key)
-            if pair is None:
+            if not isinstance(pair, _Pair):  # evicted (an active pair is never a tuple)
                 self.active.discard(key)
                 continue
+            self.floor = min(self.floor, pair.floor)
             if len(pair.ports) != pair.reported:
+                if pair.stale:
+                    pair.last, pair.stale = max(pair.ports.values()), False
                 self._report(key, pair)
-            if now - max(pair.ports.values()) > self.s.window_seconds:
+        # ... and none can be past its window before the oldest failure time of all is.
+        if now - self.s.window_seconds <= self.floor:
+            return
+        floor = math.inf
+        for key in list(self.active):
+            pair = self.pairs.get(key)
+            if not isinstance(pair, _Pair):
+                self.active.discard(key)
+                continue
+            if pair.stale:
+                pair.last, pair.stale = max(pair.ports.values()), False
+            if now - pair.last > self.s.window_seconds:
                 self.active.discard(key)
                 del self.pairs[key]
+            else:
+                floor = min(floor, pair.floor)
+        self.floor = floor
 
-    def _report(self, key: tuple[int, int], pair: _Pair) -> None:
-        scanner, victim = ip_str(key[0]), ip_str(key[1])
+    def _report(self, key: int, pair: _Pair) -> None:
+        scanner, victim = ip_str(key >> 32), ip_str(key & 0xFFFFFFFF)
         n = len(pair.ports)
         pair.reported = n
-        last = max(pair.ports.values())
-        first = min(*pair.ports.values(), pair.first)
-        tcp = sorted(p for proto, p in pair.ports if proto == 6)
-        udp = sorted(p for proto, p in pair.ports if proto == 17)
+        last = pair.last
+        first = min(min(pair.ports.values()), pair.first)  # noqa: PLW3301  (flat: a tuple of all)
+        tcp = sorted(pp & 0xFFFF for pp in pair.ports if pp >> 16 == 6)
+        udp = sorted(pp & 0xFFFF for pp in pair.ports if pp >> 16 == 17)
         severity = Severity.HIGH if n >= self.s.high_threshold else Severity.MEDIUM
         self.ctx.report(
             self.name,

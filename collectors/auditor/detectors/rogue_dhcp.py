@@ -29,7 +29,7 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._util import ip_str, ipv4_mask, mac_str
+from collectors.auditor.detectors._util import ip_str, mac_str, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 
@@ -115,12 +115,9 @@ class RogueDhcp:
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         p = batch.packets
+        v = view(batch)
         mask = (
-            ipv4_mask(batch)
-            & (p["proto"] == 17)
-            & (p["sport"] == 67)
-            & np.isin(p["dport"], (67, 68))
-            & (p["payload_len"] >= 240)
+            v.udp & (v.sport == 67) & ((v.dport == 67) | (v.dport == 68)) & (v.payload_len >= 240)
         )
         touched: set[tuple[int, int]] = set()
         for j in np.flatnonzero(mask):

@@ -11,21 +11,22 @@ high in ``mgmt``, medium elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from ipaddress import IPv4Address
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._util import (
-    BoundedDict,
     arp_mask,
     ip_str,
-    ipv4_mask,
     mac_int,
     mac_str,
+    view,
 )
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -36,6 +37,33 @@ class UnknownDeviceSettings(DetectorSettings):
     high_zones: list[str] = Field(default_factory=lambda: ["mgmt"])
     known_hosts: list[IPv4Address] = Field(default_factory=list)
     known_macs: list[str] = Field(default_factory=list)
+
+
+Ranges = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> Ranges:
+    """Sorted, non-overlapping ``[start, end]`` ranges covering ``ranges``."""
+    out: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return (
+        np.array([r[0] for r in out], dtype=np.uint32),
+        np.array([r[1] for r in out], dtype=np.uint32),
+    )
+
+
+def _within(ips: npt.NDArray[np.uint32], ranges: Ranges) -> npt.NDArray[np.bool_]:
+    """``ips`` inside one of the (merged) ranges."""
+    starts, ends = ranges
+    if len(starts) == 0 or len(ips) == 0:
+        return np.zeros(len(ips), dtype=np.bool_)
+    pos = np.searchsorted(starts, ips, side="right") - 1
+    inside: npt.NDArray[np.bool_] = (pos >= 0) & (ips <= ends[np.maximum(pos, 0)])
+    return inside
 
 
 @register
@@ -62,16 +90,30 @@ class UnknownDevice:
                 }
         self.known = np.array(sorted(known), dtype=np.uint32)
         self.known_macs = np.array(sorted(mac_int(m) for m in settings.known_macs), dtype=np.uint64)
-        self.judged: BoundedDict[int, str | None] = BoundedDict(100_000)
+        # [start, end] address ranges of the strict zones' subnets (merged, sorted)
+        self.ranges = _merge(
+            (int(z.subnet.network_address), int(z.subnet.broadcast_address))
+            for site in ctx.inventory.sites.values()
+            for name, z in site.zones.items()
+            if name in settings.strict_zones
+        )
         self.counts: dict[int, tuple[float, float, int, int]] = {}
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         p = batch.packets
-        m4 = ipv4_mask(batch)
+        v = view(batch)
+        m4 = v.ipv4
         arp = arp_mask(batch) & (p["arp_spa"] != 0)
-        ips = np.concatenate([p["src4"][m4], p["arp_spa"][arp]])
-        macs = np.concatenate([p["src_mac"][m4], p["arp_sha"][arp]])
-        ts = np.concatenate([p["ts"][m4], p["ts"][arp]])
+        ips = v.src4[m4]
+        # Only addresses inside a strict zone's subnet can be judged: a range test first.
+        inside = _within(ips, self.ranges)
+        arp_ips = p["arp_spa"][arp]
+        arp_inside = _within(arp_ips, self.ranges)
+        if not (inside.any() or arp_inside.any()):
+            return
+        ips = np.concatenate([ips[inside], arp_ips[arp_inside]])
+        macs = np.concatenate([p["src_mac"][m4][inside], p["arp_sha"][arp][arp_inside]])
+        ts = np.concatenate([v.ts[m4][inside], p["ts"][arp][arp_inside]])
         cand = ~np.isin(ips, self.known) & (ips != 0)
         if len(self.known_macs):
             cand &= ~np.isin(macs, self.known_macs)
@@ -79,17 +121,23 @@ class UnknownDevice:
             return
         ips, macs, ts = ips[cand], macs[cand], ts[cand]
         uniq, first, counts = np.unique(ips, return_index=True, return_counts=True)
-        for ip, f, n in zip(uniq, first, counts, strict=True):
-            ip_i = int(ip)
-            if ip_i not in self.judged:
-                pl = self.policy.place(IPv4Address(ip_i))
-                self.judged[ip_i] = pl.label if pl.zone in self.s.strict_zones else None
-            label = self.judged[ip_i]
-            if label is None:
-                continue
+        site_i, zone_i = self.policy.place_many(uniq)
+        zone_names = self.policy.zone_names
+        strict = np.isin(
+            zone_i, [zone_names.index(z) for z in self.s.strict_zones if z in zone_names]
+        )
+        for ip_i, f, n, si, zi in zip(
+            uniq[strict].tolist(),
+            first[strict].tolist(),
+            counts[strict].tolist(),
+            site_i[strict].tolist(),
+            zone_i[strict].tolist(),
+            strict=True,
+        ):
+            label = self.policy.placement(si, zi).label
             t = float(ts[f])
             first_ts, last_ts, total, mac = self.counts.get(ip_i, (t, t, 0, int(macs[f])))
-            total += int(n)
+            total += n
             self.counts[ip_i] = (min(first_ts, t), max(last_ts, t), total, mac)
             zone = label.split("/")[-1]
             addr = ip_str(ip_i)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from decode_expect import check_against_scapy, mac_int
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_RR
 from scapy.layers.inet6 import (
@@ -33,6 +32,7 @@ from collectors.auditor.decode import (
     decode_frames,
     iter_batches,
 )
+from tests.unit.auditor.decode_expect import check_against_scapy, mac_int
 
 MAC_A = "02:00:00:00:00:0a"
 MAC_B = "02:00:00:00:00:0b"

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from decode_expect import check_against_scapy
 from scapy.layers.dns import DNS
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import (
@@ -40,6 +39,7 @@ from collectors.auditor.decode import (
     decode_frames,
     iter_batches,
 )
+from tests.unit.auditor.decode_expect import check_against_scapy
 
 TOTAL = 120_000
 SEED = 20261127

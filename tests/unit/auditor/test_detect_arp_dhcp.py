@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditor_helpers import T0, at, of, run_engine
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
@@ -12,6 +11,7 @@ from scapy.layers.l2 import ARP, Ether
 from collectors.auditor.config import parse_auditor_config
 from collectors.auditor.events import Severity
 from netwarden.inventory.models import Inventory
+from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine
 
 GW, GW_MAC = "10.11.30.1", "02:00:00:11:00:01"
 HOST, HOST_MAC = "10.11.30.20", "02:00:00:11:30:20"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from auditor_helpers import T0, of, run_engine, tcp_session
 
 from collectors.auditor.config import parse_auditor_config
+from tests.unit.auditor.auditor_helpers import T0, of, run_engine, tcp_session
 
 ATTACKER, SERVER = "10.11.30.50", "10.11.20.10"
 

@@ -6,13 +6,13 @@ import base64
 import json
 from pathlib import Path
 
-from auditor_helpers import T0, at, of, run_engine, tcp_session
 from scapy.asn1.asn1 import ASN1_OID
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.layers.snmp import SNMP, SNMPget, SNMPvarbind
 
 from collectors.auditor.events import Severity
+from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine, tcp_session
 
 CLIENT, SERVER = "10.11.30.51", "10.11.20.10"
 SECRET = "Winter2026!"

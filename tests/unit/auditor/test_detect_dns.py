@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from auditor_helpers import T0, at, of, run_engine
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
@@ -13,6 +12,7 @@ from scapy.layers.l2 import Ether
 from collectors.auditor.detectors.dns_tunnel import entropy, parse_query, split_domain
 from collectors.auditor.events import Severity
 from netwarden.inventory.models import Inventory
+from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine
 
 CLIENT, RESOLVER = "10.11.30.52", "10.11.20.10"
 ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"

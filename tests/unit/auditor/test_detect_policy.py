@@ -6,13 +6,13 @@ import random
 from pathlib import Path
 
 import numpy as np
-from auditor_helpers import T0, at, of, run_engine, tcp_session
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
 from collectors.auditor.detectors.beaconing import beacon_score
 from collectors.auditor.events import Severity
 from netwarden.inventory.models import Inventory
+from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine, tcp_session
 
 
 def test_guest_to_servers_is_a_violation_counted_by_syn(tmp_path: Path, inv: Inventory) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from auditor_helpers import T0, at, of, run_engine, tcp_session
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror
 from scapy.layers.l2 import Ether
 
 from collectors.auditor.events import Severity
+from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine, tcp_session
 
 SCANNER, VICTIM = "10.11.40.66", "10.11.20.10"
 

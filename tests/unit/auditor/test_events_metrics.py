@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from auditor_helpers import T0, at, pcap_batches, tcp_session, write_pcap
 from prometheus_client import CollectorRegistry, generate_latest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
@@ -31,6 +30,7 @@ from collectors.auditor.events import (
     read_events,
 )
 from collectors.auditor.metrics import AuditorCollector, AuditorStats
+from tests.unit.auditor.auditor_helpers import T0, at, pcap_batches, tcp_session, write_pcap
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ios_sim_driver import file_driver, run_show, sim_driver
 
 from netwarden.lab.sim.showmodel import (
     ArpEntryView,
@@ -29,6 +28,7 @@ from netwarden.lab.sim.showmodel import (
     LldpNeighborView,
     ShowContext,
 )
+from tests.unit.lab.ios_sim_driver import file_driver, run_show, sim_driver
 
 REPO = Path(__file__).resolve().parents[3]
 DEVICE_OUTPUTS = REPO / ".." / "shared" / "data" / "device_outputs" / "ios"

@@ -12,14 +12,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from ios_sim_driver import INVALID, apply_pipe, run_show, sim_driver
 from napalm.base import models
 from napalm.base.test.helpers import test_model as napalm_model_ok
 from ntc_templates.parse import parse_output
-from sim_context import CORE, INTERFACES, RUNNING, UPLINK, make_ctx
 
 from netwarden.lab.sim.showmodel import InterfaceView, LogEntry, ShowContext
 from netwarden.lab.sim.shows import match_command, render_show
+from tests.unit.lab.ios_sim_driver import INVALID, apply_pipe, run_show, sim_driver
+from tests.unit.lab.sim_context import CORE, INTERFACES, RUNNING, UPLINK, make_ctx
 
 
 def show(command: str, ctx: ShowContext | None = None) -> str:

@@ -1,0 +1,207 @@
+"""The detectors' vectorised helpers and bulk paths agree with the obvious slow versions."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import asdict
+from ipaddress import IPv4Address
+
+import numpy as np
+import pytest
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+
+from collectors.auditor.detectors._attempts import Failures, attempt_key
+from collectors.auditor.detectors._sessions import ServicePackets, SessionTracker
+from collectors.auditor.detectors._util import (
+    group_rows,
+    ip_str,
+    port_mask,
+    release_view,
+    sorted_in,
+    view,
+)
+from collectors.auditor.detectors.address_scan import GROUP_AT, AddressScan, AddressScanSettings
+from collectors.auditor.detectors.base import DetectorContext
+from collectors.auditor.events import _ID_NAMESPACE, IncidentTracker, Severity, incident_id
+from tests.unit.auditor.auditor_helpers import scapy_batch
+
+RNG = np.random.default_rng(55)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 500, 5000])
+def test_group_rows_is_unique_by_rows(n: int) -> None:
+    k0 = RNG.integers(0, 6, n).astype(np.uint64) << np.uint64(40)
+    k1 = RNG.integers(0, 5, n).astype(np.uint64) * np.uint64(2**62 // 3)
+    first, inverse, groups = group_rows(k0, k1)
+    if n == 0:
+        assert groups == 0
+        return
+    _, want_first, want_inverse = np.unique(
+        np.stack([k0, k1], 1), axis=0, return_index=True, return_inverse=True
+    )
+    assert groups == len(want_first)
+    assert first.tolist() == want_first.tolist()
+    assert inverse.tolist() == want_inverse.reshape(-1).tolist()
+
+
+def test_sorted_in_is_isin() -> None:
+    table = np.unique(RNG.integers(0, 1000, 300).astype(np.uint64))
+    values = RNG.integers(0, 1100, 2000).astype(np.uint64)
+    assert sorted_in(values, table).tolist() == np.isin(values, table).tolist()
+    assert not sorted_in(values, table[:0]).any()
+
+
+@pytest.mark.parametrize("wanted", [(22,), (21, 23), tuple(range(1, 40, 3))])
+def test_port_mask(wanted: tuple[int, ...]) -> None:
+    ports = RNG.integers(0, 45, 1000).astype(np.uint16)
+    assert port_mask(ports, wanted).tolist() == np.isin(ports, wanted).tolist()
+
+
+def test_ip_str_and_incident_id_match_the_stdlib() -> None:
+    for value in [0, 1, 0xFFFFFFFF, *RNG.integers(0, 2**32, 200).tolist()]:
+        assert ip_str(value) == str(IPv4Address(value))
+    for name in ["", "s|port_scan|10.0.0.1|1.5", "é|x" * 40]:
+        assert incident_id(name) == str(uuid.uuid5(_ID_NAMESPACE, name))
+
+
+def test_batch_view_is_shared_per_batch_and_released() -> None:
+    pkts = [
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / TCP(sport=1000, dport=22, flags="S"),
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="10.0.0.2", dst="10.0.0.1")
+        / TCP(sport=22, dport=1000, flags="SA"),
+    ]
+    batch = scapy_batch(pkts)
+    v = view(batch)
+    assert view(batch) is v
+    assert v.src4.tolist() == batch.packets["src4"].tolist()
+    assert v.syn.tolist() == [True, False]
+    release_view()
+    assert view(batch) is not v
+    release_view()
+
+
+def test_shared_service_packets_select_like_a_tracker_of_its_own() -> None:
+    ports = [21, 22, 23, 3389, 80, 50000]
+    rnd = random.Random(3)  # noqa: S311  (reproducible traffic, not cryptography)
+    pkts = []
+    for _ in range(300):
+        sp, dp = rnd.choice(ports), rnd.choice(ports)
+        pkts.append(
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src="10.0.0.1", dst="10.0.0.2")
+            / TCP(sport=sp, dport=dp)
+        )
+    batch = scapy_batch(pkts)
+    shared = ServicePackets()
+    trackers = [SessionTracker(p, _ignore, shared=shared) for p in [(21,), (22,), (23,), (3389,)]]
+    for tracker in trackers:
+        alone = SessionTracker(tracker.ports, _ignore)
+        got, want = tracker.observe(batch), alone.observe(batch)
+        assert got.idx.tolist() == want.idx.tolist()
+        assert got.c2s.tolist() == want.c2s.tolist()
+    release_view()
+
+
+def _ignore(_session: object) -> None:
+    return None
+
+
+def _failures(n: int, spread: float, seed: int, victims: int = 30) -> Failures:
+    rnd = random.Random(seed)  # noqa: S311  (reproducible traffic, not cryptography)
+    out = Failures()
+    for i in range(n):
+        scanner = 0x0A000000 + rnd.randrange(40)
+        victim = 0x0A640000 + rnd.randrange(victims)
+        ts = 1000.0 + i * spread / n + rnd.uniform(-3, 3)  # unsorted, like a real trace
+        how = rnd.choice(["unanswered", "rejected"])
+        out.add(attempt_key(scanner, victim, rnd.choice([22, 80, 443])), 6, ts, how)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("spread", "max_victims"),
+    [(10.0, 65_536), (2000.0, 65_536), (10.0, 100)],
+    ids=["within-window", "prunes", "victim-cap"],
+)
+def test_address_scan_bulk_update_equals_one_by_one(spread: float, max_victims: int) -> None:
+    settings = AddressScanSettings(max_victims=max_victims)
+    failures = _failures(max(GROUP_AT, 8000), spread, seed=int(spread) + max_victims, victims=300)
+    bulk = AddressScan(settings, DetectorContext(reporter=IncidentTracker("", "", [])))
+    single = AddressScan(settings, DetectorContext(reporter=IncidentTracker("", "", [])))
+    bulk._failed(failures)
+    single._one_by_one(failures)
+    assert bulk.active == single.active
+    assert set(bulk.scanners) == set(single.scanners)
+    for scanner, st in single.scanners.items():
+        other = bulk.scanners[scanner]
+        assert other.victims == st.victims
+        assert other.ports == st.ports
+        assert other.first == st.first
+        for s in (st, other):
+            if s.stale:
+                s.last, s.stale = max(s.victims.values()), False
+        assert other.last == st.last == max(st.victims.values())
+        assert other.floor <= min(other.victims.values())
+        assert asdict(other).keys() == asdict(st).keys()
+
+
+def test_tracker_keeps_unemitted_updates() -> None:
+    tracker = IncidentTracker(site="nyc", sensor="s1", sinks=[])
+    tracker.report(detector="d", key=("a",), ts=10.0, severity=Severity.LOW, summary="one", count=4)
+    tracker.report(
+        detector="d",
+        key=("a",),
+        ts=11.0,
+        severity=Severity.LOW,
+        summary="two",
+        count=5,
+        evidence={"n": 5},
+    )  # not emitted: neither doubled nor more severe
+    (event,) = tracker.incidents()
+    assert (event.summary, event.count, event.evidence) == ("two", 5, {"n": 5})
+    assert event.last_seen.timestamp() == 11.0
+    assert tracker.open_count() == 1
+
+
+def test_tracker_builds_lazy_text_only_when_written() -> None:
+    calls: list[str] = []
+
+    def text(label: str) -> tuple[object, object]:
+        def summary() -> str:
+            calls.append(label)
+            return label
+
+        return summary, lambda: {"label": label}
+
+    tracker = IncidentTracker(site="nyc", sensor="s1", sinks=[])
+    summary, evidence = text("first")
+    tracker.report(
+        detector="d",
+        key=("a",),
+        ts=1.0,
+        severity=Severity.LOW,
+        summary=summary,
+        evidence=evidence,
+        count=4,
+    )  # new: built at once
+    assert calls == ["first"]
+    for label in ("second", "third"):  # updates that are not emitted
+        summary, evidence = text(label)
+        tracker.report(
+            detector="d",
+            key=("a",),
+            ts=2.0,
+            severity=Severity.LOW,
+            summary=summary,
+            evidence=evidence,
+            count=5,
+        )
+    assert calls == ["first"]
+    (event,) = tracker.incidents()  # read: only the latest text is built
+    assert calls == ["first", "third"]
+    assert (event.summary, event.evidence) == ("third", {"label": "third"})
