@@ -157,6 +157,23 @@ def lab_steps(workdir: Path) -> list[Step]:
             "Every device unchanged.",
         ),
         Step(
+            "The same check through Ansible: playbooks/network.yml --check --diff",
+            [
+                str(Path(sys.executable).parent / "ansible-playbook"),
+                "-i",
+                lab,
+                "playbooks/network.yml",
+                "--check",
+                "--diff",
+                "--limit",
+                "site_nyc",
+                "-e",
+                f"ios_baseline_output_dir={workdir / 'configs'}",
+            ],
+            "The ios_baseline role renders, netwarden_config plans (check mode = plan): "
+            "the converged New York switches report changed=0.",
+        ),
+        Step(
             "Backup: sanitised running configs, one git commit per run",
             _netwarden("backup", "-i", lab, "--repo", backups, "-m", "demo: after the rollout"),
             f"Secrets removed; `git -C {backups} log -p` shows who, why and what changed.",
