@@ -160,7 +160,17 @@ class AttemptTracker:
             return
         pending, maxp = self.pending, self.max_pending
         keys = _keys(v.src4[idx], v.dst4[idx], v.dport[idx])
-        for k, ts in zip(keys, v.ts[idx].tolist(), strict=True):
+        times = v.ts[idx].tolist()
+        if (
+            len(pending) + len(keys) <= maxp
+            and pending.keys().isdisjoint(keys)
+            and len(set(keys)) == len(keys)
+        ):
+            # No retransmission and no overflow: every SYN starts its attempt, in order.
+            pending.update(zip(keys, times, strict=True))
+            self._pairs.add(_pair(v.src4[idx], v.dst4[idx]))
+            return
+        for k, ts in zip(keys, times, strict=True):
             if k not in pending:
                 if len(pending) >= maxp:
                     old, old_ts = pending.popitem(last=False)

@@ -231,10 +231,13 @@ class _Text:
     first: float
     ports: dict[int, int]
     victims: list[int]
+    top: list[str] | None = None  # _ports(), computed once
 
     def _ports(self) -> list[str]:
-        top = sorted(self.ports.items(), key=itemgetter(1), reverse=True)[:5]
-        return [f"{'tcp' if pp >> 16 == 6 else 'udp'}/{pp & 0xFFFF}" for pp, _ in top]
+        if self.top is None:
+            top = sorted(self.ports.items(), key=itemgetter(1), reverse=True)[:5]
+            self.top = [f"{'tcp' if pp >> 16 == 6 else 'udp'}/{pp & 0xFFFF}" for pp, _ in top]
+        return list(self.top)
 
     def summary(self) -> str:
         return (

@@ -12,7 +12,7 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from collectors.auditor.detectors._attempts import Failures, attempt_key
+from collectors.auditor.detectors._attempts import AttemptTracker, Failures, attempt_key
 from collectors.auditor.detectors._sessions import ServicePackets, SessionTracker
 from collectors.auditor.detectors._util import (
     group_rows,
@@ -205,3 +205,37 @@ def test_tracker_builds_lazy_text_only_when_written() -> None:
     (event,) = tracker.incidents()  # read: only the latest text is built
     assert calls == ["first", "third"]
     assert (event.summary, event.evidence) == ("third", {"label": "third"})
+
+
+@pytest.mark.parametrize("max_pending", [3, 8, 200_000])
+def test_tracker_bulk_syns_equal_one_by_one(max_pending: int) -> None:
+    """A batch of new, distinct SYNs is inserted at once; repeats and overflow keep the loop."""
+    rnd = random.Random(max_pending)  # noqa: S311  (reproducible traffic, not cryptography)
+    tracker = AttemptTracker(max_pending=max_pending)
+    got: list[tuple[int, int, float, str]] = []
+    tracker.subscribe(lambda f: got.extend(f.rows()))
+    want_pending: dict[int, float] = {}
+    want: list[tuple[int, int, float, str]] = []
+    t = 1000.0
+    for size, hosts in [(4, 50), (5, 2), (3, 50), (6, 1), (2, 50)]:  # few hosts: repeats
+        pkts = []
+        for _ in range(size):
+            t += 0.001
+            dst, dport = f"10.0.1.{rnd.randrange(hosts)}", 20 + rnd.randrange(2)
+            pkt = (
+                Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+                / IP(src="10.0.0.9", dst=dst)
+                / TCP(sport=4000, dport=dport, flags="S")
+            )
+            pkt.time = t
+            pkts.append(pkt)
+            key = attempt_key(int(IPv4Address("10.0.0.9")), int(IPv4Address(dst)), dport)
+            if key not in want_pending:
+                if len(want_pending) >= max_pending:
+                    old = next(iter(want_pending))
+                    want.append((old, 6, want_pending.pop(old), "unanswered"))
+                want_pending[key] = t
+        tracker.observe(scapy_batch(pkts))
+        release_view()
+        assert list(tracker.pending.items()) == list(want_pending.items())
+        assert got == want
