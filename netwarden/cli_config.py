@@ -24,7 +24,7 @@ from netwarden.config.models import (
     PlanReport,
 )
 from netwarden.config.sanitize import sanitize_line
-from netwarden.devices.base import SessionOptions, default_known_hosts
+from netwarden.devices.base import SessionOptions
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,7 @@ def session_options(
     timeout: float,
 ) -> SessionOptions:
     """Session options from the CLI flags (known_hosts defaults to the inventory's file)."""
-    return SessionOptions(
-        known_hosts=known_hosts or default_known_hosts(inventory),
-        trust_on_first_use=trust_on_first_use,
-        conn_timeout=min(timeout, 10.0),
-        timeout=timeout,
-        read_timeout=timeout,
-    )
+    return SessionOptions.for_inventory(inventory, known_hosts, trust_on_first_use, timeout)
 
 
 @contextlib.contextmanager

@@ -42,7 +42,7 @@ from netwarden.config.models import (
     DevicePlan,
 )
 from netwarden.config.plan import plan_device
-from netwarden.devices import SessionOptions, default_known_hosts
+from netwarden.devices import SessionOptions
 from netwarden.errors import NetwardenError, RenderError
 from netwarden.inventory import Device, Inventory, load_inventory
 from netwarden.inventory.models import Platform
@@ -88,13 +88,7 @@ def load_host(
         raise RenderError(
             f"{name} is a {device.platform.value!r} device; netwarden_config manages ios devices"
         )
-    options = SessionOptions(
-        known_hosts=known_hosts or default_known_hosts(path),
-        trust_on_first_use=trust_on_first_use,
-        conn_timeout=min(timeout, 10.0),
-        timeout=timeout,
-        read_timeout=timeout,
-    )
+    options = SessionOptions.for_inventory(path, known_hosts, trust_on_first_use, timeout)
     return Host(inventory=inv, device=device, options=options)
 
 

@@ -78,6 +78,24 @@ class SessionOptions:
     timeout: float = 60.0
     read_timeout: float = 120.0
 
+    @classmethod
+    def for_inventory(
+        cls,
+        inventory: Path,
+        known_hosts: Path | None = None,
+        trust_on_first_use: bool = False,
+        timeout: float = 30.0,
+    ) -> SessionOptions:
+        """What the CLI and Ansible use: the inventory's known_hosts unless one is given,
+        one timeout for everything (connecting capped at 10 s)."""
+        return cls(
+            known_hosts=known_hosts or default_known_hosts(inventory),
+            trust_on_first_use=trust_on_first_use,
+            conn_timeout=min(timeout, 10.0),
+            timeout=timeout,
+            read_timeout=timeout,
+        )
+
 
 def default_known_hosts(inventory: Path) -> Path:
     """``<inventory>/known_hosts.txt`` if the inventory has one, else ``~/.ssh/known_hosts``.
