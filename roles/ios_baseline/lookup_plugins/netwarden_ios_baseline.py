@@ -8,10 +8,8 @@ InventoryManager and vault support) and returns one mapping per host.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from ansible import constants, context
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
@@ -41,15 +39,6 @@ _raw:
 """
 
 
-def _vault_password_file() -> Path | None:
-    """The vault password file this ansible-playbook run uses, if any (CLI option, then config)."""
-    files = context.CLIARGS.get("vault_password_files") or ()
-    if files:
-        return Path(files[0])
-    configured = constants.DEFAULT_VAULT_PASSWORD_FILE
-    return Path(configured) if configured else None
-
-
 def _flatten(terms: Any) -> list[str]:
     if isinstance(terms, list | tuple):
         return [name for term in terms for name in _flatten(term)]
@@ -63,6 +52,7 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         inventory = str(self.get_option("inventory"))
         try:
+            from netwarden.config.ansible_api import controller_vault_password_file  # noqa: PLC0415  (a clear error if netwarden is missing)
             from netwarden.errors import NetwardenError  # noqa: PLC0415  (a clear error if netwarden is missing)
             from netwarden.inventory import load_inventory  # noqa: PLC0415  (a clear error if netwarden is missing)
             from netwarden.render import device_context  # noqa: PLC0415  (a clear error if netwarden is missing)
@@ -71,7 +61,7 @@ class LookupModule(LookupBase):
                 f"netwarden is not importable by Ansible's Python ({exc}); run ansible-playbook from netwarden's venv"
             ) from exc
         try:
-            inv = load_inventory(inventory, _vault_password_file())
+            inv = load_inventory(inventory, controller_vault_password_file())
             out = {}
             for name in _flatten(terms):
                 if name not in inv.devices:
