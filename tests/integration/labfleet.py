@@ -52,6 +52,27 @@ class Lab:
     def sim(self, name: str) -> SimDevice:
         return self.fleet.device(name)
 
+    def manual_change(self, name: str, commands: list[str]) -> None:
+        """What an engineer does by hand: config commands over SSH (Netmiko), not saved."""
+        from netmiko import ConnectHandler
+
+        dev, creds = self.sim(name), self.credentials
+        conn = ConnectHandler(
+            device_type="cisco_ios",
+            host=dev.spec.address,
+            port=dev.bound_port,
+            username=creds.username,
+            password=creds.password,
+            secret=creds.enable_secret,
+            conn_timeout=5,
+            read_timeout_override=15,
+        )
+        try:
+            conn.enable()
+            conn.send_config_set(commands)
+        finally:
+            conn.disconnect()
+
 
 @contextlib.contextmanager
 def start_lab(source: Path, out: Path) -> Iterator[Lab]:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netmiko import ConnectHandler
 from typer.testing import CliRunner, Result
 
 from netwarden.cli import app
@@ -154,23 +153,7 @@ def test_an_unsaved_change_breaks_running_equals_startup(lab: Lab, tmp_path: Pat
     _result, before = audit(lab, tmp_path / "before", "--limit", UNSAVED)
     assert statuses(before, UNSAVED)["ios-running-equals-startup"] == "pass"
 
-    sim = lab.sim(UNSAVED)
-    creds = lab.credentials
-    conn = ConnectHandler(
-        device_type="cisco_ios",
-        host=sim.spec.address,
-        port=sim.bound_port,
-        username=creds.username,
-        password=creds.password,
-        secret=creds.enable_secret,
-        conn_timeout=5,
-        read_timeout_override=15,
-    )
-    try:
-        conn.enable()
-        conn.send_config_set(["logging host 192.0.2.99"])  # and no save_config()
-    finally:
-        conn.disconnect()
+    lab.manual_change(UNSAVED, ["logging host 192.0.2.99"])  # and no save_config()
 
     result, after = audit(lab, tmp_path / "after", "--limit", UNSAVED)
     assert result.exit_code == EXIT_FINDINGS, result.output

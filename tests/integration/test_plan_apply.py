@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netmiko import ConnectHandler
 from typer.testing import CliRunner
 
 from netwarden.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
@@ -159,24 +158,8 @@ def test_manual_change_shows_in_drift_as_exactly_that_change(
     backup = run_backup(lab.devices, lab.options(), repo, user="tester", message="after apply")
     assert {d.status for d in backup.devices} == {BackupStatus.CHANGED}
     assert backup.commit is not None
-    dev = lab.sim(MANUAL)
-    creds = lab.credentials
-    conn = ConnectHandler(
-        device_type="cisco_ios",
-        host=dev.spec.address,
-        port=dev.bound_port,
-        username=creds.username,
-        password=creds.password,
-        secret=creds.enable_secret,
-        conn_timeout=5,
-        read_timeout_override=15,
-    )
-    try:
-        conn.enable()
-        conn.send_config_set(["ntp server 10.9.9.9"])
-    finally:
-        conn.disconnect()
-    assert "ntp server 10.9.9.9" in running(dev)
+    lab.manual_change(MANUAL, ["ntp server 10.9.9.9"])
+    assert "ntp server 10.9.9.9" in running(lab.sim(MANUAL))
 
     report = drift_fleet(str(lab.path), lab.devices, lab.configs, lab.options(), repo)
     assert report.failed == []

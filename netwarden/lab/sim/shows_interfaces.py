@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from netwarden.lab.sim.showmodel import InterfaceView, ShowContext
 from netwarden.lab.sim.shows_util import (
@@ -123,18 +123,24 @@ def _interface_block(ctx: ShowContext, itf: InterfaceView) -> list[str]:
     return lines
 
 
-def interfaces(ctx: ShowContext, args: Sequence[str]) -> str | None:
-    """``show interfaces [NAME]``."""
+def _per_interface(
+    ctx: ShowContext,
+    args: Sequence[str],
+    block: Callable[[ShowContext, InterfaceView], list[str]],
+) -> str | None:
+    """``block`` for every interface, or for the one ``args`` names (None: no such interface)."""
     selected: tuple[InterfaceView, ...] = ctx.interfaces
     if args:
         itf = find_interface(ctx, list(args))
         if itf is None:
             return None
         selected = (itf,)
-    lines: list[str] = []
-    for itf in selected:
-        lines += _interface_block(ctx, itf)
-    return "\n".join(lines)
+    return "\n".join(line for itf in selected for line in block(ctx, itf))
+
+
+def interfaces(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show interfaces [NAME]``."""
+    return _per_interface(ctx, args, _interface_block)
 
 
 def _summary_name(name: str) -> str:
@@ -323,16 +329,7 @@ def _ip_interface_block(ctx: ShowContext, itf: InterfaceView) -> list[str]:
 
 def ip_interface(ctx: ShowContext, args: Sequence[str]) -> str | None:
     """``show ip interface [NAME]`` (NAPALM's get_interfaces_ip reads the addresses)."""
-    selected: tuple[InterfaceView, ...] = ctx.interfaces
-    if args:
-        itf = find_interface(ctx, list(args))
-        if itf is None:
-            return None
-        selected = (itf,)
-    lines: list[str] = []
-    for itf in selected:
-        lines += _ip_interface_block(ctx, itf)
-    return "\n".join(lines)
+    return _per_interface(ctx, args, _ip_interface_block)
 
 
 def ipv6_interface(_ctx: ShowContext, args: Sequence[str]) -> str | None:
