@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bootstrap what netwarden needs on a fresh Debian 12 machine:
 #  - as root: the Debian packages in scripts/debian-packages.txt (only the missing ones);
-#  - always: .venv with the pinned requirements and netwarden installed (editable).
+#  - always: .venv with the pinned requirements and netwarden installed (editable),
+#    and the auditor's C kernels (collectors/auditor/native.c) compiled.
 # Idempotent and quick when nothing changed (stamp files keyed on the input hashes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,3 +75,8 @@ make_venv() {
 
 install_debian_packages
 make_venv
+
+# The auditor's C kernels (collectors/auditor/native.c): built once per source change;
+# without a compiler the auditor runs its slower pure Python loops (a warning, not a failure).
+"$VENV/bin/python" -m collectors.auditor.native >/dev/null 2>&1 \
+    || log "warning: could not build the auditor's C kernels (no cc?); the auditor will be slower"

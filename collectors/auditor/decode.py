@@ -2,7 +2,7 @@
 
 No scapy packet is built here and no Python loop runs per packet: a file is read
 in chunks of a few megabytes, the record offsets of a chunk are found with a
-vectorised walk (:mod:`collectors.auditor.walk`), and every header field of a
+compiled walk (:mod:`collectors.auditor.walk`), and every header field of a
 whole batch is decoded with numpy gathers (:mod:`collectors.auditor.headers`).
 Memory stays bounded whatever the file size: one chunk and the batches a
 consumer still holds.
@@ -47,7 +47,7 @@ import numpy.typing as npt
 from collectors.auditor.batch import PACKET_DTYPE, Batch, DecodeError
 from collectors.auditor.headers import PAD, decode_headers
 from collectors.auditor.pcapng import PcapngSection, pcapng_records
-from collectors.auditor.walk import ChainFormat, Plausible, length_view, walk_chain
+from collectors.auditor.walk import ChainFormat, length_view, walk_chain
 from netwarden.errors import NetwardenError
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,6 @@ _PCAP_MAGIC: Final = {
 }
 _PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
 _PCAP_HEADER: Final = 24
-_DAY: Final = 86400
 
 
 class CaptureFormatError(NetwardenError):
@@ -132,36 +131,6 @@ class _Chunks:
         return buf, n
 
 
-def _pcap_plausible(byteorder: str, frac_limit: int, snaplen: int, ts0: int) -> Plausible:
-    """A strict test of speculative pcap record starts (see :mod:`collectors.auditor.walk`).
-
-    A record header is plausible when its timestamp is within a day of ``ts0`` (the
-    first record of the chunk) and its lengths and fraction of a second are in range.
-    The most significant byte of the seconds is tested first, on every candidate,
-    with a one-byte gather; the other fields only on the few that pass.
-    """
-    msb = 3 if byteorder == "<" else 0
-    lo, hi = max(ts0 - _DAY, 0), min(ts0 + _DAY, 0xFFFFFFFF)
-
-    def plausible(
-        lengths: npt.NDArray[np.uint32], buf: npt.NDArray[np.uint8], at: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.bool_]:
-        top = buf[at + msb]
-        mask = (top >= lo >> 24) & (top <= hi >> 24)
-        idx = np.flatnonzero(mask)
-        sub = at[idx]
-        sec = lengths[sub]
-        cap = lengths[sub + 8]
-        wire = lengths[sub + 12]
-        good = (sec >= lo) & (sec <= hi) & (cap <= snaplen) & (cap <= wire)
-        good &= (wire <= MAX_CAPLEN * 64) & (lengths[sub + 4] < frac_limit)
-        mask[idx[~good]] = False
-        out: npt.NDArray[np.bool_] = mask
-        return out
-
-    return plausible
-
-
 def _batches(  # noqa: PLR0917 - one private call site, every argument named there
     buf: npt.NDArray[np.uint8],
     n: int,
@@ -195,7 +164,6 @@ def _iter_pcap(
     linktype = linkfield & 0x0FFFFFFF
     max_caplen = max(snaplen, 262144) if snaplen <= MAX_CAPLEN else MAX_CAPLEN
     fmt = ChainFormat(byteorder, len_at=8, add=16, header=16, max_len=max_caplen)
-    frac_limit = 1_000_000 if scale == 1e-6 else 1_000_000_000
     chunks = _Chunks(fh, CHUNK_BYTES)
     carry = memoryview(b"")
     need = 16
@@ -205,8 +173,7 @@ def _iter_pcap(
         u32 = length_view(buf, fmt)
         res = None
         if n >= 16:
-            plausible = _pcap_plausible(byteorder, frac_limit, max_caplen, int(u32[0]))
-            res = walk_chain(buf, 0, n, fmt, plausible)
+            res = walk_chain(buf, 0, n, fmt)
         offsets = res.offsets if res else np.zeros(0, np.int64)
         stop = res.stop if res else 0
         if not chunks.eof and len(offsets) > batch_size:

@@ -2,7 +2,7 @@
 
 Section header blocks (SHB) and interface description blocks (IDB) are few and
 parsed one by one; enhanced, simple and (obsolete) packet blocks are located by
-the lockstep walk of :mod:`collectors.auditor.walk` and their fields read with
+the compiled walk of :mod:`collectors.auditor.walk` and their fields read with
 numpy gathers. Each interface keeps its link type, ``if_tsresol`` and
 ``if_tsoffset``; a section header resets the interfaces and may change the byte
 order. Simple packet blocks carry no timestamp: their ``ts`` is 0.
@@ -18,7 +18,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from collectors.auditor.walk import ChainFormat, Plausible, length_view, walk_chain
+from collectors.auditor.walk import ChainFormat, length_view, walk_chain
 
 I64 = npt.NDArray[np.int64]
 
@@ -85,35 +85,6 @@ def _empty(stop: int, need: int, *, incomplete: bool, done: bool) -> PcapngRecor
     return PcapngRecords(z, z, z, z.astype(np.float64), z, stop, need, incomplete, done)
 
 
-def plausible_for(byteorder: str) -> Plausible:
-    """A strict test of speculative block starts (see :mod:`collectors.auditor.walk`).
-
-    A plausible block has a known type, an aligned length in range and the same
-    length in its trailer. The most significant byte of the type (0 for every
-    known type but the section header, which speculation need not find) is tested
-    first on every candidate, the rest only on the few that pass.
-    """
-    msb = 3 if byteorder == "<" else 0
-
-    def plausible(
-        lengths: npt.NDArray[np.uint32], buf: npt.NDArray[np.uint8], at: I64
-    ) -> npt.NDArray[np.bool_]:
-        mask = buf[at + msb] == 0
-        idx = np.flatnonzero(mask)
-        sub = at[idx]
-        btype = lengths[sub]
-        blen = lengths[sub + 4].astype(np.int64)
-        trail = np.minimum(sub + blen - 4, len(lengths) - 1)
-        good = (btype >= 1) & (btype <= 10) & (btype != 8)
-        good &= (blen >= 12) & (blen % 4 == 0) & (blen <= _MAX_BLOCK)
-        good &= lengths[trail] == blen
-        mask[idx[~good]] = False
-        out: npt.NDArray[np.bool_] = mask
-        return out
-
-    return plausible
-
-
 def _section_header(
     buf: npt.NDArray[np.uint8], n: int, section: PcapngSection
 ) -> PcapngRecords | int:
@@ -163,7 +134,7 @@ def pcapng_records(
     fmt = ChainFormat(
         section.byteorder, len_at=4, add=0, header=8, max_len=_MAX_BLOCK, min_len=12, align=4
     )
-    walk = walk_chain(arr, pos, n, fmt, plausible_for(section.byteorder))
+    walk = walk_chain(arr, pos, n, fmt)
     u32 = length_view(arr, fmt)
     offs = walk.offsets
     types = u32[offs].astype(np.int64)

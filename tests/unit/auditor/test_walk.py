@@ -1,4 +1,4 @@
-"""The lockstep record walk finds exactly the offsets a one-by-one walk finds."""
+"""The compiled record walk finds exactly the offsets the one-by-one Python walk finds."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from collectors.auditor.decode import _pcap_plausible
-from collectors.auditor.pcapng import plausible_for
+from collectors.auditor import native
 from collectors.auditor.walk import ChainFormat, walk_chain, walk_scalar
 
 PCAP = ChainFormat("<", len_at=8, add=16, header=16, max_len=262144)
@@ -52,6 +51,17 @@ def _pcapng_blocks(rng: np.random.Generator, count: int) -> bytes:
     return bytes(out)
 
 
+@pytest.fixture(autouse=True, params=["native", "python"])
+def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the compiled walk and with its pure Python fallback."""
+    if request.param == "native":
+        assert native.library() is not None, "the C kernels must build where make test runs"
+    else:
+        monkeypatch.setattr(native, "library", lambda: None)
+    param: str = request.param
+    return param
+
+
 def _padded(data: bytes) -> npt.NDArray[np.uint8]:
     return np.frombuffer(data + bytes(256), np.uint8)
 
@@ -63,8 +73,7 @@ def test_pcap_walk_matches_scalar(payload: str, seed: int) -> None:
     data = _pcap_records(rng, 20_000, payload)
     for cut in (len(data), len(data) - 7, len(data) // 3):
         buf = _padded(data[:cut])
-        plausible = _pcap_plausible("<", 1_000_000, 262144, TS)
-        fast = walk_chain(buf, 0, cut, PCAP, plausible)
+        fast = walk_chain(buf, 0, cut, PCAP)
         slow = walk_scalar(buf, 0, cut, PCAP)
         assert np.array_equal(fast.offsets, slow.offsets)
         assert (fast.stop, fast.bad) == (slow.stop, slow.bad)
@@ -77,25 +86,29 @@ def test_pcap_walk_stops_at_a_damaged_header() -> None:
     damaged = int(slow.offsets[15_000])
     data[damaged + 8 : damaged + 12] = np.array([1 << 30], "<u4").tobytes()
     buf = _padded(bytes(data))
-    fast = walk_chain(buf, 0, len(data), PCAP, _pcap_plausible("<", 1_000_000, 262144, TS))
+    fast = walk_chain(buf, 0, len(data), PCAP)
     assert fast.bad
     assert fast.stop == damaged
     assert np.array_equal(fast.offsets, slow.offsets[:15_000])
 
 
-def test_pcap_walk_with_lying_speculation() -> None:
-    """A plausibility test that accepts everything only costs time, never correctness."""
-    rng = np.random.default_rng(4)
-    data = _pcap_records(rng, 10_000, "nested")
-    buf = _padded(data)
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_walk_reads_the_length_in_the_file_byte_order(byteorder: str) -> None:
+    records = b"".join(
+        np.array([TS, 0, size, size], byteorder + "u4").tobytes() + bytes(size)
+        for size in (3, 70000, 0)
+    )
+    fmt = ChainFormat(byteorder, len_at=8, add=16, header=16, max_len=262144)
+    fast = walk_chain(_padded(records), 0, len(records), fmt)
+    assert fast.offsets.tolist() == [0, 19, 19 + 16 + 70000]
+    assert (fast.stop, fast.bad) == (len(records), False)
 
-    def anything(
-        lengths: npt.NDArray[np.uint32], b: npt.NDArray[np.uint8], at: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.bool_]:
-        return np.ones(len(at), np.bool_)
 
-    fast = walk_chain(buf, 0, len(data), PCAP, anything)
-    assert np.array_equal(fast.offsets, walk_scalar(buf, 0, len(data), PCAP).offsets)
+def test_walk_refuses_a_range_outside_the_buffer() -> None:
+    with pytest.raises(ValueError, match="bad range"):
+        walk_chain(np.zeros(64, np.uint8), 0, 65, PCAP)
+    with pytest.raises(ValueError, match="inside the header"):
+        ChainFormat("<", len_at=8, add=16, header=8, max_len=10)
 
 
 @pytest.mark.parametrize("seed", [5, 6])
@@ -103,7 +116,7 @@ def test_pcapng_walk_matches_scalar(seed: int) -> None:
     data = _pcapng_blocks(np.random.default_rng(seed), 20_000)
     for cut in (len(data), len(data) - 5):
         buf = _padded(data[:cut])
-        fast = walk_chain(buf, 0, cut, PCAPNG, plausible_for("<"))
+        fast = walk_chain(buf, 0, cut, PCAPNG)
         slow = walk_scalar(buf, 0, cut, PCAPNG)
         assert np.array_equal(fast.offsets, slow.offsets)
         assert (fast.stop, fast.bad) == (slow.stop, slow.bad)
