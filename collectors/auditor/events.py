@@ -371,16 +371,40 @@ class IncidentTracker:
         inc.severity = new_severity
         inc.last_ts = max(inc.last_ts, ts)
         inc.dirty = True
-        if (
-            new_severity > inc.emitted_severity
-            or new_count >= 2 * inc.emitted_count
-            or ts - inc.emitted_ts >= self.reemit_seconds
-        ):
+        if self._emits(inc, ts, new_severity, new_count):
             self._mark_emitted(inc, ts)
             event = inc.event
             self._emit(event, new=False)
             return event
         return None
+
+    def _emits(self, inc: _Incident, ts: float, severity: Severity, count: int) -> bool:
+        """Whether an update of ``inc`` to these values is emitted (the throttle)."""
+        return (
+            severity > inc.emitted_severity
+            or count >= 2 * inc.emitted_count
+            or ts - inc.emitted_ts >= self.reemit_seconds
+        )
+
+    def due(
+        self, *, detector: str, key: Iterable[object], ts: float, severity: Severity, count: int
+    ) -> bool:
+        """Whether a report of this total ``count`` would open an incident or be emitted now.
+
+        A detector whose incidents grow at every batch (a scan) may skip reports
+        that are not due, at a dictionary lookup instead of a report's cost, on
+        two conditions: it reports the state it skipped before forgetting it (window
+        expiry, eviction, end of input), and it keeps reporting while due. Not due
+        means the report would only update a pending state that nobody reads before
+        the next due report. True also once half of ``idle_seconds`` has passed
+        since the incident's last report, so that skipping never lets an incident
+        that is still growing be closed as idle.
+        """
+        inc = self._open.get((detector, *map(str, key)))
+        if inc is None or 2 * (ts - inc.last_ts) >= self.idle_seconds:
+            return True
+        new_severity = severity if severity > inc.severity else inc.severity
+        return self._emits(inc, ts, new_severity, max(inc.count, count))
 
     def _mark_emitted(self, inc: _Incident, ts: float) -> None:
         inc.current()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address
@@ -187,19 +187,20 @@ class BoundedDict(OrderedDict[K, V], Generic[K, V]):
     """An insertion/recency-ordered dict that evicts its oldest entries past ``maxlen``.
 
     ``touch(key)`` moves a key to the young end; ``evicted`` counts evictions (a
-    metric of memory pressure).
+    metric of memory pressure); ``on_evict(key, value)``, if given, hears of each
+    (a detector that holds unreported state reports it there).
     """
 
-    def __init__(self, maxlen: int) -> None:
+    def __init__(self, maxlen: int, on_evict: Callable[[K, V], None] | None = None) -> None:
         super().__init__()
         self.maxlen = maxlen
         self.evicted = 0
+        self.on_evict = on_evict
 
     def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
-        while len(self) > self.maxlen:
-            self.popitem(last=False)
-            self.evicted += 1
+        if len(self) > self.maxlen:
+            self.trim()
 
     def touch(self, key: K) -> None:
         self.move_to_end(key)
@@ -208,8 +209,10 @@ class BoundedDict(OrderedDict[K, V], Generic[K, V]):
         """Evict the oldest entries past ``maxlen`` (after bulk inserts with ``OrderedDict.__setitem__``,
         which hot loops use to skip the per-insert bound check)."""
         while len(self) > self.maxlen:
-            self.popitem(last=False)
+            key, value = self.popitem(last=False)
             self.evicted += 1
+            if self.on_evict is not None:
+                self.on_evict(key, value)
 
     def oldest(self) -> Iterator[tuple[K, V]]:
         """Items from the oldest; stop iterating before mutating."""

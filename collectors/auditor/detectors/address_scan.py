@@ -4,13 +4,16 @@ Counts distinct victims of *failed* attempts (see ``_attempts.py``) per scanner
 within ``window_seconds``, whatever the order or pacing of the probes. Like
 bro-simple-scan's ``Address_Scan`` the port set may be small (multiport sweeps
 of 80/8080/88 are one address scan); the evidence names the ports. One incident
-per scanner (key ``(address_scan, src)``).
+per scanner (key ``(address_scan, src)``). A scanner's count changes at nearly
+every batch while it scans: only the updates the incident tracker would write are
+reported (``ctx.due``), the rest when the scanner is forgotten or at the end.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from bisect import insort
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import ClassVar
@@ -34,12 +37,19 @@ class AddressScanSettings(DetectorSettings):
     max_victims: int = Field(default=65_536, ge=100, description="per scanner")
 
 
+SAMPLE = 10
+"""Victims named in the evidence (the lowest addresses)."""
+
+
 @dataclass(slots=True)
 class _Scanner:
     victims: dict[int, float] = field(default_factory=dict)
     ports: dict[int, int] = field(default_factory=dict)  # proto << 16 | port -> failures
-    first: float = 0.0
-    reported: int = 0
+    first: float = 0.0  # <= min(victims.values()): every time stored, since the last prune
+    checked: int = 0  # the number of victims at the last expire that looked at it
+    peak: int = 0  # the most victims at an expire (the tracker keeps the largest count)
+    low: list[int] = field(default_factory=list)  # the SAMPLE lowest victims, sorted
+    name: str = ""  # the scanner's address, as reported
     floor: float = math.inf  # a lower bound of min(victims.values())
     last: float = -math.inf  # max(victims.values()) unless stale
     stale: bool = False
@@ -47,6 +57,15 @@ class _Scanner:
 
 GROUP_AT = 2048
 """Failures in one update from which they are folded per scanner (see ``_fold``)."""
+
+
+def _keep_lowest(low: list[int], victim: int) -> None:
+    """Add a new victim to the sorted ``SAMPLE`` lowest."""
+    if len(low) < SAMPLE:
+        insort(low, victim)
+    elif victim < low[-1]:
+        insort(low, victim)
+        low.pop()
 
 
 @register
@@ -60,9 +79,12 @@ class AddressScan:
         self.ctx = ctx
         self.tracker = shared_tracker(ctx.shared, settings.answer_timeout_seconds)
         self.tracker.subscribe(self._failed)
-        self.scanners: BoundedDict[int, _Scanner] = BoundedDict(settings.max_scanners)
+        self.scanners: BoundedDict[int, _Scanner] = BoundedDict(
+            settings.max_scanners, on_evict=self._forget
+        )
         self.active: set[int] = set()
         self.changed: set[int] = set()  # scanners with failures since the last expire
+        self.unreported: set[int] = set()  # scanners whose last change was not due (ctx.due)
         self.floor = math.inf  # <= every active scanner's oldest victim time
 
     def _failed(self, failures: Failures) -> None:
@@ -102,7 +124,7 @@ class AddressScan:
         if floor < latest - self.s.window_seconds or known + len(group) > self.s.max_victims:
             return False
         if st is None:
-            st = _Scanner(first=times[0])
+            st = _Scanner(first=times[0], name=ip_str(scanner))
             self.scanners[scanner] = st
         else:
             self.scanners.move_to_end(scanner)
@@ -112,6 +134,8 @@ class AddressScan:
         if len(new) < len(group) or not victims.keys().isdisjoint(new):
             st.stale = True  # a time may have been replaced by an earlier one: recompute
         victims.update(new)
+        st.low = heapq.nsmallest(SAMPLE, {*st.low, *new})
+        st.first = min(st.first, floor)
         st.floor = floor
         st.last = max(st.last, latest)
         ports = st.ports
@@ -122,7 +146,7 @@ class AddressScan:
             self.active.add(scanner)
         return True
 
-    def _one_by_one(self, failures: Failures) -> None:
+    def _one_by_one(self, failures: Failures) -> None:  # noqa: PLR0912  (the hot loop, inlined)
         scanners, changed = self.scanners, self.changed
         threshold, window = self.s.threshold, self.s.window_seconds
         max_victims = self.s.max_victims
@@ -132,7 +156,7 @@ class AddressScan:
             pp = proto << 16 | (akey & 0xFFFF)
             st = scanners.get(scanner)
             if st is None:
-                st = _Scanner(first=ts)
+                st = _Scanner(first=ts, name=ip_str(scanner))
                 scanners[scanner] = st
             else:
                 scanners.move_to_end(scanner)
@@ -143,6 +167,10 @@ class AddressScan:
                 victims[victim] = ts
                 if ts < st.floor:  # noqa: PLR1730  (hot loop: no call to min)
                     st.floor = ts
+                if ts < st.first:  # noqa: PLR1730
+                    st.first = ts
+                if before is None:
+                    _keep_lowest(st.low, victim)
                 if ts >= st.last:
                     st.last = ts
                 elif before is not None and before >= st.last:
@@ -157,6 +185,7 @@ class AddressScan:
                     if oldest < horizon:
                         st.victims = {v: t for v, t in victims.items() if t >= horizon}
                         st.first = oldest = min(st.victims.values())
+                        st.low = heapq.nsmallest(SAMPLE, st.victims)
                         st.last, st.stale = max(st.victims.values()), False
                     st.floor = oldest
                 if len(st.victims) >= threshold:
@@ -167,6 +196,7 @@ class AddressScan:
 
     def expire(self, now: float) -> None:
         self.tracker.expire(now)
+        final = now == math.inf
         # Only scanners with new failures can have a new count to report ...
         changed, self.changed = self.changed, set()
         for scanner in changed & self.active:
@@ -175,13 +205,26 @@ class AddressScan:
                 self.active.discard(scanner)
                 continue
             self.floor = min(self.floor, st.floor)
-            if len(st.victims) != st.reported:
+            n = len(st.victims)
+            if n != st.checked:
+                st.checked = n
+                if n > st.peak:  # noqa: PLR1730
+                    st.peak = n
                 if st.stale:
                     st.last, st.stale = max(st.victims.values()), False
-                self._report(scanner, st)
+                if final or self._due(st):
+                    self._report(scanner, st)
+                else:
+                    self.unreported.add(scanner)
+        if final:
+            for scanner in list(self.unreported):
+                self._report_skipped(scanner, self.scanners[scanner])
         # ... and none can be past its window before the oldest victim time of all is.
-        if now - self.s.window_seconds <= self.floor:
-            return
+        if now - self.s.window_seconds > self.floor:
+            self._drop_idle(now)
+
+    def _drop_idle(self, now: float) -> None:
+        """Forget the scanners without a failure for ``window_seconds``."""
         floor = math.inf
         for scanner in list(self.active):
             st = self.scanners.get(scanner)
@@ -191,30 +234,45 @@ class AddressScan:
             if st.stale:
                 st.last, st.stale = max(st.victims.values()), False
             if now - st.last > self.s.window_seconds:
-                self.active.discard(scanner)
                 del self.scanners[scanner]
+                self._forget(scanner, st)
             else:
                 floor = min(floor, st.floor)
         self.floor = floor
 
+    def _forget(self, scanner: int, st: _Scanner) -> None:
+        """A scanner leaves the table (window expiry or eviction): report what was skipped."""
+        if scanner in self.unreported:
+            self._report_skipped(scanner, st)
+        self.active.discard(scanner)
+
+    def _report_skipped(self, scanner: int, st: _Scanner) -> None:
+        if st.stale:
+            st.last, st.stale = max(st.victims.values()), False
+        self._report(scanner, st)
+
+    def _severity(self, n: int) -> Severity:
+        return Severity.HIGH if n >= self.s.high_threshold else Severity.MEDIUM
+
+    def _due(self, st: _Scanner) -> bool:
+        severity = self._severity(len(st.victims))
+        return self.ctx.due(self.name, (st.name,), ts=st.last, severity=severity, count=st.peak)
+
     def _report(self, scanner_ip: int, st: _Scanner) -> None:
-        scanner = ip_str(scanner_ip)
+        self.unreported.discard(scanner_ip)
         n = len(st.victims)
-        st.reported = n
-        last = st.last
-        first = min(min(st.victims.values()), st.first)  # noqa: PLW3301  (flat: a tuple of all)
-        severity = Severity.HIGH if n >= self.s.high_threshold else Severity.MEDIUM
+        scanner = st.name
         # The text is built only if this report is written (most updates are not):
-        # capture the state it describes now.
-        text = _Text(self, scanner, n, last, first, dict(st.ports), list(st.victims))
+        # capture the state it describes now (small: a few ports, SAMPLE victims).
+        text = _Text(self, scanner, n, st.last, st.first, dict(st.ports), tuple(st.low))
         self.ctx.report(
             self.name,
             (scanner,),
-            ts=last,
-            first_seen=first,
-            severity=severity,
+            ts=st.last,
+            first_seen=st.first,
+            severity=self._severity(n),
             src=scanner,
-            count=n,
+            count=st.peak,
             summary=text.summary,
             evidence=text.evidence,
         )
@@ -230,7 +288,7 @@ class _Text:
     last: float
     first: float
     ports: dict[int, int]
-    victims: list[int]
+    lowest: tuple[int, ...]
     top: list[str] | None = None  # _ports(), computed once
 
     def _ports(self) -> list[str]:
@@ -246,11 +304,9 @@ class _Text:
         )
 
     def evidence(self) -> dict[str, object]:
-        victims = self.victims
-        lowest = sorted(victims) if len(victims) <= 64 else heapq.nsmallest(10, victims)
         return {
             "hosts": self.n,
-            "hosts_sample": [ip_str(v) for v in lowest[:10]],
+            "hosts_sample": [ip_str(v) for v in self.lowest],
             "ports": self._ports(),
             "distinct_ports": len(self.ports),
             "window_seconds": self.det.s.window_seconds,

@@ -30,7 +30,10 @@ Contract (every built-in follows it; a plugin must too):
   allowlist, and hands events to the :class:`~collectors.auditor.events.EventSink` s.
   ``summary`` and ``evidence`` may be given as functions building them (called only
   when the report's content is written): a detector re-reporting a growing incident
-  every batch then formats it only when an update is emitted.
+  every batch then formats it only when an update is emitted. Cheaper still, such a
+  detector may ask ``ctx.due(...)`` (a lookup) and skip the reports that would be
+  neither emitted nor open an incident, provided it reports the skipped state before
+  it forgets it (window expiry, eviction, ``expire(inf)``).
 - Secrets never leave a detector: evidence names the kind of credential and at
   most ``ctx.fingerprint(secret)``, a salted hash prefix.
 """
@@ -72,6 +75,10 @@ class Reporter(Protocol):
         count: int | None = None,
         first_seen: float | None = None,
     ) -> object: ...
+
+    def due(
+        self, *, detector: str, key: Iterable[object], ts: float, severity: Severity, count: int
+    ) -> bool: ...
 
 
 @dataclass
@@ -117,6 +124,12 @@ class DetectorContext:
             count=count,
             first_seen=first_seen,
         )
+
+    def due(
+        self, detector: str, key: Iterable[object], *, ts: float, severity: Severity, count: int
+    ) -> bool:
+        """Whether a report with this total ``count`` would be written now (see the contract)."""
+        return self.reporter.due(detector=detector, key=key, ts=ts, severity=severity, count=count)
 
     def fingerprint(self, secret: bytes) -> str:
         """A salted hash prefix of a secret: tells equal secrets apart within a run, reveals nothing."""

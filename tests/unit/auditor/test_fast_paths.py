@@ -6,6 +6,7 @@ import random
 import uuid
 from dataclasses import asdict
 from ipaddress import IPv4Address
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,13 @@ from collectors.auditor.detectors._util import (
 )
 from collectors.auditor.detectors.address_scan import GROUP_AT, AddressScan, AddressScanSettings
 from collectors.auditor.detectors.base import DetectorContext
-from collectors.auditor.events import _ID_NAMESPACE, IncidentTracker, Severity, incident_id
+from collectors.auditor.events import (
+    _ID_NAMESPACE,
+    IncidentTracker,
+    ListSink,
+    Severity,
+    incident_id,
+)
 from tests.unit.auditor.auditor_helpers import scapy_batch
 
 RNG = np.random.default_rng(55)
@@ -111,11 +118,11 @@ def _ignore(_session: object) -> None:
     return None
 
 
-def _failures(n: int, spread: float, seed: int, victims: int = 30) -> Failures:
+def _failures(n: int, spread: float, seed: int, victims: int = 30, scanners: int = 40) -> Failures:
     rnd = random.Random(seed)  # noqa: S311  (reproducible traffic, not cryptography)
     out = Failures()
     for i in range(n):
-        scanner = 0x0A000000 + rnd.randrange(40)
+        scanner = 0x0A000000 + rnd.randrange(scanners)
         victim = 0x0A640000 + rnd.randrange(victims)
         ts = 1000.0 + i * spread / n + rnd.uniform(-3, 3)  # unsorted, like a real trace
         how = rnd.choice(["unanswered", "rejected"])
@@ -239,3 +246,80 @@ def test_tracker_bulk_syns_equal_one_by_one(max_pending: int) -> None:
         release_view()
         assert list(tracker.pending.items()) == list(want_pending.items())
         assert got == want
+
+
+def test_tracker_due_is_its_emission_rule() -> None:
+    tracker = IncidentTracker("s", "x", [], reemit_seconds=300.0, idle_seconds=3600.0)
+
+    def due(ts: float, count: int, severity: Severity = Severity.MEDIUM) -> bool:
+        return tracker.due(detector="d", key=("k",), ts=ts, severity=severity, count=count)
+
+    assert due(0.0, 8)  # nothing open: the report opens the incident
+    tracker.report(detector="d", key=("k",), ts=0.0, severity=Severity.MEDIUM, summary="", count=8)
+    assert not due(10.0, 15)  # grows, but not to twice what was written
+    assert due(10.0, 16)
+    assert due(10.0, 9, Severity.HIGH)  # the severity rises
+    assert due(300.0, 9)  # reemit_seconds since the last emission
+    tracker.report(
+        detector="d", key=("k",), ts=200.0, severity=Severity.MEDIUM, summary="", count=9
+    )
+    # skipping never lets an incident go idle: due once half of idle_seconds has passed
+    assert due(200.0 + 1800.0, 9)
+    assert not due(250.0, 10)
+
+
+def _scan_in_steps(
+    ctx_due: bool, *, max_scanners: int = 50_000, scanners: int = 40
+) -> tuple[list[Any], list[Any]]:
+    """The same failures, in many small updates with an expire after each, through the
+    detector as it is (reports skipped unless due) or reporting every change.
+
+    Returns the events written while the failures came in, in order, and the (id,
+    count, severity) of those written at the end of input, sorted: the skipped reports
+    are made there in another order, and with the scanner's latest state where the
+    reference only reported count changes.
+    """
+    sink = ListSink()
+    det = AddressScan(
+        AddressScanSettings(max_scanners=max_scanners),
+        DetectorContext(reporter=IncidentTracker("", "t", [sink], reemit_seconds=60.0)),
+    )
+    if not ctx_due:
+        det._due = lambda _st: True  # type: ignore[method-assign]
+    failures = _failures(20_000, spread=2000.0, seed=8, victims=300, scanners=scanners)
+    rows = list(failures.rows())
+    for lo in range(0, len(rows), 250):
+        part = Failures()
+        for key, proto, ts, how in rows[lo : lo + 250]:
+            part.add(key, proto, ts, how)
+        det._failed(part)
+        det.expire(max(part.ts))
+    during = len(sink.events)
+    det.expire(float("inf"))
+    det.ctx.reporter.flush()  # type: ignore[attr-defined]
+    rows = [(e.id, e.count, e.ts, e.summary, e.evidence, e.severity) for e in sink.events]
+    return rows[:during], sorted((r[0], r[1], r[5]) for r in rows[during:])
+
+
+def test_address_scan_skipping_undue_reports_writes_the_same_events() -> None:
+    """Asking ``due`` saves work but must not change a single event written."""
+    skipped, every = _scan_in_steps(ctx_due=True), _scan_in_steps(ctx_due=False)
+    assert len(skipped[0]) > 1000  # the scans were reported, updated and re-emitted
+    assert len(skipped[1]) > 20
+    assert skipped == every
+
+
+def test_address_scan_evicted_scanner_reports_what_it_skipped() -> None:
+    """An evicted scanner's skipped state is reported then (an update may be written
+    earlier than by the reference), so every incident ends with the same count."""
+
+    def last_counts(events: tuple[list[Any], list[Any]]) -> dict[str, tuple[int, Severity]]:
+        during, end = events
+        last = {row[0]: (row[1], row[5]) for row in during}
+        last.update({row[0]: (row[1], row[2]) for row in end})
+        return last
+
+    skipped = _scan_in_steps(ctx_due=True, max_scanners=100, scanners=130)
+    every = _scan_in_steps(ctx_due=False, max_scanners=100, scanners=130)
+    assert len(last_counts(every)) > 100
+    assert last_counts(skipped) == last_counts(every)
