@@ -1,4 +1,11 @@
-"""Vectorised header decoding: packet bytes in one buffer to ``PACKET_DTYPE`` records.
+"""Header decoding: packet bytes in one buffer to ``PACKET_DTYPE`` records.
+
+:func:`decode_headers` runs ``nw_decode`` from ``native.c`` (:mod:`collectors.auditor.native`)
+when the compiled kernels are available: one pass over each packet's bytes is 3-4
+times faster than the numpy passes over whole arrays. The numpy code of this module
+is the fallback (no C compiler, ``NETWARDEN_NO_NATIVE=1``, arguments outside the
+kernel's contract) and the specification: the kernel mirrors it step by step and
+tests/unit/auditor/test_native_decode.py checks that both give the same bytes.
 
 No Python code runs per packet. For a whole batch, one numpy gather copies a
 small fixed-size *window* of bytes at each packet's link-layer start, another
@@ -30,12 +37,15 @@ Decisions worth knowing (the contract is in :mod:`collectors.auditor.batch`):
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from collectors.auditor import native
 from collectors.auditor.batch import ETH_ARP, ETH_IPV4, ETH_IPV6, PACKET_DTYPE, DecodeError
 
 #: Spare zero bytes a buffer must carry after its last packet.
@@ -328,40 +338,90 @@ def _transport(
     return hlen, short
 
 
-def decode_headers(
-    buf: U8,
-    starts: I64,
-    caplens: I64,
-    linktypes: int | npt.NDArray[np.integer],
-) -> npt.NDArray[np.void]:
-    """Decode the headers of packets ``buf[starts[i] : starts[i] + caplens[i]]``.
+def _record_layout() -> str:
+    """``PACKET_DTYPE`` as ``nw_decode_layout()`` spells the records it writes."""
+    fields = []
+    for name, (dtype, offset, *_) in (PACKET_DTYPE.fields or {}).items():
+        if name in {"ts", "wirelen"}:  # the caller's: the kernel leaves them 0
+            continue
+        kind = f"{dtype.kind}{dtype.itemsize}" if dtype.isnative else f"{dtype.str}-not-native"
+        fields.append(f"{name}:{offset}:{kind}")
+    return " ".join([*fields, f"itemsize:{PACKET_DTYPE.itemsize}"])
 
-    Args:
-        buf: the bytes holding every packet, with at least :data:`PAD` readable
-            bytes after the end of the last one.
-        starts: offset of each packet's first byte in ``buf``.
-        caplens: captured length of each packet.
-        linktypes: the pcap link type of all packets, or one per packet.
 
-    Returns:
-        One ``PACKET_DTYPE`` record per packet; ``ts`` and ``wirelen`` are left for
-        the caller, ``caplen`` is set.
+_RECORD_LAYOUT: Final = _record_layout()
 
-    Examples:
-        >>> import numpy as np
-        >>> frame = bytes.fromhex("ffffffffffff" "020000000001" "0806"
-        ...     "0001080006040001" "020000000001" "0a000001" "000000000000" "0a000002")
-        >>> buf = np.frombuffer(frame + bytes(PAD), np.uint8)
-        >>> rec = decode_headers(buf, np.array([0]), np.array([len(frame)]), 1)
-        >>> hex(int(rec["ethertype"][0])), int(rec["arp_op"][0]), int(rec["error"][0])
-        ('0x806', 1, 0)
+
+@cache
+def _check_layout(lib: ctypes.CDLL) -> None:
+    """Refuse a kernel built for another ``PACKET_DTYPE``: it would write fields in the wrong place."""
+    built = lib.nw_decode_layout().decode()
+    if built != _RECORD_LAYOUT:
+        raise RuntimeError(
+            f"nw_decode in {native.SOURCE} writes records laid out as {built!r}, "
+            f"but PACKET_DTYPE is {_RECORD_LAYOUT!r}: update NW_FIELDS in native.c"
+        )
+
+
+def _linktypes_for_c(linktypes: int | npt.NDArray[np.integer], n: int) -> tuple[I64, int] | None:
+    """``nw_decode``'s link types (an ``int64`` array and its step), or None for the numpy code.
+
+    A Python int may not fit in ``int64``: an unsupported one becomes -1, which the
+    kernel also rejects. An array must hold integers, one per packet.
     """
-    n = len(starts)
-    rec = np.zeros(n, PACKET_DTYPE)
-    if n == 0:
-        return rec
-    start = np.asarray(starts, np.int64)
-    cap = np.asarray(caplens, np.int64)
+    if isinstance(linktypes, int | np.integer):
+        lt = int(linktypes)
+        return np.array([lt if lt in SUPPORTED_LINKTYPES else -1], np.int64), 0
+    lts = np.asarray(linktypes)
+    if lts.dtype.kind not in "iu" or lts.shape != (n,):
+        return None
+    # values beyond int64 wrap to negatives: unsupported either way
+    return np.ascontiguousarray(lts.astype(np.int64, copy=False)), 1
+
+
+def _plain_arrays(buf: U8, start: I64, cap: I64) -> bool:
+    """Whether ``nw_decode`` can take these arrays' memory as it is (flat bytes, 1-D offsets)."""
+    flat_bytes = isinstance(buf, np.ndarray) and buf.dtype == np.uint8 and buf.ndim == 1
+    return flat_bytes and buf.flags.c_contiguous and start.ndim == 1 and start.shape == cap.shape
+
+
+def _decode_compiled(
+    buf: U8, start: I64, cap: I64, linktypes: int | npt.NDArray[np.integer]
+) -> npt.NDArray[np.void] | None:
+    """``nw_decode`` on the batch, or None when the numpy code must do it.
+
+    That is without the compiled kernels, and for arguments outside the kernel's
+    contract: arrays of other shapes or types, or a packet too close to the end
+    of ``buf`` for the kernel's windows (it wants 40 bytes after each packet,
+    fewer than :data:`PAD`). The numpy code then gives its own result or error.
+    """
+    lib = native.library()
+    lts = _linktypes_for_c(linktypes, len(start))
+    if lib is None or lts is None or not _plain_arrays(buf, start, cap):
+        return None
+    _check_layout(lib)
+    start = np.ascontiguousarray(start)
+    cap = np.ascontiguousarray(cap)
+    rec = np.zeros(len(start), PACKET_DTYPE)
+    lt_array, lt_step = lts
+    done = lib.nw_decode(
+        buf.ctypes.data,
+        len(buf),
+        start.ctypes.data,
+        cap.ctypes.data,
+        lt_array.ctypes.data,
+        lt_step,
+        len(start),
+        rec.ctypes.data,
+    )
+    return rec if done == len(start) else None
+
+
+def _decode_numpy(
+    buf: U8, start: I64, cap: I64, linktypes: int | npt.NDArray[np.integer]
+) -> npt.NDArray[np.void]:
+    """The reference decoder: whole-batch numpy passes, layer by layer."""
+    rec = np.zeros(len(start), PACKET_DTYPE)
     l2 = _link_layers(buf, start, cap, linktypes)
     err = l2.err
     rec["caplen"] = cap
@@ -386,3 +446,42 @@ def decode_headers(
     rec["payload_len"] = np.clip(end - after, 0, _U16_MAX)
     rec["error"] = err
     return rec
+
+
+def decode_headers(
+    buf: U8,
+    starts: I64,
+    caplens: I64,
+    linktypes: int | npt.NDArray[np.integer],
+) -> npt.NDArray[np.void]:
+    """Decode the headers of packets ``buf[starts[i] : starts[i] + caplens[i]]``.
+
+    With the compiled kernels, ``nw_decode`` does it; otherwise (or for arguments
+    outside its contract) the numpy code, with the same result.
+
+    Args:
+        buf: the bytes holding every packet, with at least :data:`PAD` readable
+            bytes after the end of the last one.
+        starts: offset of each packet's first byte in ``buf``.
+        caplens: captured length of each packet.
+        linktypes: the pcap link type of all packets, or one per packet.
+
+    Returns:
+        One ``PACKET_DTYPE`` record per packet; ``ts`` and ``wirelen`` are left for
+        the caller, ``caplen`` is set.
+
+    Examples:
+        >>> import numpy as np
+        >>> frame = bytes.fromhex("ffffffffffff" "020000000001" "0806"
+        ...     "0001080006040001" "020000000001" "0a000001" "000000000000" "0a000002")
+        >>> buf = np.frombuffer(frame + bytes(PAD), np.uint8)
+        >>> rec = decode_headers(buf, np.array([0]), np.array([len(frame)]), 1)
+        >>> hex(int(rec["ethertype"][0])), int(rec["arp_op"][0]), int(rec["error"][0])
+        ('0x806', 1, 0)
+    """
+    if len(starts) == 0:
+        return np.zeros(0, PACKET_DTYPE)
+    start = np.asarray(starts, np.int64)
+    cap = np.asarray(caplens, np.int64)
+    rec = _decode_compiled(buf, start, cap, linktypes)
+    return rec if rec is not None else _decode_numpy(buf, start, cap, linktypes)

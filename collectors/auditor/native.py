@@ -1,9 +1,11 @@
 """The auditor's compiled inner loops: ``native.c``, built with the system C compiler.
 
-A few loops cannot be vectorised and cost too much in Python: walking the
+A few loops cannot be vectorised, or cost too much as numpy passes: walking the
 record chain of a capture file (each record's offset depends on the previous
-record's length). They live in ``native.c``, plain C11 without Python headers,
-called through :mod:`ctypes` on numpy arrays the caller allocates.
+record's length, :mod:`collectors.auditor.walk`) and decoding packet headers
+(:mod:`collectors.auditor.headers`: one pass over each packet instead of dozens
+of whole-batch array operations). They live in ``native.c``, plain C11 without
+Python headers, called through :mod:`ctypes` on numpy arrays the caller allocates.
 
 Build: :func:`library` compiles ``native.c`` with ``cc -O2`` the first time it is
 needed into ``_native-<hash of the source and compiler>.so`` beside it (or
@@ -119,6 +121,10 @@ def library() -> ctypes.CDLL | None:
         _P,
         _P,
     ]
+    lib.nw_decode.restype = _I64
+    lib.nw_decode.argtypes = [_P, _I64, _P, _P, _P, _I64, _I64, _P]
+    lib.nw_decode_layout.restype = ctypes.c_char_p
+    lib.nw_decode_layout.argtypes = []
     return lib
 
 

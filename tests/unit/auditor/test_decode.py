@@ -406,10 +406,8 @@ def test_shared_pcaps_match_scapy(shared_data: Path) -> None:
 @pytest.mark.parametrize(
     ("endianness", "nano"), [(">", True), ("<", False)], ids=["be-ns", "le-us"]
 )
-def test_many_records_through_the_lockstep_walk(
-    tmp_path: Path, endianness: str, nano: bool
-) -> None:
-    """Enough records for the vectorised walk (the small files above only take its first steps)."""
+def test_many_records_through_the_record_walk(tmp_path: Path, endianness: str, nano: bool) -> None:
+    """Thousands of records of mixed sizes, both byte orders and timestamp resolutions."""
     rng = np.random.default_rng(7)
     path = tmp_path / "many.pcap"
     sizes = rng.choice([0, 10, 100, 1000, 1400], 3000)
