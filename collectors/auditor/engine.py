@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between young-generation collections while an engine runs (see ``__init__``)."""
+
 Progress = Callable[[Batch], None]
 
 
@@ -143,6 +146,11 @@ class Engine:
         # detector state triggers do not rescan it (about 5 % of a run's CPU time otherwise).
         gc.collect()  # nothing already unreachable may be frozen (it would never be freed)
         gc.freeze()
+        # Detector state is many small objects that mostly live for a window: run the
+        # young-generation collection every 50,000 allocations rather than 700 (about 5 %
+        # less CPU on the benchmark; the cycles it finds are few and small either way).
+        gen0, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(max(gen0, GC_YOUNG_THRESHOLD), gen1, gen2)
         self._started = time.monotonic()
         self._finished: RunSummary | None = None
         self._severities: dict[str, Severity] = {}
