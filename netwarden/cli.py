@@ -306,7 +306,13 @@ def lab_sim(
     ] = None,
     devices: Annotated[
         int | None,
-        typer.Option("--devices", "-n", min=1, max=1000, help="Or N synthetic switches."),
+        typer.Option(
+            "--devices",
+            "-n",
+            min=5,
+            max=1000,
+            help="Or the N switches of a generated inventory (HQ + field offices).",
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Where to write the lab inventory.")

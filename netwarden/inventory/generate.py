@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +370,35 @@ def synthetic_sites(count: int) -> list[SiteSpec]:
     ]
 
 
+def switch_count(sites: Iterable[SiteSpec]) -> int:
+    """How many switches (ios devices) :func:`site_hosts` makes for ``sites``."""
+    return sum(
+        1 for spec in sites for function, _ in site_hosts(spec).values() if function == "switches"
+    )
+
+
+def lab_sites(switches: int) -> list[SiteSpec]:
+    """Field offices that, with HQ, make a fleet of exactly ``switches`` switches.
+
+    For ``netwarden lab sim --devices N``: one access switch per field office up to
+    :data:`MAX_FIELD_SITES` offices, then more per office. HQ alone has
+    ``switch_count([HQ])`` switches and there is at least one field office, so the
+    smallest fleet has one more.
+    """
+    at_hq = switch_count([HQ])
+    if switches <= at_hq:
+        raise GenerateError(
+            f"a lab fleet has at least {at_hq + 1} switches (HQ has {at_hq}, plus a field "
+            f"office), not {switches}"
+        )
+    offices = min(switches - at_hq, MAX_FIELD_SITES)
+    per_office, extra = divmod(switches - at_hq, offices)
+    return [
+        replace(spec, access_switches=per_office + (1 if i < extra else 0))
+        for i, spec in enumerate(synthetic_sites(offices))
+    ]
+
+
 def _dump(path: Path, data: object, header: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
@@ -434,13 +463,15 @@ def default_template() -> Path:
     return Path(__file__).resolve().parents[2] / "inventory"
 
 
-def generate(out: Path, sites: int, template: Path | None = None) -> int:
-    """Write a complete inventory of HQ plus ``sites`` synthetic field offices into ``out``.
+def generate(out: Path, sites: int | Sequence[SiteSpec], template: Path | None = None) -> int:
+    """Write a complete inventory of HQ plus field offices into ``out``.
 
-    The organisation policy (zones, services, flows, policy) is copied from
-    ``template``; the vault gets new random secrets and password. Returns the host count.
+    ``sites`` is a number of synthetic field offices (:func:`synthetic_sites`) or the
+    offices themselves (e.g. :func:`lab_sites`). The organisation policy (zones,
+    services, flows, policy) is copied from ``template``; the vault gets new random
+    secrets and password. Returns the host count.
     """
-    specs = synthetic_sites(sites)
+    specs = synthetic_sites(sites) if isinstance(sites, int) else list(sites)
     template = template or default_template()
     src_all = template / "group_vars" / "all"
     missing = [f for f in ORG_FILES if not (src_all / f).is_file()]

@@ -18,7 +18,7 @@ from netmiko import ConnectHandler
 def test_lab_sim_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     out = tmp_path / "lab"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netwarden.cli", "lab", "sim", "--devices", "2", "--out", str(out)],
+        [sys.executable, "-m", "netwarden.cli", "lab", "sim", "--devices", "5", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -31,9 +31,10 @@ def test_lab_sim_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert known_hosts.exists(), "the simulator did not write its lab inventory"
         creds = yaml.safe_load((out / "group_vars" / "all" / "zz_lab_credentials.yml").read_text())
-        host_vars = sorted((out / "host_vars").glob("*.yml"))
-        assert len(host_vars) == 2
-        hv = yaml.safe_load(host_vars[0].read_text())
+        switches = yaml.safe_load((out / "hosts.yml").read_text())["all"]["children"]["switches"]
+        assert len(switches["hosts"]) == 5
+        name = sorted(switches["hosts"])[0]
+        hv = yaml.safe_load((out / "host_vars" / f"{name}.yml").read_text())
         with ConnectHandler(
             device_type="cisco_ios",
             host=hv["ansible_host"],
@@ -46,7 +47,14 @@ def test_lab_sim_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             alt_host_keys=True,
             alt_key_file=str(known_hosts),
         ) as conn:
-            assert host_vars[0].stem in conn.send_command("show version")
+            assert name in conn.send_command("show version")
+        check = subprocess.run(
+            [sys.executable, "-m", "netwarden.cli", "inventory", "check", "-i", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -56,4 +64,4 @@ def test_lab_sim_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             output, _ = proc.communicate()
             pytest.fail(f"netwarden lab sim did not stop on SIGTERM:\n{output}")
     assert proc.returncode == 0, output
-    assert "2 simulated devices" in output
+    assert "5 simulated devices" in output

@@ -10,7 +10,15 @@ import paramiko
 import pytest
 import yaml
 
-from netwarden.lab.sim.fleet import CREDENTIALS_FILE, KNOWN_HOSTS_FILE, SimFleet, run_sim
+from netwarden.inventory.loader import read_inventory
+from netwarden.lab.sim.fleet import (
+    CREDENTIALS_FILE,
+    KNOWN_HOSTS_FILE,
+    Credentials,
+    SimFleet,
+    run_sim,
+    write_lab_inventory,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -37,16 +45,24 @@ def _serve(tmp_path: Path, **kwargs: object) -> tuple[SimFleet, threading.Event,
     return holder[0], stop, thread
 
 
-def test_synthetic_lab_inventory_and_known_hosts(tmp_path: Path) -> None:
-    fleet, stop, thread = _serve(tmp_path, devices=2)
+def test_generated_lab_inventory_and_known_hosts(tmp_path: Path) -> None:
+    """``--devices N``: the N switches of a generated inventory that passes every check."""
+    fleet, stop, thread = _serve(tmp_path, devices=6)
     try:
         hosts = yaml.safe_load((tmp_path / "hosts.yml").read_text())
-        assert set(hosts["all"]["children"]["switches"]["hosts"]) == {"sim-sw001", "sim-sw002"}
+        switches = set(hosts["all"]["children"]["switches"]["hosts"])
+        assert switches == set(fleet.devices)
+        assert len(switches) == 6
+        inventory, problems = read_inventory(tmp_path)
+        assert problems == []
+        assert inventory is not None
+        assert {d.name for d in inventory.devices.values() if d.platform.value == "ios"} == switches
         creds_file = tmp_path / CREDENTIALS_FILE
         assert stat.S_IMODE(creds_file.stat().st_mode) == 0o600
         creds = yaml.safe_load(creds_file.read_text())
-        host_vars = yaml.safe_load((tmp_path / "host_vars" / "sim-sw002.yml").read_text())
-        device = fleet.device("sim-sw002")
+        name = sorted(switches)[-1]
+        host_vars = yaml.safe_load((tmp_path / "host_vars" / f"{name}.yml").read_text())
+        device = fleet.device(name)
         assert host_vars["ansible_port"] == device.bound_port
         client = paramiko.SSHClient()
         client.load_host_keys(str(tmp_path / KNOWN_HOSTS_FILE))
@@ -86,3 +102,21 @@ def test_lab_from_the_inventory(tmp_path: Path) -> None:
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_lab_dir_replaces_a_previous_lab_and_refuses_anything_else(tmp_path: Path) -> None:
+    out = tmp_path / "lab"
+    (out / "host_vars").mkdir(parents=True)
+    (out / "host_vars" / "stale-sw9.yml").write_text("platform: ios\n")
+    (out / "notes.txt").write_text("mine\n")
+    fleet = SimFleet([])
+    with pytest.raises(ValueError, match="not a lab written by netwarden lab sim"):
+        write_lab_inventory(fleet, out, Credentials.generate(), REPO_INVENTORY)
+    assert (out / "notes.txt").read_text() == "mine\n"  # refused, and nothing deleted
+    (out / "notes.txt").unlink()
+    (out / CREDENTIALS_FILE).parent.mkdir(parents=True)
+    (out / CREDENTIALS_FILE).write_text("{}\n")
+    (out / KNOWN_HOSTS_FILE).write_text("")
+    write_lab_inventory(fleet, out, Credentials.generate(), REPO_INVENTORY)
+    assert not (out / "host_vars" / "stale-sw9.yml").exists()  # a previous lab is replaced whole
+    assert (out / "hosts.yml").is_file()

@@ -1,8 +1,8 @@
 """A fleet of simulated devices: build it, serve it, describe it as a lab inventory.
 
 :func:`run_sim` is what ``netwarden lab sim`` runs: it starts the devices (the
-inventory's ``ios`` devices, or N synthetic switches), writes a lab inventory in
-the format of ``inventory/`` (same groups and variables, with ``ansible_host`` and
+inventory's ``ios`` devices, or the N switches of a generated inventory), writes a
+lab inventory in the format of ``inventory/`` (same groups and variables, with ``ansible_host`` and
 ``ansible_port`` pointing at the simulator and generated credentials in a 0600
 vars file) plus a ``known_hosts.txt`` with every device's host key, and serves
 until Ctrl-C or SIGTERM.
@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -219,34 +220,44 @@ def _dump(path: Path, data: object, *, private: bool = False) -> None:
         path.chmod(0o600)
 
 
-def write_lab_inventory(
-    fleet: SimFleet, out: Path, credentials: Credentials, source: Path | None = None
-) -> Path:
+def _clear_lab_dir(out: Path) -> None:
+    """Make ``out`` an empty directory: new, empty, or a lab this module wrote before.
+
+    A previous lab is replaced whole (a stale host file would add a device that is
+    not simulated); any other non-empty directory is refused, never deleted.
+    """
+    if out.is_dir() and any(out.iterdir()):
+        if not ((out / CREDENTIALS_FILE).is_file() and (out / KNOWN_HOSTS_FILE).is_file()):
+            raise ValueError(
+                f"{out} is not empty and is not a lab written by netwarden lab sim; "
+                "choose another --out"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def write_lab_inventory(fleet: SimFleet, out: Path, credentials: Credentials, source: Path) -> Path:
     """Write the lab inventory into ``out`` (a directory); return the known_hosts path.
 
-    With ``source``, the inventory is copied (groups, policy, site plans, host vars)
-    and each simulated host's ``ansible_host``/``ansible_port`` is overridden; without
-    it, a ``switches`` group of the synthetic devices is written.
+    The inventory ``source`` is copied (groups, policy, site plans, host vars, vault)
+    and each simulated host's ``ansible_host``/``ansible_port`` is overridden, so the
+    lab inventory passes ``netwarden inventory check`` whenever ``source`` does. A
+    previous lab in ``out`` is replaced; another non-empty directory is refused.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    if source is not None:
-        shutil.copytree(source, out, dirs_exist_ok=True)
-    else:
-        hosts = dict.fromkeys(fleet.devices)
-        _dump(out / "hosts.yml", {"all": {"children": {"switches": {"hosts": hosts}}}})
+    _clear_lab_dir(out)
+    shutil.copytree(source, out, dirs_exist_ok=True)
     for name, device in fleet.devices.items():
         lab_vars = {"ansible_host": device.spec.address, "ansible_port": device.bound_port}
         host_file = out / "host_vars" / f"{name}.yml"
         host_dir = out / "host_vars" / name
         if host_dir.is_dir():
             _dump(host_dir / "zz_lab_sim.yml", lab_vars)
-        elif host_file.is_file() and source is not None:
+        elif host_file.is_file():
             data = yaml.safe_load(host_file.read_text(encoding="utf-8")) or {}
             data.update(lab_vars)
             _dump(host_file, data)
         else:
-            data = {"platform": "ios", "model": device.spec.model, **lab_vars}
-            _dump(host_file, data)
+            raise ValueError(f"{source}: no host_vars for the simulated device {name}")
     _dump(
         out / CREDENTIALS_FILE,
         {
@@ -275,20 +286,37 @@ def run_sim(
 ) -> int:
     """Serve simulated devices until Ctrl-C, SIGTERM or ``stop``; return an exit code.
 
-    Exactly one of ``inventory`` (simulate its ios devices) and ``devices`` (that
-    many synthetic switches) is given. ``ready`` is called once the devices listen
-    and the lab inventory is written (the CLI prints where it is).
+    Exactly one of ``inventory`` (simulate its ios devices) and ``devices`` is given:
+    ``devices`` switches are those of a generated inventory (HQ and as many field
+    offices as it takes, :func:`netwarden.inventory.generate.lab_sites`), at least 5.
+    ``ready`` is called once the devices listen and the lab inventory is written (the
+    CLI prints where it is).
     """
     if (inventory is None) == (devices is None):
         raise ValueError("give either an inventory or a number of devices")
     if not address.startswith("127."):
         raise ValueError(f"the simulator only listens on 127.0.0.0/8, not {address}")
     credentials = Credentials.generate()
-    if inventory is not None:
+    with tempfile.TemporaryDirectory(prefix="netwarden-lab-") as tmp:
+        if inventory is None:  # N switches: a generated fleet (HQ + field offices)
+            from netwarden.inventory.generate import generate, lab_sites  # noqa: PLC0415 - Ansible
+
+            inventory = Path(tmp) / "inventory"
+            generate(inventory, lab_sites(devices or 0))
         specs = specs_from_inventory(inventory, credentials, address=address, time_scale=time_scale)
         fleet = SimFleet(specs, credentials)
-    else:
-        fleet = synthetic_fleet(devices or 0, credentials, address=address, time_scale=time_scale)
+        return _serve(fleet, inventory, out, credentials, ready=ready, stop=stop)
+
+
+def _serve(
+    fleet: SimFleet,
+    inventory: Path,
+    out: Path,
+    credentials: Credentials,
+    *,
+    ready: Callable[[SimFleet, Path], None] | None,
+    stop: threading.Event | None,
+) -> int:
     stop = stop or threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
