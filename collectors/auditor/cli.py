@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
@@ -105,18 +106,36 @@ def _source(
     return WatchDirSource(watch)
 
 
-def summary_table(summary: RunSummary) -> Table:
-    """The end-of-run table: one row per incident, then totals."""
+DEFAULT_TOP = 50
+"""Incidents listed in the end-of-run table unless ``--top`` says otherwise."""
+
+
+def summary_table(summary: RunSummary, top: int = DEFAULT_TOP) -> Table:
+    """The end-of-run table: the ``top`` most severe incidents (0: all), then what was left out.
+
+    A busy trace has thousands of incidents (every scanning source is one): the
+    table lists the first ``top`` (``summary.incidents`` is most severe first) and
+    its caption counts the rest by detector; all of them are in the events file
+    and in ``--json``.
+    """
+    incidents = summary.incidents if top <= 0 else summary.incidents[:top]
     table = Table(
         title=f"auditor: {summary.packets:,} packets, {len(summary.incidents)} incident(s)"
     )
+    left = Counter(ev.detector for ev in summary.incidents[len(incidents) :])
+    if left:
+        by_detector = ", ".join(f"{det} {n:,}" for det, n in left.most_common())
+        table.caption = (
+            f"... and {sum(left.values()):,} more ({by_detector}): all of them are in the "
+            "--events file and in --json; --top 0 lists every one"
+        )
     table.add_column("severity", no_wrap=True)
     table.add_column("detector", no_wrap=True)
     table.add_column("src", no_wrap=True)
     table.add_column("dst", no_wrap=True)
     table.add_column("count", justify="right")
     table.add_column("summary", overflow="fold", min_width=30, ratio=1)
-    for ev in summary.incidents:
+    for ev in incidents:
         style = _SEVERITY_STYLE[ev.severity]
         table.add_row(
             f"[{style}]{ev.severity.value}[/{style}]",
@@ -180,6 +199,14 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
         typer.Option("--duration", help="Stop --interface/--watch after this many seconds.", min=0),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top",
+            min=0,
+            help="Incidents listed in the summary table, most severe first (0: all).",
+        ),
+    ] = DEFAULT_TOP,
 ) -> None:
     """Audit traffic: exactly one of --pcap, --interface or --watch."""
     given = [x for x in (pcap, interface, watch) if x]
@@ -271,7 +298,7 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
     if as_json:
         console.print_json(json.dumps(summary.model_dump(mode="json")))
     else:
-        console.print(summary_table(summary))
+        console.print(summary_table(summary, top))
         errors = sum(summary.decode_errors.values()) + sum(summary.input_errors.values())
         console.print(
             f"{summary.packets:,} packets, {summary.bytes:,} bytes, {errors:,} decode errors, "

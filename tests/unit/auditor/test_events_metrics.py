@@ -204,6 +204,25 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert runner.invoke(auditor_app, ["--pcap", str(loud), "--detector", "nope"]).exit_code == 2
 
 
+def test_summary_table_lists_the_most_severe_and_counts_the_rest(
+    tmp_path: Path, example_inventory: Path
+) -> None:
+    pcap = tmp_path / "attack.pcap"
+    truth = build_attack_pcap(pcap)
+    args = ["--pcap", str(pcap), "-i", str(example_inventory), "--site", "nyc"]
+    wide = {"COLUMNS": "250"}
+    everything = runner.invoke(auditor_app, [*args, "--top", "0"], env=wide)
+    assert "more (" not in everything.stdout
+    shown = runner.invoke(auditor_app, [*args, "--top", "3"], env=wide)
+    assert shown.exit_code == 1, shown.output
+    total = sum(truth.values())
+    assert f"... and {total - 3:,} more (" in shown.stdout
+    rows = [line for line in shown.stdout.splitlines() if line.startswith("│ ")]
+    severities = [line.split("│")[1].strip() for line in rows if line.split("│")[1].strip()]
+    assert len(severities) == 3
+    assert severities[0] == "high"  # most severe first
+
+
 def test_demo_pcap_ground_truth(tmp_path: Path, example_inventory: Path) -> None:
     pcap = tmp_path / "attack.pcap"
     truth = build_attack_pcap(pcap)
