@@ -393,18 +393,33 @@ class IncidentTracker:
 
         A detector whose incidents grow at every batch (a scan) may skip reports
         that are not due, at a dictionary lookup instead of a report's cost, on
-        two conditions: it reports the state it skipped before forgetting it (window
-        expiry, eviction, end of input), and it keeps reporting while due. Not due
-        means the report would only update a pending state that nobody reads before
-        the next due report. True also once half of ``idle_seconds`` has passed
-        since the incident's last report, so that skipping never lets an incident
-        that is still growing be closed as idle.
+        three conditions: it keeps reporting while due; it reports the state it
+        skipped before forgetting it (window expiry, eviction, end of input); and it
+        reports it by :meth:`report_by` at the latest, so that the incident is never
+        closed as idle with the skipped state unread. Not due means the report would
+        only update a pending state that nobody reads before then. Always due when
+        the incident is not open, once half of ``idle_seconds`` has passed since its
+        last report, and when the tracker is full (an incident may be evicted).
         """
         inc = self._open.get((detector, *map(str, key)))
-        if inc is None or 2 * (ts - inc.last_ts) >= self.idle_seconds:
+        if (
+            inc is None
+            or 2 * (ts - inc.last_ts) >= self.idle_seconds
+            or len(self._open) >= self.max_incidents
+        ):
             return True
         new_severity = severity if severity > inc.severity else inc.severity
         return self._emits(inc, ts, new_severity, max(inc.count, count))
+
+    def report_by(self, *, detector: str, key: Iterable[object]) -> float:
+        """The packet time by which a skipped update of this incident must be reported.
+
+        Half of ``idle_seconds`` after its last report (see :meth:`due`); -inf when the
+        incident is not open (report now). :meth:`expire` closes nothing before twice
+        that delay, so a report made by then keeps it open.
+        """
+        inc = self._open.get((detector, *map(str, key)))
+        return -math.inf if inc is None else inc.last_ts + self.idle_seconds / 2
 
     def _mark_emitted(self, inc: _Incident, ts: float) -> None:
         inc.current()

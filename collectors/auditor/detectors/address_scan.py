@@ -48,6 +48,7 @@ class _Scanner:
     first: float = 0.0  # <= min(victims.values()): every time stored, since the last prune
     checked: int = 0  # the number of victims at the last expire that looked at it
     peak: int = 0  # the most victims at an expire (the tracker keeps the largest count)
+    report_by: float = math.inf  # when unreported: report by this packet time (ctx.report_by)
     low: list[int] = field(default_factory=list)  # the SAMPLE lowest victims, sorted
     name: str = ""  # the scanner's address, as reported
     floor: float = math.inf  # a lower bound of min(victims.values())
@@ -85,6 +86,7 @@ class AddressScan:
         self.active: set[int] = set()
         self.changed: set[int] = set()  # scanners with failures since the last expire
         self.unreported: set[int] = set()  # scanners whose last change was not due (ctx.due)
+        self.deadlines: list[tuple[float, int]] = []  # (ctx.report_by, scanner), a heap
         self.floor = math.inf  # <= every active scanner's oldest victim time
 
     def _failed(self, failures: Failures) -> None:
@@ -214,11 +216,18 @@ class AddressScan:
                     st.last, st.stale = max(st.victims.values()), False
                 if final or self._due(st):
                     self._report(scanner, st)
-                else:
+                elif scanner not in self.unreported:
                     self.unreported.add(scanner)
+                    st.report_by = self.ctx.report_by(self.name, (st.name,))
+                    heapq.heappush(self.deadlines, (st.report_by, scanner))
         if final:
             for scanner in list(self.unreported):
                 self._report_skipped(scanner, self.scanners[scanner])
+        deadlines = self.deadlines
+        while deadlines and deadlines[0][0] <= now:  # skipped too long: the incident would idle
+            by, scanner = heapq.heappop(deadlines)
+            if scanner in self.unreported and self.scanners[scanner].report_by == by:
+                self._report_skipped(scanner, self.scanners[scanner])  # (else: reported since)
         # ... and none can be past its window before the oldest victim time of all is.
         if now - self.s.window_seconds > self.floor:
             self._drop_idle(now)
@@ -261,6 +270,8 @@ class AddressScan:
     def _report(self, scanner_ip: int, st: _Scanner) -> None:
         self.unreported.discard(scanner_ip)
         n = len(st.victims)
+        if n > st.peak:  # noqa: PLR1730  (reported between expires: an eviction)
+            st.peak = n
         scanner = st.name
         # The text is built only if this report is written (most updates are not):
         # capture the state it describes now (small: a few ports, SAMPLE victims).

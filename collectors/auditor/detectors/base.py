@@ -33,7 +33,8 @@ Contract (every built-in follows it; a plugin must too):
   every batch then formats it only when an update is emitted. Cheaper still, such a
   detector may ask ``ctx.due(...)`` (a lookup) and skip the reports that would be
   neither emitted nor open an incident, provided it reports the skipped state before
-  it forgets it (window expiry, eviction, ``expire(inf)``).
+  it forgets it (window expiry, eviction, ``expire(inf)``) and by the packet time
+  ``ctx.report_by(...)`` gives at the latest.
 - Secrets never leave a detector: evidence names the kind of credential and at
   most ``ctx.fingerprint(secret)``, a salted hash prefix.
 """
@@ -79,6 +80,8 @@ class Reporter(Protocol):
     def due(
         self, *, detector: str, key: Iterable[object], ts: float, severity: Severity, count: int
     ) -> bool: ...
+
+    def report_by(self, *, detector: str, key: Iterable[object]) -> float: ...
 
 
 @dataclass
@@ -130,6 +133,10 @@ class DetectorContext:
     ) -> bool:
         """Whether a report with this total ``count`` would be written now (see the contract)."""
         return self.reporter.due(detector=detector, key=key, ts=ts, severity=severity, count=count)
+
+    def report_by(self, detector: str, key: Iterable[object]) -> float:
+        """The packet time by which an update skipped as not due must be reported anyway."""
+        return self.reporter.report_by(detector=detector, key=key)
 
     def fingerprint(self, secret: bytes) -> str:
         """A salted hash prefix of a secret: tells equal secrets apart within a run, reveals nothing."""

@@ -310,16 +310,66 @@ def test_address_scan_skipping_undue_reports_writes_the_same_events() -> None:
 
 
 def test_address_scan_evicted_scanner_reports_what_it_skipped() -> None:
-    """An evicted scanner's skipped state is reported then (an update may be written
-    earlier than by the reference), so every incident ends with the same count."""
+    """An evicted scanner's state is reported as it is when evicted: every incident ends
+    with at least the count of the reference (which reported only at expires, so not
+    the failures of the evicting batch), and never loses a skipped update."""
 
-    def last_counts(events: tuple[list[Any], list[Any]]) -> dict[str, tuple[int, Severity]]:
+    def last_counts(events: tuple[list[Any], list[Any]]) -> dict[str, int]:
         during, end = events
-        last = {row[0]: (row[1], row[5]) for row in during}
-        last.update({row[0]: (row[1], row[2]) for row in end})
+        last = {row[0]: row[1] for row in during}
+        last.update({row[0]: row[1] for row in end})
         return last
 
-    skipped = _scan_in_steps(ctx_due=True, max_scanners=100, scanners=130)
-    every = _scan_in_steps(ctx_due=False, max_scanners=100, scanners=130)
-    assert len(last_counts(every)) > 100
-    assert last_counts(skipped) == last_counts(every)
+    skipped = last_counts(_scan_in_steps(ctx_due=True, max_scanners=100, scanners=130))
+    every = last_counts(_scan_in_steps(ctx_due=False, max_scanners=100, scanners=130))
+    assert len(every) > 100
+    assert skipped.keys() == every.keys()
+    assert all(skipped[k] >= every[k] for k in every)
+    assert sum(skipped.values()) > sum(every.values())  # evictions did happen, mid-batch
+
+
+def _scan_then_linger(*, skip: bool, idle: float, window: float, linger_until: float) -> list[Any]:
+    """One scanner: 8 hosts, 7 more (the 15 is not due: not twice 8), then it keeps
+    probing the same 15 hosts every 100 s; returns (id, count) of every incident."""
+    tracker = IncidentTracker("", "t", [ListSink()], idle_seconds=idle)
+    det = AddressScan(AddressScanSettings(window_seconds=window), DetectorContext(reporter=tracker))
+    if not skip:
+        det._due = lambda _st: True  # type: ignore[method-assign]
+
+    def step(victims: range, ts: float) -> None:
+        part = Failures()
+        for v in victims:
+            part.add(attempt_key(0x0A000001, 0x0A640000 + v, 22), 6, ts, "rejected")
+        det._failed(part)
+        det.expire(ts)
+        tracker.expire(ts)
+
+    for i in range(8):
+        step(range(i, i + 1), float(i))
+    for i in range(8, 15):
+        step(range(i, i + 1), 100.0 + 10 * (i - 8))
+    t = 200.0
+    while t < linger_until:
+        step(range(15), t)
+        t += 100.0
+    for now in (t + 500.0, t + 5000.0):
+        det.expire(now)
+        tracker.expire(now)
+    det.expire(float("inf"))
+    tracker.flush()
+    return [(e.id, e.count) for e in tracker.all_incidents()]
+
+
+@pytest.mark.parametrize(
+    ("idle", "window", "linger_until"),
+    [(3600.0, 300.0, 5000.0), (400.0, 300.0, 0.0)],
+    ids=["keeps-probing-past-idle", "window-longer-than-half-idle"],
+)
+def test_skipped_scan_state_is_never_closed_unread(
+    idle: float, window: float, linger_until: float
+) -> None:
+    """The tracker closes an idle incident with what it was told: a skipped update must
+    reach it first (ctx.report_by), or the scan is counted twice, the first time short."""
+    skipped = _scan_then_linger(skip=True, idle=idle, window=window, linger_until=linger_until)
+    every = _scan_then_linger(skip=False, idle=idle, window=window, linger_until=linger_until)
+    assert [count for _, count in skipped] == [count for _, count in every] == [15]
