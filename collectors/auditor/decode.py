@@ -3,7 +3,8 @@
 No scapy packet is built here and no Python loop runs per packet: a file is read
 in chunks of a few megabytes, the record offsets of a chunk are found with a
 compiled walk (:mod:`collectors.auditor.walk`), and every header field of a
-whole batch is decoded with numpy gathers (:mod:`collectors.auditor.headers`).
+whole batch is decoded at once (:mod:`collectors.auditor.headers`: a C kernel, or
+numpy gathers without a compiler).
 Memory stays bounded whatever the file size: one chunk and the batches a
 consumer still holds.
 

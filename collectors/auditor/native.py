@@ -8,9 +8,10 @@ of whole-batch array operations). They live in ``native.c``, plain C11 without
 Python headers, called through :mod:`ctypes` on numpy arrays the caller allocates.
 
 Build: :func:`library` compiles ``native.c`` with ``cc -O2`` the first time it is
-needed into ``_native-<hash of the source and compiler>.so`` beside it (or
-``~/.cache/netwarden/`` when the package directory is read-only); a changed source
-gets a new file, so a stale build is never loaded. ``scripts/bootstrap.sh``
+needed into ``_native-<hash of the source and compiler>.so`` beside it (or in
+``~/.cache/netwarden/`` when the package directory is read-only or holds a build
+this user cannot load); a changed source gets a new file, so a stale build is never
+loaded, and the builds of earlier sources are removed. ``scripts/bootstrap.sh``
 builds it (``python -m collectors.auditor.native``), so ``make test`` and ``make
 demo`` do not compile at run time. Without a compiler, or with
 ``NETWARDEN_NO_NATIVE=1``, :func:`library` returns None and the callers use their
@@ -20,10 +21,12 @@ both; docs/decisions.md 21).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,59 +38,94 @@ logger = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("native.c")
 DISABLE_ENV = "NETWARDEN_NO_NATIVE"
-_CFLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-Werror")
+_CFLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-Wall")
+# (no -Werror here: a newer compiler's new warning must not cost the fast path; the
+# tests compile with -Wextra -Werror to keep the source clean)
 
 _I64 = ctypes.c_int64
 _I32 = ctypes.c_int32
 _P = ctypes.c_void_p
 
 
-def _compiler() -> str | None:
-    return shutil.which(os.environ.get("CC", "cc"))
+def _compiler() -> list[str] | None:
+    """The C compiler command (``$CC``, which may carry arguments, e.g. ``ccache gcc``)."""
+    command = shlex.split(os.environ.get("CC") or "cc")
+    found = shutil.which(command[0]) if command else None
+    return [found, *command[1:]] if found else None
 
 
-def _target(cc: str) -> list[Path]:
+def _target(cc: list[str]) -> list[Path]:
     """Where the build of this source by this compiler may be (package dir, then user cache)."""
     digest = hashlib.sha256(SOURCE.read_bytes())
-    digest.update(" ".join((cc, *_CFLAGS, sys.platform, os.uname().machine)).encode())
+    digest.update(" ".join((*cc, *_CFLAGS, sys.platform, os.uname().machine)).encode())
     name = f"_native-{digest.hexdigest()[:16]}.so"
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return [SOURCE.with_name(name), cache_home / "netwarden" / name]
 
 
+def _compile(cc: list[str], path: Path) -> bool:
+    """Compile into ``path`` (atomically); False when the directory is not writable.
+
+    Raises:
+        subprocess.SubprocessError, OSError: the compiler failed.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="_native-tmp-", suffix=".so", dir=path.parent)
+    except OSError:
+        return False
+    os.close(fd)
+    try:
+        subprocess.run(
+            [*cc, *_CFLAGS, "-o", tmp, str(SOURCE)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        Path(tmp).chmod(0o755)  # mkstemp's 0600 would keep other users (a sensor's) out
+        Path(tmp).replace(path)  # atomic: a concurrent build leaves one whole file
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    for old in path.parent.glob("_native-*.so"):  # earlier sources' builds (best effort)
+        if old != path and not old.name.startswith("_native-tmp-"):
+            with contextlib.suppress(OSError):
+                old.unlink()
+    return True
+
+
+def _load(path: Path) -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(str(path))
+    except OSError as exc:
+        logger.warning("could not load %s (%s)", path, exc)
+        return None
+
+
 def build() -> Path | None:
-    """Compile ``native.c`` unless an up-to-date build exists; its path, or None if impossible."""
+    """Compile ``native.c`` unless a loadable build exists; its path, or None if impossible.
+
+    The package directory is tried first, then ``~/.cache/netwarden`` (read-only
+    package, or a build there that this user cannot load).
+    """
     cc = _compiler()
     if cc is None:
         logger.warning("no C compiler (cc) found: the auditor uses its slower pure Python loops")
         return None
-    candidates = _target(cc)
-    for path in candidates:
-        if path.is_file():
+    for path in _target(cc):
+        if not path.is_file():
+            try:
+                if not _compile(cc, path):
+                    continue  # not writable: try the next place
+            except (OSError, subprocess.SubprocessError) as exc:
+                detail = getattr(exc, "stderr", "") or exc
+                logger.warning(
+                    "could not compile %s (%s): using the pure Python loops", SOURCE, detail
+                )
+                return None
+        if _load(path) is not None:
             return path
-    for path in candidates:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
-        except OSError:
-            continue  # not writable: try the next place
-        os.close(fd)
-        try:
-            subprocess.run(
-                [cc, *_CFLAGS, "-o", tmp, str(SOURCE)],
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            Path(tmp).replace(path)  # atomic: a concurrent build leaves one whole file
-        except (OSError, subprocess.SubprocessError) as exc:
-            Path(tmp).unlink(missing_ok=True)
-            detail = getattr(exc, "stderr", "") or exc
-            logger.warning("could not compile %s (%s): using the pure Python loops", SOURCE, detail)
-            return None
-        return path
-    logger.warning("no writable place for the compiled %s: using the pure Python loops", SOURCE)
+    logger.warning("no usable place for the compiled %s: using the pure Python loops", SOURCE)
     return None
 
 
@@ -97,12 +135,8 @@ def library() -> ctypes.CDLL | None:
     if os.environ.get(DISABLE_ENV):
         return None
     path = build()
-    if path is None:
-        return None
-    try:
-        lib = ctypes.CDLL(str(path))
-    except OSError as exc:
-        logger.warning("could not load %s (%s): using the pure Python loops", path, exc)
+    lib = _load(path) if path is not None else None
+    if lib is None:
         return None
     lib.nw_walk.restype = _I64
     lib.nw_walk.argtypes = [

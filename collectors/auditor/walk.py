@@ -45,8 +45,12 @@ class ChainFormat:
     align: int = 1
 
     def __post_init__(self) -> None:
-        if self.header < self.len_at + 4:  # the compiled walk reads no byte it did not test
+        # What nw_walk relies on: it reads no byte it did not bound-check, divides by
+        # align, and moves forward at every record (so its output array is large enough).
+        if self.len_at < 0 or self.header < self.len_at + 4:
             raise ValueError("the length field must lie inside the header")
+        if self.align < 1 or self.add < 0 or self.min_len < 0 or self.add + self.min_len < 1:
+            raise ValueError("records must have a positive size and an alignment of at least 1")
 
 
 @dataclass

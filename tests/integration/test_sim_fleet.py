@@ -14,6 +14,7 @@ from netwarden.inventory.loader import read_inventory
 from netwarden.lab.sim.fleet import (
     CREDENTIALS_FILE,
     KNOWN_HOSTS_FILE,
+    LAB_MARKER,
     Credentials,
     SimFleet,
     run_sim,
@@ -109,14 +110,24 @@ def test_lab_dir_replaces_a_previous_lab_and_refuses_anything_else(tmp_path: Pat
     (out / "host_vars").mkdir(parents=True)
     (out / "host_vars" / "stale-sw9.yml").write_text("platform: ios\n")
     (out / "notes.txt").write_text("mine\n")
+    (out / CREDENTIALS_FILE).parent.mkdir(parents=True)
+    (out / CREDENTIALS_FILE).write_text("{}\n")  # looks like a lab, but has no marker
+    (out / KNOWN_HOSTS_FILE).write_text("")
     fleet = SimFleet([])
     with pytest.raises(ValueError, match="not a lab written by netwarden lab sim"):
         write_lab_inventory(fleet, out, Credentials.generate(), REPO_INVENTORY)
     assert (out / "notes.txt").read_text() == "mine\n"  # refused, and nothing deleted
-    (out / "notes.txt").unlink()
-    (out / CREDENTIALS_FILE).parent.mkdir(parents=True)
-    (out / CREDENTIALS_FILE).write_text("{}\n")
-    (out / KNOWN_HOSTS_FILE).write_text("")
+    (out / LAB_MARKER).write_text("")
     write_lab_inventory(fleet, out, Credentials.generate(), REPO_INVENTORY)
     assert not (out / "host_vars" / "stale-sw9.yml").exists()  # a previous lab is replaced whole
     assert (out / "hosts.yml").is_file()
+    assert (out / LAB_MARKER).is_file()
+    # a lab built from a lab (-i lab --out lab) would delete its own input: refused
+    with pytest.raises(ValueError, match="overlaps the inventory"):
+        write_lab_inventory(fleet, out, Credentials.generate(), out)
+    with pytest.raises(ValueError, match="overlaps the inventory"):
+        write_lab_inventory(fleet, out / "inner", Credentials.generate(), out)
+    assert (out / "hosts.yml").is_file()
+    # a lab copied from a lab elsewhere is fine
+    write_lab_inventory(fleet, tmp_path / "lab2", Credentials.generate(), out)
+    assert (tmp_path / "lab2" / "hosts.yml").is_file()

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 CREDENTIALS_FILE = "group_vars/all/zz_lab_credentials.yml"
 KNOWN_HOSTS_FILE = "known_hosts.txt"  # .txt: Ansible does not read it as an inventory source
+LAB_MARKER = ".netwarden-lab"  # a dot file: Ansible ignores it as an inventory source
 
 
 @dataclass(frozen=True)
@@ -220,17 +221,24 @@ def _dump(path: Path, data: object, *, private: bool = False) -> None:
         path.chmod(0o600)
 
 
-def _clear_lab_dir(out: Path) -> None:
+def _clear_lab_dir(out: Path, source: Path) -> None:
     """Make ``out`` an empty directory: new, empty, or a lab this module wrote before.
 
-    A previous lab is replaced whole (a stale host file would add a device that is
-    not simulated); any other non-empty directory is refused, never deleted.
+    A previous lab (it holds :data:`LAB_MARKER`) is replaced whole: a stale host file
+    would add a device that is not simulated. Any other non-empty directory is
+    refused, never deleted, and so is an ``out`` that is ``source`` or contains it or
+    lies inside it (``lab sim -i lab --out lab`` would delete its own input).
     """
+    src, dst = source.resolve(), out.resolve()
+    if src == dst or src.is_relative_to(dst) or dst.is_relative_to(src):
+        raise ValueError(
+            f"--out {out} overlaps the inventory {source} it is built from; choose another --out"
+        )
     if out.is_dir() and any(out.iterdir()):
-        if not ((out / CREDENTIALS_FILE).is_file() and (out / KNOWN_HOSTS_FILE).is_file()):
+        if not (out / LAB_MARKER).is_file():
             raise ValueError(
-                f"{out} is not empty and is not a lab written by netwarden lab sim; "
-                "choose another --out"
+                f"{out} is not empty and is not a lab written by netwarden lab sim "
+                f"(no {LAB_MARKER}); choose another --out"
             )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -244,8 +252,13 @@ def write_lab_inventory(fleet: SimFleet, out: Path, credentials: Credentials, so
     lab inventory passes ``netwarden inventory check`` whenever ``source`` does. A
     previous lab in ``out`` is replaced; another non-empty directory is refused.
     """
-    _clear_lab_dir(out)
-    shutil.copytree(source, out, dirs_exist_ok=True)
+    _clear_lab_dir(out, source)
+    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(LAB_MARKER))
+    (out / LAB_MARKER).write_text(
+        f"Written by netwarden lab sim from {source.resolve()}; the next lab sim with this "
+        "--out replaces this whole directory.\n",
+        encoding="utf-8",
+    )
     for name, device in fleet.devices.items():
         lab_vars = {"ansible_host": device.spec.address, "ansible_port": device.bound_port}
         host_file = out / "host_vars" / f"{name}.yml"

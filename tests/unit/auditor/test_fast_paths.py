@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import uuid
 from dataclasses import asdict
@@ -25,6 +26,7 @@ from collectors.auditor.detectors._util import (
 )
 from collectors.auditor.detectors.address_scan import GROUP_AT, AddressScan, AddressScanSettings
 from collectors.auditor.detectors.base import DetectorContext
+from collectors.auditor.engine import GC_YOUNG_THRESHOLD, Engine
 from collectors.auditor.events import (
     _ID_NAMESPACE,
     IncidentTracker,
@@ -373,3 +375,11 @@ def test_skipped_scan_state_is_never_closed_unread(
     skipped = _scan_then_linger(skip=True, idle=idle, window=window, linger_until=linger_until)
     every = _scan_then_linger(skip=False, idle=idle, window=window, linger_until=linger_until)
     assert [count for _, count in skipped] == [count for _, count in every] == [15]
+
+
+def test_engine_restores_the_garbage_collector_thresholds() -> None:
+    before = gc.get_threshold()
+    engine = Engine(sinks=[])
+    assert gc.get_threshold()[0] >= GC_YOUNG_THRESHOLD
+    engine.finish()
+    assert gc.get_threshold() == before
