@@ -36,4 +36,4 @@ bench: bootstrap
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out lab-out
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out lab-out collectors/auditor/_native-*.so
