@@ -29,24 +29,22 @@ TARGET_PPS = 1_000_000
 TARGET_RSS_MB = 300
 
 _RUN = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from collectors.auditor.decode import DecodeStats, iter_batches
 from collectors.auditor.engine import Engine
+from collectors.auditor.events import ListSink
 from netwarden.inventory import load_inventory
 inv = load_inventory(sys.argv[2])
-events = []
-class Sink:
-    def emit(self, event): events.append(event)
-    def close(self): pass
-engine = Engine(sinks=[Sink()], site="nyc", sensor="bench", inventory=inv)
+sink = ListSink()
+engine = Engine(sinks=[sink], site="nyc", sensor="bench", inventory=inv)
 stats = DecodeStats()
 t, c = time.perf_counter(), time.process_time()
 engine.run(iter_batches(Path(sys.argv[1]), stats=stats))
 wall, cpu = time.perf_counter() - t, time.process_time() - c
 hwm = [int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")]
 print(json.dumps({"packets": stats.packets, "wall": wall, "cpu": cpu, "hwm_mb": hwm[0],
-                  "detectors": len(engine.detectors), "events": len(events)}))
+                  "detectors": len(engine.detectors), "events": len(sink.events)}))
 """
 
 

@@ -37,7 +37,6 @@ class _Templates:
     src4: npt.NDArray[np.int64]
     dst4: npt.NDArray[np.int64]
     sport: npt.NDArray[np.int64]
-    dport_ephemeral: npt.NDArray[np.int64]
 
 
 def _templates(seed: int) -> _Templates:
@@ -103,7 +102,7 @@ def _templates(seed: int) -> _Templates:
         out.append((eth / v6 / ICMPv6EchoRequest(data=b"e" * (size // 10)), 0.02 / 3))
     frames = [bytes(p) for p, _ in out]
     weights = np.array([w for _, w in out]) * rng.uniform(0.8, 1.2, len(out))
-    src4, dst4, sport, dport = [], [], [], []
+    src4, dst4, sport = [], [], []
     for pkt, _ in out:
         raw_len = len(bytes(pkt))
         ip = pkt.getlayer(IP)
@@ -113,7 +112,6 @@ def _templates(seed: int) -> _Templates:
         l4 = pkt.getlayer(TCP) or pkt.getlayer(UDP)
         l4_at = raw_len - len(bytes(l4)) if l4 is not None else -1
         sport.append(l4_at)
-        dport.append(l4_at + 2 if l4 is not None and l4.dport in (50000,) else -1)
     lengths = np.array([len(f) for f in frames], np.int64)
     starts = np.zeros(len(frames), np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
@@ -125,7 +123,6 @@ def _templates(seed: int) -> _Templates:
         np.array(src4),
         np.array(dst4),
         np.array(sport),
-        np.array(dport),
     )
 
 

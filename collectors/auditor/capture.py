@@ -273,7 +273,7 @@ class LiveSource:
         self.stats = stats if stats is not None else DecodeStats()
         self.dropped = 0
         self.linktype = LINKTYPE_ETHERNET
-        self._queue: queue.Queue[tuple[bytes, float, int] | None] = queue.Queue(queue_frames)
+        self._queue: queue.Queue[tuple[bytes, float, int]] = queue.Queue(queue_frames)
         self._stop = threading.Event()
         self._options = sniffer_options or {}
         self._sniffer: Any = None
@@ -344,8 +344,6 @@ class LiveSource:
                 if frames or stopping:
                     break
                 deadline = time.monotonic() + self.flush_seconds
-                continue
-            if item is None:
                 continue
             frame, ts, lt = item
             if frames and lt != linktype:  # a new link type starts a new batch

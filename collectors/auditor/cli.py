@@ -18,7 +18,6 @@ from typing import Annotated
 
 import typer
 from prometheus_client import CollectorRegistry, start_http_server
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,13 +28,10 @@ from collectors.auditor.engine import Engine, RunSummary
 from collectors.auditor.events import EventSink, JsonLinesSink, Severity, SyslogSink
 from collectors.auditor.metrics import AuditorCollector
 from netwarden import __version__
+from netwarden.cli_common import EXIT_FINDINGS, EXIT_OK, VaultOpt, _fail, console, err_console
 from netwarden.errors import NetwardenError
 
 logger = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
 
 auditor_app = typer.Typer(
     help="The traffic auditor: scans, password guessing, spoofing, tunnels, clear-text "
@@ -45,9 +41,6 @@ auditor_app = typer.Typer(
     add_completion=False,
 )
 
-console = Console()
-err_console = Console(stderr=True)
-
 _SEVERITY_STYLE = {
     Severity.INFO: "dim",
     Severity.LOW: "cyan",
@@ -55,11 +48,6 @@ _SEVERITY_STYLE = {
     Severity.HIGH: "red",
     Severity.CRITICAL: "bold red",
 }
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
 
 
 def parse_hostport(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:  # noqa: S104
@@ -168,9 +156,7 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
             help="Inventory (enables policy_violation/unknown_device and the auditor config).",
         ),
     ] = None,
-    vault_password_file: Annotated[
-        Path | None, typer.Option("--vault-password-file", help="Vault password file.")
-    ] = None,
+    vault_password_file: VaultOpt = None,
     site: Annotated[
         str | None, typer.Option("--site", help="The site this sensor watches.")
     ] = None,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import date, datetime
-from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -224,12 +224,3 @@ def parse_auditor_config(raw: object, source: str = "") -> AuditorConfig:
             for err in exc.errors(include_url=False)
         )
         raise AuditorConfigError(f"{source or 'auditor configuration'}: {problems}") from exc
-
-
-def parse_address(text: str) -> IPv4Address | None:
-    """An IPv4 address or None (for settings that list servers)."""
-    try:
-        addr = ip_address(text)
-    except ValueError:
-        return None
-    return addr if isinstance(addr, IPv4Address) else None

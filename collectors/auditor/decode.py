@@ -45,9 +45,13 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from collectors.auditor.batch import PACKET_DTYPE, Batch, DecodeError
+from collectors.auditor.batch import Batch, DecodeError
 from collectors.auditor.headers import PAD, decode_headers
-from collectors.auditor.pcapng import PcapngSection, pcapng_records
+from collectors.auditor.pcapng import (
+    BAD_BLOCK,  # noqa: F401  (re-exported: the third file_errors kind, see below)
+    PcapngSection,
+    pcapng_records,
+)
 from collectors.auditor.walk import ChainFormat, length_view, walk_chain
 from netwarden.errors import NetwardenError
 
@@ -57,10 +61,9 @@ logger = logging.getLogger(__name__)
 CHUNK_BYTES: Final = 8 << 20
 #: Largest captured length accepted in a record header; beyond it the file is damaged.
 MAX_CAPLEN: Final = 1 << 20
-#: File-level problems counted in :attr:`DecodeStats.file_errors`.
+#: File-level problems counted in :attr:`DecodeStats.file_errors` (and pcapng's BAD_BLOCK).
 TRUNCATED_FILE: Final = "truncated_file"
 BAD_RECORD_HEADER: Final = "bad_record_header"
-BAD_BLOCK: Final = "bad_block"
 
 _PCAP_MAGIC: Final = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -172,18 +175,16 @@ def _iter_pcap(
     while True:
         buf, n = chunks.next(carry, need)
         u32 = length_view(buf, fmt)
-        res = None
-        if n >= 16:
-            res = walk_chain(buf, 0, n, fmt)
-        offsets = res.offsets if res else np.zeros(0, np.int64)
-        stop = res.stop if res else 0
+        res = walk_chain(buf, 0, n, fmt)  # fewer than 16 bytes: no record, stop 0, not bad
+        offsets = res.offsets
+        stop = res.stop
         if not chunks.eof and len(offsets) > batch_size:
             # keep batches full: the records after the last full batch go round again
             keep = len(offsets) // batch_size * batch_size
             stop = int(offsets[keep]) if keep < len(offsets) else stop
             offsets = offsets[:keep]
         tail: list[int] = []
-        if res is not None and res.bad and stop == res.stop:
+        if res.bad and stop == res.stop:
             stats.file_errors[BAD_RECORD_HEADER] += 1
             logger.warning(
                 "%s: damaged record header at byte %d of a chunk; file ends here", source, stop
@@ -218,7 +219,7 @@ def _iter_pcap(
             stats,
         )
         index += len(offsets)
-        if chunks.eof or (res is not None and res.bad and stop == res.stop) or tail:
+        if chunks.eof or (res.bad and stop == res.stop) or tail:
             return
         carry = buf.data[stop:n]
         need = 16 + int(u32[stop + 8]) if n - stop >= 16 else 16
@@ -324,9 +325,7 @@ def decode_frames(
     buf = bytearray(total + PAD)
     buf[:total] = b"".join(frames)
     arr = np.frombuffer(buf, np.uint8)
-    packets = (
-        decode_headers(arr, starts, lens, linktype) if len(frames) else np.zeros(0, PACKET_DTYPE)
-    )
+    packets = decode_headers(arr, starts, lens, linktype)  # no frames: an empty array
     packets["ts"] = np.asarray(timestamps, np.float64)
     packets["wirelen"] = lens if wirelens is None else np.asarray(wirelens, np.int64)
     return Batch(

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 import collectors.auditor.detectors  # noqa: F401  (registers the built-in detectors)
 from collectors.auditor.batch import Batch
-from collectors.auditor.config import AuditorConfig
+from collectors.auditor.config import AuditorConfig, AuditorConfigError
 from collectors.auditor.detectors._util import release_view
 from collectors.auditor.detectors.base import Detector, DetectorContext, registry
 from collectors.auditor.events import Event, EventSink, IncidentTracker, Severity
@@ -124,8 +124,6 @@ class Engine:
         wanted = list(only) if only is not None else list(known)
         unknown = sorted(set(wanted) - set(known))
         if unknown:
-            from collectors.auditor.config import AuditorConfigError  # noqa: PLC0415
-
             raise AuditorConfigError(
                 f"unknown detector(s) {', '.join(unknown)}; expected one of {', '.join(known)}"
             )

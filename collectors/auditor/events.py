@@ -247,7 +247,6 @@ class _Incident:
     last_ts: float
     count: int
     severity: Severity
-    last_seen: float
     dirty: bool = False
     update: dict[str, Any] | None = None
 
@@ -347,16 +346,16 @@ class IncidentTracker:
                 self._close(next(iter(self._open)))
             self._earliest = min(self._earliest, ts)
             self._open[full_key] = _Incident(
-                event, event.count, ts, severity, ts, event.count, severity, ts
+                event, event.count, ts, severity, ts, event.count, severity
             )
             self._emit(event, new=True)
             return event
         new_severity = severity if severity > inc.severity else inc.severity
         new_count = max(inc.count, count) if count is not None else inc.count + 1
-        inc.last_seen = max(ts, inc.last_seen)
+        inc.last_ts = max(inc.last_ts, ts)
         update = inc.update if inc.update is not None else {}
         update["ts"] = ts
-        update["last_seen"] = inc.last_seen
+        update["last_seen"] = inc.last_ts
         update["severity"] = new_severity
         update["summary"] = summary
         update["count"] = new_count
@@ -369,7 +368,6 @@ class IncidentTracker:
         inc.update = update
         inc.count = new_count
         inc.severity = new_severity
-        inc.last_ts = max(inc.last_ts, ts)
         inc.dirty = True
         if self._emits(inc, ts, new_severity, new_count):
             self._mark_emitted(inc, ts)

@@ -130,19 +130,23 @@ class _L2:
     dst_mac: npt.NDArray[np.uint64]
     err: U8
 
+    @classmethod
+    def empty(cls, n: int) -> _L2:
+        """``n`` packets with nothing decoded yet (no VLAN, zero MACs, no error)."""
+        return cls(
+            np.zeros(n, np.int64),
+            np.zeros(n, np.int64),
+            np.full(n, -1),
+            np.zeros(n, np.uint64),
+            np.zeros(n, np.uint64),
+            np.zeros(n, np.uint8),
+        )
+
 
 def _link_layer(buf: U8, start: I64, cap: I64, linktype: int) -> _L2:
     """Decode the link layer of packets sharing one link type."""
     n = len(start)
-    zero_mac = np.zeros(n, np.uint64)
-    out = _L2(
-        np.zeros(n, np.int64),
-        np.zeros(n, np.int64),
-        np.full(n, -1),
-        zero_mac,
-        zero_mac,
-        np.zeros(n, np.uint8),
-    )
+    out = _L2.empty(n)
     if linktype not in SUPPORTED_LINKTYPES:
         out.err[:] = DecodeError.UNSUPPORTED_LINKTYPE
         return out
@@ -196,15 +200,7 @@ def _link_layers(buf: U8, start: I64, cap: I64, linktypes: int | npt.NDArray[np.
     kinds = np.unique(lts)
     if len(kinds) == 1:
         return _link_layer(buf, start, cap, int(kinds[0]))
-    n = len(start)
-    out = _L2(
-        np.zeros(n, np.int64),
-        np.zeros(n, np.int64),
-        np.full(n, -1),
-        np.zeros(n, np.uint64),
-        np.zeros(n, np.uint64),
-        np.zeros(n, np.uint8),
-    )
+    out = _L2.empty(len(start))
     for lt in kinds:
         sel = np.flatnonzero(lts == lt)
         part = _link_layer(buf, start[sel], cap[sel], int(lt))

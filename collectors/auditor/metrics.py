@@ -64,10 +64,6 @@ class AuditorStats:
                     counts[code]
                 )
 
-    @property
-    def decode_errors_total(self) -> int:
-        return sum(self.decode_errors.values())
-
     def add_event(self, detector: str, severity: Severity) -> None:
         self.events[(detector, severity.value)] += 1
 

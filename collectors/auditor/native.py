@@ -108,6 +108,12 @@ def build() -> Path | None:
     The package directory is tried first, then ``~/.cache/netwarden`` (read-only
     package, or a build there that this user cannot load).
     """
+    built = _build()
+    return built[0] if built is not None else None
+
+
+def _build() -> tuple[Path, ctypes.CDLL] | None:
+    """:func:`build`, returning the library it loaded as well as its path."""
     cc = _compiler()
     if cc is None:
         logger.warning("no C compiler (cc) found: the auditor uses its slower pure Python loops")
@@ -123,8 +129,9 @@ def build() -> Path | None:
                     "could not compile %s (%s): using the pure Python loops", SOURCE, detail
                 )
                 return None
-        if _load(path) is not None:
-            return path
+        lib = _load(path)
+        if lib is not None:
+            return path, lib
     logger.warning("no usable place for the compiled %s: using the pure Python loops", SOURCE)
     return None
 
@@ -134,10 +141,10 @@ def library() -> ctypes.CDLL | None:
     """The loaded kernels (built if needed), or None: then use the pure Python code."""
     if os.environ.get(DISABLE_ENV):
         return None
-    path = build()
-    lib = _load(path) if path is not None else None
-    if lib is None:
+    built = _build()
+    if built is None:
         return None
+    lib = built[1]
     lib.nw_walk.restype = _I64
     lib.nw_walk.argtypes = [
         _P,

@@ -130,12 +130,11 @@ def pcapng_records(
         if isinstance(shb, PcapngRecords):
             return shb
         pos = shb
-    arr = buf
     fmt = ChainFormat(
         section.byteorder, len_at=4, add=0, header=8, max_len=_MAX_BLOCK, min_len=12, align=4
     )
-    walk = walk_chain(arr, pos, n, fmt)
-    u32 = length_view(arr, fmt)
+    walk = walk_chain(buf, pos, n, fmt)
+    u32 = length_view(buf, fmt)
     offs = walk.offsets
     types = u32[offs].astype(np.int64)
     stop = walk.stop
@@ -144,16 +143,17 @@ def pcapng_records(
         stop = int(offs[cut[0]])
         offs, types = offs[: cut[0]], types[: cut[0]]
     is_pkt = (types == EPB) | (types == SPB) | (types == PB)
-    if not final and int(is_pkt.sum()) > batch_size:
-        keep = int(is_pkt.sum()) // batch_size * batch_size
-        first_left = int(np.flatnonzero(is_pkt)[keep]) if keep < is_pkt.sum() else len(offs)
+    n_pkt = int(is_pkt.sum())
+    if not final and n_pkt > batch_size:
+        keep = n_pkt // batch_size * batch_size
+        first_left = int(np.flatnonzero(is_pkt)[keep]) if keep < n_pkt else len(offs)
         if first_left < len(offs):
             stop = int(offs[first_left])
             offs, types, is_pkt = offs[:first_left], types[:first_left], is_pkt[:first_left]
     for at in offs[types == IDB]:
         blen = int(u32[at + 4])
         section.add_interface(bytes(buf[at : at + blen]))
-    out = _packets(arr, u32, offs[is_pkt], types[is_pkt], section=section, stop=stop)
+    out = _packets(buf, u32, offs[is_pkt], types[is_pkt], section=section, stop=stop)
     at_shb = len(cut) > 0 or (stop + 4 <= n and int(u32[stop]) == SHB)
     out.done = walk.bad and not at_shb and stop == walk.stop
     if out.done:

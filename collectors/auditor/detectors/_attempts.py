@@ -250,12 +250,3 @@ def _quoted_ip(data: bytes) -> tuple[int, int, int, int] | None:
             dport = int.from_bytes(data[start + ihl + 2 : start + ihl + 4], "big")
             return proto, src, dst, dport
     return None
-
-
-def shared_tracker(shared: dict[str, object], answer_timeout: float) -> AttemptTracker:
-    """The run's one tracker (the first detector to ask sets its timeout)."""
-    tracker = shared.get(SHARED_NAME)
-    if not isinstance(tracker, AttemptTracker):
-        tracker = AttemptTracker(answer_timeout=answer_timeout)
-        shared[SHARED_NAME] = tracker
-    return tracker

@@ -213,9 +213,6 @@ class SessionTracker:
             self._new = []
         return self._hashes
 
-    def find(self, client: int, server: int, cport: int, sport: int) -> Session | None:
-        return self.sessions.get((client, server, cport, sport))
-
     def expire(self, now: float) -> None:
         """Close sessions idle for ``idle_timeout`` (every session when ``now`` is inf)."""
         sessions = self.sessions  # least recently active first (touched on every update)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address
@@ -19,11 +19,6 @@ V = TypeVar("V")
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
-
-
-def ipv4_mask(batch: Batch) -> BoolArray:
-    """Packets with a cleanly decoded IPv4 header."""
-    return view(batch).ipv4
 
 
 def _ipv4_mask(p: npt.NDArray[np.void]) -> BoolArray:
@@ -186,15 +181,13 @@ def prefix_in(prefixes: npt.NDArray[np.uint8], words: tuple[bytes, ...]) -> Bool
 class BoundedDict(OrderedDict[K, V], Generic[K, V]):
     """An insertion/recency-ordered dict that evicts its oldest entries past ``maxlen``.
 
-    ``touch(key)`` moves a key to the young end; ``evicted`` counts evictions (a
-    metric of memory pressure); ``on_evict(key, value)``, if given, hears of each
-    (a detector that holds unreported state reports it there).
+    ``touch(key)`` moves a key to the young end; ``on_evict(key, value)``, if given,
+    hears of each eviction (a detector that holds unreported state reports it there).
     """
 
     def __init__(self, maxlen: int, on_evict: Callable[[K, V], None] | None = None) -> None:
         super().__init__()
         self.maxlen = maxlen
-        self.evicted = 0
         self.on_evict = on_evict
 
     def __setitem__(self, key: K, value: V) -> None:
@@ -210,18 +203,8 @@ class BoundedDict(OrderedDict[K, V], Generic[K, V]):
         which hot loops use to skip the per-insert bound check)."""
         while len(self) > self.maxlen:
             key, value = self.popitem(last=False)
-            self.evicted += 1
             if self.on_evict is not None:
                 self.on_evict(key, value)
-
-    def oldest(self) -> Iterator[tuple[K, V]]:
-        """Items from the oldest; stop iterating before mutating."""
-        return iter(list(self.items()))
-
-
-def fmt_ports(ports: list[int], limit: int = 20) -> list[int]:
-    """A sorted sample of ports for evidence."""
-    return sorted(ports)[:limit]
 
 
 def sorted_in(values: npt.NDArray[Any], table: npt.NDArray[Any]) -> BoolArray:

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._attempts import Failures, shared_tracker
+from collectors.auditor.detectors._attempts import SHARED_NAME, AttemptTracker, Failures
 from collectors.auditor.detectors._util import BoundedDict, ip_str
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -78,7 +78,10 @@ class AddressScan:
     def __init__(self, settings: AddressScanSettings, ctx: DetectorContext) -> None:
         self.s = settings
         self.ctx = ctx
-        self.tracker = shared_tracker(ctx.shared, settings.answer_timeout_seconds)
+        # the run's one tracker: the first detector to ask sets its timeout
+        self.tracker = ctx.shared_helper(
+            SHARED_NAME, lambda: AttemptTracker(answer_timeout=settings.answer_timeout_seconds)
+        )
         self.tracker.subscribe(self._failed)
         self.scanners: BoundedDict[int, _Scanner] = BoundedDict(
             settings.max_scanners, on_evict=self._forget

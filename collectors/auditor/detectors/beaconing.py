@@ -22,7 +22,7 @@ periodic by design and stay out.
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import ClassVar
 
@@ -111,7 +111,6 @@ class _Open:
     start: float
     last: float
     nbytes: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 @register

@@ -129,7 +129,6 @@ class _Window:
     sub_len: int = 0
     max_label: int = 0
     unique: set[bytes] = field(default_factory=set)
-    reasons: tuple[str, ...] = ()
 
 
 @register

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._attempts import Failures, shared_tracker
+from collectors.auditor.detectors._attempts import SHARED_NAME, AttemptTracker, Failures
 from collectors.auditor.detectors._util import BoundedDict, ip_str
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -53,7 +53,10 @@ class PortScan:
     def __init__(self, settings: PortScanSettings, ctx: DetectorContext) -> None:
         self.s = settings
         self.ctx = ctx
-        self.tracker = shared_tracker(ctx.shared, settings.answer_timeout_seconds)
+        # the run's one tracker: the first detector to ask sets its timeout
+        self.tracker = ctx.shared_helper(
+            SHARED_NAME, lambda: AttemptTracker(answer_timeout=settings.answer_timeout_seconds)
+        )
         self.tracker.subscribe(self._failed)
         # scanner << 32 | victim -> its failures (int keys: cheap, and not tracked by the GC)
         self.pairs: BoundedDict[int, _Pair | tuple[float, int, str]] = BoundedDict(

@@ -97,7 +97,7 @@ class UnknownDevice:
             for name, z in site.zones.items()
             if name in settings.strict_zones
         )
-        self.counts: dict[int, tuple[float, float, int, int]] = {}
+        self.counts: dict[int, tuple[float, int, int]] = {}  # ip -> (first ts, packets, mac)
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         p = batch.packets
@@ -136,9 +136,9 @@ class UnknownDevice:
         ):
             label = self.policy.placement(si, zi).label
             t = float(ts[f])
-            first_ts, last_ts, total, mac = self.counts.get(ip_i, (t, t, 0, int(macs[f])))
+            first_ts, total, mac = self.counts.get(ip_i, (t, 0, int(macs[f])))
             total += n
-            self.counts[ip_i] = (min(first_ts, t), max(last_ts, t), total, mac)
+            self.counts[ip_i] = (min(first_ts, t), total, mac)
             zone = label.split("/")[-1]
             addr = ip_str(ip_i)
             self.ctx.report(
