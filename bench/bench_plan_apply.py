@@ -101,6 +101,7 @@ def netwarden_worker(work: Path, what: str, workers: int, count: int) -> None:
     from netwarden.config.plan import plan_fleet
     from netwarden.devices import SessionOptions
     from netwarden.inventory import load_inventory
+    from netwarden.lab.sim.fleet import KNOWN_HOSTS_FILE
     from netwarden.render import render_device
 
     lab = work / "lab"
@@ -113,7 +114,7 @@ def netwarden_worker(work: Path, what: str, workers: int, count: int) -> None:
     configs = {d.name: render_device(inv, d) for d in devices}
     rendered = time.perf_counter() - t0
     options = SessionOptions(
-        known_hosts=lab / "known_hosts.txt", conn_timeout=30.0, timeout=120.0, read_timeout=120.0
+        known_hosts=lab / KNOWN_HOSTS_FILE, conn_timeout=30.0, timeout=120.0, read_timeout=120.0
     )
     started = time.perf_counter()
     if what == "plan":
@@ -169,18 +170,20 @@ def ensure_nornir_venv() -> Path:
     return python
 
 
-def generate_fleet(work: Path, devices: int) -> list[str]:
-    """A generated inventory with at least ``devices`` ios switches; the first ``devices`` names."""
-    from netwarden.inventory import load_inventory
+def generate_fleet(work: Path, devices: int, credentials: Any) -> list[Any]:
+    """A generated inventory with at least ``devices`` ios switches; the first ``devices`` specs.
+
+    Specs are in name order, as ``select_devices`` lists devices.
+    """
     from netwarden.inventory.generate import generate
-    from netwarden.render import select_devices
+    from netwarden.lab.sim.fleet import specs_from_inventory
 
     sites = math.ceil((devices - HQ_SWITCHES) / 1.5) + 1  # offices have 1 or 2 switches
     generate(work / "source", sites)
-    names = [d.name for d in select_devices(load_inventory(work / "source"))]
-    if len(names) < devices:
-        raise SystemExit(f"{sites} sites gave {len(names)} ios devices, fewer than {devices}")
-    return names[:devices]
+    specs = sorted(specs_from_inventory(work / "source", credentials), key=lambda s: s.name)
+    if len(specs) < devices:
+        raise SystemExit(f"{sites} sites gave {len(specs)} ios devices, fewer than {devices}")
+    return specs[:devices]
 
 
 def write_nornir_inventory(work: Path, names: list[str], credentials: Any, fleet: Any) -> None:
@@ -235,18 +238,12 @@ def prepare(work: Path, devices: int) -> tuple[list[str], Any]:
     Returns the device names and the (unstarted) simulated fleet.
     """
     from netwarden.inventory import load_inventory
-    from netwarden.lab.sim.fleet import (
-        Credentials,
-        SimFleet,
-        specs_from_inventory,
-        write_lab_inventory,
-    )
+    from netwarden.lab.sim.fleet import Credentials, SimFleet, write_lab_inventory
     from netwarden.render import render_device
 
-    names = generate_fleet(work, devices)
     creds = Credentials.generate()
-    wanted = set(names)
-    specs = [s for s in specs_from_inventory(work / "source", creds) if s.name in wanted]
+    specs = generate_fleet(work, devices, creds)
+    names = [s.name for s in specs]
     fleet = SimFleet(specs, creds).start()
     write_lab_inventory(fleet, work / "lab", creds, work / "source")
     (work / "devices.json").write_text(json.dumps(names), encoding="utf-8")

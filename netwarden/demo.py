@@ -221,7 +221,9 @@ def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
     import yaml  # noqa: PLC0415
     from netmiko import ConnectHandler  # noqa: PLC0415
 
-    creds = yaml.safe_load((lab / "group_vars" / "all" / "zz_lab_credentials.yml").read_text())
+    from netwarden.lab.sim.fleet import CREDENTIALS_FILE, KNOWN_HOSTS_FILE  # noqa: PLC0415
+
+    creds = yaml.safe_load((lab / CREDENTIALS_FILE).read_text())
     host = yaml.safe_load((lab / "host_vars" / f"{device}.yml").read_text())
     with ConnectHandler(
         device_type="cisco_ios",
@@ -233,7 +235,7 @@ def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
         ssh_strict=True,
         system_host_keys=False,
         alt_host_keys=True,
-        alt_key_file=str(lab / "known_hosts.txt"),
+        alt_key_file=str(lab / KNOWN_HOSTS_FILE),
     ) as conn:
         conn.enable()
         conn.send_config_set(commands)
@@ -242,6 +244,8 @@ def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
 @contextmanager
 def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``netwarden lab sim`` in the background for the lab steps; stopped with SIGTERM after."""
+    from netwarden.lab.sim.fleet import KNOWN_HOSTS_FILE  # noqa: PLC0415 - paramiko: slow import
+
     log = (lab.parent / "lab-sim.log").open("wb")
     proc = subprocess.Popen(  # the same command an engineer runs in a second terminal
         _netwarden("lab", "sim", "-i", "inventory", "--out", str(lab), "--time-scale", "60"),
@@ -250,7 +254,7 @@ def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
     )
     try:
         deadline = time.monotonic() + 120
-        while not (lab / "known_hosts.txt").exists():
+        while not (lab / KNOWN_HOSTS_FILE).exists():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"netwarden lab sim did not start; see {log.name}")
             time.sleep(0.2)

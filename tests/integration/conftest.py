@@ -11,6 +11,7 @@ from netmiko.exceptions import ReadException
 
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.fleet import Credentials, SimFleet, synthetic_fleet
+from tests.integration.labfleet import netmiko_args
 
 logger = logging.getLogger(__name__)
 
@@ -40,20 +41,7 @@ def netmiko_params(sim_credentials: Credentials) -> Callable[..., dict[str, Any]
     """ConnectHandler arguments for a simulated device (short timeouts: nothing hangs)."""
 
     def params(device: SimDevice, **overrides: Any) -> dict[str, Any]:
-        base: dict[str, Any] = {
-            "device_type": "cisco_ios",
-            "host": device.spec.address,
-            "port": device.bound_port,
-            "username": sim_credentials.username,
-            "password": sim_credentials.password,
-            "secret": sim_credentials.enable_secret,
-            "conn_timeout": 5,
-            "banner_timeout": 5,
-            "auth_timeout": 5,
-            "read_timeout_override": 15,
-        }
-        base.update(overrides)
-        return base
+        return netmiko_args(device, sim_credentials, **overrides)
 
     return params
 

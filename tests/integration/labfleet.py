@@ -8,7 +8,8 @@ NAPALM and Netmiko against the simulator in this process; the clock runs 60x
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,37 @@ from netwarden.inventory import Inventory, load_inventory
 from netwarden.inventory.models import Device
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.fleet import Credentials, SimFleet, specs_from_inventory, write_lab_inventory
-from netwarden.render import render_all, select_devices
+from netwarden.render import render_device, select_devices
 
 TIME_SCALE = 60.0
 CONFIRM_MINUTES = 30  # 30 s of real time at 60x: post-checks finish well before
+
+
+def netmiko_args(device: SimDevice, credentials: Credentials, **overrides: Any) -> dict[str, Any]:
+    """Netmiko ``ConnectHandler`` arguments for a simulated device (short timeouts)."""
+    return {
+        "device_type": "cisco_ios",
+        "host": device.spec.address,
+        "port": device.bound_port,
+        "username": credentials.username,
+        "password": credentials.password,
+        "secret": credentials.enable_secret,
+        "conn_timeout": 5,
+        "banner_timeout": 5,
+        "auth_timeout": 5,
+        "read_timeout_override": 15,
+        **overrides,
+    }
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
 
 
 @dataclass
@@ -56,17 +84,7 @@ class Lab:
         """What an engineer does by hand: config commands over SSH (Netmiko), not saved."""
         from netmiko import ConnectHandler
 
-        dev, creds = self.sim(name), self.credentials
-        conn = ConnectHandler(
-            device_type="cisco_ios",
-            host=dev.spec.address,
-            port=dev.bound_port,
-            username=creds.username,
-            password=creds.password,
-            secret=creds.enable_secret,
-            conn_timeout=5,
-            read_timeout_override=15,
-        )
+        conn = ConnectHandler(**netmiko_args(self.sim(name), self.credentials))
         try:
             conn.enable()
             conn.send_config_set(commands)
@@ -81,14 +99,15 @@ def start_lab(source: Path, out: Path) -> Iterator[Lab]:
     with fleet:
         known_hosts = write_lab_inventory(fleet, out, creds, source)
         inv = load_inventory(out)
+        devices = select_devices(inv)
         lab = Lab(
             fleet=fleet,
             path=out,
             known_hosts=known_hosts,
             credentials=creds,
             inventory=inv,
-            devices=select_devices(inv),
-            configs=render_all(inv),
+            devices=devices,
+            configs={d.name: render_device(inv, d) for d in devices},
             initial={name: running(dev) for name, dev in fleet.devices.items()},
         )
         yield lab

@@ -19,19 +19,11 @@ from netmiko.exceptions import (
 
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.fleet import SimFleet
+from tests.integration.labfleet import wait_for
 
 pytestmark = pytest.mark.integration
 
 Params = Callable[..., dict[str, Any]]
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_refused_login(sim_fleet: SimFleet, sim_device: SimDevice, netmiko_params: Params) -> None:
@@ -133,7 +125,7 @@ def test_session_dropped_mid_commit_reverts(
     applied = [line for line in sim_device.running.flat_lines() if line.startswith("ntp server")]
     pending = sim_device.pending
     assert "ntp server 10.0.0.99" in applied or pending is None  # applied, then maybe reverted
-    assert _wait_for(lambda: sim_device.pending is None, timeout=20)
+    assert wait_for(lambda: sim_device.pending is None, timeout=20)
     assert "ntp server 10.0.0.2" in sim_device.running.flat_lines()
     assert "ntp server 10.0.0.99" not in sim_device.running.flat_lines()
 

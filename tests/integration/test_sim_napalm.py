@@ -10,6 +10,7 @@ import pytest
 
 from netwarden.lab.sim.config import ConfigTree
 from netwarden.lab.sim.device import SimDevice
+from tests.integration.labfleet import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -20,15 +21,6 @@ def _running_lines(device: SimDevice) -> list[str]:
     """Running config lines, less NAPALM's own ``file prompt quiet`` toggle."""
     with device.lock:
         return [line for line in device.running.flat_lines() if line != "file prompt quiet"]
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def _replace_candidate(driver: Any) -> str:
@@ -90,7 +82,7 @@ def test_commit_with_revert_in_reverts_by_itself(
     driver.commit_config(revert_in=60)
     assert "ntp server 10.0.0.99" in _running_lines(sim_device)
     assert driver.has_pending_commit()
-    assert _wait_for(lambda: _running_lines(sim_device) == before, timeout=30)
+    assert wait_for(lambda: _running_lines(sim_device) == before, timeout=30)
     assert not driver.has_pending_commit()
     assert any("ROLLBK_CNFMD_CHG_ROLLBACK" in e.facility_mnemonic for e in sim_device.log)
 

@@ -94,14 +94,6 @@ _IF_SECOND: dict[str, frozenset[str]] = {
     "power": frozenset({"inline", "efficient-ethernet"}),
 }  # fmt: skip
 
-MODE_PARENT: dict[str, str] = {
-    "config-archive-log-cfg": "config-archive",
-    "config-router-af": "config-router",
-    "config-vrf-af": "config-vrf",
-    "config-pmap-c": "config-pmap",
-    "config-keychain-key": "config-keychain",
-}
-
 _INCOMPLETE = frozenset(
     {
         "interface", "hostname", "vlan", "description", "username", "line", "router",

@@ -306,7 +306,7 @@ class ConfigApplier:
     def feed_file_line(self, raw: str) -> ApplyResult:
         """One line of a config file: indentation decides the mode."""
         if self._banner is not None:
-            return self._feed_banner(raw)
+            return self._feed_banner(self._banner, raw)
         stripped = raw.strip()
         if not stripped or stripped.startswith("!"):
             return ApplyResult()
@@ -327,7 +327,7 @@ class ConfigApplier:
     def feed_interactive(self, line: str) -> ApplyResult:
         """One line typed in configuration mode: the mode decides, as on a terminal."""
         if self._banner is not None:
-            return self._feed_banner(line)
+            return self._feed_banner(self._banner, line)
         stripped = line.strip()
         if not stripped or stripped.startswith("!"):
             return ApplyResult()
@@ -389,14 +389,12 @@ class ConfigApplier:
         self._banner.append(rest)
         return ApplyResult(message=f"Enter TEXT message.  End with the character '{delim}'.")
 
-    def _feed_banner(self, raw: str) -> ApplyResult:
-        if self._banner is None:
-            return self.feed_file_line(raw)
+    def _feed_banner(self, banner: list[str], raw: str) -> ApplyResult:
+        """One line inside a banner (``banner`` is ``self._banner``, being filled)."""
         if self._banner_delim in raw:
-            self._banner.append(raw.split(self._banner_delim, 1)[0])
-            body = "\n".join(self._banner[1:])
-            return self._finish_banner(body)
-        self._banner.append(raw)
+            banner.append(raw.split(self._banner_delim, 1)[0])
+            return self._finish_banner("\n".join(banner[1:]))
+        banner.append(raw)
         return ApplyResult()
 
     def _finish_banner(self, body: str) -> ApplyResult:
@@ -542,7 +540,3 @@ def incremental_diff(running: ConfigTree, text: str, physical: frozenset[str] = 
     if not out:
         return "!List of Commands:\nend\n!No changes were found\n"
     return "!List of Commands:\n" + "\n".join(out) + "\nend\n"
-
-
-def tree_equal(a: ConfigTree, b: ConfigTree) -> bool:
-    return a.flat_lines() == b.flat_lines()

@@ -168,7 +168,6 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             for addr, _plen in itf.ipv4
             if itf.line_protocol_up
         )
-        timezone = tree.value("clock timezone")
         domain = tree.value("ip domain name") or tree.value("ip domain-name") or ""
         hosts = []
         for node in tree.top_starting("ip host"):
@@ -184,7 +183,7 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             image=f"flash:{device.spec.image}",
             uptime_seconds=device.uptime_offset + device.clock.elapsed(),
             now=device.clock.now(),
-            timezone=timezone.split()[0] if timezone else "UTC",
+            timezone=device.timezone_name(),
             running_config=device.running.render_body(),
             startup_config=device.startup or "",
             interfaces=interfaces,
@@ -205,8 +204,6 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             memory_total_bytes=device.spec.memory_total_bytes,
             memory_used_bytes=device.spec.memory_total_bytes // 3,
             hosts=tuple(hosts),
-            flash_total_bytes=device.flash.total,
-            flash_free_bytes=device.flash.free(),
         )
 
 

@@ -132,11 +132,8 @@ class SimDevice:
         with self.lock:
             self.log.append(LogEntry(self.clock.now(), mnemonic, message))
 
-    def _stamp(self) -> str:
-        now = self.clock.now()
-        return f"{now:%H:%M:%S} {self._tz()} {now:%a %b} {now.day} {now.year}"
-
-    def _tz(self) -> str:
+    def timezone_name(self) -> str:
+        """The zone name of ``clock timezone`` in the running config (``UTC`` without one)."""
         value = self.running.value("clock timezone")
         return value.split()[0] if value else "UTC"
 
@@ -180,12 +177,13 @@ class SimDevice:
 
     def _log_login(self, username: str, source: str, port: int, ok: bool) -> None:
         where = f"[user: {username}] [Source: {source}] [localport: {port}]"
+        at = self._fmt(self.clock.now())
         if ok:
-            self.add_log("SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success {where} at {self._stamp()}")
+            self.add_log("SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success {where} at {at}")
         else:
             self.add_log(
                 "SEC_LOGIN-4-LOGIN_FAILED",
-                f"Login failed {where} [Reason: Login Authentication Failed] at {self._stamp()}",
+                f"Login failed {where} [Reason: Login Authentication Failed] at {at}",
             )
 
     def privilege(self, username: str) -> int:
@@ -278,7 +276,7 @@ class SimDevice:
             return f"Using {len(self.startup)} out of 524288 bytes\n!\n{self.startup}"
 
     def _fmt(self, when: datetime) -> str:
-        return f"{when:%H:%M:%S} {self._tz()} {when:%a %b} {when.day} {when.year}"
+        return f"{when:%H:%M:%S} {self.timezone_name()} {when:%a %b} {when.day} {when.year}"
 
     # -------------------------------------------------------------- archive
     def archive_base(self) -> str | None:

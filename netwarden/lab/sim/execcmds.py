@@ -3,17 +3,15 @@ write, archive and configure replace, plus the ``| include`` family of filters."
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections.abc import Callable
-from types import ModuleType
 
 from netwarden.lab.sim.config import ConfigApplier, ConfigTree, contextual_diff
 from netwarden.lab.sim.context import build_context
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.flash import split_path
-from netwarden.lab.sim.showmodel import ShowContext
+from netwarden.lab.sim.shows import render_show
 
 logger = logging.getLogger(__name__)
 
@@ -26,28 +24,11 @@ _REPLACE_BANNER = (
     "configuration. Enter Y if you are sure you want to proceed. ? [no]: "
 )
 _FILTERS = ("include", "exclude", "begin", "section", "count")
-_shows_module: list[ModuleType | None] = []
 
 
 def invalid_at(prompt: str, column: int) -> str:
     """IOS's error for a command it cannot parse, the caret under ``column``."""
     return " " * (len(prompt) + column) + "^\n" + INVALID + "\n"
-
-
-def render_show(args: list[str], ctx: ShowContext) -> str | None:
-    """Delegate to ``shows.render_show`` (written separately); None when it is absent."""
-    if not _shows_module:
-        try:
-            _shows_module.append(importlib.import_module("netwarden.lab.sim.shows"))
-        except ImportError:
-            logger.warning("netwarden.lab.sim.shows is missing: only built-in show commands")
-            _shows_module.append(None)
-    module = _shows_module[0]
-    func = getattr(module, "render_show", None) if module is not None else None
-    if func is None:
-        return None
-    result = func(args, ctx)
-    return result if isinstance(result, str) else None
 
 
 def _file_alias(word: str) -> str:
@@ -101,7 +82,7 @@ class ExecCommands:
         if verb == "copy":
             return self._copy([a for a in args if not a.startswith("/")])
         if verb == "dir":
-            return self.device.flash.dir_text(args[-1] if args else "flash:/", "UTC")
+            return self.device.flash.dir_text(args[-1] if args else "flash:/")
         if verb == "more":
             return self._more([a for a in args if not a.startswith("/")])
         if verb == "verify":
@@ -296,7 +277,7 @@ class ExecCommands:
                 else invalid_at(self.prompt(), column)
             )
         if first in ("flash:", "flash"):
-            return self.device.flash.dir_text("flash:/", "UTC")
+            return self.device.flash.dir_text("flash:/")
         output = render_show(args, build_context(self.device, self.line_no))
         if output is None:
             return invalid_at(self.prompt(), column)

@@ -24,8 +24,6 @@ from datetime import datetime
 
 logger = logging.getLogger(__name__)
 
-FILE_SYSTEMS = ("flash", "bootflash", "nvram", "system", "null", "tmpsys")
-
 
 @dataclass
 class FlashFile:
@@ -88,7 +86,7 @@ class Flash:
     def free(self) -> int:
         return max(self.total - self.used(), 0)
 
-    def dir_text(self, path: str, tz: str) -> str:
+    def dir_text(self, path: str) -> str:
         """``dir [path]`` as IOS prints it; an error line when the file is missing."""
         fs, name = split_path(path) if path else ("flash", "")
         if fs not in ("flash", "bootflash"):
@@ -113,7 +111,6 @@ class Flash:
         if not listing:
             lines.append("No files in directory")
         lines += ["", f"{self.total} bytes total ({self.free()} bytes free)"]
-        del tz
         return "\n".join(lines)
 
     def md5_line(self, path: str) -> str:

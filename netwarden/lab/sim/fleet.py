@@ -117,11 +117,9 @@ def synthetic_fleet(
     count: int,
     credentials: Credentials,
     *,
-    address: str = "127.0.0.1",
-    time_scale: float = 1.0,
     access_ports: int = 24,
 ) -> SimFleet:
-    """``count`` synthetic access switches, all on ``address`` with free ports."""
+    """``count`` synthetic access switches, all on 127.0.0.1 with free ports."""
     return SimFleet(
         [
             synthetic_spec(
@@ -129,8 +127,6 @@ def synthetic_fleet(
                 username=credentials.username,
                 password=credentials.password,
                 enable_secret=credentials.enable_secret,
-                address=address,
-                time_scale=time_scale,
                 access_ports=access_ports,
             )
             for n in range(1, count + 1)

@@ -84,7 +84,6 @@ class UserView:
     privilege: int = 1
     secret_type: int | None = 9  # 0, 5, 8, 9 or None when ``password`` is used
     secret: str = ""  # already hashed/encrypted as in the config
-    sshkeys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +138,4 @@ class ShowContext:
     memory_used_bytes: int = 180 * 1024 * 1024
     temperature_celsius: float = 38.0
     hosts: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (name, address)
-    flash_total_bytes: int = 122_185_728
-    flash_free_bytes: int = 100_000_000
     nvram_total_bytes: int = 524_288  # "Using N out of M bytes" in ``show startup-config``

@@ -132,12 +132,18 @@ def environment_all(ctx: ShowContext, args: Sequence[str]) -> str | None:
     )
 
 
-def _timestamp(ctx: ShowContext, when: datetime) -> str:
-    """The log timestamp as ``service timestamps log ...`` in the running config asks."""
-    setting = config_lines(ctx.running_config, r"(no )?service timestamps log ?(.*)$")
+def _timestamp_options(config: str) -> list[str] | None:
+    """The options of ``service timestamps log ...`` in the running config; None when off."""
+    setting = config_lines(config, r"(no )?service timestamps log ?(.*)$")
     if setting and setting[0].group(1):
+        return None
+    return (setting[0].group(2) if setting else "datetime msec").split()
+
+
+def _timestamp(ctx: ShowContext, when: datetime, options: list[str] | None) -> str:
+    """The log timestamp in the style ``options`` (:func:`_timestamp_options`) asks."""
+    if options is None:
         return ""
-    options = (setting[0].group(2) if setting else "datetime msec").split()
     star = "" if clock_synchronized(ctx) else "*"
     if options and options[0] == "uptime":
         age = (ctx.now - when).total_seconds()
@@ -153,13 +159,16 @@ def _timestamp(ctx: ShowContext, when: datetime) -> str:
     return star + stamp
 
 
-def _log_line(ctx: ShowContext, entry: LogEntry, sequence: int) -> str:
-    prefix = (
-        f"{sequence:06d}: "
-        if config_value(ctx.running_config, r"(service sequence-numbers)")
-        else ""
-    )
-    stamp = _timestamp(ctx, entry.when)
+def _log_line(
+    ctx: ShowContext,
+    entry: LogEntry,
+    sequence: int,
+    *,
+    numbered: bool,
+    options: list[str] | None,
+) -> str:
+    prefix = f"{sequence:06d}: " if numbered else ""
+    stamp = _timestamp(ctx, entry.when, options)
     head = f"{stamp}: " if stamp else ""
     return f"{prefix}{head}%{entry.facility_mnemonic}: {entry.message}"
 
@@ -218,10 +227,12 @@ def logging(ctx: ShowContext, args: Sequence[str]) -> str | None:
         f"Log Buffer ({buffer_bytes} bytes):",
         "",
     ]
+    numbered = bool(config_value(config, r"(service sequence-numbers)"))
+    options = _timestamp_options(config)
     kept: list[str] = []
     size = 0
     for sequence, entry in reversed(list(enumerate(ctx.log, start=1))):
-        text = _log_line(ctx, entry, sequence)
+        text = _log_line(ctx, entry, sequence, numbered=numbered, options=options)
         size += len(text) + 1
         if size > buffer_bytes:
             break

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 from netwarden.lab.sim.showmodel import ArpEntryView, LldpNeighborView
+from netwarden.lab.sim.shows_util import prefix_to_netmask
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,6 @@ def mac_for(base: str, index: int) -> str:
     return f"{digits[0:4]}.{digits[4:8]}.{digits[8:12]}"
 
 
-def _mask(prefix: int) -> str:
-    bits = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
-    return ".".join(str((bits >> shift) & 0xFF) for shift in (24, 16, 8, 0))
-
-
 def synthetic_spec(
     number: int,
     *,
@@ -103,11 +99,8 @@ def synthetic_spec(
     enable_secret: str,
     username: str = "netwarden",
     access_ports: int = 24,
-    address: str = "127.0.0.1",
-    port: int = 0,
-    time_scale: float = 1.0,
 ) -> DeviceSpec:
-    """A plausible access switch numbered ``number``."""
+    """A plausible access switch numbered ``number`` (on 127.0.0.1, any free port)."""
     seed = hashlib.sha256(f"sim-{number}".encode()).hexdigest()
     interfaces = [
         InterfaceSpec(
@@ -134,14 +127,11 @@ def synthetic_spec(
         name=f"sim-sw{number:03d}",
         hostname=f"sim-sw{number:03d}",
         interfaces=tuple(interfaces),
-        address=address,
-        port=port,
         serial=f"FOC{int(seed[:8], 16) % 10**4:04d}X{seed[8:11].upper()}",
         username=username,
         password=password,
         enable_secret=enable_secret,
         base_mac=mac_for("0011.2200.0000", number * 256),
-        time_scale=time_scale,
         lldp_neighbors=(
             LldpNeighborView(
                 local_interface="GigabitEthernet1/1/1",
@@ -203,7 +193,7 @@ def initial_config(spec: DeviceSpec, user_secret: str, enable_secret: str) -> st
                 lines.append(f" switchport access vlan {itf.access_vlan}")
         if not itf.switchport:
             if itf.ipv4:
-                lines.append(f" ip address {itf.ipv4[0]} {_mask(itf.ipv4[1])}")
+                lines.append(f" ip address {itf.ipv4[0]} {prefix_to_netmask(itf.ipv4[1])}")
             else:
                 lines.append(" no ip address")
         if itf.shutdown or (not itf.connected and itf.name.startswith("Vlan")):

@@ -95,9 +95,9 @@ def test_flash_dir_and_md5(device: SimDevice) -> None:
     free = device.flash.free()
     assert device.write_file("flash:/x.txt", b"abc") == ""
     assert device.flash.free() == free - 3
-    listing = device.flash.dir_text("flash:/x.txt", "UTC")
+    listing = device.flash.dir_text("flash:/x.txt")
     assert listing.startswith("Directory of flash:/x.txt")
-    assert "%Error opening flash:/y.txt" in device.flash.dir_text("flash:/y.txt", "UTC")
+    assert "%Error opening flash:/y.txt" in device.flash.dir_text("flash:/y.txt")
     assert device.flash.md5_line("flash:/x.txt").endswith("900150983cd24fb0d6963f7d28e17f72")
     assert device.write_file("flash:/big", b"0" * (device.flash.free() + 1)).startswith("%Error")
 
