@@ -7,6 +7,8 @@ PY := $(BIN)/python
 PYTEST_ARGS ?=
 
 .PHONY: all bootstrap demo test lint typecheck unit pytest bench clean
+# Prerequisites run in the order written, even under -j (`test` is lint, then typecheck, then pytest).
+.NOTPARALLEL:
 
 all: test
 
@@ -26,14 +28,10 @@ typecheck: bootstrap
 pytest: bootstrap
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: bootstrap
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: lint typecheck pytest
 
 bench: bootstrap
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out lab-out collectors/auditor/_native-*.so
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out collectors/auditor/_native-*.so

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from collectors.auditor.cli import auditor_app
@@ -163,9 +162,8 @@ def inventory_summary(inv: Inventory) -> dict[str, object]:
     }
 
 
-def print_fleet(inv: Inventory, out: Console | None = None, devices: bool = True) -> None:
+def print_fleet(inv: Inventory, devices: bool = True) -> None:
     """The fleet summary: one row per site, and optionally one per device."""
-    out = out or console
     sites = Table(title=f"{inv.org.name}: {len(inv.sites)} sites, {len(inv.devices)} devices")
     for col in ("site", "role", "city", "timezone", "WAN", "zones"):
         sites.add_column(col, no_wrap=col == "site")
@@ -183,7 +181,7 @@ def print_fleet(inv: Inventory, out: Console | None = None, devices: bool = True
             str(len(s.zones)),
             *counts,
         )
-    out.print(sites)
+    console.print(sites)
     if not devices:
         return
     table = Table(title="Devices")
@@ -199,7 +197,7 @@ def print_fleet(inv: Inventory, out: Console | None = None, devices: bool = True
             str(d.mgmt_address),
             ", ".join(d.provides),
         )
-    out.print(table)
+    console.print(table)
 
 
 @inventory_app.command("show")
@@ -215,13 +213,14 @@ def inventory_show(
         typer.echo(json.dumps(inventory_summary(inv), indent=2))
         return
     print_fleet(inv, devices=not sites_only)
+    if sites_only:
+        return
     zones = Table(title="Zones")
     zones.add_column("zone")
     zones.add_column("description")
     for z in inv.zones.values():
         zones.add_row(z.name + (" (HQ only)" if z.hq_only else ""), z.description)
-    if not sites_only:
-        console.print(zones)
+    console.print(zones)
 
 
 @inventory_app.command("generate")

@@ -1,11 +1,9 @@
-"""Output and option plumbing of ``netwarden plan|apply|backup|drift`` (the commands are in cli.py)."""
+"""Output and option plumbing of ``netwarden plan|apply|backup|drift`` (the commands are in cli_fleet.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import logging
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +12,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+# Re-exported (explicitly, for mypy): cli_fleet.py imports it from here.
+from netwarden.config.backup import current_user as current_user  # noqa: PLC0414
 from netwarden.config.models import (
     ApplyReport,
     ApplyStatus,
@@ -35,14 +35,6 @@ STATUS_STYLE = {
     ApplyStatus.FAILED: "bold red",
     ApplyStatus.SKIPPED: "magenta",
 }
-
-
-def current_user() -> str:
-    """Who runs the command, for commit messages and result files."""
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except OSError:  # no passwd entry (containers)
-        return f"uid {os.getuid()}"
 
 
 def session_options(

@@ -14,13 +14,10 @@ runs one task per host; fleet concurrency and canary waves are Ansible's
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
-import getpass
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,8 @@ from typing import Any
 from netwarden.config.apply import ApplyOptions, apply_device
 from netwarden.config.backup import (
     backup_path,
-    ensure_repo,
+    backup_status,
+    current_user,
     fetch_running,
     last_backup,
     run_backup,
@@ -138,14 +136,6 @@ def controller_vault_password_file() -> Path | None:
     return Path(configured) if configured else None
 
 
-def current_user() -> str:
-    """Who runs the playbook, for backup commit messages."""
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except OSError:  # no passwd entry (containers)
-        return f"uid {os.getuid()}"
-
-
 def plan_host(host: Host) -> DevicePlan:
     """The plan of one host (``DevicePlan.error`` set when it could not be planned)."""
     try:
@@ -197,19 +187,6 @@ def apply_host(
     return HostApply(result, backup, commit)
 
 
-@contextlib.contextmanager
-def _parent_lock(repo: Path) -> Iterator[None]:
-    """Serialise the creation of ``repo`` among processes (Ansible forks) on its parent directory."""
-    repo.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(repo.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def backup_host(
     host: Host, repo: Path, *, user: str, message: str = ""
 ) -> tuple[DeviceBackup, str | None]:
@@ -217,8 +194,6 @@ def backup_host(
 
     The commit is None when the stored config did not change.
     """
-    with _parent_lock(repo):
-        ensure_repo(repo)
     report = run_backup([host.device], host.options, repo, user=user, message=message)
     return report.devices[0], report.commit
 
@@ -230,11 +205,5 @@ def backup_preview(host: Host, repo: Path) -> DeviceBackup:
         running = fetch_running(host.device, host.options)
     except NetwardenError as exc:
         return DeviceBackup(device=name, status=BackupStatus.UNREACHABLE, error=str(exc))
-    before = last_backup(repo, name)
-    if before is None:
-        status = BackupStatus.NEW
-    elif before == stored_form(running):
-        status = BackupStatus.UNCHANGED
-    else:
-        status = BackupStatus.CHANGED
+    status = backup_status(last_backup(repo, name), stored_form(running))
     return DeviceBackup(device=name, status=status, path=str(backup_path(repo, name)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import getpass
 import logging
 import os
 import shutil
@@ -60,15 +61,40 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return proc
 
 
+def current_user() -> str:
+    """Who runs the command or the playbook, for commit messages and result files."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except OSError:  # no passwd entry (containers)
+        return f"uid {os.getuid()}"
+
+
+@contextlib.contextmanager
+def _parent_lock(repo: Path) -> Iterator[None]:
+    """Serialise the creation of ``repo`` among processes (Ansible forks) on its parent directory."""
+    fd = os.open(repo.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def ensure_repo(repo: Path) -> None:
-    """Create the repository (``git init``) if ``repo`` is not one yet."""
+    """Create the repository (``git init``) if ``repo`` is not one yet.
+
+    Safe to call from several processes at once (Ansible forks): the creation is
+    serialised by a lock on the parent directory.
+    """
     try:
         repo.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BackupError(f"cannot create the backup directory {repo}: {exc.strerror}") from exc
-    if not (repo / ".git").exists():
-        git(repo, "init", "-q", "-b", "main")
-        logger.info("created the backup repository %s", repo)
+    with _parent_lock(repo):
+        if not (repo / ".git").exists():
+            git(repo, "init", "-q", "-b", "main")
+            logger.info("created the backup repository %s", repo)
 
 
 @contextlib.contextmanager
@@ -97,6 +123,13 @@ def last_backup(repo: Path, device: str) -> str | None:
 def stored_form(running: str) -> str:
     """What a backup file holds for a running config: no volatile lines, no secrets."""
     return sanitize_config(strip_volatile(running))
+
+
+def backup_status(before: str | None, text: str) -> BackupStatus:
+    """New, unchanged or changed: ``text`` (a :func:`stored_form`) against the last backup ``before``."""
+    if before is None:
+        return BackupStatus.NEW
+    return BackupStatus.UNCHANGED if before == text else BackupStatus.CHANGED
 
 
 def fetch_running(device: Device, options: SessionOptions) -> str:
@@ -152,14 +185,7 @@ def _store(repo: Path, fetched: Sequence[tuple[str, str | None, str | None]]) ->
             continue
         path = backup_path(repo, name)
         text = stored_form(running)
-        before = last_backup(repo, name)
-        status = (
-            BackupStatus.NEW
-            if before is None
-            else BackupStatus.UNCHANGED
-            if before == text
-            else BackupStatus.CHANGED
-        )
+        status = backup_status(last_backup(repo, name), text)
         path.write_text(text, encoding="utf-8")
         results.append(DeviceBackup(device=name, status=status, path=str(path)))
     return results

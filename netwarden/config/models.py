@@ -118,11 +118,6 @@ class BackupReport(Result):
         return [d.device for d in self.devices if d.status is BackupStatus.UNREACHABLE]
 
 
-class DriftKind(StrEnum):
-    INTENDED = "intended"
-    BACKUP = "backup"
-
-
 class DeviceDrift(Result):
     """Differences of one device's running config from the intended config and the last backup.
 

@@ -61,7 +61,7 @@ class HostKeyCheck:
     status: HostKeyStatus
     key_type: str
     fingerprint: str
-    pinned_file: Path | None = None
+    pinned_file: Path
 
 
 _CACHE: dict[Path, tuple[int, int, paramiko.HostKeys]] = {}

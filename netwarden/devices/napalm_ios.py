@@ -2,8 +2,10 @@
 
 Host keys are checked twice: :func:`~netwarden.devices.hostkeys.check_host_key`
 before login (clear messages, trust-on-first-use), then by Netmiko itself with
-``ssh_strict=True`` against the same file only (``system_host_keys=False``,
-``alt_host_keys=True``), on the CLI session and on NAPALM's SCP session alike.
+``ssh_strict=True`` against only the key just verified: the one-line known_hosts
+file of :attr:`~netwarden.devices.hostkeys.HostKeyCheck.pinned_file`
+(``alt_key_file``; ``system_host_keys=False``, ``alt_host_keys=True``), on the
+CLI session and on NAPALM's SCP session alike.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ class NapalmIosSession:
             "system_host_keys": False,
             "alt_host_keys": True,
             # Only the key just verified: Netmiko re-checks it strictly on its own connection.
-            "alt_key_file": str(checked.pinned_file or opts.known_hosts),
+            "alt_key_file": str(checked.pinned_file),
         }
         driver = get_network_driver("ios")(
             host,
