@@ -57,16 +57,25 @@ ConcurrencyOpt = Annotated[
 RepoOpt = Annotated[Path, typer.Option("--repo", help="Backup git repository (created if absent).")]
 
 
-def _selected_configs(inv: Inventory, limit: str | None) -> tuple[list[Device], dict[str, str]]:
-    from netwarden.render import render_all, select_devices  # noqa: PLC0415
+def _selected(inv: Inventory, limit: str | None) -> list[Device]:
+    """The ios devices ``--limit`` selects; none is a usage error."""
+    from netwarden.render import select_devices  # noqa: PLC0415
 
-    try:
-        devices = select_devices(inv, limit)
-        configs = render_all(inv, limit)
-    except NetwardenError as exc:
-        raise _fail(str(exc)) from exc
+    devices = select_devices(inv, limit)
     if not devices:
         raise _fail(f"no ios device matches --limit {limit!r}" if limit else "no ios device")
+    return devices
+
+
+def _selected_configs(inv: Inventory, limit: str | None) -> tuple[list[Device], dict[str, str]]:
+    """The selected ios devices and their intended configs, by device name."""
+    from netwarden.render import render_device  # noqa: PLC0415
+
+    devices = _selected(inv, limit)
+    try:
+        configs = {d.name: render_device(inv, d) for d in devices}
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
     return devices, configs
 
 
@@ -228,12 +237,9 @@ def backup(
         session_options,
     )
     from netwarden.config.backup import run_backup  # noqa: PLC0415
-    from netwarden.render import select_devices  # noqa: PLC0415
 
     inv = _load(inventory, vault_password_file)
-    devices = select_devices(inv, limit)
-    if not devices:
-        raise _fail(f"no ios device matches --limit {limit!r}" if limit else "no ios device")
+    devices = _selected(inv, limit)
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     try:
         with progress(err_console, "backup", len(devices)) as advance:

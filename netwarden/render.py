@@ -389,12 +389,8 @@ def select_devices(inv: Inventory, limit: str | None = None) -> list[Device]:
     )
     if not limit:
         return devices
-    selected: list[Device] = []
-    for pattern in (p.strip() for p in limit.split(",") if p.strip()):
-        for d in devices:
-            if d not in selected and _matches(inv, d, pattern):
-                selected.append(d)
-    return sorted(selected, key=lambda d: d.name)
+    patterns = [p.strip() for p in limit.split(",") if p.strip()]
+    return [d for d in devices if any(_matches(inv, d, pattern) for pattern in patterns)]
 
 
 def _matches(inv: Inventory, device: Device, pattern: str) -> bool:

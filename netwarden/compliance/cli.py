@@ -8,14 +8,13 @@ is waived, 1 a failure or an error that is not waived, 2 bad input.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from netwarden.cli_common import EXIT_USAGE, VaultOpt, console, default_inventory, err_console
 from netwarden.errors import NetwardenError
 
 if TYPE_CHECKING:
@@ -26,20 +25,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
 audit_cmd = typer.Typer(
     help="Audit device configs for compliance (offline: --configs DIR; live: from the inventory's devices).",
     invoke_without_command=True,
     no_args_is_help=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _default_inventory() -> Path:
-    return Path(os.environ.get("NETWARDEN_INVENTORY", "inventory"))
 
 
 @audit_cmd.callback(invoke_without_command=True)
@@ -64,9 +55,7 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
     no_inventory: Annotated[
         bool, typer.Option("--no-inventory", help="Audit from the configs alone (no waivers).")
     ] = False,
-    vault_password_file: Annotated[
-        Path | None, typer.Option("--vault-password-file", help="Vault password file.")
-    ] = None,
+    vault_password_file: VaultOpt = None,
     limit: Annotated[
         str | None,
         typer.Option("--limit", "-l", help="Devices, sites or glob patterns, comma-separated."),
@@ -125,7 +114,7 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
 
     try:
         inv = None
-        inv_path = inventory or _default_inventory()
+        inv_path = inventory or default_inventory()
         if not no_inventory and (inventory is not None or inv_path.exists()):
             from netwarden.inventory import load_inventory  # noqa: PLC0415
 

@@ -4,7 +4,7 @@ hier_config does not keep line numbers and parses about 165 configs of 500
 lines per second; the audit needs both line numbers (evidence) and more speed,
 so this module builds its own light tree: one :class:`Line` per command, its
 children by indentation, banners read as one block. hier_config is used only
-where it pays: the drift from the intended config (``ios_rules``).
+where it pays: the drift from the intended config (``ios_net``).
 
 Examples:
     >>> cfg = parse_ios("hostname sw1\\n!\\nline vty 0 4\\n login\\n transport input ssh\\n", "sw1.cfg")
@@ -102,12 +102,6 @@ class Line:
                 return c
         return None
 
-    def has_child(self, prefix: str) -> bool:
-        return self.child(prefix) is not None
-
-    def children_matching(self, pattern: re.Pattern[str]) -> list[Line]:
-        return [c for c in self.children if pattern.search(c.text)]
-
     def walk(self) -> Iterator[Line]:
         """This line's descendants, depth first, in file order."""
         for c in self.children:
@@ -193,10 +187,6 @@ class IosConfig:
             yield ln
             if ln.children:
                 yield from ln.walk()
-
-    @property
-    def line_count(self) -> int:
-        return len(self.lines)
 
 
 def parse_ios(text: str, path: str = "<config>") -> IosConfig:

@@ -66,6 +66,12 @@ def nothing(ctx: AuditContext, note: str) -> Evidence:
 _WORD_RE = re.compile(r"^\^([A-Za-z][\w-]*)(?= |\\s|\$|$)")
 
 
+def _first_word(pattern: str) -> str | None:
+    """The literal first word a ``^word ...`` pattern needs (the command index key), if any."""
+    m = _WORD_RE.match(pattern)
+    return m[1] if m else None
+
+
 def _scan(cfg: IosConfig, pattern: re.Pattern[str], word: str | None) -> list[Line]:
     lines = cfg.commands(word) if word is not None else cfg.top
     return [ln for ln in lines if pattern.search(ln.text)]
@@ -83,8 +89,7 @@ class PatternArgs(Args):
 
     @cached_property
     def word(self) -> str | None:
-        m = _WORD_RE.match(self.match)
-        return m[1] if m else None
+        return _first_word(self.match)
 
 
 class PresentArgs(PatternArgs):
@@ -113,11 +118,6 @@ def present(ctx: AuditContext, args: PresentArgs) -> Outcome:
         args.message or f"no command matches {args.match!r}",
         ev_lines or [nothing(ctx, f"no line matches {args.match}")],
     )
-
-
-def _first_word(pattern: str) -> str | None:
-    m = _WORD_RE.match(pattern)
-    return m[1] if m else None
 
 
 @predicate("ios.absent", PatternArgs)

@@ -34,9 +34,9 @@ from netwarden.compliance.engine import (
     register_platform,
 )
 from netwarden.compliance.models import Evidence, Status
-from netwarden.compliance.sources import Artifact
+from netwarden.compliance.sources import LINUX_FILES, Artifact
 
-SECTIONS = ("sshd", "sysctl", "auditctl-l", "auditctl-s", "login.defs", "pam")
+SECTIONS = tuple(LINUX_FILES)
 
 
 @dataclass(slots=True)
@@ -118,25 +118,16 @@ class Args(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class MissingSectionError(LookupError):
-    """A rule needs a command output that was not collected."""
-
-
-def _sec(ctx: AuditContext, name: str) -> Section:
+def _sec(ctx: AuditContext, name: str) -> Section | Outcome:
+    """The section ``name``, or the error outcome of a rule whose command output was not collected."""
     sec: Section | None = ctx.doc.sections.get(name)
     if sec is None:
-        raise MissingSectionError(f"the {name} output was not collected for {ctx.target.name}")
-    return sec
-
-
-def _missing(ctx: AuditContext, name: str) -> Outcome | None:
-    if name not in ctx.doc.sections:
         return Outcome(
             Status.ERROR,
             f"the {name} output was not collected",
             [absent(ctx.doc.path, f"no {name} section")],
         )
-    return None
+    return sec
 
 
 def _ev(sec: Section, n: int, text: str, note: str = "") -> Evidence:
@@ -155,9 +146,9 @@ class ValueArgs(Args):
 @predicate("linux.value", ValueArgs)
 def value(ctx: AuditContext, args: ValueArgs) -> Outcome:
     """One ``key value`` of a section: in ``allowed``, or a number within ``min``..``max``."""
-    if (miss := _missing(ctx, args.section)) is not None:
-        return miss
     sec = _sec(ctx, args.section)
+    if isinstance(sec, Outcome):
+        return sec
     got = sec.values.get(args.key)
     if got is None:
         if args.default is None:
@@ -202,9 +193,9 @@ class AlgorithmsArgs(Args):
 
 @predicate("linux.ssh_algorithms", AlgorithmsArgs)
 def ssh_algorithms(ctx: AuditContext, args: AlgorithmsArgs) -> Outcome:
-    if (miss := _missing(ctx, "sshd")) is not None:
-        return miss
     sec = _sec(ctx, "sshd")
+    if isinstance(sec, Outcome):
+        return sec
     got = sec.values.get(args.key)
     if got is None:
         return failed(f"{args.key} not in sshd -T output", [absent(sec.path, f"no {args.key}")])
@@ -222,9 +213,9 @@ class SysctlArgs(Args):
 
 @predicate("linux.sysctl", SysctlArgs)
 def sysctl(ctx: AuditContext, args: SysctlArgs) -> Outcome:
-    if (miss := _missing(ctx, "sysctl")) is not None:
-        return miss
     sec = _sec(ctx, "sysctl")
+    if isinstance(sec, Outcome):
+        return sec
     bad: list[Evidence] = []
     good: list[Evidence] = []
     for key, allowed in args.settings.items():
@@ -242,9 +233,9 @@ def sysctl(ctx: AuditContext, args: SysctlArgs) -> Outcome:
 
 @predicate("linux.auditd_running")
 def auditd_running(ctx: AuditContext, _args: None) -> Outcome:
-    if (miss := _missing(ctx, "auditctl-s")) is not None:
-        return miss
     sec = _sec(ctx, "auditctl-s")
+    if isinstance(sec, Outcome):
+        return sec
     enabled, pid = sec.values.get("enabled"), sec.values.get("pid")
     evs = [
         _ev(sec, n, f"{k} {v}")
@@ -266,9 +257,9 @@ class AuditRulesArgs(Args):
 
 @predicate("linux.audit_rules", AuditRulesArgs)
 def audit_rules(ctx: AuditContext, args: AuditRulesArgs) -> Outcome:
-    if (miss := _missing(ctx, "auditctl-l")) is not None:
-        return miss
     sec = _sec(ctx, "auditctl-l")
+    if isinstance(sec, Outcome):
+        return sec
     rules = [(n, t) for n, t in sec.lines if t.strip().startswith("-")]
     if not rules:
         shown = [_ev(sec, n, t) for n, t in sec.lines if t.strip()][:1] or [
@@ -294,9 +285,9 @@ _MINLEN_RE = re.compile(r"\bminlen=(\d+)")
 
 @predicate("linux.pam_quality", PamArgs)
 def pam_quality(ctx: AuditContext, args: PamArgs) -> Outcome:
-    if (miss := _missing(ctx, "pam")) is not None:
-        return miss
     sec = _sec(ctx, "pam")
+    if isinstance(sec, Outcome):
+        return sec
     lines = [(n, t) for n, t in sec.lines if args.module in t and not t.lstrip().startswith("#")]
     if not lines:
         return failed(

@@ -240,9 +240,6 @@ class AuditRun(Model):
     waivers: tuple[WaiverRef, ...] = ()
     """Every waiver in the inventory that names a rule of this run (expired ones too)."""
 
-    def failed(self) -> list[Result]:
-        return [r for r in self.results if r.status.blocks_exit]
-
     @property
     def exit_code(self) -> int:
         return 1 if any(r.status.blocks_exit for r in self.results) else 0

@@ -27,11 +27,24 @@ from netwarden.compliance.engine import (
 from netwarden.compliance.models import Evidence
 from netwarden.compliance.nftables import Packet, Ruleset, chain_ev, ip, rule_ev
 from netwarden.inventory.flows import FlowPolicyEngine
-from netwarden.inventory.models import EXTERNAL_ZONE, InterfaceMode, Protocol
+from netwarden.inventory.models import EXTERNAL_ZONE, InterfaceMode, Inventory, Protocol
 
 INTERNET_HOST = (
     "198.51.100.10"  # TEST-NET-2: outside every private range, so the policy's "internet"
 )
+
+
+# The last inventory's policy engine: built once, asked for every firewall of the run.
+_POLICY: list[tuple[Inventory, FlowPolicyEngine]] = []
+
+
+def _policy_for(inv: Inventory) -> FlowPolicyEngine:
+    """The :class:`FlowPolicyEngine` of ``inv`` (the same object for the same inventory)."""
+    entry = _POLICY[0] if _POLICY else None
+    if entry is None or entry[0] is not inv:
+        entry = (inv, FlowPolicyEngine(inv))
+        _POLICY[:] = [entry]
+    return entry[1]
 
 
 def host_in(subnet: str) -> str:
@@ -69,7 +82,7 @@ def forbidden_flows(ctx: AuditContext, _args: None) -> Outcome:  # noqa: PLR0912
     if not chains:
         return failed("no forward chain: the firewall forwards everything", [])
     chain = chains[0]
-    policy = FlowPolicyEngine(inv)
+    policy = _policy_for(inv)
     local = f"{ctx.device.site}/" if ctx.device else ""
     ends = _endpoints(ctx)
     bad: list[Evidence] = []

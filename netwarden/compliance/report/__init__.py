@@ -41,11 +41,13 @@ def write_reports(
             f"--format {','.join(unknown)}: unknown; expected some of {', '.join(FORMATS)}"
         )
     out.mkdir(parents=True, exist_ok=True)
-    summary = summary_for(run, out)
+    summary: Summary | None = None  # the history summary: the HTML report alone shows it
     written: dict[str, Path] = {}
     for fmt in wanted:
         path = out / FORMATS[fmt]
         if fmt == "html":
+            if summary is None:
+                summary = summary_for(run, out)
             text = render_html(summary)
         elif fmt == "json":
             text = to_json(run)
