@@ -243,6 +243,10 @@ def _tail(batch: Batch, skip: int) -> Batch:
     )
 
 
+_Frame = tuple[bytes, float, int]
+"""A frame as :class:`LiveSource` queues it: bytes, timestamp, link type."""
+
+
 class LiveSource:
     """Frames of a live interface, decoded in batches (see the module docstring).
 
@@ -273,7 +277,11 @@ class LiveSource:
         self.stats = stats if stats is not None else DecodeStats()
         self.dropped = 0
         self.linktype = LINKTYPE_ETHERNET
-        self._queue: queue.Queue[tuple[bytes, float, int]] = queue.Queue(queue_frames)
+        self._queue: queue.Queue[_Frame] = queue.Queue(queue_frames)
+        # A frame taken from the queue whose link type ended the batch in hand: it starts
+        # the next batch (put back, it would go after the newer frames, and a blocking put
+        # into a queue the sniffer refills could wait forever: this is its only reader).
+        self._held: _Frame | None = None
         self._stop = threading.Event()
         self._options = sniffer_options or {}
         self._sniffer: Any = None
@@ -334,6 +342,11 @@ class LiveSource:
         frames: list[bytes] = []
         stamps: list[float] = []
         linktype = self.linktype
+        held, self._held = self._held, None
+        if held is not None:  # the frame that ended the previous batch starts this one
+            frame, ts, linktype = held
+            frames.append(frame)
+            stamps.append(ts)
         deadline = time.monotonic() + self.flush_seconds
         while len(frames) < self.batch_size:
             stopping = self._stop.is_set() or not self._sniffer_alive()
@@ -346,8 +359,8 @@ class LiveSource:
                 deadline = time.monotonic() + self.flush_seconds
                 continue
             frame, ts, lt = item
-            if frames and lt != linktype:  # a new link type starts a new batch
-                self._queue.put((frame, ts, lt))
+            if frames and lt != linktype:  # a new link type starts the next batch
+                self._held = item
                 break
             linktype = lt
             frames.append(frame)

@@ -152,7 +152,6 @@ class Engine:
         gc.set_threshold(max(gen0, GC_YOUNG_THRESHOLD), gen1, gen2)  # restored by finish()
         self._started = time.monotonic()
         self._finished: RunSummary | None = None
-        self._severities: dict[str, Severity] = {}
 
     @property
     def detector_names(self) -> list[str]:
@@ -161,11 +160,10 @@ class Engine:
     def _suppressed(self, detector: str, src: str, dst: str, ts: float) -> bool:  # noqa: ARG002
         return self.config.allowlisted(detector, self.site or "", src, dst, self.today)
 
-    def _emitted(self, event: Event, new: bool) -> None:
-        before = self._severities.get(event.id)
-        if new or before is None or event.severity > before:
+    def _emitted(self, event: Event, escalated: bool) -> None:
+        """``on_emit`` of the tracker: count incidents opened and raised in severity."""
+        if escalated:
             self.stats.add_event(event.detector, event.severity)
-        self._severities[event.id] = event.severity
         self.stats.incidents_open = self.tracker.open_count()
 
     def process(self, batch: Batch) -> None:

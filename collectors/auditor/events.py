@@ -275,6 +275,9 @@ class IncidentTracker:
     incident changed since its last emission. An incident with no report for
     ``idle_seconds`` is closed; the key then starts a new incident (new id).
     ``suppress`` decides whether a report is allowlisted (it is then dropped).
+    ``on_emit(event, escalated)`` is called after every emission; ``escalated`` is
+    True when the emission opens the incident or raises its severity above the
+    severity last emitted for it (what ``netwarden_auditor_events_total`` counts).
     """
 
     site: str
@@ -348,7 +351,7 @@ class IncidentTracker:
             self._open[full_key] = _Incident(
                 event, event.count, ts, severity, ts, event.count, severity
             )
-            self._emit(event, new=True)
+            self._emit(event, escalated=True)
             return event
         new_severity = severity if severity > inc.severity else inc.severity
         new_count = max(inc.count, count) if count is not None else inc.count + 1
@@ -370,10 +373,7 @@ class IncidentTracker:
         inc.severity = new_severity
         inc.dirty = True
         if self._emits(inc, ts, new_severity, new_count):
-            self._mark_emitted(inc, ts)
-            event = inc.event
-            self._emit(event, new=False)
-            return event
+            return self._emit_update(inc, ts)
         return None
 
     def _emits(self, inc: _Incident, ts: float, severity: Severity, count: int) -> bool:
@@ -426,17 +426,23 @@ class IncidentTracker:
         inc.emitted_severity = inc.event.severity
         inc.dirty = False
 
-    def _emit(self, event: Event, *, new: bool) -> None:
+    def _emit_update(self, inc: _Incident, ts: float) -> Event:
+        """Emit an incident's current state (an update: it was emitted when opened)."""
+        before = inc.emitted_severity
+        self._mark_emitted(inc, ts)
+        self._emit(inc.event, escalated=inc.emitted_severity > before)
+        return inc.event
+
+    def _emit(self, event: Event, *, escalated: bool) -> None:
         for sink in self.sinks:
             sink.emit(event)
         if self.on_emit is not None:
-            self.on_emit(event, new)
+            self.on_emit(event, escalated)
 
     def _close(self, key: tuple[str, ...]) -> None:
         inc = self._open.pop(key)
         if inc.dirty:
-            self._mark_emitted(inc, inc.last_ts)
-            self._emit(inc.event, new=False)
+            self._emit_update(inc, inc.last_ts)
         if len(self.closed) < self.max_closed:
             self.closed.append(inc.current())
 
@@ -452,8 +458,7 @@ class IncidentTracker:
         """Emit every incident changed since its last emission (end of input)."""
         for inc in self._open.values():
             if inc.dirty:
-                self._mark_emitted(inc, inc.last_ts)
-                self._emit(inc.event, new=False)
+                self._emit_update(inc, inc.last_ts)
 
     def incidents(self) -> list[Event]:
         """The current state of every open incident."""

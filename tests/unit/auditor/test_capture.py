@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -197,3 +198,57 @@ def test_live_source_stop(tmp_path: Path, when: str) -> None:
     source.stop()
     consumer.thread.join(WAIT)
     assert not consumer.thread.is_alive()
+
+
+_ETH = bytes(Ether() / IP(src="10.0.7.1", dst="10.9.9.9") / TCP(sport=1000, dport=22))
+_RAW = bytes(IP(src="10.0.7.2", dst="10.9.9.9") / TCP(sport=1000, dport=23))  # link type 101
+
+
+def _stamps(batches: list[Batch]) -> list[list[float]]:
+    return [[float(t) for t in b.packets["ts"]] for b in batches]
+
+
+def test_live_source_keeps_capture_order_across_link_types() -> None:
+    """A frame of another link type ends the batch and starts the next one, in order."""
+    source = LiveSource(None, flush_seconds=0.05)  # never started: no interface needed
+    for frame, ts, linktype in [(_ETH, 1.0, 1), (_RAW, 2.0, 101), (_ETH, 3.0, 1)]:
+        source._enqueue(frame, ts, linktype)
+    source.stop()  # no sniffer: iteration hands out what is queued, then ends
+    batches = list(source)
+    assert _stamps(batches) == [[1.0], [2.0], [3.0]]
+    assert [int(p) for b in batches for p in b.packets["dport"]] == [22, 23, 22]
+    assert [b.first_index for b in batches] == [0, 1, 2]
+    assert source.stats.packets == 3
+
+
+class _RefilledQueue(queue.Queue[tuple[bytes, float, int]]):
+    """A full queue that a sniffer refills (link type 101) as soon as a slot is free."""
+
+    def __init__(self, maxsize: int, refills: int) -> None:
+        super().__init__(maxsize)
+        self.refills = refills
+        self.stamp = 10.0
+
+    def get(self, block: bool = True, timeout: float | None = None) -> tuple[bytes, float, int]:
+        item = super().get(block, timeout)
+        if self.refills:
+            self.refills -= 1
+            self.put_nowait((_RAW, self.stamp, 101))
+            self.stamp += 1.0
+        return item
+
+
+def test_live_source_reader_never_blocks_on_a_full_queue() -> None:
+    """The frame that ends a batch is not put back into the queue (it may be full)."""
+    source = LiveSource(None, queue_frames=2, flush_seconds=0.05)
+    refilled = _RefilledQueue(2, refills=3)
+    source._queue = refilled
+    refilled.put_nowait((_ETH, 1.0, 1))
+    refilled.put_nowait((_RAW, 2.0, 101))
+    source.stop()
+    consumer = _Consumer(source)
+    consumer.thread.join(WAIT)
+    assert not consumer.thread.is_alive(), "the reader blocked"
+    assert _stamps(consumer.batches) == [[1.0], [2.0, 10.0, 11.0, 12.0]]
+    assert [int(p) for b in consumer.batches for p in b.packets["dport"]] == [22, 23, 23, 23, 23]
+    assert refilled.empty()

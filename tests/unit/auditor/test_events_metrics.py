@@ -6,6 +6,7 @@ import json
 import shutil
 import socket
 import subprocess
+from collections.abc import Sized
 from datetime import date
 from pathlib import Path
 
@@ -233,3 +234,91 @@ def test_demo_pcap_ground_truth(tmp_path: Path, example_inventory: Path) -> None
     summary = json.loads(result.stdout)
     found = {det: sum(by_sev.values()) for det, by_sev in summary["events_by_detector"].items()}
     assert found == truth
+
+
+def test_events_total_counts_incidents_opened_and_raised_not_updates() -> None:
+    """Opened medium, updated medium, raised to high, updated high: medium 1, high 1."""
+    sink = ListSink()
+    stats = AuditorStats()
+    engine = Engine(sinks=[sink], site="nyc", stats=stats, only=[])
+    report = engine.tracker.report
+    key = ("10.0.0.1",)
+    report(detector="port_scan", key=key, ts=T0, severity=Severity.MEDIUM, summary="a", count=1)
+    report(detector="port_scan", key=key, ts=T0 + 1, severity=Severity.MEDIUM, summary="b", count=2)
+    report(detector="port_scan", key=key, ts=T0 + 2, severity=Severity.HIGH, summary="c", count=3)
+    report(detector="port_scan", key=key, ts=T0 + 3, severity=Severity.HIGH, summary="d", count=6)
+    engine.finish()
+    # every report was emitted (opened, count doubled, severity rose, count doubled) ...
+    assert [(e.severity, e.count) for e in sink.events] == [
+        (Severity.MEDIUM, 1),
+        (Severity.MEDIUM, 2),
+        (Severity.HIGH, 3),
+        (Severity.HIGH, 6),
+    ]
+    # ... but only the opening and the rise are counted
+    assert stats.events == {("port_scan", "medium"): 1, ("port_scan", "high"): 1}
+    registry = CollectorRegistry()
+    registry.register(AuditorCollector(stats, site="nyc", sensor="s1", detectors=("port_scan",)))
+    text = generate_latest(registry).decode()
+    for severity, value in [("medium", 1.0), ("high", 1.0), ("low", 0.0)]:
+        assert (
+            f'netwarden_auditor_events_total{{detector="port_scan",severity="{severity}",'
+            f'site="nyc"}} {value}' in text
+        )
+
+
+def test_tracker_on_emit_says_opened_or_raised() -> None:
+    """``on_emit``'s flag: opened or raised above the last emitted severity, on every path."""
+    seen: list[tuple[Severity, int, bool]] = []
+    tracker = IncidentTracker(
+        site="nyc",
+        sensor="s1",
+        sinks=[],
+        on_emit=lambda ev, escalated: seen.append((ev.severity, ev.count, escalated)),
+    )
+
+    def report(key: str, ts: float, severity: Severity) -> None:
+        tracker.report(detector="arp_spoof", key=(key,), ts=ts, severity=severity, summary="x")
+
+    report("a", T0, Severity.LOW)  # opened
+    report("a", T0 + 1, Severity.LOW)  # count 2: doubled, emitted
+    report("a", T0 + 2, Severity.HIGH)  # raised (count 3)
+    report("a", T0 + 3, Severity.MEDIUM)  # count 4: pending
+    report("a", T0 + 4, Severity.MEDIUM)  # count 5: pending
+    report("a", T0 + 5, Severity.MEDIUM)  # count 6: doubled, emitted, stays high
+    report("a", T0 + 6, Severity.LOW)  # count 7: pending, emitted when closed
+    report("b", T0 + 7, Severity.MEDIUM)  # opened
+    report("b", T0 + 8, Severity.MEDIUM)  # count 2: emitted
+    report("b", T0 + 9, Severity.MEDIUM)  # count 3: pending, emitted by flush
+    tracker.expire(T0 + 6 + tracker.idle_seconds + 0.5)  # closes "a" only
+    tracker.flush()
+    assert seen == [
+        (Severity.LOW, 1, True),
+        (Severity.LOW, 2, False),
+        (Severity.HIGH, 3, True),
+        (Severity.HIGH, 6, False),
+        (Severity.MEDIUM, 1, True),
+        (Severity.MEDIUM, 2, False),
+        (Severity.HIGH, 7, False),  # "a" closed
+        (Severity.MEDIUM, 3, False),  # "b" flushed
+    ]
+
+
+def test_engine_keeps_no_state_per_closed_incident() -> None:
+    """A long-running sensor: once incidents close, nothing in the engine grows with them."""
+    stats = AuditorStats()
+    engine = Engine(sinks=[], site="nyc", stats=stats, only=[])
+    n = 300
+    for i in range(n):
+        key = (f"10.0.{i // 256}.{i % 256}",)
+        for ts, severity in [(T0 + i, Severity.MEDIUM), (T0 + i + 1, Severity.HIGH)]:
+            engine.tracker.report(
+                detector="port_scan", key=key, ts=ts, severity=severity, summary="s"
+            )
+    assert engine.tracker.open_count() == n
+    engine.tracker.expire(T0 + n + 2 * engine.tracker.idle_seconds)
+    assert engine.tracker.open_count() == 0
+    assert stats.events == {("port_scan", "medium"): n, ("port_scan", "high"): n}
+    sizes = {name: len(v) for name, v in vars(engine).items() if isinstance(v, Sized)}
+    assert all(size < n for size in sizes.values()), sizes
+    engine.finish()
