@@ -7,15 +7,18 @@ import logging
 import re
 from collections.abc import Callable
 
+from netwarden.lab.sim.cligrammar import interface_name
 from netwarden.lab.sim.config import ConfigApplier, ConfigTree, contextual_diff
 from netwarden.lab.sim.context import build_context
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.flash import split_path
-from netwarden.lab.sim.shows import render_show
+from netwarden.lab.sim.shows import resolve
+from netwarden.lab.sim.shows_system import interface_section
 
 logger = logging.getLogger(__name__)
 
 INVALID = "% Invalid input detected at '^' marker."
+_AMBIGUOUS = "% Ambiguous command:"
 _REPLACE_BANNER = (
     "This will apply all necessary additions and deletions\n"
     "to replace the current running configuration with the\n"
@@ -24,11 +27,24 @@ _REPLACE_BANNER = (
     "configuration. Enter Y if you are sure you want to proceed. ? [no]: "
 )
 _FILTERS = ("include", "exclude", "begin", "section", "count")
+_PRIVILEGED_SHOWS = frozenset({"running-config", "startup-config", "archive"})
+"""``show`` keywords IOS refuses below privilege 15 (``% Invalid input``, as if unknown)."""
 
 
 def invalid_at(prompt: str, column: int) -> str:
     """IOS's error for a command it cannot parse, the caret under ``column``."""
     return " " * (len(prompt) + column) + "^\n" + INVALID + "\n"
+
+
+def _column(line: str, number: int) -> int:
+    """Column of word ``number`` of ``line`` (0 is the verb), where a caret points at it."""
+    column = 0
+    for index, word in enumerate(line.split()):
+        column = line.index(word, column)
+        if index == number:
+            return column
+        column += len(word)
+    return len(line)
 
 
 def _file_alias(word: str) -> str:
@@ -256,49 +272,67 @@ class ExecCommands:
         return "\n".join(out)
 
     # ---------------------------------------------------------------- show
-    def show(self, args: list[str], line: str) -> str:  # noqa: PLR0911
+    def show(self, args: list[str], line: str) -> str:  # noqa: PLR0911 - the keyword table
+        """``show ...``: the keywords are resolved once, as IOS does, whatever the abbreviation.
+
+        The configs, the archive and the flash listing are rendered from the device
+        here (and need privilege 15, except the flash listing); everything else by
+        the renderers of :mod:`~netwarden.lab.sim.shows`.
+        """
         if not args:
             return "% Incomplete command."
-        first = args[0].lower()
-        column = line.index(args[0])
-        privileged = self.privilege >= 15
-        if len(first) >= 2 and "running-config".startswith(first):
-            if not privileged:
-                return invalid_at(self.prompt(), column)
-            if len(args) > 2 and "interface".startswith(args[1].lower()):
-                return self._show_run_interface(" ".join(args[2:]))
-            return self.device.render_running()
-        if len(first) >= 3 and "startup-config".startswith(first):
-            return self.device.render_startup() if privileged else invalid_at(self.prompt(), column)
-        if len(first) >= 3 and "archive".startswith(first):
-            return (
-                self._show_archive(args[1:], line)
-                if privileged
-                else invalid_at(self.prompt(), column)
-            )
-        if first in ("flash:", "flash"):
+        found = resolve(args)
+        if found.ambiguous:
+            return f'{_AMBIGUOUS}  "{line.partition("|")[0].strip()}"'
+        keyword = found.path[0] if found.path else ""
+        if keyword in _PRIVILEGED_SHOWS and self.privilege < 15:
+            return invalid_at(self.prompt(), _column(line, 1))
+        first = 1 + len(found.path)  # word number of found.rest[0] in line
+        if keyword == "running-config":
+            return self._show_running(found.rest, line, first)
+        if keyword == "startup-config":
+            if found.rest:
+                return invalid_at(self.prompt(), _column(line, first))
+            return self.device.render_startup()
+        if keyword == "archive":
+            return self._show_archive(found.rest, line, first)
+        if keyword == "flash:":
             return self.device.flash.dir_text("flash:/")
-        output = render_show(args, build_context(self.device, self.line_no))
+        output = None
+        if found.renderer is not None:
+            output = found.renderer(build_context(self.device, self.line_no), found.rest)
         if output is None:
-            return invalid_at(self.prompt(), column)
+            return invalid_at(self.prompt(), _column(line, 1))
         return output
 
-    def _show_run_interface(self, name: str) -> str:
-        from netwarden.lab.sim.cligrammar import interface_name  # noqa: PLC0415
+    def _show_running(self, args: list[str], line: str, first: int) -> str:
+        """``show running-config [all]`` and ``show running-config interface NAME``."""
+        words = [word.lower() for word in args]
+        if not words or (len(words) == 1 and "all".startswith(words[0])):
+            return self.device.render_running()
+        if "interface".startswith(words[0]):
+            if len(words) == 1:
+                return "% Incomplete command."
+            return self._show_run_interface(" ".join(args[1:]))
+        return invalid_at(self.prompt(), _column(line, first))
 
+    def _show_run_interface(self, name: str) -> str:
         full = interface_name(name)
-        node = self.device.running.find(f"interface {full}") if full else None
-        if node is None:
+        with self.device.lock:
+            config = self.device.running.render_body()
+        section = interface_section(config, full) if full else None
+        if section is None:
             return INVALID
-        body = "\n".join(ConfigTree([node]).flat_lines()) + "\nend\n"
+        body = section.removeprefix("!\n")
         return f"Building configuration...\n\nCurrent configuration : {len(body)} bytes\n!\n{body}"
 
-    def _show_archive(self, args: list[str], line: str) -> str:  # noqa: PLR0911 - subcommands
+    def _show_archive(self, args: list[str], line: str, first: int) -> str:  # noqa: PLR0911 - subcommands
+        """``show archive ...``; ``args[0]`` is word number ``first`` of ``line``."""
         if not args:
             return self.device.show_archive()
         words = [a.lower() for a in args]
         if not "config".startswith(words[0]) or len(words) < 2:
-            return invalid_at(self.prompt(), line.index(args[0]))
+            return invalid_at(self.prompt(), _column(line, first))
         if "differences".startswith(words[1]) and len(words[1]) >= 3:
             files = args[2:4]
             old = self._tree_of(files[0] if files else "nvram:startup-config")
@@ -317,7 +351,7 @@ class ExecCommands:
             return self.device.incremental(data.decode("utf-8", "replace"))
         if "rollback".startswith(words[1]) and words[2:3] == ["timer"]:
             return self.device.rollback_timer_text()
-        return invalid_at(self.prompt(), line.index(args[1]))
+        return invalid_at(self.prompt(), _column(line, first + 1))
 
     def _tree_of(self, path: str) -> ConfigTree | str:
         alias = _file_alias(path)
@@ -331,6 +365,8 @@ class ExecCommands:
 
     # -------------------------------------------------------------- filters
     def apply_filter(self, output: str, pipe: str, line: str) -> str:  # noqa: PLR0911 - filters
+        if output.startswith(_AMBIGUOUS):
+            return output  # an error, not output: IOS prints it whatever the filter
         kind, _space, pattern = pipe.partition(" ")
         matches = [f for f in _FILTERS if f.startswith(kind.lower())]
         if len(matches) != 1 or (not pattern.strip() and matches[0] != "count"):

@@ -65,9 +65,11 @@ COMMANDS: tuple[tuple[tuple[str, ...], Renderer], ...] = (
 )
 """Keyword paths and their renderers. Add a command by adding a row."""
 
-# Keywords IOS knows at a level but the simulator does not render. They only take
-# part in abbreviation matching, so that ``show in`` is ambiguous (interfaces,
-# inventory) and ``show i`` is not silently taken for ``ip``, exactly as on a device.
+# Keywords IOS knows at a level but this module does not render. They take part in
+# abbreviation matching, so that ``show in`` is ambiguous (interfaces, inventory) and
+# ``show i`` is not silently taken for ``ip``, exactly as on a device; the session
+# renders a few of them itself (``archive``, ``flash:``) once :func:`resolve` has
+# named them.
 _SIBLINGS: tuple[tuple[str, ...], ...] = (
     ("access-lists",),
     ("archive",),
@@ -121,15 +123,58 @@ def _build(
 _ROOT = _build(COMMANDS, _SIBLINGS)
 
 
-def _child(node: _Node, word: str) -> tuple[_Node | None, bool]:
-    """(matching child, ambiguous?) for one typed word at ``node``."""
+def _child_key(node: _Node, word: str) -> tuple[str | None, bool]:
+    """(keyword of the matching child, ambiguous?) for one typed word at ``node``."""
     typed = word.lower()
     if typed in node.children:
-        return node.children[typed], False
+        return typed, False
     matches = [key for key in node.children if key.startswith(typed)]
     if len(matches) == 1:
-        return node.children[matches[0]], False
+        return matches[0], False
     return None, len(matches) > 1
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What :func:`resolve` made of the words after ``show``.
+
+    ``path`` holds the full keywords matched (``("ip", "interface", "brief")``),
+    ``rest`` the words left over for the renderer, ``renderer`` the renderer of
+    the deepest keyword (None for a keyword the simulator renders elsewhere or
+    not at all), and ``ambiguous`` tells that a word is a prefix of several
+    keywords at its level (IOS's ``% Ambiguous command``).
+    """
+
+    path: tuple[str, ...]
+    rest: list[str]
+    renderer: Renderer | None
+    ambiguous: bool = False
+
+
+def resolve(args: Sequence[str]) -> Resolved:
+    """Match ``args`` (the words after ``show``) against the keyword tree, as IOS does.
+
+    Examples:
+        >>> resolve(["ru", "int", "vlan10"]).path, resolve(["ru", "int", "vlan10"]).rest
+        (('running-config',), ['int', 'vlan10'])
+        >>> resolve(["arch", "config"]).path
+        ('archive',)
+        >>> resolve(["s"]).ambiguous
+        True
+    """
+    node = _ROOT
+    path: list[str] = []
+    index = 0
+    while index < len(args):
+        key, ambiguous = _child_key(node, args[index])
+        if ambiguous:
+            return Resolved(tuple(path), list(args[index:]), None, ambiguous=True)
+        if key is None:
+            break
+        path.append(key)
+        node = node.children[key]
+        index += 1
+    return Resolved(tuple(path), list(args[index:]), node.renderer)
 
 
 def match_command(args: Sequence[str]) -> tuple[Renderer, list[str]] | None:
@@ -144,19 +189,10 @@ def match_command(args: Sequence[str]) -> tuple[Renderer, list[str]] | None:
         >>> match_command(["in"]) is None  # interfaces or inventory: ambiguous
         True
     """
-    node = _ROOT
-    index = 0
-    while index < len(args):
-        child, ambiguous = _child(node, args[index])
-        if ambiguous:
-            return None
-        if child is None:
-            break
-        node = child
-        index += 1
-    if node.renderer is None:
+    found = resolve(args)
+    if found.ambiguous or found.renderer is None:
         return None
-    return node.renderer, list(args[index:])
+    return found.renderer, found.rest
 
 
 def render_show(args: list[str], ctx: ShowContext) -> str | None:

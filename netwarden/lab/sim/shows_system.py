@@ -203,7 +203,11 @@ def _config_header(text: str) -> str:
     return f"Building configuration...\n\nCurrent configuration : {len(text.encode())} bytes\n"
 
 
-def _interface_section(config: str, name: str) -> str | None:
+def interface_section(config: str, name: str) -> str | None:
+    """The ``interface NAME`` block of ``config`` as ``show running-config interface`` prints it.
+
+    ``!``, the block, then ``end``; None when the config has no such interface.
+    """
     lines = config.splitlines()
     for index, line in enumerate(lines):
         if line.strip() == f"interface {name}" and not line.startswith(" "):
@@ -225,7 +229,7 @@ def running_config(ctx: ShowContext, args: Sequence[str]) -> str | None:
         itf = find_interface(ctx, list(args[1:]))
         if itf is None:
             return None
-        section = _interface_section(ctx.running_config, itf.name)
+        section = interface_section(ctx.running_config, itf.name)
         if section is None:
             return None
         return _config_header(section) + section

@@ -133,3 +133,104 @@ def test_exit_closes(term: Terminal) -> None:
     with pytest.raises(SessionClosedError):
         term.type("exit")
     assert term.session.closed
+
+
+# ------------------------------------------------ show keywords, whatever the abbreviation
+
+_CONFIG_SHOWS = (
+    "show r",
+    "show ru",
+    "show run",
+    "show running-config",
+    "show st",
+    "show sta",
+    "show startup",
+    "show startup-config",
+    "show ru int Gi1/0/1",
+    "show arch",
+)
+
+
+@pytest.mark.parametrize("command", _CONFIG_SHOWS)
+def test_config_shows_are_refused_below_privilege_15(device: SimDevice, command: str) -> None:
+    terminal = Terminal(device)
+    assert terminal.session.privilege == 1
+    caret = " " * len("sim-sw002>show ") + "^"
+    expected = f"{command}\n{caret}\n% Invalid input detected at '^' marker.\nsim-sw002>"
+    assert terminal.type(command) == expected
+    assert terminal.type(f"{command} | include hostname") == expected.replace(
+        command, f"{command} | include hostname", 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "full"),
+    [
+        ("show r", "show running-config"),
+        ("show ru", "show running-config"),
+        ("show run", "show running-config"),
+        ("sh running", "show running-config"),
+        ("show run all", "show running-config all"),
+        ("show st", "show startup-config"),
+        ("show sta", "show startup-config"),
+        ("show startup", "show startup-config"),
+        ("show ru int gi1/0/2", "show running-config interface GigabitEthernet1/0/2"),
+        ("show arch", "show archive"),
+    ],
+)
+def test_config_shows_render_alike_whatever_the_abbreviation(
+    term: Terminal, device: SimDevice, typed: str, full: str
+) -> None:
+    term.type("configure terminal")
+    term.type("ntp server 10.9.9.9")
+    term.type("end")
+    term.type("write memory")
+
+    def body(command: str) -> str:
+        return term.type(command).split("\n", 1)[1]
+
+    assert body(typed) == body(full)
+    assert "% Invalid" not in body(typed)
+    rendered = {
+        "show running-config": device.render_running,
+        "show startup-config": device.render_startup,
+    }
+    if full in rendered:
+        assert body(typed) == rendered[full]().rstrip("\n") + "\nsim-sw002#"
+
+
+def test_running_config_interface_is_the_section_of_the_running_config(
+    term: Terminal, device: SimDevice
+) -> None:
+    output = term.type("show running-config interface Gi1/0/1").split("\n")[1:-1]
+    running = device.render_running().split("\n")
+    start = running.index("interface GigabitEthernet1/0/1")
+    end = next(i for i in range(start + 1, len(running)) if not running[i].startswith(" "))
+    assert output[:3] == ["Building configuration...", "", output[2]]
+    assert output[2].startswith("Current configuration : ")
+    assert output[3:] == ["!", *running[start:end], "end"]
+    assert term.type("show running-config interface").split("\n")[1] == "% Incomplete command."
+    assert "% Invalid input" in term.type("show running-config interface Gi9/9/9")
+
+
+def test_extra_words_after_a_config_show_are_invalid_under_them(term: Terminal) -> None:
+    for command, word in (("show run bogus", "bogus"), ("show startup-config x", "x")):
+        lines = term.type(command).split("\n")
+        assert lines[1] == " " * len(f"sim-sw002#{command[: command.rindex(word)]}") + "^"
+        assert lines[2] == "% Invalid input detected at '^' marker."
+
+
+@pytest.mark.parametrize("privileged", [False, True], ids=["user", "enable"])
+@pytest.mark.parametrize("command", ["show s", "show in", "sh ip a"])
+def test_ambiguous_show_abbreviations_get_the_ios_error(
+    device: SimDevice, privileged: bool, command: str
+) -> None:
+    terminal = Terminal(device)
+    if privileged:
+        terminal.type("enable")
+        terminal.type("en")
+    prompt = "sim-sw002#" if privileged else "sim-sw002>"
+    assert terminal.type(command) == f'{command}\n% Ambiguous command:  "{command}"\n{prompt}'
+    assert terminal.type(f"{command} | include x") == (
+        f'{command} | include x\n% Ambiguous command:  "{command}"\n{prompt}'
+    )

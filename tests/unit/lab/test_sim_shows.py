@@ -527,3 +527,33 @@ def test_section_filter_keeps_children_like_ios() -> None:
     )
     assert apply_pipe(text, "include ^a") == "a"
     assert apply_pipe(text, "exclude user") == "a\nip ssh pubkey-chain\n   key-hash ssh-rsa K"
+
+
+@pytest.mark.parametrize(
+    ("args", "path", "rest"),
+    [
+        (["r"], ("running-config",), []),
+        (["st"], ("startup-config",), []),
+        (["ru", "int", "Vlan10"], ("running-config",), ["int", "Vlan10"]),
+        (["arch", "config", "diff"], ("archive",), ["config", "diff"]),
+        (["flash"], ("flash:",), []),
+        (["ip", "int", "br"], ("ip", "interface", "brief"), []),
+    ],
+)
+def test_resolve_names_the_full_keywords(
+    args: list[str], path: tuple[str, ...], rest: list[str]
+) -> None:
+    from netwarden.lab.sim.shows import resolve
+
+    found = resolve(args)
+    assert (found.path, found.rest, found.ambiguous) == (path, rest, False)
+
+
+@pytest.mark.parametrize("args", [["s"], ["in"], ["ip", "a"], ["int", "s"]])
+def test_resolve_reports_ambiguous_abbreviations(args: list[str]) -> None:
+    from netwarden.lab.sim.shows import resolve
+
+    found = resolve(args)
+    assert found.ambiguous
+    assert found.renderer is None
+    assert match_command(args) is None
