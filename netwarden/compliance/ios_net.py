@@ -27,6 +27,7 @@ from netwarden.compliance.ios import IosConfig, Line, canonical_interface, inter
 from netwarden.compliance.ios_rules import Args, ev, nothing
 from netwarden.compliance.models import Evidence
 from netwarden.compliance.redact import redact_line
+from netwarden.config.normalize import filtered, ignored
 from netwarden.inventory.models import InterfaceMode
 
 # --- routing protocol authentication -----------------------------------------------------
@@ -251,8 +252,8 @@ def config_lines(cfg: IosConfig) -> dict[tuple[str, ...], Line]:
 
 
 def _key_lines(cfg: IosConfig) -> dict[tuple[str, ...], Line]:
-    ignore = ("ntp clock-period",)
-    return {k: v for k, v in config_lines(cfg).items() if not k[-1].startswith(ignore)}
+    """:func:`config_lines` less the blocks plan and drift ignore (:func:`normalize.ignored`)."""
+    return {k: v for k, v in config_lines(cfg).items() if not ignored(k[0])}
 
 
 @predicate("ios.running_equals_startup")
@@ -273,11 +274,15 @@ def running_equals_startup(ctx: AuditContext, _args: None) -> Outcome:
 
 @predicate("ios.intended_drift")
 def intended_drift(ctx: AuditContext, _args: None) -> Outcome:
-    """No remediation needed to reach the intended config (hier_config computes it)."""
+    """No remediation needed to reach the intended config (hier_config computes it).
+
+    Both sides are normalised as ``netwarden config plan`` does (:func:`normalize.filtered`):
+    lines IOS never shows or writes by itself are no drift.
+    """
     from hier_config import Platform, WorkflowRemediation, get_hconfig  # noqa: PLC0415
 
-    running = get_hconfig(Platform.CISCO_IOS, "\n".join(ctx.doc.lines))
-    intended = get_hconfig(Platform.CISCO_IOS, "\n".join(ctx.intended.lines))
+    running = get_hconfig(Platform.CISCO_IOS, filtered("\n".join(ctx.doc.lines)))
+    intended = get_hconfig(Platform.CISCO_IOS, filtered("\n".join(ctx.intended.lines)))
     remediation = WorkflowRemediation(running, intended).remediation_config
     run_idx, int_idx = config_lines(ctx.doc), config_lines(ctx.intended)
     evs: list[Evidence] = []
@@ -291,7 +296,17 @@ def intended_drift(ctx: AuditContext, _args: None) -> Outcome:
         elif path in int_idx:
             evs.append(ev(ctx, int_idx[path], "missing from running", ctx.intended))
         else:
-            evs.append(absent(ctx.doc.path, "remediation: " + redact_line(" / ".join(path))))
+            evs.append(absent(ctx.doc.path, "remediation: " + _redacted_path(path)))
     if evs:
         return failed(f"{len(evs)} line(s) drift from the intended config", evs[:50])
     return passed("running matches the intended config")
+
+
+def _redacted_path(path: tuple[str, ...]) -> str:
+    """A command path as ``parent / child``, each line redacted at its own indentation.
+
+    Examples:
+        >>> _redacted_path(("tacacs server a", "key 7 0822455D0A16"))
+        'tacacs server a / key 7 <redacted>'
+    """
+    return " / ".join(redact_line(" " * depth + text).strip() for depth, text in enumerate(path))

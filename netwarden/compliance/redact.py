@@ -5,6 +5,9 @@ JSON file or log ever carries a secret from a device. The well-known default
 SNMP communities ``public`` and ``private`` stay visible: they are not secrets,
 and the auditor needs to see them to confirm the finding.
 
+The secrets are those of :data:`netwarden.config.sanitize.SECRET_PATTERNS`, the
+table backups and diffs use: evidence and backups hide the same values.
+
 Examples:
     >>> redact_line("username admin privilege 15 secret 9 $9$abc$def")
     'username admin privilege 15 secret 9 <redacted>'
@@ -22,68 +25,20 @@ Examples:
     'ntp server 10.10.20.11 key 10'
     >>> redact_line("interface GigabitEthernet1/0/1")
     'interface GigabitEthernet1/0/1'
+    >>> redact_line("snmp-server host 10.0.0.5 traps s3cr3t")
+    'snmp-server host 10.0.0.5 traps <redacted>'
 """
 
 from __future__ import annotations
 
-import re
+from netwarden.config.sanitize import replace_secrets
 
 REDACTED = "<redacted>"
 
-_T = r"(?: (?:[05679]|md5|sha1|sha256|hmac-sha-256|cleartext|encrypted))*"
-# (keyword that must be in the line, pattern): a pattern runs only on lines with its keyword.
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    # password/secret [type] VALUE: username, enable, line, neighbor, tacacs/radius ...
-    ("password", re.compile(rf"(?P<pre>\b(?:password|pre-shared-key){_T}) (?P<val>\S+)")),
-    ("secret", re.compile(rf"(?P<pre>\bsecret{_T}) (?P<val>\S+)")),
-    ("pre-shared-key", re.compile(rf"(?P<pre>\bpre-shared-key{_T}) (?P<val>\S+)")),
-    # keys: key-string, tacacs/radius/isakmp key, a line that starts with `key [type] VALUE`
-    (
-        "key",
-        re.compile(
-            rf"(?P<pre>\b(?:key-string|(?:tacacs|radius)-server key|isakmp key){_T}) (?P<val>\S+)"
-        ),
-    ),
-    ("key", re.compile(rf"(?P<pre>^\s*key{_T}) (?P<val>\S+)$")),
-    ("authentication-key", re.compile(r"(?P<pre>\bntp authentication-key \d+ \S+) (?P<val>\S+)")),
-    (
-        "ospf",
-        re.compile(
-            rf"(?P<pre>\bip ospf (?:authentication-key|message-digest-key \d+ md5){_T}) (?P<val>\S+)"
-        ),
-    ),
-    (
-        "community",
-        re.compile(r"(?P<pre>\bsnmp-server community) (?P<val>(?!(?:public|private)\b)\S+)"),
-    ),
-    (
-        "snmp-server user",
-        re.compile(
-            r"(?P<pre>\bsnmp-server user \S+ \S+(?: remote \S+)? v3(?: encrypted)? auth \S+) (?P<val>\S+)"
-        ),
-    ),
-    ("priv ", re.compile(r"(?P<pre>\bpriv (?:des|3des|aes(?: \d+)?)) (?P<val>\S+)")),
-    (
-        "snmp-server host",
-        re.compile(
-            r"(?P<pre>\bsnmp-server host \S+(?: (?:traps|informs))? version (?:1|2c)) (?P<val>\S+)"
-        ),
-    ),
-)
-_HINT_RE = re.compile(r"password|secret|key|community|snmp-server|priv ")
+KEPT_COMMUNITIES = frozenset({"public", "private"})
+"""SNMP communities left visible: well known, not secrets, and evidence of their own finding."""
 
 
 def redact_line(text: str) -> str:
     """``text`` with every secret value replaced by ``<redacted>``."""
-    if _HINT_RE.search(text) is None:
-        return text
-    for word, pat in _PATTERNS:
-        if word in text:
-            text = pat.sub(_sub, text)
-    return text
-
-
-def _sub(m: re.Match[str]) -> str:
-    if m["val"] == REDACTED:
-        return m[0]
-    return f"{m['pre']} {REDACTED}"
+    return replace_secrets(text, REDACTED, KEPT_COMMUNITIES)
