@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Inventory
@@ -47,7 +48,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: <message>`` on stderr and return the exit to raise.
+
+    The message is plain text, printed verbatim: never parsed as Rich markup (``[::1]:22``,
+    ``sw[ab]``, ``[/]``) nor emoji codes (``:ok:``). A :class:`~rich.text.Text` rather than
+    :func:`rich.markup.escape`, which would double a trailing backslash.
+    """
+    line = Text.assemble(("error:", "bold red"), " ", message)
+    err_console.print(line, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -17,7 +17,6 @@ a secret or a context.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import hashlib
 import itertools
@@ -34,15 +33,14 @@ import yaml
 from netwarden import ios_secrets
 from netwarden.errors import RenderError
 from netwarden.inventory.models import (
-    FUNCTION_GROUPS,
     Device,
     Interface,
     InterfaceMode,
     Inventory,
     Platform,
     Site,
-    SiteRole,
 )
+from netwarden.inventory.select import select
 
 logger = logging.getLogger(__name__)
 
@@ -379,29 +377,13 @@ def render_device(
 
 
 def select_devices(inv: Inventory, limit: str | None = None) -> list[Device]:
-    """ios devices matching ``limit``: an fnmatch pattern on names, a site name or a group name.
+    """ios devices matching ``limit`` (the grammar of :mod:`netwarden.inventory.select`).
 
-    Groups are the inventory's: ``site_<name>``, ``hq``, ``field_offices`` and the
-    function groups (``switches`` ...). ``None`` selects every ios device.
+    Device-name globs, site names (or globs), the inventory's groups (``site_<name>``,
+    ``hq``, ``field_offices``, ``switches`` ...) and functions (``switch`` ...),
+    comma-separated. ``None`` selects every ios device.
     """
-    devices = sorted(
-        (d for d in inv.devices.values() if d.platform is Platform.IOS), key=lambda d: d.name
-    )
-    if not limit:
-        return devices
-    patterns = [p.strip() for p in limit.split(",") if p.strip()]
-    return [d for d in devices if any(_matches(inv, d, pattern) for pattern in patterns)]
-
-
-def _matches(inv: Inventory, device: Device, pattern: str) -> bool:
-    site = inv.site_of(device)
-    groups = {
-        site.name,
-        site.group,
-        "hq" if site.role is SiteRole.HQ else "field_offices",
-        *(g for g, f in FUNCTION_GROUPS.items() if f == device.function.value),
-    }
-    return fnmatch.fnmatchcase(device.name, pattern) or pattern in groups
+    return [d for d in select(inv, limit) if d.platform is Platform.IOS]
 
 
 def render_all(inv: Inventory, limit: str | None = None) -> dict[str, str]:

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from netwarden.cli_common import EXIT_USAGE, VaultOpt, console, default_inventory, err_console
+from netwarden.cli_common import (
+    EXIT_USAGE,
+    VaultOpt,
+    _fail,
+    console,
+    default_inventory,
+    err_console,
+)
 from netwarden.errors import NetwardenError
 
 if TYPE_CHECKING:
@@ -149,14 +156,8 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
         if not run.devices:
             raise typer.BadParameter(f"no device to audit in {source.description}")  # noqa: TRY301
         written = write_reports(run, out, formats.split(","))
-    except NetwardenError as exc:
-        err_console.print(
-            f"[bold red]error:[/] {exc}", highlight=False, markup=False, soft_wrap=True
-        )
-        raise typer.Exit(EXIT_USAGE) from exc
-    except typer.BadParameter as exc:
-        err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_USAGE) from exc
+    except (NetwardenError, typer.BadParameter) as exc:
+        raise _fail(str(exc), EXIT_USAGE) from exc
     _print_unread(run)
     _print_summary(run.results, written)
     raise typer.Exit(run.exit_code)

@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -47,7 +46,8 @@ from netwarden.compliance.models import (
 from netwarden.compliance.redact import redact_line
 from netwarden.compliance.sources import Artifact, ConfigSource, Target
 from netwarden.compliance.waivers import WaiverBook
-from netwarden.inventory.models import FUNCTION_GROUPS, Device, Inventory
+from netwarden.inventory.models import Device, Inventory
+from netwarden.inventory.select import selects
 
 logger = logging.getLogger(__name__)
 
@@ -409,21 +409,10 @@ class Engine:
         )
 
     def selected(self, name: str, limit: str) -> bool:
-        """Ansible-like ``--limit``: comma-separated device names, sites, functions or their
-        groups (``switches``), or glob patterns."""
-        device = self.inventory.devices.get(name) if self.inventory else None
-        for pat in (p.strip() for p in limit.split(",")):
-            if not pat:
-                continue
-            if fnmatchcase(name, pat):
-                return True
-            if device is not None and (
-                pat in (device.site, f"site_{device.site}", device.function.value)
-                or FUNCTION_GROUPS.get(pat) == device.function.value
-                or fnmatchcase(device.site, pat)
-            ):
-                return True
-        return False
+        """Ansible-like ``--limit`` (:mod:`netwarden.inventory.select`): comma-separated device
+        names or globs, sites, groups (``site_<name>``, ``hq``, ``field_offices``,
+        ``switches``) or functions (``switch``). Without an inventory: names and globs only."""
+        return selects(name, limit, self.inventory)
 
 
 def _user() -> str:
