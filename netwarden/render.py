@@ -13,6 +13,15 @@ and by the role's ``template`` task. Both sides feed them the same variables:
 Secrets leave their ``SecretStr`` only inside :func:`device_context`, already
 hashed (type 9), encoded (type 7) or localised (SNMPv3 keys); nothing here logs
 a secret or a context.
+
+Every template variable is one line of printable text unless declared
+multi-line (:data:`MULTILINE_VARS`, the banners): a line break in a value would
+become a device command. The inventory models refuse such values with file and
+line; :func:`check_template_vars` refuses whatever slips through (a model built
+without validation, a role variable set in Ansible) with device and variable,
+on both routes (``device_context`` and the role's lookup call it), and the Jinja
+environment's ``finalize`` hook refuses any expression that would still print
+one, naming device, template and line.
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ import functools
 import hashlib
 import itertools
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +51,7 @@ from netwarden.inventory.models import (
     Site,
 )
 from netwarden.inventory.select import select
+from netwarden.inventory.text import IOS_BANNER_DELIMITER, text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +67,12 @@ USER_ZONES = ("staff", "guests", "voice")
 """Zones whose VLANs get DHCP snooping and dynamic ARP inspection."""
 MGMT_ZONE = "mgmt"
 BANNER_DELIMITER = "^C"
+BANNER_LANGUAGES = ("ar", "en", "fr")
+MULTILINE_VARS = frozenset(f"{DEVICE_VAR}.banners.{lang}" for lang in BANNER_LANGUAGES)
+"""The template variables that may hold several lines (the only ones)."""
+IN_BANNER_VARS = MULTILINE_VARS | {f"{DEVICE_VAR}.hostname", f"{DEVICE_VAR}.site.city"}
+"""Variables printed inside an IOS banner, where the delimiter's first character ends it."""
+_INDEX = re.compile(r"\[\d+\]")
 REFERENCE_YEAR = 2025
 """The year whose transitions define ``clock summer-time`` (fixed: renders are reproducible)."""
 
@@ -68,14 +85,84 @@ JINJA_OPTIONS: dict[str, Any] = {
 }
 
 
+class MultiLine(str):
+    """A template value declared multi-line (:data:`MULTILINE_VARS`): ``finalize`` lets its line feeds through."""
+
+    __slots__ = ()
+
+
+class UnsafeOutputError(ValueError):
+    """A template expression would print a line break or a control character."""
+
+    def __init__(self, problem: str, value: str) -> None:
+        self.problem = problem
+        self.value = value
+        super().__init__(problem)
+
+
+def _finalize(value: Any) -> Any:
+    """Jinja's ``finalize``: every ``{{ }}`` output is one printable line unless declared multi-line."""
+    if isinstance(value, str):
+        multiline = isinstance(value, MultiLine)
+        problem = text_problem(
+            value, multiline=multiline, forbid=IOS_BANNER_DELIMITER if multiline else ""
+        )
+        if problem is not None:
+            raise UnsafeOutputError(problem, value)
+    return value
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
-    """The Jinja environment over the role's templates (StrictUndefined: a typo fails the render)."""
+    """The Jinja environment over the role's templates.
+
+    StrictUndefined: a typo fails the render. ``finalize``: an expression that
+    would print a line break or a control character fails it too.
+    """
     return jinja2.Environment(  # noqa: S701  (configs, not HTML: escaping would corrupt them)
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
         **JINJA_OPTIONS,
     )
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(path, string) for every string in ``value``, mapping keys included."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key, f"{path} (key)")
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{path}[{i}]")
+
+
+def check_template_vars(device: str, variables: Mapping[str, Any]) -> None:
+    """Refuse any template variable that is not one printable line (unless declared multi-line).
+
+    The render-time guard behind the inventory models' own checks: it names the
+    device and the variable, and it runs on both routes (``netwarden render``
+    and the role's lookup plugin).
+
+    Raises:
+        RenderError: a variable holds a line break, a control character, or the
+            banner delimiter where it would end a banner.
+    """
+    for path, text in _strings(variables, ""):
+        generic = _INDEX.sub("", path)
+        problem = text_problem(
+            text,
+            multiline=generic in MULTILINE_VARS,
+            forbid=IOS_BANNER_DELIMITER if generic in IN_BANNER_VARS else "",
+        )
+        if problem is not None:
+            raise RenderError(
+                f"{device}: template variable {path} {problem}; refusing to render it "
+                f"(got {text[:80]!r}{'...' if len(text) > 80 else ''})"
+            )
 
 
 @functools.cache
@@ -287,7 +374,7 @@ def device_context(inv: Inventory, device: Device) -> dict[str, Any]:
         )
     hq_mgmt = hq.zones[MGMT_ZONE].subnet
     name = device.name
-    return {
+    context = {
         "hostname": name,
         "domain": inv.org.domain,
         "model": device.model,
@@ -346,6 +433,17 @@ def device_context(inv: Inventory, device: Device) -> dict[str, Any]:
         "banner_delimiter": BANNER_DELIMITER,
         "banners": _banners(inv),
     }
+    check_template_vars(name, {DEVICE_VAR: context})
+    return context
+
+
+def check_role_vars(device: str, variables: Mapping[str, Any]) -> None:
+    """:func:`check_template_vars` on the ``ios_baseline_*`` template options among ``variables``.
+
+    For the role's route, where Ansible supplies the options (role defaults,
+    inventory or play variables) and renders without this module's environment.
+    """
+    check_template_vars(device, {k: v for k, v in variables.items() if k in role_defaults()})
 
 
 def template_vars(
@@ -357,16 +455,23 @@ def template_vars(
         raise RenderError(
             f"unknown ios_baseline option(s) {', '.join(unknown)}; see {ROLE_DEFAULTS}"
         )
-    return {**role_defaults(), **(overrides or {}), DEVICE_VAR: device_context(inv, device)}
+    role_vars = {**role_defaults(), **(overrides or {})}
+    check_template_vars(device.name, role_vars)
+    return {**role_vars, DEVICE_VAR: device_context(inv, device)}
 
 
 def render_device(
     inv: Inventory, device: Device, overrides: Mapping[str, Any] | None = None
 ) -> str:
     """The full intended running config of one ios device, in ``show running-config`` form."""
-    variables = template_vars(inv, device, overrides)
+    variables = _declare_multiline(template_vars(inv, device, overrides))
     try:
         return environment().get_template(ENTRY_TEMPLATE).render(variables)
+    except UnsafeOutputError as exc:
+        raise RenderError(
+            f"{device.name}: {_template_line(exc)}: an expression would print a value that "
+            f"{exc.problem}; refusing to render it (got {exc.value[:80]!r})"
+        ) from None
     except jinja2.TemplateError as exc:
         where = (
             f"{exc.filename}:{exc.lineno}" if isinstance(exc, jinja2.TemplateSyntaxError) else ""
@@ -374,6 +479,29 @@ def render_device(
         raise RenderError(
             f"{device.name}: template {where or ENTRY_TEMPLATE} failed: {exc.message or exc}"
         ) from exc
+
+
+def _declare_multiline(variables: dict[str, Any]) -> dict[str, Any]:
+    """Mark the values of :data:`MULTILINE_VARS` so ``finalize`` lets their line feeds through."""
+    device = dict(variables[DEVICE_VAR])
+    device["banners"] = {k: MultiLine(v) for k, v in device["banners"].items()}
+    return {**variables, DEVICE_VAR: device}
+
+
+def _template_line(exc: BaseException) -> str:
+    """``template:line`` of the innermost template frame of ``exc`` (Jinja rewrites tracebacks)."""
+    where = ENTRY_TEMPLATE
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            try:
+                shown = Path(filename).resolve().relative_to(TEMPLATE_DIR)
+            except ValueError:
+                shown = Path(filename)
+            where = f"{shown}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def select_devices(inv: Inventory, limit: str | None = None) -> list[Device]:

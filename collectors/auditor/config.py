@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netwarden.errors import NetwardenError
+from netwarden.inventory.yamlguard import YamlLimitError, scan_yaml_file, walk_budget
 
 logger = logging.getLogger(__name__)
 
@@ -167,26 +168,44 @@ class AuditorConfig(Model):
         return [e for e in self.allowlist if today > e.expires]
 
 
-def _plain(value: Any) -> Any:
-    """Ansible's tagged containers as plain Python values (dates kept as dates)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool | int | float) or value is None:
-        return value
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return date(value.year, value.month, value.day)
-    return str(value)
+def _plain(value: Any, source: str = "") -> Any:
+    """Ansible's tagged containers as plain Python values (dates kept as dates).
+
+    Bounded like the inventory's walk (``yamlguard.walk_budget``): aliased data
+    is not expanded past an inventory-sized value.
+
+    Raises:
+        AuditorConfigError: the value is larger or deeper than the limits.
+    """
+    spend = walk_budget()
+
+    def walk(node: Any, depth: int) -> Any:
+        try:
+            spend(depth)
+        except YamlLimitError as exc:
+            raise AuditorConfigError(f"{source or 'auditor configuration'}: {exc}") from None
+        if isinstance(node, Mapping):
+            return {str(k): walk(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [walk(v, depth + 1) for v in node]
+        if isinstance(node, bool | int | float) or node is None:
+            return node
+        if isinstance(node, datetime):
+            return node.date()
+        if isinstance(node, date):
+            return date(node.year, node.month, node.day)
+        return str(node)
+
+    return walk(value, 0)
 
 
 def load_auditor_config(inventory: Path | None) -> AuditorConfig:
     """The ``auditor`` variable of ``<inventory>/group_vars/all/auditor.yml`` (defaults if absent).
 
     Read with Ansible's ``DataLoader`` so vault-encrypted values and Ansible's YAML
-    dialect behave as everywhere else.
+    dialect behave as everywhere else, after the same scan as the inventory's
+    (``netwarden.inventory.yamlguard``): duplicate keys, alias bombs, recursive
+    aliases and oversized files are errors with file and line.
 
     Raises:
         AuditorConfigError: the file cannot be parsed or does not validate.
@@ -200,13 +219,23 @@ def load_auditor_config(inventory: Path | None) -> AuditorConfig:
     from ansible.errors import AnsibleError  # noqa: PLC0415  (heavy import, load lazily)
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
 
+    loader = DataLoader()
     try:
-        raw = DataLoader().load_from_file(str(path))
+        findings = scan_yaml_file(path, lambda p: str(loader.get_text_file_contents(str(p))))
+    except (OSError, AnsibleError) as exc:
+        logger.debug("not scanned: %s: %s", path, exc)  # the read below reports it
+        findings = []
+    if findings:
+        raise AuditorConfigError(
+            "; ".join(f"{path}:{f.line}: {f.key or '(file)'}: {f.message}" for f in findings)
+        )
+    try:
+        raw = loader.load_from_file(str(path))
     except AnsibleError as exc:
         raise AuditorConfigError(
             f"{path}: Ansible cannot parse it: {str(exc.message).splitlines()[0]}"
         ) from exc
-    return parse_auditor_config(_plain(raw), source=str(path))
+    return parse_auditor_config(_plain(raw, str(path)), source=str(path))
 
 
 def parse_auditor_config(raw: object, source: str = "") -> AuditorConfig:

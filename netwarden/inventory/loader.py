@@ -45,6 +45,7 @@ from netwarden.inventory.origins import (
     plain,
 )
 from netwarden.inventory.problems import Problem
+from netwarden.inventory.yamlguard import inventory_yaml_files, scan_yaml_file
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +127,10 @@ def _build(
         return None
 
 
-def _open_ansible(path: Path, vault_password_file: Path | None) -> tuple[Any, Any, Any]:
-    """DataLoader (with vault secrets), InventoryManager and VariableManager for ``path``."""
-    from ansible.errors import AnsibleError  # noqa: PLC0415
-    from ansible.inventory.manager import InventoryManager  # noqa: PLC0415
+def _data_loader(path: Path, vault_password_file: Path | None) -> Any:
+    """Ansible's DataLoader for ``path``, with the vault secret if one is configured."""
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
     from ansible.parsing.vault import VaultSecret  # noqa: PLC0415
-    from ansible.vars.manager import VariableManager  # noqa: PLC0415
 
     loader = DataLoader()
     pw_file = find_vault_password_file(path, vault_password_file)
@@ -146,13 +144,52 @@ def _open_ansible(path: Path, vault_password_file: Path | None) -> tuple[Any, An
         if not secret:
             raise VaultError(f"the vault password file {pw_file} is empty")
         loader.set_vault_secrets([("default", VaultSecret(secret))])
+    return loader
+
+
+def _open_ansible(path: Path, loader: Any) -> tuple[Any, Any]:
+    """InventoryManager and VariableManager for ``path``."""
+    from ansible.errors import AnsibleError  # noqa: PLC0415
+    from ansible.inventory.manager import InventoryManager  # noqa: PLC0415
+    from ansible.vars.manager import VariableManager  # noqa: PLC0415
+
     try:
         inventory = InventoryManager(loader=loader, sources=[str(path)])
     except AnsibleError as exc:
         raise InventoryError(
             f"{display_path(path)}: Ansible could not read the inventory: {exc}"
         ) from exc
-    return loader, inventory, VariableManager(loader=loader, inventory=inventory)
+    return inventory, VariableManager(loader=loader, inventory=inventory)
+
+
+def _scan_yaml(ctx: _Context, loader: Any) -> bool:
+    """Scan every YAML file Ansible would read (``yamlguard``); False if one must not be read.
+
+    Duplicate keys are problems (both lines named); a file too large, an alias
+    bomb, a recursive alias or absurd nesting is a problem that stops the read
+    before Ansible (or anything else) expands it.
+    """
+    from ansible.errors import AnsibleError  # noqa: PLC0415
+
+    def read(file: Path) -> str:
+        return str(loader.get_text_file_contents(str(file)))  # decrypts a vaulted file
+
+    readable = True
+    for file in inventory_yaml_files(ctx.path):
+        try:
+            findings = scan_yaml_file(file, read)
+        except (OSError, AnsibleError) as exc:
+            # Unreadable or undecryptable: Ansible's own read reports it, with its message.
+            logger.debug("not scanned: %s: %s", file, exc)
+            continue
+        for finding in findings:
+            ctx.problem(
+                Source(file=display_path(file), line=finding.line),
+                finding.key or "(file)",
+                finding.message,
+            )
+            readable = readable and not finding.fatal
+    return readable
 
 
 def _unparsed_sources(ctx: _Context, loader: Any, inventory: Any) -> None:
@@ -268,7 +305,10 @@ def read_inventory(
     if not root.exists():
         raise InventoryError(f"inventory {display_path(root)} does not exist")
     ctx = _Context(path=root)
-    loader, inventory, variables = _open_ansible(root, vault_password_file)
+    loader = _data_loader(root, vault_password_file)
+    if not _scan_yaml(ctx, loader):
+        return None, ctx.problems
+    inventory, variables = _open_ansible(root, loader)
     _unparsed_sources(ctx, loader, inventory)
     merged, own, groups = _read_hosts(ctx, loader, inventory, variables)
     if not merged:

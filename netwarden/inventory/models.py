@@ -9,13 +9,24 @@ a finding can name where to fix it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from netwarden.inventory.text import IOS_BANNER_DELIMITER, text_problem
 
 EXTERNAL_ZONE = "internet"
 """The pseudo-zone for everything outside the organisation."""
@@ -29,16 +40,79 @@ FUNCTION_GROUPS = {
 }
 
 
+@dataclass(frozen=True)
+class Text:
+    """How a string field's characters are checked (``Annotated`` metadata; see ``text.py``).
+
+    Without it a string (or each string in a tuple or mapping, keys included) is
+    one line of printable text. ``multiline`` allows line feeds and tabs;
+    ``forbid`` refuses more characters; ``checked=False`` exempts the field
+    (file paths, which never reach a device).
+    """
+
+    multiline: bool = False
+    forbid: str = ""
+    checked: bool = True
+
+
+SINGLE_LINE = Text()
+IN_BANNER = Text(forbid=IOS_BANNER_DELIMITER)
+"""One line that is also shown inside an IOS banner (device name, city)."""
+BANNER_TEXT = Text(multiline=True, forbid=IOS_BANNER_DELIMITER)
+"""Banner text: several lines allowed, the banner delimiter not."""
+NOT_CHECKED = Text(checked=False)
+
+
+def _text_errors(value: object, rule: Text, where: str = "") -> str | None:
+    """The first refused character in the strings of ``value`` (walking tuples and mappings)."""
+    if isinstance(value, str):
+        problem = text_problem(value, multiline=rule.multiline, forbid=rule.forbid)
+        return f"{where} {problem}".lstrip() if problem else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _text_errors(key, SINGLE_LINE, f"key {key!r}") or _text_errors(
+                item, rule, f"[{key!r}]"
+            )
+            if found:
+                return found
+    elif isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            found = _text_errors(item, rule, f"[{i}]")
+            if found:
+                return found
+    return None
+
+
 class Model(BaseModel):
-    """Base of every inventory model: immutable, unknown keys rejected."""
+    """Base of every inventory model: immutable, unknown keys rejected, strings printable.
+
+    Every string field is one line of printable text unless its annotation says
+    otherwise (:class:`Text`): inventory values end up in device configurations,
+    where a line break starts a new command.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None or isinstance(value, BaseModel):
+            return value
+        field = cls.model_fields.get(info.field_name)
+        rule = next(
+            (m for m in (field.metadata if field else ()) if isinstance(m, Text)), SINGLE_LINE
+        )
+        if rule.checked:
+            problem = _text_errors(value, rule)
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 class Source(Model):
     """Where an entity was defined: a file and a line (1-based, 0 when unknown)."""
 
-    file: str = ""
+    file: Annotated[str, NOT_CHECKED] = ""
     line: int = 0
 
     def __str__(self) -> str:
@@ -174,7 +248,7 @@ class WanLink(Model):
 class Site(Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9]{1,15}$")
     code: str = Field(pattern=r"^[A-Z][A-Z0-9]{2,5}$")
-    city: str
+    city: Annotated[str, IN_BANNER]
     country: str = Field(pattern=r"^[A-Z]{2}$")
     role: SiteRole
     timezone: str
@@ -231,7 +305,7 @@ class Connection(Model):
 
 
 class Device(Model):
-    name: str
+    name: Annotated[str, IN_BANNER]
     site: str
     platform: Platform
     function: Function
@@ -364,9 +438,11 @@ class SshPolicy(Model):
 
 
 class Banners(Model):
-    ar: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-    fr: str = Field(min_length=1)
+    """The legal banner in three languages: several lines allowed, but not the IOS delimiter."""
+
+    ar: Annotated[str, BANNER_TEXT] = Field(min_length=1)
+    en: Annotated[str, BANNER_TEXT] = Field(min_length=1)
+    fr: Annotated[str, BANNER_TEXT] = Field(min_length=1)
 
 
 class DnsPolicy(Model):
@@ -429,7 +505,7 @@ class Compliance(Model):
 class Inventory(Model):
     """The whole network, validated. Build it with :func:`netwarden.inventory.load_inventory`."""
 
-    path: str
+    path: Annotated[str, NOT_CHECKED]
     org: Org
     policy: Policy
     zones: dict[str, Zone]

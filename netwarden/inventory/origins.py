@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from netwarden.errors import InventoryError
 from netwarden.inventory.models import Source
+from netwarden.inventory.yamlguard import MAX_VALUES, YamlLimitError, walk_budget
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
@@ -94,17 +96,39 @@ def is_scalar(value: object) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
 
 
-def plain(value: Any) -> Any:
-    """Ansible's tagged containers as plain dicts/lists/str (pydantic is strict about types)."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool | int | float) or value is None:
-        return value
-    return str(value)
+def plain(value: Any, *, limit: int = MAX_VALUES) -> Any:
+    """Ansible's tagged containers as plain dicts/lists/str (pydantic is strict about types).
+
+    The walk is bounded (``limit`` values, ``yamlguard.MAX_DEPTH`` levels): YAML
+    aliases make shared, even recursive, structures that a walk would otherwise
+    expand without end. ``yamlguard`` refuses such files before Ansible reads
+    them; this is the second line of defence.
+
+    Raises:
+        InventoryError: the value is larger or deeper than the limits; names its file and line.
+
+    Examples:
+        >>> plain({"a": ("x", 1, None)})
+        {'a': ['x', 1, None]}
+    """
+    spend = walk_budget(limit)
+
+    def walk(node: Any, depth: int) -> Any:
+        try:
+            spend(depth)
+        except YamlLimitError as exc:
+            raise InventoryError(f"{origin_of(node)}: {exc}") from None
+        if isinstance(node, Mapping):
+            return {str(k): walk(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [walk(v, depth + 1) for v in node]
+        if isinstance(node, str):
+            return str(node)
+        if isinstance(node, bool | int | float) or node is None:
+            return node
+        return str(node)
+
+    return walk(value, 0)
 
 
 # Nested entities that carry their own ``src``: model name -> paths ("*" = every item).

@@ -178,7 +178,7 @@ def test_secrets_are_the_vaults(small_inventory: Inventory) -> None:
     key7 = re.search(r"^ key 7 (\S+)$", text, re.M)
     assert key7 is not None
     assert _type7_decode(key7[1]) == TEST_VAULT["vault_tacacs_key"]
-    ntp = re.search(r"^ntp authentication-key 10 md5 (\S+) 7$", text, re.M)
+    ntp = re.search(r"^ntp authentication-key 10 hmac-sha2-256 (\S+) 7$", text, re.M)
     assert ntp is not None
     assert _type7_decode(ntp[1]) == TEST_VAULT["vault_ntp_auth_key"]
     engine = re.search(r"^snmp-server engineID local (\S+)$", text, re.M)
@@ -389,3 +389,88 @@ def test_cli_render_writes_the_same_configs(
     )
     assert bad.exit_code == EXIT_USAGE
     assert "no ios device matches" in bad.output
+
+
+# --- the render-time guard (issue 10.1): values that slipped past the models are refused ---
+
+INJECTED = "username evil privilege 15 secret 0 Pwn3d"
+
+
+def _with_device(inv: Inventory, device_name: str, **update: object) -> Inventory:
+    """``inv`` with one device changed WITHOUT validation (model_copy), as if the models let it through."""
+    device = inv.devices[device_name].model_copy(update=update)
+    return inv.model_copy(update={"devices": {**inv.devices, device_name: device}})
+
+
+@pytest.mark.parametrize(
+    ("update", "variable"),
+    [
+        ({"model": f"C9200L\n{INJECTED}\n!"}, "ios_baseline_device.model"),
+        ({"role": f"access\u2028{INJECTED}"}, "ios_baseline_device.role"),
+        ({"model": "C9200L\x1b[2J"}, "ios_baseline_device.model"),
+        ({"name": "gva-acc-sw1^C"}, "ios_baseline_device.hostname"),
+    ],
+    ids=["line-feed", "line-separator", "escape", "banner-delimiter-in-hostname"],
+)
+def test_render_refuses_unvalidated_control_characters(
+    example: Inventory, update: dict[str, object], variable: str
+) -> None:
+    inv = _with_device(example, "gva-acc-sw1", **update)
+    with pytest.raises(
+        RenderError, match=rf"^gva-acc-sw1\S*: template variable {re.escape(variable)} "
+    ):
+        render_device(inv, inv.devices["gva-acc-sw1"])
+
+
+def test_render_refuses_an_unvalidated_interface_description(example: Inventory) -> None:
+    device = example.devices["gva-acc-sw1"]
+    ifaces = list(device.interfaces)
+    ifaces[0] = ifaces[0].model_copy(update={"description": f"desk\n{INJECTED}"})
+    inv = _with_device(example, "gva-acc-sw1", interfaces=tuple(ifaces))
+    with pytest.raises(
+        RenderError,
+        match=r"gva-acc-sw1: template variable ios_baseline_device\.interfaces\.access\[0\]\.description contains a line feed",
+    ):
+        render_device(inv, inv.devices["gva-acc-sw1"])
+
+
+def test_render_refuses_an_unvalidated_city_in_the_motd_banner(example: Inventory) -> None:
+    site = example.sites["gva"].model_copy(update={"city": "Geneva ^ x"})
+    inv = example.model_copy(update={"sites": {**example.sites, "gva": site}})
+    with pytest.raises(RenderError, match=r"ios_baseline_device\.site\.city contains '\^'"):
+        render_device(inv, inv.devices["gva-acc-sw1"])
+
+
+def test_multiline_banner_still_renders(example: Inventory) -> None:
+    banners = example.policy.banners.model_copy(update={"en": "WARNING:\nauthorised use only"})
+    inv = example.model_copy(
+        update={"policy": example.policy.model_copy(update={"banners": banners})}
+    )
+    text = render_device(inv, inv.devices["gva-acc-sw1"])
+    assert "\nWARNING:\nauthorised use only\n" in text
+
+
+def test_role_options_are_checked(example: Inventory) -> None:
+    with pytest.raises(
+        RenderError, match=r"gva-acc-sw1: template variable ios_baseline_archive_path contains"
+    ):
+        render_device(
+            example,
+            example.devices["gva-acc-sw1"],
+            {"ios_baseline_archive_path": f"flash:archive\n{INJECTED}"},
+        )
+
+
+def test_finalize_refuses_what_the_variable_check_missed(
+    example: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Second layer: with the variable check switched off, Jinja's finalize hook still refuses."""
+    import netwarden.render as render_mod
+
+    monkeypatch.setattr(render_mod, "check_template_vars", lambda *_a, **_k: None)
+    inv = _with_device(example, "gva-acc-sw1", model=f"C9200L\n{INJECTED}")
+    with pytest.raises(
+        RenderError,
+        match=r"^gva-acc-sw1: ios_baseline\.j2:8: an expression would print a value that contains a line feed",
+    ):
+        render_device(inv, inv.devices["gva-acc-sw1"])

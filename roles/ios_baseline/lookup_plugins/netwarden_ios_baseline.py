@@ -4,6 +4,12 @@ The role and ``netwarden render`` render the same templates with the same
 variables because both get them from ``netwarden.render.device_context``: this
 lookup reads and validates the inventory with netwarden (through Ansible's own
 InventoryManager and vault support) and returns one mapping per host.
+
+It also holds the render-time guard on this route: ``device_context`` refuses a
+variable that is not one printable line, and the role's own ``ios_baseline_*``
+variables (defaults, or values the inventory sets on a host) are checked the
+same way, since Ansible's template task renders them without netwarden's Jinja
+environment.
 """
 
 from __future__ import annotations
@@ -45,6 +51,15 @@ def _flatten(terms: Any) -> list[str]:
     return [str(terms)]
 
 
+def _hostvars(variables: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    """The ``ios_baseline_*`` variables the inventory sets on host ``name`` (templated by Ansible)."""
+    hostvars = (variables or {}).get("hostvars") or {}
+    if name not in hostvars:
+        return {}
+    host = hostvars[name]
+    return {k: host[k] for k in host if str(k).startswith("ios_baseline_")}
+
+
 class LookupModule(LookupBase):
     def run(
         self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any
@@ -55,7 +70,7 @@ class LookupModule(LookupBase):
             from netwarden.config.ansible_api import controller_vault_password_file  # noqa: PLC0415  (a clear error if netwarden is missing)
             from netwarden.errors import NetwardenError  # noqa: PLC0415  (a clear error if netwarden is missing)
             from netwarden.inventory import load_inventory  # noqa: PLC0415  (a clear error if netwarden is missing)
-            from netwarden.render import device_context  # noqa: PLC0415  (a clear error if netwarden is missing)
+            from netwarden.render import check_role_vars, device_context  # noqa: PLC0415  (a clear error if netwarden is missing)
         except ImportError as exc:
             raise AnsibleLookupError(
                 f"netwarden is not importable by Ansible's Python ({exc}); run ansible-playbook from netwarden's venv"
@@ -67,6 +82,8 @@ class LookupModule(LookupBase):
                 if name not in inv.devices:
                     raise AnsibleLookupError(f"{name} is not a device of the inventory {inventory}")
                 out[name] = device_context(inv, inv.devices[name])
+                check_role_vars(name, variables or {})
+                check_role_vars(name, _hostvars(variables, name))
         except NetwardenError as exc:
             problems = getattr(exc, "problems", [])
             detail = "; ".join(str(p) for p in problems[:5])

@@ -1,7 +1,7 @@
 """Every validation rule, driven by broken-inventory fixtures in tests/data/inventory_cases.
 
 Each case edits a copy of a valid generated inventory and names the problem it
-must produce: the file, the key and part of the message.
+must produce: the file, the key, part of the message and, optionally, the line.
 """
 
 from __future__ import annotations
@@ -79,9 +79,11 @@ def test_broken_inventory_is_reported(case: Path, inventory_copy: Path) -> None:
             if p.file.endswith(want["file"])
             and p.key == want["key"]
             and want["message"] in p.message
+            and p.line == want.get("line", p.line)
         ]
         assert matches, (
-            f"{case.stem}: no problem with file {want['file']}, key {want['key']!r}, "
-            f"message containing {want['message']!r}; got:\n" + "\n".join(map(str, problems))
+            f"{case.stem}: no problem with file {want['file']}, line {want.get('line', 'any')}, "
+            f"key {want['key']!r}, message containing {want['message']!r}; got:\n"
+            + "\n".join(map(str, problems))
         )
         assert str(matches[0]).startswith(matches[0].file)
