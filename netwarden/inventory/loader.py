@@ -72,13 +72,46 @@ FOREIGN_PREFIXES = ("ansible_", "netwarden_")
 
 def find_vault_password_file(inventory: Path, explicit: Path | None = None) -> Path | None:
     """Where the vault password comes from: option, environment, then ``<inventory>/.vault-password``."""
+    return vault_password_source(inventory, explicit)[0]
+
+
+def vault_password_source(inventory: Path, explicit: Path | None = None) -> tuple[Path | None, str]:
+    """The vault password file and where it was named (for messages).
+
+    Examples:
+        >>> vault_password_source(Path("/nonexistent"), Path("pw"))
+        (PosixPath('pw'), '--vault-password-file')
+    """
     if explicit is not None:
-        return explicit
+        return explicit, "--vault-password-file"
     for var in VAULT_PASSWORD_ENV:
         if os.environ.get(var):
-            return Path(os.environ[var])
+            return Path(os.environ[var]), var
     candidate = (inventory if inventory.is_dir() else inventory.parent) / VAULT_PASSWORD_FILENAME
-    return candidate if candidate.is_file() else None
+    if candidate.is_file():
+        return candidate, f"{VAULT_PASSWORD_FILENAME} in the inventory directory"
+    return None, ""
+
+
+def vault_hint(inventory: Path, explicit: Path | None = None) -> str:
+    """What to do when the vault does not open: name the password file that was tried, if any.
+
+    Examples:
+        >>> print(vault_hint(Path("/nonexistent"), Path("pw.txt")))
+        the password in pw.txt (given with --vault-password-file) does not open this vault: check that it is this inventory's password
+        >>> "give it with --vault-password-file" in vault_hint(Path("/nonexistent"))
+        True
+    """
+    pw_file, origin = vault_password_source(inventory, explicit)
+    if pw_file is not None:
+        return (
+            f"the password in {display_path(pw_file)} (given with {origin}) does not open this "
+            "vault: check that it is this inventory's password"
+        )
+    return (
+        "no vault password was given: give it with --vault-password-file, "
+        f"NETWARDEN_VAULT_PASSWORD_FILE or {VAULT_PASSWORD_FILENAME} in the inventory directory"
+    )
 
 
 @dataclass
@@ -86,6 +119,7 @@ class _Context:
     """Ansible objects for one read of one inventory."""
 
     path: Path
+    vault_password_file: Path | None = None
     problems: list[Problem] = field(default_factory=list)
     failed_sites: set[str] = field(default_factory=set)
     reported: set[tuple[str, int]] = field(default_factory=set)
@@ -276,8 +310,7 @@ def _read_hosts(
             if is_vault_error(exc):
                 raise VaultError(
                     f"{display_path(ctx.path)}: cannot open the vault: {exc.message} "
-                    "(give the password with --vault-password-file, NETWARDEN_VAULT_PASSWORD_FILE "
-                    f"or {VAULT_PASSWORD_FILENAME} in the inventory directory)"
+                    f"({vault_hint(ctx.path, ctx.vault_password_file)})"
                 ) from exc
             src = error_origin(exc) or Source(file=display_path(ctx.path))
             ctx.problem(
@@ -304,7 +337,7 @@ def read_inventory(
     root = Path(path)
     if not root.exists():
         raise InventoryError(f"inventory {display_path(root)} does not exist")
-    ctx = _Context(path=root)
+    ctx = _Context(path=root, vault_password_file=vault_password_file)
     loader = _data_loader(root, vault_password_file)
     if not _scan_yaml(ctx, loader):
         return None, ctx.problems

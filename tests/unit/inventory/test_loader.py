@@ -47,8 +47,26 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
 def test_wrong_vault_password_names_the_fix(example_inventory: Path, tmp_path: Path) -> None:
     wrong = tmp_path / "pw"
     wrong.write_text("not-the-password\n")
-    with pytest.raises(VaultError, match="cannot open the vault: Decryption failed"):
+    with pytest.raises(VaultError, match="cannot open the vault: Decryption failed") as err:
         read_inventory(example_inventory, wrong)
+    # the hint names the file that was given, and does not ask for one (issue 11 point 15)
+    assert f"the password in {wrong} (given with --vault-password-file) does not open" in str(
+        err.value
+    )
+    assert "give it with" not in str(err.value)
+
+
+def test_wrong_vault_password_from_environment_names_the_variable(
+    example_inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "inv"
+    shutil.copytree(example_inventory, copy)
+    (copy / ".vault-password").unlink()
+    wrong = tmp_path / "pw"
+    wrong.write_text("not-the-password\n")
+    monkeypatch.setenv("NETWARDEN_VAULT_PASSWORD_FILE", str(wrong))
+    with pytest.raises(VaultError, match="given with NETWARDEN_VAULT_PASSWORD_FILE"):
+        read_inventory(copy)
 
 
 def test_no_vault_password(example_inventory: Path, tmp_path: Path) -> None:
