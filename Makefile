@@ -4,7 +4,8 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-PYTEST_ARGS ?=
+# Two workers (CI has 2 cores); a test module stays in one worker (module-scoped simulated fleets).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: all bootstrap demo test lint typecheck unit pytest bench clean
 # Prerequisites run in the order written, even under -j (`test` is lint, then typecheck, then pytest).
@@ -25,7 +26,9 @@ lint: bootstrap
 typecheck: bootstrap
 	$(BIN)/mypy
 
+# The tests also need the test-only venv with the full ansible package (cisco.ios).
 pytest: bootstrap
+	@scripts/bootstrap.sh --ansible-full
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -34,4 +37,4 @@ bench: bootstrap
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out collectors/auditor/_native-*.so
+	rm -rf $(VENV) .venv-ansible-full .mypy_cache .ruff_cache .pytest_cache out collectors/auditor/_native-*.so

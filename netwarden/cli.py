@@ -26,6 +26,7 @@ from netwarden.cli_common import (
     _load,
     console,
     err_console,
+    select_for,
 )
 from netwarden.cli_fleet import register as register_fleet_commands
 from netwarden.compliance.cli import audit_cmd
@@ -67,8 +68,12 @@ def _main(
         int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv for debug).")
     ] = 0,
 ) -> None:
+    from netwarden.config.sanitize import RedactingFormatter  # noqa: PLC0415
+
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()  # log lines can quote device output: redacted, escaped
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     if verbose < 2:
         # paramiko logs every client that hangs up abruptly as an ERROR; that is normal traffic.
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -261,19 +266,18 @@ def render(
     as_json: JsonOpt = False,
 ) -> None:
     """Render the intended config of every ios device (or those matching --limit)."""
-    from netwarden.render import fingerprint, render_all  # noqa: PLC0415
+    from netwarden.privatefile import write_private  # noqa: PLC0415
+    from netwarden.render import fingerprint, render_device  # noqa: PLC0415
 
     inv = _load(inventory, vault_password_file)
+    devices = select_for("render", inv, limit)  # exits 2: no match, or none of them ios
     try:
-        configs = render_all(inv, limit)
+        configs = {d.name: render_device(inv, d) for d in devices}
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
-    if not configs:
-        raise _fail(f"no ios device matches --limit {limit!r}" if limit else "no ios device")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
+    try:  # the configs hold the keys they push: 0600 files in a 0700 directory
         for name, text in configs.items():
-            (out / f"{name}.cfg").write_text(text, encoding="utf-8")
+            write_private(out / f"{name}.cfg", text)
     except OSError as exc:
         raise _fail(f"cannot write to {out}: {exc.strerror}", EXIT_FINDINGS) from exc
     rows = [

@@ -1,4 +1,11 @@
-"""Output and option plumbing of ``netwarden plan|apply|backup|drift`` (the commands are in cli_fleet.py)."""
+"""Output and option plumbing of ``netwarden plan|apply|backup|drift`` (the commands are in cli_fleet.py).
+
+What reaches the terminal is safe twice over: the results hold no secrets (their
+text fields are redacted when built, :mod:`netwarden.config.models`), and every
+text that comes from a device or the inventory is shown through :func:`shown`:
+control characters and bidi overrides visibly escaped (``\x1b``), Rich markup
+escaped. A device's banner cannot clear the screen or plant a hyperlink.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +30,8 @@ from netwarden.config.models import (
     DriftReport,
     PlanReport,
 )
-from netwarden.config.sanitize import sanitize_line
 from netwarden.devices.base import SessionOptions
+from netwarden.textsafe import printable
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +74,16 @@ def progress(console: Console, title: str, total: int) -> Iterator[Callable[[obj
         yield advance
 
 
+def shown(text: str, *, multiline: bool = False) -> str:
+    """``text`` for the terminal: control characters escaped visibly, Rich markup escaped.
+
+    Examples:
+        >>> print(shown("sw1\\x1b[2J[bold]"))
+        sw1\\x1b[2J\\[bold]
+    """
+    return escape(printable(text, multiline=multiline))
+
+
 def _print_diff(console: Console, diff: str) -> None:
     for line in diff.splitlines():
         style = (
@@ -78,25 +95,27 @@ def _print_diff(console: Console, diff: str) -> None:
             if line.startswith("@@")
             else None
         )
-        shown = sanitize_line(line) if style is None else line[0] + sanitize_line(line[1:])
-        console.print(escape(shown), style=style, highlight=False, soft_wrap=True)
+        # already redacted (the models), the line's control characters escaped here
+        console.print(shown(line), style=style, highlight=False, soft_wrap=True)
 
 
 def print_device_plan(console: Console, plan: DevicePlan) -> None:
     if plan.error:
-        console.print(f"[bold red]{escape(plan.device)}: cannot plan:[/] {escape(plan.error)}")
+        console.print(
+            f"[bold red]{shown(plan.device)}: cannot plan:[/] {shown(plan.error, multiline=True)}"
+        )
         return
     if not plan.changed:
-        console.print(f"[dim]{escape(plan.device)}: in sync, nothing to do[/]")
+        console.print(f"[dim]{shown(plan.device)}: in sync, nothing to do[/]")
         return
-    console.rule(f"{escape(plan.device)}: {len(plan.commands)} command(s)")
+    console.rule(f"{shown(plan.device)}: {len(plan.commands)} command(s)")
     if plan.device_diff:
         console.print("[bold]device diff[/] (show archive config differences):")
         _print_diff(console, plan.device_diff)
     if plan.commands:
         console.print("[bold]remediation[/] (the commands that would be sent):")
-        for command in plan.commands:  # shown sanitised: type 7 keys are reversible
-            console.print(escape(sanitize_line(command)), highlight=False, soft_wrap=True)
+        for command in plan.commands:  # redacted by the model: type 7 keys are reversible
+            console.print(shown(command), highlight=False, soft_wrap=True)
 
 
 def print_plan(console: Console, report: PlanReport, *, summary: bool = False) -> None:
@@ -106,10 +125,10 @@ def print_plan(console: Console, report: PlanReport, *, summary: bool = False) -
             table.add_column(col, justify="left" if col in {"device", "error"} else "right")
         for p in report.plans:
             table.add_row(
-                p.device,
+                shown(p.device),
                 str(len(p.device_diff.splitlines())),
                 str(len(p.commands)),
-                escape(p.error or ""),
+                shown(p.error or "", multiline=True),
             )
         console.print(table)
     else:
@@ -124,16 +143,17 @@ def print_plan(console: Console, report: PlanReport, *, summary: bool = False) -
 
 def print_apply(console: Console, report: ApplyReport) -> None:
     table = Table(
-        title=f"apply by {report.user} (confirm timeout {report.confirm_timeout_minutes} min)"
+        title=f"apply by {shown(report.user)} "
+        f"(confirm timeout {report.confirm_timeout_minutes} min)"
     )
     for col in ("device", "wave", "result", "reason", "s"):
         table.add_column(col, no_wrap=col in ("device", "result"))
     for r in report.results:
         table.add_row(
-            r.device,
+            shown(r.device),
             str(r.wave),
             f"[{STATUS_STYLE[r.status]}]{r.status.value}[/]",
-            escape(r.reason),
+            shown(r.reason, multiline=True),
             f"{r.duration_seconds:.1f}",
         )
     console.print(table)
@@ -144,16 +164,16 @@ def print_apply(console: Console, report: ApplyReport) -> None:
 
 
 def print_backup(console: Console, report: BackupReport) -> None:
-    table = Table(title=f"backup in {report.repo}")
+    table = Table(title=f"backup in {shown(report.repo)}")
     table.add_column("device", no_wrap=True)
     table.add_column("status")
     table.add_column("detail")
     for d in report.devices:
         style = "bold red" if d.status is BackupStatus.UNREACHABLE else None
         table.add_row(
-            d.device,
+            shown(d.device),
             f"[{style}]{d.status.value}[/]" if style else d.status.value,
-            escape(d.error or d.path or ""),
+            shown(d.error or d.path or "", multiline=True),
         )
     console.print(table)
     console.print(f"commit {report.commit[:12]}" if report.commit else "nothing changed: no commit")
@@ -162,16 +182,18 @@ def print_backup(console: Console, report: BackupReport) -> None:
 def print_drift(console: Console, report: DriftReport) -> None:
     for d in report.devices:
         if d.error:
-            console.print(f"[bold red]{escape(d.device)}: cannot read:[/] {escape(d.error)}")
+            console.print(
+                f"[bold red]{shown(d.device)}: cannot read:[/] {shown(d.error, multiline=True)}"
+            )
             continue
         if not d.drifted:
-            console.print(f"[dim]{escape(d.device)}: no drift[/]")
+            console.print(f"[dim]{shown(d.device)}: no drift[/]")
             continue
         if d.intended_diff:
-            console.rule(f"{escape(d.device)}: differs from the intended config")
+            console.rule(f"{shown(d.device)}: differs from the intended config")
             _print_diff(console, d.intended_diff)
         if d.backup_diff:
-            console.rule(f"{escape(d.device)}: differs from the last backup")
+            console.rule(f"{shown(d.device)}: differs from the last backup")
             _print_diff(console, d.backup_diff)
     console.print(
         f"drift: {len(report.drifted)} device(s) drifted, {len(report.failed)} unreadable, "

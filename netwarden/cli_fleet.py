@@ -58,9 +58,14 @@ RepoOpt = Annotated[Path, typer.Option("--repo", help="Backup git repository (cr
 
 
 def _selected(inv: Inventory, limit: str | None) -> list[Device]:
-    """The ios devices ``--limit`` selects; none is a usage error."""
+    """The ios devices ``--limit`` selects; none, or a term that matches nothing, is a usage error."""
+    from netwarden.inventory.select import check_limit  # noqa: PLC0415
     from netwarden.render import select_devices  # noqa: PLC0415
 
+    try:
+        check_limit(limit, inv)
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
     devices = select_devices(inv, limit)
     if not devices:
         raise _fail(f"no ios device matches --limit {limit!r}" if limit else "no ios device")
@@ -150,7 +155,11 @@ def apply(
     trust_on_first_use: TofuOpt = False,
     timeout: TimeoutOpt = 30.0,
 ) -> None:
-    """Back up, commit with a revert timer, post-check, confirm or roll back; canary wave first."""
+    """Back up, commit with a revert timer, post-check, confirm or roll back; canary wave first.
+
+    One apply per inventory at a time: a second one is refused (exit 2) naming the
+    run that holds the lock (NETWARDEN_LOCK_DIR, default <inventory>/.netwarden-locks).
+    """
     from netwarden.cli_config import (  # noqa: PLC0415
         current_user,
         print_apply,
@@ -158,6 +167,7 @@ def apply(
         session_options,
     )
     from netwarden.config.apply import ApplyOptions, apply_fleet  # noqa: PLC0415
+    from netwarden.privatefile import write_private  # noqa: PLC0415
 
     if not yes:
         err_console.print(
@@ -184,6 +194,7 @@ def apply(
             canary=canary,
             canary_site=canary_site,
             concurrency=concurrency,
+            notify=_notify,  # progress while a device is waited for (revert timer)
         )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
@@ -204,8 +215,7 @@ def apply(
         raise _fail(str(exc)) from exc
     target = result_file or Path("var/apply") / f"apply-{report.started_at:%Y%m%dT%H%M%SZ}.json"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        write_private(target, report.model_dump_json(indent=2) + "\n")  # 0600, dir 0700
     except OSError as exc:
         err_console.print(f"[bold red]cannot write {target}:[/] {exc.strerror}")
     if as_json:
@@ -214,6 +224,13 @@ def apply(
         print_apply(console, report)
         console.print(f"results: {target}", highlight=False)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+def _notify(line: str) -> None:
+    """A progress line of apply on stderr, verbatim (device text is never Rich markup)."""
+    from rich.text import Text  # noqa: PLC0415
+
+    err_console.print(Text(line, style="yellow"), highlight=False, soft_wrap=True)
 
 
 def backup(

@@ -57,3 +57,12 @@ class BackupError(NetwardenError):
 
 class SessionLostError(DeviceError):
     """The session died during an operation (dropped, reset, timed out): its effect is unknown."""
+
+
+class LockError(NetwardenError):
+    """The apply lock of an inventory or a device is held by another run (the message names it)
+    or cannot be taken (lock directory not writable)."""
+
+
+class LimitError(NetwardenError):
+    """A ``--limit`` term selects nothing: the message names the terms and what they could match."""

@@ -81,6 +81,29 @@ def type7(password: str, seed: int) -> str:
     return out
 
 
+def type7_decode(encoded: str) -> str | None:
+    """The clear text of a type 7 string (``SS`` seed 00-15, then hex pairs); None if it is not one.
+
+    Examples:
+        >>> type7_decode("02050D480809")
+        'cisco'
+        >>> type7_decode("16050D"), type7_decode("0205X"), type7_decode("020")
+        (None, None, None)
+    """
+    if len(encoded) < 4 or len(encoded) % 2 or not encoded[:2].isdigit():
+        return None
+    seed = int(encoded[:2])
+    if seed > 15:
+        return None
+    try:
+        pairs = bytes.fromhex(encoded[2:])
+    except ValueError:
+        return None
+    return "".join(
+        chr(v ^ ord(_TYPE7_XLAT[(seed + i) % len(_TYPE7_XLAT)])) for i, v in enumerate(pairs)
+    )
+
+
 def snmp_engine_id(device: str) -> str:
     """A local SNMP engine ID (24 hex digits): Cisco enterprise 9, format 5, 7 octets from the name.
 

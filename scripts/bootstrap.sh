@@ -2,13 +2,25 @@
 # Bootstrap what netwarden needs on a fresh Debian 12 machine:
 #  - as root: the Debian packages in scripts/debian-packages.txt (only the missing ones);
 #  - always: .venv with the pinned requirements and netwarden installed (editable),
-#    and the auditor's C kernels (collectors/auditor/native.c) compiled.
+#    and the auditor's C kernels (collectors/auditor/native.c) compiled;
+#  - with --ansible-full (what `make pytest` runs): also .venv-ansible-full, the
+#    test-only venv with the full `ansible` package (requirements-ansible-full.txt:
+#    cisco.ios and ansible.netcommon, about 550 MB), for the tests that drive the
+#    simulator with real cisco.ios playbooks. Never needed to run netwarden itself.
 # Idempotent and quick when nothing changed (stamp files keyed on the input hashes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
+ANSIBLE_FULL_VENV=${ANSIBLE_FULL_VENV:-.venv-ansible-full}
 PYTHON=${PYTHON:-}
+WITH_ANSIBLE_FULL=0
+for arg in "$@"; do
+    case "$arg" in
+        --ansible-full) WITH_ANSIBLE_FULL=1 ;;
+        *) printf 'bootstrap: unknown option %s (expected --ansible-full)\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -73,8 +85,28 @@ make_venv() {
     echo "$want" > "$stamp"
 }
 
+make_ansible_full_venv() {
+    local py stamp want
+    py=$(pick_python)
+    want=$(sha256sum < requirements-ansible-full.txt | cut -c1-16)
+    stamp="$ANSIBLE_FULL_VENV/.netwarden-bootstrap"
+    if [ -x "$ANSIBLE_FULL_VENV/bin/ansible-playbook" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    if [ ! -x "$ANSIBLE_FULL_VENV/bin/python" ]; then
+        log "creating $ANSIBLE_FULL_VENV with $py (test-only: the full ansible package)"
+        "$py" -m venv "$ANSIBLE_FULL_VENV"
+    fi
+    log "installing requirements-ansible-full.txt into $ANSIBLE_FULL_VENV (about 550 MB, once)"
+    "$ANSIBLE_FULL_VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-ansible-full.txt
+    echo "$want" > "$stamp"
+}
+
 install_debian_packages
 make_venv
+if [ "$WITH_ANSIBLE_FULL" = 1 ]; then
+    make_ansible_full_venv
+fi
 
 # The auditor's C kernels (collectors/auditor/native.c): built once per source change;
 # without a compiler the auditor runs its slower pure Python loops (a warning, not a failure).

@@ -10,7 +10,10 @@ after the batch in hand. Each keeps :class:`DecodeStats`.
   newer capture file has appeared beside it, or it has not changed for
   ``settle_seconds``. Each file is processed once; what was processed (and how
   far, when stopped in the middle of a file) is kept in a small JSON state file
-  so a restart neither repeats nor skips packets.
+  so a restart neither repeats nor skips packets. Running out of descriptors
+  (``EMFILE``/``ENFILE``: something else in the process holds them) is ridden
+  out: logged, and the directory listing or the file is tried again at the next
+  poll from the first packet not yet handed out, never skipped.
 - :class:`LiveSource`: a live interface through scapy's ``AsyncSniffer`` with a
   kernel BPF filter. Frames are taken from the socket as bytes (no scapy packet
   is built), queued (bounded: when the consumer falls behind, frames are dropped
@@ -19,6 +22,7 @@ after the batch in hand. Each keeps :class:`DecodeStats`.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -47,6 +51,8 @@ NOT_A_CAPTURE: Final = "not_a_capture"
 UNREADABLE: Final = "unreadable"
 DROPPED: Final = "dropped_frames"
 _STATE_VERSION: Final = 1
+_TRANSIENT: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+"""``OSError`` numbers that say the process (not the file) is short of something: retry."""
 
 
 class BatchSource(Protocol):
@@ -133,7 +139,12 @@ class WatchDirSource:
 
     def __iter__(self) -> Iterator[Batch]:
         while not self._stop.is_set():
-            for path in self._closed_files():
+            try:
+                closed = self._closed_files()
+            except OSError as exc:  # the directory could not be listed: try at the next poll
+                logger.warning("cannot list %s (%s): retrying", self.directory, exc)
+                closed = []
+            for path in closed:
                 yield from self._process(path)
                 if self._stop.is_set():
                     return
@@ -205,6 +216,10 @@ class WatchDirSource:
             logger.warning("%s is not a capture file: skipped", path)
             self.stats.file_errors[NOT_A_CAPTURE] += 1
         except OSError as exc:
+            if exc.errno in _TRANSIENT:  # the process is short of descriptors: not the file
+                logger.warning("%s could not be read (%s): retrying at the next poll", path, exc)
+                self._save_state()
+                return
             logger.warning("%s could not be read (%s): skipped", path, exc)
             self.stats.file_errors[UNREADABLE] += 1
         state.size, state.mtime_ns = st.st_size, st.st_mtime_ns
@@ -222,14 +237,18 @@ class WatchDirSource:
             return {}
 
     def _save_state(self) -> None:
-        present = {p.name for p, _ in self._candidates()}
-        self._state = {name: s for name, s in self._state.items() if name in present}
-        if self.state_file is None:
-            return
-        files = {name: vars(s) for name, s in self._state.items()}
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps({"version": _STATE_VERSION, "files": files}, indent=1))
-        tmp.replace(self.state_file)
+        """Forget files that are gone, and write the state file (a failure is logged)."""
+        try:
+            present = {p.name for p, _ in self._candidates()}
+            self._state = {name: s for name, s in self._state.items() if name in present}
+            if self.state_file is None:
+                return
+            files = {name: vars(s) for name, s in self._state.items()}
+            tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+            tmp.write_text(json.dumps({"version": _STATE_VERSION, "files": files}, indent=1))
+            tmp.replace(self.state_file)
+        except OSError as exc:  # kept in memory; written at the next save
+            logger.warning("cannot save the watch state of %s (%s)", self.directory, exc)
 
 
 def _tail(batch: Batch, skip: int) -> Batch:

@@ -3,6 +3,11 @@
 Mounted by the top-level CLI (``netwarden/cli.py``) with
 ``app.add_typer(auditor_app, name="auditor")``. Exit codes: 0 nothing at or above
 medium, 1 at least one such event, 2 usage or bad input.
+
+SIGINT and SIGTERM (what systemd sends) stop a run the same way: the batch in hand
+is finished, open incidents are flushed to the sinks, the summary is printed, and
+the exit code is that of any other run. A second signal abandons the batch in hand
+(what was found is still flushed); a third kills the process.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,9 +32,12 @@ from collectors.auditor.config import AuditorConfigError, load_auditor_config
 from collectors.auditor.engine import Engine, RunSummary
 from collectors.auditor.events import EventSink, JsonLinesSink, Severity, SyslogSink
 from collectors.auditor.metrics import AuditorCollector
+from collectors.httpserve import MetricsServer
+from collectors.webconfig import WebConfig, load_web_config
 from netwarden import __version__
 from netwarden.cli_common import EXIT_FINDINGS, EXIT_OK, VaultOpt, _fail, console, err_console
 from netwarden.errors import NetwardenError
+from netwarden.signals import GracefulStop
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +58,12 @@ _SEVERITY_STYLE = {
 }
 
 
-def parse_hostport(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:  # noqa: S104
-    """``HOST:PORT``, ``:PORT`` or ``[v6]:PORT`` -> (host, port).
+def parse_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` (``default_host``, loopback) or ``[v6]:PORT`` -> (host, port).
 
     Examples:
-        >>> parse_hostport("127.0.0.1:9431"), parse_hostport(":9431")
-        (('127.0.0.1', 9431), ('0.0.0.0', 9431))
+        >>> parse_hostport("0.0.0.0:9431"), parse_hostport(":9431"), parse_hostport("[::1]:9431")
+        (('0.0.0.0', 9431), ('127.0.0.1', 9431), ('::1', 9431))
     """
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
@@ -136,6 +144,19 @@ def summary_table(summary: RunSummary, top: int = DEFAULT_TOP) -> Table:
     return table
 
 
+def _run(engine: Engine, source: BatchSource, *, progress: bool) -> RunSummary:
+    """Run ``engine`` over ``source`` (with a progress bar for files on a terminal)."""
+    if progress and err_console.is_terminal:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        ) as bar:
+            return engine.run(_with_progress(source, bar))
+    return engine.run(source)
+
+
 @auditor_app.callback(invoke_without_command=True)
 def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options, checks, one run)
     pcap: Annotated[
@@ -168,7 +189,17 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
     ] = None,
     metrics_listen: Annotated[
         str | None,
-        typer.Option("--metrics-listen", help="Serve Prometheus metrics on HOST:PORT."),
+        typer.Option(
+            "--metrics-listen",
+            help="Serve Prometheus metrics on HOST:PORT (:PORT is loopback; 0.0.0.0:PORT all).",
+        ),
+    ] = None,
+    web_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--web-config",
+            help="TLS and basic auth for --metrics-listen (Prometheus exporter-toolkit format).",
+        ),
     ] = None,
     syslog: Annotated[
         str | None,
@@ -205,8 +236,14 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
         raise _fail(f"--watch {watch}: not a directory")
     try:
         metrics_addr = parse_hostport(metrics_listen) if metrics_listen else None
-        syslog_addr = parse_hostport(syslog, "127.0.0.1") if syslog else None
+        syslog_addr = parse_hostport(syslog) if syslog else None
     except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    if web_config is not None and metrics_addr is None:
+        raise _fail("--web-config secures --metrics-listen: give --metrics-listen HOST:PORT too")
+    try:
+        web = load_web_config(web_config) if web_config is not None else WebConfig()
+    except NetwardenError as exc:
         raise _fail(str(exc)) from exc
 
     inv = None
@@ -241,6 +278,7 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
         raise _fail(str(exc)) from exc
 
     source = _source(pcap, interface, watch, bpf)
+    server: MetricsServer | None = None
     if metrics_addr is not None:
         registry = CollectorRegistry()
         registry.register(
@@ -253,23 +291,23 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
                 inputs=source.stats,
             )
         )
-        start_http_server(metrics_addr[1], addr=metrics_addr[0], registry=registry)
+        try:
+            server = MetricsServer(
+                registry, *metrics_addr, web_config=web, title="netwarden auditor"
+            )
+        except OSError as exc:
+            for sink in sinks:
+                sink.close()
+            raise _fail(f"--metrics-listen {metrics_listen}: {exc.strerror or exc}") from exc
+        server.start()
     timer = threading.Timer(duration, source.stop) if duration is not None else None
     if timer is not None:
         timer.daemon = True
         timer.start()
     try:
-        if pcap and not as_json and err_console.is_terminal:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TimeElapsedColumn(),
-                console=err_console,
-            ) as progress:
-                summary = engine.run(_with_progress(source, progress))
-        else:
-            summary = engine.run(source)
-    except KeyboardInterrupt:
+        with GracefulStop(source.stop):
+            summary = _run(engine, source, progress=bool(pcap) and not as_json)
+    except KeyboardInterrupt:  # a second signal: the batch in hand is abandoned
         source.stop()
         summary = engine.finish()
     except NetwardenError as exc:
@@ -279,6 +317,8 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
             timer.cancel()
         for sink in sinks:
             sink.close()
+        if server is not None:
+            server.close()
     summary = summary.model_copy(update={"input_errors": dict(source.stats.file_errors)})
 
     if as_json:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from netwarden.cli_common import (
     EXIT_USAGE,
@@ -23,14 +25,18 @@ from netwarden.cli_common import (
     err_console,
 )
 from netwarden.errors import NetwardenError
+from netwarden.textsafe import printable
 
 if TYPE_CHECKING:
     from netwarden.compliance.engine import Engine
-    from netwarden.compliance.models import AuditRun
+    from netwarden.compliance.models import AuditRun, Result
     from netwarden.compliance.sources import ConfigSource
     from netwarden.inventory.models import Inventory
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_TOP = 20
+"""How many failures ``netwarden audit`` lists on the terminal by default (``--top``)."""
 
 audit_cmd = typer.Typer(
     help="Audit device configs for compliance (offline: --configs DIR; live: from the inventory's devices).",
@@ -109,15 +115,26 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
             "--concurrency", "-c", min=1, max=256, help="Live audit: devices read at once."
         ),
     ] = 8,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top",
+            min=0,
+            help="Failures listed on the terminal, most severe first (0: all of them).",
+        ),
+    ] = DEFAULT_TOP,
 ) -> None:
     """Audit configs, write the reports, keep the run; exit 1 on any unwaived failure.
 
     Without ``--configs`` the audit is live: the running and startup configs of
     the inventory's devices (``--limit``) are read over SSH, host keys checked.
+    The terminal gets the scope, the table per site, then the failures (rule,
+    device, evidence), the ``--top`` most severe of them.
     """
     from netwarden.compliance.engine import Engine  # noqa: PLC0415  (keeps `netwarden --help` fast)
     from netwarden.compliance.report import write_reports  # noqa: PLC0415
     from netwarden.compliance.sources import FolderSource  # noqa: PLC0415
+    from netwarden.inventory.select import check_limit  # noqa: PLC0415
 
     try:
         inv = None
@@ -130,12 +147,13 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
             raise typer.BadParameter("--intended needs the inventory")  # noqa: TRY301  (one exit path for bad input)
         engine = Engine(inventory=inv)
         if configs is not None:
-            rendered: dict[str, str] = {}
+            folder = FolderSource(configs, platform)
+            check_limit(limit, inv, folder.names())
             if intended and inv is not None:
                 from netwarden.render import render_all  # noqa: PLC0415
 
-                rendered = render_all(inv, limit)
-            source: ConfigSource = FolderSource(configs, platform, rendered)
+                folder.intended = render_all(inv, limit)
+            source: ConfigSource = folder
             run = engine.run(source, limit)
         else:
             if inv is None:
@@ -154,13 +172,34 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
                 concurrency=concurrency,
             )
         if not run.devices:
-            raise typer.BadParameter(f"no device to audit in {source.description}")  # noqa: TRY301
+            raise typer.BadParameter(_nothing_to_audit(source, inv, limit))  # noqa: TRY301
         written = write_reports(run, out, formats.split(","))
     except (NetwardenError, typer.BadParameter) as exc:
         raise _fail(str(exc), EXIT_USAGE) from exc
     _print_unread(run)
-    _print_summary(run.results, written)
+    _print_summary(run, written, top)
     raise typer.Exit(run.exit_code)
+
+
+def _nothing_to_audit(source: ConfigSource, inv: Inventory | None, limit: str | None) -> str:
+    """Why a run audited no device: what ``--limit`` selected, and what the source holds."""
+    from netwarden.compliance.sources import FolderSource  # noqa: PLC0415
+    from netwarden.inventory.select import select  # noqa: PLC0415
+
+    held = source.names() if isinstance(source, FolderSource) else []
+    if not limit:
+        return f"no device to audit: {source.description} holds no config"
+    chosen = [d.name for d in select(inv, limit)] if inv is not None else []
+    what = f"selects {_few(chosen)} in the inventory" if chosen else "selects nothing"
+    return (
+        f"no device to audit: --limit {limit!r} {what}, and {source.description} has no "
+        f"config of {'them' if chosen else 'a device it names'}"
+        + (f" (it holds {_few(held)})" if held else " (it holds no config)")
+    )
+
+
+def _few(names: list[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (f" ... ({len(names)} in all)" if len(names) > most else "")
 
 
 def _live_audit(
@@ -177,23 +216,26 @@ def _live_audit(
 ) -> tuple[ConfigSource, AuditRun]:
     """Read the selected devices over SSH (a progress bar on stderr) and audit them."""
     from netwarden.cli_config import progress, session_options  # noqa: PLC0415
-    from netwarden.compliance.sources import LiveSource  # noqa: PLC0415
+    from netwarden.compliance.sources import LIVE_PLATFORMS, LiveSource  # noqa: PLC0415
+    from netwarden.inventory.select import check_limit  # noqa: PLC0415
     from netwarden.render import render_device  # noqa: PLC0415
 
+    check_limit(limit, inv)
     selected = [
         d for name, d in sorted(inv.devices.items()) if not limit or engine.selected(name, limit)
     ]
     options = session_options(inv_path, known_hosts, trust_on_first_use, timeout)
     source = LiveSource(selected, options, concurrency=concurrency)
-    if source.skipped:
+    if source.skipped and source.devices:
         err_console.print(
             f"note: {source.description}", highlight=False, markup=False, soft_wrap=True
         )
     if not source.devices:
+        chosen = f"--limit {limit!r} selects" if limit else "the inventory has"
         raise typer.BadParameter(
-            f"no device the live audit can read matches --limit {limit!r}"
-            if limit
-            else "no device the live audit can read in the inventory"
+            f"no device the live audit can read: {chosen} {len(selected)} device(s), none of "
+            f"a platform it reads ({', '.join(p.value for p in LIVE_PLATFORMS)}): "
+            f"{_few(source.skipped)}; audit their outputs with --configs"
         )
     if intended:
         source.intended = {d.name: render_device(inv, d) for d in source.devices}
@@ -207,28 +249,125 @@ def _print_unread(run: AuditRun) -> None:
     for device in run.devices:
         if device.error:
             err_console.print(
-                f"not audited: {device.error}", highlight=False, markup=False, soft_wrap=True
+                f"not audited: {printable(device.error)}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
             )
 
 
-def _print_summary(results: tuple[object, ...], written: dict[str, Path]) -> None:
+def _print_summary(run: AuditRun, written: dict[str, Path], top: int = DEFAULT_TOP) -> None:
+    """The scope, the table per site, the failures (the ``top`` most severe), then the files."""
     from netwarden.compliance.history import posture_by_site  # noqa: PLC0415
-    from netwarden.compliance.models import Result  # noqa: PLC0415
+    from netwarden.compliance.scope import scope_of  # noqa: PLC0415
 
-    res = [r for r in results if isinstance(r, Result)]
+    for line in scope_of(run).lines():
+        console.print(printable(line), highlight=False, markup=False)
     table = Table(title="Compliance per site")
     for col in ("site", "pass", "fail", "waived", "error", "n/a", "score"):
         table.add_column(col, justify="left" if col == "site" else "right")
-    for site, p in posture_by_site(res).items():
+    for site, p in posture_by_site(run.results, run.unread).items():
         table.add_row(
-            site,
+            escape(printable(site, multiline=False)),
             str(p.passed),
             str(p.failed),
             str(p.waived),
             str(p.errors),
             str(p.not_applicable),
-            f"{p.score:.0%}",
+            "not assessed" if p.score is None else f"{p.score:.0%}",
         )
     console.print(table)
+    _print_failures(run, top, written.get("html") or next(iter(written.values()), None))
     for fmt, path in written.items():
         console.print(f"{fmt}: {path}", highlight=False, markup=False)
+
+
+def open_failures(run: AuditRun) -> list[Result]:
+    """The results that fail the run, most severe first (then rule, then device).
+
+    Failures (an expired waiver does not cover one) and checks that raised, of
+    the devices that were read: a device that could not be read has every rule
+    in error, and is named once by the "not audited" lines instead. Waived
+    results are not failures.
+    """
+    from netwarden.compliance.models import Status  # noqa: PLC0415
+
+    unread = run.unread
+    return sorted(
+        (
+            r
+            for r in run.results
+            if r.status in (Status.FAIL, Status.ERROR) and r.device not in unread
+        ),
+        key=lambda r: (-r.severity.rank, r.rule, r.device),
+    )
+
+
+def _finding(result: Result) -> Text:
+    """A failure's message, then its first evidence line (``file:line  text``), all as plain text.
+
+    The file's name only: its folder is the audit's source (the scope lines say
+    which), and the report has the full path.
+    """
+    from netwarden.compliance.models import Status  # noqa: PLC0415
+
+    text = Text(printable(result.message, multiline=False) or "(no message)")
+    if result.status is Status.ERROR:
+        text = Text.assemble("check error: ", text)
+    if result.expired_waiver is not None:
+        text.append(f" (waiver expired {result.expired_waiver.expires.isoformat()})")
+    if result.evidence:
+        first = result.evidence[0]
+        where = Path(first.file).name + (f":{first.line}" if first.line else "")
+        line = where + (f"  {first.text}" if first.text else "")
+        line += f"  ({first.note})" if first.note and first.note != result.message else ""
+        more = len(result.evidence) - 1
+        text.append("\n" + printable(line, multiline=False), style="dim")
+        if more:
+            text.append(f"\n(+{more} more evidence line{'s' if more > 1 else ''})", style="dim")
+    return text
+
+
+def failures_table(run: AuditRun, top: int = DEFAULT_TOP) -> tuple[Table | None, int]:
+    """The failures of ``run`` as a table, the ``top`` most severe (0: all), and how many are left out.
+
+    ``(None, 0)`` when nothing fails. Every cell is plain text (device data is
+    never read as Rich markup) with its control characters escaped.
+    """
+    failures = open_failures(run)
+    if not failures:
+        return None, 0
+    shown = failures if top <= 0 else failures[:top]
+    title = f"Failures: {len(failures)}" + (
+        f", the {len(shown)} most severe" if len(shown) < len(failures) else ""
+    )
+    table = Table(title=title, show_lines=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("rule, device", no_wrap=True)
+    table.add_column("finding and evidence", overflow="fold")
+    for r in shown:
+        table.add_row(
+            Text(r.severity.value, style=_SEVERITY_STYLE.get(r.severity.value, "")),
+            Text(printable(r.rule, multiline=False) + "\n" + printable(r.device, multiline=False)),
+            _finding(r),
+        )
+    return table, len(failures) - len(shown)
+
+
+def _print_failures(run: AuditRun, top: int, report: Path | None) -> None:
+    """The failures table, then a line counting the ones left out and where they are."""
+    table, left = failures_table(run, top)
+    if table is None:
+        return
+    console.print(table)
+    if left:
+        where = f" ({report})" if report is not None else ""
+        console.print(
+            f"and {left} more failure{'s' if left > 1 else ''}: see the report{where}; "
+            "--top 0 lists every one",
+            highlight=False,
+            markup=False,
+        )
+
+
+_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}

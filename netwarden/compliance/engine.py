@@ -37,10 +37,12 @@ from netwarden.compliance.models import (
     ComplianceError,
     DeviceInfo,
     Evidence,
+    NotAudited,
     Result,
     Rule,
     RulePack,
     RunMeta,
+    Scope,
     Status,
 )
 from netwarden.compliance.redact import redact_line
@@ -305,31 +307,33 @@ class Engine:
         )
 
     def audit(self, target: Target) -> list[Result]:
-        """One result per rule of the target's platform pack (all ``error`` if it could not be read)."""
+        """One result per rule of the target's platform pack (all ``error`` if it could not be read).
+
+        A config its platform's parser rejects makes the target unreadable: its
+        ``error`` is set to the reason, as a source does for a file that is not text.
+        """
         rules = self.compiled.get(target.platform)
         if rules is None:
             raise ComplianceError(f"{target.name}: no rule pack for platform {target.platform!r}")
         driver = self._drivers[target.platform]
         device = self.inventory.devices.get(target.name) if self.inventory else None
         site = device.site if device else UNKNOWN_SITE
+        if target.error is None:
+            try:
+                ctx = AuditContext(
+                    target,
+                    driver.parse(target.running, target.extra),
+                    device,
+                    self.inventory,
+                )
+                if target.startup is not None:
+                    ctx.startup = driver.parse(target.startup, {})
+                if target.intended is not None:
+                    ctx.intended = driver.parse(target.intended, {})
+            except ValueError as exc:
+                target.error = f"cannot parse: {exc}"
         if target.error is not None:
-            msg = f"not audited: the device could not be read: {target.error}"
-            return [
-                self._result(target.name, site, c.rule, Outcome(Status.ERROR, msg)) for c in rules
-            ]
-        try:
-            ctx = AuditContext(
-                target,
-                driver.parse(target.running, target.extra),
-                device,
-                self.inventory,
-            )
-            if target.startup is not None:
-                ctx.startup = driver.parse(target.startup, {})
-            if target.intended is not None:
-                ctx.intended = driver.parse(target.intended, {})
-        except ValueError as exc:
-            msg = f"cannot parse: {exc}"
+            msg = f"not audited: could not be read: {target.error}"
             return [
                 self._result(target.name, site, c.rule, Outcome(Status.ERROR, msg)) for c in rules
             ]
@@ -384,8 +388,8 @@ class Engine:
         for target in source.targets():
             if limit and not self.selected(target.name, limit):
                 continue
-            infos.append(self.device_info(target))
             results.extend(self.audit(target))
+            infos.append(self.device_info(target))
             platforms.add(target.platform)
         rules = [c.rule for p in sorted(platforms) for c in self.compiled.get(p, [])]
         meta = RunMeta(
@@ -406,7 +410,34 @@ class Engine:
             devices=tuple(infos),
             results=tuple(results),
             waivers=self.waivers.refs({r.id for r in rules}),
+            scope=self.scope(source, limit, {i.name for i in infos}),
         )
+
+    def scope(self, source: ConfigSource, limit: str | None, audited: set[str]) -> Scope:
+        """The inventory's devices not in ``audited``, each with the reason."""
+        if self.inventory is None:
+            return Scope()
+        not_read: Mapping[str, str] = getattr(source, "not_read", {})
+        missing = []
+        for name, device in sorted(self.inventory.devices.items()):
+            if name in audited:
+                continue
+            if limit and not self.selected(name, limit):
+                reason = f"excluded by --limit {limit}"
+            elif name in not_read:
+                reason = not_read[name]
+            else:
+                reason = f"no config in {source.description}"
+            missing.append(
+                NotAudited(
+                    name=name,
+                    site=device.site,
+                    platform=device.platform.value,
+                    function=device.function.value,
+                    reason=reason,
+                )
+            )
+        return Scope(inventory_devices=len(self.inventory.devices), not_audited=tuple(missing))
 
     def selected(self, name: str, limit: str) -> bool:
         """Ansible-like ``--limit`` (:mod:`netwarden.inventory.select`): comma-separated device

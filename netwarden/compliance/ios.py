@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from netwarden.config.normalize import read_banner
+
 _SKIP_PREFIXES = ("Building configuration", "Current configuration", "Last configuration change")
 
 
@@ -206,7 +208,7 @@ def parse_ios(text: str, path: str = "<config>") -> IosConfig:
         s = raw[i].rstrip()
         word, _, _ = s.partition(" ")
         if word == "banner":
-            banner, nxt = _read_banner(raw, i + 1, s)
+            banner, nxt = _read_banner(raw, i)
             if banner is not None:
                 banners[banner.kind] = banner
                 while k < count and starts[k] < nxt:
@@ -229,33 +231,16 @@ def parse_ios(text: str, path: str = "<config>") -> IosConfig:
 _NOT_TOP = " \t!"
 
 
-def _read_banner(raw: list[str], i: int, first: str) -> tuple[Banner | None, int]:
-    """Read a banner that started on line ``i`` (1-based); return it and the next index.
+def _read_banner(raw: list[str], i: int) -> tuple[Banner | None, int]:
+    """Read the banner whose command is ``raw[i]``; return it and the index after it.
 
-    The delimiter is the token after the banner kind: ``^C`` as shown by
-    ``show running-config``, or any single character as typed.
+    :func:`netwarden.config.normalize.read_banner` reads it, so the audit, plan and
+    drift agree on every banner form (one line, several lines, any delimiter).
     """
-    parts = first.split(" ", 2)
-    if len(parts) < 3 or not parts[2]:
-        return None, i
-    kind, rest = parts[1], parts[2]
-    delim = "^C" if rest.startswith("^C") else rest[0]
-    body = rest[len(delim) :]
-    start = i
-    if delim in body:
-        return Banner(kind, start, start, body.split(delim, 1)[0]), i
-    text = [body] if body else []
-    n = len(raw)
-    while i < n:
-        s = raw[i]
-        i += 1
-        if delim in s:
-            before = s.split(delim, 1)[0]
-            if before:
-                text.append(before)
-            return Banner(kind, start, i, "\n".join(text)), i
-        text.append(s)
-    return Banner(kind, start, i, "\n".join(text)), i
+    span = read_banner(raw, i)
+    if span is None:
+        return None, i + 1
+    return Banner(span.kind, i + 1, span.end, "\n".join(span.body)), span.end
 
 
 def interface_name(text: str) -> str:

@@ -18,16 +18,17 @@ from netwarden.compliance.engine import (
     AuditContext,
     Outcome,
     absent,
+    evidence,
     failed,
     not_applicable,
     passed,
     predicate,
 )
-from netwarden.compliance.ios import IosConfig, Line, canonical_interface, interface_name
+from netwarden.compliance.ios import Banner, IosConfig, Line, canonical_interface, interface_name
 from netwarden.compliance.ios_rules import Args, ev, nothing
 from netwarden.compliance.models import Evidence
 from netwarden.compliance.redact import redact_line
-from netwarden.config.normalize import filtered, ignored
+from netwarden.config.normalize import banner_kind, filtered, from_hier, ignored
 from netwarden.inventory.models import InterfaceMode
 
 # --- routing protocol authentication -----------------------------------------------------
@@ -277,7 +278,8 @@ def intended_drift(ctx: AuditContext, _args: None) -> Outcome:
     """No remediation needed to reach the intended config (hier_config computes it).
 
     Both sides are normalised as ``netwarden config plan`` does (:func:`normalize.filtered`):
-    lines IOS never shows or writes by itself are no drift.
+    lines IOS never shows or writes by itself are no drift, and a banner reads the
+    same in every form. A banner that differs is one finding, shown by its first line.
     """
     from hier_config import Platform, WorkflowRemediation, get_hconfig  # noqa: PLC0415
 
@@ -286,10 +288,17 @@ def intended_drift(ctx: AuditContext, _args: None) -> Outcome:
     remediation = WorkflowRemediation(running, intended).remediation_config
     run_idx, int_idx = config_lines(ctx.doc), config_lines(ctx.intended)
     evs: list[Evidence] = []
+    banners_seen: set[str] = set()
     for child in remediation.all_children_sorted():
         if child.children:
             continue
-        path: tuple[str, ...] = tuple(c.text for c in child.lineage())
+        path: tuple[str, ...] = tuple(from_hier(c.text) for c in child.lineage())
+        kind = banner_kind(path[0]) if len(path) == 1 else None
+        if kind is not None:
+            if kind not in banners_seen:
+                banners_seen.add(kind)
+                evs.extend(_banner_drift(ctx, kind))
+            continue
         positive = (*path[:-1], path[-1][3:])
         if path[-1].startswith("no ") and positive in run_idx:
             evs.append(ev(ctx, run_idx[positive], "not in the intended config"))
@@ -300,6 +309,31 @@ def intended_drift(ctx: AuditContext, _args: None) -> Outcome:
     if evs:
         return failed(f"{len(evs)} line(s) drift from the intended config", evs[:50])
     return passed("running matches the intended config")
+
+
+def _banner_drift(ctx: AuditContext, kind: str) -> list[Evidence]:
+    """Evidence for a ``banner KIND`` that differs: its first line and text on each side that has it."""
+    out: list[Evidence] = []
+    mine, want = ctx.doc.banners.get(kind), ctx.intended.banners.get(kind)
+    if mine is not None:
+        note = "differs from the intended one" if want is not None else "not in the intended config"
+        out.append(_banner_ev(ctx.doc, mine, f"banner {kind} {note}"))
+    if want is not None:
+        note = "intended text" if mine is not None else "missing from running"
+        out.append(_banner_ev(ctx.intended, want, f"banner {kind} {note}"))
+    return out
+
+
+_BANNER_SHOWN = 200
+"""Characters of a banner quoted in a drift finding."""
+
+
+def _banner_ev(cfg: IosConfig, banner: Banner, note: str) -> Evidence:
+    """The banner at its command's line, on one line (text lines joined by `` / ``, shortened)."""
+    text = " / ".join(line.strip() for line in banner.text.splitlines() if line.strip())
+    if len(text) > _BANNER_SHOWN:
+        text = text[: _BANNER_SHOWN - 3] + "..."
+    return evidence(cfg.path, banner.first, f"banner {banner.kind} ^C{text}^C", note)
 
 
 def _redacted_path(path: tuple[str, ...]) -> str:

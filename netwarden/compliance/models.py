@@ -217,6 +217,27 @@ class DeviceInfo(Model):
     """Why the device could not be read (live audit: unreachable, login refused ...); "" when read."""
 
 
+class NotAudited(Model):
+    """A device of the inventory that the run did not audit, and why (the report's scope)."""
+
+    name: str
+    site: str
+    platform: str
+    function: str
+    reason: str
+
+
+class Scope(Model):
+    """What a run covered against the inventory: page 1 of the report states it.
+
+    ``inventory_devices`` is 0 when the run had no inventory. Devices that were
+    tried but could not be read are in :attr:`AuditRun.devices` with ``error``.
+    """
+
+    inventory_devices: int = 0
+    not_audited: tuple[NotAudited, ...] = ()
+
+
 class RunMeta(Model):
     run_id: str
     started: datetime
@@ -239,7 +260,16 @@ class AuditRun(Model):
     results: tuple[Result, ...]
     waivers: tuple[WaiverRef, ...] = ()
     """Every waiver in the inventory that names a rule of this run (expired ones too)."""
+    scope: Scope = Scope()
+    """The inventory's devices this run did not audit, and why (empty for older runs)."""
+
+    @property
+    def unread(self) -> frozenset[str]:
+        """Devices that could not be read: not audited, counted in no score."""
+        return frozenset(d.name for d in self.devices if d.error)
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(r.status.blocks_exit for r in self.results) else 0
+        """1 on an unwaived failure, an error, or a device that could not be read; else 0."""
+        blocked = any(r.status.blocks_exit for r in self.results)
+        return 1 if blocked or self.unread else 0

@@ -6,7 +6,10 @@ SNMP communities ``public`` and ``private`` stay visible: they are not secrets,
 and the auditor needs to see them to confirm the finding.
 
 The secrets are those of :data:`netwarden.config.sanitize.SECRET_PATTERNS`, the
-table backups and diffs use: evidence and backups hide the same values.
+table backups and diffs use, through the same output redaction as plan, apply and
+drift (:func:`netwarden.config.sanitize.redact_text`): diff markers are
+understood and any ``$N$`` hash, SNMPv3 key or type 7 string is hidden wherever
+it stands in the line.
 
 Examples:
     >>> redact_line("username admin privilege 15 secret 9 $9$abc$def")
@@ -27,11 +30,13 @@ Examples:
     'interface GigabitEthernet1/0/1'
     >>> redact_line("snmp-server host 10.0.0.5 traps s3cr3t")
     'snmp-server host 10.0.0.5 traps <redacted>'
+    >>> redact_line("+key 7 02050D480809"), redact_line("banner: key 7 02050D480809 set")
+    ('+key 7 <redacted>', 'banner: key 7 <redacted> set')
 """
 
 from __future__ import annotations
 
-from netwarden.config.sanitize import replace_secrets
+from netwarden.config.sanitize import redact_text
 
 REDACTED = "<redacted>"
 
@@ -41,4 +46,4 @@ KEPT_COMMUNITIES = frozenset({"public", "private"})
 
 def redact_line(text: str) -> str:
     """``text`` with every secret value replaced by ``<redacted>``."""
-    return replace_secrets(text, REDACTED, KEPT_COMMUNITIES)
+    return redact_text(text, REDACTED, KEPT_COMMUNITIES)

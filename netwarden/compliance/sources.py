@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from netwarden.compliance.models import ComplianceError
+from netwarden.compliance.sniff import NotAConfig, shape_problem, text_of
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device, Platform
 
@@ -88,10 +89,15 @@ class ConfigSource(Protocol):
     the running config (or ruleset, or server outputs) and, when available,
     startup and intended configs. It raises :class:`ComplianceError` when the
     source as a whole cannot be read (missing folder, unreachable layer). A
-    single unreadable device is never silently passed: a file source logs and
-    skips it; a live source yields it with ``error`` set (the reason), and the
-    engine reports every rule of that device as ``error`` with that reason.
-    ``description`` says where the configs came from (for the run metadata).
+    single unreadable device is never silently passed: the source yields it
+    with ``error`` set to the reason (a file that is not text or not a config of
+    its platform, :mod:`netwarden.compliance.sniff`; a device that cannot be
+    reached or logged into), and the engine reports every rule of that device
+    as ``error`` with that reason, lists it as not audited and counts it in no
+    score. ``description`` says where the configs came from (for the run
+    metadata); an optional ``not_read`` mapping (device name -> reason) names
+    the devices the source did not even try (e.g. platforms the live audit
+    cannot read), for the report's scope.
     """
 
     description: str
@@ -133,7 +139,8 @@ class FolderSource:
         self.intended = dict(intended or {})
         self.description = f"folder {root}"
 
-    def targets(self) -> Iterator[Target]:
+    def _entries(self) -> tuple[dict[str, dict[str, Path]], dict[str, str]]:
+        """The folder's entries by device name and role, and each device's platform."""
         if not self.root.is_dir():
             raise ComplianceError(f"{self.root}: not a directory of configs")
         grouped: dict[str, dict[str, Path]] = {}
@@ -147,38 +154,73 @@ class FolderSource:
             name, role = device_and_role(path)
             grouped.setdefault(name, {})[role] = path
             platforms[name] = plat
+        return grouped, platforms
+
+    def names(self) -> list[str]:
+        """The device names the folder holds files for (nothing is read)."""
+        return sorted(self._entries()[0])
+
+    def targets(self) -> Iterator[Target]:
+        """One target per device file; a file that is not a config is yielded with ``error`` set."""
+        grouped, platforms = self._entries()
         for name, roles in grouped.items():
             running = roles.get("running")
             if running is None:
-                logger.warning(
-                    "%s: startup/intended config without a running config; skipped", name
+                given = ", ".join(str(p) for p in roles.values())
+                yield self._unreadable(
+                    name,
+                    platforms[name],
+                    Path(f"{name}.cfg"),
+                    f"{given}: no running config beside it (expected {name}.cfg)",
                 )
                 continue
             try:
                 yield self._target(name, platforms[name], running, roles)
-            except (OSError, UnicodeDecodeError) as exc:
-                logger.warning("%s: cannot read %s: %s", name, running, exc)
+            except NotAConfig as exc:
+                yield self._unreadable(name, platforms[name], running, str(exc))
+            except OSError as exc:
+                yield self._unreadable(
+                    name, platforms[name], running, f"{exc.filename or running}: {exc.strerror}"
+                )
+
+    def _unreadable(self, name: str, platform: str, path: Path, reason: str) -> Target:
+        logger.debug("%s: not audited: %s", name, reason)
+        return Target(name, platform, Artifact(str(path), ""), error=reason)
 
     def _target(self, name: str, platform: str, running: Path, roles: dict[str, Path]) -> Target:
         if platform == "linux" and running.is_dir():
             extra = {
-                key: Artifact(str(running / fname), (running / fname).read_text(errors="replace"))
+                key: _read(running / fname, platform, may_be_empty=True)
                 for key, fname in LINUX_FILES.items()
                 if (running / fname).is_file()
             }
+            if not extra:
+                raise NotAConfig(
+                    f"{running}: none of the expected files ({', '.join(LINUX_FILES.values())})"
+                )
             return Target(name, platform, Artifact(str(running), ""), extra=extra)
-        target = Target(name, platform, _read(running))
+        target = Target(name, platform, _read(running, platform))
         if "startup" in roles:
-            target.startup = _read(roles["startup"])
+            target.startup = _read(roles["startup"], platform, may_be_empty=True)
         if "intended" in roles:
-            target.intended = _read(roles["intended"])
+            target.intended = _read(roles["intended"], platform)
         elif name in self.intended:
             target.intended = Artifact(f"intended:{name}", self.intended[name])
         return target
 
 
-def _read(path: Path) -> Artifact:
-    return Artifact(str(path), path.read_text(encoding="utf-8", errors="replace"))
+def _read(path: Path, platform: str, *, may_be_empty: bool = False) -> Artifact:
+    """A config file as text; :class:`NotAConfig` when it is not text or not the platform's shape.
+
+    ``may_be_empty``: an empty file is a valid (absent) config, e.g. a startup
+    config that was never saved.
+    """
+    text = text_of(path.read_bytes(), str(path))
+    if not (may_be_empty and not text.strip()):
+        problem = shape_problem(platform, text)
+        if problem is not None:
+            raise NotAConfig(f"{path}: {problem}")
+    return Artifact(str(path), text)
 
 
 LIVE_PLATFORMS: dict[Platform, str] = {Platform.IOS: "ios"}
@@ -237,6 +279,12 @@ class LiveSource:
         self.concurrency = concurrency
         self.on_done = on_done
         self.description = f"live: {len(self.devices)} device(s) over SSH"
+        self.not_read = {
+            d.name: f"live audit of {d.platform.value} devices not supported yet: "
+            "audit their outputs with --configs"
+            for d in devices
+            if d.platform not in LIVE_PLATFORMS
+        }
         if self.skipped:
             shown = ", ".join(self.skipped[:8]) + (" ..." if len(self.skipped) > 8 else "")
             self.description += (
@@ -269,7 +317,8 @@ class LiveSource:
             finally:
                 session.close()
         except NetwardenError as exc:
-            logger.warning("%s: not audited: %s", device.name, exc)
+            # Not logged above debug: the CLI prints every unreadable device once.
+            logger.debug("%s: not audited: %s", device.name, exc)
             return self._unreadable(device, str(exc))
         target = Target(
             device.name,

@@ -32,6 +32,14 @@ from netwarden.config.backup import (
     run_backup,
     stored_form,
 )
+from netwarden.config.locks import (
+    Holder,
+    device_lock_path,
+    in_worker,
+    inventory_lock_path,
+    lock_dir_for,
+    locked,
+)
 from netwarden.config.models import (
     ApplyStatus,
     BackupStatus,
@@ -40,7 +48,7 @@ from netwarden.config.models import (
     DevicePlan,
 )
 from netwarden.config.plan import plan_device
-from netwarden.devices import SessionOptions
+from netwarden.devices import SessionOptions, address_of
 from netwarden.errors import NetwardenError, RenderError
 from netwarden.inventory import Device, Inventory, load_inventory
 from netwarden.inventory.models import Platform
@@ -161,12 +169,62 @@ def apply_host(
     backup_repo: Path | None = None,
     user: str = "",
     message: str = "",
+    lock_dir: Path | None = None,
+    holder: Holder | None = None,
 ) -> HostApply:
     """Plan; if the device would change, back it up (optional) and apply with commit-confirm.
 
     An unchanged device costs one session and no backup, so a converged fleet's
     run changes nothing, not even the backup repository.
+
+    Locks (:mod:`netwarden.config.locks`): the inventory's apply lock for the run
+    (``holder``, default this process's run: in an Ansible fork, the
+    ansible-playbook controller, so the forks of one play share it; a fork keeps
+    it until the controller exits, so another play or a CLI apply is refused while
+    this play runs), and the device's lock while it is planned, backed up and
+    applied.
+
+    Raises:
+        LockError: another run holds the inventory or the device; nothing was done.
     """
+    holder = holder or Holder.this_run()
+    inventory = Path(host.inventory.path)
+    lock_dir = lock_dir or lock_dir_for(inventory)
+    address, port = address_of(host.device)
+    with (
+        locked(
+            inventory_lock_path(lock_dir, inventory),
+            holder,
+            f"inventory {inventory}",
+            keep=in_worker(),
+        ),
+        locked(
+            device_lock_path(lock_dir, host.device.name, address, port),
+            holder,
+            f"device {host.device.name} ({address}:{port})",
+        ),
+    ):
+        return _apply_host(
+            host,
+            options,
+            backup_repo=backup_repo,
+            user=user,
+            message=message,
+            lock_dir=lock_dir,
+            holder=holder,
+        )
+
+
+def _apply_host(
+    host: Host,
+    options: ApplyOptions,
+    *,
+    backup_repo: Path | None,
+    user: str,
+    message: str,
+    lock_dir: Path,
+    holder: Holder,
+) -> HostApply:
     name = host.device.name
     plan = plan_host(host)
     if plan.error:
@@ -183,7 +241,9 @@ def apply_host(
             user=user or current_user(),
             message=f"before apply: {message}" if message else "before apply",
         )
-    result = apply_device(host.device, host.intended, host.options, options)
+    result = apply_device(
+        host.device, host.intended, host.options, options, lock_dir=lock_dir, holder=holder
+    )
     return HostApply(result, backup, commit)
 
 

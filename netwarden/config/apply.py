@@ -1,47 +1,75 @@
 """Apply: commit the intended config with a revert timer, post-check, confirm or roll back.
 
-Per device (:func:`apply_device`):
+Per device (:func:`apply_device`), under the device's lock (:mod:`netwarden.config.locks`):
 
 1. plan on the session (running, candidate, device diff, remediation); nothing
    to do: discard, ``unchanged``;
-2. ``commit(revert_in=MIN*60)``: the device reverts by itself unless confirmed;
-3. post-checks on a NEW session (:mod:`netwarden.config.checks`);
-4. every check passed: ``confirm`` -> ``changed``; else ``rollback`` -> ``rolled_back``
-   with the failed checks as the reason.
+2. nobody else is configuring the device: no commit pending, running as planned
+   (else ``failed``, nothing committed);
+3. ``commit(revert_in=MIN*60)``: the device reverts by itself unless confirmed; a
+   refused commit is ``failed`` with the device's words and the verified state;
+   the commit's identity (the pending commit: when, by whom, which archive) and
+   the running config it produced are recorded;
+4. post-checks on a NEW session (:mod:`netwarden.config.checks`);
+5. every check passed, the pending commit is still ours and running is still
+   what our commit produced: ``confirm`` -> ``changed`` (verified again after the
+   confirm); a failed check -> ``rollback`` -> ``rolled_back``. A commit whose
+   configuration session is not ours (another session committed or configured
+   the device in our window) is ``failed``, never ``changed``.
 
-A session lost during commit, confirm or rollback is never retried blindly: the
-device's revert timer decides, and :func:`await_settled` reconnects until no
-commit is pending, then reads running and says which state it is in (the
-previous config, the intended one, or neither). Only ``rolled_back`` and
-``changed`` are claimed after verifying the running config.
+Statuses are honest: ``rolled_back`` only when something was committed and then
+reverted (verified); a commit the device refused, or a device too slow to answer,
+is ``failed`` with what happened and "nothing committed" when that is verified.
+A session lost during commit, confirm or rollback is never retried blindly:
+:func:`~netwarden.config.settle.await_settled` waits for the device (reporting
+progress) and says which state it is in.
 
-The fleet (:func:`apply_fleet`) is backed up first, then applied in waves: the
-canary wave (the first N devices, or one site), then the rest; if any canary
-ends other than changed/unchanged, the rest are ``skipped``.
+The fleet (:func:`apply_fleet`) takes the inventory's apply lock (a second apply
+of the same inventory is refused naming the holder), is backed up, then applied
+in waves: the canary wave (the first N devices, or one site), then the rest; if
+any canary ends other than changed/unchanged, the rest are ``skipped``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from netwarden.config.backup import run_backup
-from netwarden.config.checks import POST_CHECKS, PostCheck, run_post_checks
+from netwarden.config.checks import POST_CHECKS, PostCheck
+from netwarden.config.confirm import DeviceRun
+from netwarden.config.locks import (
+    Holder,
+    device_lock_path,
+    inventory_lock_path,
+    lock_dir_for,
+    locked,
+)
 from netwarden.config.models import ApplyReport, ApplyStatus, DeviceApplyResult
-from netwarden.config.normalize import canonical
-from netwarden.config.plan import plan_session, remediation
 from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
-from netwarden.devices import DeviceSession, SessionOptions, session_for
-from netwarden.errors import NetwardenError, SessionLostError
+from netwarden.config.settle import DeviceState, Notify, await_settled, classify
+from netwarden.devices import (
+    SessionOptions,
+    address_of,
+    session_for,
+)
+from netwarden.errors import LockError, NetwardenError
 from netwarden.inventory.models import Device
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ApplyOptions",
+    "DeviceState",
+    "apply_device",
+    "apply_fleet",
+    "await_settled",
+    "classify",
+    "split_waves",
+]
 
 MIN_CONFIRM_MINUTES = 1
 MAX_CONFIRM_MINUTES = 120  # IOS's revert timer range
@@ -60,6 +88,8 @@ class ApplyOptions:
         revert_grace_seconds: how long past the timer to wait for a device to
             settle after a lost session.
         poll_seconds: the pause between reconnection attempts while waiting.
+        progress_seconds: the pause between two progress lines while waiting.
+        notify: where progress lines go (the CLI: its stderr console), besides the log.
     """
 
     confirm_timeout_minutes: int = 10
@@ -69,6 +99,8 @@ class ApplyOptions:
     checks: tuple[PostCheck, ...] = field(default=POST_CHECKS)
     revert_grace_seconds: float = 60.0
     poll_seconds: float = 1.0
+    progress_seconds: float = 15.0
+    notify: Notify | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not MIN_CONFIRM_MINUTES <= self.confirm_timeout_minutes <= MAX_CONFIRM_MINUTES:
@@ -80,193 +112,39 @@ class ApplyOptions:
             raise ValueError("canary must be >= 0 and concurrency >= 1")
 
 
-class DeviceState(StrEnum):
-    """Where a device's running config is, after something went wrong."""
-
-    PREVIOUS = "the previous config (verified)"
-    INTENDED = "the intended config (verified)"
-    OTHER = "neither the previous nor the intended config"
-    UNKNOWN = "unknown (no session, or a commit still pending)"
-
-
-def classify(running: str, before: str, intended: str, device: Device) -> DeviceState:
-    """Which config ``running`` is: the one before the change, the intended one, or another."""
-    if canonical(running) == canonical(before):
-        return DeviceState.PREVIOUS
-    if not remediation(running, intended, device.platform):
-        return DeviceState.INTENDED
-    return DeviceState.OTHER
-
-
-def await_settled(
-    device: Device,
-    before: str,
-    intended: str,
-    options: SessionOptions,
-    *,
-    deadline: float,
-    poll_seconds: float = 1.0,
-) -> tuple[DeviceState, str]:
-    """Reconnect until no commit is pending (the revert timer fired or the commit was confirmed).
-
-    Returns the state and a note on what was seen (the last error if it never settled).
-    """
-    last = "no attempt"
-    while True:
-        session = session_for(device, options)
-        try:
-            session.open()
-            if session.has_pending_commit():
-                last = "a commit is still pending (the revert timer has not fired yet)"
-            else:
-                running = session.get_config("running")
-                return classify(running, before, intended, device), "reconnected"
-        except NetwardenError as exc:
-            last = str(exc)
-        finally:
-            session.close()
-        if time.monotonic() + poll_seconds > deadline:
-            return DeviceState.UNKNOWN, last
-        time.sleep(poll_seconds)
-
-
-class _Run:
-    """One device's apply: the session, the timings and how to report."""
-
-    def __init__(
-        self,
-        device: Device,
-        intended: str,
-        sopts: SessionOptions,
-        aopts: ApplyOptions,
-        wave: int,
-    ) -> None:
-        self.device = device
-        self.intended = intended
-        self.sopts = sopts
-        self.aopts = aopts
-        self.wave = wave
-        self.started = time.monotonic()
-        self.extra: dict[str, Any] = {}
-
-    def result(self, status: ApplyStatus, reason: str = "", **extra: Any) -> DeviceApplyResult:
-        logger.info("%s: %s %s", self.device.name, status.value, reason)
-        return DeviceApplyResult(
-            device=self.device.name,
-            status=status,
-            reason=reason,
-            wave=self.wave,
-            duration_seconds=round(time.monotonic() - self.started, 3),
-            **{**self.extra, **extra},
-        )
-
-    def settle(self, before: str) -> tuple[DeviceState, str]:
-        revert_seconds = self.aopts.confirm_timeout_minutes * 60
-        deadline = time.monotonic() + revert_seconds + self.aopts.revert_grace_seconds
-        return await_settled(
-            self.device,
-            before,
-            self.intended,
-            self.sopts,
-            deadline=deadline,
-            poll_seconds=self.aopts.poll_seconds,
-        )
-
-    def run(self, session: DeviceSession) -> DeviceApplyResult:
-        try:
-            plan, before = plan_session(session, self.intended, self.device.platform, discard=False)
-        except NetwardenError as exc:
-            return self.result(ApplyStatus.FAILED, f"plan failed: {exc}")
-        if not plan.changed:
-            try:
-                session.discard()
-            except NetwardenError as exc:
-                logger.info(
-                    "%s: discarding an unneeded candidate failed: %s", self.device.name, exc
-                )
-            return self.result(ApplyStatus.UNCHANGED)
-        self.extra = {"commands": plan.commands, "device_diff": plan.device_diff}
-        try:
-            session.commit(revert_in=self.aopts.confirm_timeout_minutes * 60)
-        except SessionLostError as exc:
-            return self._after_loss(before, f"{exc}")
-        except NetwardenError as exc:
-            state = self._state_on(session, before)
-            return self.result(
-                ApplyStatus.FAILED, f"commit refused: {exc}; running config is {state.value}"
-            )
-        checks = run_post_checks(self.device, self.intended, self.sopts, self.aopts.checks)
-        self.extra["checks"] = checks
-        failed = [c for c in checks if not c.passed]
-        if not failed:
-            return self._confirm(session, before)
-        why = "post-check failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed)
-        return self._rollback(session, before, why)
-
-    def _confirm(self, session: DeviceSession, before: str) -> DeviceApplyResult:
-        try:
-            session.confirm()
-        except NetwardenError as exc:
-            state, note = self.settle(before)
-            if state is DeviceState.INTENDED:
-                return self.result(
-                    ApplyStatus.CHANGED, f"confirm reported {exc}, but the change held"
-                )
-            status = (
-                ApplyStatus.ROLLED_BACK if state is DeviceState.PREVIOUS else ApplyStatus.FAILED
-            )
-            return self.result(
-                status, f"confirm failed ({exc}); running config is {state.value} ({note})"
-            )
-        return self.result(ApplyStatus.CHANGED)
-
-    def _rollback(self, session: DeviceSession, before: str, why: str) -> DeviceApplyResult:
-        try:
-            session.rollback()
-            state = classify(session.get_config("running"), before, self.intended, self.device)
-        except NetwardenError as exc:
-            logger.warning(
-                "%s: rollback failed (%s); waiting for the revert timer", self.device.name, exc
-            )
-            state, _note = self.settle(before)
-        if state is DeviceState.PREVIOUS:
-            return self.result(
-                ApplyStatus.ROLLED_BACK, f"{why}; rolled back to the previous config"
-            )
-        return self.result(
-            ApplyStatus.FAILED, f"{why}; after rollback, running config is {state.value}"
-        )
-
-    def _after_loss(self, before: str, what: str) -> DeviceApplyResult:
-        state, note = self.settle(before)
-        if state is DeviceState.PREVIOUS:
-            return self.result(
-                ApplyStatus.ROLLED_BACK,
-                f"{what}; the device's revert timer restored the previous config",
-            )
-        return self.result(ApplyStatus.FAILED, f"{what}; running config is {state.value} ({note})")
-
-    def _state_on(self, session: DeviceSession, before: str) -> DeviceState:
-        try:
-            return classify(session.get_config("running"), before, self.intended, self.device)
-        except NetwardenError:
-            return self.settle(before)[0]
-
-
 def apply_device(
     device: Device,
     intended: str,
     session_options: SessionOptions,
     options: ApplyOptions,
     wave: int = 1,
+    *,
+    lock_dir: Path | None = None,
+    holder: Holder | None = None,
 ) -> DeviceApplyResult:
-    """Apply the intended config to one device; every outcome is a result, nothing raises."""
-    run = _Run(device, intended, session_options, options, wave)
+    """Apply the intended config to one device; every outcome is a result, nothing raises.
+
+    With ``lock_dir`` the device's lock is held for the run (``holder``, default this
+    process's run); a device another run holds is ``failed`` naming that run, untouched.
+    """
+    run = DeviceRun(device, intended, session_options, options, wave)
+    if lock_dir is None:
+        return _apply(run)
+    host, port = address_of(device)
+    path = device_lock_path(lock_dir, device.name, host, port)
     try:
-        session = session_for(device, session_options)
+        with locked(path, holder or Holder.this_run(), f"device {device.name} ({host}:{port})"):
+            return _apply(run)
+    except LockError as exc:
+        return run.result(ApplyStatus.FAILED, str(exc))
+
+
+def _apply(run: DeviceRun) -> DeviceApplyResult:
+    try:
+        session = session_for(run.device, run.sopts)
         session.open()
     except NetwardenError as exc:
-        return run.result(ApplyStatus.FAILED, str(exc))
+        return run.result(ApplyStatus.FAILED, f"{exc}; nothing committed")
     try:
         return run.run(session)
     finally:
@@ -284,17 +162,27 @@ def split_waves(
     return canary, [d for d in devices if d not in canary]
 
 
-def _apply_wave(
-    wave: Sequence[Device],
-    number: int,
-    configs: Mapping[str, str],
-    session_options: SessionOptions,
-    options: ApplyOptions,
-    *,
-    on_done: Callable[[DeviceApplyResult], None] | None,
-) -> list[DeviceApplyResult]:
+@dataclass(frozen=True)
+class _Fleet:
+    configs: Mapping[str, str]
+    session_options: SessionOptions
+    options: ApplyOptions
+    lock_dir: Path
+    holder: Holder
+    on_done: Callable[[DeviceApplyResult], None] | None
+
+
+def _apply_wave(wave: Sequence[Device], number: int, fleet: _Fleet) -> list[DeviceApplyResult]:
     def job(device: Device) -> DeviceApplyResult:
-        return apply_device(device, configs[device.name], session_options, options, number)
+        return apply_device(
+            device,
+            fleet.configs[device.name],
+            fleet.session_options,
+            fleet.options,
+            number,
+            lock_dir=fleet.lock_dir,
+            holder=fleet.holder,
+        )
 
     def crashed(device: Device, exc: Exception) -> DeviceApplyResult:
         return DeviceApplyResult(
@@ -304,7 +192,9 @@ def _apply_wave(
             wave=number,
         )
 
-    return run_each(wave, job, crashed, concurrency=options.concurrency, on_done=on_done)
+    return run_each(
+        wave, job, crashed, concurrency=fleet.options.concurrency, on_done=fleet.on_done
+    )
 
 
 def apply_fleet(
@@ -318,17 +208,49 @@ def apply_fleet(
     message: str = "",
     backup_repo: Path | None = None,
     on_done: Callable[[DeviceApplyResult], None] | None = None,
+    lock_dir: Path | None = None,
+    holder: Holder | None = None,
 ) -> ApplyReport:
-    """Back up, then apply wave by wave; a failed canary wave skips the rest."""
-    started = datetime.now(UTC)
+    """Lock the inventory, back up, then apply wave by wave; a failed canary wave skips the rest.
+
+    ``lock_dir`` defaults to :func:`~netwarden.config.locks.lock_dir_for` the inventory,
+    ``holder`` to this process's run.
+
+    Raises:
+        LockError: another run is applying this inventory (the message names it);
+            nothing was done.
+        ValueError: ``canary_site`` selects no device.
+    """
     canary, rest = split_waves(devices, options)
     if options.canary_site and not canary:
         raise ValueError(f"no selected device is at canary site {options.canary_site!r}")
+    holder = holder or Holder.this_run()
+    lock_dir = lock_dir or lock_dir_for(Path(inventory))
+    path = inventory_lock_path(lock_dir, Path(inventory))
+    with locked(path, holder, f"inventory {inventory}"):
+        fleet = _Fleet(configs, session_options, options, lock_dir, holder, on_done)
+        return _apply_locked(
+            inventory, canary, rest, fleet, user=user, message=message, backup_repo=backup_repo
+        )
+
+
+def _apply_locked(
+    inventory: str,
+    canary: Sequence[Device],
+    rest: Sequence[Device],
+    fleet: _Fleet,
+    *,
+    user: str,
+    message: str,
+    backup_repo: Path | None,
+) -> ApplyReport:
+    started = datetime.now(UTC)
+    options = fleet.options
     backup_commit = None
     if backup_repo is not None:
         backup = run_backup(
-            devices,
-            session_options,
+            [*canary, *rest],
+            fleet.session_options,
             backup_repo,
             user=user,
             message=f"before apply: {message}" if message else "before apply",
@@ -337,7 +259,7 @@ def apply_fleet(
         backup_commit = backup.commit
     results: list[DeviceApplyResult] = []
     if canary:
-        results += _apply_wave(canary, 1, configs, session_options, options, on_done=on_done)
+        results += _apply_wave(canary, 1, fleet)
     bad = [
         r.device for r in results if r.status not in (ApplyStatus.CHANGED, ApplyStatus.UNCHANGED)
     ]
@@ -349,10 +271,10 @@ def apply_fleet(
                 device=device.name, status=ApplyStatus.SKIPPED, reason=reason, wave=number
             )
             results.append(skipped)
-            if on_done is not None:
-                on_done(skipped)
+            if fleet.on_done is not None:
+                fleet.on_done(skipped)
     elif rest:
-        results += _apply_wave(rest, number, configs, session_options, options, on_done=on_done)
+        results += _apply_wave(rest, number, fleet)
     return ApplyReport(
         inventory=inventory,
         user=user,

@@ -1,11 +1,33 @@
-"""Results of plan, apply, backup and drift: frozen models, the JSON the CLI and Ansible emit."""
+"""Results of plan, apply, backup and drift: frozen models, the JSON the CLI and Ansible emit.
+
+No result holds a secret: every text field that can quote a config (diffs,
+commands, reasons, check details, errors) is :data:`Redacted`, so it goes
+through :func:`netwarden.config.sanitize.redact_text` when the model is built.
+Whatever prints or stores a result (terminal, ``--json``, result files, the
+Ansible modules' results and ``--diff``) therefore shows ``<removed>`` where a
+type 7 key, a ``$9$`` hash or an SNMPv3 key was; a changed secret still shows
+as a changed line. Nothing acts on these fields: apply pushes the rendered
+config, not ``commands``.
+
+Examples:
+    >>> DevicePlan(device="a", commands=("tacacs server t", " key 7 02050D480809")).commands
+    ('tacacs server t', ' key 7 <removed>')
+    >>> CheckOutcome(name="c", passed=False, detail="needed: no enable secret 9 $9$ab$cd").detail
+    'needed: no enable secret 9 <removed>'
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from netwarden.config.sanitize import redact_text
+
+Redacted = Annotated[str, AfterValidator(redact_text)]
+"""Text that may quote a config: secrets replaced when the model is built."""
 
 
 class Result(BaseModel):
@@ -23,9 +45,9 @@ class DevicePlan(Result):
     """
 
     device: str
-    device_diff: str = ""
-    commands: tuple[str, ...] = ()
-    error: str | None = None
+    device_diff: Redacted = ""
+    commands: tuple[Redacted, ...] = ()
+    error: Redacted | None = None
 
     @property
     def changed(self) -> bool:
@@ -58,16 +80,16 @@ class CheckOutcome(Result):
 
     name: str
     passed: bool
-    detail: str = ""
+    detail: Redacted = ""
 
 
 class DeviceApplyResult(Result):
     device: str
     status: ApplyStatus
-    reason: str = ""
+    reason: Redacted = ""
     wave: int = 0
-    commands: tuple[str, ...] = ()
-    device_diff: str = ""
+    commands: tuple[Redacted, ...] = ()
+    device_diff: Redacted = ""
     checks: tuple[CheckOutcome, ...] = ()
     duration_seconds: float = 0.0
 
@@ -101,7 +123,7 @@ class DeviceBackup(Result):
     device: str
     status: BackupStatus
     path: str | None = None
-    error: str | None = None
+    error: Redacted | None = None
 
 
 class BackupReport(Result):
@@ -127,9 +149,9 @@ class DeviceDrift(Result):
     """
 
     device: str
-    intended_diff: str = ""
-    backup_diff: str | None = None
-    error: str | None = None
+    intended_diff: Redacted = ""
+    backup_diff: Redacted | None = None
+    error: Redacted | None = None
 
     @property
     def drifted(self) -> bool:

@@ -14,7 +14,7 @@ from hier_config import Platform as HierPlatform
 from hier_config import WorkflowRemediation, get_hconfig
 
 from netwarden.config.models import DevicePlan, PlanReport
-from netwarden.config.normalize import filter_device_diff, filtered
+from netwarden.config.normalize import filter_device_diff, filtered, tidy_remediation
 from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.devices import DeviceSession, SessionOptions, session_for
 from netwarden.errors import NetwardenError, RenderError
@@ -39,7 +39,7 @@ def remediation(running: str, intended: str, platform: Platform = Platform.IOS) 
         raise RenderError(f"no hier_config platform for {platform.value!r}")
     run = get_hconfig(hier, filtered(running))
     want = get_hconfig(hier, filtered(intended))
-    return tuple(WorkflowRemediation(run, want).remediation_config.dump_simple())
+    return tidy_remediation(WorkflowRemediation(run, want).remediation_config.dump_simple())
 
 
 def plan_session(

@@ -1,4 +1,4 @@
-"""Secrets out of configs before they are stored: every secret value becomes ``<removed>``.
+"""Secrets out of configs and of every output: every secret value becomes ``<removed>``.
 
 Backups live in a git repository that many people read; a hash (type 9), an
 encoding (type 7) or a localised SNMPv3 key is still a secret there. What is
@@ -8,9 +8,16 @@ keys, SNMP communities and SNMPv3 user keys. The structure of each line stays, s
 still shows that a secret line was added or removed.
 
 :data:`SECRET_PATTERNS` is the one table of secrets in the code base: evidence
-(:func:`netwarden.compliance.redact.redact_line`) uses it too, through
-:func:`replace_secrets`, with its own replacement text and the default SNMP
-communities kept visible.
+(:func:`netwarden.compliance.redact.redact_line`) uses it too, with its own
+replacement text and the default SNMP communities kept visible.
+
+Two uses. :func:`sanitize_config` turns a config into what a backup stores,
+line by line with the table. :func:`redact_text` is the one redaction of every
+output (plan, apply, backup and drift results on the terminal, in ``--json``,
+result files, the Ansible modules' results and diffs; compliance evidence): it
+understands diff markers (``+key 7 X``, `` +key 7 X``, ``-  password 7 X``),
+commands quoted in a reason (``...; key 7 X``), and replaces any ``$N$`` hash,
+colon-hex SNMPv3 key and type 7 string (one that decodes to text) wherever it is.
 
 Examples:
     >>> sanitize_line("enable secret 9 $9$h36Jxk8hliFPtT$kTHCtsIRSCKc64t")
@@ -196,3 +203,114 @@ def sanitize_config(text: str) -> str:
     return "\n".join(sanitize_line(line) for line in text.splitlines()) + (
         "\n" if text.endswith("\n") else ""
     )
+
+
+# ------------------------------------------------------------------ outputs
+
+_DIFF_PREFIX = re.compile(r"(?P<prefix>\s*[+\-]?)(?P<rest>.*)", re.S)
+"""A line's diff marker with the indentation around it: ``+``, `` +``, ``- `` ..."""
+_CRYPT_HASH = re.compile(r"(?<![\w$])\$(?:1|5|6|8|9|14)\$[^\s$;,]+(?:\$[^\s;,]*)?")
+"""``$1$`` (type 5), ``$8$``, ``$9$`` ... hashes, wherever they are."""
+_COLON_HEX_KEY = re.compile(r"(?<![\w:])[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){11,}(?![\w:])")
+"""12 or more colon-separated octets: a localised SNMPv3 key (a MAC address has 6)."""
+_TYPE7_AFTER = re.compile(r"(?<![\w.:/-])7 (?P<val>[01]\d(?:[0-9A-Fa-f]{2}){4,})(?![\w$])")
+_TYPE7_BEFORE = re.compile(r"(?<![\w$])(?P<val>[01]\d(?:[0-9A-Fa-f]{2}){4,}) 7(?![\w.])")
+"""``7 ENCODED`` and ``ENCODED 7`` (NTP) with a key of 4 or more characters: replaced only if
+ENCODED decodes to printable text (the table above already covers every known config form)."""
+
+
+def _is_type7(value: str) -> bool:
+    from netwarden.ios_secrets import type7_decode  # noqa: PLC0415  # sanitize stays import-light
+
+    clear = type7_decode(value)
+    return clear is not None and all(" " <= c <= "~" for c in clear)
+
+
+def _redact_type7(replacement: str, match: re.Match[str]) -> str:
+    if not _is_type7(match["val"]):
+        return match[0]
+    return match[0].replace(match["val"], replacement, 1)
+
+
+def _redact_segment(segment: str, replacement: str, keep: Set[str]) -> str:
+    segment = replace_secrets(segment, replacement, keep)
+    segment = _CRYPT_HASH.sub(replacement, segment)
+    segment = _COLON_HEX_KEY.sub(replacement, segment)
+    for pattern in (_TYPE7_AFTER, _TYPE7_BEFORE):
+        segment = pattern.sub(partial(_redact_type7, replacement), segment)
+    return segment
+
+
+def redact_output_line(line: str, replacement: str = REMOVED, keep: Set[str] = frozenset()) -> str:
+    """One line of any output with its secrets replaced; diff markers understood.
+
+    The line may be a config line, a unified diff line (``+key 7 X``,
+    ``-  password 7 X``), a line of the device's own diff (``show archive config
+    differences``: `` +key 7 X``), a hier_config command (``no enable secret 9
+    $9$...``) or free text that quotes commands joined by ``"; "`` (a post-check's
+    reason). Beyond :data:`SECRET_PATTERNS`, any ``$N$`` hash, colon-hex SNMPv3
+    key and type 7 string (one that decodes to text) is replaced wherever it is.
+    ``keep``: SNMP communities left visible, as in :func:`replace_secrets`.
+
+    Examples:
+        >>> redact_output_line("+key 7 02050D480809")
+        '+key 7 <removed>'
+        >>> redact_output_line(" +key 7 02050D480809"), redact_output_line("+ key 7 02050D480809")
+        (' +key 7 <removed>', '+ key 7 <removed>')
+        >>> redact_output_line("-  password 7 02050D480809")
+        '-  password 7 <removed>'
+        >>> redact_output_line("no enable secret 9 $9$h36Jxk8hliFPtT$kTHCtsIRSCKc64t")
+        'no enable secret 9 <removed>'
+        >>> redact_output_line("+ntp authentication-key 10 md5 02050D480809 7")
+        '+ntp authentication-key 10 md5 <removed> 7'
+        >>> redact_output_line("2 command(s) still needed: tacacs server a; key 7 02050D480809 ...")
+        '2 command(s) still needed: tacacs server a; key 7 <removed> ...'
+        >>> redact_output_line("invalid input near 'md5 02050D480809 7' and $1$ab$cdef")
+        "invalid input near 'md5 <removed> 7' and <removed>"
+        >>> redact_output_line("+snmp-server user m G v3 encrypted auth sha " + ":".join(["0A"] * 20))
+        '+snmp-server user m G v3 encrypted auth sha <removed>'
+        >>> redact_output_line("+ key 1"), redact_output_line("+interface Gi1/0/7 0102"), redact_output_line("--- a/b")
+        ('+ key 1', '+interface Gi1/0/7 0102', '--- a/b')
+        >>> redact_output_line("vlan 7 1020304050")  # decodes to a control character: not a key
+        'vlan 7 1020304050'
+    """
+    match = _DIFF_PREFIX.fullmatch(line)
+    prefix, rest = (match["prefix"], match["rest"]) if match else ("", line)
+    return prefix + "; ".join(_redact_segment(s, replacement, keep) for s in rest.split("; "))
+
+
+def redact_text(text: str, replacement: str = REMOVED, keep: Set[str] = frozenset()) -> str:
+    """:func:`redact_output_line` on every line of ``text`` (diffs, reasons, errors); layout kept.
+
+    Every output of plan, apply, backup and drift (terminal, JSON, result files,
+    Ansible results and diffs) goes through it: the report models redact their
+    fields when they are built (:mod:`netwarden.config.models`).
+
+    Examples:
+        >>> print(redact_text("+tacacs server a\\n +address ipv4 10.0.0.1\\n +key 7 02050D480809\\n"))
+        +tacacs server a
+         +address ipv4 10.0.0.1
+         +key 7 <removed>
+        <BLANKLINE>
+    """
+    if not text:
+        return text
+    return "\n".join(redact_output_line(line, replacement, keep) for line in text.split("\n"))
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter for people: secrets redacted, control characters shown escaped.
+
+    A log line can quote a device's reason or error (``-v``), which can quote a
+    config: the CLI's log handler formats through this.
+
+    Examples:
+        >>> record = logging.LogRecord("x", logging.INFO, "f", 1, "%s: %s", ("sw1", "key 7 02050D480809\\x1b[2J"), None)
+        >>> RedactingFormatter("%(message)s").format(record)
+        'sw1: key 7 <removed>\\\\x1b[2J'
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        from netwarden.textsafe import printable  # noqa: PLC0415  # sanitize stays import-light
+
+        return printable(redact_text(super().format(record)))

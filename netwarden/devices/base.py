@@ -50,6 +50,32 @@ class Facts:
 
 
 @dataclass(frozen=True)
+class PendingCommit:
+    """A commit waiting for confirmation (``show archive config rollback timer`` on IOS).
+
+    Attributes:
+        configured: when the timer was set or last reset, as the device says it.
+        user: who committed.
+        minutes: the timer's value.
+        archive: the config the device reverts to when the timer fires.
+    """
+
+    configured: str
+    user: str = ""
+    minutes: int | None = None
+    archive: str = ""
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """What tells two commits apart: another commit (or a reset of the timer) changes it."""
+        return (self.configured, self.archive)
+
+    def describe(self) -> str:
+        timer = f", timer {self.minutes} min" if self.minutes is not None else ""
+        return f"configured at {self.configured} by {self.user or 'unknown'}{timer}"
+
+
+@dataclass(frozen=True)
 class Credentials:
     """Login for one device; secrets never appear in a repr or a log line."""
 
@@ -158,6 +184,10 @@ class DeviceSession(Protocol):
     - :meth:`commit` replaces running with the candidate. With ``revert_in``
       (seconds) the device reverts by itself unless :meth:`confirm` is called
       in time; :meth:`rollback` reverts a pending commit now (or the last commit).
+      A commit the device refuses (an error in its answer) raises ``DeviceError``
+      quoting the device; it never returns as if it had been applied.
+    - :meth:`pending_commit` says which commit waits for confirmation (None: none),
+      so a run can tell its own commit from another session's.
     - The getters read state for post-checks; they never change the device.
 
     Every method other than ``close`` raises ``DeviceError`` (or a subclass) with
@@ -185,6 +215,8 @@ class DeviceSession(Protocol):
     def discard(self) -> None: ...
 
     def has_pending_commit(self) -> bool: ...
+
+    def pending_commit(self) -> PendingCommit | None: ...
 
     def get_facts(self) -> Facts: ...
 

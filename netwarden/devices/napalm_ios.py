@@ -22,12 +22,14 @@ from netmiko.exceptions import (
     NetmikoBaseException,
     NetmikoTimeoutException,
     ReadException,
+    ReadTimeout,
 )
 
 from netwarden.devices.base import (
     ConfigKind,
     Facts,
     InterfaceState,
+    PendingCommit,
     SessionOptions,
     address_of,
     credentials_for,
@@ -45,6 +47,25 @@ _LOST = (ConnectionClosedException, ReadException, OSError, EOFError, paramiko.S
 # The device answered but refused or failed the operation.
 _FAILED = (NapalmException, NetmikoBaseException, ValueError, KeyError)
 _HOST_KEY_HINTS = ("not found in known_hosts", "Host key for server", "does not match")
+# An answer that starts with one of these is IOS refusing the command.
+_REFUSALS = (
+    "% Invalid input",
+    "% Incomplete command",
+    "% Ambiguous command",
+    "% Unknown command",
+    "%Error",
+    "% Error",
+    "% Authorization failed",
+    "Command authorization failed",
+)
+_NO_PENDING = "No Rollback Confirmed Change pending"
+_TIMER_FIELDS = {
+    "Time configured(or reset)": "configured",
+    "Time configured": "configured",
+    "User": "user",
+    "Archive file": "archive",
+    "Timer value": "minutes",
+}
 
 
 class NapalmIosSession:
@@ -109,6 +130,13 @@ class NapalmIosSession:
             raise DeviceConnectionError(
                 self.name, f"no SSH session with {host}:{port}: {_first_line(text)}"
             ) from exc
+        except ReadTimeout as exc:
+            raise DeviceConnectionError(
+                self.name,
+                f"no session with {host}:{port}: no answer within {opts.read_timeout:g} s while "
+                "preparing the session (the device is too slow or hung; raise --timeout for a "
+                "slow device)",
+            ) from exc
         except (*_LOST, *_FAILED) as exc:
             raise DeviceConnectionError(
                 self.name, f"no session with {host}:{port}: {_describe(exc)}"
@@ -152,8 +180,36 @@ class NapalmIosSession:
         return str(self._call("compare the candidate with running", lambda d: d.compare_config()))
 
     def commit(self, revert_in: int | None = None) -> None:
+        """``configure replace`` (NAPALM's commit); a refusal in the device's answer raises.
+
+        NAPALM only looks for "error" and "failed" in the answer, so a device that
+        answers ``% Invalid input`` (no privilege, command authorisation, an IOS
+        without ``configure replace``) would pass for a commit. The answer is read
+        here (NAPALM's ``_commit_handler`` returns it; the wrapper is on this driver
+        instance only and removed after the call) and a refusal raises DeviceError
+        quoting the device.
+        """
         what = f"commit (revert in {revert_in} s)" if revert_in else "commit"
-        self._call(what, lambda d: d.commit_config(revert_in=revert_in))
+        answers: list[str] = []
+
+        def run(driver: Any) -> None:
+            original = driver._commit_handler  # NAPALM private: its answer, see above
+
+            def handler(cmd: str) -> str:
+                out = str(original(cmd))
+                answers.append(out)
+                return out
+
+            driver._commit_handler = handler
+            try:
+                driver.commit_config(revert_in=revert_in)
+            finally:
+                del driver._commit_handler  # the class method again
+
+        self._call(what, run)
+        refusal = refusal_in("\n".join(answers))
+        if refusal:
+            raise DeviceError(self.name, f"configure replace refused by the device: {refusal}")
 
     def confirm(self) -> None:
         self._call("confirm the commit", lambda d: d.confirm_commit())
@@ -166,6 +222,18 @@ class NapalmIosSession:
 
     def has_pending_commit(self) -> bool:
         return bool(self._call("read the revert timer", lambda d: d.has_pending_commit()))
+
+    def pending_commit(self) -> PendingCommit | None:
+        command = "show archive config rollback timer"
+        out = self.send_command(command)
+        if _NO_PENDING in out:
+            return None
+        pending = parse_rollback_timer(out)
+        if pending is None:
+            raise DeviceError(
+                self.name, f"{command!r} answered {_first_line(out)!r}, not a rollback timer"
+            )
+        return pending
 
     # ------------------------------------------------------------ getters
     def get_facts(self) -> Facts:
@@ -195,12 +263,75 @@ class NapalmIosSession:
             raise DeviceError(self.name, f"cannot {operation}: the session is not open")
         try:
             return fn(self._driver)
+        except ReadTimeout as exc:
+            if not _connected(self._driver):
+                raise SessionLostError(
+                    self.name, f"session lost during {operation}: the device closed the connection"
+                ) from exc
+            raise SessionLostError(
+                self.name,
+                f"session lost during {operation}: no answer within "
+                f"{self.options.read_timeout:g} s (the device is too slow or hung; "
+                "raise --timeout for a slow device)",
+            ) from exc
         except _LOST as exc:
             raise SessionLostError(
                 self.name, f"session lost during {operation}: {_describe(exc)}"
             ) from exc
         except _FAILED as exc:
             raise DeviceError(self.name, f"{operation} failed: {_describe(exc)}") from exc
+
+
+def _connected(driver: Any) -> bool:
+    """Whether the driver's SSH transport is still up (a closed one reads as a timeout)."""
+    channel: Any = getattr(getattr(driver, "device", None), "remote_conn", None)
+    if channel is None or channel.closed:
+        return False
+    transport = channel.get_transport()
+    return bool(transport is not None and transport.is_active())
+
+
+def refusal_in(answer: str) -> str:
+    """The device's refusal in a command's answer ("" when there is none), with the line after it.
+
+    Examples:
+        >>> refusal_in("configure replace flash:c.txt force\\n% Invalid input detected at '^' marker.")
+        "% Invalid input detected at '^' marker."
+        >>> refusal_in("Total number of passes: 1\\nRollback Done")
+        ''
+    """
+    for line in answer.splitlines():
+        text = line.strip()
+        if text.startswith(_REFUSALS):
+            return text
+    return ""
+
+
+def parse_rollback_timer(text: str) -> PendingCommit | None:
+    """``show archive config rollback timer`` as a :class:`PendingCommit` (None: not that output).
+
+    Examples:
+        >>> p = parse_rollback_timer("Time configured(or reset): 09:05:25 CET Sat Dec 5 2026\\n"
+        ...     "Timer type: Rollback timer\\nTimer value: 30 min\\nArchive file: flash:archive-1\\n"
+        ...     "User: netwarden")
+        >>> p.configured, p.user, p.minutes, p.archive
+        ('09:05:25 CET Sat Dec 5 2026', 'netwarden', 30, 'flash:archive-1')
+    """
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        field_name = _TIMER_FIELDS.get(key.strip())
+        if sep and field_name:
+            found[field_name] = value.strip()
+    if "configured" not in found:
+        return None
+    minutes = found.get("minutes", "").split()
+    return PendingCommit(
+        configured=found["configured"],
+        user=found.get("user", ""),
+        minutes=int(minutes[0]) if minutes and minutes[0].isdigit() else None,
+        archive=found.get("archive", ""),
+    )
 
 
 def _first_line(text: str) -> str:

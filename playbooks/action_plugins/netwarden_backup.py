@@ -41,6 +41,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
                 current_user,
                 host_from_params,
             )
+            from netwarden.config.sanitize import redact_text  # noqa: PLC0415
             from netwarden.errors import NetwardenError  # noqa: PLC0415
         except ImportError as exc:
             raise AnsibleActionFail(
@@ -58,7 +59,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
                     host, repo, user=current_user(), message=args["message"]
                 )
         except NetwardenError as exc:
-            result.update(failed=True, msg=str(exc), status="failed")
+            result.update(failed=True, msg=redact_text(str(exc)), status="failed")
             return result
         status = backup.status.value
         result.update(

@@ -28,9 +28,38 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 
 
 def _diff(name: str, device_diff: str, commands: tuple[str, ...]) -> dict[str, str]:
-    """Ansible's ``prepared`` diff: the device's own diff (else the commands) under a header."""
+    """Ansible's ``prepared`` diff: the device's own diff (else the commands) under a header.
+
+    Ansible prints it as it is: the text is already redacted (the result models),
+    and its control characters are escaped here so a device cannot drive the terminal.
+    """
+    from netwarden.textsafe import printable  # noqa: PLC0415
+
     body = device_diff or "".join(f"{c}\n" for c in commands)
-    return {"prepared": f"--- {name} (running)\n+++ {name} (intended)\n{body}"}
+    return {"prepared": printable(f"--- {name} (running)\n+++ {name} (intended)\n{body}")}
+
+
+_TEXT_KEYS = ("msg", "reason", "commands", "device_diff", "checks")
+"""Return values people read (``-v``, failures): control characters escaped like the diff."""
+
+
+def _for_people(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the device text of :data:`_TEXT_KEYS` escaped (Ansible prints it raw)."""
+    from netwarden.textsafe import printable  # noqa: PLC0415
+
+    def escaped(value: Any) -> Any:
+        if isinstance(value, str):
+            return printable(value)
+        if isinstance(value, list):
+            return [escaped(v) for v in value]
+        if isinstance(value, dict):
+            return {k: escaped(v) for k, v in value.items()}
+        return value
+
+    for key in _TEXT_KEYS:
+        if key in result:
+            result[key] = escaped(result[key])
+    return result
 
 
 class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no type information
@@ -49,6 +78,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
                 plan_host,
             )
             from netwarden.config.apply import ApplyOptions  # noqa: PLC0415
+            from netwarden.config.sanitize import redact_text  # noqa: PLC0415
             from netwarden.errors import NetwardenError  # noqa: PLC0415
         except ImportError as exc:
             raise AnsibleActionFail(
@@ -74,7 +104,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
                     result.update(failed=True, msg=plan.error)
                 elif plan.changed and self._task.diff:
                     result["diff"] = _diff(plan.device, plan.device_diff, plan.commands)
-                return result
+                return _for_people(result)
             repo = args["backup_repo"]
             done = apply_host(
                 host,
@@ -83,8 +113,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
                 message=args["message"],
             )
         except NetwardenError as exc:
-            result.update(failed=True, msg=str(exc), status="failed", reason=str(exc))
-            return result
+            why = redact_text(str(exc))
+            result.update(failed=True, msg=why, status="failed", reason=why)
+            return _for_people(result)
         applied = done.result
         ok = applied.status.value in ("changed", "unchanged")
         result.update(
@@ -102,4 +133,4 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
             )
         elif result["changed"] and self._task.diff:
             result["diff"] = _diff(applied.device, applied.device_diff, applied.commands)
-        return result
+        return _for_people(result)

@@ -23,6 +23,9 @@ description:
     management interface, running equals intended), confirm if every check passed, else roll back.
     A device whose config is already the intended one is not touched (C(changed=false)).
   - A device rolled back or left in another state fails the task with the reason.
+  - No return value and no diff carries a secret - type 7 keys, type 9 hashes and SNMPv3 keys in
+    commands, diffs, reasons and check details are shown as C(<removed>), so a changed secret
+    still shows as a changed line; a device's control characters are escaped in the diff.
   - An action plugin - it talks to the device from the controller, in ansible-playbook's own
     Python, so ansible-playbook must run from netwarden's venv. Nothing runs on the device's
     side (use a play with C(connection=local)).
@@ -105,13 +108,15 @@ reason:
   returned: always
   type: str
 commands:
-  description: hier_config's remediation, the exact commands that turn running into intended.
+  description: hier_config's remediation, the exact commands that turn running into intended
+    (secret values shown as C(<removed>)).
   returned: always
   type: list
   elements: str
   sample: ["aaa new-model", "no ip http server"]
 device_diff:
-  description: The device's own diff of running against the intended config (normalised).
+  description: The device's own diff of running against the intended config (normalised;
+    secret values shown as C(<removed>)).
   returned: always
   type: str
 checks:

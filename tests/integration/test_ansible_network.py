@@ -53,6 +53,8 @@ def play(
             str(ANSIBLE_PLAYBOOK),
             "-i",
             str(lab.path),
+            "--vault-password-file",  # the lab's own, fresh (ansible.cfg names the example's)
+            str(lab.path / ".vault-password"),
             f"playbooks/{playbook}",
             "--limit",
             ",".join(limit),

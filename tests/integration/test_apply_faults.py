@@ -1,7 +1,9 @@
 """Apply under faults: the device's revert timer and our rollback leave no device in an unknown state.
 
 Faults come from the simulator: a session dropped once the commit is applied, a
-refused login, ``% Invalid input`` for the command a post-check needs. Each test
+refused login, ``% Invalid input`` for the command a post-check needs or for
+``configure replace`` itself, a device answering slowly. Statuses are honest:
+``rolled_back`` only when something was committed and reverted. Each test
 works on its own devices of one fleet; the last test reads every device's
 running config: each is either its config from before the apply or its
 intended config, with no revert timer pending.
@@ -9,14 +11,17 @@ intended config, with no revert timer pending.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from netwarden.config.apply import ApplyOptions, apply_device, apply_fleet
-from netwarden.config.models import ApplyStatus
-from tests.integration.labfleet import CONFIRM_MINUTES, Lab, start_lab, state_of
+from netwarden.config.checks import POST_CHECKS, CheckContext, PostCheck
+from netwarden.config.models import ApplyStatus, CheckOutcome
+from tests.integration.labfleet import CONFIRM_MINUTES, Lab, start_lab, state_of, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -117,6 +122,97 @@ def test_a_failed_canary_stops_the_run(lab: Lab) -> None:
         assert by_device[name].status is ApplyStatus.SKIPPED
         assert "canary wave failed (jed-core-sw1)" in by_device[name].reason
         assert state_of(lab, name) == "previous"
+
+
+def test_a_refused_configure_replace_is_failed_and_nothing_committed(lab: Lab) -> None:
+    """NAPALM takes ``% Invalid input`` for a commit; the device's words are reported."""
+    name = "jed-acc-sw2"
+    lab.fleet.set_fault(name, invalid_commands={"configure replace"})
+    try:
+        result = apply_device(lab.device(name), lab.configs[name], lab.options(), OPTIONS)
+    finally:
+        lab.fleet.clear_faults(name)
+    assert result.status is ApplyStatus.FAILED, result.reason
+    assert "configure replace refused by the device: % Invalid input" in result.reason
+    assert "nothing committed, running config unchanged (verified)" in result.reason
+    assert result.checks == ()  # nothing to post-check
+    assert lab.sim(name).pending is None
+    assert state_of(lab, name) == "previous"
+
+
+def test_a_revert_timer_that_fires_before_the_confirm_is_said(lab: Lab) -> None:
+    """Post-checks slower than the timer (a slow device): rolled back by the timer, and why."""
+    name = "nyc-acc-sw1"
+    sim = lab.sim(name)
+
+    def slow_check(_ctx: CheckContext) -> CheckOutcome:
+        sim.clock.set_scale(6000)  # the 30-minute timer fires within a second
+        fired = wait_for(lambda: sim.pending is None, 30)
+        sim.clock.set_scale(60)
+        return CheckOutcome(name="slow", passed=fired, detail="the timer fired meanwhile")
+
+    options = replace(OPTIONS, checks=(*POST_CHECKS, PostCheck("slow", slow_check)))
+    result = apply_device(lab.device(name), lab.configs[name], lab.options(), options)
+    assert result.status is ApplyStatus.ROLLED_BACK, result.reason
+    assert (
+        f"the device's revert timer ({CONFIRM_MINUTES} min) fired before this run could confirm"
+        in result.reason
+    )
+    assert "the commit took" in result.reason
+    assert "the post-checks took" in result.reason
+    assert "restored the previous config (verified)" in result.reason
+    assert state_of(lab, name) == "previous"
+
+
+def test_a_device_too_slow_to_answer_is_failed_with_the_command(lab: Lab) -> None:
+    name = "nyc-acc-sw2"
+    lab.fleet.set_fault(name, delay_seconds=3)
+    try:
+        result = apply_device(
+            lab.device(name), lab.configs[name], lab.options(read_timeout=1.0), OPTIONS
+        )
+    finally:
+        lab.fleet.clear_faults(name)
+    assert result.status is ApplyStatus.FAILED, result.reason
+    assert "no answer within 1 s" in result.reason
+    assert "too slow" in result.reason
+    assert "nothing committed" in result.reason
+    assert state_of(lab, name) == "previous"
+
+
+def test_waiting_for_an_unreachable_device_shows_progress(lab: Lab) -> None:
+    """The session drops at the commit; the device refuses logins until its timer fired (and
+    until a progress line was shown)."""
+    name = "bru-acc-sw1"
+    sim = lab.sim(name)
+    lines: list[str] = []
+    sim.clock.set_scale(600)  # the 30-minute timer fires after 3 s
+    lab.fleet.set_fault(name, drop_on_commit=True)
+
+    def back_after_the_timer() -> None:
+        wait_for(lambda: sim.pending is not None, 60)
+        lab.fleet.set_fault(name, refuse_login=True)
+        wait_for(lambda: sim.pending is None and bool(lines), 60)
+        lab.fleet.clear_faults(name)
+
+    helper = threading.Thread(target=back_after_the_timer)
+    helper.start()
+    options = replace(OPTIONS, progress_seconds=0, notify=lines.append)
+    try:
+        result = apply_device(
+            lab.device(name), lab.configs[name], lab.options(read_timeout=5.0), options
+        )
+    finally:
+        helper.join(60)
+        lab.fleet.clear_faults(name)
+        sim.clock.set_scale(60)
+    assert result.status is ApplyStatus.ROLLED_BACK, result.reason
+    assert lines, "no progress while waiting for the device"
+    assert all(line.startswith(f"{name}: session lost during commit") for line in lines)
+    assert "waiting for the device to settle" in lines[0]
+    assert "its revert timer fires in" in lines[0]
+    assert any("login refused" in line for line in lines)
+    assert state_of(lab, name) == "previous"
 
 
 def test_no_device_is_left_in_an_unknown_state(lab: Lab) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -65,3 +66,45 @@ def test_lab_sim_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             pytest.fail(f"netwarden lab sim did not stop on SIGTERM:\n{output}")
     assert proc.returncode == 0, output
     assert "5 simulated devices" in output
+
+
+@pytest.mark.integration
+def test_lab_sim_of_an_inventory_gets_a_fresh_private_vault_password(
+    tmp_path: Path, example_inventory: Path
+) -> None:
+    """The lab's ``.vault-password`` is new, random and 0600; the lab inventory still loads."""
+    out = tmp_path / "lab"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("VAULT_PASSWORD_FILE")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netwarden.cli", "lab", "sim", "-i", str(example_inventory),
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**env, "COLUMNS": "200"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "known_hosts.txt").exists() and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert (out / "known_hosts.txt").exists(), "the simulator did not write its lab inventory"
+        source_pw = (example_inventory / ".vault-password").read_text()
+        lab_pw = out / ".vault-password"
+        assert lab_pw.read_text().strip() != source_pw.strip()
+        assert len(lab_pw.read_text().strip()) >= 32
+        assert stat.S_IMODE(lab_pw.stat().st_mode) == 0o600
+        vault = (out / "group_vars" / "all" / "vault.yml").read_bytes()
+        assert vault.startswith(b"$ANSIBLE_VAULT;")
+        assert vault != (example_inventory / "group_vars" / "all" / "vault.yml").read_bytes()
+        check = subprocess.run(
+            [sys.executable, "-m", "netwarden.cli", "inventory", "check", "-i", str(out)],
+            capture_output=True, text=True, check=False, env=env,
+        )  # fmt: skip
+        assert check.returncode == 0, check.stdout + check.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,4 +45,63 @@ def test_fail_keeps_its_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
 def test_render_limit_with_brackets_is_echoed_verbatim(example_inventory: Path) -> None:
     res = runner.invoke(app, ["render", "-i", str(example_inventory), "--limit", "sw[ab]"])
     assert res.exit_code == EXIT_USAGE
-    assert "error: no ios device matches --limit 'sw[ab]'" in res.output
+    assert "error: --limit 'sw[ab]': 'sw[ab]' matches no device, site or group" in res.output
+
+
+# issue 11 point 5: a --limit that selects devices render does not handle says so
+
+
+def _render(inventory: Path, out: Path, limit: str, *extra: str) -> tuple[int, str, str]:
+    res = runner.invoke(
+        app, ["render", "-i", str(inventory), "-o", str(out), "--limit", limit, *extra]
+    )
+    return res.exit_code, res.stdout, res.stderr
+
+
+ISSUE_15 = "render handles ios devices only (linux firewalls and servers: coming with issue 15)"
+
+
+def test_render_a_linux_device_names_its_platform(example_inventory: Path, tmp_path: Path) -> None:
+    code, out, err = _render(example_inventory, tmp_path / "out", "nyc-fw1")
+    assert code == EXIT_USAGE
+    assert out == ""
+    assert err == f"error: nyc-fw1 is a linux device (firewall); {ISSUE_15}\n"
+    assert "no ios device matches" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_a_limit_of_linux_devices_only_lists_them(
+    example_inventory: Path, tmp_path: Path
+) -> None:
+    code, _, err = _render(example_inventory, tmp_path / "out", "firewalls,nyc-srv1")
+    assert code == EXIT_USAGE
+    flat = " ".join(err.split())
+    assert flat.startswith("error: --limit 'firewalls,nyc-srv1' selects 6 linux devices: ")
+    assert "bru-fw1 (firewall), gva-fw1 (firewall)" in flat
+    assert "nyc-srv1 (server)" in flat
+    assert flat.endswith(ISSUE_15)
+
+
+def test_render_a_mixed_limit_renders_the_ios_devices_and_says_what_it_left_out(
+    example_inventory: Path, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "out"
+    code, out, err = _render(example_inventory, out_dir, "nyc", "--json")
+    assert code == 0, err
+    rendered = json.loads(out)  # stdout stays machine-readable: the note is on stderr
+    assert [c["device"] for c in rendered["configs"]] == ["nyc-acc-sw1", "nyc-acc-sw2"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["nyc-acc-sw1.cfg", "nyc-acc-sw2.cfg"]
+    flat = " ".join(err.split())
+    assert flat == (
+        "note: --limit 'nyc': left out 3 linux devices: nyc-fw1 (firewall), "
+        f"nyc-sensor1 (sensor), nyc-srv1 (server); {ISSUE_15}"
+    )
+
+
+def test_render_without_a_limit_leaves_linux_devices_out_silently(
+    example_inventory: Path, tmp_path: Path
+) -> None:
+    res = runner.invoke(app, ["render", "-i", str(example_inventory), "-o", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert res.stderr == ""
+    assert len(list(tmp_path.glob("*.cfg"))) == 10

@@ -388,7 +388,7 @@ def test_cli_render_writes_the_same_configs(
         app, ["render", "-i", str(example_inventory), "--out", str(out), "-l", "x*"]
     )
     assert bad.exit_code == EXIT_USAGE
-    assert "no ios device matches" in bad.output
+    assert "--limit 'x*': 'x*' matches no device, site or group" in bad.output
 
 
 # --- the render-time guard (issue 10.1): values that slipped past the models are refused ---

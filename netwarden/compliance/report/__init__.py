@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from netwarden.compliance.history import changes, load_history, previous_of, save_run, trend
+from netwarden.compliance.history import (
+    changes,
+    load_history,
+    overall_trend,
+    previous_of,
+    save_run,
+    trend,
+)
 from netwarden.compliance.models import AuditRun, ComplianceError
 from netwarden.compliance.report.exports import to_csv, to_json, to_sarif
 from netwarden.compliance.report.html import render_html
@@ -27,7 +34,9 @@ FORMATS = {
 def summary_for(run: AuditRun, out: Path) -> Summary:
     history = load_history(out)
     prev = previous_of(history, run)
-    return summarise(run, changes(prev, run), prev, trend(history, run))
+    return summarise(
+        run, changes(prev, run), prev, trend(history, run), overall_trend(history, run)
+    )
 
 
 def write_reports(

@@ -1,5 +1,11 @@
 """Machine-readable reports: JSON (the run itself), CSV (one row per result), SARIF 2.1.0.
 
+CSV is opened by people, in spreadsheets and terminals: every cell goes through
+:func:`netwarden.textsafe.csv_cell` (control characters escaped; a cell that
+starts with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'``, the OWASP
+rule, so a device named ``=HYPERLINK(...)`` is text, not a formula). JSON and
+SARIF keep the values as they are (JSON escapes control characters itself).
+
 SARIF: one ``result`` per failure or waived failure; waivers become
 ``suppressions`` (kind ``external``, status ``accepted``, with the approver
 and justification), so code-scanning tools hide them without losing them.
@@ -19,6 +25,7 @@ from typing import Any
 
 from netwarden import __version__
 from netwarden.compliance.models import AuditRun, Result, Status
+from netwarden.textsafe import csv_cell
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {
@@ -60,25 +67,24 @@ def to_csv(run: AuditRun) -> str:
     for r in run.results:
         rule = rules.get(r.rule)
         refs = rule.references if rule else None
-        w.writerow(
-            {
-                "run_id": run.meta.run_id,
-                "device": r.device,
-                "site": r.site,
-                "rule": r.rule,
-                "title": rule.title if rule else "",
-                "severity": r.severity.value,
-                "status": r.status.value,
-                "message": r.message,
-                "evidence": " | ".join(f"{e.where}: {e.text or e.note}" for e in r.evidence),
-                "waiver_approver": r.waiver.approver if r.waiver else "",
-                "waiver_expires": r.waiver.expires.isoformat() if r.waiver else "",
-                "expired_waiver": r.expired_waiver.expires.isoformat() if r.expired_waiver else "",
-                "cis": "; ".join(str(c) for c in refs.cis) if refs else "",
-                "nist_800_53_r5": " ".join(refs.nist_800_53_r5) if refs else "",
-                "iso27001_2022": " ".join(refs.iso27001_2022) if refs else "",
-            }
-        )
+        row: dict[str, object] = {
+            "run_id": run.meta.run_id,
+            "device": r.device,
+            "site": r.site,
+            "rule": r.rule,
+            "title": rule.title if rule else "",
+            "severity": r.severity.value,
+            "status": r.status.value,
+            "message": r.message,
+            "evidence": " | ".join(f"{e.where}: {e.text or e.note}" for e in r.evidence),
+            "waiver_approver": r.waiver.approver if r.waiver else "",
+            "waiver_expires": r.waiver.expires.isoformat() if r.waiver else "",
+            "expired_waiver": r.expired_waiver.expires.isoformat() if r.expired_waiver else "",
+            "cis": "; ".join(str(c) for c in refs.cis) if refs else "",
+            "nist_800_53_r5": " ".join(refs.nist_800_53_r5) if refs else "",
+            "iso27001_2022": " ".join(refs.iso27001_2022) if refs else "",
+        }
+        w.writerow({key: csv_cell(value) for key, value in row.items()})
     return buf.getvalue()
 
 

@@ -3,12 +3,17 @@
 Everything that comes from a device (hostnames, evidence lines, banners inside
 evidence) reaches the page only through Jinja2 autoescaping; the page also
 carries a Content-Security-Policy that forbids scripts, so even a mistake in a
-template cannot run device-supplied code.
+template cannot run device-supplied code. Before escaping, every printed string
+has its control characters and bidi overrides shown as ``\x1b``/``\u202e``
+(:func:`netwarden.textsafe.printable`): a right-to-left override in a
+description cannot make a line read differently from what it holds.
 
 Examples:
     >>> env = environment()
     >>> env.from_string("{{ x }}").render(x="<script>alert(1)</script>")
     '&lt;script&gt;alert(1)&lt;/script&gt;'
+    >>> env.from_string("{{ x }}").render(x="sw1\\u202e1ws\\x1b[2J")
+    'sw1\\\\u202e1ws\\\\x1b[2J'
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import functools
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from netwarden.compliance.report.summary import Summary
+from netwarden.textsafe import printable
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -31,9 +38,17 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
-    env.filters["pct"] = lambda v: f"{round(100 * float(v))}%"
+    env.filters["pct"] = lambda v: "not assessed" if v is None else f"{round(100 * float(v))}%"
     return env
+
+
+def _shown(value: object) -> object:
+    """Every ``{{ }}`` value: a plain string gets its control characters escaped visibly."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return printable(value)
+    return value
 
 
 def render_html(summary: Summary) -> str:

@@ -24,6 +24,8 @@ from netwarden.compliance.models import (
     Severity,
     Status,
 )
+from netwarden.compliance.report.charts import TrendChart, trend_chart
+from netwarden.compliance.scope import ScopeSummary, scope_of
 
 
 @dataclass
@@ -65,6 +67,9 @@ class Summary:
     by_rule: dict[str, list[Result]]
     expired_waivers: list[Result]
     cis_benchmarks: list[str]
+    scope: ScopeSummary
+    """What was audited, what was not and why (page 1)."""
+    trend_chart: TrendChart
 
 
 def spark(points: list[tuple[str, float]], width: int = 120, height: int = 24) -> str:
@@ -85,11 +90,14 @@ def summarise(
     changes: Changes,
     previous: AuditRun | None,
     trend: dict[str, list[tuple[str, float]]],
+    overall_trend: list[tuple[str, float]] | None = None,
 ) -> Summary:
+    """Everything the report shows; results of unreadable devices count in no score."""
     rules = {r.id: r for r in run.rules}
-    prev_sites = posture_by_site(previous.results) if previous else {}
+    unread = run.unread
+    prev_sites = posture_by_site(previous.results, previous.unread) if previous else {}
     sites = []
-    for site, p in posture_by_site(run.results).items():
+    for site, p in posture_by_site(run.results, unread).items():
         crit = sum(
             1
             for r in run.results
@@ -115,7 +123,7 @@ def summarise(
                 row = rows.setdefault(cid, ControlRow(cid))
                 if rule.id not in row.rules:
                     row.rules.append(rule.id)
-                row.posture.add(r.status)
+                row.posture.add(r.status, unread=r.device in unread)
         frameworks[fw.value] = sorted(rows.values(), key=lambda c: _natural(c.control))
     failed = Counter(r.severity for r in run.results if r.status is Status.FAIL)
     waived = Counter(r.severity for r in run.results if r.status is Status.WAIVED)
@@ -140,7 +148,7 @@ def summarise(
     return Summary(
         run=run,
         rules=rules,
-        overall=overall(run.results),
+        overall=overall(run.results, unread),
         sites=sites,
         frameworks=frameworks,
         framework_titles={f.value: t for f, t in FRAMEWORK_TITLES.items()},
@@ -156,6 +164,8 @@ def summarise(
         ),
         expired_waivers=[r for r in run.results if r.expired_waiver is not None],
         cis_benchmarks=benchmarks,
+        scope=scope_of(run),
+        trend_chart=trend_chart(trend, overall_trend or []),
     )
 
 

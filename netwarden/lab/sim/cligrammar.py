@@ -142,7 +142,7 @@ _MODE_TREES: dict[str, _Tree] = {
     | {"ip": _IP_TREE, "switchport": _SWITCHPORT_TREE},
 }
 
-_INTERFACE_TYPES = (
+INTERFACE_TYPES = (
     "GigabitEthernet", "FastEthernet", "TenGigabitEthernet", "TwoGigabitEthernet",
     "FiveGigabitEthernet", "TwentyFiveGigE", "FortyGigabitEthernet", "HundredGigE",
     "AppGigabitEthernet", "Ethernet", "Loopback", "Vlan", "Port-channel", "Tunnel",
@@ -167,7 +167,7 @@ def interface_name(text: str) -> str | None:
     kind, number = match.group(1).lower(), match.group(2)
     full = _INTERFACE_ALIASES.get(kind)
     if full is None:
-        candidates = [t for t in _INTERFACE_TYPES if t.lower().startswith(kind)]
+        candidates = [t for t in INTERFACE_TYPES if t.lower().startswith(kind)]
         if len(candidates) != 1:
             return None
         full = candidates[0]
@@ -228,6 +228,60 @@ def known_in_mode(words: list[str], mode: str) -> bool:
     if mode == "config-if" and first in _IF_SECOND:
         return second in _IF_SECOND[first] and words[-1] != "default"
     return True
+
+
+def keywords_at(words: list[str], mode: str) -> list[str] | None:
+    """The keywords that may follow ``words`` in ``mode``: [] when arguments follow,
+    None when a word of ``words`` is not a keyword of its level (help then shows the caret).
+
+    Examples:
+        >>> keywords_at(["sw", "mo"], "config-if")
+        ['access', 'trunk', 'dynamic']
+        >>> keywords_at(["hostname"], "config")
+        []
+        >>> keywords_at(["bogus"], "config") is None
+        True
+    """
+    tree: _Tree = _MODE_TREES.get(mode) or dict.fromkeys(
+        _MODE_WORDS.get(mode, frozenset({"default", "exit", "no"}))
+    )
+    rest = list(words)
+    if rest and expand_word(rest[0], {"no": None, "default": None}) in ("no", "default"):
+        rest.pop(0)
+    node: _Tree | None = tree
+    for word in rest:
+        if node is None:
+            return []
+        expanded = expand_word(word, node)
+        if expanded not in node:
+            return None if node is tree or mode in ("config", "config-if") else []
+        node = node[expanded]
+    return list(node) if node is not None else []
+
+
+def bad_word_index(words: list[str], mode: str) -> int:
+    """The word IOS's caret points at when ``words`` is not a command of ``mode``.
+
+    Examples:
+        >>> bad_word_index(["ip", "bogus", "1"], "config-if")
+        1
+        >>> bad_word_index(["no", "frobnicate"], "config")
+        1
+    """
+    index = (
+        1
+        if mode in ("config-std-nacl", "config-ext-nacl") and words[:1] and words[0].isdigit()
+        else 0
+    )
+    if len(words) > index + 1 and words[index] in ("no", "default"):
+        index += 1
+    if index >= len(words):
+        return max(0, len(words) - 1)
+    first = words[index]
+    allowed = _MODE_WORDS.get(mode)
+    if mode == "config-if" and allowed is not None and first in allowed and first in _IF_SECOND:
+        return min(index + 1, len(words) - 1)
+    return index
 
 
 def is_incomplete(words: list[str]) -> bool:

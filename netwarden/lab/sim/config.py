@@ -28,12 +28,15 @@ import re
 from dataclasses import dataclass, field
 
 from netwarden.lab.sim.cligrammar import (
+    bad_word_index,
     expand_config_words,
     interface_name,
     is_incomplete,
     known_in_mode,
     submode_of,
 )
+from netwarden.lab.sim.credlines import CredentialError, enable_secret_line, merge_username
+from netwarden.lab.sim.values import refuse_value
 
 logger = logging.getLogger(__name__)
 
@@ -191,12 +194,18 @@ def _normalize(line: str) -> str:
 
 @dataclass
 class ApplyResult:
-    """What one command line did: ``error`` is an IOS message, "" when accepted."""
+    """What one command line did.
+
+    ``error`` is "" when the line was accepted, else ``invalid``, ``incomplete`` or
+    ``refused`` (the device's own words in ``message``); ``error_word`` is the index
+    of the word the caret points at for ``invalid``.
+    """
 
     changed: bool = False
     error: str = ""
     message: str = ""
     end: bool = False  # "end" or "exit" from the top: leave configuration mode
+    error_word: int = 0
 
 
 class ConfigTree:
@@ -340,30 +349,45 @@ class ConfigApplier:
                 return ApplyResult(end=True)
             self.path.pop()
             return ApplyResult()
-        # A command the current mode does not know goes to the parent modes.
+        # A command the current mode does not know goes to the parent modes; one that
+        # no mode knows is refused where it was typed (IOS stays in the sub-mode).
+        saved = list(self.path)
         while self.path and not known_in_mode(expand_config_words(words, self.mode), self.mode):
             self.path.pop()
-        return self._command(stripped, -1)
+        result = self._command(stripped, -1)
+        if result.error == "invalid" and self.path != saved:
+            self.path = saved
+            mode_words = expand_config_words(words, self.mode)
+            result.error_word = bad_word_index(mode_words, self.mode)
+        return result
 
     # --------------------------------------------------------------- commands
-    def _command(self, line: str, indent: int) -> ApplyResult:  # noqa: PLR0911 - IOS's cases
+    def _command(self, line: str, indent: int) -> ApplyResult:  # noqa: PLR0911, PLR0912 - IOS's cases
         words = expand_config_words(line.split(), self.mode)
         if not words:
             return ApplyResult()
         if words[0] == "banner" and len(words) >= 3:
             return self._start_banner(line)
         if not known_in_mode(words, self.mode):
-            return ApplyResult(error="invalid")
+            return ApplyResult(error="invalid", error_word=bad_word_index(words, self.mode))
         if is_incomplete(words):
             return ApplyResult(error="incomplete")
         if words[0] == "interface" or (words[0] == "no" and words[1:2] == ["interface"]):
             at = 1 if words[0] == "interface" else 2
             name = interface_name(" ".join(words[at:]))
             if name is None or (_is_physical_type(name) and name not in self.physical):
-                return ApplyResult(error="invalid")
+                return ApplyResult(error="invalid", error_word=at)
             if at == 2 and name in self.physical:
-                return ApplyResult(error="invalid")
+                return ApplyResult(error="invalid", error_word=at - 1)
             words = [*words[:at], name]
+        refused = refuse_value(words)
+        if refused is not None:
+            error, message, word = refused
+            return ApplyResult(error=error, message=message, error_word=word)
+        if not self.path and words[0] == "username" and len(words) >= 2:
+            return self._username(words)
+        if not self.path and words[:2] in (["enable", "secret"], ["enable", "algorithm-type"]):
+            return ApplyResult(changed=_set(self._children(), enable_secret_line(words)))
         text = " ".join(words)
         submode = submode_of(words, self.mode)
         if submode is not None:
@@ -374,6 +398,16 @@ class ConfigApplier:
             return ApplyResult(changed=_negate(self._children(), words[1:], store=True))
         if words[0] == "default" and len(words) > 1:
             return ApplyResult(changed=_negate(self._children(), words[1:], store=False))
+        return ApplyResult(changed=_set(self._children(), text))
+
+    def _username(self, words: list[str]) -> ApplyResult:
+        """``username NAME ...``: merged into the user's one line, secrets hashed."""
+        existing = next((n.text for n in self.tree.root if n.words()[:2] == words[:2]), None)
+        encrypt = self.tree.find("service password-encryption") is not None
+        try:
+            text = merge_username(existing, words, encrypt_passwords=encrypt)
+        except CredentialError as exc:
+            return ApplyResult(error="refused", message=str(exc))
         return ApplyResult(changed=_set(self._children(), text))
 
     def _start_banner(self, line: str) -> ApplyResult:

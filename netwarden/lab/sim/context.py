@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import Any
 
 from netwarden.lab.sim.config import ConfigNode
 from netwarden.lab.sim.device import SimDevice
@@ -68,6 +69,7 @@ def interface_views(device: SimDevice) -> tuple[InterfaceView, ...]:
         mode: str | None = None
         access_vlan: int | None = None
         mtu = 1500
+        extra = _extra_fields(node)
         for child in node.children:
             words = child.words()
             if words[:2] == ["ip", "address"] and len(words) >= 4:
@@ -84,6 +86,7 @@ def interface_views(device: SimDevice) -> tuple[InterfaceView, ...]:
                 access_vlan = int(words[3]) if words[3].isdigit() else None
             elif words[0] == "mtu" and len(words) > 1 and words[1].isdigit():
                 mtu = int(words[1])
+        loopback = name.startswith("Loopback")
         routed = "no switchport" in children or not name.startswith(_SWITCHPORT_TYPES)
         if not routed and mode is None:
             mode = "access"
@@ -102,11 +105,37 @@ def interface_views(device: SimDevice) -> tuple[InterfaceView, ...]:
                 duplex="Full" if up else "Auto",
                 switchport_mode=None if routed else mode,
                 access_vlan=access_vlan if mode == "access" else None,
-                counters=_counters(name, uptime if up else 0.0),
+                # a loopback carries no traffic: its counters stay at zero
+                counters=_counters(name, uptime if up and not loopback else 0.0),
                 last_flapped_seconds=uptime if up else -1.0,
+                **extra,
             )
         )
     return tuple(views)
+
+
+def _extra_fields(node: ConfigNode) -> dict[str, Any]:
+    """Trunk, EtherChannel, IPv6 and VRF settings of one ``interface`` section."""
+    extra: dict[str, Any] = {}
+    ipv6: list[str] = []
+    for child in node.children:
+        words = child.words()
+        if words[:4] == ["switchport", "trunk", "native", "vlan"] and len(words) > 4:
+            extra["native_vlan"] = int(words[4]) if words[4].isdigit() else 1
+        elif words[:4] == ["switchport", "trunk", "allowed", "vlan"] and len(words) > 4:
+            extra["trunk_allowed"] = words[-1]
+        elif words[0] == "channel-group" and len(words) > 1 and words[1].isdigit():
+            extra["channel_group"] = int(words[1])
+            extra["channel_mode"] = words[3] if len(words) > 3 else "on"
+        elif words[:2] == ["ipv6", "address"] and len(words) > 2 and "/" in words[2]:
+            ipv6.append(words[2].upper())
+        elif words[:2] == ["vrf", "forwarding"] and len(words) > 2:
+            extra["vrf"] = words[2]
+        elif words[:3] == ["ip", "vrf", "forwarding"] and len(words) > 3:
+            extra["vrf"] = words[3]
+    if ipv6:
+        extra["ipv6"] = tuple(ipv6)
+    return extra
 
 
 _SWITCHPORT_TYPES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet",
@@ -166,7 +195,7 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             ArpEntryView(address=addr, mac=itf.mac, interface=itf.name, age_minutes=None)
             for itf in interfaces
             for addr, _plen in itf.ipv4
-            if itf.line_protocol_up
+            if itf.line_protocol_up and not itf.name.startswith("Loopback")
         )
         domain = tree.value("ip domain name") or tree.value("ip domain-name") or ""
         hosts = []
@@ -204,6 +233,16 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             memory_total_bytes=device.spec.memory_total_bytes,
             memory_used_bytes=device.spec.memory_total_bytes // 3,
             hosts=tuple(hosts),
+            # the MAC ``show version`` reports (its first port's): LLDP's chassis ID
+            base_mac=next(
+                (
+                    i.mac
+                    for i in interfaces
+                    if device.spec.base_mac
+                    and (i.name in device.physical or i.name.startswith("Vlan"))
+                ),
+                device.spec.base_mac,
+            ),
         )
 
 

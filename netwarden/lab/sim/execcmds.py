@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from netwarden.lab.sim import shows_l3
 from netwarden.lab.sim.cligrammar import interface_name
 from netwarden.lab.sim.config import ConfigApplier, ConfigTree, contextual_diff
 from netwarden.lab.sim.context import build_context
@@ -18,6 +19,9 @@ from netwarden.lab.sim.shows_system import interface_section
 logger = logging.getLogger(__name__)
 
 INVALID = "% Invalid input detected at '^' marker."
+INCOMPLETE = "% Incomplete command.\n\n"
+"""IOS's error for a command that needs more words (a blank line follows it, as on IOS)."""
+SHOW_ALONE = '% Type "show ?" for a list of subcommands'
 _AMBIGUOUS = "% Ambiguous command:"
 _REPLACE_BANNER = (
     "This will apply all necessary additions and deletions\n"
@@ -32,11 +36,11 @@ _PRIVILEGED_SHOWS = frozenset({"running-config", "startup-config", "archive"})
 
 
 def invalid_at(prompt: str, column: int) -> str:
-    """IOS's error for a command it cannot parse, the caret under ``column``."""
-    return " " * (len(prompt) + column) + "^\n" + INVALID + "\n"
+    """IOS's error for a command it cannot parse, the caret under ``column``, a blank line after."""
+    return " " * (len(prompt) + column) + "^\n" + INVALID + "\n\n"
 
 
-def _column(line: str, number: int) -> int:
+def word_column(line: str, number: int) -> int:
     """Column of word ``number`` of ``line`` (0 is the verb), where a caret points at it."""
     column = 0
     for index, word in enumerate(line.split()):
@@ -104,7 +108,7 @@ class ExecCommands:
         if verb == "verify":
             paths = [a for a in args if not a.startswith("/")]
             if not paths:
-                return "% Incomplete command."
+                return INCOMPLETE
             with self.device.lock:
                 result = self.device.flash.md5_line(paths[0])
             return result if result.startswith("%") else "." * 40 + "Done!\n" + result
@@ -112,15 +116,18 @@ class ExecCommands:
             return self._delete(args)
         if verb == "archive":
             if not args or not "config".startswith(args[0].lower()):
-                return "% Incomplete command."
+                return INCOMPLETE
             name = self.device.archive_now()
             return "" if name else "%Archive feature not enabled"
         if verb == "clear":
             if args and "logging".startswith(args[0].lower()):
                 return self.ask("Clear logging buffer [confirm]", self._clear_log)
-            return "% Incomplete command."
+            return INCOMPLETE
         if verb == "ping":
             return self._ping(args)
+        if verb == "traceroute":
+            output = shows_l3.traceroute(build_context(self.device, self.line_no), args)
+            return INCOMPLETE if output is None else output
         return invalid_at(self.prompt(), 0)
 
     def _clear_log(self, answer: str) -> str:
@@ -132,7 +139,7 @@ class ExecCommands:
     @staticmethod
     def _ping(args: list[str]) -> str:
         if not args:
-            return "% Incomplete command."
+            return INCOMPLETE
         return (
             "Type escape sequence to abort.\n"
             f"Sending 5, 100-byte ICMP Echos to {args[-1]}, timeout is 2 seconds:\n!!!!!\n"
@@ -145,7 +152,7 @@ class ExecCommands:
     # --------------------------------------------------------------- files
     def _more(self, args: list[str]) -> str:
         if not args:
-            return "% Incomplete command."
+            return INCOMPLETE
         data = self.device.read_file(args[0])
         if data is None:
             return f"%Error opening {args[0]} (No such file or directory)"
@@ -155,7 +162,7 @@ class ExecCommands:
         force = any(a.lower() == "/force" for a in args)
         paths = [a for a in args if not a.startswith("/")]
         if not paths:
-            return "% Incomplete command."
+            return INCOMPLETE
         path = paths[0]
 
         def do_delete() -> str:
@@ -173,7 +180,7 @@ class ExecCommands:
 
     def _copy(self, args: list[str]) -> str:
         if len(args) < 2:
-            return "% Incomplete command."
+            return INCOMPLETE
         src, dst = _file_alias(args[0]), _file_alias(args[1])
         data = self.device.read_file(src)
         if data is None:
@@ -214,14 +221,14 @@ class ExecCommands:
     # ----------------------------------------------------- configure replace
     def configure_replace(self, args: list[str]) -> str:
         if not args:
-            return "% Incomplete command."
+            return INCOMPLETE
         path, options = args[0], [a.lower() for a in args[1:]]
         minutes = None
         for keyword in ("timer", "time"):
             if keyword in options:
                 index = options.index(keyword)
                 if index + 1 >= len(options) or not options[index + 1].isdigit():
-                    return "% Incomplete command."
+                    return INCOMPLETE
                 minutes = int(options[index + 1])
         revert_on_error = "trigger" in options and "error" in options
         data = self.device.read_file(_file_alias(path))
@@ -280,29 +287,33 @@ class ExecCommands:
         the renderers of :mod:`~netwarden.lab.sim.shows`.
         """
         if not args:
-            return "% Incomplete command."
+            return SHOW_ALONE
         found = resolve(args)
         if found.ambiguous:
             return f'{_AMBIGUOUS}  "{line.partition("|")[0].strip()}"'
         keyword = found.path[0] if found.path else ""
         if keyword in _PRIVILEGED_SHOWS and self.privilege < 15:
-            return invalid_at(self.prompt(), _column(line, 1))
+            return invalid_at(self.prompt(), word_column(line, 1))
         first = 1 + len(found.path)  # word number of found.rest[0] in line
-        if keyword == "running-config":
-            return self._show_running(found.rest, line, first)
+        if keyword == "running-config":  # "all" and "interface" are keywords of the tree
+            return self._show_running([*found.path[1:], *found.rest], line, 2)
         if keyword == "startup-config":
             if found.rest:
-                return invalid_at(self.prompt(), _column(line, first))
+                return invalid_at(self.prompt(), word_column(line, first))
             return self.device.render_startup()
         if keyword == "archive":
             return self._show_archive(found.rest, line, first)
         if keyword == "flash:":
             return self.device.flash.dir_text("flash:/")
+        if keyword == "privilege" and not found.rest:
+            return f"Current privilege level is {self.privilege}"
         output = None
         if found.renderer is not None:
             output = found.renderer(build_context(self.device, self.line_no), found.rest)
         if output is None:
-            return invalid_at(self.prompt(), _column(line, 1))
+            # the caret goes under the first word IOS could not take: an unknown
+            # keyword or argument, else the last keyword (a command it cannot render)
+            return invalid_at(self.prompt(), word_column(line, first if found.rest else first - 1))
         return output
 
     def _show_running(self, args: list[str], line: str, first: int) -> str:
@@ -312,9 +323,9 @@ class ExecCommands:
             return self.device.render_running()
         if "interface".startswith(words[0]):
             if len(words) == 1:
-                return "% Incomplete command."
+                return INCOMPLETE
             return self._show_run_interface(" ".join(args[1:]))
-        return invalid_at(self.prompt(), _column(line, first))
+        return invalid_at(self.prompt(), word_column(line, first))
 
     def _show_run_interface(self, name: str) -> str:
         full = interface_name(name)
@@ -332,7 +343,7 @@ class ExecCommands:
             return self.device.show_archive()
         words = [a.lower() for a in args]
         if not "config".startswith(words[0]) or len(words) < 2:
-            return invalid_at(self.prompt(), _column(line, first))
+            return invalid_at(self.prompt(), word_column(line, first))
         if "differences".startswith(words[1]) and len(words[1]) >= 3:
             files = args[2:4]
             old = self._tree_of(files[0] if files else "nvram:startup-config")
@@ -344,14 +355,14 @@ class ExecCommands:
             return contextual_diff(old, new)
         if "incremental-diffs".startswith(words[1]) and len(words[1]) >= 3:
             if len(args) < 3:
-                return "% Incomplete command."
+                return INCOMPLETE
             data = self.device.read_file(args[2])
             if data is None:
                 return f"%Error opening {args[2]} (No such file or directory)"
             return self.device.incremental(data.decode("utf-8", "replace"))
         if "rollback".startswith(words[1]) and words[2:3] == ["timer"]:
             return self.device.rollback_timer_text()
-        return invalid_at(self.prompt(), _column(line, first + 1))
+        return invalid_at(self.prompt(), word_column(line, first + 1))
 
     def _tree_of(self, path: str) -> ConfigTree | str:
         alias = _file_alias(path)

@@ -10,19 +10,18 @@ until Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
+import re
 import secrets
 import shutil
-import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import yaml
@@ -30,13 +29,29 @@ import yaml
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.server import SimServer
 from netwarden.lab.sim.showmodel import LldpNeighborView
-from netwarden.lab.sim.specs import DeviceSpec, InterfaceSpec, synthetic_spec
+from netwarden.lab.sim.shows_util import abbreviate
+from netwarden.lab.sim.specs import (
+    DeviceSpec,
+    InterfaceSpec,
+    chassis_mac,
+    software_for,
+    synthetic_spec,
+    system_description,
+)
+from netwarden.signals import GracefulStop, deferred_signals
 
 logger = logging.getLogger(__name__)
 
 CREDENTIALS_FILE = "group_vars/all/zz_lab_credentials.yml"
 KNOWN_HOSTS_FILE = "known_hosts.txt"  # .txt: Ansible does not read it as an inventory source
 LAB_MARKER = ".netwarden-lab"  # a dot file: Ansible ignores it as an inventory source
+LOCK_DIR_NAME = ".netwarden-locks"  # the source's apply locks (netwarden.config.locks): not copied
+VAULT_HEADER = b"$ANSIBLE_VAULT;"
+# An inline vault value: "!vault |" then the vaulted text, indented, up to the first other line.
+_INLINE_VAULT = re.compile(
+    r"(?P<tag>!vault[ \t]*\|[-+]?[ \t]*\r?\n)"
+    r"(?P<indent>[ \t]+)(?P<body>\$ANSIBLE_VAULT;[^\n]*\n(?:(?P=indent)[0-9A-Fa-f]+[ \t]*(?:\n|\Z))+)"
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,7 @@ def specs_from_inventory(
             f"{path}: the inventory cannot be read: " + "; ".join(str(p) for p in problems[:3])
         )
     ios = [d for d in inventory.devices.values() if d.platform.value == "ios"]
+    simulated = {d.name for d in ios}
     specs = []
     for device in ios:
         site = inventory.sites[device.site]
@@ -169,7 +185,14 @@ def specs_from_inventory(
                 )
             )
             if itf.peer and itf.peer in inventory.devices:
-                neighbors.append(_neighbor(itf.name, itf.peer, device.name, inventory.devices))
+                seen = _neighbor(itf.name, itf.peer, device.name, inventory.devices)
+                if seen.remote_port == "unknown" and itf.peer in simulated:
+                    # the far end has no port naming us: no link, so none seen from here
+                    logger.info("%s %s: %s has no port towards it; no LLDP/CDP neighbour",
+                                device.name, itf.name, itf.peer)  # fmt: skip
+                    continue
+                neighbors.append(seen)
+        neighbors += _back_links(device.name, ios, inventory.devices)
         digest = hashlib.sha256(device.name.encode()).hexdigest()
         specs.append(
             DeviceSpec(
@@ -186,24 +209,70 @@ def specs_from_inventory(
                 ntp_servers=tuple(inventory.policy.ntp.servers),
                 vlans=vlans,
                 lldp_neighbors=tuple(neighbors),
-                base_mac=f"00{digest[:2]}.{digest[2:6]}.{digest[6:8]}00",
+                base_mac=_base_mac(device.name),
                 time_scale=time_scale,
             )
         )
     return specs
 
 
-def _neighbor(local: str, peer: str, me: str, devices: dict[str, Any]) -> LldpNeighborView:
-    remote_port = next(
-        (i.name for i in devices[peer].interfaces if getattr(i, "peer", None) == me), "unknown"
+def _neighbor(
+    local: str, peer: str, me: str, devices: dict[str, Any], remote_port: str = ""
+) -> LldpNeighborView:
+    """What ``me`` learns on ``local`` from ``peer`` by LLDP/CDP (the peer's own data).
+
+    The chassis ID is the MAC the peer's ``show version`` reports, the port
+    description and management address are the peer's, so every simulated device
+    tells the same story about a link as the one at its other end.
+    """
+    remote = devices[peer]
+    port = next((i for i in remote.interfaces if i.name == remote_port), None) or next(
+        (i for i in remote.interfaces if getattr(i, "peer", None) == me), None
     )
+    names = [i.name for i in remote.interfaces]
+    addresses = [i for i in remote.interfaces if getattr(i, "address", None) is not None]
+    managed = [i for i in addresses if i.name.startswith(("Vlan", "Loopback"))] or addresses
+    model = getattr(remote, "model", None) or "WS-C3750X-24P"
     return LldpNeighborView(
         local_interface=local,
         remote_hostname=peer,
-        remote_port=remote_port,
-        remote_system_description="Cisco IOS Software",
+        remote_port=abbreviate(port.name) if port is not None else "unknown",
+        remote_port_description=(port.description or "") if port is not None else "",
+        remote_chassis_id=chassis_mac(_base_mac(peer), names),
+        remote_system_description=system_description(model),
         capabilities=("B", "R"),
+        remote_management_address=str(managed[0].address.ip) if managed else "",
+        remote_platform=model,
+        remote_version=software_for(model)[0],
     )
+
+
+def _back_links(me: str, ios: Sequence[Any], devices: dict[str, Any]) -> list[LldpNeighborView]:
+    """Links another simulated device declares towards ``me`` that ``me`` does not declare.
+
+    A link is seen from both ends: when only one end names its peer, the other end
+    learns it all the same (on the port whose ``peer`` names it, else none).
+    """
+    found: list[LldpNeighborView] = []
+    mine = devices[me]
+    declared = {getattr(i, "peer", None) for i in mine.interfaces}
+    for other in ios:
+        if other.name == me or other.name in declared:
+            continue
+        for itf in other.interfaces:
+            if getattr(itf, "peer", None) == me:
+                local = next(
+                    (i.name for i in mine.interfaces if getattr(i, "peer", None) == other.name), ""
+                )
+                if local:
+                    found.append(_neighbor(local, other.name, me, devices, itf.name))
+    return found
+
+
+def _base_mac(name: str) -> str:
+    """The base MAC of the simulated device ``name`` (stable per name)."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return f"00{digest[:2]}.{digest[2:6]}.{digest[6:8]}00"
 
 
 def _dump(path: Path, data: object, *, private: bool = False) -> None:
@@ -240,21 +309,99 @@ def _clear_lab_dir(out: Path, source: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def rekey_vault(source: Path, out: Path) -> Path:
+    """Give the lab copy ``out`` of ``source`` a fresh random vault password; return its file.
+
+    ``<out>/.vault-password`` gets ``secrets.token_urlsafe(32)``, mode 0600 from its
+    first byte, and every vault of the copy (vault files, inline ``!vault`` values)
+    is decrypted with the source's password (found as the inventory loader finds
+    it) and encrypted again with the new one: the secrets, and so the rendered
+    configs, stay the same; the source's password is not copied.
+
+    Raises:
+        ValueError: the copy holds a vault but the source's password is missing or wrong.
+    """
+    from netwarden.inventory.loader import (  # noqa: PLC0415 - Ansible is heavy
+        VAULT_PASSWORD_FILENAME,
+        find_vault_password_file,
+    )
+    from netwarden.privatefile import write_private  # noqa: PLC0415
+
+    password = secrets.token_urlsafe(32)
+    pw_file = out / VAULT_PASSWORD_FILENAME
+    pw_file.unlink(missing_ok=True)  # the source's copy (0644 in a checkout)
+    write_private(pw_file, password + "\n")
+    files = [p for p in sorted(out.rglob("*")) if p.is_file() and not p.is_symlink()]
+    whole = [p for p in files if p.read_bytes()[: len(VAULT_HEADER)] == VAULT_HEADER]
+    inline = [
+        p
+        for p in files
+        if p not in whole and p.suffix in (".yml", ".yaml", "") and b"!vault" in p.read_bytes()
+    ]
+    if not whole and not inline:
+        return pw_file
+    old_file = find_vault_password_file(source)
+    first = (whole or inline)[0].relative_to(out)
+    if old_file is None:
+        raise ValueError(
+            f"{source}: {first} is vault-encrypted but no vault password was found "
+            "(NETWARDEN_VAULT_PASSWORD_FILE, ANSIBLE_VAULT_PASSWORD_FILE or "
+            f"{source}/{VAULT_PASSWORD_FILENAME})"
+        )
+    from ansible.errors import AnsibleError  # noqa: PLC0415
+    from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: PLC0415
+
+    old = VaultLib([("default", VaultSecret(old_file.read_bytes().strip()))])
+    new = VaultLib([("default", VaultSecret(password.encode()))])
+
+    def again(vaulted: str | bytes) -> bytes:
+        return bytes(new.encrypt(old.decrypt(vaulted)))
+
+    def inline_again(match: re.Match[str]) -> str:
+        indent = match["indent"]
+        body = "\n".join(line.strip() for line in match["body"].splitlines())
+        lines = again(body).decode().splitlines()
+        return match["tag"] + "".join(f"{indent}{line}\n" for line in lines)
+
+    for path in [*whole, *inline]:
+        try:
+            if path in whole:
+                path.write_bytes(again(path.read_bytes()))
+            else:
+                text = path.read_text(encoding="utf-8")
+                path.write_text(_INLINE_VAULT.sub(inline_again, text), encoding="utf-8")
+        except AnsibleError as exc:
+            raise ValueError(
+                f"{source / path.relative_to(out)}: cannot decrypt it with the vault password "
+                f"of {old_file}: {exc}"
+            ) from exc
+    logger.info("lab vault re-encrypted with a fresh password in %s", pw_file)
+    return pw_file
+
+
 def write_lab_inventory(fleet: SimFleet, out: Path, credentials: Credentials, source: Path) -> Path:
     """Write the lab inventory into ``out`` (a directory); return the known_hosts path.
 
-    The inventory ``source`` is copied (groups, policy, site plans, host vars, vault)
-    and each simulated host's ``ansible_host``/``ansible_port`` is overridden, so the
+    The inventory ``source`` is copied (groups, policy, site plans, host vars, vault:
+    re-encrypted with a fresh random password, see :func:`rekey_vault`) and each
+    simulated host's ``ansible_host``/``ansible_port`` is overridden, so the
     lab inventory passes ``netwarden inventory check`` whenever ``source`` does. A
     previous lab in ``out`` is replaced; another non-empty directory is refused.
     """
     _clear_lab_dir(out, source)
-    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(LAB_MARKER))
+    # The marker first: a lab cut short (killed while copying) is still replaceable.
     (out / LAB_MARKER).write_text(
         f"Written by netwarden lab sim from {source.resolve()}; the next lab sim with this "
         "--out replaces this whole directory.\n",
         encoding="utf-8",
     )
+    shutil.copytree(
+        source,
+        out,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(LAB_MARKER, LOCK_DIR_NAME),
+    )
+    rekey_vault(source, out)
     for name, device in fleet.devices.items():
         lab_vars = {"ansible_host": device.spec.address, "ansible_port": device.bound_port}
         host_file = out / "host_vars" / f"{name}.yml"
@@ -306,15 +453,25 @@ def run_sim(
     if not address.startswith("127."):
         raise ValueError(f"the simulator only listens on 127.0.0.0/8, not {address}")
     credentials = Credentials.generate()
-    with tempfile.TemporaryDirectory(prefix="netwarden-lab-") as tmp:
-        if inventory is None:  # N switches: a generated fleet (HQ + field offices)
-            from netwarden.inventory.generate import generate, lab_sites  # noqa: PLC0415 - Ansible
+    # SIGTERM as SIGINT from here on: while setting up, either raises KeyboardInterrupt
+    # (the temporary inventory, which holds a vault password, is removed); once the
+    # devices listen, either stops the simulator (netwarden.signals).
+    with GracefulStop() as signals:
+        with deferred_signals():  # never the directory without its removal registered
+            scratch = tempfile.TemporaryDirectory(prefix="netwarden-lab-")
+        with scratch as tmp:
+            if inventory is None:  # N switches: a generated fleet (HQ + field offices)
+                from netwarden.inventory.generate import generate, lab_sites  # noqa: PLC0415
 
-            inventory = Path(tmp) / "inventory"
-            generate(inventory, lab_sites(devices or 0))
-        specs = specs_from_inventory(inventory, credentials, address=address, time_scale=time_scale)
-        fleet = SimFleet(specs, credentials)
-        return _serve(fleet, inventory, out, credentials, ready=ready, stop=stop)
+                inventory = Path(tmp) / "inventory"
+                generate(inventory, lab_sites(devices or 0))
+            specs = specs_from_inventory(
+                inventory, credentials, address=address, time_scale=time_scale
+            )
+            fleet = SimFleet(specs, credentials)
+            return _serve(
+                fleet, inventory, out, credentials, ready=ready, stop=stop, signals=signals
+            )
 
 
 def _serve(
@@ -325,27 +482,14 @@ def _serve(
     *,
     ready: Callable[[SimFleet, Path], None] | None,
     stop: threading.Event | None,
+    signals: GracefulStop,
 ) -> int:
     stop = stop or threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        del frame
-        logger.info("signal %d: stopping the simulator", signum)
-        stop.set()
-
-    previous: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, on_signal)
-    try:
-        with fleet:
-            known_hosts = write_lab_inventory(fleet, out, credentials, inventory)
-            if ready is not None:
-                ready(fleet, known_hosts)
-            while not stop.wait(0.5):
-                continue
-    finally:
-        for sig, handler in previous.items():
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(sig, handler)
+    with fleet:
+        signals.arm(stop.set)  # the lab inventory is written whole, then the loop ends
+        known_hosts = write_lab_inventory(fleet, out, credentials, inventory)
+        if ready is not None:
+            ready(fleet, known_hosts)
+        while not stop.wait(0.5):
+            continue
     return 0

@@ -1,5 +1,9 @@
 """Cisco password hashes as IOS writes and checks them (types 0, 7, 8 and 9).
 
+Type 9 (scrypt) is computed by :mod:`netwarden.ios_secrets`, the module that
+renders intended configs, so the simulator and the renderer agree on every hash;
+the simulator only draws its salts at random, as a device does.
+
 Examples:
     >>> line = type9("s3cret", salt="abcdefghijklmn")
     >>> line.startswith("9 $9$abcdefghijklmn$")
@@ -19,6 +23,8 @@ import logging
 import secrets
 import string
 
+from netwarden import ios_secrets
+
 logger = logging.getLogger(__name__)
 
 _STD = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
@@ -36,11 +42,6 @@ def _salt() -> str:
     return "".join(secrets.choice(_SALT_CHARS) for _ in range(14))
 
 
-def _scrypt(password: str, salt: str) -> str:
-    raw = hashlib.scrypt(password.encode(), salt=salt.encode(), n=16384, r=1, p=1, dklen=32)
-    return _cisco_b64(raw)
-
-
 def _pbkdf2(password: str, salt: str) -> str:
     raw = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 20000, 32)
     return _cisco_b64(raw)
@@ -48,8 +49,7 @@ def _pbkdf2(password: str, salt: str) -> str:
 
 def type9(password: str, salt: str | None = None) -> str:
     """``9 $9$<salt>$<hash>``: what follows ``secret`` in the running config."""
-    salt = salt or _salt()
-    return f"9 $9${salt}${_scrypt(password, salt)}"
+    return ios_secrets.type9(password, salt or _salt())
 
 
 def type7_encode(password: str, seed: int = 2) -> str:
@@ -81,10 +81,12 @@ def _verify(stored: str, password: str) -> bool:
             return hmac.compare_digest(value, password)
         if kind == "7":
             return hmac.compare_digest(_type7_decode(value), password)
-        if kind in ("8", "9"):
+        if kind == "9":
+            _empty, _marker, salt, _expected = value.split("$", 3)
+            return hmac.compare_digest(ios_secrets.type9(password, salt), stored)
+        if kind == "8":
             _empty, _marker, salt, expected = value.split("$", 3)
-            compute = _scrypt if kind == "9" else _pbkdf2
-            return hmac.compare_digest(compute(password, salt), expected)
+            return hmac.compare_digest(_pbkdf2(password, salt), expected)
     except (ValueError, IndexError):
         logger.warning("malformed type %s password hash in the config", kind)
         return False

@@ -1,24 +1,29 @@
 """The IOS command line of one SSH session: prompts, modes, echo, enable, config mode.
 
-A :class:`CliSession` is fed the bytes the client types and writes back what a
-Cisco IOS terminal would: the echo of each line, the command's output, the next
-prompt. Exec commands live in :mod:`netwarden.lab.sim.execcmds`.
+A :class:`CliSession` is fed the characters the client types and writes back what
+a Cisco IOS terminal would: the echo of each key (the line editor of
+:mod:`netwarden.lab.sim.lineedit`, with ``?`` help and Tab completion from
+:mod:`netwarden.lab.sim.clihelp`), the command's output, the next prompt. Exec
+commands live in :mod:`netwarden.lab.sim.execcmds`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 
+from netwarden.lab.sim.clihelp import HelpState, completion, help_text
 from netwarden.lab.sim.config import ConfigApplier
 from netwarden.lab.sim.device import SimDevice
-from netwarden.lab.sim.execcmds import INVALID, ExecCommands, invalid_at
+from netwarden.lab.sim.execcmds import INCOMPLETE, INVALID, ExecCommands, invalid_at, word_column
+from netwarden.lab.sim.lineedit import LineEditing
 
 logger = logging.getLogger(__name__)
 
-_USER_WORDS = ("enable", "disable", "exit", "logout", "quit", "terminal", "show", "ping")
+_USER_WORDS = (
+    "enable", "disable", "exit", "logout", "quit", "terminal", "show", "ping", "traceroute",
+)  # fmt: skip
 _PRIV_WORDS = (
     *_USER_WORDS,
     "configure", "copy", "write", "dir", "more", "verify", "delete", "archive", "clear",
@@ -30,7 +35,7 @@ class SessionClosedError(Exception):
     """The session ended (``exit``) or was dropped by a fault."""
 
 
-class CliSession(ExecCommands):
+class CliSession(LineEditing, ExecCommands):
     """One interactive (or single-command) IOS session on a device."""
 
     def __init__(
@@ -52,15 +57,27 @@ class CliSession(ExecCommands):
         self.applier: ConfigApplier | None = None
         self.config_changed = False
         self.closed = False
-        self._buffer = ""
-        self._last_cr = False
+        self._init_editor()
+        self._held: list[str] | None = None
         self._pending: Callable[[str], str] | None = None
         self._pending_echo = True
 
     # --------------------------------------------------------------- output
     def write(self, text: str) -> None:
-        if not self.closed:
+        if self.closed:
+            return
+        if self._held is not None:
+            self._held.append(text)
+        else:
             self._write(text.replace("\r\n", "\n").replace("\n", "\r\n"))
+
+    def _flush(self) -> None:
+        """Send what :meth:`feed` held back (the echo of pasted text goes out in one packet)."""
+        held, self._held = self._held, None
+        if held:
+            self.write("".join(held))
+        if held is not None:
+            self._held = []
 
     def prompt(self) -> str:
         host = self.device.hostname
@@ -96,39 +113,28 @@ class CliSession(ExecCommands):
         """Characters from the client; raises SessionClosedError when the session ends."""
         if self.device.faults.hang:
             return  # a hung device reads and says nothing
-        for char in data:
-            if char in "\r\n":
-                if char == "\n" and self._last_cr:
-                    self._last_cr = False
-                    continue
-                self._last_cr = char == "\r"
-                line, self._buffer = self._buffer, ""
-                self._handle_line(line)
-            else:
-                self._last_cr = False
-                if char in "\x08\x7f":
-                    self._buffer = self._buffer[:-1]
-                elif char == "\x1a" and self.applier is not None:  # Ctrl-Z
-                    self._buffer = ""
-                    self.write("^Z\n")
-                    self._leave_config()
-                    self.write(self.prompt())
-                elif char == "\x00":
-                    continue  # NAPALM's is_alive() writes a NUL
-                else:
-                    self._buffer += char
+        self._held = []  # one write per chunk and per line, not one per key
+        try:
+            for char in data:
+                self._key(char)
+        finally:
+            self._flush()
+            self._held = None
 
     def _handle_line(self, line: str) -> None:
+        self.write("\n")  # the characters were echoed as they came
+        self._flush()  # the echo goes out before the command runs (a delay, a drop)
+        self._run_line(line)
+
+    def _run_line(self, line: str) -> None:
         if self._pending is not None:
             handler, self._pending = self._pending, None
-            self.write((line if self._pending_echo else "") + "\n")
             output = handler(line)
             if self._pending is None:
                 self._finish(output)
             else:
                 self.write(output)
             return
-        self.write(line + "\n")
         delay = self.device.faults.delay_seconds
         if delay > 0 and line.strip():
             self._sleep(delay)
@@ -137,6 +143,48 @@ class CliSession(ExecCommands):
             self._finish(output)
         else:
             self.write(output)
+
+    # ------------------------------------------------- line editor hooks
+    def _literal(self) -> bool:
+        return self._pending is not None or (self.applier is not None and self.applier.in_banner)
+
+    def _echoing(self) -> bool:
+        return self._pending is None or self._pending_echo
+
+    def _history_key(self) -> str:
+        return "exec" if self.applier is None else "config"
+
+    def _help_state(self) -> HelpState:
+        verbs = _PRIV_WORDS if self.privilege >= 15 else _USER_WORDS
+        return HelpState(verbs, None if self.applier is None else self.applier.mode)
+
+    def _help(self, buffer: str) -> str:
+        return help_text(buffer, self._help_state(), self.prompt())
+
+    def _complete(self, buffer: str) -> str | None:
+        return completion(buffer, self._help_state())
+
+    def _ctrl_z(self, line: str) -> None:
+        if self.applier is None:
+            self._buffer = line  # Ctrl-Z means nothing in exec mode
+            return
+        self.write("^Z\n")
+        if line.strip():
+            output = self.execute(line)
+            self.write(output if not output or output.endswith("\n") else output + "\n")
+        self._leave_config()
+        self.write(self.prompt())
+
+    def _ctrl_c(self) -> None:
+        if self._pending is not None:
+            self._pending = None
+            self.write("\n" + self.prompt())
+        elif self.applier is not None:
+            self.write("^C\n")
+            self._leave_config()
+            self.write(self.prompt())
+        else:
+            self.write("\n" + self.prompt())
 
     def _finish(self, output: str) -> None:
         if output:
@@ -204,12 +252,12 @@ class CliSession(ExecCommands):
 
     def _terminal(self, args: list[str], line: str) -> str:
         if not args:
-            return "% Incomplete command."
+            return INCOMPLETE
         known = ("length", "width", "monitor", "no", "exec")
         if not any(k.startswith(args[0].lower()) for k in known):
             return invalid_at(self.prompt(), line.index(args[0]))
         if args[0].lower().startswith(("len", "wid")) and (len(args) < 2 or not args[1].isdigit()):
-            return "% Incomplete command."
+            return INCOMPLETE
         return ""
 
     def _enable(self) -> str:
@@ -234,7 +282,7 @@ class CliSession(ExecCommands):
     # ----------------------------------------------------------- configure
     def _configure(self, args: list[str], line: str) -> str:  # noqa: PLR0911
         if not args:
-            return "% Incomplete command."
+            return INCOMPLETE
         sub = args[0].lower()
         choices = ("terminal", "replace", "confirm", "revert", "memory", "network")
         matches = [c for c in choices if c.startswith(sub)]
@@ -260,7 +308,7 @@ class CliSession(ExecCommands):
 
     def _revert(self, args: list[str], line: str) -> str:
         if not args:
-            return "% Incomplete command."
+            return INCOMPLETE
         if "now".startswith(args[0].lower()):
             return self.device.revert_now()
         if "timer".startswith(args[0].lower()) and len(args) > 1 and args[-1].isdigit():
@@ -289,7 +337,7 @@ class CliSession(ExecCommands):
         words = stripped.split()
         if words[0] == "do" and not self.applier.in_banner:
             if len(words) == 1:
-                return "% Incomplete command."
+                return INCOMPLETE
             return self._exec_line(stripped[2:].strip())
         with self.device.lock:
             if self.applier.tree is not self.device.running:  # replaced or reverted meanwhile
@@ -302,13 +350,7 @@ class CliSession(ExecCommands):
             self._leave_config()
             return ""
         if result.error == "invalid":
-            return invalid_at(prompt, _error_column(line))
+            return invalid_at(prompt, word_column(line, result.error_word))
         if result.error == "incomplete":
-            return "% Incomplete command."
+            return INCOMPLETE
         return result.message
-
-
-def _error_column(line: str) -> int:
-    """Where IOS puts the caret: under the first word it could not parse."""
-    match = re.search(r"\S", line)
-    return match.start() if match else 0

@@ -54,6 +54,12 @@ class InterfaceView:
     access_vlan: int | None = None
     counters: InterfaceCounters = field(default_factory=InterfaceCounters)
     last_flapped_seconds: float = -1.0
+    native_vlan: int = 1
+    trunk_allowed: str = "1-4094"  # ``switchport trunk allowed vlan`` ("1-4094" = all)
+    channel_group: int | None = None  # ``channel-group N mode M``
+    channel_mode: str = ""  # "active", "passive", "on", "desirable", "auto"
+    ipv6: tuple[str, ...] = ()  # "2001:DB8::1/64" as IOS prints them (upper case)
+    vrf: str = ""  # ``vrf forwarding NAME`` / ``ip vrf forwarding NAME``
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class LldpNeighborView:
     remote_system_description: str = ""
     capabilities: tuple[str, ...] = ("B",)  # IOS letters: R, B, T, C, W, P, S, O
     remote_management_address: str = ""  # IPv4 the neighbour advertises ("" = none)
+    remote_platform: str = ""  # model, for CDP (``cisco WS-C3750X-24P``)
+    remote_version: str = ""  # software version, for CDP detail (``15.2(4)E10``)
 
 
 @dataclass(frozen=True)
@@ -139,3 +147,4 @@ class ShowContext:
     temperature_celsius: float = 38.0
     hosts: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (name, address)
     nvram_total_bytes: int = 524_288  # "Using N out of M bytes" in ``show startup-config``
+    base_mac: str = "0000.0000.0000"  # the chassis MAC (bridge ID, LACP system ID, LLDP)

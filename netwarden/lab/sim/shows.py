@@ -18,21 +18,49 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from netwarden.lab.sim import shows_health, shows_interfaces, shows_neighbors, shows_system
+from netwarden.lab.sim import (
+    shows_acl,
+    shows_cdp,
+    shows_health,
+    shows_interfaces,
+    shows_l2,
+    shows_l3,
+    shows_neighbors,
+    shows_system,
+)
 from netwarden.lab.sim.showmodel import ShowContext
 
 Renderer: TypeAlias = Callable[[ShowContext, Sequence[str]], str | None]
 """A renderer gets the context and the words after its keywords; None means invalid input."""
 
+
+def _interfaces(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show interfaces [NAME [switchport|transceiver]]``: IOS takes the name before them."""
+    if len(args) >= 2 and len(args[-1]) >= 2:
+        last = args[-1].lower()
+        for keyword, renderer in (
+            ("switchport", shows_l2.interfaces_switchport),
+            ("transceiver", shows_l2.interfaces_transceiver),
+        ):
+            if keyword.startswith(last):
+                return renderer(ctx, args[:-1])
+    return shows_interfaces.interfaces(ctx, args)
+
+
 COMMANDS: tuple[tuple[tuple[str, ...], Renderer], ...] = (
     (("version",), shows_system.version),
     (("running-config",), shows_system.running_config),
+    (("running-config", "all"), lambda ctx, args: shows_system.running_config(ctx, ["all", *args])),
+    (
+        ("running-config", "interface"),
+        lambda ctx, args: shows_system.running_config(ctx, ["interface", *args]),
+    ),
     (("startup-config",), shows_system.startup_config),
     (("clock",), shows_system.clock),
     (("users",), shows_system.users),
     (("hosts",), shows_system.hosts),
     (("inventory",), shows_system.inventory),
-    (("interfaces",), shows_interfaces.interfaces),
+    (("interfaces",), _interfaces),
     (("interfaces", "summary"), shows_interfaces.interface_summary),
     (("interfaces", "counters"), shows_interfaces.interface_counters),
     (("interfaces", "status"), shows_interfaces.interface_status),
@@ -62,6 +90,31 @@ COMMANDS: tuple[tuple[tuple[str, ...], Renderer], ...] = (
     (("snmp", "location"), shows_health.snmp_location),
     (("ntp", "associations"), shows_health.ntp_associations),
     (("ntp", "status"), shows_health.ntp_status),
+    (("mac", "address-table"), shows_l2.mac_address_table),
+    (
+        ("mac", "address-table", "dynamic"),
+        lambda ctx, a: shows_l2.mac_address_table(ctx, ["dynamic", *a]),
+    ),
+    (("mac-address-table",), shows_l2.mac_address_table),
+    (("spanning-tree",), shows_l2.spanning_tree),
+    (("spanning-tree", "vlan"), lambda ctx, a: shows_l2.spanning_tree(ctx, ["vlan", *a])),
+    (("interfaces", "switchport"), shows_l2.interfaces_switchport),
+    (("interfaces", "trunk"), shows_l2.interfaces_trunk),
+    (("interfaces", "transceiver"), shows_l2.interfaces_transceiver),
+    (("etherchannel", "summary"), shows_l2.etherchannel_summary),
+    (("lacp", "sys-id"), shows_l2.lacp_sys_id),
+    (("cdp",), shows_cdp.cdp),
+    (("cdp", "neighbors"), shows_cdp.cdp_neighbors),
+    (("cdp", "neighbors", "detail"), shows_cdp.cdp_neighbors_detail),
+    (("lldp", "interface"), shows_cdp.lldp_interface),
+    (("ip", "route"), shows_l3.ip_route),
+    (("ip", "route", "vrf"), lambda ctx, a: shows_l3.ip_route(ctx, ["vrf", *a])),
+    (("vrf",), shows_l3.vrf),
+    (("ipv6", "neighbors"), shows_l3.ipv6_neighbors),
+    (("access-lists",), shows_acl.access_lists),
+    (("ip", "access-lists"), shows_acl.access_lists),
+    (("snmp", "user"), shows_acl.snmp_user),
+    (("banner", "motd"), shows_acl.banner_motd),
 )
 """Keyword paths and their renderers. Add a command by adding a row."""
 
@@ -71,17 +124,13 @@ COMMANDS: tuple[tuple[tuple[str, ...], Renderer], ...] = (
 # renders a few of them itself (``archive``, ``flash:``) once :func:`resolve` has
 # named them.
 _SIBLINGS: tuple[tuple[str, ...], ...] = (
-    ("access-lists",),
     ("archive",),
     ("boot",),
-    ("cdp",),
     ("configuration",),
     ("controllers",),
     ("debugging",),
     ("flash:",),
     ("history",),
-    ("ip", "route"),
-    ("ip", "access-lists"),
     ("ip", "ssh"),
     ("license",),
     ("line",),
@@ -90,7 +139,6 @@ _SIBLINGS: tuple[tuple[str, ...], ...] = (
     ("processes",),
     ("privilege",),
     ("sessions",),
-    ("spanning-tree",),
     ("ssh",),
     ("switch",),
     ("terminal",),
@@ -156,7 +204,7 @@ def resolve(args: Sequence[str]) -> Resolved:
 
     Examples:
         >>> resolve(["ru", "int", "vlan10"]).path, resolve(["ru", "int", "vlan10"]).rest
-        (('running-config',), ['int', 'vlan10'])
+        (('running-config', 'interface'), ['vlan10'])
         >>> resolve(["arch", "config"]).path
         ('archive',)
         >>> resolve(["s"]).ambiguous
@@ -175,6 +223,19 @@ def resolve(args: Sequence[str]) -> Resolved:
         node = node.children[key]
         index += 1
     return Resolved(tuple(path), list(args[index:]), node.renderer)
+
+
+def keywords_at(path: Sequence[str]) -> list[str]:
+    """The keywords that may follow the full keyword ``path`` (for ``?`` and Tab).
+
+    Examples:
+        >>> keywords_at(("ip", "interface"))
+        ['brief']
+    """
+    node = _ROOT
+    for word in path:
+        node = node.children[word]
+    return list(node.children)
 
 
 def match_command(args: Sequence[str]) -> tuple[Renderer, list[str]] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -331,8 +333,28 @@ def snmp_community(ctx: ShowContext, args: Sequence[str]) -> str | None:
     return "\n".join(lines)
 
 
-def _ntp_address(ctx: ShowContext, server: str) -> str:
-    return dict(ctx.hosts).get(server, server)
+def _ntp_address(hosts: dict[str, str], server: str) -> str:
+    """The address IOS shows for an NTP server: it resolves names, it never prints them.
+
+    A name is looked up in the ``ip host`` table; a name the simulator cannot
+    resolve (no DNS in the lab) gets a fixed address of its own in 198.18.0.0/15,
+    the range RFC 2544 sets aside for benchmarks, so it is plainly synthetic.
+
+    Examples:
+        >>> hosts = {"ntp1": "10.0.0.9"}
+        >>> _ntp_address(hosts, "ntp1"), _ntp_address(hosts, "10.1.1.1")
+        ('10.0.0.9', '10.1.1.1')
+        >>> _ntp_address(hosts, "jed-ntp1").startswith(("198.18.", "198.19."))
+        True
+    """
+    known = hosts.get(server)
+    if known is not None:
+        return known
+    try:
+        return str(ipaddress.ip_address(server))
+    except ValueError:
+        digest = hashlib.sha256(server.lower().encode()).digest()
+        return f"198.{18 + digest[0] % 2}.{digest[1]}.{1 + digest[2] % 254}"
 
 
 def ntp_associations(ctx: ShowContext, args: Sequence[str]) -> str | None:
@@ -347,7 +369,7 @@ def ntp_associations(ctx: ShowContext, args: Sequence[str]) -> str | None:
         when = (int(ctx.uptime_seconds) + 17 * index) % 64
         delay = 1.0 + 0.25 * index
         offset = 0.125 * (index + 1) * (-1) ** index
-        address = _ntp_address(ctx, server)
+        address = _ntp_address(dict(ctx.hosts), server)
         lines.append(
             f"{mark}~{address:<15} {'.GPS.':<15} {1:>2} {when:>6} {64:>6} {377:>5} "
             f"{delay:>6.3f} {offset:>7.3f} {0.5:>6.3f}"
@@ -362,7 +384,7 @@ def ntp_status(ctx: ShowContext, args: Sequence[str]) -> str | None:
         return None
     if not ctx.ntp_servers:
         return "%NTP is not enabled."
-    peer = _ntp_address(ctx, ctx.ntp_servers[0])
+    peer = _ntp_address(dict(ctx.hosts), ctx.ntp_servers[0])
     return "\n".join(
         [
             f"Clock is synchronized, stratum 2, reference is {peer}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 
 from netwarden.lab.sim.showmodel import ArpEntryView, LldpNeighborView
@@ -35,6 +36,38 @@ class InterfaceSpec:
     shutdown: bool = False
 
 
+# The software each model family runs in the lab: (model prefix, version, image on flash:).
+# Catalyst 9000s run IOS XE 17 in install mode (flash:packages.conf); the older
+# Catalysts run IOS 15.2 from a bundle image. The first matching prefix wins.
+SOFTWARE: tuple[tuple[str, str, str], ...] = (
+    ("C9200", "17.9.4a", "packages.conf"),
+    ("C9300", "17.9.4a", "packages.conf"),
+    ("C9400", "17.9.4a", "packages.conf"),
+    ("C9500", "17.9.4a", "packages.conf"),
+    ("WS-C2960X", "15.2(7)E8", "c2960x-universalk9-mz.152-7.E8.bin"),
+    ("WS-C2960", "15.0(2)SE11", "c2960-lanbasek9-mz.150-2.SE11.bin"),
+    ("WS-C3850", "16.12.10a", "packages.conf"),
+    ("WS-C3750", "15.2(4)E10", "c3750e-universalk9-mz.152-4.E10.bin"),
+)
+_DEFAULT_SOFTWARE = ("15.2(4)E10", "c3750e-universalk9-mz.152-4.E10.bin")
+
+
+def software_for(model: str) -> tuple[str, str]:
+    """``(version, image)`` a device of ``model`` runs, so that ``show version`` is coherent.
+
+    Examples:
+        >>> software_for("C9300-48P")
+        ('17.9.4a', 'packages.conf')
+        >>> software_for("WS-C3750X-24P")
+        ('15.2(4)E10', 'c3750e-universalk9-mz.152-4.E10.bin')
+    """
+    upper = model.upper()
+    for prefix, version, image in SOFTWARE:
+        if upper.startswith(prefix):
+            return version, image
+    return _DEFAULT_SOFTWARE
+
+
 @dataclass(frozen=True)
 class DeviceSpec:
     """Everything that makes one simulated device (secrets are never in its repr)."""
@@ -46,8 +79,8 @@ class DeviceSpec:
     port: int = 0  # 0: any free port
     model: str = "WS-C3750X-24P"
     serial: str = "FDO0000X000"
-    os_version: str = "15.2(4)E10"
-    image: str = "c3750e-universalk9-mz.152-4.E10.bin"
+    os_version: str = ""  # "": what the model runs (software_for)
+    image: str = ""  # "": what the model runs (software_for)
     username: str = "netwarden"
     password: str = field(default="", repr=False)
     enable_secret: str = field(default="", repr=False)
@@ -65,6 +98,13 @@ class DeviceSpec:
     initial_config: str | None = None  # the config it boots with; generated when None
     time_scale: float = 1.0
     memory_total_bytes: int = 512 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        version, image = software_for(self.model)
+        if not self.os_version:
+            object.__setattr__(self, "os_version", version)
+        if not self.image:
+            object.__setattr__(self, "image", image)
 
 
 @dataclass
@@ -139,8 +179,11 @@ def synthetic_spec(
                 remote_port="Gi1/0/" + str(number),
                 remote_port_description=f"to sim-sw{number:03d}",
                 remote_chassis_id=mac_for("00aa.bb00.0000", 1),
-                remote_system_description="Cisco IOS Software, C9300 Software",
+                remote_system_description=system_description("C9300-48P"),
                 capabilities=("B", "R"),
+                remote_management_address=f"10.10.{number // 250}.1",
+                remote_platform="C9300-48P",
+                remote_version=software_for("C9300-48P")[0],
             ),
         ),
         arp=(
@@ -158,8 +201,9 @@ def initial_config(spec: DeviceSpec, user_secret: str, enable_secret: str) -> st
     """The config a device boots with (``*_secret`` are hashed, ``9 $9$...``)."""
     if spec.initial_config is not None:
         return spec.initial_config
+    train = re.match(r"\d+\.\d+", spec.os_version)
     lines = [
-        "version 15.2",
+        f"version {train.group(0) if train else '15.2'}",
         "no service pad",
         "service timestamps debug datetime msec",
         "service timestamps log datetime msec",
@@ -217,3 +261,59 @@ def initial_config(spec: DeviceSpec, user_secret: str, enable_secret: str) -> st
         " transport input ssh",
     ]
     return "\n".join(lines) + "\nend\n"
+
+
+def system_description(model: str, version: str = "", image: str = "") -> str:
+    """The first lines of ``show version`` of a ``model``: what LLDP and CDP advertise.
+
+    Examples:
+        >>> system_description("WS-C3750X-24P").splitlines()[0]
+        'Cisco IOS Software, C3750E Software (C3750E-UNIVERSALK9-M), Version 15.2(4)E10, RELEASE SOFTWARE (fc2)'
+        >>> system_description("C9300-48P").splitlines()[0].split(", ")[1]
+        'Catalyst L3 Switch Software (CAT9K_IOSXE)'
+    """
+    default_version, default_image = software_for(model)
+    version = version or default_version
+    image = image or default_image
+    if image.endswith("packages.conf"):
+        return "\n".join(
+            [
+                (
+                    "Cisco IOS Software [Cupertino], Catalyst L3 Switch Software (CAT9K_IOSXE), "
+                    f"Version {version}, RELEASE SOFTWARE (fc5)"
+                ),
+                "Technical Support: http://www.cisco.com/techsupport",
+                "Copyright (c) 1986-2023 by Cisco Systems, Inc.",
+                "Compiled Fri 20-Oct-23 10:44 by mcpre",
+            ]
+        )
+    parts = image.split("-")
+    family = parts[0].upper()
+    return "\n".join(
+        [
+            (
+                f"Cisco IOS Software, {family} Software ({family}-{parts[1].upper()}-M), "
+                f"Version {version}, RELEASE SOFTWARE (fc2)"
+            ),
+            "Technical Support: http://www.cisco.com/techsupport",
+            "Copyright (c) 1986-2020 by Cisco Systems, Inc.",
+            "Compiled Tue 31-Mar-20 22:39 by prod_rel_team",
+        ]
+    )
+
+
+def chassis_mac(base: str, interface_names: list[str]) -> str:
+    """The MAC a device reports as its own (``show version``, LLDP chassis ID, bridge ID).
+
+    It is the MAC of its first port or SVI, as :mod:`~netwarden.lab.sim.context`
+    numbers interface MACs (``base`` + position + 1).
+
+    Examples:
+        >>> chassis_mac("0011.2200.0000", ["Loopback0", "GigabitEthernet1/0/1"])
+        '0011.2200.0002'
+    """
+    logical = ("Loopback", "Port-channel", "Tunnel", "BDI", "Null")
+    for index, name in enumerate(interface_names):
+        if not name.startswith(logical):
+            return mac_for(base, index + 1)
+    return base

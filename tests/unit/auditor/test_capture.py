@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 from scapy.utils import wrpcap
 
+from collectors.auditor import capture
 from collectors.auditor.batch import Batch
 from collectors.auditor.capture import NOT_A_CAPTURE, FileSource, LiveSource, WatchDirSource
+from collectors.auditor.decode import DecodeStats, iter_batches
 
 WAIT = 10.0  # upper bound of every wait (a slow shared machine), never a wall-time assertion
 
@@ -252,3 +255,42 @@ def test_live_source_reader_never_blocks_on_a_full_queue() -> None:
     assert _stamps(consumer.batches) == [[1.0], [2.0, 10.0, 11.0, 12.0]]
     assert [int(p) for b in consumer.batches for p in b.packets["dport"]] == [22, 23, 23, 23, 23]
     assert refilled.empty()
+
+
+def test_watch_dir_rides_out_descriptor_exhaustion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EMFILE (descriptors held elsewhere in the process) while listing the directory or
+    opening a file: logged, retried at the next poll; no file skipped, no packet repeated."""
+    watch = tmp_path / "caps"
+    watch.mkdir()
+    wrpcap(str(watch / "cap-001.pcap"), _pkts(1, 20))
+    wrpcap(str(watch / "cap-002.pcap"), _pkts(2, 5))
+    failures = {"glob": 1, "open": 1}
+    real_glob = Path.glob
+
+    def exhausted(what: str) -> None:
+        if failures[what]:
+            failures[what] -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    def glob(self: Path, pattern: str) -> Iterable[Path]:
+        exhausted("glob")
+        return real_glob(self, pattern)
+
+    def failing_iter_batches(
+        path: Path, batch_size: int, stats: DecodeStats | None = None
+    ) -> Iterator[Batch]:
+        exhausted("open")
+        return iter_batches(path, batch_size, stats)
+
+    monkeypatch.setattr(Path, "glob", glob)
+    monkeypatch.setattr(capture, "iter_batches", failing_iter_batches)
+    source = WatchDirSource(watch, settle_seconds=3600, poll_seconds=0.02, batch_size=8)
+    consumer = _Consumer(source)
+    _wait_for(lambda: source.processed == [watch / "cap-001.pcap"])
+    source.stop()
+    consumer.thread.join(WAIT)
+    assert failures == {"glob": 0, "open": 0}
+    assert consumer.packets("cap-001.pcap") == list(range(20))
+    assert not source.stats.file_errors

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
+from scapy.packet import Packet
 from typer.testing import CliRunner
 
 from collectors.auditor.cli import auditor_app
@@ -36,7 +37,7 @@ from tests.unit.auditor.auditor_helpers import T0, at, pcap_batches, tcp_session
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _scan(n: int, t0: float = T0) -> list:
+def _scan(n: int, t0: float = T0) -> list[Packet]:
     return [
         at(
             Ether()
@@ -203,6 +204,30 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
         == 2
     )
     assert runner.invoke(auditor_app, ["--pcap", str(loud), "--detector", "nope"]).exit_code == 2
+
+
+def test_cli_metrics_listen_errors_are_usage_errors(tmp_path: Path) -> None:
+    loud = write_pcap(tmp_path / "loud.pcap", _scan(30))
+    web = tmp_path / "web.yml"
+    web.write_text("basic_auth_users:\n  prometheus: plaintext\n")
+    result = runner.invoke(auditor_app, ["--pcap", str(loud), "--web-config", str(web)])
+    assert result.exit_code == 2
+    assert "give --metrics-listen" in result.output
+    result = runner.invoke(
+        auditor_app,
+        ["--pcap", str(loud), "--metrics-listen", "127.0.0.1:9", "--web-config", str(web)],
+    )
+    assert result.exit_code == 2
+    assert "web.yml" in result.output
+    assert "not a bcrypt hash" in result.output
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(auditor_app, ["--pcap", str(loud), "--metrics-listen", f":{port}"])
+    assert result.exit_code == 2, result.output
+    assert f"--metrics-listen :{port}: Address already in use" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_summary_table_lists_the_most_severe_and_counts_the_rest(

@@ -71,7 +71,7 @@ def test_json_is_the_run_and_round_trips(tmp_path: Path) -> None:
     again = AuditRun.model_validate_json(written["json"].read_text())
     assert again == run
     doc = json.loads(written["json"].read_text())
-    assert set(doc) == {"meta", "rules", "devices", "results", "waivers"}
+    assert set(doc) == {"meta", "rules", "devices", "results", "waivers", "scope"}
     assert doc["devices"][0]["files"]  # sha256 per file
 
 
@@ -167,3 +167,48 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
     run = Engine(today=TODAY).run(FolderSource(evil_folder(tmp_path), "ios"))
     with pytest.raises(ComplianceError, match="pdf"):
         write_reports(run, tmp_path / "o", ["pdf"])
+
+
+# ------------------------------------------------- hostile bytes in human output
+
+FORMULA_DEVICES = ('=HYPERLINK("evil";"click")', "@SUM(1+1)", "+cmd", "-2")
+HOSTILE_BANNER = "hi \x1b[2J\x1b]8;;http://evil/\x07link\x1b]8;;\x07 \u202eevil\u202c"
+
+
+def hostile_folder(tmp: Path) -> Path:
+    d = tmp / "configs"
+    d.mkdir()
+    for name in FORMULA_DEVICES:
+        (d / f"{name}.cfg").write_text(f"hostname {name}\nend\n")
+    # a real config around the banner: a file mostly of control characters is refused as binary
+    body = "".join(f"interface GigabitEthernet1/0/{i}\n shutdown\n" for i in range(1, 49))
+    (d / "esc.cfg").write_text(f"hostname esc\nbanner motd ^C\n{HOSTILE_BANNER}\n^C\n{body}end\n")
+    (d / "esc.intended.cfg").write_text(f"hostname esc\n{body}end\n")
+    return d
+
+
+def test_csv_cells_cannot_be_formulas(tmp_path: Path) -> None:
+    from netwarden.compliance.report.exports import to_csv
+
+    run = Engine(today=TODAY).run(FolderSource(hostile_folder(tmp_path), "ios"))
+    assert {r.device for r in run.results} >= set(FORMULA_DEVICES)  # the names as they are
+    rows = list(csv.reader(io.StringIO(to_csv(run))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert cells
+    starts = [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert not starts, starts[:5]
+    devices = {row[1] for row in rows[1:]}
+    assert {f"'{name}" for name in FORMULA_DEVICES} <= devices
+
+
+def test_control_characters_are_escaped_in_csv_and_html(tmp_path: Path) -> None:
+    run = Engine(today=TODAY).run(FolderSource(hostile_folder(tmp_path), "ios"))
+    drift = next(r for r in run.results if r.device == "esc" and r.rule == "ios-intended-drift")
+    assert any("\x1b[2J" in e.text + e.note for e in drift.evidence)  # the run keeps the bytes
+    written = write_reports(run, tmp_path / "out", ["csv", "html"])
+    for fmt in ("csv", "html"):
+        text = written[fmt].read_text(encoding="utf-8")
+        for raw in ("\x1b", "\x07", "\u202e", "\u202c"):
+            assert raw not in text, (fmt, repr(raw))
+        assert "\\x1b[2J" in text, fmt  # shown, visibly
+        assert "\\u202eevil" in text, fmt

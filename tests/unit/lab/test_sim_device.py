@@ -10,7 +10,7 @@ import pytest
 from netwarden.lab.sim import passwords
 from netwarden.lab.sim.context import build_context
 from netwarden.lab.sim.device import DeviceClock, SimDevice
-from netwarden.lab.sim.specs import synthetic_spec
+from netwarden.lab.sim.specs import DeviceSpec, synthetic_spec
 
 
 @pytest.fixture
@@ -142,3 +142,29 @@ def test_password_types() -> None:
     assert passwords.verify("0 plain", "plain")
     assert passwords.verify("7 " + passwords.type7_encode("cisco"), "cisco")
     assert not passwords.verify("5 $1$abcd$xyz", "anything")
+
+
+@pytest.mark.parametrize(
+    ("model", "version", "processor"),
+    [
+        ("C9300-48P", "Cisco IOS XE Software, Version 17.9.4a", "cisco C9300-48P (X86) processor"),
+        ("C9200L-24P-4G", "Cisco IOS XE Software, Version 17.9.4a", "cisco C9200L-24P-4G (X86)"),
+        ("WS-C3750X-24P", "Cisco IOS Software, C3750E Software", "cisco WS-C3750X-24P (PowerPC"),
+    ],
+    ids=["c9300", "c9200l", "c3750x"],
+)
+def test_show_version_matches_the_model(model: str, version: str, processor: str) -> None:
+    """A spec names its model only (as the lab inventory does): the software follows it."""
+    from netwarden.lab.sim.context import build_context
+    from netwarden.lab.sim.shows import render_show
+
+    ports = synthetic_spec(1, password="p", enable_secret="e", access_ports=2).interfaces
+    device = SimDevice(DeviceSpec(name="s1", hostname="s1", interfaces=ports, model=model))
+    try:
+        text = render_show(["version"], build_context(device)) or ""
+    finally:
+        device.stop()
+    assert text.startswith(version)
+    assert processor in text
+    xe = model.startswith("C9")
+    assert ('System image file is "flash:packages.conf"' in text) == xe

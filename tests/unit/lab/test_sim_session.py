@@ -156,7 +156,7 @@ def test_config_shows_are_refused_below_privilege_15(device: SimDevice, command:
     terminal = Terminal(device)
     assert terminal.session.privilege == 1
     caret = " " * len("sim-sw002>show ") + "^"
-    expected = f"{command}\n{caret}\n% Invalid input detected at '^' marker.\nsim-sw002>"
+    expected = f"{command}\n{caret}\n% Invalid input detected at '^' marker.\n\nsim-sw002>"
     assert terminal.type(command) == expected
     assert terminal.type(f"{command} | include hostname") == expected.replace(
         command, f"{command} | include hostname", 1
@@ -234,3 +234,46 @@ def test_ambiguous_show_abbreviations_get_the_ios_error(
     assert terminal.type(f"{command} | include x") == (
         f'{command} | include x\n% Ambiguous command:  "{command}"\n{prompt}'
     )
+
+
+def test_show_privilege(device: SimDevice) -> None:
+    terminal = Terminal(device)
+    assert terminal.type("show privilege").split("\n")[1] == "Current privilege level is 1"
+    terminal.type("enable")
+    terminal.type("en")
+    assert terminal.type("sh priv").split("\n")[1] == "Current privilege level is 15"
+
+
+def test_show_alone_asks_for_show_help(term: Terminal) -> None:
+    assert term.type("sh") == 'sh\n% Type "show ?" for a list of subcommands\nsim-sw002#'
+
+
+def test_an_invalid_line_in_a_sub_mode_stays_in_the_sub_mode(term: Terminal) -> None:
+    term.type("conf t")
+    term.type("interface Gi1/0/1")
+    output = term.type("frobnicate the port")
+    caret = " " * len("sim-sw002(config-if)#") + "^"
+    assert output == (
+        f"frobnicate the port\n{caret}\n% Invalid input detected at '^' marker.\n\n"
+        "sim-sw002(config-if)#"
+    )
+    assert term.type("description still here").endswith("sim-sw002(config-if)#")
+    node = term.session.device.running.find("interface GigabitEthernet1/0/1")
+    assert node is not None
+    assert "description still here" in [c.text for c in node.children]
+    # a global command still leaves the sub-mode, as on IOS
+    assert term.type("hostname sim-sw002").endswith("sim-sw002(config)#")
+
+
+def test_the_caret_points_at_the_first_bad_word(term: Terminal) -> None:
+    term.type("conf t")
+    output = term.type("no frobnicate")
+    assert output.split("\n")[1] == " " * len("sim-sw002(config)#no ") + "^"
+    term.type("end")
+    output = term.type("show ip bogus")
+    assert output.split("\n")[1] == " " * len("sim-sw002#show ip ") + "^"
+
+
+def test_an_incomplete_command_is_followed_by_a_blank_line(term: Terminal) -> None:
+    term.type("conf t")
+    assert term.type("hostname") == "hostname\n% Incomplete command.\n\nsim-sw002(config)#"

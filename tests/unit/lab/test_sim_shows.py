@@ -534,7 +534,8 @@ def test_section_filter_keeps_children_like_ios() -> None:
     [
         (["r"], ("running-config",), []),
         (["st"], ("startup-config",), []),
-        (["ru", "int", "Vlan10"], ("running-config",), ["int", "Vlan10"]),
+        (["ru", "int", "Vlan10"], ("running-config", "interface"), ["Vlan10"]),
+        (["ru", "a"], ("running-config", "all"), []),
         (["arch", "config", "diff"], ("archive",), ["config", "diff"]),
         (["flash"], ("flash:",), []),
         (["ip", "int", "br"], ("ip", "interface", "brief"), []),
@@ -557,3 +558,16 @@ def test_resolve_reports_ambiguous_abbreviations(args: list[str]) -> None:
     assert found.ambiguous
     assert found.renderer is None
     assert match_command(args) is None
+
+
+def test_ntp_associations_print_addresses_never_names() -> None:
+    """NAPALM's get_ntp_stats reads the peer's address (a name made it drop the peer)."""
+    ctx = make_ctx(
+        ntp_servers=("ntp1.hq.example.org", "jed-ntp2", "10.10.0.3"),
+        hosts=(("ntp1.hq.example.org", "10.10.0.1"),),
+    )
+    stats = sim_driver(ctx).get_ntp_stats()
+    remotes = [entry["remote"] for entry in stats]
+    assert remotes[0] == "10.10.0.1"  # from the ip host table
+    assert re.fullmatch(r"198\.1[89]\.\d+\.\d+", remotes[1])  # unresolvable: RFC 2544 range
+    assert remotes[2] == "10.10.0.3"

@@ -1,0 +1,386 @@
+"""Layer-2 show commands: MAC table, spanning tree, switchports, trunks, EtherChannel, optics.
+
+Everything is derived from the interfaces of the :class:`ShowContext` (their
+config and link state), so it changes when the config does, as on a device:
+
+* the MAC table learns one host on each access port that is up (a MAC derived
+  from the device and port, stable across runs), the neighbour's chassis MAC on
+  each uplink with a CDP/LLDP neighbour, and the ARP neighbours' MACs on the
+  first uplink; the CPU's static entries come first, as on a Catalyst;
+* spanning tree runs per VLAN of the config (the mode of ``spanning-tree mode``),
+  over the ports that are up and carry the VLAN; the device is the root bridge of
+  every VLAN (the simulated fleet has no spanning-tree protocol between devices);
+* ports with ``channel-group`` form their port-channels (bundled when up).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from netwarden.lab.sim.showmodel import InterfaceView, ShowContext
+from netwarden.lab.sim.shows_util import abbreviate, config_value, find_interface, kind_of
+
+_CPU_MACS = ("0100.0ccc.cccc", "0100.0ccc.cccd", "0180.c200.0000", "0180.c200.0001")
+_PRIORITY = 32768
+
+
+def _up(itf: InterfaceView) -> bool:
+    return itf.line_protocol_up and not itf.shutdown
+
+
+def host_mac(hostname: str, port: str) -> str:
+    """The MAC of the simulated host on an access port (stable for a device and port).
+
+    Examples:
+        >>> host_mac("sw1", "GigabitEthernet1/0/1") == host_mac("sw1", "GigabitEthernet1/0/1")
+        True
+        >>> host_mac("sw1", "GigabitEthernet1/0/1").startswith("5254.")
+        True
+    """
+    digest = hashlib.sha256(f"{hostname}/{port}".encode()).hexdigest()
+    return f"5254.{digest[0:4]}.{digest[4:8]}"
+
+
+def _vlans_of(itf: InterfaceView, vlans: Sequence[int]) -> list[int]:
+    """The VLANs a switchport carries (access VLAN, or the trunk's allowed ones)."""
+    if itf.switchport_mode == "access":
+        return [itf.access_vlan or 1]
+    if itf.switchport_mode == "trunk":
+        allowed = _expand(itf.trunk_allowed)
+        return [v for v in vlans if v in allowed]
+    return []
+
+
+def _expand(ranges: str) -> set[int]:
+    """``1-3,10`` -> {1, 2, 3, 10}; ``all`` and ``none`` as IOS reads them."""
+    if ranges.lower() == "all":
+        return set(range(1, 4095))
+    if ranges.lower() == "none":
+        return set()
+    found: set[int] = set()
+    for part in ranges.split(","):
+        low, _, high = part.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            found.update(range(int(low), int(high or low) + 1))
+    return found
+
+
+def _uplinks(ctx: ShowContext) -> list[InterfaceView]:
+    return [i for i in ctx.interfaces if i.switchport_mode == "trunk" and _up(i)]
+
+
+def mac_entries(ctx: ShowContext) -> list[tuple[int, str, str]]:
+    """(VLAN, MAC, port) of the dynamic entries, as ``show mac address-table`` lists them."""
+    entries: list[tuple[int, str, str]] = []
+    neighbors = {n.local_interface: n for n in ctx.lldp_neighbors}
+    for itf in ctx.interfaces:
+        if not _up(itf) or itf.switchport_mode is None:
+            continue
+        if itf.switchport_mode == "access":
+            entries.append((itf.access_vlan or 1, host_mac(ctx.hostname, itf.name), itf.name))
+        elif itf.name in neighbors:
+            native = itf.native_vlan
+            entries.append((native, neighbors[itf.name].remote_chassis_id, itf.name))
+    uplinks = _uplinks(ctx)
+    if uplinks:
+        svis = {i.name: i for i in ctx.interfaces}
+        for entry in ctx.arp:
+            svi = svis.get(entry.interface)
+            if entry.age_minutes is None or svi is None or not svi.name.startswith("Vlan"):
+                continue
+            vlan = int(svi.name[4:])
+            if (vlan, entry.mac, uplinks[0].name) not in entries:
+                entries.append((vlan, entry.mac, uplinks[0].name))
+    return sorted(entries)
+
+
+def mac_address_table(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show mac address-table [dynamic]`` in the Catalyst format."""
+    words = [w.lower() for w in args]
+    if words and not (len(words) == 1 and "dynamic".startswith(words[0])):
+        return None
+    lines = [
+        "          Mac Address Table",
+        "-------------------------------------------",
+        "",
+        "Vlan    Mac Address       Type        Ports",
+        "----    -----------       --------    -----",
+    ]
+    count = 0
+    if not words:
+        for mac in _CPU_MACS:
+            lines.append(f" All    {mac}    STATIC      CPU")
+            count += 1
+    for vlan, mac, port in mac_entries(ctx):
+        lines.append(f"{vlan:>4}    {mac}    DYNAMIC     {abbreviate(port)}")
+        count += 1
+    lines.append(f"Total Mac Addresses for this criterion: {count} ")
+    return "\n".join(lines)
+
+
+def _stp_protocol(ctx: ShowContext) -> str:
+    mode = config_value(ctx.running_config, r"spanning-tree mode (\S+)", "pvst")
+    return {"rapid-pvst": "rstp", "mst": "mstp"}.get(mode, "ieee")
+
+
+def _cost(itf: InterfaceView) -> int:
+    """The short-method port cost of the port's speed."""
+    speed = itf.speed_mbps
+    return 2 if speed >= 10_000 else 4 if speed >= 1000 else 19 if speed >= 100 else 100
+
+
+def _port_number(ctx: ShowContext, itf: InterfaceView) -> int:
+    return next(n for n, i in enumerate(ctx.interfaces, start=1) if i.name == itf.name)
+
+
+def spanning_tree(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show spanning-tree [vlan N]``: one block per VLAN with ports in it."""
+    words = [w.lower() for w in args]
+    wanted: int | None = None
+    if words:
+        if len(words) != 2 or not "vlan".startswith(words[0]) or not words[1].isdigit():
+            return None
+        wanted = int(words[1])
+    protocol = _stp_protocol(ctx)
+    blocks: list[str] = []
+    for vlan_id, _name in ctx.vlans:
+        if wanted is not None and vlan_id != wanted:
+            continue
+        ports = [
+            i
+            for i in ctx.interfaces
+            if _up(i) and i.channel_group is None and vlan_id in _vlans_of(i, [vlan_id])
+        ]
+        if not ports:
+            continue
+        priority = _PRIORITY + vlan_id
+        timers = "Hello Time   2 sec  Max Age 20 sec  Forward Delay 15 sec"
+        lines = [
+            "",
+            f"VLAN{vlan_id:04d}",
+            f"  Spanning tree enabled protocol {protocol}",
+            f"  Root ID    Priority    {priority}",
+            f"             Address     {ctx.base_mac}",
+            "             This bridge is the root",
+            f"             {timers}",
+            "",
+            f"  Bridge ID  Priority    {priority}  (priority {_PRIORITY} sys-id-ext {vlan_id})",
+            f"             Address     {ctx.base_mac}",
+            f"             {timers}",
+            "             Aging Time  300 sec",
+            "",
+            "Interface           Role Sts Cost      Prio.Nbr Type",
+            "------------------- ---- --- --------- -------- --------------------------------",
+        ]
+        for itf in ports:
+            kind = "P2p Edge" if itf.switchport_mode == "access" else "P2p"
+            number = f"128.{_port_number(ctx, itf)}"
+            lines.append(f"{abbreviate(itf.name):<20}Desg FWD {_cost(itf):<9} {number:<8} {kind}")
+        blocks.append("\n".join(lines))
+    if not blocks:
+        if wanted is not None:
+            return f"Spanning tree instance(s) for vlan {wanted} does not exist."
+        return "No spanning tree instance exists."
+    return "\n".join(blocks) + "\n"
+
+
+def _switchport_block(itf: InterfaceView) -> list[str]:
+    name = f"Name: {abbreviate(itf.name)}"
+    if itf.switchport_mode is None:
+        return [name, "Switchport: Disabled", ""]
+    trunk = itf.switchport_mode == "trunk"
+    if trunk:
+        operational = "trunk" if _up(itf) else "down"
+    else:
+        operational = "static access" if _up(itf) else "down"
+    access = itf.access_vlan or 1
+    vlan_name = "default" if access == 1 else f"VLAN{access:04d}"
+    return [
+        name,
+        "Switchport: Enabled",
+        f"Administrative Mode: {'trunk' if trunk else 'static access'}",
+        f"Operational Mode: {operational}",
+        "Administrative Trunking Encapsulation: dot1q",
+        f"Operational Trunking Encapsulation: {'dot1q' if trunk else 'native'}",
+        "Negotiation of Trunking: " + ("On" if trunk else "Off"),
+        f"Access Mode VLAN: {access} ({vlan_name})",
+        f"Trunking Native Mode VLAN: {itf.native_vlan} (default)",
+        "Administrative Native VLAN tagging: enabled",
+        "Voice VLAN: none",
+        "Administrative private-vlan host-association: none ",
+        "Administrative private-vlan mapping: none ",
+        "Administrative private-vlan trunk native VLAN: none",
+        "Administrative private-vlan trunk Native VLAN tagging: enabled",
+        "Administrative private-vlan trunk encapsulation: dot1q",
+        "Administrative private-vlan trunk normal VLANs: none",
+        "Administrative private-vlan trunk associations: none",
+        "Administrative private-vlan trunk mappings: none",
+        "Operational private-vlan: none",
+        "Trunking VLANs Enabled: "
+        + ("ALL" if itf.trunk_allowed == "1-4094" else itf.trunk_allowed),
+        "Pruning VLANs Enabled: 2-1001",
+        "Capture Mode Disabled",
+        "Capture VLANs Allowed: ALL",
+        "",
+        "Protected: false",
+        "Unknown unicast blocked: disabled",
+        "Unknown multicast blocked: disabled",
+        "Appliance trust: none",
+        "",
+    ]
+
+
+def _selected(ctx: ShowContext, words: Sequence[str]) -> list[InterfaceView] | None:
+    if not words:
+        return list(ctx.interfaces)
+    itf = find_interface(ctx, list(words))
+    return None if itf is None else [itf]
+
+
+def interfaces_switchport(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show interfaces [NAME] switchport`` (the name comes before ``switchport`` on IOS)."""
+    selected = _selected(ctx, args)
+    if selected is None:
+        return None
+    lines: list[str] = []
+    for itf in selected:
+        if kind_of(itf.name).physical or itf.name.startswith("Port-channel"):
+            lines += _switchport_block(itf)
+    return "\n".join(lines)
+
+
+def _ranges(vlans: Sequence[int]) -> str:
+    """[1, 2, 3, 10] -> ``1-3,10``."""
+    parts: list[str] = []
+    ordered = sorted(set(vlans))
+    start = previous = ordered[0] if ordered else 0
+    for vlan in [*ordered[1:], None]:
+        if vlan is not None and vlan == previous + 1:
+            previous = vlan
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if vlan is not None:
+            start = previous = vlan
+    return ",".join(parts) if ordered else "none"
+
+
+def interfaces_trunk(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show interfaces trunk``: the four tables of the trunks that are up."""
+    if args:
+        return None
+    trunks = _uplinks(ctx)
+    if not trunks:
+        return ""
+    configured = [v for v, _ in ctx.vlans]
+    lines = ["", "Port        Mode             Encapsulation  Status        Native vlan"]
+    lines += [
+        f"{abbreviate(i.name):<12}{'on':<17}{'802.1q':<15}{'trunking':<14}{i.native_vlan}"
+        for i in trunks
+    ]
+    titles = (
+        "Vlans allowed on trunk",
+        "Vlans allowed and active in management domain",
+        "Vlans in spanning tree forwarding state and not pruned",
+    )
+    for index, title in enumerate(titles):
+        lines += ["", f"Port        {title}"]
+        for itf in trunks:
+            allowed = itf.trunk_allowed if index == 0 else _ranges(_vlans_of(itf, configured))
+            lines.append(f"{abbreviate(itf.name):<12}{allowed}")
+    return "\n".join(lines)
+
+
+def _groups(ctx: ShowContext) -> dict[int, list[InterfaceView]]:
+    groups: dict[int, list[InterfaceView]] = {}
+    for itf in ctx.interfaces:
+        if itf.channel_group is not None:
+            groups.setdefault(itf.channel_group, []).append(itf)
+    return groups
+
+
+def etherchannel_summary(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show etherchannel summary``: the ``channel-group`` bundles of the config."""
+    if args:
+        return None
+    groups = _groups(ctx)
+    lines = [
+        "Flags:  D - down        P - bundled in port-channel",
+        "        I - stand-alone s - suspended",
+        "        H - Hot-standby (LACP only)",
+        "        R - Layer3      S - Layer2",
+        "        U - in use      f - failed to allocate aggregator",
+        "",
+        "        M - not in use, minimum links not met",
+        "        u - unsuitable for bundling",
+        "        w - waiting to be aggregated",
+        "        d - default port",
+        "",
+        "        A - formed by Auto LAG",
+        "",
+        "",
+        f"Number of channel-groups in use: {len(groups)}",
+        f"Number of aggregators:           {len(groups)}",
+        "",
+        "Group  Port-channel  Protocol    Ports",
+        "------+-------------+-----------+-----------------------------------------------",
+    ]
+    for number, members in sorted(groups.items()):
+        mode = members[0].channel_mode
+        protocol = "LACP" if mode in ("active", "passive") else "PAgP"
+        protocol = "-" if mode == "on" else protocol
+        bundled = any(_up(m) for m in members)
+        flags = "SU" if bundled else "SD"
+        ports = " ".join(f"{abbreviate(m.name)}({'P' if _up(m) else 'D'})" for m in members)
+        bundle = f"Po{number}({flags})"
+        lines.append(f"{number:<7}{bundle:<14}{protocol:<12}{ports}")
+    return "\n".join(lines)
+
+
+def lacp_sys_id(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show lacp sys-id``: the system priority and the chassis MAC."""
+    if args:
+        return None
+    return f"{_PRIORITY}, {ctx.base_mac}"
+
+
+def interfaces_transceiver(ctx: ShowContext, args: Sequence[str]) -> str | None:
+    """``show interfaces transceiver``: digital optical monitoring of the SFP ports that are up."""
+    selected = _selected(ctx, args)
+    if selected is None:
+        return None
+    optics = [i for i in selected if _is_optic(i) and _up(i)]
+    if not optics:
+        return ""
+    lines = [
+        "If device is externally calibrated, only calibrated values are printed.",
+        "++ : high alarm, +  : high warning, -  : low warning, -- : low alarm.",
+        "NA or N/A: not applicable, Tx: transmit, Rx: receive.",
+        "mA: milliamperes, dBm: decibels (milliwatts).",
+        "",
+        "                                             Optical   Optical",
+        "            Temperature  Voltage  Current   Tx Power  Rx Power",
+        "Port        (Celsius)    (Volts)  (mA)      (dBm)     (dBm)",
+        "---------   -----------  -------  --------  --------  --------",
+    ]
+    for itf in optics:
+        seed = int(hashlib.sha256(f"{ctx.hostname}/{itf.name}".encode()).hexdigest()[:6], 16)
+        temp = 28 + seed % 120 / 10
+        current = 5 + seed % 40 / 10
+        tx = -(2 + seed % 15 / 10)
+        rx = -(3 + seed % 35 / 10)
+        lines.append(
+            f"{abbreviate(itf.name):<12}{temp:<13.1f}{3.29:<9.2f}{current:<10.1f}"
+            f"{tx:<10.1f}{rx:.1f}"
+        )
+    return "\n".join(lines)
+
+
+def _is_optic(itf: InterfaceView) -> bool:
+    """SFP ports: 10G and faster, and the Catalyst uplink module slots (``x/1/y``)."""
+    kind = kind_of(itf.name)
+    if not kind.physical:
+        return False
+    number = itf.name[len(kind.long) :]
+    parts = number.split("/")
+    return itf.speed_mbps >= 10_000 or (len(parts) == 3 and parts[1] == "1")
