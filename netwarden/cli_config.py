@@ -5,6 +5,11 @@ text fields are redacted when built, :mod:`netwarden.config.models`), and every
 text that comes from a device or the inventory is shown through :func:`shown`:
 control characters and bidi overrides visibly escaped (``\x1b``), Rich markup
 escaped. A device's banner cannot clear the screen or plant a hyperlink.
+
+A table folds a long error over several lines at the terminal's width (it is whole,
+but a fingerprint folded in two cannot be copied): every error or reason in a
+table is printed again below it, one line per device (:func:`print_details`),
+which the terminal wraps without breaking the text.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 # Re-exported (explicitly, for mypy): cli_fleet.py imports it from here.
 from netwarden.config.backup import current_user as current_user  # noqa: PLC0414
@@ -84,6 +90,20 @@ def shown(text: str, *, multiline: bool = False) -> str:
     return escape(printable(text, multiline=multiline))
 
 
+def print_details(console: Console, details: list[tuple[str, str, str]]) -> None:
+    """Each ``(device, status, text)`` on one line below a table: whole, copyable.
+
+    A table folds a long cell at the terminal's width; these lines are soft-wrapped
+    (the terminal wraps them, no newline is inserted), so a fingerprint or a path
+    can be selected whole. Nothing is printed without details.
+    """
+    for device, status, text in details:
+        line = Text.assemble(
+            (printable(device), "bold"), f" ({status}): " if status else ": ", printable(text)
+        )
+        console.print(line, highlight=False, soft_wrap=True)
+
+
 def _print_diff(console: Console, diff: str) -> None:
     for line in diff.splitlines():
         style = (
@@ -131,6 +151,9 @@ def print_plan(console: Console, report: PlanReport, *, summary: bool = False) -
                 shown(p.error or "", multiline=True),
             )
         console.print(table)
+        print_details(
+            console, [(p.device, "cannot plan", p.error) for p in report.plans if p.error]
+        )
     else:
         for plan in report.plans:
             print_device_plan(console, plan)
@@ -157,10 +180,15 @@ def print_apply(console: Console, report: ApplyReport) -> None:
             f"{r.duration_seconds:.1f}",
         )
     console.print(table)
+    print_details(
+        console, [(r.device, r.status.value, r.reason) for r in report.results if r.reason]
+    )
     counts = ", ".join(
         f"{len(report.by_status(s))} {s.value}" for s in ApplyStatus if report.by_status(s)
     )
     console.print(f"apply: {counts}")
+    if report.change_commit:
+        console.print(f"recorded the change: commit {report.change_commit[:12]}", highlight=False)
 
 
 def print_backup(console: Console, report: BackupReport) -> None:
@@ -176,26 +204,44 @@ def print_backup(console: Console, report: BackupReport) -> None:
             shown(d.error or d.path or "", multiline=True),
         )
     console.print(table)
+    print_details(console, [(d.device, d.status.value, d.error) for d in report.devices if d.error])
     console.print(f"commit {report.commit[:12]}" if report.commit else "nothing changed: no commit")
 
 
 def print_drift(console: Console, report: DriftReport) -> None:
+    """Per device: its diffs, or "no drift", or why it could not be compared; then the counts.
+
+    With a backup repository asked for, a device without a backup there is said so
+    (``nyc-acc-sw1: no backup to compare with (last backup: none in var/backups)``):
+    it is not counted in sync.
+    """
+    missing = set(report.without_backup)
     for d in report.devices:
         if d.error:
             console.print(
                 f"[bold red]{shown(d.device)}: cannot read:[/] {shown(d.error, multiline=True)}"
             )
             continue
-        if not d.drifted:
-            console.print(f"[dim]{shown(d.device)}: no drift[/]")
-            continue
         if d.intended_diff:
             console.rule(f"{shown(d.device)}: differs from the intended config")
             _print_diff(console, d.intended_diff)
         if d.backup_diff:
-            console.rule(f"{shown(d.device)}: differs from the last backup")
+            since = f" ({d.backup_commit[:12]})" if d.backup_commit else ""
+            console.rule(f"{shown(d.device)}: differs from the last backup{since}")
             _print_diff(console, d.backup_diff)
-    console.print(
-        f"drift: {len(report.drifted)} device(s) drifted, {len(report.failed)} unreadable, "
-        f"{len(report.devices) - len(report.drifted) - len(report.failed)} in sync"
-    )
+        if d.device in missing:
+            line = Text.assemble(
+                (printable(d.device), "yellow"),
+                ": no backup to compare with (last backup: none in "
+                f"{printable(report.backup_repo or '')})",
+            )
+            console.print(line, highlight=False, soft_wrap=True)
+        elif not d.drifted:
+            console.print(f"[dim]{shown(d.device)}: no drift[/]")
+    in_sync = [
+        d for d in report.devices if not d.error and not d.drifted and d.device not in missing
+    ]
+    parts = [f"{len(report.drifted)} device(s) drifted", f"{len(report.failed)} unreadable"]
+    if report.backup_repo is not None:
+        parts.append(f"{len(missing)} without a backup")
+    console.print(f"drift: {', '.join(parts)}, {len(in_sync)} in sync")

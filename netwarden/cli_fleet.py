@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from netwarden.cli_common import (
     EXIT_FINDINGS,
@@ -21,6 +22,7 @@ from netwarden.cli_common import (
     _load,
     console,
     err_console,
+    select_for,
 )
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device, Inventory
@@ -55,28 +57,20 @@ ConcurrencyOpt = Annotated[
     int, typer.Option("--concurrency", "-c", min=1, max=256, help="Devices worked on at once.")
 ]
 RepoOpt = Annotated[Path, typer.Option("--repo", help="Backup git repository (created if absent).")]
+DEFAULT_REPO = Path("var/backups")
 
 
-def _selected(inv: Inventory, limit: str | None) -> list[Device]:
-    """The ios devices ``--limit`` selects; none, or a term that matches nothing, is a usage error."""
-    from netwarden.inventory.select import check_limit  # noqa: PLC0415
-    from netwarden.render import select_devices  # noqa: PLC0415
+def _selected_configs(
+    command: str, inv: Inventory, limit: str | None
+) -> tuple[list[Device], dict[str, str]]:
+    """The devices ``command`` handles that ``--limit`` selects, and their intended configs.
 
-    try:
-        check_limit(limit, inv)
-    except NetwardenError as exc:
-        raise _fail(str(exc)) from exc
-    devices = select_devices(inv, limit)
-    if not devices:
-        raise _fail(f"no ios device matches --limit {limit!r}" if limit else "no ios device")
-    return devices
-
-
-def _selected_configs(inv: Inventory, limit: str | None) -> tuple[list[Device], dict[str, str]]:
-    """The selected ios devices and their intended configs, by device name."""
+    Selection errors (a term that matches nothing, only devices of another platform)
+    are usage errors naming ``command`` (:func:`~netwarden.cli_common.select_for`).
+    """
     from netwarden.render import render_device  # noqa: PLC0415
 
-    devices = _selected(inv, limit)
+    devices = select_for(command, inv, limit)
     try:
         configs = {d.name: render_device(inv, d) for d in devices}
     except NetwardenError as exc:
@@ -99,11 +93,39 @@ def plan(
     ] = False,
 ) -> None:
     """Show what apply would change on each device (device diff + exact commands); change nothing."""
+    _plan(
+        "plan",
+        inventory,
+        vault_password_file=vault_password_file,
+        limit=limit,
+        as_json=as_json,
+        known_hosts=known_hosts,
+        trust_on_first_use=trust_on_first_use,
+        timeout=timeout,
+        concurrency=concurrency,
+        summary=summary,
+    )
+
+
+def _plan(
+    command: str,
+    inventory: Path,
+    *,
+    vault_password_file: Path | None,
+    limit: str | None,
+    as_json: bool,
+    known_hosts: Path | None,
+    trust_on_first_use: bool,
+    timeout: float,
+    concurrency: int,
+    summary: bool = False,
+) -> None:
+    """``plan`` (also for ``apply`` without ``--yes``: ``command`` names it in selection errors)."""
     from netwarden.cli_config import print_plan, progress, session_options  # noqa: PLC0415
     from netwarden.config.plan import plan_fleet  # noqa: PLC0415
 
     inv = _load(inventory, vault_password_file)
-    devices, configs = _selected_configs(inv, limit)
+    devices, configs = _selected_configs(command, inv, limit)
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     with progress(err_console, "plan", len(devices)) as advance:
         report = plan_fleet(
@@ -167,6 +189,7 @@ def apply(
         session_options,
     )
     from netwarden.config.apply import ApplyOptions, apply_fleet  # noqa: PLC0415
+    from netwarden.config.waves import rollout_order  # noqa: PLC0415
     from netwarden.privatefile import write_private  # noqa: PLC0415
 
     if not yes:
@@ -174,7 +197,8 @@ def apply(
             "[bold]apply changes devices:[/] this is the plan; re-run with --yes to apply it"
         )
         with contextlib.suppress(typer.Exit):  # plan's own exit code: apply's is 2
-            plan(
+            _plan(
+                "apply",
                 inventory,
                 vault_password_file=vault_password_file,
                 limit=limit,
@@ -186,7 +210,7 @@ def apply(
             )
         raise _fail("nothing was changed: --yes is required to apply")
     inv = _load(inventory, vault_password_file)
-    devices, configs = _selected_configs(inv, limit)
+    devices, configs = _selected_configs("apply", inv, limit)
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     try:
         apply_options = ApplyOptions(
@@ -202,7 +226,7 @@ def apply(
         with progress(err_console, "apply", len(devices)) as advance:
             report = apply_fleet(
                 inv.path,
-                devices,
+                rollout_order(inv, devices),  # the canary first: the playbook's rule
                 configs,
                 options,
                 apply_options,
@@ -223,7 +247,17 @@ def apply(
     else:
         print_apply(console, report)
         console.print(f"results: {target}", highlight=False)
-    raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+    if report.record_error:  # on stderr in both modes: the backup history misses this change
+        err_console.print(
+            Text.assemble(
+                ("error:", "bold red"),
+                f" the change was not recorded in the backup repository {repo}: "
+                f"{report.record_error}; run `netwarden backup --repo {repo}` to record it",
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+    raise typer.Exit(EXIT_OK if report.ok and not report.record_error else EXIT_FINDINGS)
 
 
 def _notify(line: str) -> None:
@@ -256,7 +290,7 @@ def backup(
     from netwarden.config.backup import run_backup  # noqa: PLC0415
 
     inv = _load(inventory, vault_password_file)
-    devices = _selected(inv, limit)
+    devices = select_for("backup", inv, limit)
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     try:
         with progress(err_console, "backup", len(devices)) as advance:
@@ -283,35 +317,77 @@ def drift(
     *,
     vault_password_file: VaultOpt = None,
     limit: LimitOpt = None,
-    repo: RepoOpt = Path("var/backups"),
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo",
+            help="Backup git repository to compare with (default: var/backups); one given "
+            "must exist.",
+            show_default=False,
+        ),
+    ] = None,
+    intended_only: Annotated[
+        bool,
+        typer.Option(
+            "--intended-only", help="Compare with the intended config only, not with a backup."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     known_hosts: KnownHostsOpt = None,
     trust_on_first_use: TofuOpt = False,
     timeout: TimeoutOpt = 30.0,
     concurrency: ConcurrencyOpt = 8,
 ) -> None:
-    """Devices whose running config differs from the intended config or the last backup (exit 1)."""
+    """Devices whose running config differs from the intended config or the last backup (exit 1).
+
+    A device without a backup to compare with is not in sync either (exit 1, said per
+    device); a --repo given that is no git repository is a usage error (exit 2).
+    """
     from netwarden.cli_config import print_drift, progress, session_options  # noqa: PLC0415
     from netwarden.config.drift import drift_fleet  # noqa: PLC0415
 
     inv = _load(inventory, vault_password_file)
-    devices, configs = _selected_configs(inv, limit)
+    devices, configs = _selected_configs("drift", inv, limit)
+    baseline = None if intended_only else _drift_repo(repo)
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     with progress(err_console, "drift", len(devices)) as advance:
         report = drift_fleet(
-            inv.path,
-            devices,
-            configs,
-            options,
-            repo if (repo / ".git").exists() else None,
-            concurrency=concurrency,
-            on_done=advance,
+            inv.path, devices, configs, options, baseline, concurrency=concurrency, on_done=advance
         )
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
         print_drift(console, report)
-    raise typer.Exit(EXIT_FINDINGS if report.drifted or report.failed else EXIT_OK)
+    findings = report.drifted or report.failed or report.without_backup
+    raise typer.Exit(EXIT_FINDINGS if findings else EXIT_OK)
+
+
+def _drift_repo(repo: Path | None) -> Path:
+    """The backup repository drift compares with; ``--repo`` naming no git repository is exit 2.
+
+    Without ``--repo``, a missing ``var/backups`` is said on stderr and every device
+    is then without a backup to compare with (not in sync).
+    """
+    path = repo or DEFAULT_REPO
+    if (path / ".git").exists():
+        return path
+    what = "no such directory" if not path.exists() else "not a git repository"
+    hint = (
+        "expected a backup repository made by `netwarden backup` or `netwarden apply`; "
+        "--intended-only compares with the intended config only"
+    )
+    if repo is not None:
+        raise _fail(f"--repo {path}: {what}; {hint}")
+    err_console.print(
+        Text.assemble(
+            ("warning:", "yellow"),
+            f" no backup repository at {path} ({what}): no device has a backup to compare with; "
+            f"{hint}, --repo names another repository",
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    return path
 
 
 def register(app: typer.Typer) -> None:

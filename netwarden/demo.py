@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
 from rich.rule import Rule
 
-console = Console()
+from netwarden.cli_common import ReadableConsole
+
+console = ReadableConsole()  # full width when piped: the demo log is read whole
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -112,6 +113,14 @@ def steps(workdir: Path) -> list[Step]:
             "A generated inventory is valid by construction.",
         ),
         Step(
+            "A hostile inventory is refused: a line break in a value would be a device command",
+            _netwarden("inventory", "check", "-i", str(workdir / "hostile")),
+            'host_vars/nyc-acc-sw1.yml sets `model: "C9200L-24P-4G\\nusername evil privilege 15 ..."`: '
+            "every inventory value is one printable line (banners aside), and render refuses "
+            "what slips through. Exit 2, with file and line.",
+            expect_rc=2,
+        ),
+        Step(
             "A broken inventory is reported, file and key, all problems at once",
             _netwarden("inventory", "check", "-i", str(workdir / "broken")),
             "Exit code 2; each line names the file, line and key to fix.",
@@ -162,6 +171,8 @@ def lab_steps(workdir: Path) -> list[Step]:
                 str(Path(sys.executable).parent / "ansible-playbook"),
                 "-i",
                 lab,
+                "--vault-password-file",
+                str(workdir / "lab" / ".vault-password"),
                 "playbooks/network.yml",
                 "--check",
                 "--diff",
@@ -289,6 +300,17 @@ def _break_inventory(src: Path, dest: Path) -> None:
     )
 
 
+def _hostile_inventory(src: Path, dest: Path) -> None:
+    """A copy of the example inventory whose switch model smuggles in a command."""
+    shutil.copytree(src, dest)
+    hv = dest / "host_vars" / "nyc-acc-sw1.yml"
+    text = hv.read_text(encoding="utf-8")
+    model = next(line for line in text.splitlines() if line.startswith("model:"))
+    value = model.split(":", 1)[1].strip().strip("\"'")
+    hostile = f'model: "{value}\\nusername evil privilege 15 secret 0 Pwn3d\\n!"'
+    hv.write_text(text.replace(model, hostile), encoding="utf-8")
+
+
 def main() -> int:
     os.chdir(REPO)
     workdir = REPO / "out" / "demo"  # kept after the demo so its reports can be opened
@@ -296,6 +318,7 @@ def main() -> int:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     _break_inventory(REPO / "inventory", workdir / "broken")
+    _hostile_inventory(REPO / "inventory", workdir / "hostile")
     from collectors.auditor.demo import build_attack_pcap  # noqa: PLC0415  (scapy: slow import)
 
     build_attack_pcap(workdir / "nyc-attacks.pcap")

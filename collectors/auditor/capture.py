@@ -6,9 +6,12 @@ after the batch in hand. Each keeps :class:`DecodeStats`.
 
 - :class:`FileSource`: pcap/pcapng files, one after the other.
 - :class:`WatchDirSource`: a directory written by e.g. ``tcpdump -G 60 -w
-  'dir/cap-%Y%m%d%H%M%S.pcap'``. A file is processed once it is closed: when a
-  newer capture file has appeared beside it, or it has not changed for
-  ``settle_seconds``. Each file is processed once; what was processed (and how
+  'dir/cap-%Y%m%d%H%M%S.pcap'``, or where finished captures are dropped. A file
+  is processed once it is closed: at once when inotify (Linux) says its writer
+  closed it or it was renamed into the directory (:mod:`collectors.auditor.inotify`);
+  otherwise when a newer capture file has appeared beside it, or it has not
+  changed for ``settle_seconds``. Names of files being written elsewhere
+  (hidden, ``*.tmp``, ``*.part``, ``*~`` ...) are not captures. Each file is processed once; what was processed (and how
   far, when stopped in the middle of a file) is kept in a small JSON state file
   so a restart neither repeats nor skips packets. Running out of descriptors
   (``EMFILE``/``ENFILE``: something else in the process holds them) is ridden
@@ -43,6 +46,7 @@ from scapy.sendrecv import AsyncSniffer
 from collectors.auditor.batch import Batch
 from collectors.auditor.decode import CaptureFormatError, DecodeStats, decode_frames, iter_batches
 from collectors.auditor.headers import LINKTYPE_ETHERNET
+from collectors.auditor.inotify import DirWatch, open_watch
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ NOT_A_CAPTURE: Final = "not_a_capture"
 UNREADABLE: Final = "unreadable"
 DROPPED: Final = "dropped_frames"
 _STATE_VERSION: Final = 1
+TEMPORARY_SUFFIXES: Final = (".tmp", ".temp", ".part", ".partial", ".swp", ".crdownload", "~")
+"""Name endings of files still being written under a temporary name (then renamed): skipped."""
 _TRANSIENT: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 """``OSError`` numbers that say the process (not the file) is short of something: retry."""
 
@@ -74,6 +80,8 @@ class FileSource:
         self.paths = [Path(p) for p in paths]
         self.batch_size = batch_size
         self.stats = stats if stats is not None else DecodeStats()
+        self.processed: list[Path] = []  # files finished, in order
+        self.current: Path | None = None  # the file being read
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -84,10 +92,13 @@ class FileSource:
         for path in self.paths:
             if self._stop.is_set():
                 return
+            self.current = path
             for batch in iter_batches(path, self.batch_size, self.stats):
                 yield batch
                 if self._stop.is_set():
                     return
+            self.current = None
+            self.processed.append(path)
 
 
 @dataclass
@@ -105,7 +116,10 @@ class WatchDirSource:
     """Process each capture file of a directory once it is closed (see the module docstring).
 
     A file that grows again after it was processed (a writer that paused longer than
-    ``settle_seconds``) is taken up again from the first packet not yet handed out.
+    ``settle_seconds``, or closed it and opened it again) is taken up again from the
+    first packet not yet handed out. ``inotify=False`` polls only (tests of the rules).
+    ``current`` is the file being read (None between files), ``processed`` the files
+    finished, in order.
     """
 
     def __init__(
@@ -119,6 +133,7 @@ class WatchDirSource:
         state_file: Path | None = None,
         stats: DecodeStats | None = None,
         clock: Callable[[], float] = time.monotonic,
+        inotify: bool = True,
     ) -> None:
         self.directory = Path(directory)
         self.pattern = pattern
@@ -128,6 +143,10 @@ class WatchDirSource:
         self.state_file = state_file
         self.stats = stats if stats is not None else DecodeStats()
         self.processed: list[Path] = []  # files finished, in order (for callers and tests)
+        self.current: Path | None = None
+        self.inotify = inotify
+        self._watch: DirWatch | None = None
+        self._closed_by_writer: dict[str, tuple[int, int]] = {}  # name -> (size, mtime_ns)
         self._clock = clock
         self._stop = threading.Event()
         self._seen: dict[str, tuple[int, int, float]] = {}  # name -> (size, mtime_ns, since)
@@ -138,22 +157,53 @@ class WatchDirSource:
         self._stop.set()
 
     def __iter__(self) -> Iterator[Batch]:
-        while not self._stop.is_set():
-            try:
-                closed = self._closed_files()
-            except OSError as exc:  # the directory could not be listed: try at the next poll
-                logger.warning("cannot list %s (%s): retrying", self.directory, exc)
-                closed = []
-            for path in closed:
-                yield from self._process(path)
-                if self._stop.is_set():
-                    return
+        # Watch before the first listing: a file closed in between is not missed.
+        self._watch = open_watch(self.directory) if self.inotify else None
+        logger.info(
+            "watching %s: a capture is read once %s",
+            self.directory,
+            "it is closed or moved in (inotify)"
+            if self._watch is not None
+            else f"a newer one appears or it is unchanged for {self.settle_seconds:g} s",
+        )
+        try:
+            while not self._stop.is_set():
+                try:
+                    closed = self._closed_files()
+                except OSError as exc:  # the directory could not be listed: try at the next poll
+                    logger.warning("cannot list %s (%s): retrying", self.directory, exc)
+                    closed = []
+                for path in closed:
+                    yield from self._process(path)
+                    if self._stop.is_set():
+                        return
+                self._wait()
+        finally:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
+
+    def _wait(self) -> None:
+        """Until a file is closed or moved in (inotify), or ``poll_seconds`` have passed."""
+        if self._watch is None:
             self._stop.wait(self.poll_seconds)
+            return
+        for name in self._watch.wait(self.poll_seconds):
+            try:
+                st = (self.directory / name).stat()
+            except OSError:  # gone again, or renamed on: its new name has its own event
+                continue
+            if st.st_size > 0:  # ``touch`` closes a file too: an empty one is no capture yet
+                self._closed_by_writer[name] = (st.st_size, st.st_mtime_ns)
 
     def _candidates(self) -> list[tuple[Path, os.stat_result]]:
         out = []
         for path in self.directory.glob(self.pattern):
-            if path.name.startswith(".") or (self.state_file and path == self.state_file):
+            if (
+                path.name.startswith(".")
+                or path.name.endswith(TEMPORARY_SUFFIXES)
+                or (self.state_file and path == self.state_file)
+            ):
                 continue
             try:
                 st = path.stat()
@@ -183,7 +233,9 @@ class WatchDirSource:
             else:
                 settled = now - seen[2] >= self.settle_seconds
             newer = i < len(files) - 1  # a newer capture file exists: this one was rotated
-            if newer or settled:
+            # closed by its writer or moved in, and not written since
+            done = self._closed_by_writer.get(path.name) == (st.st_size, st.st_mtime_ns)
+            if newer or settled or done:
                 closed.append(path)
         return closed
 
@@ -199,6 +251,7 @@ class WatchDirSource:
         state.size = state.mtime_ns = -1
         skip = state.packets
         logger.info("processing %s from packet %d", path, skip)
+        self.current = path
         try:
             for whole in iter_batches(path, self.batch_size, self.stats):
                 end = whole.first_index + len(whole)
@@ -222,7 +275,10 @@ class WatchDirSource:
                 return
             logger.warning("%s could not be read (%s): skipped", path, exc)
             self.stats.file_errors[UNREADABLE] += 1
+        finally:
+            self.current = None
         state.size, state.mtime_ns = st.st_size, st.st_mtime_ns
+        self._closed_by_writer.pop(path.name, None)
         self.processed.append(path)
         self._save_state()
 
@@ -241,6 +297,9 @@ class WatchDirSource:
         try:
             present = {p.name for p, _ in self._candidates()}
             self._state = {name: s for name, s in self._state.items() if name in present}
+            self._closed_by_writer = {
+                name: seen for name, seen in self._closed_by_writer.items() if name in present
+            }
             if self.state_file is None:
                 return
             files = {name: vars(s) for name, s in self._state.items()}

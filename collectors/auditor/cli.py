@@ -17,14 +17,16 @@ import logging
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from prometheus_client import CollectorRegistry
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.capture import BatchSource, FileSource, LiveSource, WatchDirSource
@@ -32,12 +34,22 @@ from collectors.auditor.config import AuditorConfigError, load_auditor_config
 from collectors.auditor.engine import Engine, RunSummary
 from collectors.auditor.events import EventSink, JsonLinesSink, Severity, SyslogSink
 from collectors.auditor.metrics import AuditorCollector
+from collectors.auditor.status import RunStatus, showing
 from collectors.httpserve import MetricsServer
 from collectors.webconfig import WebConfig, load_web_config
 from netwarden import __version__
-from netwarden.cli_common import EXIT_FINDINGS, EXIT_OK, VaultOpt, _fail, console, err_console
+from netwarden.cli_common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    VaultOpt,
+    _fail,
+    _load,
+    console,
+    err_console,
+)
 from netwarden.errors import NetwardenError
 from netwarden.signals import GracefulStop
+from netwarden.textsafe import printable
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +89,7 @@ def _with_progress(source: Iterable[Batch], progress: Progress) -> Iterator[Batc
     tasks: dict[str, TaskID] = {}
     counts: dict[str, int] = {}
     for batch in source:
-        name = Path(batch.source).name
+        name = escape(printable(Path(batch.source).name, multiline=False))  # markup below
         if name not in tasks:
             for done in tasks.values():
                 progress.update(done, total=1, completed=1)
@@ -89,8 +101,16 @@ def _with_progress(source: Iterable[Batch], progress: Progress) -> Iterator[Batc
         progress.update(done, total=1, completed=1)
 
 
+DEFAULT_SETTLE = 5.0
+"""Seconds a watched file must be unchanged to count as closed, when nothing else says so."""
+
+
 def _source(
-    pcap: list[Path] | None, interface: str | None, watch: Path | None, bpf: str | None
+    pcap: list[Path] | None,
+    interface: str | None,
+    watch: Path | None,
+    bpf: str | None,
+    settle: float = DEFAULT_SETTLE,
 ) -> BatchSource:
     """The capture input the options name (FileSource, LiveSource or WatchDirSource)."""
     if pcap:
@@ -99,20 +119,57 @@ def _source(
         return LiveSource(interface, bpf)
     if watch is None:
         raise ValueError("one of pcap, interface or watch is required")
-    return WatchDirSource(watch)
+    return WatchDirSource(watch, settle_seconds=settle)
 
 
 DEFAULT_TOP = 50
 """Incidents listed in the end-of-run table unless ``--top`` says otherwise."""
 
 
-def summary_table(summary: RunSummary, top: int = DEFAULT_TOP) -> Table:
+if TYPE_CHECKING:
+    from netwarden.inventory.flows import Placement
+
+    Place = Callable[[str], Placement]
+    """Where an address lives (``FlowPolicyEngine.place``): its site and zone in the table."""
+
+
+def _shown(text: str) -> Text:
+    """Packet data (names, hosts, user names) as one line of text: control characters
+    escaped (an ``ESC`` sequence cannot clear the screen or plant a hyperlink), and never
+    read as Rich markup (``[bold red]`` stays literal)."""
+    return Text(printable(text, multiline=False))
+
+
+def _where(address: str, place: Place | None) -> str:
+    """``10.11.40.66 (nyc/guests)`` with an inventory; the address alone otherwise, for a
+    MAC address, and for an address in no planned subnet."""
+    if not address or place is None:
+        return address
+    try:
+        placement = place(address)
+    except ValueError:  # a MAC address: it has no zone
+        return address
+    return address if placement.zone is None else f"{address} ({placement.label})"
+
+
+def _ends(src: str, dst: str, place: Place | None) -> Text:
+    """The src/dst cell: the source, and the destination under it (``→ dst``)."""
+    cell = _shown(_where(src, place))
+    if dst:
+        cell.append("\n→ ")
+        cell.append_text(_shown(_where(dst, place)))
+    return cell
+
+
+def summary_table(summary: RunSummary, top: int = DEFAULT_TOP, place: Place | None = None) -> Table:
     """The end-of-run table: the ``top`` most severe incidents (0: all), then what was left out.
 
     A busy trace has thousands of incidents (every scanning source is one): the
     table lists the first ``top`` (``summary.incidents`` is most severe first) and
     its caption counts the rest by detector; all of them are in the events file
-    and in ``--json``.
+    and in ``--json``. ``place`` (the inventory's) adds each address's site and
+    zone. Values from packets are shown as text, control characters escaped
+    (:func:`_shown`). The table is printed by a ``ReadableConsole``: it folds, never crops.
     """
     incidents = summary.incidents if top <= 0 else summary.incidents[:top]
     table = Table(
@@ -121,31 +178,42 @@ def summary_table(summary: RunSummary, top: int = DEFAULT_TOP) -> Table:
     left = Counter(ev.detector for ev in summary.incidents[len(incidents) :])
     if left:
         by_detector = ", ".join(f"{det} {n:,}" for det, n in left.most_common())
-        table.caption = (
-            f"... and {sum(left.values()):,} more ({by_detector}): all of them are in the "
-            "--events file and in --json; --top 0 lists every one"
+        table.caption = Text(
+            printable(
+                f"... and {sum(left.values()):,} more ({by_detector}): all of them are in the "
+                "--events file and in --json; --top 0 lists every one"
+            )
         )
-    table.add_column("severity", no_wrap=True)
-    table.add_column("detector", no_wrap=True)
-    table.add_column("src", no_wrap=True)
-    table.add_column("dst", no_wrap=True)
-    table.add_column("count", justify="right")
-    table.add_column("summary", overflow="fold", min_width=30, ratio=1)
+    table.add_column("severity / detector", no_wrap=True)
+    table.add_column("src / dst", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("summary")
     for ev in incidents:
-        style = _SEVERITY_STYLE[ev.severity]
-        table.add_row(
-            f"[{style}]{ev.severity.value}[/{style}]",
-            ev.detector,
-            ev.src,
-            ev.dst,
-            str(ev.count),
-            ev.summary,
-        )
+        kind = Text(ev.severity.value, style=_SEVERITY_STYLE[ev.severity])
+        kind.append("\n")
+        kind.append_text(_shown(ev.detector))
+        table.add_row(kind, _ends(ev.src, ev.dst, place), str(ev.count), _shown(ev.summary))
     return table
 
 
-def _run(engine: Engine, source: BatchSource, *, progress: bool) -> RunSummary:
-    """Run ``engine`` over ``source`` (with a progress bar for files on a terminal)."""
+def end_line(summary: RunSummary) -> Text:
+    """The line under the table: volumes, errors, time, detectors run and skipped (why)."""
+    errors = sum(summary.decode_errors.values()) + sum(summary.input_errors.values())
+    line = (
+        f"{summary.packets:,} packets, {summary.bytes:,} bytes, {errors:,} decode errors, "
+        f"{summary.duration_seconds:.2f} s; detectors: {', '.join(summary.detectors)}"
+    )
+    if summary.skipped_detectors:
+        skipped = ", ".join(f"{k} ({v})" for k, v in summary.skipped_detectors.items())
+        line += f"; skipped: {skipped}"
+    return Text(printable(line, multiline=False))
+
+
+def _run(
+    engine: Engine, source: BatchSource, *, progress: bool, status_every: float | None = None
+) -> RunSummary:
+    """Run ``engine`` over ``source``: with a progress bar per file for ``--pcap`` on a
+    terminal, else with a status line on stderr (:mod:`collectors.auditor.status`)."""
     if progress and err_console.is_terminal:
         with Progress(
             TextColumn("{task.description}"),
@@ -154,7 +222,8 @@ def _run(engine: Engine, source: BatchSource, *, progress: bool) -> RunSummary:
             console=err_console,
         ) as bar:
             return engine.run(_with_progress(source, bar))
-    return engine.run(source)
+    with showing(RunStatus(engine.stats, source), err_console, status_every):
+        return engine.run(source)
 
 
 @auditor_app.callback(invoke_without_command=True)
@@ -211,6 +280,15 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
     bpf: Annotated[
         str | None, typer.Option("--bpf", help="Kernel BPF filter for --interface.")
     ] = None,
+    settle: Annotated[
+        float,
+        typer.Option(
+            "--settle",
+            min=0,
+            help="--watch: read a file once it has been unchanged this long (seconds) when "
+            "neither inotify (closed, moved in) nor a newer file says it is complete.",
+        ),
+    ] = DEFAULT_SETTLE,
     duration: Annotated[
         float | None,
         typer.Option("--duration", help="Stop --interface/--watch after this many seconds.", min=0),
@@ -224,6 +302,15 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
             help="Incidents listed in the summary table, most severe first (0: all).",
         ),
     ] = DEFAULT_TOP,
+    status_every: Annotated[
+        float | None,
+        typer.Option(
+            "--status-every",
+            min=0,
+            help="Seconds between status lines on stderr (files, packets, incidents); "
+            "default 1 on a terminal (redrawn in place), 30 otherwise; 0: none.",
+        ),
+    ] = None,
 ) -> None:
     """Audit traffic: exactly one of --pcap, --interface or --watch."""
     given = [x for x in (pcap, interface, watch) if x]
@@ -249,9 +336,7 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
     inv = None
     try:
         if inventory is not None:
-            from netwarden.inventory import load_inventory  # noqa: PLC0415
-
-            inv = load_inventory(inventory, vault_password_file)
+            inv = _load(inventory, vault_password_file)  # every problem with its file:line
             if site is not None and site not in inv.sites:
                 raise _fail(
                     f"--site {site}: not a site of {inventory} (sites: {', '.join(inv.sites)})"
@@ -277,7 +362,7 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
     except AuditorConfigError as exc:
         raise _fail(str(exc)) from exc
 
-    source = _source(pcap, interface, watch, bpf)
+    source = _source(pcap, interface, watch, bpf, settle)
     server: MetricsServer | None = None
     if metrics_addr is not None:
         registry = CollectorRegistry()
@@ -306,7 +391,9 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
         timer.start()
     try:
         with GracefulStop(source.stop):
-            summary = _run(engine, source, progress=bool(pcap) and not as_json)
+            summary = _run(
+                engine, source, progress=bool(pcap) and not as_json, status_every=status_every
+            )
     except KeyboardInterrupt:  # a second signal: the batch in hand is abandoned
         source.stop()
         summary = engine.finish()
@@ -324,15 +411,7 @@ def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options
     if as_json:
         console.print_json(json.dumps(summary.model_dump(mode="json")))
     else:
-        console.print(summary_table(summary, top))
-        errors = sum(summary.decode_errors.values()) + sum(summary.input_errors.values())
-        console.print(
-            f"{summary.packets:,} packets, {summary.bytes:,} bytes, {errors:,} decode errors, "
-            f"{summary.duration_seconds:.2f} s; detectors: {', '.join(summary.detectors)}"
-            + (
-                f"; skipped: {', '.join(f'{k} ({v})' for k, v in summary.skipped_detectors.items())}"
-                if summary.skipped_detectors
-                else ""
-            )
-        )
+        place = engine.ctx.policy.place if engine.ctx.policy is not None else None
+        console.print(summary_table(summary, top, place))
+        console.print(end_line(summary), highlight=False)
     raise typer.Exit(EXIT_FINDINGS if summary.has_findings(Severity.MEDIUM) else EXIT_OK)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -198,8 +199,30 @@ class JsonLinesSink:
             self._fh.close()
 
 
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""What JSON leaves raw that a terminal acts on: DEL, C1 controls (``\\x9b`` is a CSI), bidi."""
+
+
+def _terminal_safe_json(text: str) -> str:
+    """JSON text with DEL, C1 and bidi characters written as ``\\uNNNN`` escapes.
+
+    The same JSON value (a parser reads back the same strings), but safe on the terminal
+    of whoever tails the syslog file: JSON itself already escapes C0 (``ESC`` is ``\\u001b``).
+
+    Examples:
+        >>> raw = json.dumps("a" + chr(0x1B) + "[2J" + chr(0x9B) + "2J" + chr(0x202E), ensure_ascii=False)
+        >>> chr(0x9B) in raw, _terminal_safe_json(raw)
+        (True, '"a\\\\u001b[2J\\\\u009b2J\\\\u202e"')
+    """
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
 class SyslogSink:
     """RFC 5424 messages over UDP, the JSON event as the message (one datagram per emission).
+
+    The JSON is the event's, with the characters JSON leaves raw but a terminal acts on
+    (DEL, C1 controls, bidi overrides) written as ``\\uNNNN``: the same value to a parser,
+    and packet data cannot drive the terminal of someone reading the log.
 
     ``<PRI>1 TIMESTAMP HOSTNAME netwarden-auditor - DETECTOR - JSON``, facility
     local4 (20) unless told otherwise.
@@ -218,7 +241,8 @@ class SyslogSink:
         pri = self.facility * 8 + _SYSLOG_SEVERITY[event.severity]
         stamp = event.ts.isoformat(timespec="microseconds").replace("+00:00", "Z")
         msgid = event.detector[:32] or "-"
-        line = f"<{pri}>1 {stamp} {self.hostname} netwarden-auditor - {msgid} - {event.to_json()}"
+        body = _terminal_safe_json(event.to_json())
+        line = f"<{pri}>1 {stamp} {self.hostname} netwarden-auditor - {msgid} - {body}"
         return line.encode("utf-8")
 
     def emit(self, event: Event) -> None:

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netwarden.config.apply import ApplyOptions, apply_device
+from netwarden.config.apply import ApplyOptions, apply_device_read
 from netwarden.config.backup import (
     backup_path,
     backup_status,
     current_user,
     fetch_running,
     last_backup,
+    record_after_apply,
     run_backup,
     stored_form,
 )
@@ -155,11 +156,17 @@ def plan_host(host: Host) -> DevicePlan:
 
 @dataclass(frozen=True)
 class HostApply:
-    """What applying to one host did: the apply result and, if one was taken, the backup."""
+    """What applying to one host did: the apply result and, if one was taken, the backup.
+
+    ``change_commit`` records the running config the apply left (None: nothing to
+    record, or no repository); ``record_error`` says why it could not be recorded.
+    """
 
     result: DeviceApplyResult
     backup: DeviceBackup | None = None
     backup_commit: str | None = None
+    change_commit: str | None = None
+    record_error: str | None = None
 
 
 def apply_host(
@@ -175,7 +182,10 @@ def apply_host(
     """Plan; if the device would change, back it up (optional) and apply with commit-confirm.
 
     An unchanged device costs one session and no backup, so a converged fleet's
-    run changes nothing, not even the backup repository.
+    run changes nothing, not even the backup repository. With ``backup_repo``, a
+    device that changed (or was left different from its backup) then gets a
+    commit of its own recording the running config the apply left, authored by
+    ``user`` with ``message`` (decision 19: each host commits its own).
 
     Locks (:mod:`netwarden.config.locks`): the inventory's apply lock for the run
     (``holder``, default this process's run: in an Ansible fork, the
@@ -234,17 +244,32 @@ def _apply_host(
     if not plan.changed:
         return HostApply(DeviceApplyResult(device=name, status=ApplyStatus.UNCHANGED))
     backup, commit = None, None
+    user = user or current_user()
     if backup_repo is not None:
         backup, commit = backup_host(
             host,
             backup_repo,
-            user=user or current_user(),
+            user=user,
             message=f"before apply: {message}" if message else "before apply",
         )
-    result = apply_device(
+    applied = apply_device_read(
         host.device, host.intended, host.options, options, lock_dir=lock_dir, holder=holder
     )
-    return HostApply(result, backup, commit)
+    if backup_repo is None:
+        return HostApply(applied.result, backup, commit)
+    running = applied.running
+    if running is None and applied.result.status is ApplyStatus.CHANGED:
+        try:  # the session could not re-read it after the confirm: read it once more
+            running = fetch_running(host.device, host.options)
+        except NetwardenError as exc:
+            logger.warning("%s: cannot read the running config to record it: %s", name, exc)
+    try:
+        change = record_after_apply(
+            backup_repo, [(applied.result, running)], user=user, message=message
+        )
+    except NetwardenError as exc:  # the device is changed: report it, keep the result
+        return HostApply(applied.result, backup, commit, record_error=str(exc))
+    return HostApply(applied.result, backup, commit, change_commit=change)
 
 
 def backup_host(

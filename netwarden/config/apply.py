@@ -27,7 +27,14 @@ progress) and says which state it is in.
 The fleet (:func:`apply_fleet`) takes the inventory's apply lock (a second apply
 of the same inventory is refused naming the holder), is backed up, then applied
 in waves: the canary wave (the first N devices, or one site), then the rest; if
-any canary ends other than changed/unchanged, the rest are ``skipped``.
+any canary ends other than changed/unchanged, the rest are ``skipped``. Waves keep
+the order they are given: ``netwarden apply`` gives rollout order
+(:func:`netwarden.config.waves.rollout_order`, the rule ``playbooks/network.yml``
+uses too), so its canary is a field office's access switch, never HQ's core. With a
+backup repository, the run ends by recording the running configs it left
+(:func:`~netwarden.config.backup.record_after_apply`: one commit, the user as
+author, the change's reason): the running config each device's session read last,
+so recording costs no extra session.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netwarden.config.backup import run_backup
+from netwarden.config.backup import fetch_running, record_after_apply, run_backup
 from netwarden.config.checks import POST_CHECKS, PostCheck
 from netwarden.config.confirm import DeviceRun
 from netwarden.config.locks import (
@@ -52,19 +59,26 @@ from netwarden.config.models import ApplyReport, ApplyStatus, DeviceApplyResult
 from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.config.settle import DeviceState, Notify, await_settled, classify
 from netwarden.devices import (
+    DeviceSession,
+    Facts,
+    InterfaceState,
+    PendingCommit,
     SessionOptions,
     address_of,
     session_for,
 )
+from netwarden.devices.base import ConfigKind
 from netwarden.errors import LockError, NetwardenError
 from netwarden.inventory.models import Device
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "Applied",
     "ApplyOptions",
     "DeviceState",
     "apply_device",
+    "apply_device_read",
     "apply_fleet",
     "await_settled",
     "classify",
@@ -112,6 +126,19 @@ class ApplyOptions:
             raise ValueError("canary must be >= 0 and concurrency >= 1")
 
 
+@dataclass(frozen=True)
+class Applied:
+    """One device's apply result and the running config its session read last.
+
+    ``running`` is what apply saw at the end (after the confirm, the rollback, or
+    the check that found the device busy); None when the session read none or was
+    lost (the device was then only waited for). It is what the backup records.
+    """
+
+    result: DeviceApplyResult
+    running: str | None = None
+
+
 def apply_device(
     device: Device,
     intended: str,
@@ -127,6 +154,22 @@ def apply_device(
     With ``lock_dir`` the device's lock is held for the run (``holder``, default this
     process's run); a device another run holds is ``failed`` naming that run, untouched.
     """
+    return apply_device_read(
+        device, intended, session_options, options, wave, lock_dir=lock_dir, holder=holder
+    ).result
+
+
+def apply_device_read(
+    device: Device,
+    intended: str,
+    session_options: SessionOptions,
+    options: ApplyOptions,
+    wave: int = 1,
+    *,
+    lock_dir: Path | None = None,
+    holder: Holder | None = None,
+) -> Applied:
+    """:func:`apply_device`, with the running config the session read last (for the backup)."""
     run = DeviceRun(device, intended, session_options, options, wave)
     if lock_dir is None:
         return _apply(run)
@@ -136,25 +179,99 @@ def apply_device(
         with locked(path, holder or Holder.this_run(), f"device {device.name} ({host}:{port})"):
             return _apply(run)
     except LockError as exc:
-        return run.result(ApplyStatus.FAILED, str(exc))
+        return Applied(run.result(ApplyStatus.FAILED, str(exc)))
 
 
-def _apply(run: DeviceRun) -> DeviceApplyResult:
+def _apply(run: DeviceRun) -> Applied:
     try:
         session = session_for(run.device, run.sopts)
         session.open()
     except NetwardenError as exc:
-        return run.result(ApplyStatus.FAILED, f"{exc}; nothing committed")
+        return Applied(run.result(ApplyStatus.FAILED, f"{exc}; nothing committed"))
+    reading = _LastRunning(session)
     try:
-        return run.run(session)
+        result = run.run(reading)
     finally:
         session.close()
+    return Applied(result, reading.last)
+
+
+class _LastRunning:
+    """A :class:`~netwarden.devices.DeviceSession` that remembers the last running config read.
+
+    Apply reads the running config after every step that changes it (commit, confirm,
+    rollback); the last one read is the device's state when the run ended, recorded in
+    the backup without a session of its own. A failed call forgets it (the state is
+    then unknown).
+    """
+
+    def __init__(self, session: DeviceSession) -> None:
+        self._session = session
+        self.name = session.name
+        self.last: str | None = None
+
+    def _changes(self) -> None:
+        self.last = None
+
+    def open(self) -> None:
+        self._session.open()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def get_config(self, which: ConfigKind = "running") -> str:
+        if which != "running":
+            return self._session.get_config(which)
+        self.last = None
+        self.last = self._session.get_config(which)
+        return self.last
+
+    def load_replace_candidate(self, config: str) -> None:
+        self._session.load_replace_candidate(config)
+
+    def compare(self) -> str:
+        return self._session.compare()
+
+    def commit(self, revert_in: int | None = None) -> None:
+        self._changes()
+        self._session.commit(revert_in)
+
+    def confirm(self) -> None:
+        self._changes()  # a confirm that fails may end in the revert timer's rollback
+        self._session.confirm()
+
+    def rollback(self) -> None:
+        self._changes()
+        self._session.rollback()
+
+    def discard(self) -> None:
+        self._session.discard()
+
+    def has_pending_commit(self) -> bool:
+        return self._session.has_pending_commit()
+
+    def pending_commit(self) -> PendingCommit | None:
+        return self._session.pending_commit()
+
+    def get_facts(self) -> Facts:
+        return self._session.get_facts()
+
+    def get_interfaces(self) -> dict[str, InterfaceState]:
+        return self._session.get_interfaces()
+
+    def send_command(self, command: str) -> str:
+        return self._session.send_command(command)
 
 
 def split_waves(
     devices: Sequence[Device], options: ApplyOptions
 ) -> tuple[list[Device], list[Device]]:
-    """The canary wave (empty without ``canary``/``canary_site``) and the rest, in order."""
+    """The canary wave (empty without ``canary``/``canary_site``) and the rest, in order.
+
+    The canary wave is the first ``canary`` devices in the order given: pass them in
+    :func:`netwarden.config.waves.rollout_order` to get the rule the CLI and the
+    playbook share.
+    """
     if options.canary_site:
         canary = [d for d in devices if d.site == options.canary_site]
     else:
@@ -170,11 +287,13 @@ class _Fleet:
     lock_dir: Path
     holder: Holder
     on_done: Callable[[DeviceApplyResult], None] | None
+    devices: Mapping[str, Device] = field(default_factory=dict)
+    running: dict[str, str] = field(default_factory=dict)  # what each session read last
 
 
 def _apply_wave(wave: Sequence[Device], number: int, fleet: _Fleet) -> list[DeviceApplyResult]:
     def job(device: Device) -> DeviceApplyResult:
-        return apply_device(
+        applied = apply_device_read(
             device,
             fleet.configs[device.name],
             fleet.session_options,
@@ -183,6 +302,9 @@ def _apply_wave(wave: Sequence[Device], number: int, fleet: _Fleet) -> list[Devi
             lock_dir=fleet.lock_dir,
             holder=fleet.holder,
         )
+        if applied.running is not None:
+            fleet.running[device.name] = applied.running  # one key per thread
+        return applied.result
 
     def crashed(device: Device, exc: Exception) -> DeviceApplyResult:
         return DeviceApplyResult(
@@ -213,6 +335,8 @@ def apply_fleet(
 ) -> ApplyReport:
     """Lock the inventory, back up, then apply wave by wave; a failed canary wave skips the rest.
 
+    With ``backup_repo``, the running configs the run left are then committed there
+    (``change_commit``; a failure to record is ``record_error``, the results are kept).
     ``lock_dir`` defaults to :func:`~netwarden.config.locks.lock_dir_for` the inventory,
     ``holder`` to this process's run.
 
@@ -228,7 +352,15 @@ def apply_fleet(
     lock_dir = lock_dir or lock_dir_for(Path(inventory))
     path = inventory_lock_path(lock_dir, Path(inventory))
     with locked(path, holder, f"inventory {inventory}"):
-        fleet = _Fleet(configs, session_options, options, lock_dir, holder, on_done)
+        fleet = _Fleet(
+            configs,
+            session_options,
+            options,
+            lock_dir,
+            holder,
+            on_done,
+            devices={d.name: d for d in devices},
+        )
         return _apply_locked(
             inventory, canary, rest, fleet, user=user, message=message, backup_repo=backup_repo
         )
@@ -275,6 +407,14 @@ def _apply_locked(
                 fleet.on_done(skipped)
     elif rest:
         results += _apply_wave(rest, number, fleet)
+    change_commit, record_error = None, None
+    if backup_repo is not None:
+        outcomes = [(r, _final_running(r, fleet)) for r in results]
+        try:
+            change_commit = record_after_apply(backup_repo, outcomes, user=user, message=message)
+        except NetwardenError as exc:  # the devices are changed: report, never lose the results
+            logger.warning("recording the change in %s failed: %s", backup_repo, exc)
+            record_error = str(exc)
     return ApplyReport(
         inventory=inventory,
         user=user,
@@ -283,5 +423,26 @@ def _apply_locked(
         confirm_timeout_minutes=options.confirm_timeout_minutes,
         canary=tuple(d.name for d in canary),
         backup_commit=backup_commit,
+        change_commit=change_commit,
+        record_error=record_error,
         results=tuple(results),
     )
+
+
+def _final_running(result: DeviceApplyResult, fleet: _Fleet) -> str | None:
+    """The running config a device's apply left: as its session read it last.
+
+    A changed device whose session could not re-read it after the confirm is read
+    once more (its own session) so that the change is recorded; None if that fails.
+    """
+    running = fleet.running.get(result.device)
+    if running is not None or result.status is not ApplyStatus.CHANGED:
+        return running
+    device = fleet.devices.get(result.device)
+    if device is None:
+        return None
+    try:
+        return fetch_running(device, fleet.session_options)
+    except NetwardenError as exc:
+        logger.warning("%s: cannot read the running config to record it: %s", device.name, exc)
+        return None

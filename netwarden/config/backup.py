@@ -5,6 +5,12 @@ change by themselves (``strip_volatile``) and with every secret replaced by
 ``<removed>`` (``sanitize_config``). A run that changes nothing makes no commit.
 The commit's author is ``netwarden``; its message says who ran it, why, and
 per device: new, changed, unchanged or unreachable.
+
+Apply records the running configs its change produced (:func:`record_after_apply`):
+one commit per run (per host on the Ansible route) whose author is the user who
+applied, with the change's reason and every device's outcome, so the backup
+history is the change history and drift right after an apply compares with the
+configuration the apply left.
 """
 
 from __future__ import annotations
@@ -14,12 +20,19 @@ import fcntl
 import getpass
 import logging
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from netwarden.config.models import BackupReport, BackupStatus, DeviceBackup
+from netwarden.config.models import (
+    ApplyStatus,
+    BackupReport,
+    BackupStatus,
+    DeviceApplyResult,
+    DeviceBackup,
+)
 from netwarden.config.normalize import strip_volatile
 from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.config.sanitize import sanitize_config
@@ -120,6 +133,16 @@ def last_backup(repo: Path, device: str) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+def last_backup_commit(repo: Path, device: str) -> str | None:
+    """The commit that last changed the device's backup, None without a repository or a backup."""
+    if not (repo / ".git").exists():
+        return None
+    proc = git(repo, "log", "-1", "--format=%H", "--", f"{device}.cfg", check=False)
+    if proc.returncode != 0:  # a repository without commits yet
+        return None
+    return proc.stdout.strip() or None
+
+
 def stored_form(running: str) -> str:
     """What a backup file holds for a running config: no volatile lines, no secrets."""
     return sanitize_config(strip_volatile(running))
@@ -206,19 +229,118 @@ def commit_message(results: Sequence[DeviceBackup], *, user: str, message: str) 
 
 def _commit(repo: Path, results: Sequence[DeviceBackup], *, user: str, message: str) -> str | None:
     paths = [Path(r.path).name for r in results if r.path]
+    return _commit_paths(repo, paths, AUTHOR, commit_message(results, user=user, message=message))
+
+
+def _commit_paths(repo: Path, paths: Sequence[str], author: str, message: str) -> str | None:
+    """Stage ``paths`` and commit them as ``author``; None (no commit) when nothing changed."""
     if paths:
         git(repo, "add", "--", *paths)
     staged = git(repo, "diff", "--cached", "--quiet", check=False)
     if staged.returncode == 0:
         logger.info("backup: nothing changed, no commit")
         return None
-    git(
-        repo,
-        "commit",
-        "-q",
-        "--author",
-        AUTHOR,
-        "-m",
-        commit_message(results, user=user, message=message),
-    )
+    git(repo, "commit", "-q", "--author", author, "-m", message)
     return git(repo, "rev-parse", "HEAD").stdout.strip()
+
+
+_NOT_IN_AUTHOR = re.compile(r"[<>\n\r\x00]+")
+_NOT_IN_EMAIL = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def author_of(user: str) -> str:
+    """``user`` as a git author (``alice <alice@localhost>``): the person who applied a change.
+
+    Examples:
+        >>> author_of("alice")
+        'alice <alice@localhost>'
+        >>> author_of("uid 1000")
+        'uid 1000 <uid-1000@localhost>'
+    """
+    name = _NOT_IN_AUTHOR.sub(" ", user).strip() or "unknown"
+    local = _NOT_IN_EMAIL.sub("-", name).strip("-.") or "unknown"
+    return f"{name} <{local}@localhost>"
+
+
+_RECORDED = (ApplyStatus.CHANGED, ApplyStatus.ROLLED_BACK, ApplyStatus.FAILED)
+"""Outcomes whose running config is recorded when it differs from the last backup."""
+
+
+def record_after_apply(
+    repo: Path,
+    outcomes: Sequence[tuple[DeviceApplyResult, str | None]],
+    *,
+    user: str,
+    message: str = "",
+) -> str | None:
+    """Commit the running configs an apply left (stored form), once, as ``user``; the commit or None.
+
+    ``outcomes``: each device's apply result and the running config the apply read
+    last (None when it could not). A changed device's config is recorded; a
+    rolled-back or failed device's only when it differs from the last backup (the
+    message says so); unchanged and skipped devices are only listed. Nothing
+    differs from the last backup: no commit.
+
+    Raises:
+        BackupError: the repository cannot be created or git fails.
+    """
+    ensure_repo(repo)
+    with repo_lock(repo):
+        notes: dict[str, str] = {}
+        paths: list[str] = []
+        for result, running in outcomes:
+            if result.status not in _RECORDED:
+                continue
+            if running is None:
+                notes[result.device] = "running config not read: not recorded"
+                continue
+            text = stored_form(running)
+            status = backup_status(last_backup(repo, result.device), text)
+            if status is BackupStatus.UNCHANGED:
+                notes[result.device] = "running config as in the last backup: nothing to record"
+                continue
+            backup_path(repo, result.device).write_text(text, encoding="utf-8")
+            paths.append(backup_path(repo, result.device).name)
+            if result.status is not ApplyStatus.CHANGED:
+                notes[result.device] = "running config differs from the last backup: recorded"
+        text = apply_message([r for r, _ in outcomes], notes, user=user, message=message)
+        return _commit_paths(repo, paths, author_of(user), text)
+
+
+def apply_message(
+    results: Sequence[DeviceApplyResult], notes: Mapping[str, str], *, user: str, message: str
+) -> str:
+    """``apply: <reason>`` then who, why, the counts and one line per device with its outcome.
+
+    Examples:
+        >>> r = [DeviceApplyResult(device="a", status=ApplyStatus.CHANGED),
+        ...      DeviceApplyResult(device="b", status=ApplyStatus.ROLLED_BACK)]
+        >>> print(apply_message(r, {"b": "running config as in the last backup"},
+        ...                     user="alice", message="ntp keys"), end="")
+        apply: ntp keys
+        <BLANKLINE>
+        who: alice
+        why: ntp keys
+        result: 1 changed, 1 rolled_back
+        <BLANKLINE>
+        changed: a
+        rolled_back: b (running config as in the last backup)
+    """
+    counts: dict[ApplyStatus, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{counts[s]} {s.value}" for s in ApplyStatus if s in counts)
+    why = message or "(no reason given)"
+    lines = [
+        f"apply: {message or summary or 'no devices'}",
+        "",
+        f"who: {user}",
+        f"why: {why}",
+        f"result: {summary or 'no devices'}",
+        "",
+    ]
+    order = {s: i for i, s in enumerate(ApplyStatus)}
+    for r in sorted(results, key=lambda r: (order[r.status], r.device)):
+        note = notes.get(r.device)
+        lines.append(f"{r.status.value}: {r.device}" + (f" ({note})" if note else ""))
+    return "\n".join(lines) + "\n"

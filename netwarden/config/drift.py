@@ -3,6 +3,11 @@
 Both comparisons are of canonical configs (:func:`~netwarden.config.normalize.canonical`):
 noise removed and order-insensitive parts sorted, so a diff shows only real
 changes. Against the backup, running is sanitised first (backups hold no secrets).
+
+A device without a backup to compare with (no repository, or none of the device
+in it) is not "in sync": its ``backup_diff`` is None, and the report lists it in
+:attr:`~netwarden.config.models.DriftReport.without_backup`; it is still compared
+with its intended config.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from netwarden.config.backup import fetch_running, last_backup, stored_form
+from netwarden.config.backup import fetch_running, last_backup, last_backup_commit, stored_form
 from netwarden.config.models import DeviceDrift, DriftReport
 from netwarden.config.normalize import canonical_lines
 from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
@@ -54,14 +59,17 @@ def _shown(line: str) -> str:
     return line[0] + sanitize_line(line[1:])
 
 
-def drift_of(device: str, running: str, intended: str, backup: str | None) -> DeviceDrift:
-    """Drift of one device from a running config already read."""
+def drift_of(
+    device: str, running: str, intended: str, backup: str | None, backup_commit: str | None = None
+) -> DeviceDrift:
+    """Drift of one device from a running config already read (``backup`` None: none to compare)."""
     return DeviceDrift(
         device=device,
         intended_diff=unified(intended, running, f"intended/{device}", f"running/{device}"),
         backup_diff=None
         if backup is None
         else unified(backup, stored_form(running), f"backup/{device}", f"running/{device}"),
+        backup_commit=None if backup is None else backup_commit,
     )
 
 
@@ -73,8 +81,14 @@ def drift_device(
         running = fetch_running(device, options)
     except NetwardenError as exc:
         return DeviceDrift(device=device.name, error=str(exc))
-    backup = last_backup(repo, device.name) if repo is not None else None
-    return drift_of(device.name, running, intended, backup)
+    if repo is None:
+        return drift_of(device.name, running, intended, None)
+    try:
+        backup = last_backup(repo, device.name)
+        commit = last_backup_commit(repo, device.name) if backup is not None else None
+    except NetwardenError as exc:  # git missing or failing: the backup could not be read
+        return DeviceDrift(device=device.name, error=f"{device.name}: last backup: {exc}")
+    return drift_of(device.name, running, intended, backup, commit)
 
 
 def drift_fleet(
@@ -87,6 +101,10 @@ def drift_fleet(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[DeviceDrift], None] | None = None,
 ) -> DriftReport:
+    """Compare every device with its intended config and, with ``repo``, its last backup there.
+
+    ``repo`` need not exist: every device is then without a backup to compare with.
+    """
     results = run_each(
         devices,
         lambda d: drift_device(d, configs[d.name], options, repo),

@@ -101,7 +101,15 @@ class ApplyReport(Result):
     finished_at: datetime
     confirm_timeout_minutes: int
     canary: tuple[str, ...] = ()
-    backup_commit: str | None = None
+    backup_commit: str | None = Field(
+        default=None, description="the backup taken before the change; None when none changed"
+    )
+    change_commit: str | None = Field(
+        default=None, description="the commit recording the running configs the run left"
+    )
+    record_error: Redacted | None = Field(
+        default=None, description="why the running configs the run left could not be recorded"
+    )
     results: tuple[DeviceApplyResult, ...] = ()
 
     def by_status(self, status: ApplyStatus) -> list[str]:
@@ -145,12 +153,14 @@ class DeviceDrift(Result):
 
     ``intended_diff`` and ``backup_diff`` are unified diffs of canonical configs
     (``-`` expected, ``+`` running); empty when in sync. ``backup_diff`` is None
-    when the device has no backup yet.
+    when the device has no backup to compare with (or none was asked for);
+    ``backup_commit`` is the commit of the backup compared with.
     """
 
     device: str
     intended_diff: Redacted = ""
     backup_diff: Redacted | None = None
+    backup_commit: str | None = None
     error: Redacted | None = None
 
     @property
@@ -170,3 +180,10 @@ class DriftReport(Result):
     @property
     def failed(self) -> list[str]:
         return [d.device for d in self.devices if d.error]
+
+    @property
+    def without_backup(self) -> list[str]:
+        """Devices read but not compared with a backup although ``backup_repo`` was asked for."""
+        if self.backup_repo is None:
+            return []
+        return [d.device for d in self.devices if not d.error and d.backup_diff is None]

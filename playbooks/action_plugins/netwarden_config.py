@@ -126,7 +126,11 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
             device_diff=applied.device_diff,
             checks=[c.model_dump() for c in applied.checks],
             backup_commit=done.backup_commit,
+            change_commit=done.change_commit,
         )
+        if done.record_error:
+            why = redact_text(done.record_error)
+            result["warnings"] = [f"the change was not recorded in the backup repository: {why}"]
         if not ok:
             result.update(
                 failed=True, msg=f"{applied.device}: {applied.status.value}: {applied.reason}"

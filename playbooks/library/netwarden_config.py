@@ -128,6 +128,14 @@ backup_commit:
   description: The backup repository's commit taken before the change (null when none).
   returned: when O(backup_repo) is set and the device changed
   type: str
+change_commit:
+  description:
+    - The backup repository's commit recording the running config the change left, authored by
+      the user who ran the play, with O(message) (null when there was nothing to record).
+    - A rolled-back or failed device is recorded only when its running config differs from its
+      last backup.
+  returned: when O(backup_repo) is set and the device changed
+  type: str
 """
 
 

@@ -50,12 +50,15 @@ def start_auditor(
     port: int,
     *extra: str,
     preexec_fn: Callable[[], None] | None = None,
+    global_args: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
+    """``netwarden [global_args] auditor --watch ... --json [extra]``, its output piped."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "netwarden.cli",
+            *global_args,
             "auditor",
             "--watch",
             str(watch),

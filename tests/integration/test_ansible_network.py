@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from netwarden.config.backup import git
+from netwarden.config.waves import rollout_order
 from tests.integration.labfleet import CONFIRM_MINUTES, Lab, running_lines, start_lab, state_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -73,6 +73,16 @@ def play(
     return Run(result.returncode, result.stdout + result.stderr, recap)
 
 
+TASK_HOST = re.compile(r"^\w+: \[([^\]\s]+)", re.M)
+
+
+def converged_hosts(stdout: str) -> set[str]:
+    """Hosts with a task result in the converge play (after the rollout-order play)."""
+    start = stdout.find("PLAY [Converge the switches")
+    end = stdout.find("PLAY RECAP")
+    return set(TASK_HOST.findall(stdout[start:end])) if start >= 0 else set()
+
+
 @pytest.fixture(scope="module")
 def lab(example_inventory: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with start_lab(example_inventory, tmp_path_factory.mktemp("lab") / "inventory") as lab:
@@ -110,10 +120,9 @@ def canary_failed(
     repo_root: Path, lab: Lab, work: Path, checked: object
 ) -> tuple[str, Run, dict[str, list[str]]]:
     del checked
-    # The play runs hosts in inventory order (the default `order: inventory`).
-    hosts = yaml.safe_load((lab.path / "hosts.yml").read_text())
-    switches = hosts["all"]["children"]["switches"]["hosts"]
-    canary = next(name for name in switches if name in LIMIT)
+    # The play runs hosts in netwarden's rollout order: a field office's access switch first.
+    canary = rollout_order(lab.inventory, [lab.device(n) for n in LIMIT])[0].name
+    assert canary == "nyc-acc-sw1"
     before = {name: running_lines(lab.sim(name)) for name in LIMIT}
     lab.fleet.set_fault(canary, refuse_login=True)
     try:
@@ -154,8 +163,7 @@ def test_failed_canary_stops_the_play_and_says_why(
     assert run.recap[canary][1] == 1, run.recap
     assert f"fatal: [{canary}]" in run.stdout
     assert "login" in run.stdout.lower() or "auth" in run.stdout.lower(), run.stdout[-3000:]
-    others = [name for name in LIMIT if name != canary]
-    assert all(name not in run.recap for name in others), run.recap  # never started
+    assert converged_hosts(run.stdout) == {canary}, run.stdout  # the others never started
     for name in LIMIT:
         assert running_lines(lab.sim(name)) == before[name], name
 
@@ -208,3 +216,32 @@ def test_backup_playbook_commits_sanitised_configs(
 
     second = play(repo_root, lab, "backup.yml", *args)
     assert second.recap == dict.fromkeys(LIMIT, (0, 0)), second.stdout
+
+
+def test_check_on_a_converged_fleet_is_changed_0_and_drift_shows_only_there(
+    repo_root: Path, lab: Lab, work: Path, applied: Run
+) -> None:
+    """--check reports changed only where apply would change the device (issue 11 point 9)."""
+    del applied
+    same = network(repo_root, lab, work, "--check", "--diff")
+    assert same.returncode == 0, same.stdout
+    assert same.recap == dict.fromkeys(LIMIT, (0, 0)), same.stdout
+    # a fresh output directory (fresh clone, moved directory): rendering is not a change
+    fresh = work / "fresh-configs"
+    run = network(
+        repo_root, lab, work, "--check", "--diff", "-e", f"ios_baseline_output_dir={fresh}"
+    )
+    assert run.returncode == 0, run.stdout
+    assert run.recap == dict.fromkeys(LIMIT, (0, 0)), run.stdout
+    assert not fresh.exists(), "check mode wrote the rendered configs"
+
+    drifted = "nyc-acc-sw2"
+    lab.manual_change(drifted, ["ntp server 10.9.9.9"])
+    try:
+        run = network(
+            repo_root, lab, work, "--check", "--diff", "-e", f"ios_baseline_output_dir={fresh}"
+        )
+    finally:
+        lab.manual_change(drifted, ["no ntp server 10.9.9.9"])
+    assert run.returncode == 0, run.stdout
+    assert run.recap == {name: (int(name == drifted), 0) for name in LIMIT}, run.stdout

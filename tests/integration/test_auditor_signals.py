@@ -97,8 +97,11 @@ def test_lab_sim_stopped_while_setting_up_leaves_nothing(tmp_path: Path, signum:
         proc.send_signal(signum)
         output, _ = proc.communicate(timeout=DEADLINE)
     assert "Traceback" not in output, output
-    # typer's exit for KeyboardInterrupt, as on Ctrl-C (not -15: killed by the signal)
-    assert proc.returncode == 130, (proc.returncode, output)
+    # Stopped as by Ctrl-C (never -15: killed by SIGTERM): typer's 130 for KeyboardInterrupt,
+    # or CPython's own exit for a KeyboardInterrupt that unwinds past typer's handler, death
+    # by SIGINT (seen under load in a few runs of 25 under xdist). Either way the cleanup
+    # below has run, which is what this test is about.
+    assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, output)
     assert not any(scratch.iterdir()), list(scratch.iterdir())
     assert not out.exists() or (out / ".netwarden-lab").is_file()
 

@@ -1,9 +1,10 @@
 """Plan, apply, backup and drift against the simulated fleet of the example inventory.
 
 The issue's acceptance path: the first plan shows a diff for every device and
-changes nothing; apply (canary first) converges every device; the second plan is
-empty and a second apply reports unchanged; a manual change made through
-Netmiko shows up in drift as exactly that change.
+changes nothing; apply (canary first) converges every device and records the
+configs it left in the backup repository (drift right after finds nothing); the
+second plan is empty and a second apply reports unchanged; a manual change made
+through Netmiko shows up in drift as exactly that change.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netwarden.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
+from netwarden.cli import app
+from netwarden.cli_common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from netwarden.config.apply import ApplyOptions, apply_fleet
-from netwarden.config.backup import git, last_backup, run_backup
+from netwarden.config.backup import git, last_backup, run_backup, stored_form
 from netwarden.config.drift import drift_fleet
 from netwarden.config.models import ApplyReport, ApplyStatus, BackupStatus, PlanReport
 from netwarden.config.plan import plan_fleet
@@ -119,11 +121,47 @@ def test_backup_ran_before_apply(applied: ApplyReport, repo: Path, lab: Lab) -> 
     assert message.startswith("netwarden\nbackup: 10 new")
     assert "who: tester" in message
     assert "why: before apply: converge the example fleet" in message
-    stored = last_backup(repo, MANUAL)
-    assert stored is not None
+    stored = git(repo, "show", f"{applied.backup_commit}:{MANUAL}.cfg").stdout
     assert "hostname nyc-acc-sw1" in stored
     assert "$9$" not in stored  # the initial user secret is sanitised
     assert "aaa new-model" not in stored  # taken before the change
+
+
+def test_apply_records_the_configs_it_left(applied: ApplyReport, repo: Path, lab: Lab) -> None:
+    """Issue 11 point 3: one commit after the change, by the user, with the reason."""
+    assert applied.record_error is None
+    assert applied.change_commit is not None
+    assert applied.change_commit == git(repo, "rev-parse", "HEAD").stdout.strip()
+    assert git(repo, "rev-parse", f"{applied.change_commit}~1").stdout.strip() == (
+        applied.backup_commit
+    )
+    log = git(repo, "log", "-1", "--format=%an|%B", applied.change_commit).stdout
+    author, body = log.split("|", 1)
+    assert author == "tester"
+    lines = body.splitlines()
+    assert lines[0] == "apply: converge the example fleet"
+    assert "who: tester" in lines
+    assert "result: 10 changed" in lines
+    assert sorted(ln for ln in lines if ln.startswith("changed: ")) == sorted(
+        f"changed: {d.name}" for d in lab.devices
+    )
+    files = git(repo, "show", "--name-only", "--format=", applied.change_commit).stdout.split()
+    assert sorted(files) == sorted(f"{d.name}.cfg" for d in lab.devices)
+    for dev in lab.fleet:
+        stored = last_backup(repo, dev.spec.name)
+        assert stored == stored_form(running(dev)), dev.spec.name
+        assert "aaa new-model" in stored
+        assert "$9$" not in stored
+        assert "<removed>" in stored  # sanitised as every backup
+
+
+def test_drift_right_after_apply_finds_nothing(lab: Lab, applied: ApplyReport, repo: Path) -> None:
+    del applied
+    report = drift_fleet(str(lab.path), lab.devices, lab.configs, lab.options(), repo)
+    assert report.failed == []
+    assert report.without_backup == []
+    assert [(d.device, d.intended_diff, d.backup_diff) for d in report.devices if d.drifted] == []
+    assert all(d.backup_diff == "" for d in report.devices)
 
 
 def test_second_plan_is_empty(lab: Lab, applied: ApplyReport) -> None:
@@ -156,8 +194,8 @@ def test_manual_change_shows_in_drift_as_exactly_that_change(
 ) -> None:
     del applied
     backup = run_backup(lab.devices, lab.options(), repo, user="tester", message="after apply")
-    assert {d.status for d in backup.devices} == {BackupStatus.CHANGED}
-    assert backup.commit is not None
+    assert {d.status for d in backup.devices} == {BackupStatus.UNCHANGED}  # apply recorded it
+    assert backup.commit is None
     lab.manual_change(MANUAL, ["ntp server 10.9.9.9"])
     assert "ntp server 10.9.9.9" in running(lab.sim(MANUAL))
 
@@ -193,5 +231,10 @@ def test_cli_plan_json_apply_without_yes_and_drift_exit_codes(
     assert "--yes" in result.stderr
 
     result = runner.invoke(app, ["drift", *common, "--limit", MANUAL, "--repo", "/nonexistent"])
+    assert result.exit_code == EXIT_USAGE  # a typo, not "in sync" (issue 11 point 2)
+    assert result.stdout == ""
+    assert "error: --repo /nonexistent: no such directory" in result.stderr
+
+    result = runner.invoke(app, ["drift", *common, "--limit", MANUAL, "--intended-only"])
     assert result.exit_code == EXIT_FINDINGS
     assert "+ntp server 10.9.9.9" in result.stdout

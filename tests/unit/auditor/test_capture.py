@@ -78,7 +78,9 @@ def test_file_source_reads_files_in_order_and_stops(tmp_path: Path) -> None:
 def test_watch_dir_processes_each_closed_file_once(tmp_path: Path) -> None:
     watch = tmp_path / "caps"
     watch.mkdir()
-    source = WatchDirSource(watch, settle_seconds=3600, poll_seconds=0.02, batch_size=8)
+    source = WatchDirSource(
+        watch, settle_seconds=3600, poll_seconds=0.02, batch_size=8, inotify=False
+    )  # the polling rules: "being written" files here are closed ones
     wrpcap(str(watch / "cap-001.pcap"), _pkts(1, 20))
     wrpcap(str(watch / "cap-002.pcap"), _pkts(2, 5))  # being written: newest
     consumer = _Consumer(source)
@@ -286,7 +288,9 @@ def test_watch_dir_rides_out_descriptor_exhaustion(
 
     monkeypatch.setattr(Path, "glob", glob)
     monkeypatch.setattr(capture, "iter_batches", failing_iter_batches)
-    source = WatchDirSource(watch, settle_seconds=3600, poll_seconds=0.02, batch_size=8)
+    source = WatchDirSource(
+        watch, settle_seconds=3600, poll_seconds=0.02, batch_size=8, inotify=False
+    )  # the polling rules: "being written" files here are closed ones
     consumer = _Consumer(source)
     _wait_for(lambda: source.processed == [watch / "cap-001.pcap"])
     source.stop()
