@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.rule import Rule
-
 from netwarden.cli_common import ReadableConsole
 
 console = ReadableConsole()  # full width when piped: the demo log is read whole
@@ -323,12 +321,12 @@ def main() -> int:
 
     build_attack_pcap(workdir / "nyc-attacks.pcap")
     all_steps = steps(workdir)
-    console.print(Rule("[bold]Starting the lab: netwarden lab sim -i inventory --out out/demo/lab"))
+    console.rule("[bold]Starting the lab: netwarden lab sim -i inventory --out out/demo/lab")
     with simulated_fleet(workdir / "lab"):
         rc = _run(all_steps)
     if rc:
         return rc
-    console.print(Rule("[bold green]demo complete"))
+    console.rule("[bold green]demo complete")
     console.print(
         f"Outputs kept in {workdir.relative_to(REPO)}/: configs/, compliance/report.html, "
         "auditor-events.jsonl, backups/ (git), apply-result.json, lab/ (the lab inventory)."
@@ -338,7 +336,7 @@ def main() -> int:
 
 def _run(all_steps: list[Step]) -> int:
     for n, step in enumerate(all_steps, start=1):
-        console.print(Rule(f"[bold]{n}/{len(all_steps)} {step.title}"))
+        console.rule(f"[bold]{n}/{len(all_steps)} {step.title}")
         shown = " ".join(shlex.quote(a) for a in step.argv).replace(
             sys.executable + " -m netwarden.cli", "netwarden"
         )
