@@ -60,6 +60,9 @@ def test_backup_prints_a_changed_host_key_whole(
     assert len(prints) == 2, detail  # the recorded key and the one offered, each whole
     assert prints[0] != prints[1]
     assert whole("--trust-on-first-use never accepts a changed key") in detail
-    if not columns:  # no edge: the message is one line
-        (line,) = [ln for ln in out.splitlines() if "HOST KEY CHANGED" in ln]
+    if not columns:  # no edge: the message is one line in the table
+        (line,) = [ln for ln in out.splitlines() if "HOST KEY CHANGED" in ln and "│" in ln]
         assert all(p in line for p in prints)
+    # and repeated whole below the table, one line per device, so it can be copied
+    (below,) = [ln for ln in out.splitlines() if "HOST KEY CHANGED" in ln and "│" not in ln]
+    assert all(p in below for p in prints), below
