@@ -46,6 +46,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 import bench_plan_apply as bpa  # noqa: E402 - the sibling benchmark's fleet and netwarden side
+from bench_sim import rss_bytes  # noqa: E402 - the sibling benchmark's memory probe
 
 ANSIBLE_BIN = REPO / ".venv-ansible-full" / "bin"
 MEMORY_TARGET_MB = 5.0
@@ -62,14 +63,6 @@ PLAYBOOK = """\
       cisco.ios.ios_config:
         src: "{{ netwarden_configs }}/{{ inventory_hostname }}.cfg"
 """
-
-
-def rss_bytes() -> int:
-    """This process's resident set size (Linux /proc)."""
-    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def ensure_ansible() -> Path:

@@ -73,7 +73,6 @@ _REASONS: Final = {
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
-    408: "Request Timeout",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     505: "HTTP Version Not Supported",
@@ -153,7 +152,6 @@ class MetricsServer:
         self.path = path
         self.title = title
         self.max_connections = self.limits.effective_connections()
-        self.closed_early = 0  # connections closed to make room, or timed out
         self._tls = self.web_config.ssl_context()
         self._listener = _listen(host, port)
         self.host, self.port = self._listener.getsockname()[:2]
@@ -266,7 +264,6 @@ class MetricsServer:
         reading = [c for c in self._conns.values() if not c.writing]
         victim = min(reading or self._conns.values(), key=lambda c: c.opened)
         logger.debug("metrics server: at %d connections, closing %s", len(self._conns), victim.peer)
-        self.closed_early += 1
         self._drop(victim)
 
     def _add(self, sock: socket.socket, addr: object) -> None:
@@ -318,15 +315,11 @@ class MetricsServer:
             conn.inbuf += data
             if b"\r\n\r\n" in conn.inbuf or len(conn.inbuf) > self.limits.max_request_bytes:
                 break
-        end = conn.inbuf.find(b"\r\n\r\n")
-        if end < 0 and len(conn.inbuf) > self.limits.max_request_bytes:
+        end = conn.inbuf.find(b"\r\n\r\n")  # not found: the loop stopped at the size bound
+        if end < 0 or end > self.limits.max_request_bytes:
             self._respond(conn, 431, b"request head too large\n")
-        elif end >= 0:
-            head = bytes(conn.inbuf[:end])
-            if end > self.limits.max_request_bytes:
-                self._respond(conn, 431, b"request head too large\n")
-            else:
-                self._handle(conn, head)
+        else:
+            self._handle(conn, bytes(conn.inbuf[:end]))
 
     def _handle(self, conn: _Conn, head: bytes) -> None:
         """Answer one request head (request line and headers, without the blank line)."""
@@ -425,7 +418,6 @@ class MetricsServer:
     def _expire(self, now: float) -> None:
         for conn in [c for c in self._conns.values() if c.deadline <= now]:
             logger.debug("metrics client %s timed out", conn.peer)
-            self.closed_early += 1
             self._drop(conn)
 
     def _drop(self, conn: _Conn, *, graceful: bool = False) -> None:

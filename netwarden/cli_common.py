@@ -223,8 +223,9 @@ PLATFORM_NOTES: dict[Platform, str] = {
 
 def _described(devices: list[Device], most: int = 12) -> str:
     """``jed-fw1 (firewall), nyc-srv1 (server)``, the first ``most`` of them."""
-    shown = [f"{d.name} ({d.function.value})" for d in devices[:most]]
-    return ", ".join(shown) + (f" ... ({len(devices)} in all)" if len(devices) > most else "")
+    from netwarden.inventory.select import first_few  # noqa: PLC0415
+
+    return first_few([f"{d.name} ({d.function.value})" for d in devices], most)
 
 
 def select_for(

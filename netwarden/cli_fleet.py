@@ -262,8 +262,6 @@ def apply(
 
 def _notify(line: str) -> None:
     """A progress line of apply on stderr, verbatim (device text is never Rich markup)."""
-    from rich.text import Text  # noqa: PLC0415
-
     err_console.print(Text(line, style="yellow"), highlight=False, soft_wrap=True)
 
 

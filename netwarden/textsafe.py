@@ -35,9 +35,13 @@ from __future__ import annotations
 
 import re
 
+CONTROL_CHARS = "\x00-\x1f\x7f-\x9f"
+"""Unicode category Cc (C0 controls, DEL, C1 controls), as the body of a regex character class."""
+CONTROL_CHARS_BUT_LAYOUT = "\x00-\x08\x0b-\x1f\x7f-\x9f"
+"""The same less tab and line feed, the layout of multi-line text."""
 _BIDI = "\u202a-\u202e\u2066-\u2069"
-_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
-_CONTROLS_BUT_LAYOUT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_CONTROLS = re.compile(f"[{CONTROL_CHARS}{_BIDI}]")
+_CONTROLS_BUT_LAYOUT = re.compile(f"[{CONTROL_CHARS_BUT_LAYOUT}{_BIDI}]")
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 """Cell starts a spreadsheet may read as a formula (OWASP CSV injection, plus full-width forms)."""

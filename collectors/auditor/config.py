@@ -33,7 +33,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netwarden.errors import NetwardenError
-from netwarden.inventory.yamlguard import YamlLimitError, scan_yaml_file, walk_budget
+from netwarden.inventory.yamlguard import (
+    YamlLimitError,
+    plain_data,
+    plain_scalar,
+    scan_yaml_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -171,32 +176,24 @@ class AuditorConfig(Model):
 def _plain(value: Any, source: str = "") -> Any:
     """Ansible's tagged containers as plain Python values (dates kept as dates).
 
-    Bounded like the inventory's walk (``yamlguard.walk_budget``): aliased data
+    Bounded like the inventory's walk (``yamlguard.plain_data``): aliased data
     is not expanded past an inventory-sized value.
 
     Raises:
         AuditorConfigError: the value is larger or deeper than the limits.
     """
-    spend = walk_budget()
+    try:
+        return plain_data(value, _plain_scalar)
+    except YamlLimitError as exc:
+        raise AuditorConfigError(f"{source or 'auditor configuration'}: {exc}") from None
 
-    def walk(node: Any, depth: int) -> Any:
-        try:
-            spend(depth)
-        except YamlLimitError as exc:
-            raise AuditorConfigError(f"{source or 'auditor configuration'}: {exc}") from None
-        if isinstance(node, Mapping):
-            return {str(k): walk(v, depth + 1) for k, v in node.items()}
-        if isinstance(node, list | tuple):
-            return [walk(v, depth + 1) for v in node]
-        if isinstance(node, bool | int | float) or node is None:
-            return node
-        if isinstance(node, datetime):
-            return node.date()
-        if isinstance(node, date):
-            return date(node.year, node.month, node.day)
-        return str(node)
 
-    return walk(value, 0)
+def _plain_scalar(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
+    return plain_scalar(value)
 
 
 def load_auditor_config(inventory: Path | None) -> AuditorConfig:
@@ -220,8 +217,15 @@ def load_auditor_config(inventory: Path | None) -> AuditorConfig:
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
 
     loader = DataLoader()
+    file_name = loader.path_dwim(str(path))
+    texts: list[str] = []  # the text the scan read (decrypted), parsed below: one read
+
+    def read(file: Path) -> str:
+        texts.append(loader.get_text_file_contents(str(file)))
+        return str(texts[-1])
+
     try:
-        findings = scan_yaml_file(path, lambda p: str(loader.get_text_file_contents(str(p))))
+        findings = scan_yaml_file(path, read)
     except (OSError, AnsibleError) as exc:
         logger.debug("not scanned: %s: %s", path, exc)  # the read below reports it
         findings = []
@@ -230,7 +234,7 @@ def load_auditor_config(inventory: Path | None) -> AuditorConfig:
             "; ".join(f"{path}:{f.line}: {f.key or '(file)'}: {f.message}" for f in findings)
         )
     try:
-        raw = loader.load_from_file(str(path))
+        raw = loader.load(texts[0], file_name) if texts else loader.load_from_file(file_name)
     except AnsibleError as exc:
         raise AuditorConfigError(
             f"{path}: Ansible cannot parse it: {str(exc.message).splitlines()[0]}"

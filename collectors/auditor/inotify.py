@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 IN_CLOSE_WRITE: Final = 0x00000008
 IN_MOVED_TO: Final = 0x00000080
-IN_Q_OVERFLOW: Final = 0x00004000
 IN_ISDIR: Final = 0x40000000
 _HEADER: Final = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (+ name)
 
@@ -43,8 +42,6 @@ class DirWatch:
     def __init__(self, fd: int, directory: Path) -> None:
         self.fd = fd
         self.directory = directory
-        self.overflowed = False
-        """True once the kernel dropped events (its queue was full): poll the directory."""
 
     def wait(self, timeout: float) -> list[str]:
         """Names closed after writing or moved in, waiting up to ``timeout`` s for the first."""
@@ -70,9 +67,8 @@ class DirWatch:
             _, mask, _, length = _HEADER.unpack_from(data, offset)
             raw = data[offset + _HEADER.size : offset + _HEADER.size + length]
             offset += _HEADER.size + length
-            if mask & IN_Q_OVERFLOW:
-                self.overflowed = True
-            elif not mask & IN_ISDIR and raw:
+            # IN_Q_OVERFLOW (events dropped) has no name: the polling rules find those files
+            if not mask & IN_ISDIR and raw:
                 names.append(os.fsdecode(raw.rstrip(b"\0")))
         return names
 

@@ -184,22 +184,18 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
 def _nothing_to_audit(source: ConfigSource, inv: Inventory | None, limit: str | None) -> str:
     """Why a run audited no device: what ``--limit`` selected, and what the source holds."""
     from netwarden.compliance.sources import FolderSource  # noqa: PLC0415
-    from netwarden.inventory.select import select  # noqa: PLC0415
+    from netwarden.inventory.select import first_few, select  # noqa: PLC0415
 
     held = source.names() if isinstance(source, FolderSource) else []
     if not limit:
         return f"no device to audit: {source.description} holds no config"
     chosen = [d.name for d in select(inv, limit)] if inv is not None else []
-    what = f"selects {_few(chosen)} in the inventory" if chosen else "selects nothing"
+    what = f"selects {first_few(chosen, 8)} in the inventory" if chosen else "selects nothing"
     return (
         f"no device to audit: --limit {limit!r} {what}, and {source.description} has no "
         f"config of {'them' if chosen else 'a device it names'}"
-        + (f" (it holds {_few(held)})" if held else " (it holds no config)")
+        + (f" (it holds {first_few(held, 8)})" if held else " (it holds no config)")
     )
-
-
-def _few(names: list[str], most: int = 8) -> str:
-    return ", ".join(names[:most]) + (f" ... ({len(names)} in all)" if len(names) > most else "")
 
 
 def _live_audit(
@@ -217,7 +213,7 @@ def _live_audit(
     """Read the selected devices over SSH (a progress bar on stderr) and audit them."""
     from netwarden.cli_config import progress, session_options  # noqa: PLC0415
     from netwarden.compliance.sources import LIVE_PLATFORMS, LiveSource  # noqa: PLC0415
-    from netwarden.inventory.select import check_limit  # noqa: PLC0415
+    from netwarden.inventory.select import check_limit, first_few  # noqa: PLC0415
     from netwarden.render import render_device  # noqa: PLC0415
 
     check_limit(limit, inv)
@@ -235,7 +231,7 @@ def _live_audit(
         raise typer.BadParameter(
             f"no device the live audit can read: {chosen} {len(selected)} device(s), none of "
             f"a platform it reads ({', '.join(p.value for p in LIVE_PLATFORMS)}): "
-            f"{_few(source.skipped)}; audit their outputs with --configs"
+            f"{first_few(source.skipped, 8)}; audit their outputs with --configs"
         )
     if intended:
         source.intended = {d.name: render_device(inv, d) for d in source.devices}

@@ -14,15 +14,16 @@ runs one task per host; fleet concurrency and canary waves are Ansible's
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netwarden.config.apply import ApplyOptions, apply_device_read
+from netwarden.config.apply import ApplyOptions, apply_device_read, device_locked, running_left
 from netwarden.config.backup import (
     backup_path,
     backup_status,
@@ -35,7 +36,6 @@ from netwarden.config.backup import (
 )
 from netwarden.config.locks import (
     Holder,
-    device_lock_path,
     in_worker,
     inventory_lock_path,
     lock_dir_for,
@@ -49,7 +49,7 @@ from netwarden.config.models import (
     DevicePlan,
 )
 from netwarden.config.plan import plan_device
-from netwarden.devices import SessionOptions, address_of
+from netwarden.devices import SessionOptions
 from netwarden.errors import NetwardenError, RenderError
 from netwarden.inventory import Device, Inventory, load_inventory
 from netwarden.inventory.models import Platform
@@ -145,6 +145,41 @@ def controller_vault_password_file() -> Path | None:
     return Path(configured) if configured else None
 
 
+@contextlib.contextmanager
+def lookup_errors() -> Iterator[None]:
+    """For a lookup plugin: a NetwardenError of the block raised as ``AnsibleLookupError``.
+
+    The message is ``netwarden: <error>`` with the first five problems of an invalid inventory.
+    """
+    from ansible.errors import AnsibleLookupError  # noqa: PLC0415  # plugins only, as above
+
+    try:
+        yield
+    except NetwardenError as exc:
+        problems = getattr(exc, "problems", [])
+        detail = "; ".join(str(p) for p in problems[:5])
+        raise AnsibleLookupError(f"netwarden: {exc}{': ' + detail if detail else ''}") from exc
+
+
+def _flatten(terms: Any) -> list[str]:
+    if isinstance(terms, list | tuple):
+        return [name for term in terms for name in _flatten(term)]
+    return [str(terms)]
+
+
+def lookup_inventory(inventory: str, terms: Any) -> tuple[Inventory, list[str]]:
+    """For a lookup plugin: the inventory (ansible-playbook's vault password) and the terms' names.
+
+    The names are the terms flattened (nested lists), in order, each as a string.
+
+    Raises:
+        AnsibleLookupError: the inventory is invalid (:func:`lookup_errors`).
+    """
+    with lookup_errors():
+        inv = load_inventory(inventory, controller_vault_password_file())
+    return inv, _flatten(terms)
+
+
 def plan_host(host: Host) -> DevicePlan:
     """The plan of one host (``DevicePlan.error`` set when it could not be planned)."""
     try:
@@ -200,7 +235,6 @@ def apply_host(
     holder = holder or Holder.this_run()
     inventory = Path(host.inventory.path)
     lock_dir = lock_dir or lock_dir_for(inventory)
-    address, port = address_of(host.device)
     with (
         locked(
             inventory_lock_path(lock_dir, inventory),
@@ -208,33 +242,15 @@ def apply_host(
             f"inventory {inventory}",
             keep=in_worker(),
         ),
-        locked(
-            device_lock_path(lock_dir, host.device.name, address, port),
-            holder,
-            f"device {host.device.name} ({address}:{port})",
-        ),
+        device_locked(lock_dir, host.device, holder),
     ):
-        return _apply_host(
-            host,
-            options,
-            backup_repo=backup_repo,
-            user=user,
-            message=message,
-            lock_dir=lock_dir,
-            holder=holder,
-        )
+        return _apply_host(host, options, backup_repo=backup_repo, user=user, message=message)
 
 
 def _apply_host(
-    host: Host,
-    options: ApplyOptions,
-    *,
-    backup_repo: Path | None,
-    user: str,
-    message: str,
-    lock_dir: Path,
-    holder: Holder,
+    host: Host, options: ApplyOptions, *, backup_repo: Path | None, user: str, message: str
 ) -> HostApply:
+    """:func:`apply_host` under its locks (the device's lock is held: the apply takes none)."""
     name = host.device.name
     plan = plan_host(host)
     if plan.error:
@@ -252,17 +268,10 @@ def _apply_host(
             user=user,
             message=f"before apply: {message}" if message else "before apply",
         )
-    applied = apply_device_read(
-        host.device, host.intended, host.options, options, lock_dir=lock_dir, holder=holder
-    )
+    applied = apply_device_read(host.device, host.intended, host.options, options)
     if backup_repo is None:
         return HostApply(applied.result, backup, commit)
-    running = applied.running
-    if running is None and applied.result.status is ApplyStatus.CHANGED:
-        try:  # the session could not re-read it after the confirm: read it once more
-            running = fetch_running(host.device, host.options)
-        except NetwardenError as exc:
-            logger.warning("%s: cannot read the running config to record it: %s", name, exc)
+    running = running_left(host.device, applied.result, applied.running, host.options)
     try:
         change = record_after_apply(
             backup_repo, [(applied.result, running)], user=user, message=message

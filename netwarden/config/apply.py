@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,8 @@ __all__ = [
     "apply_fleet",
     "await_settled",
     "classify",
+    "device_locked",
+    "running_left",
     "split_waves",
 ]
 
@@ -173,13 +176,22 @@ def apply_device_read(
     run = DeviceRun(device, intended, session_options, options, wave)
     if lock_dir is None:
         return _apply(run)
-    host, port = address_of(device)
-    path = device_lock_path(lock_dir, device.name, host, port)
     try:
-        with locked(path, holder or Holder.this_run(), f"device {device.name} ({host}:{port})"):
+        with device_locked(lock_dir, device, holder or Holder.this_run()):
             return _apply(run)
     except LockError as exc:
         return Applied(run.result(ApplyStatus.FAILED, str(exc)))
+
+
+def device_locked(lock_dir: Path, device: Device, holder: Holder) -> AbstractContextManager[None]:
+    """The device's lock (by name and address) held for ``holder``'s run during the block.
+
+    Raises:
+        LockError: another run holds it (the message names that run).
+    """
+    host, port = address_of(device)
+    path = device_lock_path(lock_dir, device.name, host, port)
+    return locked(path, holder, f"device {device.name} ({host}:{port})")
 
 
 def _apply(run: DeviceRun) -> Applied:
@@ -287,7 +299,7 @@ class _Fleet:
     lock_dir: Path
     holder: Holder
     on_done: Callable[[DeviceApplyResult], None] | None
-    devices: Mapping[str, Device] = field(default_factory=dict)
+    devices: Mapping[str, Device]
     running: dict[str, str] = field(default_factory=dict)  # what each session read last
 
 
@@ -430,19 +442,26 @@ def _apply_locked(
 
 
 def _final_running(result: DeviceApplyResult, fleet: _Fleet) -> str | None:
-    """The running config a device's apply left: as its session read it last.
+    """The running config the run left on ``result``'s device (:func:`running_left`)."""
+    name = result.device
+    return running_left(fleet.devices[name], result, fleet.running.get(name), fleet.session_options)
+
+
+def running_left(
+    device: Device,
+    result: DeviceApplyResult,
+    running: str | None,
+    session_options: SessionOptions,
+) -> str | None:
+    """The running config a device's apply left, to record: ``running``, as its session read it last.
 
     A changed device whose session could not re-read it after the confirm is read
     once more (its own session) so that the change is recorded; None if that fails.
     """
-    running = fleet.running.get(result.device)
     if running is not None or result.status is not ApplyStatus.CHANGED:
         return running
-    device = fleet.devices.get(result.device)
-    if device is None:
-        return None
     try:
-        return fetch_running(device, fleet.session_options)
+        return fetch_running(device, session_options)
     except NetwardenError as exc:
         logger.warning("%s: cannot read the running config to record it: %s", device.name, exc)
         return None

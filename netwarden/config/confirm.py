@@ -66,8 +66,7 @@ class DeviceRun:
         return self.aopts.confirm_timeout_minutes * 60
 
     def result(self, status: ApplyStatus, reason: str = "", **extra: Any) -> DeviceApplyResult:
-        logger.info("%s: %s %s", self.device.name, status.value, reason)
-        return DeviceApplyResult(
+        result = DeviceApplyResult(
             device=self.device.name,
             status=status,
             reason=reason,
@@ -75,6 +74,8 @@ class DeviceRun:
             duration_seconds=round(time.monotonic() - self.started, 3),
             **{**self.extra, **extra},
         )
+        logger.info("%s: %s %s", self.device.name, status.value, result.reason)  # redacted
+        return result
 
     def timed(self) -> str:
         """``the commit took 28 s and the post-checks 47 s`` (what was measured)."""

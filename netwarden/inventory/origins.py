@@ -14,7 +14,7 @@ from typing import Any
 
 from netwarden.errors import InventoryError
 from netwarden.inventory.models import Source
-from netwarden.inventory.yamlguard import MAX_VALUES, YamlLimitError, walk_budget
+from netwarden.inventory.yamlguard import MAX_VALUES, YamlLimitError, plain_data
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
@@ -99,10 +99,11 @@ def is_scalar(value: object) -> bool:
 def plain(value: Any, *, limit: int = MAX_VALUES) -> Any:
     """Ansible's tagged containers as plain dicts/lists/str (pydantic is strict about types).
 
-    The walk is bounded (``limit`` values, ``yamlguard.MAX_DEPTH`` levels): YAML
-    aliases make shared, even recursive, structures that a walk would otherwise
-    expand without end. ``yamlguard`` refuses such files before Ansible reads
-    them; this is the second line of defence.
+    The walk is bounded (``limit`` values, ``yamlguard.MAX_DEPTH`` levels:
+    :func:`~netwarden.inventory.yamlguard.plain_data`): YAML aliases make shared,
+    even recursive, structures that a walk would otherwise expand without end.
+    ``yamlguard`` refuses such files before Ansible reads them; this is the
+    second line of defence.
 
     Raises:
         InventoryError: the value is larger or deeper than the limits; names its file and line.
@@ -111,24 +112,10 @@ def plain(value: Any, *, limit: int = MAX_VALUES) -> Any:
         >>> plain({"a": ("x", 1, None)})
         {'a': ['x', 1, None]}
     """
-    spend = walk_budget(limit)
-
-    def walk(node: Any, depth: int) -> Any:
-        try:
-            spend(depth)
-        except YamlLimitError as exc:
-            raise InventoryError(f"{origin_of(node)}: {exc}") from None
-        if isinstance(node, Mapping):
-            return {str(k): walk(v, depth + 1) for k, v in node.items()}
-        if isinstance(node, list | tuple):
-            return [walk(v, depth + 1) for v in node]
-        if isinstance(node, str):
-            return str(node)
-        if isinstance(node, bool | int | float) or node is None:
-            return node
-        return str(node)
-
-    return walk(value, 0)
+    try:
+        return plain_data(value, limit=limit)
+    except YamlLimitError as exc:
+        raise InventoryError(f"{origin_of(exc.node)}: {exc}") from None
 
 
 # Nested entities that carry their own ``src``: model name -> paths ("*" = every item).

@@ -101,7 +101,13 @@ def vocabulary(inv: Inventory) -> dict[str, list[str]]:
     return {"sites": sites, "groups": groups, "functions": sorted(set(FUNCTION_GROUPS.values()))}
 
 
-def _shown(items: list[str], most: int = 12) -> str:
+def first_few(items: list[str], most: int = 12) -> str:
+    """``a, b, c``: the first ``most`` of ``items``, then ``... (N in all)`` if there are more.
+
+    Examples:
+        >>> first_few(["a", "b", "c"], 2)
+        'a, b ... (3 in all)'
+    """
     return ", ".join(items[:most]) + (f" ... ({len(items)} in all)" if len(items) > most else "")
 
 
@@ -140,9 +146,9 @@ def check_limit(limit: str | None, inv: Inventory | None, names: Iterable[str] =
     if inv is not None:
         vocab = vocabulary(inv)
         lists = (
-            f"a term is a device name or glob, a site ({_shown(vocab['sites'])}), "
-            f"a group ({_shown(vocab['groups'])}) or a function ({', '.join(vocab['functions'])})"
+            f"a term is a device name or glob, a site ({first_few(vocab['sites'])}), "
+            f"a group ({first_few(vocab['groups'])}) or a function ({', '.join(vocab['functions'])})"
         )
     else:
-        lists = f"without an inventory a term is a device name or glob: {_shown(known)}"
+        lists = f"without an inventory a term is a device name or glob: {first_few(known)}"
     raise LimitError(f"--limit {limit!r}: {'; '.join(parts)}; {lists}")

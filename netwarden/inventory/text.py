@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from netwarden.textsafe import CONTROL_CHARS, CONTROL_CHARS_BUT_LAYOUT
+
 IOS_BANNER_DELIMITER = "^"
 """The character that ends an IOS banner as netwarden renders it (``banner login ^C``)."""
 
@@ -43,10 +45,11 @@ _NAMES = {
     "\u2029": "a PARAGRAPH SEPARATOR",
 }
 
-# Cc (C0 controls, DEL, C1 controls), Zl, Zp and lone surrogates (Cs).
-_SINGLE_LINE_BAD = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Cc (C0 controls, DEL, C1 controls; the same class textsafe escapes), Zl, Zp and
+# lone surrogates (Cs).
+_SINGLE_LINE_BAD = re.compile(f"[{CONTROL_CHARS}\u2028\u2029\ud800-\udfff]")
 # The same, less LF and TAB: what a multi-line value may not hold.
-_MULTI_LINE_BAD = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_MULTI_LINE_BAD = re.compile(f"[{CONTROL_CHARS_BUT_LAYOUT}\u2028\u2029\ud800-\udfff]")
 
 
 def describe(char: str) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,12 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 
 class YamlLimitError(ValueError):
-    """A walk over loaded data went past :data:`MAX_VALUES` values or :data:`MAX_DEPTH` levels."""
+    """A walk over loaded data went past :data:`MAX_VALUES` values or :data:`MAX_DEPTH` levels.
+
+    ``node``: the value the walk stopped at (set by :func:`plain_data`), for its origin.
+    """
+
+    node: Any = None
 
 
 @dataclass(frozen=True)
@@ -335,3 +340,45 @@ def walk_budget(limit: int = MAX_VALUES, max_depth: int = MAX_DEPTH) -> Callable
             )
 
     return spend
+
+
+def plain_scalar(value: Any) -> Any:
+    """A loaded scalar as a plain value: bool, int, float and None kept, anything else as ``str``."""
+    return value if isinstance(value, bool | int | float) or value is None else str(value)
+
+
+def plain_data(
+    value: Any,
+    scalar: Callable[[Any], Any] = plain_scalar,
+    *,
+    limit: int = MAX_VALUES,
+    max_depth: int = MAX_DEPTH,
+) -> Any:
+    """Loaded (tagged) data as plain dicts (``str`` keys) and lists, each scalar through ``scalar``.
+
+    The walk is bounded (:func:`walk_budget`): YAML aliases make shared, even
+    recursive, structures that a walk would otherwise expand without end.
+
+    Raises:
+        YamlLimitError: past ``limit`` values or ``max_depth`` levels; its
+            ``node`` is the value the walk stopped at.
+
+    Examples:
+        >>> plain_data({"a": ("x", 1, None)})
+        {'a': ['x', 1, None]}
+    """
+    spend = walk_budget(limit, max_depth)
+
+    def walk(node: Any, depth: int) -> Any:
+        try:
+            spend(depth)
+        except YamlLimitError as exc:
+            exc.node = node
+            raise
+        if isinstance(node, Mapping):
+            return {str(k): walk(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [walk(v, depth + 1) for v in node]
+        return scalar(node)
+
+    return walk(value, 0)

@@ -40,12 +40,6 @@ _raw:
 """
 
 
-def _flatten(terms: Any) -> list[str]:
-    if isinstance(terms, list | tuple):
-        return [name for term in terms for name in _flatten(term)]
-    return [str(terms)]
-
-
 class LookupModule(LookupBase):  # type: ignore[misc]  # ansible-core ships no type information
     def run(
         self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any
@@ -53,24 +47,15 @@ class LookupModule(LookupBase):  # type: ignore[misc]  # ansible-core ships no t
         self.set_options(var_options=variables, direct=kwargs)
         inventory = str(self.get_option("inventory"))
         try:
-            from netwarden.config.ansible_api import (  # noqa: PLC0415
-                controller_vault_password_file,
-            )
+            from netwarden.config.ansible_api import lookup_inventory  # noqa: PLC0415
             from netwarden.config.waves import rollout_order  # noqa: PLC0415
-            from netwarden.errors import NetwardenError  # noqa: PLC0415
-            from netwarden.inventory import load_inventory  # noqa: PLC0415
         except ImportError as exc:
             raise AnsibleLookupError(
                 f"netwarden is not importable by Ansible's Python ({exc}); "
                 "run ansible-playbook from netwarden's venv"
             ) from exc
-        try:
-            inv = load_inventory(inventory, controller_vault_password_file())
-        except NetwardenError as exc:
-            problems = getattr(exc, "problems", [])
-            detail = "; ".join(str(p) for p in problems[:5])
-            raise AnsibleLookupError(f"netwarden: {exc}{': ' + detail if detail else ''}") from exc
-        names = list(dict.fromkeys(_flatten(terms)))
+        inv, names = lookup_inventory(inventory, terms)
+        names = list(dict.fromkeys(names))
         unknown = [name for name in names if name not in inv.devices]
         if unknown:
             raise AnsibleLookupError(

@@ -331,13 +331,16 @@ def rekey_vault(source: Path, out: Path) -> Path:
     pw_file = out / VAULT_PASSWORD_FILENAME
     pw_file.unlink(missing_ok=True)  # the source's copy (0644 in a checkout)
     write_private(pw_file, password + "\n")
-    files = [p for p in sorted(out.rglob("*")) if p.is_file() and not p.is_symlink()]
-    whole = [p for p in files if p.read_bytes()[: len(VAULT_HEADER)] == VAULT_HEADER]
-    inline = [
-        p
-        for p in files
-        if p not in whole and p.suffix in (".yml", ".yaml", "") and b"!vault" in p.read_bytes()
-    ]
+    whole: list[Path] = []  # vault files
+    inline: list[Path] = []  # YAML files with inline !vault values
+    for path in sorted(out.rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        data = path.read_bytes()
+        if data.startswith(VAULT_HEADER):
+            whole.append(path)
+        elif path.suffix in (".yml", ".yaml", "") and b"!vault" in data:
+            inline.append(path)
     if not whole and not inline:
         return pw_file
     old_file = find_vault_password_file(source)

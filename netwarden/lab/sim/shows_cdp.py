@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netwarden.lab.sim.showmodel import LldpNeighborView, ShowContext
-from netwarden.lab.sim.shows_util import config_lines, find_interface, kind_of, split_name
+from netwarden.lab.sim.shows_util import (
+    config_lines,
+    find_interface,
+    full_name,
+    kind_of,
+    split_name,
+)
 
 _HOLD = 150
 _CODES = """\
@@ -21,24 +27,10 @@ Capability Codes: R - Router, T - Trans Bridge, B - Source Route Bridge
                   D - Remote, C - CVTA, M - Two-port Mac Relay
 """
 _LETTERS = {"R": ("R", "Router"), "B": ("S", "Switch"), "T": ("P", "Phone"), "S": ("H", "Host")}
-_SHORT = {"Gi": "GigabitEthernet", "Te": "TenGigabitEthernet", "Fa": "FastEthernet",
-          "Tw": "TwoGigabitEthernet", "Fo": "FortyGigabitEthernet", "Po": "Port-channel",
-          "Twe": "TwentyFiveGigE", "Hu": "HundredGigE", "Et": "Ethernet"}  # fmt: skip
 
 
 def cdp_running(ctx: ShowContext) -> bool:
     return not config_lines(ctx.running_config, r"no cdp run$")
-
-
-def full_name(name: str) -> str:
-    """``Gi1/0/48`` -> ``GigabitEthernet1/0/48`` (a full name is returned as it is).
-
-    Examples:
-        >>> full_name("Gi1/0/48"), full_name("TenGigabitEthernet1/1/1")
-        ('GigabitEthernet1/0/48', 'TenGigabitEthernet1/1/1')
-    """
-    kind, number = split_name(name)
-    return _SHORT.get(kind, kind) + number
 
 
 def _cdp_port(name: str) -> str:

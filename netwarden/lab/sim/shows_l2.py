@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 from netwarden.lab.sim.showmodel import InterfaceView, ShowContext
 from netwarden.lab.sim.shows_util import abbreviate, config_value, find_interface, kind_of
@@ -52,18 +53,23 @@ def _vlans_of(itf: InterfaceView, vlans: Sequence[int]) -> list[int]:
     return []
 
 
-def _expand(ranges: str) -> set[int]:
-    """``1-3,10`` -> {1, 2, 3, 10}; ``all`` and ``none`` as IOS reads them."""
+@lru_cache(maxsize=256)
+def _expand(ranges: str) -> frozenset[int]:
+    """``1-3,10`` -> {1, 2, 3, 10}; ``all`` and ``none`` as IOS reads them.
+
+    Cached: ``show spanning-tree`` asks it for every port and VLAN, and the
+    default ``1-4094`` is a set of 4094 VLANs.
+    """
     if ranges.lower() == "all":
-        return set(range(1, 4095))
+        return frozenset(range(1, 4095))
     if ranges.lower() == "none":
-        return set()
+        return frozenset()
     found: set[int] = set()
     for part in ranges.split(","):
         low, _, high = part.partition("-")
         if low.isdigit() and (not high or high.isdigit()):
             found.update(range(int(low), int(high or low) + 1))
-    return found
+    return frozenset(found)
 
 
 def _uplinks(ctx: ShowContext) -> list[InterfaceView]:
@@ -130,10 +136,6 @@ def _cost(itf: InterfaceView) -> int:
     return 2 if speed >= 10_000 else 4 if speed >= 1000 else 19 if speed >= 100 else 100
 
 
-def _port_number(ctx: ShowContext, itf: InterfaceView) -> int:
-    return next(n for n, i in enumerate(ctx.interfaces, start=1) if i.name == itf.name)
-
-
 def spanning_tree(ctx: ShowContext, args: Sequence[str]) -> str | None:
     """``show spanning-tree [vlan N]``: one block per VLAN with ports in it."""
     words = [w.lower() for w in args]
@@ -143,6 +145,7 @@ def spanning_tree(ctx: ShowContext, args: Sequence[str]) -> str | None:
             return None
         wanted = int(words[1])
     protocol = _stp_protocol(ctx)
+    port_numbers = {i.name: n for n, i in enumerate(ctx.interfaces, start=1)}
     blocks: list[str] = []
     for vlan_id, _name in ctx.vlans:
         if wanted is not None and vlan_id != wanted:
@@ -175,7 +178,7 @@ def spanning_tree(ctx: ShowContext, args: Sequence[str]) -> str | None:
         ]
         for itf in ports:
             kind = "P2p Edge" if itf.switchport_mode == "access" else "P2p"
-            number = f"128.{_port_number(ctx, itf)}"
+            number = f"128.{port_numbers[itf.name]}"
             lines.append(f"{abbreviate(itf.name):<20}Desg FWD {_cost(itf):<9} {number:<8} {kind}")
         blocks.append("\n".join(lines))
     if not blocks:

@@ -91,6 +91,20 @@ def abbreviate(name: str) -> str:
     return kind.short + split_name(name)[1]
 
 
+def full_name(name: str) -> str:
+    """The long form of an interface name, ``Gi1/0/48`` -> ``GigabitEthernet1/0/48``.
+
+    A full name, or a type this module does not know, keeps its type.
+
+    Examples:
+        >>> full_name("Gi1/0/48"), full_name("TenGigabitEthernet1/1/1"), full_name("Weird0")
+        ('GigabitEthernet1/0/48', 'TenGigabitEthernet1/1/1', 'Weird0')
+    """
+    kind_name, number = split_name(name)
+    kind = next((k for k in _KINDS if k.short == kind_name), None)
+    return (kind.long if kind is not None else kind_name) + number
+
+
 def find_interface(ctx: ShowContext, words: list[str]) -> InterfaceView | None:
     """Resolve a user-typed interface (``gi1/0/1``, ``Gi 1/0/1``, ``vlan 10``) as IOS does.
 

@@ -45,12 +45,6 @@ _raw:
 """
 
 
-def _flatten(terms: Any) -> list[str]:
-    if isinstance(terms, list | tuple):
-        return [name for term in terms for name in _flatten(term)]
-    return [str(terms)]
-
-
 def _hostvars(variables: dict[str, Any] | None, name: str) -> dict[str, Any]:
     """The ``ios_baseline_*`` variables the inventory sets on host ``name`` (templated by Ansible)."""
     hostvars = (variables or {}).get("hostvars") or {}
@@ -67,25 +61,19 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         inventory = str(self.get_option("inventory"))
         try:
-            from netwarden.config.ansible_api import controller_vault_password_file  # noqa: PLC0415  (a clear error if netwarden is missing)
-            from netwarden.errors import NetwardenError  # noqa: PLC0415  (a clear error if netwarden is missing)
-            from netwarden.inventory import load_inventory  # noqa: PLC0415  (a clear error if netwarden is missing)
+            from netwarden.config.ansible_api import lookup_errors, lookup_inventory  # noqa: PLC0415  (a clear error if netwarden is missing)
             from netwarden.render import check_role_vars, device_context  # noqa: PLC0415  (a clear error if netwarden is missing)
         except ImportError as exc:
             raise AnsibleLookupError(
                 f"netwarden is not importable by Ansible's Python ({exc}); run ansible-playbook from netwarden's venv"
             ) from exc
-        try:
-            inv = load_inventory(inventory, controller_vault_password_file())
-            out = {}
-            for name in _flatten(terms):
+        inv, names = lookup_inventory(inventory, terms)
+        out = {}
+        with lookup_errors():
+            for name in names:
                 if name not in inv.devices:
                     raise AnsibleLookupError(f"{name} is not a device of the inventory {inventory}")
                 out[name] = device_context(inv, inv.devices[name])
                 check_role_vars(name, variables or {})
                 check_role_vars(name, _hostvars(variables, name))
-        except NetwardenError as exc:
-            problems = getattr(exc, "problems", [])
-            detail = "; ".join(str(p) for p in problems[:5])
-            raise AnsibleLookupError(f"netwarden: {exc}{': ' + detail if detail else ''}") from exc
         return [out]

@@ -16,25 +16,21 @@ import pytest
 from netwarden.lab.sim.context import build_context
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.fleet import Credentials, specs_from_inventory
-from netwarden.lab.sim.specs import synthetic_spec
-from tests.unit.lab.test_sim_session import Terminal
+from tests.unit.lab.sim_terminal import Terminal, sim_device
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def device() -> Iterator[SimDevice]:
-    created = SimDevice(synthetic_spec(2, password="pw", enable_secret="en", access_ports=6))
+    created = sim_device(access_ports=6)
     yield created
     created.stop()
 
 
 @pytest.fixture
 def term(device: SimDevice) -> Terminal:
-    terminal = Terminal(device)
-    terminal.type("enable")
-    terminal.type("en")
-    return terminal
+    return Terminal(device).enable()
 
 
 def _configure(term: Terminal, *lines: str) -> str:

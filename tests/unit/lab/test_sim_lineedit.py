@@ -8,45 +8,28 @@ from collections.abc import Iterator
 import pytest
 
 from netwarden.lab.sim.device import SimDevice
-from netwarden.lab.sim.session import CliSession
-from netwarden.lab.sim.specs import synthetic_spec
+from tests.unit.lab.sim_terminal import Terminal, sim_device
 
 PROMPT = "sim-sw002#"
 ERASE = "\b \b"
 
 
-class Keyboard:
-    """Types into a session; ``keys`` returns what the terminal shows (CRLF as LF)."""
-
-    def __init__(self, device: SimDevice) -> None:
-        self.out: list[str] = []
-        self.session = CliSession(
-            device, "netwarden", "127.0.0.5", write=self.out.append, drop=lambda: None
-        )
-        self.session.start()
-
-    def keys(self, text: str) -> str:
-        self.out.clear()
-        self.session.feed(text)
-        return "".join(self.out).replace("\r\n", "\n")
-
-
 @pytest.fixture
 def device() -> Iterator[SimDevice]:
-    created = SimDevice(synthetic_spec(2, password="pw", enable_secret="en", access_ports=4))
+    created = sim_device()
     yield created
     created.stop()
 
 
 @pytest.fixture
-def kbd(device: SimDevice) -> Keyboard:
-    keyboard = Keyboard(device)
+def kbd(device: SimDevice) -> Terminal:
+    keyboard = Terminal(device)
     keyboard.keys("enable\r")
     assert keyboard.keys("en\r").endswith(PROMPT)
     return keyboard
 
 
-def test_each_key_is_echoed_at_once(kbd: Keyboard) -> None:
+def test_each_key_is_echoed_at_once(kbd: Terminal) -> None:
     assert [kbd.keys(c) for c in "show"] == ["s", "h", "o", "w"]
     assert kbd.keys("\x7f") == ERASE
     assert kbd.keys("\x08") == ERASE
@@ -54,13 +37,13 @@ def test_each_key_is_echoed_at_once(kbd: Keyboard) -> None:
 
 
 @pytest.mark.parametrize("ending", ["\r", "\n", "\r\n"], ids=["CR", "LF", "CRLF"])
-def test_cr_lf_and_crlf_end_one_line(kbd: Keyboard, ending: str) -> None:
+def test_cr_lf_and_crlf_end_one_line(kbd: Terminal, ending: str) -> None:
     output = kbd.keys(f"show privilege{ending}show privilege{ending}")
     assert output.count("Current privilege level is 15") == 2
     assert output.count(PROMPT) == 2  # CRLF is one line end, not two
 
 
-def test_pasted_block_runs_line_by_line_as_before(kbd: Keyboard) -> None:
+def test_pasted_block_runs_line_by_line_as_before(kbd: Terminal) -> None:
     output = kbd.keys("conf t\rinterface Gi1/0/1\rdescription pasted\rend\rshow privilege\r")
     assert output.splitlines()[0] == "conf t"
     assert "sim-sw002(config-if)#description pasted\nsim-sw002(config-if)#end\n" in output
@@ -70,7 +53,7 @@ def test_pasted_block_runs_line_by_line_as_before(kbd: Keyboard) -> None:
     assert "description pasted" in [c.text for c in node.children]
 
 
-def test_question_mark_lists_the_next_keywords(kbd: Keyboard) -> None:
+def test_question_mark_lists_the_next_keywords(kbd: Terminal) -> None:
     kbd.keys("show ")
     output = kbd.keys("?")
     assert output.startswith("?\n")
@@ -81,31 +64,31 @@ def test_question_mark_lists_the_next_keywords(kbd: Keyboard) -> None:
     assert kbd.keys("privilege\r").endswith(f"Current privilege level is 15\n{PROMPT}")
 
 
-def test_question_mark_completes_a_partial_word(kbd: Keyboard) -> None:
+def test_question_mark_completes_a_partial_word(kbd: Terminal) -> None:
     kbd.keys("show v")
     assert kbd.keys("?") == f"?\nversion  vlan  vrf  \n\n{PROMPT}show v"
 
 
-def test_question_mark_at_the_end_of_a_command(kbd: Keyboard) -> None:
+def test_question_mark_at_the_end_of_a_command(kbd: Terminal) -> None:
     kbd.keys("show privilege ")
     assert kbd.keys("?") == f"?\n  |  Output modifiers\n  <cr>\n\n{PROMPT}show privilege "
 
 
-def test_running_config_help_lists_all(kbd: Keyboard) -> None:
+def test_running_config_help_lists_all(kbd: Terminal) -> None:
     """cisco.ios's cliconf sends 'show running-config ?' to learn the defaults flag."""
     output = kbd.keys("show running-config ?\r")
     assert "  all " in output
     assert output.rstrip().endswith("end") or output.endswith(PROMPT)
 
 
-def test_question_mark_after_a_bad_word_shows_the_caret(kbd: Keyboard) -> None:
+def test_question_mark_after_a_bad_word_shows_the_caret(kbd: Terminal) -> None:
     kbd.keys("show bogus ")
     output = kbd.keys("?")
     caret = " " * len(f"{PROMPT}show ") + "^"
     assert output.startswith(f"?\n{caret}\n% Invalid input detected at '^' marker.")
 
 
-def test_question_mark_in_config_mode_uses_the_mode_grammar(kbd: Keyboard) -> None:
+def test_question_mark_in_config_mode_uses_the_mode_grammar(kbd: Terminal) -> None:
     kbd.keys("conf t\rinterface Gi1/0/1\r")
     kbd.keys("switchport mode ")
     output = kbd.keys("?")
@@ -114,7 +97,7 @@ def test_question_mark_in_config_mode_uses_the_mode_grammar(kbd: Keyboard) -> No
     assert output.endswith("sim-sw002(config-if)#switchport mode ")
 
 
-def test_question_mark_is_text_inside_a_banner(kbd: Keyboard) -> None:
+def test_question_mark_is_text_inside_a_banner(kbd: Terminal) -> None:
     kbd.keys("conf t\rbanner motd #\r")
     assert kbd.keys("Who goes there?") == "Who goes there?"
     kbd.keys("\r#\rend\r")
@@ -122,7 +105,7 @@ def test_question_mark_is_text_inside_a_banner(kbd: Keyboard) -> None:
     assert "Who goes there?" in banner[0].text
 
 
-def test_tab_completes_a_unique_word(kbd: Keyboard) -> None:
+def test_tab_completes_a_unique_word(kbd: Terminal) -> None:
     kbd.keys("sh")
     assert kbd.keys("\t") == "ow "
     kbd.keys("ru")
@@ -131,14 +114,14 @@ def test_tab_completes_a_unique_word(kbd: Keyboard) -> None:
     assert kbd.keys("\t") == "\a"
 
 
-def test_ctrl_u_and_ctrl_w_erase(kbd: Keyboard) -> None:
+def test_ctrl_u_and_ctrl_w_erase(kbd: Terminal) -> None:
     kbd.keys("show ip interface")
     assert kbd.keys("\x17") == ERASE * len("interface")
     assert kbd.keys("\x15") == ERASE * len("show ip ")
     assert kbd.keys("show privilege\r").endswith(f"Current privilege level is 15\n{PROMPT}")
 
 
-def test_ctrl_z_runs_the_line_then_ends_config_mode(kbd: Keyboard) -> None:
+def test_ctrl_z_runs_the_line_then_ends_config_mode(kbd: Terminal) -> None:
     kbd.keys("conf t\rinterface Gi1/0/2\r")
     output = kbd.keys("description set by ctrl-z\x1a")
     assert output.endswith(f"^Z\n{PROMPT}")
@@ -148,13 +131,13 @@ def test_ctrl_z_runs_the_line_then_ends_config_mode(kbd: Keyboard) -> None:
     assert kbd.session.applier is None
 
 
-def test_ctrl_c_abandons_the_line_and_config_mode(kbd: Keyboard) -> None:
+def test_ctrl_c_abandons_the_line_and_config_mode(kbd: Terminal) -> None:
     kbd.keys("conf t\rhostname never")
     assert kbd.keys("\x03").endswith(f"^C\n{PROMPT}")
     assert kbd.session.device.hostname == "sim-sw002"
 
 
-def test_history_with_arrows_and_ctrl_p_n(kbd: Keyboard) -> None:
+def test_history_with_arrows_and_ctrl_p_n(kbd: Terminal) -> None:
     kbd.keys("show clock\rshow privilege\r")
     assert kbd.keys("\x1b[A") == "show privilege"
     assert kbd.keys("\x10") == ERASE * len("privilege") + "clock"
@@ -164,26 +147,26 @@ def test_history_with_arrows_and_ctrl_p_n(kbd: Keyboard) -> None:
     assert kbd.keys("\r").endswith(f"Current privilege level is 15\n{PROMPT}")
 
 
-def test_config_mode_has_its_own_history(kbd: Keyboard) -> None:
+def test_config_mode_has_its_own_history(kbd: Terminal) -> None:
     kbd.keys("show clock\rconf t\rhostname sim-sw002\r")
     assert kbd.keys("\x1b[A") == "hostname sim-sw002"
     kbd.keys("\x15end\r")
     assert kbd.keys("\x1b[A") == "conf t"
 
 
-def test_other_escape_sequences_do_not_reach_the_line(kbd: Keyboard) -> None:
+def test_other_escape_sequences_do_not_reach_the_line(kbd: Terminal) -> None:
     assert kbd.keys("show\x1b[D\x1b[C\x1b[1;5D privilege") == "show privilege"
     assert kbd.keys("\r").endswith(f"Current privilege level is 15\n{PROMPT}")
 
 
 def test_password_is_not_echoed(device: SimDevice) -> None:
-    keyboard = Keyboard(device)
+    keyboard = Terminal(device)
     assert keyboard.keys("enable\r").endswith("Password: ")
     assert keyboard.keys("en") == ""
     assert keyboard.keys("\r") == f"\n{PROMPT}"
 
 
-def test_help_shows_arguments_and_no_cr_where_one_is_required(kbd: Keyboard) -> None:
+def test_help_shows_arguments_and_no_cr_where_one_is_required(kbd: Terminal) -> None:
     kbd.keys("terminal length ")
     assert kbd.keys("?") == (
         f"?\n  <0-512>  Number of lines on screen (0 for no pausing)\n\n{PROMPT}terminal length "

@@ -7,41 +7,20 @@ from collections.abc import Iterator
 import pytest
 
 from netwarden.lab.sim.device import SimDevice
-from netwarden.lab.sim.session import CliSession, SessionClosedError
-from netwarden.lab.sim.specs import synthetic_spec
-
-
-class Terminal:
-    def __init__(self, device: SimDevice) -> None:
-        self.out: list[str] = []
-        self.dropped = False
-        self.session = CliSession(
-            device, "netwarden", "127.0.0.5", write=self.out.append, drop=self._drop
-        )
-        self.session.start()
-
-    def _drop(self) -> None:
-        self.dropped = True
-
-    def type(self, line: str) -> str:
-        self.out.clear()
-        self.session.feed(line + "\r")
-        return "".join(self.out).replace("\r\n", "\n")
+from netwarden.lab.sim.session import SessionClosedError
+from tests.unit.lab.sim_terminal import Terminal, sim_device
 
 
 @pytest.fixture
 def device() -> Iterator[SimDevice]:
-    spec = synthetic_spec(2, password="pw", enable_secret="en", access_ports=4)
-    created = SimDevice(spec)
+    created = sim_device()
     yield created
     created.stop()
 
 
 @pytest.fixture
 def term(device: SimDevice) -> Terminal:
-    terminal = Terminal(device)
-    terminal.type("enable")
-    terminal.type("en")
+    terminal = Terminal(device).enable()
     assert terminal.session.privilege == 15
     return terminal
 
