@@ -51,7 +51,7 @@ from netwarden.inventory.models import (
     Site,
 )
 from netwarden.inventory.select import select
-from netwarden.inventory.text import IOS_BANNER_DELIMITER, text_problem
+from netwarden.inventory.text import IOS_BANNER_DELIMITER, IOS_TEXT_MAX, text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -148,15 +148,18 @@ def check_template_vars(device: str, variables: Mapping[str, Any]) -> None:
     and the role's lookup plugin).
 
     Raises:
-        RenderError: a variable holds a line break, a control character, or the
-            banner delimiter where it would end a banner.
+        RenderError: a variable holds a line break, a control character, the
+            banner delimiter where it would end a banner, or (one-line values)
+            more than :data:`~netwarden.inventory.text.IOS_TEXT_MAX` characters.
     """
     for path, text in _strings(variables, ""):
         generic = _INDEX.sub("", path)
+        multiline = generic in MULTILINE_VARS
         problem = text_problem(
             text,
-            multiline=generic in MULTILINE_VARS,
+            multiline=multiline,
             forbid=IOS_BANNER_DELIMITER if generic in IN_BANNER_VARS else "",
+            max_length=None if multiline else IOS_TEXT_MAX,
         )
         if problem is not None:
             raise RenderError(

@@ -128,6 +128,20 @@ class _Context:
         self.problems.append(Problem(file=src.file, line=src.line, key=key, message=message))
 
 
+def _quoted(value: object, most: int = 80) -> str:
+    """``repr(value)``, cut to ``most`` characters with the full length said (a huge value
+    must not flood the terminal).
+
+    Examples:
+        >>> _quoted("C9200")
+        "'C9200'"
+        >>> _quoted("A" * 1000, most=10)
+        "'AAAAAAAA... (1002 characters)"
+    """
+    text = repr(value)
+    return text if len(text) <= most else f"{text[: most - 1]}... ({len(text)} characters)"
+
+
 def _validation_problems(
     ctx: _Context, exc: ValidationError, raw: object, prefix: str, fallback: Source
 ) -> None:
@@ -137,7 +151,7 @@ def _validation_problems(
         if not src.file:
             src = fallback
         value = err.get("input")
-        shown = f" (got {value!r})" if err["type"] != "missing" and is_scalar(value) else ""
+        shown = f" (got {_quoted(value)})" if err["type"] != "missing" and is_scalar(value) else ""
         ctx.problem(src, key_path(prefix, loc), f"{err['msg']}{shown}")
 
 

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from netwarden.inventory.text import IOS_BANNER_DELIMITER, text_problem
+from netwarden.inventory.text import IOS_BANNER_DELIMITER, IOS_TEXT_MAX, text_problem
 
 EXTERNAL_ZONE = "internet"
 """The pseudo-zone for everything outside the organisation."""
@@ -281,7 +281,7 @@ class Interface(Model):
     name: str = Field(min_length=1)
     mode: InterfaceMode
     zone: str | None = None
-    description: str = ""
+    description: str = Field(default="", max_length=IOS_TEXT_MAX)  # IOS's description limit
     address: IPv4Interface | None = None
     peer: str | None = None
     shutdown: bool = False

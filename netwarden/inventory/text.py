@@ -71,11 +71,19 @@ def describe(char: str) -> str:
     return f"the control character {code}"
 
 
-def text_problem(value: str, *, multiline: bool = False, forbid: str = "") -> str | None:
+IOS_TEXT_MAX = 240
+"""The longest free text IOS takes on one line (an interface ``description``): a one-line
+value longer than this is not something a device command can carry."""
+
+
+def text_problem(
+    value: str, *, multiline: bool = False, forbid: str = "", max_length: int | None = None
+) -> str | None:
     """Why ``value`` may not go into a device configuration, or None when it may.
 
     ``multiline`` allows line feeds and tabs (and nothing else of the kind);
-    ``forbid`` lists further characters refused here (the IOS banner delimiter).
+    ``forbid`` lists further characters refused here (the IOS banner delimiter);
+    ``max_length`` caps the length (the render guard: what reaches a device command).
 
     Examples:
         >>> text_problem("C9200L-24P-4G") is None
@@ -88,7 +96,11 @@ def text_problem(value: str, *, multiline: bool = False, forbid: str = "") -> st
         True
         >>> text_problem("authorised ^ only", multiline=True, forbid="^")
         "contains '^' at character 12, which ends an IOS banner (the banner delimiter); remove it"
+        >>> text_problem("x" * 241, max_length=240)
+        'is 241 characters long; at most 240 fit in one device command'
     """
+    if max_length is not None and len(value) > max_length:
+        return f"is {len(value)} characters long; at most {max_length} fit in one device command"
     bad = (_MULTI_LINE_BAD if multiline else _SINGLE_LINE_BAD).search(value)
     if bad is not None:
         char = bad.group()

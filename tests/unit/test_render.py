@@ -474,3 +474,14 @@ def test_finalize_refuses_what_the_variable_check_missed(
         match=r"^gva-acc-sw1: ios_baseline\.j2:8: an expression would print a value that contains a line feed",
     ):
         render_device(inv, inv.devices["gva-acc-sw1"])
+
+
+def test_render_refuses_an_unvalidated_overlong_value(example: Inventory) -> None:
+    """A one-line value longer than a device command can carry (IOS: 240 characters of
+    free text) is refused at render time too, naming device and variable."""
+    inv = _with_device(example, "gva-acc-sw1", model="C" * 241)
+    with pytest.raises(
+        RenderError,
+        match=r"^gva-acc-sw1: template variable ios_baseline_device\.model is 241 characters long",
+    ):
+        render_device(inv, inv.devices["gva-acc-sw1"])

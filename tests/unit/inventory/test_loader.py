@@ -140,3 +140,20 @@ def test_connection_with_undefined_secret_is_reported(inventory_copy: Path) -> N
         and p.file.endswith("group_vars/all/connection.yml")
     ]
     assert len(hits) == 1, problems  # once for the group variable, not once per host
+
+
+def test_an_overlong_description_is_refused_and_quoted_short(inventory_copy: Path) -> None:
+    """IOS takes at most 240 characters of description; a huge value is named with file:line,
+    and quoted cut short (a 300,000-character value must not flood the terminal)."""
+    hv = inventory_copy / "host_vars" / "fo001-acc-sw1.yml"
+    text = hv.read_text()
+    first = next(ln for ln in text.splitlines() if ln.lstrip().startswith("description:"))
+    hv.write_text(text.replace(first, first.split(":")[0] + ": " + "A" * 300_000, 1))
+    line = text.splitlines().index(first) + 1
+    _inv, problems = read_inventory(inventory_copy)
+    (problem,) = problems
+    message = str(problem)
+    assert f"host_vars/fo001-acc-sw1.yml:{line}" in message
+    assert "at most 240 characters" in message
+    assert "(300002 characters)" in message
+    assert len(message) < 400
