@@ -17,7 +17,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 demo: bootstrap
-	@$(BIN)/python -m netwarden.demo
+	@$(BIN)/python -m netwarden.cli.demo
 
 lint: bootstrap
 	$(BIN)/ruff check .

@@ -45,11 +45,11 @@ from netwarden.compliance.models import (
     Scope,
     Status,
 )
-from netwarden.compliance.redact import redact_line
 from netwarden.compliance.sources import Artifact, ConfigSource, Target
 from netwarden.compliance.waivers import WaiverBook
 from netwarden.inventory.models import Device, Inventory
 from netwarden.inventory.select import selects
+from netwarden.ios.redact import redact_line
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 interfaces by role (inventory first, else the config), running vs startup, drift from intended.
 
 Examples:
-    >>> from netwarden.compliance.ios import parse_ios
+    >>> from netwarden.ios.parse import parse_ios
     >>> from netwarden.compliance.sources import Artifact, Target
     >>> cfg = parse_ios("interface Vlan10\\n ip address 10.0.0.1 255.255.255.0\\n", "sw1.cfg")
     >>> ctx = AuditContext(Target("sw1", "ios", Artifact("sw1.cfg", "")), cfg)
@@ -24,12 +24,12 @@ from netwarden.compliance.engine import (
     passed,
     predicate,
 )
-from netwarden.compliance.ios import Banner, IosConfig, Line, canonical_interface, interface_name
 from netwarden.compliance.ios_rules import Args, ev, nothing
 from netwarden.compliance.models import Evidence
-from netwarden.compliance.redact import redact_line
-from netwarden.config.normalize import banner_kind, filtered, from_hier, ignored
 from netwarden.inventory.models import InterfaceMode
+from netwarden.ios.normalize import banner_kind, filtered, from_hier, ignored
+from netwarden.ios.parse import Banner, IosConfig, Line, canonical_interface, interface_name
+from netwarden.ios.redact import redact_line
 
 # --- routing protocol authentication -----------------------------------------------------
 

@@ -32,9 +32,9 @@ from netwarden.compliance.engine import (
     predicate,
     register_platform,
 )
-from netwarden.compliance.ios import IosConfig, Line, parse_ios
 from netwarden.compliance.models import Evidence
 from netwarden.compliance.sources import Artifact
+from netwarden.ios.parse import IosConfig, Line, parse_ios
 
 
 class IosDriver:

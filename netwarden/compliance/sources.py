@@ -294,7 +294,7 @@ class LiveSource:
             )
 
     def targets(self) -> Iterator[Target]:
-        from netwarden.config.runner import run_each  # noqa: PLC0415  (imports the session layer)
+        from netwarden.devices.runner import run_each  # noqa: PLC0415  (imports the session layer)
 
         yield from run_each(
             self.devices,

@@ -57,7 +57,6 @@ from netwarden.config.locks import (
     locked,
 )
 from netwarden.config.models import ApplyReport, ApplyStatus, DeviceApplyResult
-from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.config.settle import DeviceState, Notify, await_settled, classify
 from netwarden.devices import (
     DeviceSession,
@@ -69,6 +68,7 @@ from netwarden.devices import (
     session_for,
 )
 from netwarden.devices.base import ConfigKind
+from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.errors import LockError, NetwardenError
 from netwarden.inventory.models import Device
 

@@ -33,12 +33,12 @@ from netwarden.config.models import (
     DeviceApplyResult,
     DeviceBackup,
 )
-from netwarden.config.normalize import strip_volatile
-from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
-from netwarden.config.sanitize import sanitize_config
 from netwarden.devices import SessionOptions, session_for
+from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.errors import BackupError, NetwardenError
 from netwarden.inventory.models import Device
+from netwarden.ios.normalize import strip_volatile
+from netwarden.ios.sanitize import sanitize_config
 
 logger = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from netwarden.config.checks import run_post_checks
 from netwarden.config.models import ApplyStatus, DeviceApplyResult
-from netwarden.config.normalize import canonical
 from netwarden.config.plan import plan_session
 from netwarden.config.settle import DeviceState, Wait, await_settled, classify
 from netwarden.devices import DeviceSession, PendingCommit, SessionOptions
 from netwarden.errors import NetwardenError, SessionLostError
 from netwarden.inventory.models import Device
+from netwarden.ios.normalize import canonical
 
 if TYPE_CHECKING:
     from netwarden.config.apply import ApplyOptions

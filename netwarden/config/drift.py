@@ -1,6 +1,6 @@
 """Drift: running configs that differ from the intended config or from the last backup.
 
-Both comparisons are of canonical configs (:func:`~netwarden.config.normalize.canonical`):
+Both comparisons are of canonical configs (:func:`~netwarden.ios.normalize.canonical`):
 noise removed and order-insensitive parts sorted, so a diff shows only real
 changes. Against the backup, running is sanitised first (backups hold no secrets).
 
@@ -19,12 +19,12 @@ from pathlib import Path
 
 from netwarden.config.backup import fetch_running, last_backup, last_backup_commit, stored_form
 from netwarden.config.models import DeviceDrift, DriftReport
-from netwarden.config.normalize import canonical_lines
-from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
-from netwarden.config.sanitize import sanitize_line
 from netwarden.devices import SessionOptions
+from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device
+from netwarden.ios.normalize import canonical_lines
+from netwarden.ios.sanitize import sanitize_line
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 No result holds a secret: every text field that can quote a config (diffs,
 commands, reasons, check details, errors) is :data:`Redacted`, so it goes
-through :func:`netwarden.config.sanitize.redact_text` when the model is built.
+through :func:`netwarden.ios.sanitize.redact_text` when the model is built.
 Whatever prints or stores a result (terminal, ``--json``, result files, the
 Ansible modules' results and ``--diff``) therefore shows ``<removed>`` where a
 type 7 key, a ``$9$`` hash or an SNMPv3 key was; a changed secret still shows
@@ -24,7 +24,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from netwarden.config.sanitize import redact_text
+from netwarden.ios.sanitize import redact_text
 
 Redacted = Annotated[str, AfterValidator(redact_text)]
 """Text that may quote a config: secrets replaced when the model is built."""
@@ -40,7 +40,7 @@ class DevicePlan(Result):
     ``device_diff`` is the device's own diff of running against the candidate
     (``show archive config differences``); ``commands`` is hier_config's
     remediation, the exact commands that turn running into intended. Both are
-    normalised (see :mod:`netwarden.config.normalize`). ``error`` is set when the
+    normalised (see :mod:`netwarden.ios.normalize`). ``error`` is set when the
     device could not be planned (then the rest is empty).
     """
 

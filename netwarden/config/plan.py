@@ -14,11 +14,11 @@ from hier_config import Platform as HierPlatform
 from hier_config import WorkflowRemediation, get_hconfig
 
 from netwarden.config.models import DevicePlan, PlanReport
-from netwarden.config.normalize import filter_device_diff, filtered, tidy_remediation
-from netwarden.config.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.devices import DeviceSession, SessionOptions, session_for
+from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.errors import NetwardenError, RenderError
 from netwarden.inventory.models import Device, Platform
+from netwarden.ios.normalize import filter_device_diff, filtered, tidy_remediation
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from netwarden.config.normalize import canonical
 from netwarden.config.plan import remediation
 from netwarden.devices import SessionOptions, session_for
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device
+from netwarden.ios.normalize import canonical
 
 logger = logging.getLogger(__name__)
 

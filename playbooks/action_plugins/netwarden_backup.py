@@ -41,8 +41,8 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
                 current_user,
                 host_from_params,
             )
-            from netwarden.config.sanitize import redact_text  # noqa: PLC0415
             from netwarden.errors import NetwardenError  # noqa: PLC0415
+            from netwarden.ios.sanitize import redact_text  # noqa: PLC0415
         except ImportError as exc:
             raise AnsibleActionFail(
                 f"netwarden is not importable by ansible-playbook's Python ({exc}); "

@@ -78,8 +78,8 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
                 plan_host,
             )
             from netwarden.config.apply import ApplyOptions  # noqa: PLC0415
-            from netwarden.config.sanitize import redact_text  # noqa: PLC0415
             from netwarden.errors import NetwardenError  # noqa: PLC0415
+            from netwarden.ios.sanitize import redact_text  # noqa: PLC0415
         except ImportError as exc:
             raise AnsibleActionFail(
                 f"netwarden is not importable by ansible-playbook's Python ({exc}); "

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netwarden.config.normalize import canonical
 from netwarden.config.plan import remediation
 from netwarden.devices import SessionOptions
 from netwarden.inventory import Inventory, load_inventory
 from netwarden.inventory.models import Device
+from netwarden.ios.normalize import canonical
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.fleet import Credentials, SimFleet, specs_from_inventory, write_lab_inventory
 from netwarden.render import render_device, select_devices

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from netwarden.cli import app
-from netwarden.cli_common import EXIT_FINDINGS
+from netwarden.cli.app import app
+from netwarden.cli.common import EXIT_FINDINGS
 from netwarden.compliance.engine import Engine
 from netwarden.config.apply import ApplyOptions, apply_device
 from netwarden.config.models import ApplyStatus

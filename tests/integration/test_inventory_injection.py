@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netwarden.cli import app
-from netwarden.cli_common import EXIT_USAGE
+from netwarden.cli.app import app
+from netwarden.cli.common import EXIT_USAGE
 from netwarden.inventory.generate import generate
 
 from .labfleet import Lab, running, start_lab

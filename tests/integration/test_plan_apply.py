@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netwarden.cli import app
-from netwarden.cli_common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from netwarden.cli.app import app
+from netwarden.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from netwarden.config.apply import ApplyOptions, apply_fleet
 from netwarden.config.backup import git, last_backup, run_backup, stored_form
 from netwarden.config.drift import drift_fleet

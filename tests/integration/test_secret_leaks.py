@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netwarden.ios_secrets import type7_decode
+from netwarden.ios.secrets import type7_decode
 from tests.integration.labfleet import CONFIRM_MINUTES, Lab, start_lab
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

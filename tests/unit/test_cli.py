@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from netwarden.cli import EXIT_OK, EXIT_USAGE, app
+from netwarden.cli.app import EXIT_OK, EXIT_USAGE, app
 
 runner = CliRunner()
 

@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from netwarden.cli import app
-from netwarden.cli_common import EXIT_FINDINGS, EXIT_USAGE, _fail
+from netwarden.cli.app import app
+from netwarden.cli.common import EXIT_FINDINGS, EXIT_USAGE, _fail
 
 runner = CliRunner()
 

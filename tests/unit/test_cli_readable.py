@@ -1,6 +1,6 @@
 """Terminal output is wrapped or folded, never cropped; a pipe gets full width (issue 11 point 7).
 
-The consoles of :mod:`netwarden.cli_common` print every command's tables: the
+The consoles of :mod:`netwarden.cli.common` print every command's tables: the
 tables here are shaped like the ones that were cut (the auditor's incidents with
 ``no_wrap`` address columns, a device error holding host-key fingerprints),
 printed at 80 and 100 columns and to a pipe, and the real ``inventory show``
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from rich.table import Table
 
-from netwarden.cli_common import PIPE_WIDTH, ReadableConsole
+from netwarden.cli.common import PIPE_WIDTH, ReadableConsole
 from tests.unit.terminal import ANSI, MODE_IDS, MODES, column_text, run, whole
 
 SRC = "10.11.40.66 (nyc/guests)"

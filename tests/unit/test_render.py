@@ -24,12 +24,12 @@ from hier_config import Platform as HPlatform
 from hier_config import WorkflowRemediation, get_hconfig
 from typer.testing import CliRunner
 
-from netwarden import ios_secrets
-from netwarden.cli import EXIT_OK, EXIT_USAGE, app
+from netwarden.cli.app import EXIT_OK, EXIT_USAGE, app
 from netwarden.errors import RenderError
 from netwarden.inventory import Inventory, load_inventory
 from netwarden.inventory.generate import generate
 from netwarden.inventory.models import InterfaceMode, Platform
+from netwarden.ios import secrets as ios_secrets
 from netwarden.render import (
     ios_clock,
     render_all,

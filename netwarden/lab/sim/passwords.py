@@ -1,6 +1,6 @@
 """Cisco password hashes as IOS writes and checks them (types 0, 7, 8 and 9).
 
-Types 7 and 9 (scrypt) are computed by :mod:`netwarden.ios_secrets`, the module
+Types 7 and 9 (scrypt) are computed by :mod:`netwarden.ios.secrets`, the module
 that renders intended configs, so the simulator and the renderer agree on every
 hash; the simulator only draws its salts at random, as a device does.
 
@@ -21,7 +21,7 @@ import hmac
 import logging
 import secrets
 
-from netwarden import ios_secrets
+from netwarden.ios import secrets as ios_secrets
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from scapy.layers.l2 import Ether
 from typer.testing import CliRunner
 
 from collectors.auditor.capture import FileSource
-from collectors.auditor.cli import auditor_app
 from collectors.auditor.demo import build_attack_pcap
 from collectors.auditor.events import Event, Severity, SyslogSink
 from collectors.auditor.metrics import AuditorStats
 from collectors.auditor.status import RunStatus
+from netwarden.cli.auditor import auditor_app
 from tests.unit.auditor.auditor_helpers import T0, at, write_pcap
 from tests.unit.terminal import MODE_IDS, MODES, column_text, run, whole
 

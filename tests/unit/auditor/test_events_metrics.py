@@ -17,7 +17,6 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 from typer.testing import CliRunner
 
-from collectors.auditor.cli import auditor_app
 from collectors.auditor.config import AuditorConfigError, load_auditor_config, parse_auditor_config
 from collectors.auditor.demo import build_attack_pcap
 from collectors.auditor.engine import Engine
@@ -32,6 +31,7 @@ from collectors.auditor.events import (
     read_events,
 )
 from collectors.auditor.metrics import AuditorCollector, AuditorStats
+from netwarden.cli.auditor import auditor_app
 from tests.unit.auditor.auditor_helpers import T0, at, pcap_batches, tcp_session, write_pcap
 
 REPO = Path(__file__).resolve().parents[3]

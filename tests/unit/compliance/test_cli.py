@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from netwarden.compliance.cli import audit_cmd
+from netwarden.cli.audit import audit_cmd
 
 from .conftest import DATA
 

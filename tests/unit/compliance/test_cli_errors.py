@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from netwarden.cli_common import EXIT_USAGE
-from netwarden.compliance.cli import audit_cmd
+from netwarden.cli.audit import audit_cmd
+from netwarden.cli.common import EXIT_USAGE
 from netwarden.inventory import load_inventory
 from netwarden.render import render_all
 

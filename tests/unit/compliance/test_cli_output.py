@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.cli_common import EXIT_FINDINGS, EXIT_USAGE
+from netwarden.cli.common import EXIT_FINDINGS, EXIT_USAGE
 from tests.unit.terminal import column_text, run
 
 from .conftest import DATA

@@ -1,6 +1,6 @@
 """One table of secrets for evidence and backups: ``redact_line`` and ``sanitize_line`` agree.
 
-Both are thin calls of :func:`netwarden.config.sanitize.replace_secrets`; the only
+Both are thin calls of :func:`netwarden.ios.sanitize.replace_secrets`; the only
 differences allowed are the replacement text and the default SNMP communities
 (``public``/``private``), which evidence keeps visible.
 """
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.compliance.redact import REDACTED, redact_line
-from netwarden.config.sanitize import REMOVED, SECRET_PATTERNS, sanitize_line
+from netwarden.ios.redact import REDACTED, redact_line
+from netwarden.ios.sanitize import REMOVED, SECRET_PATTERNS, sanitize_line
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

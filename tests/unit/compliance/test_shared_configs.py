@@ -13,8 +13,8 @@ import pytest
 
 from netwarden.compliance.engine import Engine
 from netwarden.compliance.models import AuditRun, Result, Status
-from netwarden.compliance.redact import redact_line
 from netwarden.compliance.sources import FolderSource
+from netwarden.ios.redact import redact_line
 
 pytestmark = pytest.mark.shared_data
 

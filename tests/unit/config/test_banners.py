@@ -3,7 +3,7 @@
 Issue 11 point 14: ``banner exec ^CAuthorised use only^C`` (one line) made
 ``ios-intended-drift`` report 141 lines of drift, and placed last in the config
 hier_config raised ``ValueError: we are still in a banner for some reason``. One
-reader (:func:`netwarden.config.normalize.read_banner`) now feeds every path.
+reader (:func:`netwarden.ios.normalize.read_banner`) now feeds every path.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import pytest
 from hier_config import Platform, get_hconfig
 
 from netwarden.compliance.engine import Engine
-from netwarden.compliance.ios import parse_ios
 from netwarden.compliance.models import Result, Status
 from netwarden.compliance.sources import Artifact, Target
 from netwarden.config.drift import unified
-from netwarden.config.normalize import canonical, filtered, from_hier, read_banner
 from netwarden.config.plan import remediation
+from netwarden.ios.normalize import canonical, filtered, from_hier, read_banner
+from netwarden.ios.parse import parse_ios
 
 GOLDEN = Path(__file__).resolve().parents[2] / "data" / "golden" / "jed-acc-sw1.cfg"
 

@@ -15,9 +15,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from netwarden.cli import app
-from netwarden.cli_common import EXIT_USAGE, ReadableConsole
-from netwarden.cli_config import print_apply, print_backup, print_drift, print_plan
+from netwarden.cli.app import app
+from netwarden.cli.common import EXIT_USAGE, ReadableConsole
+from netwarden.cli.output import print_apply, print_backup, print_drift, print_plan
 from netwarden.config.models import (
     ApplyReport,
     ApplyStatus,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from netwarden.config.drift import unified
-from netwarden.config.normalize import IGNORED_LINES, canonical, filter_device_diff, ignored
 from netwarden.config.plan import remediation
+from netwarden.ios.normalize import IGNORED_LINES, canonical, filter_device_diff, ignored
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "config" / "normalize"
 PAIRS = sorted(p for p in DATA.iterdir() if p.is_dir())

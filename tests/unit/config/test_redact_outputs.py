@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
-from netwarden.cli_config import print_apply, print_backup, print_drift, print_plan
+from netwarden.cli.output import print_apply, print_backup, print_drift, print_plan
 from netwarden.config.models import (
     ApplyReport,
     ApplyStatus,
@@ -29,8 +29,8 @@ from netwarden.config.models import (
     DriftReport,
     PlanReport,
 )
-from netwarden.config.sanitize import REMOVED, redact_output_line, redact_text
-from netwarden.ios_secrets import colon_hex, snmp_localized_key, type7, type7_decode, type9
+from netwarden.ios.sanitize import REMOVED, redact_output_line, redact_text
+from netwarden.ios.secrets import colon_hex, snmp_localized_key, type7, type7_decode, type9
 
 KEY = "tacacs-key-0001"
 T7 = type7(KEY, seed=3)
@@ -244,7 +244,7 @@ def test_terminal_output_holds_no_secret() -> None:
 def test_log_lines_are_redacted_and_escaped() -> None:
     import logging
 
-    from netwarden.config.sanitize import RedactingFormatter
+    from netwarden.ios.sanitize import RedactingFormatter
 
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)

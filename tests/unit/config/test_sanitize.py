@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.config.sanitize import REMOVED, sanitize_config, sanitize_line
+from netwarden.ios.sanitize import REMOVED, sanitize_config, sanitize_line
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "config" / "sanitize"
 CASES = sorted(DATA.glob("*.in.cfg"))

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netwarden.cli import app
-from netwarden.cli_common import EXIT_USAGE
+from netwarden.cli.app import app
+from netwarden.cli.common import EXIT_USAGE
 from netwarden.errors import LimitError
 from netwarden.inventory import load_inventory
 from netwarden.inventory.models import Inventory

@@ -13,9 +13,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from collectors.auditor.cli import auditor_app
 from netwarden import __version__
-from netwarden.cli_common import (
+from netwarden.cli.audit import audit_cmd
+from netwarden.cli.auditor import auditor_app
+from netwarden.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
@@ -28,8 +29,7 @@ from netwarden.cli_common import (
     err_console,
     select_for,
 )
-from netwarden.cli_fleet import register as register_fleet_commands
-from netwarden.compliance.cli import audit_cmd
+from netwarden.cli.fleet import register as register_fleet_commands
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Function, Inventory
 
@@ -68,7 +68,7 @@ def _main(
         int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv for debug).")
     ] = 0,
 ) -> None:
-    from netwarden.config.sanitize import RedactingFormatter  # noqa: PLC0415
+    from netwarden.ios.sanitize import RedactingFormatter  # noqa: PLC0415
 
     level = logging.WARNING - 10 * min(verbose, 2)
     handler = logging.StreamHandler()  # log lines can quote device output: redacted, escaped

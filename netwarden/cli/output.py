@@ -1,4 +1,4 @@
-"""Output and option plumbing of ``netwarden plan|apply|backup|drift`` (the commands are in cli_fleet.py).
+"""Output and option plumbing of ``netwarden plan|apply|backup|drift`` (the commands are in fleet.py).
 
 What reaches the terminal is safe twice over: the results hold no secrets (their
 text fields are redacted when built, :mod:`netwarden.config.models`), and every
@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-# Re-exported (explicitly, for mypy): cli_fleet.py imports it from here.
+# Re-exported (explicitly, for mypy): fleet.py imports it from here.
 from netwarden.config.backup import current_user as current_user  # noqa: PLC0414
 from netwarden.config.models import (
     ApplyReport,

@@ -1,6 +1,6 @@
 """``netwarden plan|apply|backup|drift``: the commands that touch devices.
 
-Registered on the main app by :func:`register`; output helpers live in ``cli_config``.
+Registered on the main app by :func:`register`; output helpers live in :mod:`netwarden.cli.output`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from netwarden.cli_common import (
+from netwarden.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     InventoryOpt,
@@ -66,7 +66,7 @@ def _selected_configs(
     """The devices ``command`` handles that ``--limit`` selects, and their intended configs.
 
     Selection errors (a term that matches nothing, only devices of another platform)
-    are usage errors naming ``command`` (:func:`~netwarden.cli_common.select_for`).
+    are usage errors naming ``command`` (:func:`~netwarden.cli.common.select_for`).
     """
     from netwarden.render import render_device  # noqa: PLC0415
 
@@ -121,7 +121,7 @@ def _plan(
     summary: bool = False,
 ) -> None:
     """``plan`` (also for ``apply`` without ``--yes``: ``command`` names it in selection errors)."""
-    from netwarden.cli_config import print_plan, progress, session_options  # noqa: PLC0415
+    from netwarden.cli.output import print_plan, progress, session_options  # noqa: PLC0415
     from netwarden.config.plan import plan_fleet  # noqa: PLC0415
 
     inv = _load(inventory, vault_password_file)
@@ -182,7 +182,7 @@ def apply(
     One apply per inventory at a time: a second one is refused (exit 2) naming the
     run that holds the lock (NETWARDEN_LOCK_DIR, default <inventory>/.netwarden-locks).
     """
-    from netwarden.cli_config import (  # noqa: PLC0415
+    from netwarden.cli.output import (  # noqa: PLC0415
         current_user,
         print_apply,
         progress,
@@ -279,7 +279,7 @@ def backup(
     concurrency: ConcurrencyOpt = 8,
 ) -> None:
     """Store sanitised running configs in a git repository (one commit per run that changes any)."""
-    from netwarden.cli_config import (  # noqa: PLC0415
+    from netwarden.cli.output import (  # noqa: PLC0415
         current_user,
         print_backup,
         progress,
@@ -341,7 +341,7 @@ def drift(
     A device without a backup to compare with is not in sync either (exit 1, said per
     device); a --repo given that is no git repository is a usage error (exit 2).
     """
-    from netwarden.cli_config import print_drift, progress, session_options  # noqa: PLC0415
+    from netwarden.cli.output import print_drift, progress, session_options  # noqa: PLC0415
     from netwarden.config.drift import drift_fleet  # noqa: PLC0415
 
     inv = _load(inventory, vault_password_file)

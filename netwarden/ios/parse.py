@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from netwarden.config.normalize import read_banner
+from netwarden.ios.normalize import read_banner
 
 _SKIP_PREFIXES = ("Building configuration", "Current configuration", "Last configuration change")
 
@@ -234,7 +234,7 @@ _NOT_TOP = " \t!"
 def _read_banner(raw: list[str], i: int) -> tuple[Banner | None, int]:
     """Read the banner whose command is ``raw[i]``; return it and the index after it.
 
-    :func:`netwarden.config.normalize.read_banner` reads it, so the audit, plan and
+    :func:`netwarden.ios.normalize.read_banner` reads it, so the audit, plan and
     drift agree on every banner form (one line, several lines, any delimiter).
     """
     span = read_banner(raw, i)

@@ -5,9 +5,9 @@ JSON file or log ever carries a secret from a device. The well-known default
 SNMP communities ``public`` and ``private`` stay visible: they are not secrets,
 and the auditor needs to see them to confirm the finding.
 
-The secrets are those of :data:`netwarden.config.sanitize.SECRET_PATTERNS`, the
+The secrets are those of :data:`netwarden.ios.sanitize.SECRET_PATTERNS`, the
 table backups and diffs use, through the same output redaction as plan, apply and
-drift (:func:`netwarden.config.sanitize.redact_text`): diff markers are
+drift (:func:`netwarden.ios.sanitize.redact_text`): diff markers are
 understood and any ``$N$`` hash, SNMPv3 key or type 7 string is hidden wherever
 it stands in the line.
 
@@ -36,7 +36,7 @@ Examples:
 
 from __future__ import annotations
 
-from netwarden.config.sanitize import redact_text
+from netwarden.ios.sanitize import redact_text
 
 REDACTED = "<redacted>"
 

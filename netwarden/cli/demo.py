@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from netwarden.cli_common import ReadableConsole
+from netwarden.cli.common import ReadableConsole
 
 console = ReadableConsole()  # full width when piped: the demo log is read whole
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ keys, SNMP communities and SNMPv3 user keys. The structure of each line stays, s
 still shows that a secret line was added or removed.
 
 :data:`SECRET_PATTERNS` is the one table of secrets in the code base: evidence
-(:func:`netwarden.compliance.redact.redact_line`) uses it too, with its own
+(:func:`netwarden.ios.redact.redact_line`) uses it too, with its own
 replacement text and the default SNMP communities kept visible.
 
 Two uses. :func:`sanitize_config` turns a config into what a backup stores,
@@ -218,7 +218,7 @@ ENCODED decodes to printable text (the table above already covers every known co
 
 
 def _is_type7(value: str) -> bool:
-    from netwarden.ios_secrets import type7_decode  # noqa: PLC0415  # sanitize stays import-light
+    from netwarden.ios.secrets import type7_decode  # noqa: PLC0415  # sanitize stays import-light
 
     clear = type7_decode(value)
     return clear is not None and all(" " <= c <= "~" for c in clear)

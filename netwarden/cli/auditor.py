@@ -1,6 +1,6 @@
 """``netwarden auditor``: run the traffic auditor on pcap files, an interface or a capture directory.
 
-Mounted by the top-level CLI (``netwarden/cli.py``) with
+Mounted by the top-level CLI (``netwarden/cli/app.py``) with
 ``app.add_typer(auditor_app, name="auditor")``. Exit codes: 0 nothing at or above
 medium, 1 at least one such event, 2 usage or bad input.
 
@@ -38,7 +38,7 @@ from collectors.auditor.status import RunStatus, showing
 from collectors.httpserve import MetricsServer
 from collectors.webconfig import WebConfig, load_web_config
 from netwarden import __version__
-from netwarden.cli_common import (
+from netwarden.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     VaultOpt,
@@ -227,7 +227,7 @@ def _run(
 
 
 @auditor_app.callback(invoke_without_command=True)
-def auditor(  # noqa: PLR0912, PLR0915, PLR0917  (one typer command: its options, checks, one run)
+def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks, one run)
     pcap: Annotated[
         list[Path] | None, typer.Option("--pcap", help="pcap/pcapng file(s) to read.")
     ] = None,

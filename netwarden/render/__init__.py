@@ -40,7 +40,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 import yaml
 
-from netwarden import ios_secrets
 from netwarden.errors import RenderError
 from netwarden.inventory.models import (
     Device,
@@ -52,10 +51,11 @@ from netwarden.inventory.models import (
 )
 from netwarden.inventory.select import select
 from netwarden.inventory.text import IOS_BANNER_DELIMITER, IOS_TEXT_MAX, text_problem
+from netwarden.ios import secrets as ios_secrets
 
 logger = logging.getLogger(__name__)
 
-ROLE_DIR = Path(__file__).resolve().parents[1] / "roles" / "ios_baseline"
+ROLE_DIR = Path(__file__).resolve().parents[2] / "roles" / "ios_baseline"
 TEMPLATE_DIR = ROLE_DIR / "templates"
 ROLE_DEFAULTS = ROLE_DIR / "defaults" / "main.yml"
 ENTRY_TEMPLATE = "ios_baseline.j2"

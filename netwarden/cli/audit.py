@@ -1,6 +1,6 @@
 """``netwarden audit``: audit configs against the rule packs and write the reports.
 
-The lead's ``netwarden/cli.py`` mounts this sub-app with
+The lead's ``netwarden/cli/app.py`` mounts this sub-app with
 ``app.add_typer(audit_cmd, name="audit")``. Exit codes: 0 everything passes or
 is waived, 1 a failure or an error that is not waived, 2 bad input.
 """
@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli_common import (
+from netwarden.cli.common import (
     EXIT_USAGE,
     VaultOpt,
     _fail,
@@ -211,7 +211,7 @@ def _live_audit(
     concurrency: int,
 ) -> tuple[ConfigSource, AuditRun]:
     """Read the selected devices over SSH (a progress bar on stderr) and audit them."""
-    from netwarden.cli_config import progress, session_options  # noqa: PLC0415
+    from netwarden.cli.output import progress, session_options  # noqa: PLC0415
     from netwarden.compliance.sources import LIVE_PLATFORMS, LiveSource  # noqa: PLC0415
     from netwarden.inventory.select import check_limit, first_few  # noqa: PLC0415
     from netwarden.render import render_device  # noqa: PLC0415

@@ -1,0 +1,5 @@
+"""``python -m netwarden.cli``: the ``netwarden`` command."""
+
+from netwarden.cli.app import main
+
+main()
