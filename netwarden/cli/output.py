@@ -25,8 +25,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-# Re-exported (explicitly, for mypy): fleet.py imports it from here.
-from netwarden.config.backup import current_user as current_user  # noqa: PLC0414
 from netwarden.config.models import (
     ApplyReport,
     ApplyStatus,
@@ -37,6 +35,9 @@ from netwarden.config.models import (
     PlanReport,
 )
 from netwarden.devices.base import SessionOptions
+
+# Re-exported (explicitly, for mypy): fleet.py imports it from here.
+from netwarden.identity import current_user as current_user  # noqa: PLC0414
 from netwarden.textsafe import printable
 
 logger = logging.getLogger(__name__)

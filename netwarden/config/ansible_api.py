@@ -27,7 +27,6 @@ from netwarden.config.apply import ApplyOptions, apply_device_read, device_locke
 from netwarden.config.backup import (
     backup_path,
     backup_status,
-    current_user,
     fetch_running,
     last_backup,
     record_after_apply,
@@ -51,6 +50,7 @@ from netwarden.config.models import (
 from netwarden.config.plan import plan_device
 from netwarden.devices import SessionOptions
 from netwarden.errors import NetwardenError, RenderError
+from netwarden.identity import current_user
 from netwarden.inventory import Device, Inventory, load_inventory
 from netwarden.inventory.models import Platform
 from netwarden.render import render_device

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import getpass
 import logging
 import os
 import re
@@ -72,14 +71,6 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
             f"{repo}: git {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()}"
         )
     return proc
-
-
-def current_user() -> str:
-    """Who runs the command or the playbook, for commit messages and result files."""
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except OSError:  # no passwd entry (containers)
-        return f"uid {os.getuid()}"
 
 
 @contextlib.contextmanager

@@ -47,8 +47,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netwarden.config.backup import current_user
 from netwarden.errors import LockError
+from netwarden.identity import current_user
 
 logger = logging.getLogger(__name__)
 
