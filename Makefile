@@ -19,9 +19,11 @@ bootstrap:
 demo: bootstrap
 	@$(BIN)/python -m netwarden.cli.demo
 
+# lint-imports: the architecture contracts (pyproject.toml [tool.importlinter], docs/architecture.md).
 lint: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: bootstrap
 	$(BIN)/mypy

@@ -36,8 +36,9 @@ from typing import Final, Literal
 
 import bcrypt
 import yaml
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
+from netwarden.basemodel import FrozenModel
 from netwarden.errors import NetwardenError
 
 _TLS_VERSIONS: Final = {
@@ -58,11 +59,7 @@ class WebConfigError(NetwardenError):
     """The web configuration file is invalid or names files that cannot be used."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TLSServerConfig(_Model):
+class TLSServerConfig(FrozenModel):
     """``tls_server_config``: the server certificate and what to ask of clients."""
 
     cert_file: Path
@@ -75,11 +72,11 @@ class TLSServerConfig(_Model):
     max_version: Literal["TLS10", "TLS11", "TLS12", "TLS13"] | None = None
 
 
-class WebConfig(_Model):
+class WebConfig(FrozenModel):
     """A web configuration: TLS (None: plain HTTP) and basic-auth users (empty: none)."""
 
     tls_server_config: TLSServerConfig | None = None
-    basic_auth_users: dict[str, SecretStr] = {}
+    basic_auth_users: dict[str, SecretStr] = Field(default_factory=dict)
 
     @field_validator("basic_auth_users")
     @classmethod

@@ -30,8 +30,9 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from netwarden.basemodel import FrozenModel
 from netwarden.errors import NetwardenError
 from netwarden.inventory.yamlguard import (
     YamlLimitError,
@@ -52,11 +53,7 @@ class AuditorConfigError(NetwardenError):
     """The auditor configuration is invalid (names the file and the key)."""
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DetectorSettings(Model):
+class DetectorSettings(FrozenModel):
     """Base of every detector's settings: each detector adds its thresholds."""
 
     enabled: bool = True
@@ -81,7 +78,7 @@ def _is_mac(text: str) -> bool:
     )
 
 
-class AllowEntry(Model):
+class AllowEntry(FrozenModel):
     """Suppress events of ``detectors`` whose ``src``/``dst`` match, at ``sites``, until ``expires``.
 
     ``src``/``dst`` are an IP address, a network or a MAC address; omitted means any.
@@ -127,7 +124,7 @@ def _match(pattern: str | None, value: str) -> bool:
     return isinstance(net, IPv4Network | IPv6Network) and addr in net
 
 
-class AuditorConfig(Model):
+class AuditorConfig(FrozenModel):
     """The ``auditor`` inventory variable, validated (per-detector keys are checked later)."""
 
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
 import collectors.auditor.detectors  # noqa: F401  (registers the built-in detectors)
 from collectors.auditor.batch import Batch
@@ -25,6 +25,7 @@ from collectors.auditor.detectors._util import release_view
 from collectors.auditor.detectors.base import Detector, DetectorContext, registry
 from collectors.auditor.events import Event, EventSink, IncidentTracker, Severity
 from collectors.auditor.metrics import AuditorStats
+from netwarden.basemodel import FrozenModel
 
 if TYPE_CHECKING:
     from netwarden.inventory.models import Inventory
@@ -37,10 +38,8 @@ GC_YOUNG_THRESHOLD = 50_000
 Progress = Callable[[Batch], None]
 
 
-class RunSummary(BaseModel):
+class RunSummary(FrozenModel):
     """What a run saw and found (the CLI's ``--json`` output)."""
-
-    model_config = ConfigDict(frozen=True)
 
     site: str
     sensor: str
@@ -49,7 +48,7 @@ class RunSummary(BaseModel):
     packets: int
     bytes: int
     decode_errors: dict[str, int]
-    input_errors: dict[str, int] = {}
+    input_errors: dict[str, int] = Field(default_factory=dict)
     detector_errors: dict[str, int]
     duration_seconds: float
     events_by_detector: dict[str, dict[str, int]]

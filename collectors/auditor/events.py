@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeAlias, TypeVar
+from typing import IO, Any, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from netwarden.basemodel import FrozenModel
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ _SYSLOG_SEVERITY = {
 }
 
 
-class Event(BaseModel):
+class Event(FrozenModel):
     """One incident as the auditor reports it (schema :data:`SCHEMA_VERSION`).
 
     ``ts`` is when this version of the event was written (packet time, UTC);
@@ -101,8 +103,6 @@ class Event(BaseModel):
     empty when not applicable. ``evidence`` never holds a secret: credentials
     appear as a kind and at most a salted hash prefix.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: str = SCHEMA_VERSION
     id: str = Field(description="Stable incident id (UUID); the same for every update")
@@ -121,6 +121,52 @@ class Event(BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json()
+
+
+# Required keys in a base class rather than NotRequired[...]: with postponed annotations
+# only ``total=`` makes ``__required_keys__`` right at run time (``_check_report`` reads it).
+class _ReportRequired(TypedDict):
+    ts: float
+    severity: Severity
+    summary: Lazy[str]
+
+
+class Report(_ReportRequired, total=False):
+    """What a detector says about an incident: the keywords of every ``report()``.
+
+    The one definition of them, for :meth:`IncidentTracker.report`, the ``Reporter``
+    protocol and ``DetectorContext.report`` (``**report: Unpack[Report]``); the
+    incident itself is named apart, by ``detector`` and ``key``. ``ts``, ``severity``
+    and ``summary`` are required. Omitted: ``src``/``dst`` are empty (an update's
+    empty ``dst`` keeps the previous one), ``evidence`` is empty (an update's keeps the
+    previous evidence), ``count`` adds one to the incident's, and ``first_seen`` is
+    ``ts``. ``summary`` and ``evidence`` may be functions building them (:data:`Lazy`).
+    """
+
+    src: str
+    dst: str
+    evidence: Lazy[Mapping[str, Any]] | None
+    count: int | None
+    first_seen: float | None
+
+
+_REPORT_REQUIRED = Report.__required_keys__
+_REPORT_KEYS = Report.__required_keys__ | Report.__optional_keys__
+
+
+def _check_report(report: Mapping[str, object]) -> None:
+    """The keywords a report may not do without or may not have, as a ``TypeError``.
+
+    What a signature with named keywords checked by itself (``**report`` takes any):
+    a misspelt optional keyword must not be silently ignored.
+    """
+    keys = report.keys()
+    if not keys >= _REPORT_REQUIRED or not keys <= _REPORT_KEYS:
+        missing, unknown = sorted(_REPORT_REQUIRED - keys), sorted(keys - _REPORT_KEYS)
+        raise TypeError(
+            f"report(): missing keyword(s) {missing}, unexpected keyword(s) {unknown}; "
+            f"expected {sorted(_REPORT_KEYS)}"
+        )
 
 
 def event_schema() -> dict[str, Any]:
@@ -319,18 +365,7 @@ class IncidentTracker:
     _earliest: float = math.inf  # a lower bound of every open incident's last_ts
 
     def report(
-        self,
-        *,
-        detector: str,
-        key: Iterable[object],
-        ts: float,
-        severity: Severity,
-        summary: Lazy[str],
-        src: str = "",
-        dst: str = "",
-        evidence: Lazy[Mapping[str, Any]] | None = None,
-        count: int | None = None,
-        first_seen: float | None = None,
+        self, *, detector: str, key: Iterable[object], **report: Unpack[Report]
     ) -> Event | None:
         """Create or update the incident ``(detector, *key)``; return the event if emitted.
 
@@ -341,8 +376,12 @@ class IncidentTracker:
         read through :meth:`incidents`), so a detector that reports often pays for
         the text only when it is used. Such a function must describe the state
         *at the report* (capture what it needs), and its evidence replaces the
-        previous evidence even when empty.
+        previous evidence even when empty. (The keywords: :class:`Report`.)
         """
+        _check_report(report)
+        ts, severity, summary = report["ts"], report["severity"], report["summary"]
+        src, dst = report.get("src", ""), report.get("dst", "")
+        evidence, count = report.get("evidence"), report.get("count")
         if self.suppress is not None and self.suppress(detector, src, dst, ts):
             self.suppressed += 1
             return None
@@ -352,6 +391,7 @@ class IncidentTracker:
             self._close(full_key)
             inc = None
         if inc is None:
+            first_seen = report.get("first_seen")
             first = min(ts, first_seen) if first_seen is not None else ts
             now = utc(ts)
             event = Event(

@@ -1,5 +1,11 @@
 """The ``netwarden`` command: ``netwarden <noun> <verb>`` or ``netwarden <verb>``.
 
+This module holds the app, its global options (``-v``), the ``inventory`` and
+``render`` commands and :func:`main`; the other commands are registered on the app
+from their own modules: ``plan|apply|backup|drift`` (:mod:`~netwarden.cli.fleet`),
+``lab`` (:mod:`~netwarden.cli.lab`), ``audit`` (:mod:`~netwarden.cli.audit`) and
+``auditor`` (:mod:`~netwarden.cli.auditor`).
+
 Exit codes: 0 ok, 1 findings or failures, 2 usage or bad input.
 """
 
@@ -22,6 +28,7 @@ from netwarden.cli.common import (
     EXIT_USAGE,
     InventoryOpt,
     JsonOpt,
+    LimitOpt,
     VaultOpt,
     _fail,
     _load,
@@ -30,8 +37,10 @@ from netwarden.cli.common import (
     select_for,
 )
 from netwarden.cli.fleet import register as register_fleet_commands
+from netwarden.cli.lab import register as register_lab_commands
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Function, Inventory
+from netwarden.privatefile import write_private
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +54,8 @@ app = typer.Typer(
 inventory_app = typer.Typer(
     help="Read, validate, show and generate the inventory.", no_args_is_help=True
 )
-lab_app = typer.Typer(
-    help="The lab: simulated devices for rehearsal, training and tests.", no_args_is_help=True
-)
 app.add_typer(inventory_app, name="inventory")
-app.add_typer(lab_app, name="lab")
+register_lab_commands(app)  # here: the groups are listed in `netwarden --help` in this order
 app.add_typer(audit_cmd, name="audit")
 # The CLI is the top layer: it may import collectors (the core never does).
 app.add_typer(auditor_app, name="auditor")
@@ -254,20 +260,14 @@ def inventory_generate(
 def render(
     inventory: InventoryOpt,
     vault_password_file: VaultOpt = None,
-    limit: Annotated[
-        str | None,
-        typer.Option(
-            "--limit", "-l", help="fnmatch pattern on device names, or a site/group name."
-        ),
-    ] = None,
+    limit: LimitOpt = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Directory to write <device>.cfg into.")
     ] = Path("out/configs"),
     as_json: JsonOpt = False,
 ) -> None:
     """Render the intended config of every ios device (or those matching --limit)."""
-    from netwarden.privatefile import write_private  # noqa: PLC0415
-    from netwarden.render import fingerprint, render_device  # noqa: PLC0415
+    from netwarden.render import fingerprint, render_device  # noqa: PLC0415  (Jinja)
 
     inv = _load(inventory, vault_password_file)
     devices = select_for("render", inv, limit)  # exits 2: no match, or none of them ios
@@ -299,65 +299,6 @@ def render(
     for row in rows:
         table.add_row(str(row["device"]), str(row["lines"]), str(row["sha256"])[:12])
     console.print(table)
-
-
-@lab_app.command("sim")
-def lab_sim(
-    inventory: Annotated[
-        Path | None,
-        typer.Option("--inventory", "-i", help="Simulate this inventory's ios devices."),
-    ] = None,
-    devices: Annotated[
-        int | None,
-        typer.Option(
-            "--devices",
-            "-n",
-            min=5,
-            max=1000,
-            help="Or the N switches of a generated inventory (HQ + field offices).",
-        ),
-    ] = None,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Where to write the lab inventory.")
-    ] = Path("lab"),
-    time_scale: Annotated[
-        float,
-        typer.Option("--time-scale", min=1.0, help="Device clock speed (60: a minute per second)."),
-    ] = 1.0,
-    address: Annotated[
-        str, typer.Option("--address", help="A 127.0.0.0/8 address to listen on.")
-    ] = "127.0.0.1",
-) -> None:
-    """Start simulated IOS devices and write a lab inventory + known_hosts; serve until Ctrl-C/SIGTERM."""
-    from netwarden.lab.sim.fleet import SimFleet, run_sim  # noqa: PLC0415
-
-    if (inventory is None) == (devices is None):
-        raise _fail("give exactly one of --inventory and --devices")
-
-    def ready(fleet: SimFleet, known_hosts: Path) -> None:
-        table = Table(title=f"{len(fleet.devices)} simulated devices (Ctrl-C to stop)")
-        for col in ("device", "address", "port", "model"):
-            table.add_column(col)
-        for name, dev in sorted(fleet.devices.items()):
-            spec = dev.spec
-            table.add_row(name, spec.address, str(dev.bound_port), spec.model)
-        console.print(table)
-        console.print(
-            f"lab inventory: {out}  (use -i {out}); known hosts: {known_hosts}", soft_wrap=True
-        )
-
-    try:
-        code = run_sim(
-            inventory=inventory,
-            devices=devices,
-            out=out,
-            time_scale=time_scale,
-            address=address,
-            ready=ready,
-        )
-    except (NetwardenError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from exc
-    raise typer.Exit(code)
 
 
 register_fleet_commands(app)

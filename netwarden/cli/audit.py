@@ -18,12 +18,18 @@ from rich.text import Text
 
 from netwarden.cli.common import (
     EXIT_USAGE,
+    SEVERITY_STYLE,
     VaultOpt,
     _fail,
+    concurrency_option,
     console,
     default_inventory,
     err_console,
+    known_hosts_option,
+    timeout_option,
+    trust_on_first_use_option,
 )
+from netwarden.cli.session import progress, session_options
 from netwarden.errors import NetwardenError
 from netwarden.textsafe import printable
 
@@ -34,6 +40,9 @@ if TYPE_CHECKING:
     from netwarden.inventory.models import Inventory
 
 logger = logging.getLogger(__name__)
+
+LIVE = "Live audit: "
+"""The start of the help of the options only a live audit uses (the session flags)."""
 
 DEFAULT_TOP = 20
 """How many failures ``netwarden audit`` lists on the terminal by default (``--top``)."""
@@ -85,36 +94,10 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
             "--intended", help="Also check drift from the configs rendered from the inventory."
         ),
     ] = False,
-    known_hosts: Annotated[
-        Path | None,
-        typer.Option(
-            "--known-hosts",
-            help="Live audit: known_hosts file to check host keys against (default: "
-            "<inventory>/known_hosts.txt if present, else ~/.ssh/known_hosts).",
-        ),
-    ] = None,
-    trust_on_first_use: Annotated[
-        bool,
-        typer.Option(
-            "--trust-on-first-use",
-            help="Live audit: record an UNKNOWN host key in the known_hosts file instead of "
-            "refusing it (a CHANGED key is always refused).",
-        ),
-    ] = False,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            min=1.0,
-            help="Live audit: seconds to wait for a device (connect, each command).",
-        ),
-    ] = 30.0,
-    concurrency: Annotated[
-        int,
-        typer.Option(
-            "--concurrency", "-c", min=1, max=256, help="Live audit: devices read at once."
-        ),
-    ] = 8,
+    known_hosts: Annotated[Path | None, known_hosts_option(LIVE)] = None,
+    trust_on_first_use: Annotated[bool, trust_on_first_use_option(LIVE)] = False,
+    timeout: Annotated[float, timeout_option(LIVE)] = 30.0,
+    concurrency: Annotated[int, concurrency_option("Live audit: devices read at once.")] = 8,
     top: Annotated[
         int,
         typer.Option(
@@ -211,7 +194,6 @@ def _live_audit(
     concurrency: int,
 ) -> tuple[ConfigSource, AuditRun]:
     """Read the selected devices over SSH (a progress bar on stderr) and audit them."""
-    from netwarden.cli.output import progress, session_options  # noqa: PLC0415
     from netwarden.compliance.sources import LIVE_PLATFORMS, LiveSource  # noqa: PLC0415
     from netwarden.inventory.select import check_limit, first_few  # noqa: PLC0415
     from netwarden.render import render_device  # noqa: PLC0415
@@ -343,7 +325,7 @@ def failures_table(run: AuditRun, top: int = DEFAULT_TOP) -> tuple[Table | None,
     table.add_column("finding and evidence", overflow="fold")
     for r in shown:
         table.add_row(
-            Text(r.severity.value, style=_SEVERITY_STYLE.get(r.severity.value, "")),
+            Text(r.severity.value, style=SEVERITY_STYLE.get(r.severity.value, "")),
             Text(printable(r.rule, multiline=False) + "\n" + printable(r.device, multiline=False)),
             _finding(r),
         )
@@ -364,6 +346,3 @@ def _print_failures(run: AuditRun, top: int, report: Path | None) -> None:
             highlight=False,
             markup=False,
         )
-
-
-_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}

@@ -39,13 +39,13 @@ from collectors.httpserve import MetricsServer
 from collectors.webconfig import WebConfig, load_web_config
 from netwarden import __version__
 from netwarden.cli.common import (
-    EXIT_FINDINGS,
-    EXIT_OK,
+    SEVERITY_STYLE,
     VaultOpt,
     _fail,
     _load,
     console,
     err_console,
+    exit_for,
 )
 from netwarden.errors import NetwardenError
 from netwarden.signals import GracefulStop
@@ -60,14 +60,6 @@ auditor_app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-_SEVERITY_STYLE = {
-    Severity.INFO: "dim",
-    Severity.LOW: "cyan",
-    Severity.MEDIUM: "yellow",
-    Severity.HIGH: "red",
-    Severity.CRITICAL: "bold red",
-}
 
 
 def parse_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
@@ -189,7 +181,7 @@ def summary_table(summary: RunSummary, top: int = DEFAULT_TOP, place: Place | No
     table.add_column("count", justify="right", no_wrap=True)
     table.add_column("summary")
     for ev in incidents:
-        kind = Text(ev.severity.value, style=_SEVERITY_STYLE[ev.severity])
+        kind = Text(ev.severity.value, style=SEVERITY_STYLE.get(ev.severity.value, "dim"))
         kind.append("\n")
         kind.append_text(_shown(ev.detector))
         table.add_row(kind, _ends(ev.src, ev.dst, place), str(ev.count), _shown(ev.summary))
@@ -414,4 +406,4 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         place = engine.ctx.policy.place if engine.ctx.policy is not None else None
         console.print(summary_table(summary, top, place))
         console.print(end_line(summary), highlight=False)
-    raise typer.Exit(EXIT_FINDINGS if summary.has_findings(Severity.MEDIUM) else EXIT_OK)
+    raise exit_for(summary.has_findings(Severity.MEDIUM))

@@ -1,5 +1,12 @@
 """What every ``netwarden`` command shares: exit codes, consoles, common options, loading.
 
+The options that several commands take are declared here once (names, limits,
+help text): ``--limit`` and the session flags of the commands that reach devices
+(``--known-hosts``, ``--trust-on-first-use``, ``--timeout``, ``--concurrency``); the
+live ``audit`` takes the same session flags, its help prefixed ``Live audit:``.
+So is what ends a command: its report on stdout (:func:`emit`), a labelled line
+on stderr (:func:`notice`, :func:`_fail`) and the exit code (:func:`exit_for`).
+
 The two consoles (:data:`console` on stdout, :data:`err_console` on stderr) are
 :class:`ReadableConsole`: output someone must read is wrapped or folded, never
 cropped, whatever the width, and it is not squeezed to 80 columns when it goes
@@ -9,17 +16,19 @@ to a pipe or a file.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.align import AlignMethod
 from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text, TextType
+from typer.models import OptionInfo
 
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device, Inventory, Platform
@@ -185,18 +194,104 @@ VaultOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+LimitOpt = Annotated[
+    str | None,
+    typer.Option("--limit", "-l", help="fnmatch pattern on device names, or a site/group name."),
+]
+
+
+def _scoped(scope: str, text: str) -> str:
+    """``text``, or after ``scope`` with its first letter in lower case.
+
+    Examples:
+        >>> _scoped("", "Seconds to wait."), _scoped("Live audit: ", "Seconds to wait.")
+        ('Seconds to wait.', 'Live audit: seconds to wait.')
+    """
+    return f"{scope}{text[:1].lower()}{text[1:]}" if scope else text
+
+
+def known_hosts_option(scope: str = "") -> OptionInfo:
+    """``--known-hosts FILE`` (``scope``: a prefix of the help, ``Live audit: ``)."""
+    option: OptionInfo = typer.Option(
+        "--known-hosts",
+        help=_scoped(
+            scope,
+            "known_hosts file to check host keys against (default: "
+            "<inventory>/known_hosts.txt if present, else ~/.ssh/known_hosts).",
+        ),
+    )
+    return option
+
+
+def trust_on_first_use_option(scope: str = "") -> OptionInfo:
+    """``--trust-on-first-use`` (``scope`` as for :func:`known_hosts_option`)."""
+    option: OptionInfo = typer.Option(
+        "--trust-on-first-use",
+        help=_scoped(
+            scope,
+            "Record an UNKNOWN host key in the known_hosts file instead of refusing it "
+            "(a CHANGED key is always refused).",
+        ),
+    )
+    return option
+
+
+def timeout_option(scope: str = "") -> OptionInfo:
+    """``--timeout SECONDS``, at least 1 (``scope`` as for :func:`known_hosts_option`)."""
+    option: OptionInfo = typer.Option(
+        "--timeout",
+        min=1.0,
+        help=_scoped(scope, "Seconds to wait for a device (connect, each command)."),
+    )
+    return option
+
+
+def concurrency_option(help_text: str) -> OptionInfo:
+    """``--concurrency/-c N``, 1 to 256 devices at once; ``help_text`` says what they do."""
+    option: OptionInfo = typer.Option("--concurrency", "-c", min=1, max=256, help=help_text)
+    return option
+
+
+KnownHostsOpt = Annotated[Path | None, known_hosts_option()]
+TofuOpt = Annotated[bool, trust_on_first_use_option()]
+TimeoutOpt = Annotated[float, timeout_option()]
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+"""How a severity (its value, of a rule or an event) is shown; the lower ones have their own."""
+
+
+def notice(label: str, style: str, message: str) -> None:
+    """Print ``<label> <message>`` on stderr, the label in ``style``, the message verbatim.
+
+    The message is plain text: never parsed as Rich markup (``[::1]:22``, ``sw[ab]``,
+    ``[/]``) nor emoji codes (``:ok:``). A :class:`~rich.text.Text` rather than
+    :func:`rich.markup.escape`, which would double a trailing backslash. The line is
+    soft-wrapped: the terminal wraps it, a path or a fingerprint in it stays whole.
+    """
+    line = Text.assemble((label, style), " ", message)
+    err_console.print(line, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    """Print ``error: <message>`` on stderr and return the exit to raise.
-
-    The message is plain text, printed verbatim: never parsed as Rich markup (``[::1]:22``,
-    ``sw[ab]``, ``[/]``) nor emoji codes (``:ok:``). A :class:`~rich.text.Text` rather than
-    :func:`rich.markup.escape`, which would double a trailing backslash.
-    """
-    line = Text.assemble(("error:", "bold red"), " ", message)
-    err_console.print(line, highlight=False, soft_wrap=True)
+    """Print ``error: <message>`` on stderr (:func:`notice`) and return the exit to raise."""
+    notice("error:", "bold red", message)
     return typer.Exit(code)
+
+
+def exit_for(findings: object) -> typer.Exit:
+    """The exit to raise at the end of a run: 1 when there are ``findings`` (truthy), else 0."""
+    return typer.Exit(EXIT_FINDINGS if findings else EXIT_OK)
+
+
+ReportT = TypeVar("ReportT", bound=BaseModel)
+
+
+def emit(report: ReportT, as_json: bool, printer: Callable[[Console, ReportT], None]) -> None:
+    """``report`` as indented JSON on stdout with ``--json``, else ``printer`` shows it on :data:`console`."""
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        printer(console, report)
 
 
 def _load(inventory: Path, vault_password_file: Path | None) -> Inventory:
@@ -275,6 +370,5 @@ def select_for(
         if len(left) > 1:
             what = f"--limit {limit!r} selects {what}"
         raise _fail(f"{what}; {why}")
-    line = Text.assemble(("note:", "yellow"), f" --limit {limit!r}: left out {what}; {why}")
-    err_console.print(line, highlight=False, soft_wrap=True)
+    notice("note:", "yellow", f"--limit {limit!r}: left out {what}; {why}")
     return handled

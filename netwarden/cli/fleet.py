@@ -1,11 +1,16 @@
 """``netwarden plan|apply|backup|drift``: the commands that touch devices.
 
-Registered on the main app by :func:`register`; output helpers live in :mod:`netwarden.cli.output`.
+Registered on the main app by :func:`register`. What they print is in
+:mod:`netwarden.cli.output`, their session options and progress bar in
+:mod:`netwarden.cli.session`. The workflows (:mod:`netwarden.config`) and the
+renderer are imported by the command that runs them: they bring NAPALM, Netmiko
+and Jinja, which ``netwarden --help`` does not need.
 """
 
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -14,48 +19,32 @@ from rich.text import Text
 
 from netwarden.cli.common import (
     EXIT_FINDINGS,
-    EXIT_OK,
     InventoryOpt,
     JsonOpt,
+    KnownHostsOpt,
+    LimitOpt,
+    TimeoutOpt,
+    TofuOpt,
     VaultOpt,
     _fail,
     _load,
+    concurrency_option,
     console,
+    emit,
     err_console,
+    exit_for,
+    notice,
     select_for,
 )
+from netwarden.cli.output import print_apply, print_backup, print_drift, print_plan
+from netwarden.cli.session import progress, session_options
+from netwarden.config.waves import rollout_order
 from netwarden.errors import NetwardenError
+from netwarden.identity import current_user
 from netwarden.inventory.models import Device, Inventory
+from netwarden.privatefile import write_private
 
-LimitOpt = Annotated[
-    str | None,
-    typer.Option("--limit", "-l", help="fnmatch pattern on device names, or a site/group name."),
-]
-KnownHostsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--known-hosts",
-        help="known_hosts file to check host keys against (default: <inventory>/known_hosts.txt "
-        "if present, else ~/.ssh/known_hosts).",
-    ),
-]
-TofuOpt = Annotated[
-    bool,
-    typer.Option(
-        "--trust-on-first-use",
-        help="Record an UNKNOWN host key in the known_hosts file instead of refusing it "
-        "(a CHANGED key is always refused).",
-    ),
-]
-TimeoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--timeout", min=1.0, help="Seconds to wait for a device (connect, each command)."
-    ),
-]
-ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", "-c", min=1, max=256, help="Devices worked on at once.")
-]
+ConcurrencyOpt = Annotated[int, concurrency_option("Devices worked on at once.")]
 RepoOpt = Annotated[Path, typer.Option("--repo", help="Backup git repository (created if absent).")]
 DEFAULT_REPO = Path("var/backups")
 
@@ -68,7 +57,7 @@ def _selected_configs(
     Selection errors (a term that matches nothing, only devices of another platform)
     are usage errors naming ``command`` (:func:`~netwarden.cli.common.select_for`).
     """
-    from netwarden.render import render_device  # noqa: PLC0415
+    from netwarden.render import render_device  # noqa: PLC0415  (Jinja)
 
     devices = select_for(command, inv, limit)
     try:
@@ -121,8 +110,7 @@ def _plan(
     summary: bool = False,
 ) -> None:
     """``plan`` (also for ``apply`` without ``--yes``: ``command`` names it in selection errors)."""
-    from netwarden.cli.output import print_plan, progress, session_options  # noqa: PLC0415
-    from netwarden.config.plan import plan_fleet  # noqa: PLC0415
+    from netwarden.config.plan import plan_fleet  # noqa: PLC0415  (NAPALM, Netmiko)
 
     inv = _load(inventory, vault_password_file)
     devices, configs = _selected_configs(command, inv, limit)
@@ -131,11 +119,8 @@ def _plan(
         report = plan_fleet(
             inv.path, devices, configs, options, concurrency=concurrency, on_done=advance
         )
-    if as_json:
-        typer.echo(report.model_dump_json(indent=2))
-    else:
-        print_plan(console, report, summary=summary)
-    raise typer.Exit(EXIT_FINDINGS if report.failed else EXIT_OK)
+    emit(report, as_json, partial(print_plan, summary=summary))
+    raise exit_for(report.failed)
 
 
 def apply(
@@ -182,15 +167,7 @@ def apply(
     One apply per inventory at a time: a second one is refused (exit 2) naming the
     run that holds the lock (NETWARDEN_LOCK_DIR, default <inventory>/.netwarden-locks).
     """
-    from netwarden.cli.output import (  # noqa: PLC0415
-        current_user,
-        print_apply,
-        progress,
-        session_options,
-    )
-    from netwarden.config.apply import ApplyOptions, apply_fleet  # noqa: PLC0415
-    from netwarden.config.waves import rollout_order  # noqa: PLC0415
-    from netwarden.privatefile import write_private  # noqa: PLC0415
+    from netwarden.config.apply import ApplyOptions, apply_fleet  # noqa: PLC0415  (NAPALM)
 
     if not yes:
         err_console.print(
@@ -242,22 +219,17 @@ def apply(
         write_private(target, report.model_dump_json(indent=2) + "\n")  # 0600, dir 0700
     except OSError as exc:
         err_console.print(f"[bold red]cannot write {target}:[/] {exc.strerror}")
-    if as_json:
-        typer.echo(report.model_dump_json(indent=2))
-    else:
-        print_apply(console, report)
+    emit(report, as_json, print_apply)
+    if not as_json:
         console.print(f"results: {target}", highlight=False)
     if report.record_error:  # on stderr in both modes: the backup history misses this change
-        err_console.print(
-            Text.assemble(
-                ("error:", "bold red"),
-                f" the change was not recorded in the backup repository {repo}: "
-                f"{report.record_error}; run `netwarden backup --repo {repo}` to record it",
-            ),
-            highlight=False,
-            soft_wrap=True,
+        notice(
+            "error:",
+            "bold red",
+            f"the change was not recorded in the backup repository {repo}: "
+            f"{report.record_error}; run `netwarden backup --repo {repo}` to record it",
         )
-    raise typer.Exit(EXIT_OK if report.ok and not report.record_error else EXIT_FINDINGS)
+    raise exit_for(not report.ok or report.record_error)
 
 
 def _notify(line: str) -> None:
@@ -279,13 +251,7 @@ def backup(
     concurrency: ConcurrencyOpt = 8,
 ) -> None:
     """Store sanitised running configs in a git repository (one commit per run that changes any)."""
-    from netwarden.cli.output import (  # noqa: PLC0415
-        current_user,
-        print_backup,
-        progress,
-        session_options,
-    )
-    from netwarden.config.backup import run_backup  # noqa: PLC0415
+    from netwarden.config.backup import run_backup  # noqa: PLC0415  (NAPALM, git)
 
     inv = _load(inventory, vault_password_file)
     devices = select_for("backup", inv, limit)
@@ -303,11 +269,8 @@ def backup(
             )
     except NetwardenError as exc:
         raise _fail(str(exc), EXIT_FINDINGS) from exc
-    if as_json:
-        typer.echo(report.model_dump_json(indent=2))
-    else:
-        print_backup(console, report)
-    raise typer.Exit(EXIT_FINDINGS if report.unreachable else EXIT_OK)
+    emit(report, as_json, print_backup)
+    raise exit_for(report.unreachable)
 
 
 def drift(
@@ -341,8 +304,7 @@ def drift(
     A device without a backup to compare with is not in sync either (exit 1, said per
     device); a --repo given that is no git repository is a usage error (exit 2).
     """
-    from netwarden.cli.output import print_drift, progress, session_options  # noqa: PLC0415
-    from netwarden.config.drift import drift_fleet  # noqa: PLC0415
+    from netwarden.config.drift import drift_fleet  # noqa: PLC0415  (NAPALM)
 
     inv = _load(inventory, vault_password_file)
     devices, configs = _selected_configs("drift", inv, limit)
@@ -352,12 +314,8 @@ def drift(
         report = drift_fleet(
             inv.path, devices, configs, options, baseline, concurrency=concurrency, on_done=advance
         )
-    if as_json:
-        typer.echo(report.model_dump_json(indent=2))
-    else:
-        print_drift(console, report)
-    findings = report.drifted or report.failed or report.without_backup
-    raise typer.Exit(EXIT_FINDINGS if findings else EXIT_OK)
+    emit(report, as_json, print_drift)
+    raise exit_for(report.drifted or report.failed or report.without_backup)
 
 
 def _drift_repo(repo: Path | None) -> Path:
@@ -376,14 +334,11 @@ def _drift_repo(repo: Path | None) -> Path:
     )
     if repo is not None:
         raise _fail(f"--repo {path}: {what}; {hint}")
-    err_console.print(
-        Text.assemble(
-            ("warning:", "yellow"),
-            f" no backup repository at {path} ({what}): no device has a backup to compare with; "
-            f"{hint}, --repo names another repository",
-        ),
-        highlight=False,
-        soft_wrap=True,
+    notice(
+        "warning:",
+        "yellow",
+        f"no backup repository at {path} ({what}): no device has a backup to compare with; "
+        f"{hint}, --repo names another repository",
     )
     return path
 

@@ -1,4 +1,4 @@
-"""Output and option plumbing of ``netwarden plan|apply|backup|drift`` (the commands are in fleet.py).
+"""What ``netwarden plan|apply|backup|drift`` print (the commands are in :mod:`netwarden.cli.fleet`).
 
 What reaches the terminal is safe twice over: the results hold no secrets (their
 text fields are redacted when built, :mod:`netwarden.config.models`), and every
@@ -14,14 +14,10 @@ which the terminal wraps without breaking the text.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -34,10 +30,6 @@ from netwarden.config.models import (
     DriftReport,
     PlanReport,
 )
-from netwarden.devices.base import SessionOptions
-
-# Re-exported (explicitly, for mypy): fleet.py imports it from here.
-from netwarden.identity import current_user as current_user  # noqa: PLC0414
 from netwarden.textsafe import printable
 
 logger = logging.getLogger(__name__)
@@ -49,36 +41,6 @@ STATUS_STYLE = {
     ApplyStatus.FAILED: "bold red",
     ApplyStatus.SKIPPED: "magenta",
 }
-
-
-def session_options(
-    inventory: Path,
-    known_hosts: Path | None,
-    trust_on_first_use: bool,
-    timeout: float,
-) -> SessionOptions:
-    """Session options from the CLI flags (known_hosts defaults to the inventory's file)."""
-    return SessionOptions.for_inventory(inventory, known_hosts, trust_on_first_use, timeout)
-
-
-@contextlib.contextmanager
-def progress(console: Console, title: str, total: int) -> Iterator[Callable[[object], None]]:
-    """A rich progress bar on ``console`` (stderr); yields the callback one result advances."""
-    bar = Progress(
-        TextColumn(f"[bold]{escape(title)}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-    task = bar.add_task(title, total=total)
-
-    def advance(_result: object) -> None:
-        bar.advance(task)
-
-    with bar:
-        yield advance
 
 
 def shown(text: str, *, multiline: bool = False) -> str:

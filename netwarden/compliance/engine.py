@@ -7,36 +7,38 @@ decides applicability (inventory first: device function, interface roles;
 else the config), runs the predicate, applies waivers, and returns one
 :class:`Result` per (device, rule).
 
-Extending: a platform registers a :class:`PlatformDriver` (how to parse its
-configs, which pack it uses); predicates register with :func:`predicate`.
+Extending: a platform module in :mod:`netwarden.compliance.platforms` registers
+a :class:`~netwarden.compliance.predicates.PlatformDriver` (how to parse its
+configs, which pack it uses) and its predicates, through the API of
+:mod:`netwarden.compliance.predicates`. The engine imports the platforms
+package once, here, so every built-in platform is registered before a pack is
+compiled; no platform module imports the engine.
 
 Examples:
-    >>> from netwarden.compliance.models import Status
-    >>> passed("ok").status is Status.PASS
-    True
+    >>> sorted(drivers())
+    ['ios', 'linux', 'nftables']
 """
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import logging
 import platform as _platform
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+import netwarden.compliance.platforms  # noqa: F401  (importing it registers the built-in platforms)
 from netwarden import __version__
 from netwarden.compliance.models import (
     AuditRun,
     ComplianceError,
     DeviceInfo,
-    Evidence,
     NotAudited,
     Result,
     Rule,
@@ -45,120 +47,25 @@ from netwarden.compliance.models import (
     Scope,
     Status,
 )
-from netwarden.compliance.sources import Artifact, ConfigSource, Target
+from netwarden.compliance.predicates import (
+    AuditContext,
+    Outcome,
+    PredicateSpec,
+    drivers,
+    not_applicable,
+    predicate_specs,
+)
+from netwarden.compliance.sources import ConfigSource, Target
 from netwarden.compliance.waivers import WaiverBook
-from netwarden.inventory.models import Device, Inventory
+from netwarden.identity import current_user
+from netwarden.inventory.models import Inventory
 from netwarden.inventory.select import selects
-from netwarden.ios.redact import redact_line
+from netwarden.inventory.yamlguard import YamlLimitError, plain_data
 
 logger = logging.getLogger(__name__)
 
 PACK_DIR = Path(__file__).parent / "packs"
 UNKNOWN_SITE = "unknown"
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What a predicate decided: a status, a message in plain words, the lines that decided it."""
-
-    status: Status
-    message: str = ""
-    evidence: list[Evidence] = field(default_factory=list)
-
-
-def passed(message: str = "", evidence: Iterable[Evidence] = ()) -> Outcome:
-    return Outcome(Status.PASS, message, list(evidence))
-
-
-def failed(message: str, evidence: Iterable[Evidence] = ()) -> Outcome:
-    return Outcome(Status.FAIL, message, list(evidence))
-
-
-def not_applicable(message: str) -> Outcome:
-    return Outcome(Status.NOT_APPLICABLE, message)
-
-
-def evidence(file: str, line: int, text: str, note: str = "") -> Evidence:
-    """Evidence for one config line; the text is redacted here, once, for every caller."""
-    return Evidence.trusted(file=file, line=line, text=redact_line(text), note=note)
-
-
-def absent(file: str, note: str) -> Evidence:
-    """Evidence that something is missing: the whole file was searched (line 0)."""
-    return Evidence.trusted(file=file, line=0, text="", note=note)
-
-
-@dataclass(slots=True)
-class AuditContext:
-    """What a predicate may look at for one device."""
-
-    target: Target
-    doc: Any
-    device: Device | None = None
-    inventory: Inventory | None = None
-    startup: Any = None
-    intended: Any = None
-    memo: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def path(self) -> str:
-        return self.target.running.path
-
-
-class PlatformDriver(Protocol):
-    """How a platform's configs are parsed and which pack audits them.
-
-    ``parse(artifact, extra)`` returns the document predicates receive as
-    ``ctx.doc`` (``extra``: further files of the device, e.g. a Linux server's
-    command outputs); it raises ``ValueError`` (or a subclass) on input it
-    cannot read.
-    """
-
-    name: str
-    pack: str
-
-    def parse(self, artifact: Artifact, extra: Mapping[str, Artifact]) -> Any: ...
-
-
-PredicateFn = Callable[[AuditContext, Any], Outcome]
-
-
-@dataclass(frozen=True, slots=True)
-class PredicateSpec:
-    name: str
-    fn: PredicateFn
-    args: type[BaseModel] | None
-
-
-_PREDICATES: dict[str, PredicateSpec] = {}
-_DRIVERS: dict[str, PlatformDriver] = {}
-F = TypeVar("F", bound=PredicateFn)
-
-
-def predicate(name: str, args: type[BaseModel] | None = None) -> Callable[[F], F]:
-    """Register a predicate under ``name``; ``args`` validates its arguments at pack load."""
-
-    def deco(fn: F) -> F:
-        if name in _PREDICATES:
-            raise ComplianceError(f"predicate {name!r} is registered twice")
-        _PREDICATES[name] = PredicateSpec(name, fn, args)
-        return fn
-
-    return deco
-
-
-def register_platform(driver: PlatformDriver) -> None:
-    _DRIVERS[driver.name] = driver
-
-
-def drivers() -> dict[str, PlatformDriver]:
-    _load_builtin_platforms()
-    return dict(_DRIVERS)
-
-
-def _load_builtin_platforms() -> None:
-    # Importing a platform module registers its driver and predicates.
-    from netwarden.compliance import ios_net, ios_rules, linux, nft_flows, nftables  # noqa: F401, PLC0415
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,21 +90,20 @@ def _compile_args(spec: PredicateSpec, raw: dict[str, Any], where: str) -> Any:
         raise ComplianceError(f"{where}: bad arguments for predicate {spec.name!r}: {exc}") from exc
 
 
-def _plain(value: Any) -> Any:  # noqa: PLR0911  (one return per builtin type)
-    """Ansible's tagged values as plain Python values (pydantic sees builtins only)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
+def _pack_data(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The loaded pack as builtins (pydantic sees plain types), its ``benchmark`` given to each CIS reference."""
+    from netwarden.inventory.origins import origin_of  # noqa: PLC0415  (imports Ansible)
+
+    try:
+        data: dict[str, Any] = plain_data(raw)
+    except YamlLimitError as exc:
+        raise ComplianceError(f"{origin_of(exc.node) or path}: {exc}") from None
+    benchmark = data.pop("benchmark", None)
+    if benchmark:
+        for rule in data["rules"]:
+            for ref in rule.get("references", {}).get("cis", []):
+                ref.setdefault("benchmark", benchmark)
+    return data
 
 
 def load_pack(path: Path) -> RulePack:
@@ -218,12 +124,7 @@ def load_pack(path: Path) -> RulePack:
             rule.setdefault("pack", raw.get("name", ""))
         else:
             raise ComplianceError(f"{origin_of(rule) or path}: rules[{i}] is not a mapping")
-    data = _plain(raw)
-    benchmark = data.pop("benchmark", None)
-    if benchmark:
-        for rule in data["rules"]:
-            for ref in rule.get("references", {}).get("cis", []):
-                ref.setdefault("benchmark", benchmark)
+    data = _pack_data(raw, path)
     try:
         pack = RulePack.model_validate(data)
     except ValidationError as exc:
@@ -242,19 +143,19 @@ def load_pack(path: Path) -> RulePack:
 
 
 def compile_pack(pack: RulePack, path: Path | str = "") -> list[CompiledRule]:
-    _load_builtin_platforms()
+    registered = predicate_specs()
     out = []
     for rule in pack.rules:
         where = f"{path or pack.name}: rule {rule.id}"
-        spec = _PREDICATES.get(rule.check.predicate)
+        spec = registered.get(rule.check.predicate)
         if spec is None:
             raise ComplianceError(
-                f"{where}: unknown predicate {rule.check.predicate!r}; registered: {', '.join(sorted(_PREDICATES))}"
+                f"{where}: unknown predicate {rule.check.predicate!r}; registered: {', '.join(sorted(registered))}"
             )
         when_spec = None
         when_args = None
         if rule.applies.when is not None:
-            when_spec = _PREDICATES.get(rule.applies.when.predicate)
+            when_spec = registered.get(rule.applies.when.predicate)
             if when_spec is None:
                 raise ComplianceError(
                     f"{where}: unknown predicate {rule.applies.when.predicate!r} in applies.when"
@@ -396,7 +297,7 @@ class Engine:
             run_id=started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8],
             started=started,
             finished=datetime.now(UTC),
-            user=_user(),
+            user=current_user(),
             host=_platform.node(),
             tool_version=__version__,
             packs={self.packs[p].name: self.packs[p].version for p in sorted(platforms)},
@@ -444,10 +345,3 @@ class Engine:
         names or globs, sites, groups (``site_<name>``, ``hq``, ``field_offices``,
         ``switches``) or functions (``switch``). Without an inventory: names and globs only."""
         return selects(name, limit, self.inventory)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

@@ -22,8 +22,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from netwarden.basemodel import FrozenModel
 from netwarden.errors import NetwardenError
 
 RESULT_SCHEMA_VERSION = "1.0"
@@ -33,10 +34,8 @@ class ComplianceError(NetwardenError):
     """A rule pack, a config source or a report could not be used as given."""
 
 
-class Model(BaseModel):
-    """Base of every compliance model: immutable, unknown keys rejected."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Model(FrozenModel):
+    """Base of every compliance model: frozen and strict (:class:`FrozenModel`), plus :meth:`trusted`."""
 
     @classmethod
     def trusted(cls, **values: Any) -> Self:

@@ -12,7 +12,7 @@ Folder layout (``FolderSource``): one entry per device, named after the device.
 - nftables: ``<device>.json``, the output of ``nft -j list ruleset``.
 - Linux: ``<device>/`` with ``sshd-T.txt``, ``sysctl.txt``, ``auditctl-l.txt``,
   ``auditctl-s.txt``, ``login.defs``, ``pam-password.txt``; or one bundle file
-  with ``#@ <section>`` headers (see :mod:`netwarden.compliance.linux`).
+  with ``#@ <section>`` headers (see :mod:`netwarden.compliance.platforms.linux`).
 
 Examples:
     >>> device_and_role(Path("jed-acc-sw1.startup.cfg"))

@@ -9,7 +9,9 @@ turn the result into Ansible's return values. Everything here composes the same
 workflows the CLI uses (:mod:`netwarden.config.plan`, ``apply``, ``backup``);
 nothing is re-implemented. Each function works on ONE device, because Ansible
 runs one task per host; fleet concurrency and canary waves are Ansible's
-(forks, ``serial``, ``max_fail_percentage``).
+(forks, ``serial``, ``max_fail_percentage``). The inventory is read once per
+process while its files are unchanged (:mod:`netwarden.config.inventory_cache`),
+for the lookups as for the action plugins.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netwarden.config.apply import ApplyOptions, apply_device_read, device_locked, running_left
+from netwarden.config.apply import ApplyOptions, device_locked, plan_for_apply, running_left
 from netwarden.config.backup import (
     backup_path,
     backup_status,
     fetch_running,
     last_backup,
     record_after_apply,
+    record_backup,
     run_backup,
     stored_form,
 )
+from netwarden.config.inventory_cache import cached_inventory
 from netwarden.config.locks import (
     Holder,
     in_worker,
@@ -51,7 +55,7 @@ from netwarden.config.plan import plan_device
 from netwarden.devices import SessionOptions
 from netwarden.errors import NetwardenError, RenderError
 from netwarden.identity import current_user
-from netwarden.inventory import Device, Inventory, load_inventory
+from netwarden.inventory import Device, Inventory
 from netwarden.inventory.models import Platform
 from netwarden.render import render_device
 
@@ -87,7 +91,7 @@ def load_host(
         NetwardenError: the inventory is invalid, or ``name`` is not an ios device of it.
     """
     path = Path(inventory)
-    inv = load_inventory(path, vault_password_file)
+    inv = cached_inventory(path, vault_password_file)
     device = inv.devices.get(name)
     if device is None:
         raise RenderError(f"{name} is not a device of the inventory {path}")
@@ -176,7 +180,7 @@ def lookup_inventory(inventory: str, terms: Any) -> tuple[Inventory, list[str]]:
         AnsibleLookupError: the inventory is invalid (:func:`lookup_errors`).
     """
     with lookup_errors():
-        inv = load_inventory(inventory, controller_vault_password_file())
+        inv = cached_inventory(inventory, controller_vault_password_file())
     return inv, _flatten(terms)
 
 
@@ -216,11 +220,13 @@ def apply_host(
 ) -> HostApply:
     """Plan; if the device would change, back it up (optional) and apply with commit-confirm.
 
-    An unchanged device costs one session and no backup, so a converged fleet's
-    run changes nothing, not even the backup repository. With ``backup_repo``, a
-    device that changed (or was left different from its backup) then gets a
-    commit of its own recording the running config the apply left, authored by
-    ``user`` with ``message`` (decision 19: each host commits its own).
+    The device is planned once, on the session that then commits: a changed
+    device costs that session and the post-checks' own; an unchanged device one
+    session and no backup, so a converged fleet's run changes nothing, not even
+    the backup repository. With ``backup_repo``, a device that changed (or was
+    left different from its backup) then gets a commit of its own recording the
+    running config the apply left, authored by ``user`` with ``message``
+    (decision 19: each host commits its own).
 
     Locks (:mod:`netwarden.config.locks`): the inventory's apply lock for the run
     (``holder``, default this process's run: in an Ansible fork, the
@@ -250,25 +256,32 @@ def apply_host(
 def _apply_host(
     host: Host, options: ApplyOptions, *, backup_repo: Path | None, user: str, message: str
 ) -> HostApply:
-    """:func:`apply_host` under its locks (the device's lock is held: the apply takes none)."""
+    """:func:`apply_host` under its locks (the device's lock is held: the apply takes none).
+
+    One session plans, and, if the device would change, commits on the plan it
+    made (:func:`~netwarden.config.apply.plan_for_apply`): the backup records the
+    running config that plan was made from, and the commit goes ahead only if the
+    device still runs it.
+    """
     name = host.device.name
-    plan = plan_host(host)
-    if plan.error:
-        return HostApply(
-            DeviceApplyResult(device=name, status=ApplyStatus.FAILED, reason=plan.error)
-        )
-    if not plan.changed:
-        return HostApply(DeviceApplyResult(device=name, status=ApplyStatus.UNCHANGED))
-    backup, commit = None, None
-    user = user or current_user()
-    if backup_repo is not None:
-        backup, commit = backup_host(
-            host,
-            backup_repo,
-            user=user,
-            message=f"before apply: {message}" if message else "before apply",
-        )
-    applied = apply_device_read(host.device, host.intended, host.options, options)
+    try:
+        ready = plan_for_apply(host.device, host.intended, host.options, options)
+    except NetwardenError as exc:
+        return HostApply(DeviceApplyResult(device=name, status=ApplyStatus.FAILED, reason=str(exc)))
+    with ready:
+        if not ready.plan.changed:
+            return HostApply(DeviceApplyResult(device=name, status=ApplyStatus.UNCHANGED))
+        backup, commit = None, None
+        user = user or current_user()
+        if backup_repo is not None:
+            report = record_backup(
+                backup_repo,
+                {name: ready.running},
+                user=user,
+                message=f"before apply: {message}" if message else "before apply",
+            )
+            backup, commit = report.devices[0], report.commit
+        applied = ready.apply()
     if backup_repo is None:
         return HostApply(applied.result, backup, commit)
     running = running_left(host.device, applied.result, applied.running, host.options)

@@ -24,6 +24,11 @@ A session lost during commit, confirm or rollback is never retried blindly:
 :func:`~netwarden.config.settle.await_settled` waits for the device (reporting
 progress) and says which state it is in.
 
+:func:`plan_for_apply` splits step 1 from the rest for a caller with work in
+between (the Ansible route backs up only a device that will change): the device
+is planned once, and the commit is made on the session that planned it, after
+the same checks (step 2 re-reads the running config).
+
 The fleet (:func:`apply_fleet`) takes the inventory's apply lock (a second apply
 of the same inventory is refused naming the holder), is backed up, then applied
 in waves: the canary wave (the first N devices, or one site), then the rest; if
@@ -47,7 +52,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from netwarden.config.backup import fetch_running, record_after_apply, run_backup
-from netwarden.config.checks import POST_CHECKS, PostCheck
 from netwarden.config.confirm import DeviceRun
 from netwarden.config.locks import (
     Holder,
@@ -56,8 +60,10 @@ from netwarden.config.locks import (
     lock_dir_for,
     locked,
 )
-from netwarden.config.models import ApplyReport, ApplyStatus, DeviceApplyResult
-from netwarden.config.settle import DeviceState, Notify, await_settled, classify
+from netwarden.config.models import ApplyReport, ApplyStatus, DeviceApplyResult, DevicePlan
+from netwarden.config.options import ApplyOptions
+from netwarden.config.plan import plan_session
+from netwarden.config.settle import DeviceState, await_settled, classify
 from netwarden.devices import (
     DeviceSession,
     Facts,
@@ -68,7 +74,7 @@ from netwarden.devices import (
     session_for,
 )
 from netwarden.devices.base import ConfigKind
-from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
+from netwarden.devices.runner import run_each
 from netwarden.errors import LockError, NetwardenError
 from netwarden.inventory.models import Device
 
@@ -78,55 +84,17 @@ __all__ = [
     "Applied",
     "ApplyOptions",
     "DeviceState",
+    "PlannedApply",
     "apply_device",
     "apply_device_read",
     "apply_fleet",
     "await_settled",
     "classify",
     "device_locked",
+    "plan_for_apply",
     "running_left",
     "split_waves",
 ]
-
-MIN_CONFIRM_MINUTES = 1
-MAX_CONFIRM_MINUTES = 120  # IOS's revert timer range
-
-
-@dataclass(frozen=True)
-class ApplyOptions:
-    """How to apply.
-
-    Attributes:
-        confirm_timeout_minutes: the device's revert timer (1-120 minutes).
-        canary: how many devices (in order) form the canary wave (0: none).
-        canary_site: or: every device of this site is the canary wave.
-        concurrency: devices worked on at once.
-        checks: the post-checks (after the new-session check).
-        revert_grace_seconds: how long past the timer to wait for a device to
-            settle after a lost session.
-        poll_seconds: the pause between reconnection attempts while waiting.
-        progress_seconds: the pause between two progress lines while waiting.
-        notify: where progress lines go (the CLI: its stderr console), besides the log.
-    """
-
-    confirm_timeout_minutes: int = 10
-    canary: int = 0
-    canary_site: str | None = None
-    concurrency: int = DEFAULT_CONCURRENCY
-    checks: tuple[PostCheck, ...] = field(default=POST_CHECKS)
-    revert_grace_seconds: float = 60.0
-    poll_seconds: float = 1.0
-    progress_seconds: float = 15.0
-    notify: Notify | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if not MIN_CONFIRM_MINUTES <= self.confirm_timeout_minutes <= MAX_CONFIRM_MINUTES:
-            raise ValueError(
-                f"confirm timeout {self.confirm_timeout_minutes} min is outside "
-                f"{MIN_CONFIRM_MINUTES}-{MAX_CONFIRM_MINUTES} (the IOS revert timer range)"
-            )
-        if self.canary < 0 or self.concurrency < 1:
-            raise ValueError("canary must be >= 0 and concurrency >= 1")
 
 
 @dataclass(frozen=True)
@@ -206,6 +174,77 @@ def _apply(run: DeviceRun) -> Applied:
     finally:
         session.close()
     return Applied(result, reading.last)
+
+
+def plan_for_apply(
+    device: Device,
+    intended: str,
+    session_options: SessionOptions,
+    options: ApplyOptions,
+    wave: int = 1,
+) -> PlannedApply:
+    """Open a session to ``device`` and plan on it, leaving the candidate loaded to apply.
+
+    For a caller with work to do between the plan and the commit (the Ansible
+    route backs up only a device that will change): the device is planned once,
+    and :meth:`PlannedApply.apply` commits on the session that planned it, after
+    the same checks as :func:`apply_device` (no commit pending, running as
+    planned, re-read). An unchanged device's candidate is discarded at once, as
+    :func:`~netwarden.config.plan.plan_device` does. No lock is taken: hold the
+    device's (:func:`device_locked`) around the plan and the apply.
+
+    Raises:
+        NetwardenError: the session could not be opened or the plan failed
+            (the session is closed; nothing was changed).
+    """
+    run = DeviceRun(device, intended, session_options, options, wave)
+    session = session_for(device, session_options)
+    session.open()
+    reading = _LastRunning(session)
+    try:
+        plan, running = plan_session(reading, intended, device.platform, discard=False)
+        if not plan.changed:
+            reading.discard()
+    except BaseException:
+        reading.close()
+        raise
+    return PlannedApply(run, reading, plan, running)
+
+
+class PlannedApply:
+    """One device planned on an open session (:func:`plan_for_apply`): apply it, or leave it.
+
+    ``plan`` is the plan, ``running`` the running config it was made from. Use it
+    as a context manager: leaving the block closes the session, discarding the
+    candidate first when it was not applied.
+    """
+
+    def __init__(
+        self, run: DeviceRun, session: _LastRunning, plan: DevicePlan, running: str
+    ) -> None:
+        self._run = run
+        self._session = session
+        self._applied = False
+        self.plan = plan
+        self.running = running
+
+    def apply(self) -> Applied:
+        """Commit-confirm the plan on its session; every outcome is a result, nothing raises."""
+        self._applied = True
+        result = self._run.run_planned(self._session, self.plan, self.running)
+        return Applied(result, self._session.last)
+
+    def __enter__(self) -> PlannedApply:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self.plan.changed and not self._applied:
+                self._session.discard()
+        except NetwardenError as exc:
+            logger.info("%s: discarding an unapplied candidate failed: %s", self._session.name, exc)
+        finally:
+            self._session.close()
 
 
 class _LastRunning:

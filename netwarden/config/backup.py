@@ -182,6 +182,30 @@ def run_backup(
         concurrency=concurrency,
         on_done=on_done,
     )
+    return _record(repo, fetched, user=user, message=message)
+
+
+def record_backup(
+    repo: Path, configs: Mapping[str, str], *, user: str, message: str = ""
+) -> BackupReport:
+    """:func:`run_backup` of running configs already read (device name: running config).
+
+    The Ansible route's apply backs a device up with the running config its plan
+    read on the session that then commits (no session of its own).
+    """
+    ensure_repo(repo)
+    return _record(
+        repo,
+        [(name, running, None) for name, running in configs.items()],
+        user=user,
+        message=message,
+    )
+
+
+def _record(
+    repo: Path, fetched: Sequence[tuple[str, str | None, str | None]], *, user: str, message: str
+) -> BackupReport:
+    """Store the fetched configs and commit them once (under the repository's lock)."""
     with repo_lock(repo):
         results = _store(repo, fetched)
         commit = _commit(repo, results, user=user, message=message)

@@ -13,19 +13,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netwarden.config.checks import run_post_checks
-from netwarden.config.models import ApplyStatus, DeviceApplyResult
+from netwarden.config.models import ApplyStatus, DeviceApplyResult, DevicePlan
+from netwarden.config.options import ApplyOptions
 from netwarden.config.plan import plan_session
 from netwarden.config.settle import DeviceState, Wait, await_settled, classify
 from netwarden.devices import DeviceSession, PendingCommit, SessionOptions
 from netwarden.errors import NetwardenError, SessionLostError
 from netwarden.inventory.models import Device
 from netwarden.ios.normalize import canonical
-
-if TYPE_CHECKING:
-    from netwarden.config.apply import ApplyOptions
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +94,21 @@ class DeviceRun:
         return await_settled(self.device, before, self.intended, self.sopts, wait)
 
     def run(self, session: DeviceSession) -> DeviceApplyResult:
+        """Plan on the open ``session``, then :meth:`run_planned`."""
         try:
             plan, before = plan_session(session, self.intended, self.device.platform, discard=False)
         except NetwardenError as exc:
             return self.result(ApplyStatus.FAILED, f"plan failed: {exc}; nothing committed")
+        return self.run_planned(session, plan, before)
+
+    def run_planned(
+        self, session: DeviceSession, plan: DevicePlan, before: str
+    ) -> DeviceApplyResult:
+        """Apply what was just planned on this ``session`` (its candidate still loaded).
+
+        ``before`` is the running config the plan was made from: the commit goes
+        ahead only if the device still runs it (re-read, with no commit pending).
+        """
         if not plan.changed:
             self._discard(session)
             return self.result(ApplyStatus.UNCHANGED)

@@ -22,16 +22,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
+from netwarden.basemodel import FrozenModel
 from netwarden.ios.sanitize import redact_text
 
 Redacted = Annotated[str, AfterValidator(redact_text)]
 """Text that may quote a config: secrets replaced when the model is built."""
 
 
-class Result(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Result(FrozenModel):
+    """A result model: frozen, unknown fields refused (:class:`~netwarden.basemodel.FrozenModel`)."""
 
 
 class DevicePlan(Result):

@@ -59,6 +59,7 @@ def plan_session(
         device_diff=filter_device_diff(diff),
         commands=remediation(running, intended, platform),
     )
+    logger.debug("%s: planned (%d commands)", session.name, len(plan.commands))
     return plan, running
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from netwarden.errors import GenerateError
-from netwarden.inventory.loader import VAULT_PASSWORD_FILENAME
+from netwarden.inventory.vault import VAULT_PASSWORD_FILENAME
 
 HQ_INDEX = 10
 MAX_FIELD_SITES = 200

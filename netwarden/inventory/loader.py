@@ -38,21 +38,18 @@ from netwarden.inventory.origins import (
     display_path,
     error_origin,
     is_scalar,
-    is_vault_error,
     key_path,
     origin_at,
     origin_of,
     plain,
 )
 from netwarden.inventory.problems import Problem
+from netwarden.inventory.vault import data_loader, is_vault_error, vault_hint
 from netwarden.inventory.yamlguard import inventory_yaml_files, scan_yaml_file
 
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-
-VAULT_PASSWORD_ENV = ("NETWARDEN_VAULT_PASSWORD_FILE", "ANSIBLE_VAULT_PASSWORD_FILE")
-VAULT_PASSWORD_FILENAME = ".vault-password"  # noqa: S105  (a file name, not a password)
 
 ORG_KEYS = ("org", "policy", "zones", "services", "flow_policy", "compliance")
 DEVICE_KEYS = frozenset({"platform", "model", "role", "mgmt_address", "provides", "interfaces"})
@@ -68,50 +65,6 @@ MAGIC_HOST_VARS = frozenset(
 )
 # Host variables that are Ansible's or other tools' business, not ours.
 FOREIGN_PREFIXES = ("ansible_", "netwarden_")
-
-
-def find_vault_password_file(inventory: Path, explicit: Path | None = None) -> Path | None:
-    """Where the vault password comes from: option, environment, then ``<inventory>/.vault-password``."""
-    return vault_password_source(inventory, explicit)[0]
-
-
-def vault_password_source(inventory: Path, explicit: Path | None = None) -> tuple[Path | None, str]:
-    """The vault password file and where it was named (for messages).
-
-    Examples:
-        >>> vault_password_source(Path("/nonexistent"), Path("pw"))
-        (PosixPath('pw'), '--vault-password-file')
-    """
-    if explicit is not None:
-        return explicit, "--vault-password-file"
-    for var in VAULT_PASSWORD_ENV:
-        if os.environ.get(var):
-            return Path(os.environ[var]), var
-    candidate = (inventory if inventory.is_dir() else inventory.parent) / VAULT_PASSWORD_FILENAME
-    if candidate.is_file():
-        return candidate, f"{VAULT_PASSWORD_FILENAME} in the inventory directory"
-    return None, ""
-
-
-def vault_hint(inventory: Path, explicit: Path | None = None) -> str:
-    """What to do when the vault does not open: name the password file that was tried, if any.
-
-    Examples:
-        >>> print(vault_hint(Path("/nonexistent"), Path("pw.txt")))
-        the password in pw.txt (given with --vault-password-file) does not open this vault: check that it is this inventory's password
-        >>> "give it with --vault-password-file" in vault_hint(Path("/nonexistent"))
-        True
-    """
-    pw_file, origin = vault_password_source(inventory, explicit)
-    if pw_file is not None:
-        return (
-            f"the password in {display_path(pw_file)} (given with {origin}) does not open this "
-            "vault: check that it is this inventory's password"
-        )
-    return (
-        "no vault password was given: give it with --vault-password-file, "
-        f"NETWARDEN_VAULT_PASSWORD_FILE or {VAULT_PASSWORD_FILENAME} in the inventory directory"
-    )
 
 
 @dataclass
@@ -173,26 +126,6 @@ def _build(
     except ValidationError as exc:
         _validation_problems(ctx, exc, located, prefix, src)
         return None
-
-
-def _data_loader(path: Path, vault_password_file: Path | None) -> Any:
-    """Ansible's DataLoader for ``path``, with the vault secret if one is configured."""
-    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
-    from ansible.parsing.vault import VaultSecret  # noqa: PLC0415
-
-    loader = DataLoader()
-    pw_file = find_vault_password_file(path, vault_password_file)
-    if pw_file is not None:
-        try:
-            secret = pw_file.read_bytes().strip()
-        except OSError as exc:
-            raise VaultError(
-                f"cannot read the vault password file {pw_file}: {exc.strerror}"
-            ) from exc
-        if not secret:
-            raise VaultError(f"the vault password file {pw_file} is empty")
-        loader.set_vault_secrets([("default", VaultSecret(secret))])
-    return loader
 
 
 def _open_ansible(path: Path, loader: Any) -> tuple[Any, Any]:
@@ -352,7 +285,7 @@ def read_inventory(
     if not root.exists():
         raise InventoryError(f"inventory {display_path(root)} does not exist")
     ctx = _Context(path=root, vault_password_file=vault_password_file)
-    loader = _data_loader(root, vault_password_file)
+    loader = data_loader(root, vault_password_file)
     if not _scan_yaml(ctx, loader):
         return None, ctx.problems
     inventory, variables = _open_ansible(root, loader)

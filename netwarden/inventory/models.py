@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from netwarden.basemodel import FrozenModel
 from netwarden.inventory.text import IOS_BANNER_DELIMITER, IOS_TEXT_MAX, text_problem
 
 EXTERNAL_ZONE = "internet"
@@ -83,7 +84,7 @@ def _text_errors(value: object, rule: Text, where: str = "") -> str | None:
     return None
 
 
-class Model(BaseModel):
+class Model(FrozenModel):
     """Base of every inventory model: immutable, unknown keys rejected, strings printable.
 
     Every string field is one line of printable text unless its annotation says
@@ -91,7 +92,7 @@ class Model(BaseModel):
     where a line break starts a new command.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True)  # frozen, extra="forbid": FrozenModel
 
     @field_validator("*", mode="after")
     @classmethod
@@ -378,7 +379,7 @@ class FlowRule(Model):
     log: bool = False
     src: SourceField
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # `from`/`to` or `src_`/`dst`
 
 
 class FlowPolicy(Model):

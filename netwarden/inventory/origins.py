@@ -65,19 +65,6 @@ def key_path(prefix: str, loc: Iterable[str | int]) -> str:
     return out
 
 
-def is_vault_error(exc: BaseException) -> bool:
-    from ansible.parsing.vault import AnsibleVaultError  # noqa: PLC0415
-
-    current: BaseException | None = exc
-    for _ in range(10):
-        if current is None:
-            return False
-        if isinstance(current, AnsibleVaultError) or "vault" in str(current).lower():
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def error_origin(exc: BaseException) -> Source | None:
     """The file and line an Ansible error (or one it wraps) points at."""
     seen: set[int] = set()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from netwarden.basemodel import FrozenModel
 
 
-class Problem(BaseModel):
+class Problem(FrozenModel):
     """One inventory problem. ``key`` is the dotted path of the offending key.
 
     Examples:
         >>> str(Problem(file="inventory/host_vars/a.yml", line=3, key="mgmt_address", message="bad"))
         'inventory/host_vars/a.yml:3: mgmt_address: bad'
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     file: str
     line: int = 0

@@ -343,8 +343,16 @@ def walk_budget(limit: int = MAX_VALUES, max_depth: int = MAX_DEPTH) -> Callable
 
 
 def plain_scalar(value: Any) -> Any:
-    """A loaded scalar as a plain value: bool, int, float and None kept, anything else as ``str``."""
-    return value if isinstance(value, bool | int | float) or value is None else str(value)
+    """A loaded scalar as a plain value: exact bool, int, float (Ansible's tags dropped), None, else ``str``.
+
+    Examples:
+        >>> [type(plain_scalar(v)).__name__ for v in (True, 3, 2.5, None, "x")]
+        ['bool', 'int', 'float', 'NoneType', 'str']
+    """
+    for kind in (bool, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return None if value is None else str(value)
 
 
 def plain_data(

@@ -7,17 +7,20 @@ removed: ``secret``/``password`` values (enable, users, lines), ``key`` values
 keys, SNMP communities and SNMPv3 user keys. The structure of each line stays, so a diff
 still shows that a secret line was added or removed.
 
-:data:`SECRET_PATTERNS` is the one table of secrets in the code base: evidence
-(:func:`netwarden.ios.redact.redact_line`) uses it too, with its own
-replacement text and the default SNMP communities kept visible.
+:data:`SECRET_PATTERNS` is the one table of secrets in the code base, and this
+module the one place that applies it. Three uses:
 
-Two uses. :func:`sanitize_config` turns a config into what a backup stores,
-line by line with the table. :func:`redact_text` is the one redaction of every
-output (plan, apply, backup and drift results on the terminal, in ``--json``,
-result files, the Ansible modules' results and diffs; compliance evidence): it
-understands diff markers (``+key 7 X``, `` +key 7 X``, ``-  password 7 X``),
-commands quoted in a reason (``...; key 7 X``), and replaces any ``$N$`` hash,
-colon-hex SNMPv3 key and type 7 string (one that decodes to text) wherever it is.
+- :func:`sanitize_config` turns a config into what a backup stores, line by
+  line with the table.
+- :func:`redact_text` is the one redaction of every output (plan, apply, backup
+  and drift results on the terminal, in ``--json``, result files, the Ansible
+  modules' results and diffs): it understands diff markers (``+key 7 X``,
+  `` +key 7 X``, ``-  password 7 X``), commands quoted in a reason
+  (``...; key 7 X``), and replaces any ``$N$`` hash, colon-hex SNMPv3 key and
+  type 7 string (one that decodes to text) wherever it is.
+- :func:`redact_line` is :func:`redact_text` for compliance evidence, with its
+  own replacement text (``<redacted>``) and the default SNMP communities kept
+  visible.
 
 Examples:
     >>> sanitize_line("enable secret 9 $9$h36Jxk8hliFPtT$kTHCtsIRSCKc64t")
@@ -321,3 +324,46 @@ class RedactingFormatter(logging.Formatter):
         from netwarden.textsafe import printable  # noqa: PLC0415  # sanitize stays import-light
 
         return printable(redact_text(super().format(record)))
+
+
+# ------------------------------------------------------------------ evidence
+
+REDACTED = "<redacted>"
+
+KEPT_COMMUNITIES = frozenset({"public", "private"})
+"""SNMP communities left visible: well known, not secrets, and evidence of their own finding."""
+
+
+def redact_line(text: str) -> str:
+    """``text`` with every secret value replaced by ``<redacted>``: compliance evidence.
+
+    Applied to every line before it leaves the engine as evidence, so no report,
+    JSON file or log ever carries a secret from a device. The well-known default
+    SNMP communities ``public`` and ``private`` stay visible: they are not secrets,
+    and the auditor needs to see them to confirm the finding. It is
+    :func:`redact_text` with its own replacement: diff markers are understood and
+    any ``$N$`` hash, SNMPv3 key or type 7 string is hidden wherever it stands.
+
+    Examples:
+        >>> redact_line("username admin privilege 15 secret 9 $9$abc$def")
+        'username admin privilege 15 secret 9 <redacted>'
+        >>> redact_line(" password 7 0822455D0A16")
+        ' password 7 <redacted>'
+        >>> redact_line("snmp-server community s3cr3t RO 10")
+        'snmp-server community <redacted> RO 10'
+        >>> redact_line("snmp-server community public RO")
+        'snmp-server community public RO'
+        >>> redact_line("ntp authentication-key 10 md5 1234ABCD 7")
+        'ntp authentication-key 10 md5 <redacted> 7'
+        >>> redact_line(" key 7 0822455D0A16")
+        ' key 7 <redacted>'
+        >>> redact_line("ntp server 10.10.20.11 key 10")
+        'ntp server 10.10.20.11 key 10'
+        >>> redact_line("interface GigabitEthernet1/0/1")
+        'interface GigabitEthernet1/0/1'
+        >>> redact_line("snmp-server host 10.0.0.5 traps s3cr3t")
+        'snmp-server host 10.0.0.5 traps <redacted>'
+        >>> redact_line("+key 7 02050D480809"), redact_line("banner: key 7 02050D480809 set")
+        ('+key 7 <redacted>', 'banner: key 7 <redacted> set')
+    """
+    return redact_text(text, REDACTED, KEPT_COMMUNITIES)

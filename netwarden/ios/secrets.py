@@ -7,6 +7,9 @@ the device name and the purpose of the secret, never drawn at random:
 - ``type9``: ``secret 9 $9$<salt>$<hash>``, scrypt (N=16384, r=1, p=1, 32 bytes)
   over a 14-character salt, encoded in Cisco's base64 alphabet
   (``./0-9A-Za-z``). Checked against hashcat's published ``$9$`` example.
+- ``type8``: ``secret 8 $8$<salt>$<hash>``, PBKDF2-HMAC-SHA256 (20,000 rounds,
+  32 bytes), same salt and alphabet; checked against hashcat's ``$8$`` example.
+  The renderer writes type 9; the simulator checks a type 8 secret a user gives.
 - ``type7``: the reversible ``key 7 ...`` encoding IOS shows for TACACS+ and NTP
   keys under ``service password-encryption``. It hides a key from a glance, not
   from an attacker; the vault stays the place where keys are protected.
@@ -17,6 +20,8 @@ the device name and the purpose of the secret, never drawn at random:
 Examples:
     >>> type9("hashcat", salt="2MJBozw/9R3UsU")
     '9 $9$2MJBozw/9R3UsU$2lFhcKvpghcyw8deP25GOfyZaagyUOGBymkryvOdfo6'
+    >>> type8("hashcat", salt="TnGX/fE4KGHOVU")
+    '8 $8$TnGX/fE4KGHOVU$pEhnEvxrvaynpi8j4f.EMHr6M.FzU8xnZnBr/tJdFWk'
     >>> derive_salt("jed-acc-sw1", "enable") == derive_salt("jed-acc-sw1", "enable")
     True
     >>> type7("cisco", seed=2)
@@ -55,6 +60,13 @@ def derive_salt(device: str, purpose: str) -> str:
     return cisco_b64(digest)[:SALT_LENGTH]
 
 
+def _check_salt(kind: int, salt: str) -> None:
+    if len(salt) != SALT_LENGTH or any(c not in CISCO_B64 for c in salt):
+        raise ValueError(
+            f"type {kind} salt {salt!r} must be {SALT_LENGTH} characters of ./0-9A-Za-z"
+        )
+
+
 @lru_cache(maxsize=1024)
 def _scrypt(password: str, salt: str) -> str:
     raw = hashlib.scrypt(password.encode(), salt=salt.encode(), n=16384, r=1, p=1, dklen=32)
@@ -63,9 +75,22 @@ def _scrypt(password: str, salt: str) -> str:
 
 def type9(password: str, salt: str) -> str:
     """``9 $9$<salt>$<hash>``: what follows ``secret`` in the running config."""
-    if len(salt) != SALT_LENGTH or any(c not in CISCO_B64 for c in salt):
-        raise ValueError(f"type 9 salt {salt!r} must be {SALT_LENGTH} characters of ./0-9A-Za-z")
+    _check_salt(9, salt)
     return f"9 $9${salt}${_scrypt(password, salt)}"
+
+
+def type8(password: str, salt: str) -> str:
+    """``8 $8$<salt>$<hash>`` (PBKDF2-HMAC-SHA256, 20,000 rounds): what follows ``secret``.
+
+    Examples:
+        >>> type8("x", salt="short")
+        Traceback (most recent call last):
+        ...
+        ValueError: type 8 salt 'short' must be 14 characters of ./0-9A-Za-z
+    """
+    _check_salt(8, salt)
+    raw = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 20000, 32)
+    return f"8 $8${salt}${cisco_b64(raw)}"
 
 
 def derive_seed(device: str, purpose: str) -> int:

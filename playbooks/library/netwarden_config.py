@@ -22,6 +22,9 @@ description:
   - Otherwise it applies - commit with a revert timer, post-checks on a new session (SSH, hostname,
     management interface, running equals intended), confirm if every check passed, else roll back.
     A device whose config is already the intended one is not touched (C(changed=false)).
+    The device is planned once - the session that planned it commits, after checking that no
+    commit is pending and the device still runs the config the plan was made from (else the task
+    fails, nothing committed).
   - A device rolled back or left in another state fails the task with the reason.
   - No return value and no diff carries a secret - type 7 keys, type 9 hashes and SNMPv3 keys in
     commands, diffs, reasons and check details are shown as C(<removed>), so a changed secret
@@ -73,7 +76,8 @@ options:
   backup_repo:
     description:
       - A git repository (created if absent) the running config is backed up into, sanitised,
-        before a change is committed. No backup is taken when nothing changes. Not in check mode.
+        before a change is committed (the running config the plan was made from). No backup is
+        taken when nothing changes. Not in check mode.
     type: path
   message:
     description: Why, recorded in the backup commit.

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +41,54 @@ class Run:
     returncode: int
     stdout: str
     recap: dict[str, tuple[int, int]]  # host: (changed, failed)
+    trace: tuple[tuple[int, str, str], ...] = ()  # (process, logger, message): TRACED's lines
+
+
+TRACED = ("netwarden.config.inventory_cache", "netwarden.config.plan")
+"""The loggers whose debug lines (an inventory read, a device planned) a run's trace keeps."""
+
+SITECUSTOMIZE = f"""\
+# Written by tests/integration/test_ansible_network.py: ansible-playbook and every worker
+# it forks log {TRACED} at debug level, with the process id, to $NETWARDEN_TEST_TRACE.
+import logging, os
+if os.environ.get("NETWARDEN_TEST_TRACE"):
+    _handler = logging.FileHandler(os.environ["NETWARDEN_TEST_TRACE"])
+    _handler.setFormatter(logging.Formatter("%(process)d %(name)s %(message)s"))
+    for _name in {TRACED!r}:
+        logging.getLogger(_name).setLevel(logging.DEBUG)
+        logging.getLogger(_name).addHandler(_handler)
+"""
+
+
+def _traced(env: dict[str, str], trace: Path) -> None:
+    """Make ``env``'s Python processes log :data:`TRACED` to ``trace`` (a sitecustomize beside it)."""
+    site = trace.parent / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH")) if p)
+    env["NETWARDEN_TEST_TRACE"] = str(trace)
+
+
+def _read_trace(trace: Path | None) -> tuple[tuple[int, str, str], ...]:
+    if trace is None or not trace.exists():
+        return ()
+    lines = (line.split(" ", 2) for line in trace.read_text().splitlines())
+    return tuple((int(pid), name, message) for pid, name, message in lines)
 
 
 def play(
-    repo_root: Path, lab: Lab, playbook: str, *extra: str, limit: tuple[str, ...] = LIMIT
+    repo_root: Path,
+    lab: Lab,
+    playbook: str,
+    *extra: str,
+    limit: tuple[str, ...] = LIMIT,
+    trace: Path | None = None,
 ) -> Run:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env["PATH"] = f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{env.get('PATH', '')}"
     env["ANSIBLE_FORCE_COLOR"] = "0"
+    if trace is not None:
+        _traced(env, trace)
     result = subprocess.run(
         [
             str(ANSIBLE_PLAYBOOK),
@@ -70,7 +111,7 @@ def play(
     recap = {
         m["host"]: (int(m["changed"]), int(m["failed"])) for m in RECAP.finditer(result.stdout)
     }
-    return Run(result.returncode, result.stdout + result.stderr, recap)
+    return Run(result.returncode, result.stdout + result.stderr, recap, _read_trace(trace))
 
 
 TASK_HOST = re.compile(r"^\w+: \[([^\]\s]+)", re.M)
@@ -95,6 +136,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def network(repo_root: Path, lab: Lab, work: Path, *extra: str) -> Run:
+    runs = sorted(work.glob("trace-*.log"))
     return play(
         repo_root,
         lab,
@@ -106,6 +148,7 @@ def network(repo_root: Path, lab: Lab, work: Path, *extra: str) -> Run:
         "-e",
         f"netwarden_confirm_timeout={CONFIRM_MINUTES}",
         *extra,
+        trace=work / f"trace-{len(runs):02d}.log",
     )
 
 
@@ -245,3 +288,32 @@ def test_check_on_a_converged_fleet_is_changed_0_and_drift_shows_only_there(
         lab.manual_change(drifted, ["no ntp server 10.9.9.9"])
     assert run.returncode == 0, run.stdout
     assert run.recap == {name: (int(name == drifted), 0) for name in LIMIT}, run.stdout
+
+
+def planned(run: Run) -> Counter[str]:
+    """How many times the run planned each device."""
+    return Counter(
+        message.split(":", 1)[0] for _p, name, message in run.trace if name.endswith(".plan")
+    )
+
+
+def inventory_reads(run: Run) -> Counter[int]:
+    """How many times each process of the run read the inventory (not from memory)."""
+    return Counter(
+        pid for pid, name, message in run.trace if name.endswith("_cache") and "loaded" in message
+    )
+
+
+def test_each_device_is_planned_once_and_each_process_reads_the_inventory_once(
+    checked: tuple[Run, dict[str, list[str]]], applied: Run
+) -> None:
+    """Issue 12: --check plans each device once, and so does apply (it used to plan twice).
+
+    Ansible forks a worker per task and host, so the inventory is read once per
+    process: by each host's netwarden_config task and each lookup's task.
+    """
+    for run in (checked[0], applied):
+        assert planned(run) == Counter(LIMIT), run.trace
+        reads = inventory_reads(run)
+        assert reads, run.trace
+        assert set(reads.values()) == {1}, run.trace

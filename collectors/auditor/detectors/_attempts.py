@@ -8,6 +8,12 @@ bro-simple-scan counts). A UDP datagram answered by ICMP port-unreachable is a
 failed UDP attempt. Answered attempts are forgotten. Pending attempts are
 bounded (``max_pending``); the oldest is finalised as unanswered when full.
 
+"Unanswered" depends on the timeout, so a tracker serves the detectors that use
+the same ``answer_timeout`` (:func:`tracker_for`): with the defaults ``port_scan``
+and ``address_scan`` share one, and a detector configured with another timeout
+gets its own. What both detectors keep of the failures, times by key within a
+sliding window, is :class:`FailureWindow`.
+
 Work per batch: vectorised masks select SYNs, SYN-ACKs, RSTs and ICMP
 unreachables. Python touches each SYN once (an ordered dict of pending attempts,
 int keys) and only those answers whose (scanner, victim) pair has a pending SYN
@@ -17,16 +23,21 @@ get the failures of one update in one call.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from collectors.auditor.batch import TCP_ACK, TCP_RST, TCP_SYN, Batch
 from collectors.auditor.detectors._util import BatchView, payload_slices, sorted_in, view
+
+if TYPE_CHECKING:
+    from collectors.auditor.detectors.base import DetectorContext
 
 
 @dataclass(slots=True)
@@ -62,6 +73,7 @@ class Failures:
 FailedListener = Callable[[Failures], None]
 
 SHARED_NAME = "failed_attempts"
+"""Prefix of the trackers' names in ``DetectorContext.shared`` (one per answer timeout)."""
 ICMP_UNREACHABLE = 3
 
 
@@ -235,6 +247,94 @@ class AttemptTracker:
             for k in keys:
                 del pending[k]
         self._tell(Failures(keys, [6] * n, times, ["unanswered"] * n))
+
+
+def tracker_for(ctx: DetectorContext, answer_timeout: float) -> AttemptTracker:
+    """The run's tracker with this ``answer_timeout``: detectors that agree on it share one.
+
+    Sharing saves the second pass over the SYNs and answers of every batch; it cannot
+    span two timeouts, since a tracker finalises a SYN as unanswered by its own.
+    """
+    return ctx.shared_helper(
+        f"{SHARED_NAME}/{answer_timeout!r}", lambda: AttemptTracker(answer_timeout=answer_timeout)
+    )
+
+
+@dataclass(slots=True)
+class FailureWindow:
+    """Failure times by key (a port, a victim) inside a sliding window, with cheap bounds.
+
+    The base of what ``port_scan`` keeps per (scanner, victim) and ``address_scan`` per
+    scanner. ``times`` maps a key to the time of its last failure; ``floor`` is a lower
+    bound of those times, so the O(keys) :meth:`prune` runs only when ``floor`` is
+    older than the window; ``last`` is the latest time unless ``stale`` (an unsorted
+    trace sent a time backwards), when :meth:`settle` recomputes it. Detectors update
+    ``times`` and the bounds inline in their hot loops.
+
+    Examples:
+        >>> w = FailureWindow(times={22: 10.0, 23: 50.0, 25: 90.0}, first=10.0, floor=10.0, last=90.0)
+        >>> w.prune(horizon=40.0), w.times, w.first, w.floor, w.last
+        (True, {23: 50.0, 25: 90.0}, 50.0, 50.0, 90.0)
+        >>> w.prune(horizon=45.0), w.floor
+        (False, 50.0)
+    """
+
+    times: dict[int, float] = field(default_factory=dict)
+    first: float = 0.0  # <= min(times.values()) since the last prune
+    floor: float = math.inf  # a lower bound of min(times.values())
+    last: float = -math.inf  # max(times.values()) unless stale
+    stale: bool = False
+
+    def prune(self, horizon: float) -> bool:
+        """Forget the times before ``horizon``, tighten ``floor``; True when some were.
+
+        Call it when ``floor < horizon`` (else there is nothing to forget) and the
+        window holds at least one time that is not before ``horizon`` (the latest).
+        """
+        times = self.times
+        oldest = min(times.values())
+        pruned = oldest < horizon
+        if pruned:
+            self.times = times = {k: t for k, t in times.items() if t >= horizon}
+            self.first = oldest = min(times.values())
+            self.last, self.stale = max(times.values()), False
+        self.floor = oldest
+        return pruned
+
+    def settle(self) -> float:
+        """``last``, recomputed first if it went stale."""
+        if self.stale:
+            self.last, self.stale = max(self.times.values()), False
+        return self.last
+
+
+def drop_idle(
+    active: set[int],
+    table: dict[int, Any],
+    now: float,
+    window: float,
+    on_drop: Callable[[int, Any], None] | None = None,
+) -> float:
+    """Forget the ``active`` entries of ``table`` without a failure for ``window`` seconds.
+
+    An active key whose entry has left ``table`` (evicted), or is not a
+    :class:`FailureWindow`, leaves ``active``. ``on_drop(key, entry)`` hears of each
+    entry dropped. Returns the lowest ``floor`` of the entries kept (inf if none).
+    """
+    floor = math.inf
+    for key in list(active):
+        entry = table.get(key)
+        if not isinstance(entry, FailureWindow):
+            active.discard(key)
+            continue
+        if now - entry.settle() > window:
+            active.discard(key)
+            del table[key]
+            if on_drop is not None:
+                on_drop(key, entry)
+        else:
+            floor = min(floor, entry.floor)
+    return floor
 
 
 def _quoted_ip(data: bytes) -> tuple[int, int, int, int] | None:

@@ -22,7 +22,12 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._attempts import SHARED_NAME, AttemptTracker, Failures
+from collectors.auditor.detectors._attempts import (
+    Failures,
+    FailureWindow,
+    drop_idle,
+    tracker_for,
+)
 from collectors.auditor.detectors._util import BoundedDict, ip_str
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -42,18 +47,19 @@ SAMPLE = 10
 
 
 @dataclass(slots=True)
-class _Scanner:
-    victims: dict[int, float] = field(default_factory=dict)
+class _Scanner(FailureWindow):
+    # times: victim -> time of its last failure
     ports: dict[int, int] = field(default_factory=dict)  # proto << 16 | port -> failures
-    first: float = 0.0  # <= min(victims.values()): every time stored, since the last prune
     checked: int = 0  # the number of victims at the last expire that looked at it
     peak: int = 0  # the most victims at an expire (the tracker keeps the largest count)
     report_by: float = math.inf  # when unreported: report by this packet time (ctx.report_by)
     low: list[int] = field(default_factory=list)  # the SAMPLE lowest victims, sorted
     name: str = ""  # the scanner's address, as reported
-    floor: float = math.inf  # a lower bound of min(victims.values())
-    last: float = -math.inf  # max(victims.values()) unless stale
-    stale: bool = False
+
+    @property
+    def victims(self) -> dict[int, float]:
+        """The window's ``times`` by their meaning here: victim -> time of its last failure."""
+        return self.times
 
 
 GROUP_AT = 2048
@@ -78,10 +84,8 @@ class AddressScan:
     def __init__(self, settings: AddressScanSettings, ctx: DetectorContext) -> None:
         self.s = settings
         self.ctx = ctx
-        # the run's one tracker: the first detector to ask sets its timeout
-        self.tracker = ctx.shared_helper(
-            SHARED_NAME, lambda: AttemptTracker(answer_timeout=settings.answer_timeout_seconds)
-        )
+        # shared with port_scan when both have the same answer timeout
+        self.tracker = tracker_for(ctx, settings.answer_timeout_seconds)
         self.tracker.subscribe(self._failed)
         self.scanners: BoundedDict[int, _Scanner] = BoundedDict(
             settings.max_scanners, on_evict=self._forget
@@ -125,7 +129,7 @@ class AddressScan:
         times = group.ts
         floor = min(st.floor if st is not None else math.inf, *times)
         latest = max(times)
-        known = len(st.victims) if st is not None else 0
+        known = len(st.times) if st is not None else 0
         if floor < latest - self.s.window_seconds or known + len(group) > self.s.max_victims:
             return False
         if st is None:
@@ -134,7 +138,7 @@ class AddressScan:
         else:
             self.scanners.move_to_end(scanner)
         self.changed.add(scanner)
-        victims = st.victims
+        victims = st.times
         new = {akey >> 16 & 0xFFFFFFFF: ts for akey, ts in zip(group.key, times, strict=True)}
         if len(new) < len(group) or not victims.keys().isdisjoint(new):
             st.stale = True  # a time may have been replaced by an earlier one: recompute
@@ -151,7 +155,7 @@ class AddressScan:
             self.active.add(scanner)
         return True
 
-    def _one_by_one(self, failures: Failures) -> None:  # noqa: PLR0912  (the hot loop, inlined)
+    def _one_by_one(self, failures: Failures) -> None:
         scanners, changed = self.scanners, self.changed
         threshold, window = self.s.threshold, self.s.window_seconds
         max_victims = self.s.max_victims
@@ -166,7 +170,7 @@ class AddressScan:
             else:
                 scanners.move_to_end(scanner)
             changed.add(scanner)
-            victims = st.victims
+            victims = st.times
             before = victims.get(victim)
             if before is not None or len(victims) < max_victims:
                 victims[victim] = ts
@@ -184,16 +188,9 @@ class AddressScan:
             ports[pp] = ports.get(pp, 0) + 1
             if len(victims) >= threshold:
                 horizon = ts - window
-                # floor <= min(victims): the O(victims) min only when it may be below the horizon
-                if st.floor < horizon:
-                    oldest = min(victims.values())
-                    if oldest < horizon:
-                        st.victims = {v: t for v, t in victims.items() if t >= horizon}
-                        st.first = oldest = min(st.victims.values())
-                        st.low = heapq.nsmallest(SAMPLE, st.victims)
-                        st.last, st.stale = max(st.victims.values()), False
-                    st.floor = oldest
-                if len(st.victims) >= threshold:
+                if st.floor < horizon and st.prune(horizon):  # (no call when nothing to prune)
+                    st.low = heapq.nsmallest(SAMPLE, st.times)
+                if len(st.times) >= threshold:
                     self.active.add(scanner)
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
@@ -210,13 +207,12 @@ class AddressScan:
                 self.active.discard(scanner)
                 continue
             self.floor = min(self.floor, st.floor)
-            n = len(st.victims)
+            n = len(st.times)
             if n != st.checked:
                 st.checked = n
                 if n > st.peak:  # noqa: PLR1730
                     st.peak = n
-                if st.stale:
-                    st.last, st.stale = max(st.victims.values()), False
+                st.settle()
                 if final or self._due(st):
                     self._report(scanner, st)
                 elif scanner not in self.unreported:
@@ -233,24 +229,9 @@ class AddressScan:
                 self._report_skipped(scanner, self.scanners[scanner])  # (else: reported since)
         # ... and none can be past its window before the oldest victim time of all is.
         if now - self.s.window_seconds > self.floor:
-            self._drop_idle(now)
-
-    def _drop_idle(self, now: float) -> None:
-        """Forget the scanners without a failure for ``window_seconds``."""
-        floor = math.inf
-        for scanner in list(self.active):
-            st = self.scanners.get(scanner)
-            if st is None:
-                self.active.discard(scanner)
-                continue
-            if st.stale:
-                st.last, st.stale = max(st.victims.values()), False
-            if now - st.last > self.s.window_seconds:
-                del self.scanners[scanner]
-                self._forget(scanner, st)
-            else:
-                floor = min(floor, st.floor)
-        self.floor = floor
+            self.floor = drop_idle(
+                self.active, self.scanners, now, self.s.window_seconds, self._forget
+            )
 
     def _forget(self, scanner: int, st: _Scanner) -> None:
         """A scanner leaves the table (window expiry or eviction): report what was skipped."""
@@ -259,20 +240,19 @@ class AddressScan:
         self.active.discard(scanner)
 
     def _report_skipped(self, scanner: int, st: _Scanner) -> None:
-        if st.stale:
-            st.last, st.stale = max(st.victims.values()), False
+        st.settle()
         self._report(scanner, st)
 
     def _severity(self, n: int) -> Severity:
         return Severity.HIGH if n >= self.s.high_threshold else Severity.MEDIUM
 
     def _due(self, st: _Scanner) -> bool:
-        severity = self._severity(len(st.victims))
+        severity = self._severity(len(st.times))
         return self.ctx.due(self.name, (st.name,), ts=st.last, severity=severity, count=st.peak)
 
     def _report(self, scanner_ip: int, st: _Scanner) -> None:
         self.unreported.discard(scanner_ip)
-        n = len(st.victims)
+        n = len(st.times)
         if n > st.peak:  # noqa: PLR1730  (reported between expires: an eviction)
             st.peak = n
         scanner = st.name

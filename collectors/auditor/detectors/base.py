@@ -44,13 +44,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, Unpack, runtime_checkable
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.events import Lazy, Severity
+from collectors.auditor.events import Report, Severity
 
 if TYPE_CHECKING:
     from netwarden.inventory.flows import FlowPolicyEngine
@@ -62,20 +62,8 @@ logger = logging.getLogger(__name__)
 class Reporter(Protocol):
     """What a detector reports to (an :class:`~collectors.auditor.events.IncidentTracker`)."""
 
-    def report(
-        self,
-        *,
-        detector: str,
-        key: Iterable[object],
-        ts: float,
-        severity: Severity,
-        summary: Lazy[str],
-        src: str = "",
-        dst: str = "",
-        evidence: Lazy[Mapping[str, Any]] | None = None,
-        count: int | None = None,
-        first_seen: float | None = None,
-    ) -> object: ...
+    def report(self, *, detector: str, key: Iterable[object], **report: Unpack[Report]) -> object:
+        """Create or update the incident ``(detector, *key)`` (the keywords: ``Report``)."""
 
     def due(
         self, *, detector: str, key: Iterable[object], ts: float, severity: Severity, count: int
@@ -101,32 +89,10 @@ class DetectorContext:
     shared: dict[str, Any] = field(default_factory=dict)
     salt: bytes = field(default_factory=lambda: secrets.token_bytes(16), repr=False)
 
-    def report(
-        self,
-        detector: str,
-        key: Iterable[object],
-        *,
-        ts: float,
-        severity: Severity,
-        summary: Lazy[str],
-        src: str = "",
-        dst: str = "",
-        evidence: Lazy[Mapping[str, Any]] | None = None,
-        count: int | None = None,
-        first_seen: float | None = None,
-    ) -> None:
-        self.reporter.report(
-            detector=detector,
-            key=key,
-            ts=ts,
-            severity=severity,
-            summary=summary,
-            src=src,
-            dst=dst,
-            evidence=evidence,
-            count=count,
-            first_seen=first_seen,
-        )
+    def report(self, detector: str, key: Iterable[object], **report: Unpack[Report]) -> None:
+        """Report on the incident ``(detector, *key)``: ``ts``, ``severity``, ``summary`` and
+        the optional keywords of :class:`~collectors.auditor.events.Report`."""
+        self.reporter.report(detector=detector, key=key, **report)
 
     def due(
         self, detector: str, key: Iterable[object], *, ts: float, severity: Severity, count: int

@@ -18,7 +18,12 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._attempts import SHARED_NAME, AttemptTracker, Failures
+from collectors.auditor.detectors._attempts import (
+    Failures,
+    FailureWindow,
+    drop_idle,
+    tracker_for,
+)
 from collectors.auditor.detectors._util import BoundedDict, ip_str
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -33,15 +38,10 @@ class PortScanSettings(DetectorSettings):
 
 
 @dataclass(slots=True)
-class _Pair:
-    # (proto << 16 | port) -> time of its last failure; int keys keep the dict out of the GC
-    ports: dict[int, float] = field(default_factory=dict)
+class _Pair(FailureWindow):
+    # times: (proto << 16 | port) -> time of its last failure (int keys: out of the GC)
     how: dict[str, int] = field(default_factory=dict)
-    first: float = 0.0
     reported: int = 0
-    floor: float = math.inf  # a lower bound of min(ports.values())
-    last: float = -math.inf  # max(ports.values()) unless stale
-    stale: bool = False
 
 
 @register
@@ -53,10 +53,8 @@ class PortScan:
     def __init__(self, settings: PortScanSettings, ctx: DetectorContext) -> None:
         self.s = settings
         self.ctx = ctx
-        # the run's one tracker: the first detector to ask sets its timeout
-        self.tracker = ctx.shared_helper(
-            SHARED_NAME, lambda: AttemptTracker(answer_timeout=settings.answer_timeout_seconds)
-        )
+        # shared with address_scan when both have the same answer timeout
+        self.tracker = tracker_for(ctx, settings.answer_timeout_seconds)
         self.tracker.subscribe(self._failed)
         # scanner << 32 | victim -> its failures (int keys: cheap, and not tracked by the GC)
         self.pairs: BoundedDict[int, _Pair | tuple[float, int, str]] = BoundedDict(
@@ -84,10 +82,10 @@ class PortScan:
             if isinstance(pair, tuple):
                 first_ts, first_pp, first_how = pair
                 pair = _Pair(first=first_ts, floor=first_ts, last=first_ts)
-                pair.ports[first_pp] = first_ts
+                pair.times[first_pp] = first_ts
                 pair.how[first_how] = 1
                 pairs[key] = pair
-            ports = pair.ports
+            ports = pair.times
             before = ports.get(pp)
             ports[pp] = ts
             if ts < pair.floor:  # noqa: PLR1730  (hot loop: no call to min)
@@ -100,15 +98,9 @@ class PortScan:
             outcomes[how] = outcomes.get(how, 0) + 1
             if len(ports) >= threshold:
                 horizon = ts - window
-                # floor <= min(ports): the O(ports) min only when it may be below the horizon
-                if pair.floor < horizon:
-                    oldest = min(ports.values())
-                    if oldest < horizon:
-                        pair.ports = {k: t for k, t in ports.items() if t >= horizon}
-                        pair.first = oldest = min(pair.ports.values())
-                        pair.last, pair.stale = max(pair.ports.values()), False
-                    pair.floor = oldest
-                if len(pair.ports) >= threshold:
+                if pair.floor < horizon:  # (else nothing to prune: no call)
+                    pair.prune(horizon)
+                if len(pair.times) >= threshold:
                     self.active.add(key)
         pairs.trim()
 
@@ -125,36 +117,21 @@ class PortScan:
                 self.active.discard(key)
                 continue
             self.floor = min(self.floor, pair.floor)
-            if len(pair.ports) != pair.reported:
-                if pair.stale:
-                    pair.last, pair.stale = max(pair.ports.values()), False
+            if len(pair.times) != pair.reported:
+                pair.settle()
                 self._report(key, pair)
         # ... and none can be past its window before the oldest failure time of all is.
-        if now - self.s.window_seconds <= self.floor:
-            return
-        floor = math.inf
-        for key in list(self.active):
-            pair = self.pairs.get(key)
-            if not isinstance(pair, _Pair):
-                self.active.discard(key)
-                continue
-            if pair.stale:
-                pair.last, pair.stale = max(pair.ports.values()), False
-            if now - pair.last > self.s.window_seconds:
-                self.active.discard(key)
-                del self.pairs[key]
-            else:
-                floor = min(floor, pair.floor)
-        self.floor = floor
+        if now - self.s.window_seconds > self.floor:
+            self.floor = drop_idle(self.active, self.pairs, now, self.s.window_seconds)
 
     def _report(self, key: int, pair: _Pair) -> None:
         scanner, victim = ip_str(key >> 32), ip_str(key & 0xFFFFFFFF)
-        n = len(pair.ports)
+        n = len(pair.times)
         pair.reported = n
         last = pair.last
-        first = min(min(pair.ports.values()), pair.first)  # noqa: PLW3301  (flat: a tuple of all)
-        tcp = sorted(pp & 0xFFFF for pp in pair.ports if pp >> 16 == 6)
-        udp = sorted(pp & 0xFFFF for pp in pair.ports if pp >> 16 == 17)
+        first = min(min(pair.times.values()), pair.first)  # noqa: PLW3301  (flat: a tuple of all)
+        tcp = sorted(pp & 0xFFFF for pp in pair.times if pp >> 16 == 6)
+        udp = sorted(pp & 0xFFFF for pp in pair.times if pp >> 16 == 17)
         severity = Severity.HIGH if n >= self.s.high_threshold else Severity.MEDIUM
         self.ctx.report(
             self.name,

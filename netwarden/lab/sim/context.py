@@ -17,7 +17,7 @@ from netwarden.lab.sim.showmodel import (
     ShowContext,
     UserView,
 )
-from netwarden.lab.sim.specs import mac_for
+from netwarden.lab.sim.specs import chassis_mac, mac_for
 
 logger = logging.getLogger(__name__)
 
@@ -234,14 +234,10 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             memory_used_bytes=device.spec.memory_total_bytes // 3,
             hosts=tuple(hosts),
             # the MAC ``show version`` reports (its first port's): LLDP's chassis ID
-            base_mac=next(
-                (
-                    i.mac
-                    for i in interfaces
-                    if device.spec.base_mac
-                    and (i.name in device.physical or i.name.startswith("Vlan"))
-                ),
-                device.spec.base_mac,
+            base_mac=(
+                chassis_mac(device.spec.base_mac, [i.name for i in interfaces])
+                if device.spec.base_mac
+                else device.spec.base_mac
             ),
         )
 

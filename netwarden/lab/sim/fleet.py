@@ -321,7 +321,7 @@ def rekey_vault(source: Path, out: Path) -> Path:
     Raises:
         ValueError: the copy holds a vault but the source's password is missing or wrong.
     """
-    from netwarden.inventory.loader import (  # noqa: PLC0415 - Ansible is heavy
+    from netwarden.inventory.vault import (  # noqa: PLC0415 - Ansible is heavy
         VAULT_PASSWORD_FILENAME,
         find_vault_password_file,
     )

@@ -1,8 +1,10 @@
-"""Cisco password hashes as IOS writes and checks them (types 0, 7, 8 and 9).
+"""How the simulator hashes and checks its users' passwords (types 0, 7, 8 and 9).
 
-Types 7 and 9 (scrypt) are computed by :mod:`netwarden.ios.secrets`, the module
+Every hash and encoding is computed by :mod:`netwarden.ios.secrets`, the module
 that renders intended configs, so the simulator and the renderer agree on every
-hash; the simulator only draws its salts at random, as a device does.
+hash. What is the simulator's own: it draws its salts at random, as a device
+does, encodes type 7 with a fixed seed, and caches the outcome of each check
+(a type 9 check costs an scrypt).
 
 Examples:
     >>> line = type9("s3cret", salt="abcdefghijklmn")
@@ -11,6 +13,8 @@ Examples:
     >>> verify(line, "s3cret"), verify(line, "wrong")
     (True, False)
     >>> verify("7 " + type7_encode("lab"), "lab")
+    True
+    >>> verify(ios_secrets.type8("lab", salt="TnGX/fE4KGHOVU"), "lab")
     True
 """
 
@@ -28,11 +32,6 @@ logger = logging.getLogger(__name__)
 
 def _salt() -> str:
     return "".join(secrets.choice(ios_secrets.CISCO_B64) for _ in range(ios_secrets.SALT_LENGTH))
-
-
-def _pbkdf2(password: str, salt: str) -> str:
-    raw = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 20000, 32)
-    return ios_secrets.cisco_b64(raw)
 
 
 def type9(password: str, salt: str | None = None) -> str:
@@ -69,7 +68,8 @@ def _verify(stored: str, password: str) -> bool:
             return hmac.compare_digest(ios_secrets.type9(password, salt), stored)
         if kind == "8":
             _empty, _marker, salt, expected = value.split("$", 3)
-            return hmac.compare_digest(_pbkdf2(password, salt), expected)
+            computed = ios_secrets.type8(password, salt).rsplit("$", 1)[1]
+            return hmac.compare_digest(computed, expected)
     except (ValueError, IndexError):
         logger.warning("malformed type %s password hash in the config", kind)
         return False

@@ -87,13 +87,6 @@ def _interface_counts(ctx: ShowContext) -> list[str]:
     return lines
 
 
-def _base_mac(ctx: ShowContext) -> str:
-    for itf in ctx.interfaces:
-        if kind_of(itf.name).physical or itf.name.startswith("Vlan"):
-            return itf.mac
-    return "0000.0000.0000"
-
-
 def version(ctx: ShowContext, args: Sequence[str]) -> str | None:
     """``show version``."""
     if args:
@@ -177,7 +170,7 @@ def version(ctx: ShowContext, args: Sequence[str]) -> str | None:
     ]
     if _is_switch(ctx):
         lines += [
-            f"Base ethernet MAC Address       : {dotted_to_colon(_base_mac(ctx))}",
+            f"Base ethernet MAC Address       : {dotted_to_colon(ctx.base_mac)}",
             "Motherboard assembly number     : 73-12554-08",
             f"Motherboard serial number       : {ctx.serial}",
             "Model revision number           : A0",

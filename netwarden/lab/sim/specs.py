@@ -306,7 +306,9 @@ def chassis_mac(base: str, interface_names: list[str]) -> str:
     """The MAC a device reports as its own (``show version``, LLDP chassis ID, bridge ID).
 
     It is the MAC of its first port or SVI, as :mod:`~netwarden.lab.sim.context`
-    numbers interface MACs (``base`` + position + 1).
+    numbers interface MACs (``base`` + position + 1). The one rule: the device's
+    own show context (``ShowContext.base_mac``) and what its LLDP peers learn
+    (:mod:`~netwarden.lab.sim.fleet`) both come from here, so they agree.
 
     Examples:
         >>> chassis_mac("0011.2200.0000", ["Loopback0", "GigabitEthernet1/0/1"])

@@ -1,9 +1,12 @@
 """Lookup: the ``ios_baseline_device`` template variables of inventory hosts, from netwarden's core.
 
-The role and ``netwarden render`` render the same templates with the same
-variables because both get them from ``netwarden.render.device_context``: this
-lookup reads and validates the inventory with netwarden (through Ansible's own
-InventoryManager and vault support) and returns one mapping per host.
+The role and ``netwarden render`` render the same templates (one copy, the
+package's) with the same variables because both get them from
+``netwarden.render.device_context``: this lookup reads and validates the
+inventory with netwarden (through Ansible's own InventoryManager and vault
+support) and returns, per host, the context's plain data
+(``DeviceContext.template_data()``, JSON types), which is also what
+``netwarden render`` hands to Jinja.
 
 It also holds the render-time guard on this route: ``device_context`` refuses a
 variable that is not one printable line, and the role's own ``ios_baseline_*``
@@ -73,7 +76,7 @@ class LookupModule(LookupBase):
             for name in names:
                 if name not in inv.devices:
                     raise AnsibleLookupError(f"{name} is not a device of the inventory {inventory}")
-                out[name] = device_context(inv, inv.devices[name])
+                out[name] = device_context(inv, inv.devices[name]).template_data()
                 check_role_vars(name, variables or {})
                 check_role_vars(name, _hostvars(variables, name))
         return [out]

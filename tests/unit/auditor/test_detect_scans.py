@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror
 from scapy.layers.l2 import Ether
 
+from collectors.auditor.config import AuditorConfig
+from collectors.auditor.engine import Engine
 from collectors.auditor.events import Severity
-from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine, tcp_session
+from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine, scapy_batch, tcp_session
 
 SCANNER, VICTIM = "10.11.40.66", "10.11.20.10"
 
@@ -119,3 +122,52 @@ def test_backscatter_synacks_are_not_scans(tmp_path: Path) -> None:
             )
         )
     assert run_engine(tmp_path, pkts) == []
+
+
+@pytest.mark.parametrize(
+    ("port_scan_timeout", "address_scan_timeout", "reported"),
+    [(1.0, 10.0, ["port_scan"]), (10.0, 1.0, ["address_scan"])],
+    ids=["port_scan-answers-too-late", "address_scan-answers-too-late"],
+)
+def test_each_scan_detector_applies_its_own_answer_timeout(
+    port_scan_timeout: float, address_scan_timeout: float, reported: list[str]
+) -> None:
+    """SYN-ACKs come 3-4 s after the SYNs: late for a 1 s answer timeout, in time for 10 s.
+
+    The two detectors share the failed-attempt bookkeeping; each must still judge
+    "unanswered" by its own ``answer_timeout_seconds`` (issue 12: the first detector
+    built used to set the timeout of both). Three batches, so that the engine expires
+    pending SYNs between the probes and the answers.
+    """
+    victims = [(VICTIM, port) for port in range(1000, 1012)]
+    victims += [(f"10.11.20.{100 + k}", 80) for k in range(12)]
+    syns = [
+        p for k, (dst, port) in enumerate(victims) for p in _syn(SCANNER, dst, port, T0 + k / 20)
+    ]
+    filler = [
+        at(
+            Ether(src="02:00:00:00:00:03", dst="02:00:00:00:00:04")
+            / IP(src="10.11.20.200", dst="10.11.20.201")
+            / UDP(dport=123),
+            T0 + 3,
+        )
+    ]
+    answers = [
+        at(
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:40:66")
+            / IP(src=dst, dst=SCANNER)
+            / TCP(sport=port, dport=45000, flags="SA"),
+            T0 + 4,
+        )
+        for dst, port in victims
+    ]
+    config = AuditorConfig(
+        detectors={
+            "port_scan": {"answer_timeout_seconds": port_scan_timeout},
+            "address_scan": {"answer_timeout_seconds": address_scan_timeout},
+        }
+    )
+    engine = Engine(config, [], sensor="test", only=["address_scan", "port_scan"])
+    summary = engine.run(scapy_batch(pkts) for pkts in (syns, filler, answers))
+    assert summary.detector_errors == {}
+    assert sorted({e.detector for e in summary.incidents}) == reported

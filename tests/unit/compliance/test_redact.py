@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.ios.redact import REDACTED, redact_line
-from netwarden.ios.sanitize import REMOVED, SECRET_PATTERNS, sanitize_line
+from netwarden.ios.sanitize import REDACTED, REMOVED, SECRET_PATTERNS, redact_line, sanitize_line
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -14,7 +14,7 @@ import pytest
 from netwarden.compliance.engine import Engine
 from netwarden.compliance.models import AuditRun, Result, Status
 from netwarden.compliance.sources import FolderSource
-from netwarden.ios.redact import redact_line
+from netwarden.ios.sanitize import redact_line
 
 pytestmark = pytest.mark.shared_data
 

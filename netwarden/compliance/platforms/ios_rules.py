@@ -19,9 +19,9 @@ import re
 from collections.abc import Mapping
 from functools import cached_property
 
-from pydantic import BaseModel, ConfigDict
-
-from netwarden.compliance.engine import (
+from netwarden.basemodel import FrozenModel
+from netwarden.compliance.models import Evidence
+from netwarden.compliance.predicates import (
     AuditContext,
     Outcome,
     absent,
@@ -32,7 +32,6 @@ from netwarden.compliance.engine import (
     predicate,
     register_platform,
 )
-from netwarden.compliance.models import Evidence
 from netwarden.compliance.sources import Artifact
 from netwarden.ios.parse import IosConfig, Line, parse_ios
 
@@ -46,10 +45,6 @@ class IosDriver:
 
 
 register_platform(IosDriver())
-
-
-class Args(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def ev(ctx: AuditContext, ln: Line, note: str = "", cfg: IosConfig | None = None) -> Evidence:
@@ -77,7 +72,7 @@ def _scan(cfg: IosConfig, pattern: re.Pattern[str], word: str | None) -> list[Li
     return [ln for ln in lines if pattern.search(ln.text)]
 
 
-class PatternArgs(Args):
+class PatternArgs(FrozenModel):
     """A regular expression on top-level commands; its literal first word selects the index."""
 
     match: str
@@ -134,7 +129,7 @@ def absent_cmd(ctx: AuditContext, args: PatternArgs) -> Outcome:
     return passed(f"no line matches {args.match}")
 
 
-class SectionArgs(Args):
+class SectionArgs(FrozenModel):
     section: str
     """Prefix of the parent commands, e.g. ``line vty``."""
     require: str | None = None
@@ -222,7 +217,7 @@ def count_at_least(ctx: AuditContext, args: CountArgs) -> Outcome:
 _TIMEOUT_RE = re.compile(r"^exec-timeout (\d+)(?: (\d+))?")
 
 
-class ExecTimeoutArgs(Args):
+class ExecTimeoutArgs(FrozenModel):
     max_minutes: int = 10
     lines: tuple[str, ...] = ("con", "vty", "aux")
 
@@ -294,7 +289,7 @@ def vty_login_auth(ctx: AuditContext, _args: None) -> Outcome:
 # --- banners ----------------------------------------------------------------------------
 
 
-class BannerArgs(Args):
+class BannerArgs(FrozenModel):
     kind: str
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network
 
-from netwarden.compliance.engine import (
+from netwarden.compliance.models import Evidence
+from netwarden.compliance.platforms.nftables import Packet, Ruleset, chain_ev, ip, rule_ev
+from netwarden.compliance.predicates import (
     AuditContext,
     Outcome,
     failed,
@@ -24,8 +26,6 @@ from netwarden.compliance.engine import (
     passed,
     predicate,
 )
-from netwarden.compliance.models import Evidence
-from netwarden.compliance.nftables import Packet, Ruleset, chain_ev, ip, rule_ev
 from netwarden.inventory.flows import FlowPolicyEngine
 from netwarden.inventory.models import EXTERNAL_ZONE, InterfaceMode, Inventory, Protocol
 

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from pydantic import BaseModel, ConfigDict
-
-from netwarden.compliance.engine import (
+from netwarden.basemodel import FrozenModel
+from netwarden.compliance.models import Evidence, Status
+from netwarden.compliance.predicates import (
     AuditContext,
     Outcome,
     absent,
@@ -33,7 +33,6 @@ from netwarden.compliance.engine import (
     predicate,
     register_platform,
 )
-from netwarden.compliance.models import Evidence, Status
 from netwarden.compliance.sources import LINUX_FILES, Artifact
 
 SECTIONS = tuple(LINUX_FILES)
@@ -114,10 +113,6 @@ class LinuxDriver:
 register_platform(LinuxDriver())
 
 
-class Args(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 def _sec(ctx: AuditContext, name: str) -> Section | Outcome:
     """The section ``name``, or the error outcome of a rule whose command output was not collected."""
     sec: Section | None = ctx.doc.sections.get(name)
@@ -134,7 +129,7 @@ def _ev(sec: Section, n: int, text: str, note: str = "") -> Evidence:
     return evidence(sec.path, n, text, note)
 
 
-class ValueArgs(Args):
+class ValueArgs(FrozenModel):
     section: str
     key: str
     allowed: tuple[str, ...] = ()
@@ -181,7 +176,7 @@ def value(ctx: AuditContext, args: ValueArgs) -> Outcome:
     return passed(f"{args.key} {v}", [shown])
 
 
-class AlgorithmsArgs(Args):
+class AlgorithmsArgs(FrozenModel):
     key: str
     forbid: str
     """A regular expression; any algorithm matching it fails the rule."""
@@ -206,7 +201,7 @@ def ssh_algorithms(ctx: AuditContext, args: AlgorithmsArgs) -> Outcome:
     return passed(f"{args.key}: no weak algorithm", [_ev(sec, n, f"{args.key} {v}")])
 
 
-class SysctlArgs(Args):
+class SysctlArgs(FrozenModel):
     settings: dict[str, tuple[str, ...]]
     """sysctl key -> allowed values."""
 
@@ -250,7 +245,7 @@ def auditd_running(ctx: AuditContext, _args: None) -> Outcome:
     return passed("auditd runs and auditing is enabled", evs)
 
 
-class AuditRulesArgs(Args):
+class AuditRulesArgs(FrozenModel):
     require: tuple[str, ...] = ()
     """Substrings that must each appear in some loaded rule (e.g. ``-w /etc/passwd``)."""
 
@@ -275,7 +270,7 @@ def audit_rules(ctx: AuditContext, args: AuditRulesArgs) -> Outcome:
     return passed(f"{len(rules)} audit rules loaded", [_ev(sec, n, t) for n, t in rules[:5]])
 
 
-class PamArgs(Args):
+class PamArgs(FrozenModel):
     module: str = "pam_pwquality.so"
     minlen: int = 14
 

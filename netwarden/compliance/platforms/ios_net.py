@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 
-from netwarden.compliance.engine import (
+from netwarden.basemodel import FrozenModel
+from netwarden.compliance.models import Evidence
+from netwarden.compliance.platforms.ios_rules import ev, nothing
+from netwarden.compliance.predicates import (
     AuditContext,
     Outcome,
     absent,
@@ -24,12 +27,10 @@ from netwarden.compliance.engine import (
     passed,
     predicate,
 )
-from netwarden.compliance.ios_rules import Args, ev, nothing
-from netwarden.compliance.models import Evidence
 from netwarden.inventory.models import InterfaceMode
 from netwarden.ios.normalize import banner_kind, filtered, from_hier, ignored
 from netwarden.ios.parse import Banner, IosConfig, Line, canonical_interface, interface_name
-from netwarden.ios.redact import redact_line
+from netwarden.ios.sanitize import redact_line
 
 # --- routing protocol authentication -----------------------------------------------------
 
@@ -177,7 +178,7 @@ def interfaces_by_role(ctx: AuditContext, role: str) -> list[Line]:
     return list(out)
 
 
-class RoleArgs(Args):
+class RoleArgs(FrozenModel):
     role: str
 
 

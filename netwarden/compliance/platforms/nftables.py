@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from netwarden.compliance.engine import (
+from netwarden.compliance.models import Evidence
+from netwarden.compliance.predicates import (
     AuditContext,
     Outcome,
     absent,
@@ -38,7 +39,6 @@ from netwarden.compliance.engine import (
     predicate,
     register_platform,
 )
-from netwarden.compliance.models import Evidence
 from netwarden.compliance.sources import Artifact
 
 Interval = tuple[int, int]
