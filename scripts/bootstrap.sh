@@ -3,22 +3,28 @@
 #  - as root: the Debian packages in scripts/debian-packages.txt (only the missing ones);
 #  - always: .venv with the pinned requirements and netwarden installed (editable),
 #    and the auditor's C kernels (collectors/auditor/native.c) compiled;
-#  - with --ansible-full (what `make pytest` runs): also .venv-ansible-full, the
-#    test-only venv with the full `ansible` package (requirements-ansible-full.txt:
-#    cisco.ios and ansible.netcommon, about 550 MB), for the tests that drive the
-#    simulator with real cisco.ios playbooks. Never needed to run netwarden itself.
+#  - with --ansible-full (what `make pytest` runs): also the test-only venvs, never
+#    needed to run netwarden itself: .venv-ansible-full with the full `ansible`
+#    package (requirements-ansible-full.txt: cisco.ios and ansible.netcommon, about
+#    550 MB), for the tests that drive the simulator with real cisco.ios playbooks,
+#    and .venv-scrapli2 with scrapli 2.x (requirements-scrapli2.txt, about 20 MB: it
+#    installs the same `scrapli` module as the 1.x pinned in requirements.txt);
+#  - with --scrapli2: .venv-scrapli2 only.
 # Idempotent and quick when nothing changed (stamp files keyed on the input hashes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 ANSIBLE_FULL_VENV=${ANSIBLE_FULL_VENV:-.venv-ansible-full}
+SCRAPLI2_VENV=${SCRAPLI2_VENV:-.venv-scrapli2}
 PYTHON=${PYTHON:-}
 WITH_ANSIBLE_FULL=0
+WITH_SCRAPLI2=0
 for arg in "$@"; do
     case "$arg" in
-        --ansible-full) WITH_ANSIBLE_FULL=1 ;;
-        *) printf 'bootstrap: unknown option %s (expected --ansible-full)\n' "$arg" >&2; exit 2 ;;
+        --ansible-full) WITH_ANSIBLE_FULL=1; WITH_SCRAPLI2=1 ;;
+        --scrapli2) WITH_SCRAPLI2=1 ;;
+        *) printf 'bootstrap: unknown option %s (expected --ansible-full or --scrapli2)\n' "$arg" >&2; exit 2 ;;
     esac
 done
 
@@ -102,10 +108,30 @@ make_ansible_full_venv() {
     echo "$want" > "$stamp"
 }
 
+make_scrapli2_venv() {
+    local py stamp want
+    py=$(pick_python)
+    want=$(sha256sum < requirements-scrapli2.txt | cut -c1-16)
+    stamp="$SCRAPLI2_VENV/.netwarden-bootstrap"
+    if [ -x "$SCRAPLI2_VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    if [ ! -x "$SCRAPLI2_VENV/bin/python" ]; then
+        log "creating $SCRAPLI2_VENV with $py (test-only: scrapli 2.x)"
+        "$py" -m venv "$SCRAPLI2_VENV"
+    fi
+    log "installing requirements-scrapli2.txt into $SCRAPLI2_VENV"
+    "$SCRAPLI2_VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-scrapli2.txt
+    echo "$want" > "$stamp"
+}
+
 install_debian_packages
 make_venv
 if [ "$WITH_ANSIBLE_FULL" = 1 ]; then
     make_ansible_full_venv
+fi
+if [ "$WITH_SCRAPLI2" = 1 ]; then
+    make_scrapli2_venv
 fi
 
 # The auditor's C kernels (collectors/auditor/native.c): built once per source change;

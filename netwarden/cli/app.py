@@ -34,6 +34,7 @@ from netwarden.cli.common import (
     _load,
     console,
     err_console,
+    notice,
     select_for,
 )
 from netwarden.cli.fleet import register as register_fleet_commands
@@ -95,13 +96,18 @@ def version() -> None:
 def inventory_check(
     inventory: InventoryOpt, vault_password_file: VaultOpt = None, as_json: JsonOpt = False
 ) -> None:
-    """Validate the inventory and report every problem at once (exit 2 if any)."""
+    """Validate the inventory and report every problem at once (exit 2 if any).
+
+    Warnings (a cable declared at one end only) are printed too; they do not fail the check.
+    """
     from netwarden.inventory import read_inventory  # noqa: PLC0415
+    from netwarden.inventory.checks import inventory_warnings  # noqa: PLC0415
 
     try:
         inv, problems = read_inventory(inventory, vault_password_file)
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
+    warnings = inventory_warnings(inv) if inv is not None else []
     if as_json:
         typer.echo(
             json.dumps(
@@ -109,21 +115,26 @@ def inventory_check(
                     "inventory": str(inventory),
                     "ok": not problems,
                     "problems": [p.model_dump() for p in problems],
+                    "warnings": [w.model_dump() for w in warnings],
                     "devices": len(inv.devices) if inv else 0,
                     "sites": len(inv.sites) if inv else 0,
                 },
                 indent=2,
             )
         )
-    elif problems:
+        raise typer.Exit(EXIT_USAGE if problems else EXIT_OK)
+    for warning in warnings:
+        notice("warning:", "yellow", str(warning))
+    if problems:
         for p in problems:
             console.print(str(p), highlight=False, markup=False, soft_wrap=True)
         err_console.print(f"[bold red]{len(problems)} problem(s)[/] in {inventory}")
     else:
         assert inv is not None  # noqa: S101  (no problems implies a model)
+        warned = f", {len(warnings)} warning(s)" if warnings else ""
         console.print(
             f"[green]ok[/]: {inventory}: {len(inv.sites)} sites, {len(inv.devices)} devices, "
-            f"{len(inv.zones)} zones, {len(inv.flow_policy.rules)} flow rules"
+            f"{len(inv.zones)} zones, {len(inv.flow_policy.rules)} flow rules{warned}"
         )
     raise typer.Exit(EXIT_USAGE if problems else EXIT_OK)
 

@@ -2,6 +2,8 @@
 
 Each check yields :class:`Problem` objects naming the file, line and key to fix.
 ``check_inventory`` runs them all and never stops at the first finding.
+``inventory_warnings`` runs the checks whose findings are worth fixing but do not
+make an inventory invalid (``inventory check`` prints them and still exits 0).
 """
 
 from __future__ import annotations
@@ -285,3 +287,50 @@ CHECKS: tuple[Check, ...] = (
 def check_inventory(inv: Inventory) -> list[Problem]:
     """Run every check; return all problems (empty when the inventory is clean)."""
     return [p for check in CHECKS for p in check(inv)]
+
+
+def check_links_both_ends(inv: Inventory) -> Iterator[Problem]:
+    """A cable between two devices that describe their cabling is declared at both ends.
+
+    An interface's ``peer`` names the device at the other end of its cable. When that
+    device is a switch, or declares ``peer`` on any of its own interfaces, it must
+    declare this cable back: as many of its interfaces name this device as this
+    device has interfaces naming it. Hosts and firewalls whose interfaces say nothing
+    of cabling (zones, addresses) are exempt: their cables are described from the
+    switch side. Each interface beyond the count of the far end is reported, at the
+    line of its ``peer``.
+    """
+    for dev in inv.devices.values():
+        for i, iface in enumerate(dev.interfaces):
+            peer = inv.devices.get(iface.peer or "")
+            if peer is None or peer.name == dev.name or not _describes_cabling(peer):
+                continue
+            here = [x.name for x in dev.interfaces if x.peer == peer.name]
+            back = [x.name for x in peer.interfaces if x.peer == dev.name]
+            if here.index(iface.name) < len(back):
+                continue
+            src = iface.src if iface.src.file else dev.src
+            found = (
+                f"its interfaces with peer: {dev.name} ({', '.join(back)}) are fewer"
+                if back
+                else f"no interface of {peer.name} has peer: {dev.name}"
+            )
+            yield _p(
+                src,
+                f"interfaces[{i}].peer",
+                f"the cable from {dev.name} {iface.name} to {peer.name} is declared on this side "
+                f"only: {found}; expected the port of {peer.name} at the other end to say "
+                f"peer: {dev.name} (in {peer.src.file or 'its host_vars'})",
+            )
+
+
+def _describes_cabling(dev: Device) -> bool:
+    return dev.function is Function.SWITCH or any(x.peer for x in dev.interfaces)
+
+
+WARNINGS: tuple[Check, ...] = (check_links_both_ends,)
+
+
+def inventory_warnings(inv: Inventory) -> list[Problem]:
+    """Findings that do not make the inventory invalid (``inventory check`` exits 0 on them)."""
+    return [p for check in WARNINGS for p in check(inv)]

@@ -197,6 +197,7 @@ def site_hosts(spec: SiteSpec) -> dict[str, tuple[str, dict[str, Any]]]:
         },
     )
     uplink_to = fw
+    uplinks = [fw]  # what each access switch's uplink ports (Gi1/1/1, Gi1/1/2 ...) face
     if spec.hq:
         for n in (1, 2):
             name = f"{spec.name}-core-sw{n}"
@@ -216,6 +217,12 @@ def site_hosts(spec: SiteSpec) -> dict[str, tuple[str, dict[str, Any]]]:
                     }
                     for i in range(1, spec.access_switches + 1)
                 ),
+                {  # the link between the two cores (their spanning tree needs no access switch)
+                    "name": f"TenGigabitEthernet1/0/{spec.access_switches + 2}",
+                    "mode": "trunk",
+                    "description": f"to {spec.name}-core-sw{3 - n}",
+                    "peer": f"{spec.name}-core-sw{3 - n}",
+                },
                 {
                     "name": f"Vlan{mgmt_vlan}",
                     "mode": "svi",
@@ -234,6 +241,9 @@ def site_hosts(spec: SiteSpec) -> dict[str, tuple[str, dict[str, Any]]]:
                 },
             )
         uplink_to = f"{spec.name}-core-sw1"
+        # the core pair is redundant: every access switch is cabled to both, and each end
+        # declares the cable (inventory check warns about a link declared on one side only)
+        uplinks = [f"{spec.name}-core-sw{n}" for n in (1, 2)]
     for n in range(1, spec.access_switches + 1):
         name = f"{spec.name}-acc-sw{n}"
         addr = _ip(k, mgmt_vlan, 20 + n)
@@ -277,12 +287,15 @@ def site_hosts(spec: SiteSpec) -> dict[str, tuple[str, dict[str, Any]]]:
                 "description": "unused",
                 "shutdown": True,
             },
-            {
-                "name": "GigabitEthernet1/1/1",
-                "mode": "trunk",
-                "description": f"uplink to {uplink_to}",
-                "peer": uplink_to,
-            },
+            *(
+                {
+                    "name": f"GigabitEthernet1/1/{u}",
+                    "mode": "trunk",
+                    "description": f"uplink to {peer}",
+                    "peer": peer,
+                }
+                for u, peer in enumerate(uplinks, start=1)
+            ),
             {"name": f"Vlan{mgmt_vlan}", "mode": "svi", "zone": "mgmt", "address": f"{addr}/24"},
         ]
         hosts[name] = (

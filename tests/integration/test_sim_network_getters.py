@@ -21,6 +21,7 @@ from netwarden.lab.sim.fleet import Credentials, SimFleet, specs_from_inventory
 from netwarden.lab.sim.shows_cdp import full_name
 from netwarden.lab.sim.shows_health import _ntp_address
 from netwarden.lab.sim.shows_l2 import mac_entries
+from netwarden.lab.sim.shows_stp import trees
 from netwarden.lab.sim.shows_util import abbreviate
 from tests.integration.labfleet import netmiko_args
 
@@ -76,8 +77,17 @@ def test_get_mac_address_table_lists_the_learned_hosts(fleet: SimFleet, access: 
     up_access = [i for i in ctx.interfaces if i.switchport_mode == "access" and i.line_protocol_up]
     assert up_access, "the example switch has access ports with link"
     assert {abbreviate(i.name) for i in up_access} <= {e["interface"] for e in table}
-    uplink = next(n for n in ctx.lldp_neighbors)
-    assert napalm_mac(uplink.remote_chassis_id) in {e["mac"] for e in table}
+    # a neighbour is learned on an uplink that spanning tree lets forward, not on a blocked one
+    learned = {(e["mac"], e["interface"]) for e in table}
+    forwarding = trees(ctx)[1]
+    states = []
+    for uplink in ctx.lldp_neighbors:
+        state = forwarding.port(uplink.local_interface)
+        assert state is not None
+        seen = (napalm_mac(uplink.remote_chassis_id), abbreviate(uplink.local_interface))
+        assert (seen in learned) is state.forwarding, uplink.local_interface
+        states.append(state.forwarding)
+    assert True in states  # the root port
 
 
 def test_get_route_to_connected_static_and_default(access: Any) -> None:

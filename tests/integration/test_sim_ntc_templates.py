@@ -23,6 +23,7 @@ from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.fleet import Credentials, SimFleet, synthetic_fleet
 from netwarden.lab.sim.showmodel import ShowContext
 from netwarden.lab.sim.shows_l2 import mac_entries
+from netwarden.lab.sim.shows_stp import trees
 from netwarden.lab.sim.shows_util import abbreviate
 from tests.integration.labfleet import netmiko_args
 
@@ -186,6 +187,20 @@ def _spanning_tree(rows: Rows, ctx: ShowContext) -> None:
             assert ((str(itf.access_vlan), abbreviate(itf.name)) in pairs) is up, itf.name
 
 
+def _spanning_tree_root(rows: Rows, ctx: ShowContext) -> None:
+    parsed = _by(rows, "vlan_id")
+    expected = trees(ctx)
+    assert set(parsed) == {f"VLAN{vlan:04d}" for vlan in expected}
+    for vlan, tree in expected.items():
+        row = parsed[f"VLAN{vlan:04d}"]
+        assert (row["priority"], row["root_id"], row["root_cost"]) == (
+            str(tree.root.priority),
+            tree.root.mac,
+            str(tree.root_cost),
+        )
+        assert row["root_port"] == (abbreviate(tree.root_port) if tree.root_port else "")
+
+
 def _switchport(rows: Rows, ctx: ShowContext) -> None:
     parsed = _by(rows, "interface")
     for itf in ctx.interfaces:
@@ -297,6 +312,7 @@ CASES: dict[tuple[str, ...], tuple[str, Check]] = {
     ("mac-address-table",): ("show mac-address-table", _mac_table(dynamic=False)),
     ("spanning-tree",): ("show spanning-tree", _spanning_tree),
     ("spanning-tree", "vlan"): ("show spanning-tree vlan 20", _spanning_tree),
+    ("spanning-tree", "root"): ("show spanning-tree root", _spanning_tree_root),
     ("interfaces", "switchport"): ("show interfaces switchport", _switchport),
     ("interfaces", "transceiver"): ("show interface transceiver", _transceiver),
     ("etherchannel", "summary"): ("show etherchannel summary", _etherchannel),
@@ -326,6 +342,7 @@ NO_TEMPLATE: dict[tuple[str, ...], str] = {
     ("interfaces", "summary"): _MISROUTED,
     ("interfaces", "counters"): _MISROUTED,
     ("interfaces", "trunk"): _MISROUTED,
+    ("spanning-tree", "summary"): _NONE + " (routed to `show spanning-tree`, which finds no rows)",
     ("ipv6", "interface"): _NONE + " (only `show ipv6 interface brief`)",
     ("lldp",): _NONE,
     ("lldp", "interface"): _NONE,

@@ -109,6 +109,14 @@ SHOW_HELP: dict[str, str] = {
     "vlan": "VTP VLAN status",
     "vrf": "VPN Routing/Forwarding instance information",
 }
+# Where a keyword means something else after another keyword (IOS's own words there).
+SHOW_PATH_HELP: dict[tuple[str, ...], dict[str, str]] = {
+    ("spanning-tree",): {
+        "root": "Status and configuration of the root bridge",
+        "summary": "Summary of port states",
+        "vlan": "VLAN Switch Spanning Trees",
+    },
+}
 _FILTER_HELP = {
     "begin": "Begin with the line that matches",
     "count": "Count number of lines which match regexp",
@@ -186,7 +194,8 @@ def _show_level(args: Sequence[str]) -> _Level | int:
     renders = found.renderer is not None or found.path[:1] in (
         ("running-config",), ("startup-config",), ("archive",), ("flash:",), ("privilege",),
     )  # fmt: skip
-    keywords = {word: SHOW_HELP.get(word, "") for word in children}
+    special = SHOW_PATH_HELP.get(found.path, {})
+    keywords = {word: special.get(word) or SHOW_HELP.get(word, "") for word in children}
     if found.path[:1] == ("interfaces",) or found.path == ("running-config", "interface"):
         argument: tuple[str, str] | None = ("WORD", "Interface name (GigabitEthernet1/0/1 ...)")
         return _Level(keywords, argument, complete=renders, pipe=renders)

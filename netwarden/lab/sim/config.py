@@ -27,6 +27,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from netwarden.lab.sim import stpconfig
 from netwarden.lab.sim.cligrammar import (
     bad_word_index,
     expand_config_words,
@@ -126,6 +127,9 @@ _SINGLE_VALUED: dict[tuple[str, ...], int] = {
     ("ip", "ssh", "authentication-retries"): 3,
     ("ip", "ssh", "source-interface"): 3,
     ("spanning-tree", "mode"): 2,
+    ("spanning-tree", "cost"): 2,
+    ("spanning-tree", "port-priority"): 2,
+    ("spanning-tree", "pathcost", "method"): 3,
     ("vtp", "mode"): 2,
     ("vtp", "domain"): 2,
     ("path",): 1,
@@ -188,7 +192,7 @@ def _negation_shown(words: list[str]) -> tuple[str, ...] | None:
     return None
 
 
-def _normalize(line: str) -> str:
+def normalize_line(line: str) -> str:
     return " ".join(line.split())
 
 
@@ -213,6 +217,7 @@ class ConfigTree:
 
     def __init__(self, root: list[ConfigNode] | None = None) -> None:
         self.root: list[ConfigNode] = root if root is not None else []
+        self.revision = 0  # counts the changes made through ConfigApplier (see stpdomain)
 
     @classmethod
     def build(cls, text: str, physical: frozenset[str] = frozenset()) -> ConfigTree:
@@ -224,9 +229,14 @@ class ConfigTree:
     def copy(self) -> ConfigTree:
         return ConfigTree(copy.deepcopy(self.root))
 
-    def apply_text(self, text: str, physical: frozenset[str] = frozenset()) -> list[str]:
+    def apply_text(
+        self,
+        text: str,
+        physical: frozenset[str] = frozenset(),
+        stp_root: stpconfig.RootView | None = None,
+    ) -> list[str]:
         """Apply a config file (indentation gives the hierarchy); return the errors."""
-        applier = ConfigApplier(self, physical)
+        applier = ConfigApplier(self, physical, stp_root)
         errors: list[str] = []
         for raw in text.splitlines():
             result = applier.feed_file_line(raw)
@@ -293,9 +303,15 @@ def _render(node: ConfigNode, depth: int, out: list[str]) -> None:
 class ConfigApplier:
     """Feeds command lines into a tree with the modes of IOS configuration mode."""
 
-    def __init__(self, tree: ConfigTree, physical: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        tree: ConfigTree,
+        physical: frozenset[str] = frozenset(),
+        stp_root: stpconfig.RootView | None = None,
+    ) -> None:
         self.tree = tree
         self.physical = physical
+        self.stp_root = stp_root  # the current roots, for ``spanning-tree vlan N root primary``
         self.path: list[tuple[ConfigNode, str, int]] = []  # (node, mode, indent)
         self._banner: list[str] | None = None
         self._banner_delim = ""
@@ -314,6 +330,18 @@ class ConfigApplier:
     # ------------------------------------------------------------------ input
     def feed_file_line(self, raw: str) -> ApplyResult:
         """One line of a config file: indentation decides the mode."""
+        return self._counted(self._file_line(raw))
+
+    def feed_interactive(self, line: str) -> ApplyResult:
+        """One line typed in configuration mode: the mode decides, as on a terminal."""
+        return self._counted(self._interactive(line))
+
+    def _counted(self, result: ApplyResult) -> ApplyResult:
+        if result.changed:
+            self.tree.revision += 1
+        return result
+
+    def _file_line(self, raw: str) -> ApplyResult:
         if self._banner is not None:
             return self._feed_banner(self._banner, raw)
         stripped = raw.strip()
@@ -333,8 +361,7 @@ class ConfigApplier:
                 self.path.pop()
         return self._command(stripped, indent)
 
-    def feed_interactive(self, line: str) -> ApplyResult:
-        """One line typed in configuration mode: the mode decides, as on a terminal."""
+    def _interactive(self, line: str) -> ApplyResult:
         if self._banner is not None:
             return self._feed_banner(self._banner, line)
         stripped = line.strip()
@@ -386,6 +413,8 @@ class ConfigApplier:
             return ApplyResult(error=error, message=message, error_word=word)
         if not self.path and words[0] == "username" and len(words) >= 2:
             return self._username(words)
+        if not self.path and stpconfig.handles(words := stpconfig.expand(words)):
+            return self._stp_vlan(words)
         if not self.path and words[:2] in (["enable", "secret"], ["enable", "algorithm-type"]):
             return ApplyResult(changed=_set(self._children(), enable_secret_line(words)))
         text = " ".join(words)
@@ -409,6 +438,24 @@ class ConfigApplier:
         except CredentialError as exc:
             return ApplyResult(error="refused", message=str(exc))
         return ApplyResult(changed=_set(self._children(), text))
+
+    def _stp_vlan(self, words: list[str]) -> ApplyResult:
+        """``spanning-tree vlan ...``: the per-VLAN lines rewritten as IOS stores them."""
+        nodes = [n for n in self.tree.root if stpconfig.is_vlan_line(n.text)]
+        outcome = stpconfig.vlan_command(words, [n.text for n in nodes], self.stp_root)
+        if outcome.error or outcome.lines == [n.text for n in nodes]:
+            return ApplyResult(
+                error=outcome.error, message=outcome.message, error_word=outcome.error_word
+            )
+        where = (
+            self.tree.root.index(nodes[0])
+            if nodes
+            else _insert_position(self.tree.root, "spanning-tree")
+        )
+        for node in nodes:
+            self.tree.root.remove(node)
+        self.tree.root[where:where] = [ConfigNode(text) for text in outcome.lines]
+        return ApplyResult(changed=True)
 
     def _start_banner(self, line: str) -> ApplyResult:
         match = _BANNER_RE.match(line.strip())
@@ -508,69 +555,3 @@ def _negate(children: list[ConfigNode], words: list[str], *, store: bool) -> boo
             children.insert(_insert_position(children, text), ConfigNode(text))
             changed = True
     return changed
-
-
-# ------------------------------------------------------------------- diffs
-def contextual_diff(old: ConfigTree, new: ConfigTree) -> str:
-    """``show archive config differences OLD NEW``: lines of NEW (+) and OLD (-)."""
-    lines = _ctx_diff(old.root, new.root, 0)
-    head = "!Contextual Config Diffs:"
-    if not lines:
-        return f"{head}\n!No changes were found\n"
-    return head + "\n" + "\n".join(lines) + "\n"
-
-
-def _ctx_diff(old: list[ConfigNode], new: list[ConfigNode], depth: int) -> list[str]:
-    out: list[str] = []
-    old_by_text = {n.text: n for n in old}
-    new_texts = {n.text for n in new}
-    indent = " " * depth
-    for node in new:
-        previous = old_by_text.get(node.text)
-        if previous is None:
-            _signed(node, "+", depth, out)
-            continue
-        sub = _ctx_diff(previous.children, node.children, depth + 1)
-        if sub:
-            out.append(indent + node.text)
-            out.extend(sub)
-    for node in old:
-        if node.text not in new_texts:
-            _signed(node, "-", depth, out)
-    return out
-
-
-def _signed(node: ConfigNode, sign: str, depth: int, out: list[str]) -> None:
-    out.append(" " * depth + sign + node.text)
-    for child in node.children:
-        _signed(child, sign, depth + 1, out)
-
-
-def incremental_diff(running: ConfigTree, text: str, physical: frozenset[str] = frozenset()) -> str:
-    """``show archive config incremental-diffs FILE``: the file's lines that change running."""
-    scratch = running.copy()
-    applier = ConfigApplier(scratch, physical)
-    out: list[str] = []
-    printed_context: list[str] = []
-    for raw in text.splitlines():
-        result = applier.feed_file_line(raw)
-        if result.end:
-            break
-        if applier.in_banner or not (result.changed or result.error):
-            continue
-        stripped = raw.strip()
-        context = [node.text for node, _mode, _indent in applier.path]
-        if stripped and context and context[-1] == _normalize(stripped):
-            context = context[:-1]  # the line entered a mode: it is its own context
-        for depth, parent in enumerate(context):
-            if printed_context[depth : depth + 1] != [parent]:
-                out.append(" " * depth + parent)
-        printed_context = context + ([_normalize(stripped)] if result.changed else [])
-        if raw.startswith("banner"):
-            banner = scratch.top_starting(" ".join(raw.split()[:2]))
-            out.append(banner[0].text if banner else stripped)
-        else:
-            out.append(" " * len(context) + _normalize(stripped))
-    if not out:
-        return "!List of Commands:\nend\n!No changes were found\n"
-    return "!List of Commands:\n" + "\n".join(out) + "\nend\n"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-from netwarden.lab.sim.config import ConfigNode
+from netwarden.lab.sim.config import ConfigNode, ConfigTree
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.showmodel import (
     ArpEntryView,
@@ -133,9 +135,25 @@ def _extra_fields(node: ConfigNode) -> dict[str, Any]:
             extra["vrf"] = words[2]
         elif words[:3] == ["ip", "vrf", "forwarding"] and len(words) > 3:
             extra["vrf"] = words[3]
+        elif words[:1] == ["spanning-tree"] and len(words) >= 2:
+            extra.update(_stp_port_fields(words[1:]))
     if ipv6:
         extra["ipv6"] = tuple(ipv6)
     return extra
+
+
+def _stp_port_fields(words: list[str]) -> dict[str, Any]:
+    """``spanning-tree cost|port-priority|portfast ...`` of an interface (words after the first)."""
+    if words[0] == "cost" and words[1:2] and words[1].isdigit():
+        return {"stp_cost": int(words[1])}
+    if words[0] == "port-priority" and words[1:2] and words[1].isdigit():
+        return {"stp_port_priority": int(words[1])}
+    if words[0] == "portfast":
+        rest = words[1:]
+        return {
+            "portfast": "disable" if "disable" in rest else "trunk" if "trunk" in rest else "edge"
+        }
+    return {}
 
 
 _SWITCHPORT_TYPES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet",
@@ -163,18 +181,31 @@ def _users(nodes: list[ConfigNode]) -> tuple[UserView, ...]:
     return tuple(users)
 
 
+def vlan_names(tree: ConfigTree) -> dict[int, str]:
+    """The VLANs of a config (VLAN 1 always) and their names."""
+    vlans: dict[int, str] = {1: "default"}
+    for node in tree.top_starting("vlan"):
+        words = node.words()
+        if len(words) == 2 and words[1].isdigit():
+            name = next((c.text.split(None, 1)[1] for c in node.children
+                         if c.text.startswith("name ")), f"VLAN{int(words[1]):04d}")  # fmt: skip
+            vlans[int(words[1])] = name
+    return vlans
+
+
+def bridge_mac(device: SimDevice, interfaces: Sequence[InterfaceView]) -> str:
+    """The MAC ``show version`` reports (its first port's): LLDP's chassis ID, the bridge ID's MAC."""
+    if not device.spec.base_mac:
+        return device.spec.base_mac
+    return chassis_mac(device.spec.base_mac, [i.name for i in interfaces])
+
+
 def build_context(device: SimDevice, current_line: int | None = None) -> ShowContext:
     """A snapshot of everything show commands render, taken under the device lock."""
     with device.lock:
         tree = device.running
         interfaces = interface_views(device)
-        vlans: dict[int, str] = {1: "default"}
-        for node in tree.top_starting("vlan"):
-            words = node.words()
-            if len(words) == 2 and words[1].isdigit():
-                name = next((c.text.split(None, 1)[1] for c in node.children
-                             if c.text.startswith("name ")), f"VLAN{int(words[1]):04d}")  # fmt: skip
-                vlans[int(words[1])] = name
+        vlans = vlan_names(tree)
         sessions = tuple(
             SessionView(
                 line=f"vty {line.number}",
@@ -233,11 +264,9 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             memory_total_bytes=device.spec.memory_total_bytes,
             memory_used_bytes=device.spec.memory_total_bytes // 3,
             hosts=tuple(hosts),
-            # the MAC ``show version`` reports (its first port's): LLDP's chassis ID
-            base_mac=(
-                chassis_mac(device.spec.base_mac, [i.name for i in interfaces])
-                if device.spec.base_mac
-                else device.spec.base_mac
+            base_mac=bridge_mac(device, interfaces),
+            spanning_tree=(
+                partial(device.stp_source.trees, device.spec.name) if device.stp_source else None
             ),
         )
 

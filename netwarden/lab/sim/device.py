@@ -18,10 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from netwarden.lab.sim import passwords
-from netwarden.lab.sim.config import ConfigNode, ConfigTree, incremental_diff
+from netwarden.lab.sim.config import ConfigNode, ConfigTree
+from netwarden.lab.sim.configdiff import incremental_diff
 from netwarden.lab.sim.flash import Flash, split_path
 from netwarden.lab.sim.showmodel import LogEntry
 from netwarden.lab.sim.specs import DeviceSpec, Faults, initial_config
+from netwarden.lab.sim.stp import BridgeId, SpanningTreeSource
 
 if TYPE_CHECKING:
     import paramiko
@@ -90,6 +92,7 @@ class SimDevice:
         self.faults = Faults()
         self.host_key = host_key
         self.bound_port = spec.port
+        self.stp_source: SpanningTreeSource | None = None  # the fleet's spanning tree (stpdomain)
         self.physical = frozenset(i.name for i in spec.interfaces if _is_physical(i.name))
         user_hash = passwords.type9(spec.password) if spec.password else "0 "
         enable_hash = passwords.type9(spec.enable_secret) if spec.enable_secret else "0 "
@@ -126,6 +129,11 @@ class SimDevice:
             if itf.name in self.physical and text not in present:
                 last = last + 1 if last >= 0 else len(tree.root)
                 tree.root.insert(last, ConfigNode(text))
+
+    def stp_root(self, vlan: int) -> tuple[BridgeId | None, str]:
+        """The root of ``vlan`` as this switch sees it, and its own bridge MAC (``root primary``)."""
+        tree = self.stp_source.trees(self.spec.name).get(vlan) if self.stp_source else None
+        return (tree.root, tree.bridge.mac) if tree is not None else (None, "")
 
     # ------------------------------------------------------------------ log
     def add_log(self, mnemonic: str, message: str) -> None:
@@ -241,7 +249,7 @@ class SimDevice:
     def merge(self, text: str) -> list[str]:
         """Apply a config file to running (``copy FILE running-config``); return errors."""
         with self.lock:
-            return self.running.apply_text(text, self.physical)
+            return self.running.apply_text(text, self.physical, self.stp_root)
 
     def incremental(self, text: str) -> str:
         with self.lock:
@@ -251,7 +259,7 @@ class SimDevice:
         """``configure replace``: running becomes the file; return the file's errors."""
         with self.lock:
             tree = ConfigTree()
-            errors = tree.apply_text(text, self.physical)
+            errors = tree.apply_text(text, self.physical, self.stp_root)
             self.ensure_interfaces(tree)
             self.running = tree
             return errors

@@ -38,6 +38,7 @@ from netwarden.lab.sim.specs import (
     synthetic_spec,
     system_description,
 )
+from netwarden.lab.sim.stpdomain import StpDomain, links_of
 from netwarden.signals import GracefulStop, deferred_signals
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class SimFleet:
     def __init__(self, specs: Sequence[DeviceSpec], credentials: Credentials | None = None) -> None:
         self.credentials = credentials
         self.devices: dict[str, SimDevice] = {s.name: SimDevice(s) for s in specs}
+        # one spanning tree over the fleet's links (those its LLDP/CDP neighbours describe)
+        self.stp = StpDomain(self.devices.values(), links_of(specs)).attach()
         self.server = SimServer(self.devices.values())
         self._started = False
 

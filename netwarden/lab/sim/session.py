@@ -318,7 +318,9 @@ class CliSession(LineEditing, ExecCommands):
         return invalid_at(self.prompt(), line.index(args[0]))
 
     def _enter_config(self) -> str:
-        self.applier = ConfigApplier(self.device.running, self.device.physical)
+        self.applier = ConfigApplier(
+            self.device.running, self.device.physical, self.device.stp_root
+        )
         self.config_changed = False
         return "Enter configuration commands, one per line.  End with CNTL/Z."
 
@@ -341,7 +343,9 @@ class CliSession(LineEditing, ExecCommands):
             return self._exec_line(stripped[2:].strip())
         with self.device.lock:
             if self.applier.tree is not self.device.running:  # replaced or reverted meanwhile
-                self.applier = ConfigApplier(self.device.running, self.device.physical)
+                self.applier = ConfigApplier(
+                    self.device.running, self.device.physical, self.device.stp_root
+                )
             prompt = self.prompt()
             result = self.applier.feed_interactive(line)
         if result.changed:

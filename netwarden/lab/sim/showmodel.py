@@ -8,8 +8,13 @@ config tree directly, so they are unit-testable with a hand-built context.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netwarden.lab.sim.stp import VlanTree
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,9 @@ class InterfaceView:
     channel_mode: str = ""  # "active", "passive", "on", "desirable", "auto"
     ipv6: tuple[str, ...] = ()  # "2001:DB8::1/64" as IOS prints them (upper case)
     vrf: str = ""  # ``vrf forwarding NAME`` / ``ip vrf forwarding NAME``
+    stp_cost: int | None = None  # ``spanning-tree cost N`` (None: the speed's cost)
+    stp_port_priority: int = 128  # ``spanning-tree port-priority N``
+    portfast: str = ""  # ``spanning-tree portfast``: "edge", "trunk", "disable" or "" (not set)
 
 
 @dataclass(frozen=True)
@@ -148,3 +156,6 @@ class ShowContext:
     hosts: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (name, address)
     nvram_total_bytes: int = 524_288  # "Using N out of M bytes" in ``show startup-config``
     base_mac: str = "0000.0000.0000"  # the chassis MAC (bridge ID, LACP system ID, LLDP)
+    # The fleet's spanning tree as this device sees it, by VLAN; None: a device alone
+    # (the renderers elect over its own ports). Called only by the commands that need it.
+    spanning_tree: Callable[[], Mapping[int, VlanTree]] | None = None

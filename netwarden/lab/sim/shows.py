@@ -26,6 +26,7 @@ from netwarden.lab.sim import (
     shows_l2,
     shows_l3,
     shows_neighbors,
+    shows_stp,
     shows_system,
 )
 from netwarden.lab.sim.showmodel import ShowContext
@@ -96,8 +97,10 @@ COMMANDS: tuple[tuple[tuple[str, ...], Renderer], ...] = (
         lambda ctx, a: shows_l2.mac_address_table(ctx, ["dynamic", *a]),
     ),
     (("mac-address-table",), shows_l2.mac_address_table),
-    (("spanning-tree",), shows_l2.spanning_tree),
-    (("spanning-tree", "vlan"), lambda ctx, a: shows_l2.spanning_tree(ctx, ["vlan", *a])),
+    (("spanning-tree",), shows_stp.spanning_tree),
+    (("spanning-tree", "vlan"), lambda ctx, a: shows_stp.spanning_tree(ctx, ["vlan", *a])),
+    (("spanning-tree", "root"), shows_stp.spanning_tree_root),
+    (("spanning-tree", "summary"), shows_stp.spanning_tree_summary),
     (("interfaces", "switchport"), shows_l2.interfaces_switchport),
     (("interfaces", "trunk"), shows_l2.interfaces_trunk),
     (("interfaces", "transceiver"), shows_l2.interfaces_transceiver),

@@ -5,11 +5,11 @@ config and link state), so it changes when the config does, as on a device:
 
 * the MAC table learns one host on each access port that is up (a MAC derived
   from the device and port, stable across runs), the neighbour's chassis MAC on
-  each uplink with a CDP/LLDP neighbour, and the ARP neighbours' MACs on the
-  first uplink; the CPU's static entries come first, as on a Catalyst;
-* spanning tree runs per VLAN of the config (the mode of ``spanning-tree mode``),
-  over the ports that are up and carry the VLAN; the device is the root bridge of
-  every VLAN (the simulated fleet has no spanning-tree protocol between devices);
+  each uplink with a CDP/LLDP neighbour that forwards in its native VLAN, and the
+  ARP neighbours' MACs on the way to the root (the root port, else the first
+  uplink forwarding in the VLAN); the CPU's static entries come first, as on a Catalyst;
+* trunks list the VLANs they forward in, as the fleet's spanning tree decides
+  (:mod:`~netwarden.lab.sim.shows_stp`);
 * ports with ``channel-group`` form their port-channels (bundled when up).
 """
 
@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from functools import lru_cache
 
+from netwarden.lab.sim import shows_stp
 from netwarden.lab.sim.showmodel import InterfaceView, ShowContext
-from netwarden.lab.sim.shows_util import abbreviate, config_value, find_interface, kind_of
+from netwarden.lab.sim.shows_util import abbreviate, find_interface, kind_of
+from netwarden.lab.sim.stp import vlan_ranges
+from netwarden.lab.sim.stpbridge import carried_vlans
 
 _CPU_MACS = ("0100.0ccc.cccc", "0100.0ccc.cccd", "0180.c200.0000", "0180.c200.0001")
 _PRIORITY = 32768
@@ -43,43 +45,19 @@ def host_mac(hostname: str, port: str) -> str:
     return f"5254.{digest[0:4]}.{digest[4:8]}"
 
 
-def _vlans_of(itf: InterfaceView, vlans: Sequence[int]) -> list[int]:
-    """The VLANs a switchport carries (access VLAN, or the trunk's allowed ones)."""
-    if itf.switchport_mode == "access":
-        return [itf.access_vlan or 1]
-    if itf.switchport_mode == "trunk":
-        allowed = _expand(itf.trunk_allowed)
-        return [v for v in vlans if v in allowed]
-    return []
-
-
-@lru_cache(maxsize=256)
-def _expand(ranges: str) -> frozenset[int]:
-    """``1-3,10`` -> {1, 2, 3, 10}; ``all`` and ``none`` as IOS reads them.
-
-    Cached: ``show spanning-tree`` asks it for every port and VLAN, and the
-    default ``1-4094`` is a set of 4094 VLANs.
-    """
-    if ranges.lower() == "all":
-        return frozenset(range(1, 4095))
-    if ranges.lower() == "none":
-        return frozenset()
-    found: set[int] = set()
-    for part in ranges.split(","):
-        low, _, high = part.partition("-")
-        if low.isdigit() and (not high or high.isdigit()):
-            found.update(range(int(low), int(high or low) + 1))
-    return frozenset(found)
-
-
 def _uplinks(ctx: ShowContext) -> list[InterfaceView]:
     return [i for i in ctx.interfaces if i.switchport_mode == "trunk" and _up(i)]
 
 
 def mac_entries(ctx: ShowContext) -> list[tuple[int, str, str]]:
-    """(VLAN, MAC, port) of the dynamic entries, as ``show mac address-table`` lists them."""
+    """(VLAN, MAC, port) of the dynamic entries, as ``show mac address-table`` lists them.
+
+    A port that spanning tree blocks learns nothing; the ARP neighbours (beyond the
+    uplinks) are learned on the way to the root of their VLAN.
+    """
     entries: list[tuple[int, str, str]] = []
     neighbors = {n.local_interface: n for n in ctx.lldp_neighbors}
+    trees = shows_stp.trees(ctx)
     for itf in ctx.interfaces:
         if not _up(itf) or itf.switchport_mode is None:
             continue
@@ -87,7 +65,9 @@ def mac_entries(ctx: ShowContext) -> list[tuple[int, str, str]]:
             entries.append((itf.access_vlan or 1, host_mac(ctx.hostname, itf.name), itf.name))
         elif itf.name in neighbors:
             native = itf.native_vlan
-            entries.append((native, neighbors[itf.name].remote_chassis_id, itf.name))
+            state = trees[native].port(itf.name) if native in trees else None
+            if state is None or state.forwarding:
+                entries.append((native, neighbors[itf.name].remote_chassis_id, itf.name))
     uplinks = _uplinks(ctx)
     if uplinks:
         svis = {i.name: i for i in ctx.interfaces}
@@ -96,9 +76,20 @@ def mac_entries(ctx: ShowContext) -> list[tuple[int, str, str]]:
             if entry.age_minutes is None or svi is None or not svi.name.startswith("Vlan"):
                 continue
             vlan = int(svi.name[4:])
-            if (vlan, entry.mac, uplinks[0].name) not in entries:
-                entries.append((vlan, entry.mac, uplinks[0].name))
+            port = _towards_root(ctx, vlan, uplinks)
+            if (vlan, entry.mac, port) not in entries:
+                entries.append((vlan, entry.mac, port))
     return sorted(entries)
+
+
+def _towards_root(ctx: ShowContext, vlan: int, uplinks: Sequence[InterfaceView]) -> str:
+    """The uplink towards the rest of the network in ``vlan``: the root port, else the first
+    uplink forwarding in it, else the first uplink."""
+    tree = shows_stp.trees(ctx).get(vlan)
+    if tree is not None and tree.root_port is not None:
+        return tree.root_port
+    forwarding = [u.name for u in uplinks if shows_stp.forwarding(ctx, u.name, [vlan])]
+    return (forwarding or [uplinks[0].name])[0]
 
 
 def mac_address_table(ctx: ShowContext, args: Sequence[str]) -> str | None:
@@ -123,69 +114,6 @@ def mac_address_table(ctx: ShowContext, args: Sequence[str]) -> str | None:
         count += 1
     lines.append(f"Total Mac Addresses for this criterion: {count} ")
     return "\n".join(lines)
-
-
-def _stp_protocol(ctx: ShowContext) -> str:
-    mode = config_value(ctx.running_config, r"spanning-tree mode (\S+)", "pvst")
-    return {"rapid-pvst": "rstp", "mst": "mstp"}.get(mode, "ieee")
-
-
-def _cost(itf: InterfaceView) -> int:
-    """The short-method port cost of the port's speed."""
-    speed = itf.speed_mbps
-    return 2 if speed >= 10_000 else 4 if speed >= 1000 else 19 if speed >= 100 else 100
-
-
-def spanning_tree(ctx: ShowContext, args: Sequence[str]) -> str | None:
-    """``show spanning-tree [vlan N]``: one block per VLAN with ports in it."""
-    words = [w.lower() for w in args]
-    wanted: int | None = None
-    if words:
-        if len(words) != 2 or not "vlan".startswith(words[0]) or not words[1].isdigit():
-            return None
-        wanted = int(words[1])
-    protocol = _stp_protocol(ctx)
-    port_numbers = {i.name: n for n, i in enumerate(ctx.interfaces, start=1)}
-    blocks: list[str] = []
-    for vlan_id, _name in ctx.vlans:
-        if wanted is not None and vlan_id != wanted:
-            continue
-        ports = [
-            i
-            for i in ctx.interfaces
-            if _up(i) and i.channel_group is None and vlan_id in _vlans_of(i, [vlan_id])
-        ]
-        if not ports:
-            continue
-        priority = _PRIORITY + vlan_id
-        timers = "Hello Time   2 sec  Max Age 20 sec  Forward Delay 15 sec"
-        lines = [
-            "",
-            f"VLAN{vlan_id:04d}",
-            f"  Spanning tree enabled protocol {protocol}",
-            f"  Root ID    Priority    {priority}",
-            f"             Address     {ctx.base_mac}",
-            "             This bridge is the root",
-            f"             {timers}",
-            "",
-            f"  Bridge ID  Priority    {priority}  (priority {_PRIORITY} sys-id-ext {vlan_id})",
-            f"             Address     {ctx.base_mac}",
-            f"             {timers}",
-            "             Aging Time  300 sec",
-            "",
-            "Interface           Role Sts Cost      Prio.Nbr Type",
-            "------------------- ---- --- --------- -------- --------------------------------",
-        ]
-        for itf in ports:
-            kind = "P2p Edge" if itf.switchport_mode == "access" else "P2p"
-            number = f"128.{port_numbers[itf.name]}"
-            lines.append(f"{abbreviate(itf.name):<20}Desg FWD {_cost(itf):<9} {number:<8} {kind}")
-        blocks.append("\n".join(lines))
-    if not blocks:
-        if wanted is not None:
-            return f"Spanning tree instance(s) for vlan {wanted} does not exist."
-        return "No spanning tree instance exists."
-    return "\n".join(blocks) + "\n"
 
 
 def _switchport_block(itf: InterfaceView) -> list[str]:
@@ -253,21 +181,6 @@ def interfaces_switchport(ctx: ShowContext, args: Sequence[str]) -> str | None:
     return "\n".join(lines)
 
 
-def _ranges(vlans: Sequence[int]) -> str:
-    """[1, 2, 3, 10] -> ``1-3,10``."""
-    parts: list[str] = []
-    ordered = sorted(set(vlans))
-    start = previous = ordered[0] if ordered else 0
-    for vlan in [*ordered[1:], None]:
-        if vlan is not None and vlan == previous + 1:
-            previous = vlan
-            continue
-        parts.append(str(start) if start == previous else f"{start}-{previous}")
-        if vlan is not None:
-            start = previous = vlan
-    return ",".join(parts) if ordered else "none"
-
-
 def interfaces_trunk(ctx: ShowContext, args: Sequence[str]) -> str | None:
     """``show interfaces trunk``: the four tables of the trunks that are up."""
     if args:
@@ -289,8 +202,15 @@ def interfaces_trunk(ctx: ShowContext, args: Sequence[str]) -> str | None:
     for index, title in enumerate(titles):
         lines += ["", f"Port        {title}"]
         for itf in trunks:
-            allowed = itf.trunk_allowed if index == 0 else _ranges(_vlans_of(itf, configured))
-            lines.append(f"{abbreviate(itf.name):<12}{allowed}")
+            active = carried_vlans(itf, configured)
+            shown = (
+                itf.trunk_allowed
+                if index == 0
+                else vlan_ranges(
+                    active if index == 1 else shows_stp.forwarding(ctx, itf.name, active)
+                )
+            )
+            lines.append(f"{abbreviate(itf.name):<12}{shown}")
     return "\n".join(lines)
 
 

@@ -48,6 +48,8 @@ def _configure(term: Terminal, *lines: str) -> str:
         "show cdp neighbors detail",
         "show ip route",
         "show spanning-tree",
+        "show spanning-tree root",
+        "show spanning-tree summary",
         "show interfaces switchport",
         "show interfaces trunk",
         "show interfaces status",
@@ -99,7 +101,32 @@ def test_spanning_tree_per_configured_vlan(term: Terminal) -> None:
     tree = term.type("show spanning-tree")
     assert "VLAN0030\n  Spanning tree enabled protocol rstp" in tree
     block = tree.split("VLAN0030")[1].split("VLAN00")[0]
-    assert re.search(r"^Gi1/0/2\s+Desg FWD 4\s+128\.2\s+P2p Edge", block, re.M)
+    # alone, the switch is the root of its VLANs; without portfast a port is not an edge
+    assert "This bridge is the root" in block
+    assert re.search(r"^Gi1/0/2\s+Desg FWD 4\s+128\.2\s+P2p$", block, re.M)
+    _configure(term, "interface GigabitEthernet1/0/2", "spanning-tree portfast")
+    block = term.type("show spanning-tree vlan 30")
+    assert re.search(r"^Gi1/0/2\s+Desg FWD 4\s+128\.2\s+P2p Edge$", block, re.M)
+
+
+def test_spanning_tree_help_and_summary_alone(term: Terminal) -> None:
+    assert "  summary  Summary of port states" in term.keys("show spanning-tree ?")
+    term.keys("\x15")
+    summary = term.type("show spanning-tree summary")
+    # alone (no fleet), it is the root of each of its VLANs; IOS 15's layout on a 3750
+    assert "Root bridge for: VLAN0001, VLAN0010, VLAN0020\n" in summary
+    assert (
+        "EtherChannel misconfig guard is enabled\nConfigured Pathcost method used is short"
+        in summary
+    )
+    _configure(term, "spanning-tree mode pvst", "spanning-tree portfast default")
+    summary = term.type("show spanning-tree summary")
+    assert "Switch is in pvst mode" in summary
+    assert "Portfast Default             is enabled" in summary
+    tree = term.type("show spanning-tree vlan 20")
+    assert "Spanning tree enabled protocol ieee" in tree
+    assert re.search(r"^Gi1/0/1\s+Desg FWD 4\s+128\.1\s+P2p Edge$", tree, re.M)
+    assert re.search(r"^Gi1/1/1\s+Desg FWD 4\s+\S+\s+P2p$", tree, re.M)  # a trunk: no edge
 
 
 def test_etherchannel_from_channel_group(term: Terminal) -> None:
