@@ -66,3 +66,27 @@ class LockError(NetwardenError):
 
 class LimitError(NetwardenError):
     """A ``--limit`` term selects nothing: the message names the terms and what they could match."""
+
+
+class LabError(NetwardenError):
+    """The namespace lab cannot be built, read or removed (the message says which step and why)."""
+
+
+class LabNotFoundError(LabError):
+    """The directory given holds no lab (no marker, no state)."""
+
+
+class LabPlanError(LabError):
+    """The inventory describes something the namespace lab cannot build."""
+
+
+class LabNeedsRootError(LabError):
+    """The namespace lab needs root (network namespaces, veths, nftables)."""
+
+
+class LabBusyError(LabError):
+    """Another ``lab up`` or ``lab down`` is working on the same lab directory."""
+
+
+class LabCommandError(LabError):
+    """A command building or removing the lab failed (``ip``, ``tc``, ``nft``, ``sysctl``)."""

@@ -30,6 +30,7 @@ from netwarden.inventory.problems import Problem
 Check = Callable[[Inventory], Iterator[Problem]]
 
 MGMT_ZONE = "mgmt"
+PARTNERS_ZONE = "partners"
 
 
 def _p(src: Source, key: str, message: str) -> Problem:
@@ -271,6 +272,45 @@ def check_sites_have_devices(inv: Inventory) -> Iterator[Problem]:
             )
 
 
+def check_partners(inv: Inventory) -> Iterator[Problem]:
+    """A partner ends at a known site with a partners zone; its addresses are its own.
+
+    Its WAN link, tunnel and networks overlap no zone subnet or WAN link of the
+    organisation and nothing of another partner.
+    """
+    org: list[tuple[IPv4Network, str]] = []
+    for site in inv.sites.values():
+        org.extend((zs.subnet, f"{site.name}/{zname}") for zname, zs in site.zones.items())
+        org.append((site.wan.address.network, f"{site.name}/wan"))
+    claimed: list[tuple[IPv4Network, str]] = []
+    for name, partner in inv.partners.items():
+        key = f"partners.{name}"
+        where = inv.sites.get(partner.site)
+        if where is None:
+            yield _p(
+                partner.src,
+                f"{key}.site",
+                f"unknown site {partner.site!r}; known sites: {', '.join(inv.sites)}",
+            )
+        elif PARTNERS_ZONE not in where.zones:
+            yield _p(
+                partner.src,
+                f"{key}.site",
+                f"site {where.name} has no {PARTNERS_ZONE!r} zone to terminate partner {name}",
+            )
+        mine = [
+            ("public_address", partner.public_address.network),
+            ("tunnel", partner.tunnel),
+            *((f"networks[{i}]", net) for i, net in enumerate(partner.networks)),
+        ]
+        for sub, net in mine:
+            for other, label in (*org, *claimed):
+                if net.overlaps(other):
+                    yield _p(partner.src, f"{key}.{sub}", f"{net} overlaps {other} ({label})")
+                    break
+        claimed.extend((net, f"partner {name} {sub}") for sub, net in mine)
+
+
 CHECKS: tuple[Check, ...] = (
     check_sites,
     check_vlans,
@@ -281,6 +321,7 @@ CHECKS: tuple[Check, ...] = (
     check_services,
     check_waivers,
     check_sites_have_devices,
+    check_partners,
 )
 
 

@@ -38,6 +38,7 @@ ZONE_VLANS = {
 }
 HQ_ONLY = ("dmz", "partners")
 ORG_FILES = ("zones.yml", "flows.yml", "policy.yml")
+OPTIONAL_ORG_FILES = ("partners.yml",)  # copied when the template has them
 VAULT_KEYS = (
     "vault_ntp_auth_key",
     "vault_tacacs_key",
@@ -495,7 +496,7 @@ def generate(out: Path, sites: int | Sequence[SiteSpec], template: Path | None =
     if out.exists() and any(out.iterdir()):
         raise GenerateError(f"{out} exists and is not empty; choose a new directory")
     (out / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
-    for name in ORG_FILES:
+    for name in ORG_FILES + tuple(f for f in OPTIONAL_ORG_FILES if (src_all / f).is_file()):
         shutil.copyfile(src_all / name, out / "group_vars" / "all" / name)
     _dump(
         out / "group_vars" / "all" / "compliance.yml",

@@ -26,6 +26,7 @@ from netwarden.inventory.models import (
     FlowPolicy,
     Inventory,
     Org,
+    Partner,
     Policy,
     Service,
     Site,
@@ -324,6 +325,8 @@ def read_inventory(
         else None
     )
 
+    # Optional (group_vars/all/partners.yml): member states joined over a VPN.
+    partners = _build_named(ctx, Partner, first.get("partners"), "partners")
     sites = _build_sites(ctx, merged, groups)
     devices = _build_devices(
         ctx, lambda hv: Templar(loader=loader, variables=hv), merged, own, groups
@@ -341,6 +344,7 @@ def read_inventory(
         compliance=compliance,
         sites=sites,
         devices=devices,
+        partners=partners,
     )
     # A site whose definition failed validation is already reported; its devices
     # need not each say that the site is missing.

@@ -246,6 +246,56 @@ class WanLink(Model):
     bandwidth_mbps: int = Field(default=100, gt=0)
 
 
+class Partner(Model):
+    """A member state's entity joined to a site over a site-to-site VPN (``partners:``).
+
+    ``public_address`` is the partner router's address on the WAN, with the prefix of
+    its link (the carrier's end takes another address of it); ``tunnel`` is the VPN's
+    inner network (a /29 or /30 holding both ends); ``networks`` are the partner's own
+    LAN prefixes, routed through the tunnel to the ``partners`` zone of ``site``.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,23}$")
+    description: str = ""
+    site: str
+    public_address: IPv4Interface
+    tunnel: IPv4Network
+    networks: tuple[IPv4Network, ...] = Field(min_length=1)
+    src: SourceField
+
+    @field_validator("public_address")
+    @classmethod
+    def _link_has_room(cls, value: IPv4Interface) -> IPv4Interface:
+        if value.network.prefixlen > 30 or value.ip in (
+            value.network.network_address,
+            value.network.broadcast_address,
+        ):
+            raise ValueError(
+                f"{value} must be a host address of a link of /30 or wider "
+                "(the WAN end takes another address of it)"
+            )
+        return value
+
+    @field_validator("tunnel")
+    @classmethod
+    def _tunnel_size(cls, value: IPv4Network) -> IPv4Network:
+        if value.prefixlen not in (29, 30):
+            raise ValueError(f"a tunnel network is a /29 or /30, not /{value.prefixlen}")
+        return value
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Partner:
+        nets = [("tunnel", self.tunnel)] + [
+            (f"networks[{i}]", n) for i, n in enumerate(self.networks)
+        ]
+        nets.append(("public_address", self.public_address.network))
+        for i, (a_key, a) in enumerate(nets):
+            for b_key, b in nets[i + 1 :]:
+                if a.overlaps(b):
+                    raise ValueError(f"{b_key} {b} overlaps {a_key} {a}")
+        return self
+
+
 class Site(Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9]{1,15}$")
     code: str = Field(pattern=r"^[A-Z][A-Z0-9]{2,5}$")
@@ -515,6 +565,7 @@ class Inventory(Model):
     compliance: Compliance
     sites: dict[str, Site]
     devices: dict[str, Device]
+    partners: dict[str, Partner] = Field(default_factory=dict)
 
     def site_of(self, device: Device) -> Site:
         return self.sites[device.site]

@@ -308,6 +308,11 @@ def _clear_lab_dir(out: Path, source: Path) -> None:
                 f"{out} is not empty and is not a lab written by netwarden lab sim "
                 f"(no {LAB_MARKER}); choose another --out"
             )
+        if (out / ".lab" / "state.jsonl").exists():  # netwarden.lab.ns.state: never here
+            raise ValueError(
+                f"{out} holds a namespace lab (netwarden lab up); remove it with "
+                f"`netwarden lab down {out}` or choose another --out"
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 

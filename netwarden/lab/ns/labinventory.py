@@ -1,0 +1,174 @@
+"""The lab inventory: the source inventory, copied, with the lab's credentials and host keys.
+
+The lab directory is an inventory in the format of ``inventory/`` (``-i <lab>`` works
+for every command, and ``netwarden inventory check`` passes whenever the source
+passes):
+
+- the source's files, its vault re-encrypted with a fresh random password in
+  ``.vault-password`` (0600; :func:`netwarden.lab.sim.fleet.rekey_vault`);
+- ``group_vars/all/zz_lab.yml``: the automation user ``netwarden``, its private key
+  (``.lab/ssh/id_ed25519``, generated at ``up``) and the SSH options that check host
+  keys against the lab's ``known_hosts.txt``;
+- ``group_vars/all/zz_lab_vault.yml``: the simulated switches' generated passwords,
+  vault-encrypted; each switch's host_vars refer to its site's pair;
+- ``known_hosts.txt``: every host key (switches and Linux hosts) on every address.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from netwarden.errors import LabError
+from netwarden.inventory.vault import VAULT_PASSWORD_FILENAME
+from netwarden.lab.ns import netops
+from netwarden.lab.ns.record import Recorder
+from netwarden.lab.ns.state import LAB_MARKER, WORK_DIR, work_dir
+from netwarden.privatefile import private_dir
+
+logger = logging.getLogger(__name__)
+
+LAB_VARS_FILE = "group_vars/all/zz_lab.yml"
+LAB_VAULT_FILE = "group_vars/all/zz_lab_vault.yml"
+KNOWN_HOSTS_FILE = "known_hosts.txt"  # .txt: Ansible does not read it as an inventory source
+SSH_KEY_NAME = "id_ed25519"
+AUTOMATION_USER = "netwarden"
+NOT_COPIED = (LAB_MARKER, WORK_DIR, ".netwarden-locks", KNOWN_HOSTS_FILE, VAULT_PASSWORD_FILENAME)
+
+
+@dataclass(frozen=True)
+class SwitchLogin:
+    """A site's simulated switches' login (generated at ``up``; never logged)."""
+
+    username: str
+    password: str = field(repr=False)
+    enable_secret: str = field(repr=False)
+
+
+def copy_inventory(source: Path, out: Path) -> Path:
+    """Copy ``source`` into ``out`` with a fresh vault password; return the password file."""
+    from netwarden.lab.sim.fleet import rekey_vault  # noqa: PLC0415 - Ansible: heavy
+
+    if not source.is_dir():
+        raise LabError(f"{source}: the lab is built from an inventory directory")
+    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    try:
+        return rekey_vault(source, out)
+    except ValueError as exc:
+        raise LabError(str(exc)) from exc
+
+
+def automation_keypair(lab_dir: Path, record: Recorder) -> tuple[Path, str]:
+    """The automation user's SSH key pair (ed25519, no passphrase, 0600): (private key, public line)."""
+    ssh_dir = private_dir(work_dir(lab_dir) / "ssh")
+    key = ssh_dir / SSH_KEY_NAME
+    record("file", str(key), role="automation key")
+    for stale in (key, key.with_suffix(".pub")):
+        stale.unlink(missing_ok=True)
+    netops.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "netwarden-lab", "-f", str(key)]
+    )
+    return key, key.with_suffix(".pub").read_text(encoding="utf-8").strip()
+
+
+def _dump(path: Path, data: object, header: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    path.write_text(f"---\n# {header}\n{text}", encoding="utf-8")
+
+
+def write_lab_vars(out: Path, key: Path) -> None:
+    """``group_vars/all/zz_lab.yml``: how Ansible logs in to the lab's Linux hosts."""
+    known_hosts = (out / KNOWN_HOSTS_FILE).resolve()
+    _dump(
+        out / LAB_VARS_FILE,
+        {
+            "netwarden_lab": True,
+            "ansible_user": AUTOMATION_USER,
+            "ansible_ssh_private_key_file": str(key.resolve()),
+            "ansible_ssh_common_args": (
+                f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
+            ),
+        },
+        "written by netwarden lab up: the lab's automation user (key generated at up)",
+    )
+
+
+def write_switch_logins(
+    out: Path, logins: Mapping[str, SwitchLogin], switches: Mapping[str, str]
+) -> None:
+    """Vault the switches' passwords per site; point each switch's host_vars at its site's.
+
+    ``logins``: site -> login; ``switches``: switch name -> site.
+    """
+    from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: PLC0415
+
+    if not logins:
+        return
+    password = (out / VAULT_PASSWORD_FILENAME).read_bytes().strip()
+    secrets_doc = {}
+    for site, site_login in sorted(logins.items()):
+        secrets_doc[f"vault_lab_{site}_switch_password"] = site_login.password
+        secrets_doc[f"vault_lab_{site}_switch_enable"] = site_login.enable_secret
+    plain = yaml.safe_dump(secrets_doc, sort_keys=False)
+    vaulted = VaultLib([("default", VaultSecret(password))]).encrypt(plain)
+    target = out / LAB_VAULT_FILE
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(vaulted)
+    for name, site in sorted(switches.items()):
+        if site not in logins:
+            continue
+        login = logins[site]
+        host_file = out / "host_vars" / f"{name}.yml"
+        if not host_file.is_file():
+            raise LabError(f"{out}: no host_vars/{name}.yml for the simulated switch {name}")
+        data = yaml.safe_load(host_file.read_text(encoding="utf-8")) or {}
+        data.update(
+            {
+                "ansible_user": login.username,
+                "ansible_password": f"{{{{ vault_lab_{site}_switch_password }}}}",
+                "ansible_become_password": f"{{{{ vault_lab_{site}_switch_enable }}}}",
+                "ansible_network_os": "cisco.ios.ios",
+            }
+        )
+        _dump(host_file, data, f"{name}: written by netwarden lab up (login in {LAB_VAULT_FILE})")
+
+
+def write_known_hosts(out: Path, lines: Iterable[str]) -> Path:
+    path = out / KNOWN_HOSTS_FILE
+    text = "".join(f"{line.strip()}\n" for line in lines if line.strip())
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def check_lab_inventory(out: Path) -> list[str]:
+    """Problems ``netwarden inventory check`` reports on the lab inventory (none expected).
+
+    Run as its own process, as an engineer would: Ansible caches the files of an
+    inventory it has read per process, and the parts read the lab inventory before
+    its last files (the switches' vault) were written.
+    """
+    done = netops.run(
+        [
+            sys.executable, "-m", "netwarden.cli", "inventory", "check", "-i", str(out),
+            "--vault-password-file", str(out / VAULT_PASSWORD_FILENAME), "--json",
+        ],
+        check=False,
+        timeout=300,
+    )  # fmt: skip
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        return [f"netwarden inventory check failed ({done.returncode}): {done.stderr.strip()}"]
+    return [
+        f"{p['file']}:{p['line']}: {p['key']}: {p['message']}" for p in report.get("problems", [])
+    ]
