@@ -66,3 +66,11 @@ class LockError(NetwardenError):
 
 class LimitError(NetwardenError):
     """A ``--limit`` term selects nothing: the message names the terms and what they could match."""
+
+
+class LabError(NetwardenError):
+    """The namespace lab cannot be built, read or removed (the message says which step and why)."""
+
+
+class LabServiceError(LabError):
+    """A lab part (server holder, daemon, VPN, simulated switches) did not start or answer."""
