@@ -90,3 +90,7 @@ class LabBusyError(LabError):
 
 class LabCommandError(LabError):
     """A command building or removing the lab failed (``ip``, ``tc``, ``nft``, ``sysctl``)."""
+
+
+class LabServiceError(LabError):
+    """A lab part (server holder, daemon, VPN, simulated switches) did not start or answer."""

@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("lab"))
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--address", default="127.0.0.1")
+    parser.add_argument(
+        "--own-addresses",
+        action="store_true",
+        help="each device on its management address, port 22 (only inside a lab network namespace)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     return run_sim(
@@ -41,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         time_scale=args.time_scale,
         address=args.address,
         ready=_ready,
+        own_addresses=args.own_addresses,
     )
 
 

@@ -6,10 +6,17 @@ lab inventory in the format of ``inventory/`` (same groups and variables, with `
 ``ansible_port`` pointing at the simulator and generated credentials in a 0600
 vars file) plus a ``known_hosts.txt`` with every device's host key, and serves
 until Ctrl-C or SIGTERM.
+
+Devices listen on 127.0.0.0/8, one port each, unless ``own_addresses`` is set: then
+each device binds its inventory management address on port 22, as a real switch
+does. That mode is refused in the host's network namespace (it would put the
+organisation's addresses on the host): the namespace lab runs it inside a site's
+fabric namespace (``netwarden.lab.ns.switches``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -18,11 +25,11 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -41,6 +48,9 @@ from netwarden.lab.sim.specs import (
 from netwarden.lab.sim.stpdomain import StpDomain, links_of
 from netwarden.signals import GracefulStop, deferred_signals
 
+if TYPE_CHECKING:
+    from netwarden.inventory.models import Inventory
+
 logger = logging.getLogger(__name__)
 
 CREDENTIALS_FILE = "group_vars/all/zz_lab_credentials.yml"
@@ -48,6 +58,7 @@ KNOWN_HOSTS_FILE = "known_hosts.txt"  # .txt: Ansible does not read it as an inv
 LAB_MARKER = ".netwarden-lab"  # a dot file: Ansible ignores it as an inventory source
 LOCK_DIR_NAME = ".netwarden-locks"  # the source's apply locks (netwarden.config.locks): not copied
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
+OWN_ADDRESS_PORT = 22
 # An inline vault value: "!vault |" then the vaulted text, indented, up to the first other line.
 _INLINE_VAULT = re.compile(
     r"(?P<tag>!vault[ \t]*\|[-+]?[ \t]*\r?\n)"
@@ -68,11 +79,62 @@ class Credentials:
         return cls(username, secrets.token_urlsafe(12), secrets.token_urlsafe(12))
 
 
-class SimFleet:
-    """Simulated devices served by one :class:`SimServer`; a context manager."""
+def in_host_netns() -> bool:
+    """This process shares the host's network namespace: that of pid 1.
 
-    def __init__(self, specs: Sequence[DeviceSpec], credentials: Credentials | None = None) -> None:
+    Where pid 1's cannot be read (a container's init may forbid it, even to root),
+    kthreadd's (pid 2, always in the initial namespaces) stands for it; where neither
+    can be read, only a namespace named in ``/run/netns`` (``ip netns add``) counts
+    as not the host's.
+    """
+    mine = Path("/proc/self/ns/net").stat()
+    for pid in (1, 2):
+        try:
+            host = Path(f"/proc/{pid}/ns/net").stat()
+        except OSError:
+            continue
+        return (mine.st_dev, mine.st_ino) == (host.st_dev, host.st_ino)
+    named = Path("/run/netns")
+    for entry in named.iterdir() if named.is_dir() else ():
+        with contextlib.suppress(OSError):
+            ns = entry.stat()
+            if (ns.st_dev, ns.st_ino) == (mine.st_dev, mine.st_ino):
+                return False
+    return True
+
+
+def require_lab_netns() -> None:
+    """Refuse the own-address mode in the host's network namespace.
+
+    Raises:
+        ValueError: this process is in the host's network namespace.
+    """
+    if in_host_netns():
+        raise ValueError(
+            "simulated devices on their own addresses (port 22) run only inside a lab "
+            "network namespace, and this process is in the host's (/proc/self/ns/net is "
+            "/proc/1/ns/net): start it with `ip netns exec "
+            "<lab namespace> ...` (netwarden lab up does), or use the default 127.0.0.1 mode"
+        )
+
+
+class SimFleet:
+    """Simulated devices served by one :class:`SimServer`; a context manager.
+
+    ``own_addresses``: the specs carry the devices' own addresses and port 22
+    (:func:`specs_from_inventory` with ``own_addresses=True``); :meth:`start` then
+    refuses to run in the host's network namespace (:func:`require_lab_netns`).
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[DeviceSpec],
+        credentials: Credentials | None = None,
+        *,
+        own_addresses: bool = False,
+    ) -> None:
         self.credentials = credentials
+        self.own_addresses = own_addresses
         self.devices: dict[str, SimDevice] = {s.name: SimDevice(s) for s in specs}
         # one spanning tree over the fleet's links (those its LLDP/CDP neighbours describe)
         self.stp = StpDomain(self.devices.values(), links_of(specs)).attach()
@@ -80,6 +142,8 @@ class SimFleet:
         self._started = False
 
     def start(self) -> SimFleet:
+        if self.own_addresses:
+            require_lab_netns()
         self.server.start()
         self._started = True
         return self
@@ -154,9 +218,36 @@ def synthetic_fleet(
 
 
 def specs_from_inventory(
-    path: Path, credentials: Credentials, *, address: str = "127.0.0.1", time_scale: float = 1.0
+    path: Path,
+    credentials: Credentials,
+    *,
+    address: str = "127.0.0.1",
+    time_scale: float = 1.0,
+    own_addresses: bool = False,
+    sites: Collection[str] | None = None,
 ) -> list[DeviceSpec]:
-    """A spec for each ``ios`` device of the inventory (its interfaces, VLANs, neighbours)."""
+    """A spec for each ``ios`` device of the inventory (its interfaces, VLANs, neighbours).
+
+    ``own_addresses``: each device on its management address, port 22 (instead of
+    ``address`` and any free port). ``sites``: only the devices of these sites (their
+    neighbours are still those of the whole inventory).
+    """
+    return specs_for(
+        load_for_sim(path),
+        credentials,
+        address=address,
+        time_scale=time_scale,
+        own_addresses=own_addresses,
+        sites=sites,
+    )
+
+
+def load_for_sim(path: Path) -> Inventory:
+    """The inventory at ``path``, validated (what :func:`specs_for` takes).
+
+    Raises:
+        ValueError: it cannot be read or does not validate (the first problems quoted).
+    """
     from netwarden.inventory.loader import read_inventory  # noqa: PLC0415 - heavy (Ansible)
 
     inventory, problems = read_inventory(path)
@@ -164,10 +255,25 @@ def specs_from_inventory(
         raise ValueError(
             f"{path}: the inventory cannot be read: " + "; ".join(str(p) for p in problems[:3])
         )
+    return inventory
+
+
+def specs_for(
+    inventory: Inventory,
+    credentials: Credentials,
+    *,
+    address: str = "127.0.0.1",
+    time_scale: float = 1.0,
+    own_addresses: bool = False,
+    sites: Collection[str] | None = None,
+) -> list[DeviceSpec]:
+    """:func:`specs_from_inventory` for an inventory already loaded."""
     ios = [d for d in inventory.devices.values() if d.platform.value == "ios"]
     simulated = {d.name for d in ios}
     specs = []
     for device in ios:
+        if sites is not None and device.site not in sites:
+            continue
         site = inventory.sites[device.site]
         vlans = tuple(sorted((z.vlan, name) for name, z in site.zones.items()))
         interfaces = []
@@ -202,7 +308,8 @@ def specs_from_inventory(
                 name=device.name,
                 hostname=device.name,
                 interfaces=tuple(interfaces),
-                address=address,
+                address=str(device.mgmt_address) if own_addresses else address,
+                port=OWN_ADDRESS_PORT if own_addresses else 0,
                 model=device.model or "WS-C3750X-24P",
                 serial=f"FOC{int(digest[:6], 16) % 10**4:04d}X{digest[6:9].upper()}",
                 username=credentials.username,
@@ -450,6 +557,7 @@ def run_sim(
     address: str = "127.0.0.1",
     ready: Callable[[SimFleet, Path], None] | None = None,
     stop: threading.Event | None = None,
+    own_addresses: bool = False,
 ) -> int:
     """Serve simulated devices until Ctrl-C, SIGTERM or ``stop``; return an exit code.
 
@@ -457,11 +565,14 @@ def run_sim(
     ``devices`` switches are those of a generated inventory (HQ and as many field
     offices as it takes, :func:`netwarden.inventory.generate.lab_sites`), at least 5.
     ``ready`` is called once the devices listen and the lab inventory is written (the
-    CLI prints where it is).
+    CLI prints where it is). ``own_addresses``: each device on its inventory management
+    address, port 22, allowed only outside the host's network namespace (module docstring).
     """
     if (inventory is None) == (devices is None):
         raise ValueError("give either an inventory or a number of devices")
-    if not address.startswith("127."):
+    if own_addresses:
+        require_lab_netns()
+    elif not address.startswith("127."):
         raise ValueError(f"the simulator only listens on 127.0.0.0/8, not {address}")
     credentials = Credentials.generate()
     # SIGTERM as SIGINT from here on: while setting up, either raises KeyboardInterrupt
@@ -477,9 +588,13 @@ def run_sim(
                 inventory = Path(tmp) / "inventory"
                 generate(inventory, lab_sites(devices or 0))
             specs = specs_from_inventory(
-                inventory, credentials, address=address, time_scale=time_scale
+                inventory,
+                credentials,
+                address=address,
+                time_scale=time_scale,
+                own_addresses=own_addresses,
             )
-            fleet = SimFleet(specs, credentials)
+            fleet = SimFleet(specs, credentials, own_addresses=own_addresses)
             return _serve(
                 fleet, inventory, out, credentials, ready=ready, stop=stop, signals=signals
             )

@@ -10,10 +10,15 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 import re
+import types
+import typing
 from dataclasses import dataclass, field
+from typing import Any
 
 from netwarden.lab.sim.showmodel import ArpEntryView, LldpNeighborView
 from netwarden.lab.sim.shows_util import prefix_to_netmask
@@ -319,3 +324,36 @@ def chassis_mac(base: str, interface_names: list[str]) -> str:
         if not name.startswith(logical):
             return mac_for(base, index + 1)
     return base
+
+
+def specs_to_json(specs: list[DeviceSpec]) -> str:
+    """Device specs as JSON (secrets included: write it 0600), for a simulator process.
+
+    Examples:
+        >>> spec = synthetic_spec(1, password="pw", enable_secret="en")
+        >>> specs_from_json(specs_to_json([spec])) == [spec]
+        True
+    """
+    return json.dumps([dataclasses.asdict(s) for s in specs])
+
+
+def specs_from_json(text: str) -> list[DeviceSpec]:
+    """The specs :func:`specs_to_json` wrote (no inventory read: a light simulator process)."""
+    return [_decode(DeviceSpec, item) for item in json.loads(text)]
+
+
+def _decode(kind: Any, value: Any) -> Any:
+    """``value`` (from JSON) as ``kind``: dataclasses, tuples, optionals, plain values."""
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        hints = typing.get_type_hints(kind)
+        return kind(**{k: _decode(hints[k], v) for k, v in value.items()})
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if value is None or origin is None:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        return _decode(next(a for a in args if a is not type(None)), value)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_decode(args[0], v) for v in value)
+    if origin is tuple:
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+    return origin(value)

@@ -1,0 +1,337 @@
+"""A lab server in a namespace: real sshd, chrony, unbound, rsyslog and nginx, used by real clients.
+
+Root only (skips otherwise). Two namespaces made by the test (``nwb<pid>s``: the
+server, ``nwb<pid>c``: a client), joined by two veth pairs (the server's mgmt0 and
+eth0 subnets). Every client talks from the client namespace (sockets created there,
+or ``ip netns exec`` for dig); nothing uses the host's network.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from netwarden.errors import LabError
+from netwarden.lab.ns.nsproc import ns_connect, ns_socket
+from netwarden.lab.ns.servers import (
+    ServerSpec,
+    StartedServer,
+    start_server,
+    stop_server,
+    wait_ready,
+)
+from tests.lab.nsparts import (
+    Namespaces,
+    Records,
+    automation_key,
+    host_mounts_under,
+    namespaces,
+    netns_inode,
+    nothing,
+    ns_inode,
+    processes_in,
+    require_root,
+)
+
+pytestmark = pytest.mark.lab
+
+MGMT, SERVICE = IPv4Address("10.10.10.101"), IPv4Address("10.10.20.10")
+CLIENT_MGMT, CLIENT = "10.10.10.50", "10.10.20.50"
+DOMAIN_RECORDS = (
+    ("jed-ntp1.gs.example.int", IPv4Address("10.10.20.11")),
+    ("jed-srv1.gs.example.int", SERVICE),
+)
+NTP_EPOCH = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
+
+
+@dataclass
+class Lab:
+    ns: Namespaces
+    server_ns: str
+    client_ns: str
+    lab_dir: Path
+    key_file: Path
+    pubkey: str
+    started: StartedServer
+    records: list[tuple[str, str]]
+
+
+def _topology(made: Namespaces) -> tuple[str, str]:
+    server, client = made.add("s"), made.add("c")
+    made.veth(server, "mgmt0", client, "mgmt0")
+    made.veth(server, "eth0", client, "eth0")
+    made.addr(server, f"{MGMT}/24", "mgmt0")
+    made.addr(server, f"{SERVICE}/24", "eth0")
+    made.addr(client, f"{CLIENT_MGMT}/24", "mgmt0")
+    made.addr(client, f"{CLIENT}/24", "eth0")
+    return server, client
+
+
+def _spec(server_ns: str, services: tuple[str, ...]) -> ServerSpec:
+    return ServerSpec(
+        name="jed-srv1",
+        netns=server_ns,
+        addresses=(MGMT, SERVICE),
+        services=services,
+        site_networks=(IPv4Network("10.10.0.0/16"),),
+        ntp_upstreams=(),
+        log_host=None,
+        dns_records=DOMAIN_RECORDS,
+    )
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    require_root()
+    tmp = tmp_path_factory.mktemp("nsserver")
+    with namespaces() as made:
+        server_ns, client_ns = _topology(made)
+        key_file, pubkey = automation_key(tmp)
+        records = Records()
+        started = start_server(
+            _spec(server_ns, ("ntp", "dns", "syslog", "https", "web", "tacacs")),
+            tmp / "lab",
+            pubkey,
+            records,
+        )
+        try:
+            wait_ready(started, timeout=60)
+            yield Lab(made, server_ns, client_ns, tmp / "lab", key_file, pubkey, started, records)
+        finally:
+            stop_server(started)
+
+
+def _ssh(lab: Lab, address: IPv4Address, *, user: str = "netwarden",
+         key_file: Path | None = None, known_hosts: list[str] | None = None) -> paramiko.SSHClient:  # fmt: skip
+    hosts = lab.lab_dir / f"known_hosts-{secrets.token_hex(4)}"
+    hosts.write_text("\n".join(known_hosts or lab.started.known_hosts) + "\n")
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        str(address),
+        username=user,
+        key_filename=str(key_file or lab.key_file),
+        sock=ns_connect(lab.client_ns, str(address), 22, 5.0),  # type: ignore[arg-type]
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+    )
+    return client
+
+
+def _run(client: paramiko.SSHClient, command: str) -> str:
+    _, out, _ = client.exec_command(command, timeout=10)
+    return out.read().decode()
+
+
+def test_records_write_ahead_and_known_hosts_per_address(lab: Lab) -> None:
+    kinds = [kind for kind, _ in lab.records]
+    assert kinds == ["dir", "pid", "pid"]  # node dir, launcher, holder
+    assert lab.records[2][1].startswith(f"{lab.started.pid}:")
+    assert [line.split()[0] for line in lab.started.known_hosts] == [str(MGMT), str(SERVICE)]
+    assert all(line.split()[1] == "ssh-ed25519" for line in lab.started.known_hosts)
+
+
+@pytest.mark.parametrize("address", [MGMT, SERVICE], ids=["mgmt0", "eth0"])
+def test_ssh_key_login_as_netwarden_with_host_key_checked(lab: Lab, address: IPv4Address) -> None:
+    client = _ssh(lab, address)
+    try:
+        out = _run(client, "hostname; id -un; cat /etc/hostname; sudo -n true 2>&1 && echo sudo-ok")
+    finally:
+        client.close()
+    lines = out.split()
+    assert lines[:3] == ["jed-srv1", "netwarden", "jed-srv1"]
+    if Path("/usr/bin/sudo").exists():
+        assert "sudo-ok" in lines
+
+
+def test_ssh_refuses_root_other_keys_and_a_wrong_host_key(lab: Lab, tmp_path: Path) -> None:
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(lab, SERVICE, user="root")
+    other_key, _ = automation_key(tmp_path)
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(lab, SERVICE, key_file=other_key)
+    _, wrong = automation_key(tmp_path)  # a host key the server does not have
+    with pytest.raises(paramiko.BadHostKeyException):
+        _ssh(lab, SERVICE, known_hosts=[f"{SERVICE} {' '.join(wrong.split()[:2])}"])
+
+
+def test_writes_stay_in_the_overlay(lab: Lab) -> None:
+    marker = f"/etc/netwarden-lab-test-{secrets.token_hex(4)}"
+    client = _ssh(lab, SERVICE)
+    try:
+        _run(client, f"sudo -n sh -c 'echo written-in-lab > {marker}' || echo no-sudo")
+        seen = _run(client, f"cat {marker} 2>/dev/null")
+    finally:
+        client.close()
+    if not Path("/usr/bin/sudo").exists():
+        pytest.skip("sudo is not installed: the automation user cannot write /etc")
+    assert seen.strip() == "written-in-lab"
+    assert not Path(marker).exists()  # the host's /etc is untouched
+    upper = lab.started.node_dir / "upper" / marker.lstrip("/")
+    assert upper.read_text().strip() == "written-in-lab"
+
+
+def _ntp_query(netns: str, server: str) -> bytes:
+    """One NTP client (mode 3) packet from ``netns``; the reply, or b"" on timeout."""
+    sock = ns_socket(netns, socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(2.0)
+    transmit = struct.pack("!II", int(time.time()) + NTP_EPOCH, secrets.randbits(32))
+    packet = bytes([0x23]) + bytes(39) + transmit  # LI 0, version 4, mode 3 (client)
+    try:
+        sock.sendto(packet, (server, 123))
+        reply, _ = sock.recvfrom(512)
+    except TimeoutError:
+        return b""
+    finally:
+        sock.close()
+    assert reply[24:32] == transmit, "the reply does not answer our request (origin timestamp)"
+    return reply
+
+
+def test_ntp_answers_a_client_packet(lab: Lab) -> None:
+    reply = b""
+    for _ in range(30):  # bounded: chrony enters its local reference within seconds
+        reply = _ntp_query(lab.client_ns, str(SERVICE))
+        if reply and 1 <= reply[1] <= 15:
+            break
+        time.sleep(1)
+    assert reply, "no NTP reply"
+    assert reply[0] & 0x07 == 4  # mode 4: server
+    assert 1 <= reply[1] <= 15, f"stratum {reply[1]}: not serving time"
+    seconds = struct.unpack("!I", reply[40:44])[0] - NTP_EPOCH
+    assert abs(seconds - time.time()) < 3600
+
+
+def _dig(lab: Lab, *args: str) -> str:
+    result = subprocess.run(
+        ["ip", "netns", "exec", lab.client_ns, "dig", "+time=2", "+tries=2", f"@{SERVICE}", *args],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    return result.stdout
+
+
+def test_dns_answers_inventory_names_and_refuses_the_rest(lab: Lab) -> None:
+    if shutil.which("dig") is None:
+        pytest.skip("dig (dnsutils) is not installed")
+    assert _dig(lab, "+short", "jed-ntp1.gs.example.int", "A").split() == ["10.10.20.11"]
+    assert _dig(lab, "+short", "-x", str(SERVICE)).split() == ["jed-srv1.gs.example.int."]
+    assert "status: REFUSED" in _dig(lab, "www.example.com", "A")
+
+
+def test_syslog_received_over_udp_and_tcp_into_the_overlay(lab: Lab) -> None:
+    token = secrets.token_hex(6)
+    udp = ns_socket(lab.client_ns, socket.AF_INET, socket.SOCK_DGRAM)
+    with udp:
+        udp.sendto(
+            f"<13>Dec  6 00:00:00 client lab-test: udp-{token}".encode(), (str(SERVICE), 514)
+        )
+    with ns_connect(lab.client_ns, str(SERVICE), 514, 5.0) as tcp:
+        tcp.sendall(f"<13>Dec  6 00:00:00 client lab-test: tcp-{token}\n".encode())
+    log = lab.started.node_dir / "upper/var/log/remote" / f"{CLIENT}.log"
+    deadline = time.monotonic() + 15
+    text = ""
+    while time.monotonic() < deadline:
+        text = log.read_text() if log.exists() else ""
+        if f"udp-{token}" in text and f"tcp-{token}" in text:
+            break
+        time.sleep(0.2)
+    assert f"udp-{token}" in text
+    assert f"tcp-{token}" in text
+
+
+def _http_get(sock: socket.socket, host: str) -> str:
+    sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data.decode("utf-8", "replace")
+
+
+def test_nginx_serves_the_page_over_http_and_https(lab: Lab) -> None:
+    with ns_connect(lab.client_ns, str(SERVICE), 80, 5.0) as sock:
+        answer = _http_get(sock, str(SERVICE))
+    assert answer.startswith("HTTP/1.1 200")
+    assert "<h1>jed-srv1</h1>" in answer
+    cert = lab.started.node_dir / "upper/etc/netwarden-lab/tls/server.crt"
+    context = ssl.create_default_context(cafile=str(cert))
+    with (
+        ns_connect(lab.client_ns, str(SERVICE), 443, 5.0) as raw,
+        context.wrap_socket(raw, server_hostname=str(SERVICE)) as tls,
+    ):
+        answer = _http_get(tls, str(SERVICE))
+    assert answer.startswith("HTTP/1.1 200")
+    assert "<h1>jed-srv1</h1>" in answer
+
+
+def test_a_service_without_lab_daemon_is_logged_not_failed(lab: Lab) -> None:
+    log = (lab.started.node_dir / "holder.log").read_text()
+    assert "service 'tacacs' is not provided in the lab" in log
+
+
+def _leaks(started: StartedServer, netns: str, pid_ns: int, mnt_ns: int) -> dict[str, object]:
+    return {
+        "processes in the server's pid namespace": processes_in("pid", pid_ns),
+        "processes in its mount namespace": processes_in("mnt", mnt_ns),
+        "processes in its network namespace": processes_in("net", netns_inode(netns)),
+        "host mounts of the lab": host_mounts_under(started.node_dir.parent.parent),
+    }
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_stopping_or_killing_the_holder_leaves_nothing(tmp_path: Path, how: str) -> None:
+    require_root()
+    with namespaces() as made:
+        server_ns, _ = _topology(made)
+        _, pubkey = automation_key(tmp_path)
+        before = host_mounts_under(tmp_path)
+        started = start_server(_spec(server_ns, ("ntp", "syslog")), tmp_path / "lab", pubkey,
+                               nothing)  # fmt: skip
+        try:
+            wait_ready(started, timeout=60)
+            pid_ns, mnt_ns = ns_inode(started.pid, "pid"), ns_inode(started.pid, "mnt")
+            assert ns_inode(started.pid, "mnt") != ns_inode(os.getpid(), "mnt")
+            running = _leaks(started, server_ns, pid_ns, mnt_ns)
+            assert len(running["processes in the server's pid namespace"]) >= 4  # type: ignore[arg-type]
+            assert running["host mounts of the lab"] == before == []
+            if how == "sigterm":
+                stop_server(started)
+            else:
+                os.kill(started.pid, signal.SIGKILL)
+                assert started.process is not None
+                started.process.wait(20)
+            left = _leaks(started, server_ns, pid_ns, mnt_ns)
+            deadline = time.monotonic() + 20  # the kernel ends a pid namespace asynchronously
+            while any(left.values()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                left = _leaks(started, server_ns, pid_ns, mnt_ns)
+            assert left == {
+                "processes in the server's pid namespace": [],
+                "processes in its mount namespace": [],
+                "processes in its network namespace": [],
+                "host mounts of the lab": [],
+            }
+        finally:
+            stop_server(started)
+
+
+def test_a_missing_namespace_is_a_clear_error(tmp_path: Path) -> None:
+    require_root()
+    with pytest.raises(LabError, match="network namespace nwb-none does not exist"):
+        start_server(_spec("nwb-none", ()), tmp_path, automation_key(tmp_path)[1],
+                     nothing)  # fmt: skip
