@@ -101,7 +101,7 @@ def netwarden_worker(work: Path, what: str, workers: int, count: int) -> None:
     from netwarden.config.plan import plan_fleet
     from netwarden.devices import SessionOptions
     from netwarden.inventory import load_inventory
-    from netwarden.lab.sim.fleet import KNOWN_HOSTS_FILE
+    from netwarden.lab.sim.labdir import KNOWN_HOSTS_FILE
     from netwarden.render import render_device
 
     lab = work / "lab"

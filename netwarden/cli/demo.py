@@ -230,7 +230,7 @@ def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
     import yaml  # noqa: PLC0415
     from netmiko import ConnectHandler  # noqa: PLC0415
 
-    from netwarden.lab.sim.fleet import CREDENTIALS_FILE, KNOWN_HOSTS_FILE  # noqa: PLC0415
+    from netwarden.lab.sim.labdir import CREDENTIALS_FILE, KNOWN_HOSTS_FILE  # noqa: PLC0415
 
     creds = yaml.safe_load((lab / CREDENTIALS_FILE).read_text())
     host = yaml.safe_load((lab / "host_vars" / f"{device}.yml").read_text())
@@ -253,7 +253,7 @@ def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
 @contextmanager
 def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``netwarden lab sim`` in the background for the lab steps; stopped with SIGTERM after."""
-    from netwarden.lab.sim.fleet import KNOWN_HOSTS_FILE  # noqa: PLC0415 - paramiko: slow import
+    from netwarden.lab.sim.labdir import KNOWN_HOSTS_FILE  # noqa: PLC0415 - paramiko: slow import
 
     log = (lab.parent / "lab-sim.log").open("wb")
     proc = subprocess.Popen(  # the same command an engineer runs in a second terminal

@@ -110,11 +110,11 @@ def test_a_lab_cut_short_while_written_is_still_replaceable(tmp_path: Path) -> N
     """A lab directory whose copy failed (or was killed) half-way carries the marker, so the
     next ``lab sim --out`` replaces it rather than refusing a directory it wrote itself."""
     from netwarden.lab.sim.fleet import (
-        LAB_MARKER,
         Credentials,
         SimFleet,
         write_lab_inventory,
     )
+    from netwarden.lab.sim.labdir import LAB_MARKER
 
     source = tmp_path / "inventory"
     shutil.copytree(REPO / "inventory", source)

@@ -12,14 +12,12 @@ import yaml
 
 from netwarden.inventory.loader import read_inventory
 from netwarden.lab.sim.fleet import (
-    CREDENTIALS_FILE,
-    KNOWN_HOSTS_FILE,
-    LAB_MARKER,
     Credentials,
     SimFleet,
     run_sim,
     write_lab_inventory,
 )
+from netwarden.lab.sim.labdir import CREDENTIALS_FILE, KNOWN_HOSTS_FILE, LAB_MARKER
 
 pytestmark = pytest.mark.integration
 

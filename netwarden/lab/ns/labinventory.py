@@ -55,7 +55,7 @@ class SwitchLogin:
 
 def copy_inventory(source: Path, out: Path) -> Path:
     """Copy ``source`` into ``out`` with a fresh vault password; return the password file."""
-    from netwarden.lab.sim.fleet import rekey_vault  # noqa: PLC0415 - Ansible: heavy
+    from netwarden.lab.sim.labdir import rekey_vault  # noqa: PLC0415 - Ansible: heavy
 
     if not source.is_dir():
         raise LabError(f"{source}: the lab is built from an inventory directory")

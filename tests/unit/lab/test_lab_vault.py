@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from netwarden.lab.sim.fleet import rekey_vault
+from netwarden.lab.sim.labdir import rekey_vault
 
 
 def vault(password: bytes) -> VaultLib:
