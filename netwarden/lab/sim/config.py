@@ -5,8 +5,9 @@ A config is a list of :class:`ConfigNode` (one line each, children by indentatio
 configuration mode: ``no <cmd>`` removes the matching line and its children, a
 single-valued command (``hostname``, ``ip address``, ``description`` ...) replaces
 the previous value, a mode command (``interface X``, ``line vty 0 4`` ...) enters a
-sub-mode. The module also renders ``show running-config`` text and the diffs that
-``show archive config differences`` and ``incremental-diffs`` print.
+sub-mode. The module also renders ``show running-config`` text; the diffs that
+``show archive config differences`` and ``incremental-diffs`` print are in
+:mod:`netwarden.lab.sim.configdiff`.
 
 Examples:
     >>> tree = ConfigTree.build("hostname a\\ninterface Loopback0\\n description x\\n")
@@ -27,6 +28,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from netwarden.lab.sim import portchannel, snmpusers
 from netwarden.lab.sim.cligrammar import (
     bad_word_index,
     expand_config_words,
@@ -188,10 +190,6 @@ def _negation_shown(words: list[str]) -> tuple[str, ...] | None:
     return None
 
 
-def _normalize(line: str) -> str:
-    return " ".join(line.split())
-
-
 @dataclass
 class ApplyResult:
     """What one command line did.
@@ -213,6 +211,8 @@ class ConfigTree:
 
     def __init__(self, root: list[ConfigNode] | None = None) -> None:
         self.root: list[ConfigNode] = root if root is not None else []
+        # SNMPv3 users: accepted, never rendered (see netwarden.lab.sim.snmpusers)
+        self.snmp_users: dict[tuple[str, str], str] = {}
 
     @classmethod
     def build(cls, text: str, physical: frozenset[str] = frozenset()) -> ConfigTree:
@@ -222,7 +222,9 @@ class ConfigTree:
         return tree
 
     def copy(self) -> ConfigTree:
-        return ConfigTree(copy.deepcopy(self.root))
+        clone = ConfigTree(copy.deepcopy(self.root))
+        clone.snmp_users = dict(self.snmp_users)
+        return clone
 
     def apply_text(self, text: str, physical: frozenset[str] = frozenset()) -> list[str]:
         """Apply a config file (indentation gives the hierarchy); return the errors."""
@@ -386,8 +388,13 @@ class ConfigApplier:
             return ApplyResult(error=error, message=message, error_word=word)
         if not self.path and words[0] == "username" and len(words) >= 2:
             return self._username(words)
+        negated = words[0] in ("no", "default")
+        if not self.path and words[negated : negated + 2] == ["snmp-server", "user"]:
+            return self._snmp_user(words)
         if not self.path and words[:2] in (["enable", "secret"], ["enable", "algorithm-type"]):
             return ApplyResult(changed=_set(self._children(), enable_secret_line(words)))
+        if self.path and words[0] == "channel-group" and len(words) > 1:
+            return self._channel_group(words)
         text = " ".join(words)
         submode = submode_of(words, self.mode)
         if submode is not None:
@@ -395,7 +402,10 @@ class ConfigApplier:
             self.path.append((node, submode, indent))
             return ApplyResult(changed=created)
         if words[0] == "no" and len(words) > 1:
-            return ApplyResult(changed=_negate(self._children(), words[1:], store=True))
+            changed = _negate(self._children(), words[1:], store=True)
+            if changed and words[1:2] == ["interface"] and words[-1].startswith(portchannel.PREFIX):
+                self._dissolve(words[-1][len(portchannel.PREFIX) :])
+            return ApplyResult(changed=changed)
         if words[0] == "default" and len(words) > 1:
             return ApplyResult(changed=_negate(self._children(), words[1:], store=False))
         return ApplyResult(changed=_set(self._children(), text))
@@ -409,6 +419,38 @@ class ConfigApplier:
         except CredentialError as exc:
             return ApplyResult(error="refused", message=str(exc))
         return ApplyResult(changed=_set(self._children(), text))
+
+    def _channel_group(self, words: list[str]) -> ApplyResult:
+        """``channel-group N mode M``: the port joins bundle N; IOS creates Port-channelN."""
+        member = self.path[-1][0]
+        words, error, word = portchannel.check_channel_group(words, member.text.split()[-1])
+        if error:
+            return ApplyResult(error=error, error_word=word)
+        changed = _set(member.children, " ".join(words))
+        name = f"interface {portchannel.PREFIX}{words[1]}"
+        if self.tree.find(name) is not None:
+            return ApplyResult(changed=changed)
+        channel, _created = _enter(self.tree.root, name)
+        lines = portchannel.inherited([c.text for c in member.children])
+        channel.children = [ConfigNode(line) for line in lines]
+        message = f"Creating a port-channel interface {portchannel.PREFIX} {words[1]}"
+        return ApplyResult(changed=True, message=message)
+
+    def _dissolve(self, number: str) -> None:
+        """``no interface Port-channelN``: its members leave the bundle too."""
+        for node in self.tree.root:
+            if node.text.startswith("interface "):
+                node.children = [
+                    c for c in node.children if not portchannel.is_member_line(c.text, number)
+                ]
+
+    def _snmp_user(self, words: list[str]) -> ApplyResult:
+        """SNMPv3 users go to the tree's user table, never into its lines."""
+        if words[0] in ("no", "default"):
+            return ApplyResult(changed=snmpusers.remove(self.tree.snmp_users, words[1:]))
+        error, word = snmpusers.store(self.tree.snmp_users, words)
+        # always a change: IOS lists the line in every diff, the running config lacks it
+        return ApplyResult(changed=not error, error=error, error_word=word)
 
     def _start_banner(self, line: str) -> ApplyResult:
         match = _BANNER_RE.match(line.strip())
@@ -447,6 +489,13 @@ def _insert_position(children: list[ConfigNode], text: str) -> int:
     first = text.split(maxsplit=1)[0]
     if first == "description":
         return 0  # IOS prints an interface's description first
+    number = portchannel.channel_number(text)
+    if number is not None:  # Port-channels in number order, after the other interfaces
+        later = [
+            i for i, n in enumerate(children) if (portchannel.channel_number(n.text) or 0) > number
+        ]
+        if later:
+            return later[0]
     last_same = -1
     for index, node in enumerate(children):
         if node.words()[:1] == [first]:
@@ -508,69 +557,3 @@ def _negate(children: list[ConfigNode], words: list[str], *, store: bool) -> boo
             children.insert(_insert_position(children, text), ConfigNode(text))
             changed = True
     return changed
-
-
-# ------------------------------------------------------------------- diffs
-def contextual_diff(old: ConfigTree, new: ConfigTree) -> str:
-    """``show archive config differences OLD NEW``: lines of NEW (+) and OLD (-)."""
-    lines = _ctx_diff(old.root, new.root, 0)
-    head = "!Contextual Config Diffs:"
-    if not lines:
-        return f"{head}\n!No changes were found\n"
-    return head + "\n" + "\n".join(lines) + "\n"
-
-
-def _ctx_diff(old: list[ConfigNode], new: list[ConfigNode], depth: int) -> list[str]:
-    out: list[str] = []
-    old_by_text = {n.text: n for n in old}
-    new_texts = {n.text for n in new}
-    indent = " " * depth
-    for node in new:
-        previous = old_by_text.get(node.text)
-        if previous is None:
-            _signed(node, "+", depth, out)
-            continue
-        sub = _ctx_diff(previous.children, node.children, depth + 1)
-        if sub:
-            out.append(indent + node.text)
-            out.extend(sub)
-    for node in old:
-        if node.text not in new_texts:
-            _signed(node, "-", depth, out)
-    return out
-
-
-def _signed(node: ConfigNode, sign: str, depth: int, out: list[str]) -> None:
-    out.append(" " * depth + sign + node.text)
-    for child in node.children:
-        _signed(child, sign, depth + 1, out)
-
-
-def incremental_diff(running: ConfigTree, text: str, physical: frozenset[str] = frozenset()) -> str:
-    """``show archive config incremental-diffs FILE``: the file's lines that change running."""
-    scratch = running.copy()
-    applier = ConfigApplier(scratch, physical)
-    out: list[str] = []
-    printed_context: list[str] = []
-    for raw in text.splitlines():
-        result = applier.feed_file_line(raw)
-        if result.end:
-            break
-        if applier.in_banner or not (result.changed or result.error):
-            continue
-        stripped = raw.strip()
-        context = [node.text for node, _mode, _indent in applier.path]
-        if stripped and context and context[-1] == _normalize(stripped):
-            context = context[:-1]  # the line entered a mode: it is its own context
-        for depth, parent in enumerate(context):
-            if printed_context[depth : depth + 1] != [parent]:
-                out.append(" " * depth + parent)
-        printed_context = context + ([_normalize(stripped)] if result.changed else [])
-        if raw.startswith("banner"):
-            banner = scratch.top_starting(" ".join(raw.split()[:2]))
-            out.append(banner[0].text if banner else stripped)
-        else:
-            out.append(" " * len(context) + _normalize(stripped))
-    if not out:
-        return "!List of Commands:\nend\n!No changes were found\n"
-    return "!List of Commands:\n" + "\n".join(out) + "\nend\n"

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from netwarden.lab.sim import portchannel
 from netwarden.lab.sim.config import ConfigNode
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.showmodel import (
@@ -111,7 +112,7 @@ def interface_views(device: SimDevice) -> tuple[InterfaceView, ...]:
                 **extra,
             )
         )
-    return tuple(views)
+    return portchannel.bundle(tuple(views))
 
 
 def _extra_fields(node: ConfigNode) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def _extra_fields(node: ConfigNode) -> dict[str, Any]:
 
 
 _SWITCHPORT_TYPES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet",
-                     "TwoGigabitEthernet", "FiveGigabitEthernet")  # fmt: skip
+                     "TwoGigabitEthernet", "FiveGigabitEthernet", "Port-channel")  # fmt: skip
 
 
 def _users(nodes: list[ConfigNode]) -> tuple[UserView, ...]:
@@ -226,6 +227,7 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             snmp_location=tree.value("snmp-server location") or "",
             snmp_communities=tuple(communities),
             snmp_chassis_id=tree.value("snmp-server chassis-id") or device.spec.serial,
+            snmp_users=tuple(tree.snmp_users.values()),
             lldp_neighbors=device.spec.lldp_neighbors,
             arp=device.spec.arp + own_arp,
             log=tuple(device.log),

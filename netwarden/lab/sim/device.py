@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from netwarden.lab.sim import passwords
-from netwarden.lab.sim.config import ConfigNode, ConfigTree, incremental_diff
+from netwarden.lab.sim.config import ConfigNode, ConfigTree
+from netwarden.lab.sim.configdiff import incremental_diff
 from netwarden.lab.sim.flash import Flash, split_path
 from netwarden.lab.sim.showmodel import LogEntry
 from netwarden.lab.sim.specs import DeviceSpec, Faults, initial_config
@@ -248,9 +249,14 @@ class SimDevice:
             return incremental_diff(self.running, text, self.physical)
 
     def replace(self, text: str) -> list[str]:
-        """``configure replace``: running becomes the file; return the file's errors."""
+        """``configure replace``: running becomes the file; return the file's errors.
+
+        SNMPv3 users are not in the running config, so a replace keeps them (and adds
+        or changes those of the file), as on IOS.
+        """
         with self.lock:
             tree = ConfigTree()
+            tree.snmp_users = dict(self.running.snmp_users)
             errors = tree.apply_text(text, self.physical)
             self.ensure_interfaces(tree)
             self.running = tree
@@ -388,6 +394,7 @@ class SimDevice:
             "ARCHIVE_DIFF-5-ROLLBK_CNFMD_CHG_ROLLBACK_START",
             f"Start rolling to: {pending.archive_file} ({why})",
         )
+        pending.snapshot.snmp_users = dict(self.running.snmp_users)  # not in the archive
         self.running = pending.snapshot
         self.pending = None
         self.last_change = (self.clock.now(), pending.user)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from netwarden.lab.sim import shows_l3
 from netwarden.lab.sim.cligrammar import interface_name
-from netwarden.lab.sim.config import ConfigApplier, ConfigTree, contextual_diff
+from netwarden.lab.sim.config import ConfigApplier, ConfigTree
+from netwarden.lab.sim.configdiff import contextual_diff
 from netwarden.lab.sim.context import build_context
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.flash import split_path

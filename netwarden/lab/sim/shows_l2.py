@@ -10,7 +10,8 @@ config and link state), so it changes when the config does, as on a device:
 * spanning tree runs per VLAN of the config (the mode of ``spanning-tree mode``),
   over the ports that are up and carry the VLAN; the device is the root bridge of
   every VLAN (the simulated fleet has no spanning-tree protocol between devices);
-* ports with ``channel-group`` form their port-channels (bundled when up).
+* ports with ``channel-group`` form their Port-channels (:mod:`~netwarden.lab.sim.portchannel`):
+  the MAC table, spanning tree and trunks see the Port-channel, not its members.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from functools import lru_cache
 
+from netwarden.lab.sim.portchannel import PROTOCOLS
 from netwarden.lab.sim.showmodel import InterfaceView, ShowContext
 from netwarden.lab.sim.shows_util import abbreviate, config_value, find_interface, kind_of
 
@@ -73,7 +75,12 @@ def _expand(ranges: str) -> frozenset[int]:
 
 
 def _uplinks(ctx: ShowContext) -> list[InterfaceView]:
-    return [i for i in ctx.interfaces if i.switchport_mode == "trunk" and _up(i)]
+    """Trunks that are up (a bundle's members count as their Port-channel)."""
+    return [
+        i
+        for i in ctx.interfaces
+        if i.switchport_mode == "trunk" and _up(i) and i.channel_group is None
+    ]
 
 
 def mac_entries(ctx: ShowContext) -> list[tuple[int, str, str]]:
@@ -81,13 +88,16 @@ def mac_entries(ctx: ShowContext) -> list[tuple[int, str, str]]:
     entries: list[tuple[int, str, str]] = []
     neighbors = {n.local_interface: n for n in ctx.lldp_neighbors}
     for itf in ctx.interfaces:
-        if not _up(itf) or itf.switchport_mode is None:
+        if not _up(itf) or itf.switchport_mode is None or itf.bundle_flag not in ("", "P"):
             continue
-        if itf.switchport_mode == "access":
+        # a bundle learns on its Port-channel, not on its members
+        port = itf.name if itf.channel_group is None else f"Port-channel{itf.channel_group}"
+        if itf.switchport_mode == "access" and itf.channel_group is None:
             entries.append((itf.access_vlan or 1, host_mac(ctx.hostname, itf.name), itf.name))
         elif itf.name in neighbors:
-            native = itf.native_vlan
-            entries.append((native, neighbors[itf.name].remote_chassis_id, itf.name))
+            learned = (itf.native_vlan, neighbors[itf.name].remote_chassis_id, port)
+            if learned not in entries:
+                entries.append(learned)
     uplinks = _uplinks(ctx)
     if uplinks:
         svis = {i.name: i for i in ctx.interfaces}
@@ -197,6 +207,8 @@ def _switchport_block(itf: InterfaceView) -> list[str]:
         operational = "trunk" if _up(itf) else "down"
     else:
         operational = "static access" if _up(itf) else "down"
+    if itf.bundle_flag == "P":
+        operational += f" (member of bundle Po{itf.channel_group})"
     access = itf.access_vlan or 1
     vlan_name = "default" if access == 1 else f"VLAN{access:04d}"
     return [
@@ -294,19 +306,25 @@ def interfaces_trunk(ctx: ShowContext, args: Sequence[str]) -> str | None:
     return "\n".join(lines)
 
 
-def _groups(ctx: ShowContext) -> dict[int, list[InterfaceView]]:
-    groups: dict[int, list[InterfaceView]] = {}
-    for itf in ctx.interfaces:
-        if itf.channel_group is not None:
-            groups.setdefault(itf.channel_group, []).append(itf)
-    return groups
+def _channels(ctx: ShowContext) -> list[tuple[int, InterfaceView, list[InterfaceView]]]:
+    """(number, Port-channel, members) of every Port-channel interface, by number."""
+    by_name = {i.name: i for i in ctx.interfaces}
+    found = [
+        (int(itf.name[len("Port-channel") :]), itf, [by_name[m] for m in itf.members])
+        for itf in ctx.interfaces
+        if itf.name.startswith("Port-channel") and itf.name[len("Port-channel") :].isdigit()
+    ]
+    return sorted(found, key=lambda channel: channel[0])
 
 
 def etherchannel_summary(ctx: ShowContext, args: Sequence[str]) -> str | None:
-    """``show etherchannel summary``: the ``channel-group`` bundles of the config."""
+    """``show etherchannel summary``: every Port-channel, its protocol and its members.
+
+    Members are listed four to a line, as IOS wraps them.
+    """
     if args:
         return None
-    groups = _groups(ctx)
+    groups = _channels(ctx)
     lines = [
         "Flags:  D - down        P - bundled in port-channel",
         "        I - stand-alone s - suspended",
@@ -328,15 +346,15 @@ def etherchannel_summary(ctx: ShowContext, args: Sequence[str]) -> str | None:
         "Group  Port-channel  Protocol    Ports",
         "------+-------------+-----------+-----------------------------------------------",
     ]
-    for number, members in sorted(groups.items()):
-        mode = members[0].channel_mode
-        protocol = "LACP" if mode in ("active", "passive") else "PAgP"
-        protocol = "-" if mode == "on" else protocol
-        bundled = any(_up(m) for m in members)
-        flags = "SU" if bundled else "SD"
-        ports = " ".join(f"{abbreviate(m.name)}({'P' if _up(m) else 'D'})" for m in members)
+    for number, channel, members in groups:
+        protocol = PROTOCOLS.get(members[0].channel_mode, "-") if members else "-"
+        layer = "S" if channel.switchport_mode is not None else "R"
+        flags = layer + ("U" if _up(channel) else "D")
+        ports = [f"{abbreviate(m.name)}({m.bundle_flag})" for m in members]
+        rows = [" ".join(ports[i : i + 4]) for i in range(0, len(ports), 4)] or [""]
         bundle = f"Po{number}({flags})"
-        lines.append(f"{number:<7}{bundle:<14}{protocol:<12}{ports}")
+        lines.append(f"{number:<7}{bundle:<14}{protocol:<12}{rows[0]}".rstrip())
+        lines += [" " * 33 + row for row in rows[1:]]
     return "\n".join(lines)
 
 

@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 
 from netwarden.lab.sim.cligrammar import expand_config_words, interface_name
-from netwarden.lab.sim.config import (
-    ConfigApplier,
-    ConfigTree,
-    contextual_diff,
-    incremental_diff,
-)
+from netwarden.lab.sim.config import ConfigApplier, ConfigTree
+from netwarden.lab.sim.configdiff import contextual_diff, incremental_diff
 
 PHYSICAL = frozenset({"GigabitEthernet1/0/1", "GigabitEthernet1/0/2"})
 BASE = """\
