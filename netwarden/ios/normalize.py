@@ -7,7 +7,10 @@ why; :func:`canonical` also sorts what IOS does not keep in a meaningful order.
 Ignored lines (on both sides of every comparison):
 
 - ``snmp-server user ...``: IOS stores SNMPv3 users outside the running config
-  and never prints them, so the intended line would look missing forever.
+  and never prints them, so the intended line would look missing forever. They
+  are write-only: rendered and pushed, then read back with ``show snmp user``, not
+  compared. The simulator keeps them out of its running config the same way
+  (``netwarden.lab.sim.snmpusers``), so a converged lab device shows no diff.
 - ``file prompt quiet``: NAPALM turns it on for its file operations and off when
   it closes; a revert timer that fires after a lost session restores it.
 - ``ntp clock-period``: IOS writes it by itself (NAPALM ignores it too).

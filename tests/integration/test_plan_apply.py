@@ -173,6 +173,25 @@ def test_second_plan_is_empty(lab: Lab, applied: ApplyReport) -> None:
     ] == []
 
 
+def test_snmp_users_are_applied_yet_never_in_running_and_no_drift(
+    lab: Lab, applied: ApplyReport
+) -> None:
+    """IOS keeps SNMPv3 users out of the running config (the simulator too): the intended
+    ``snmp-server user`` lines are on the device (``show snmp user``) and plan sees no diff."""
+    del applied
+    for dev in lab.fleet:
+        name = dev.spec.name
+        intended = [
+            ln for ln in lab.configs[name].splitlines() if ln.startswith("snmp-server user")
+        ]
+        assert intended, name  # the baseline renders them
+        assert "snmp-server user" not in running(dev), name
+        with dev.lock:
+            stored = sorted(dev.running.snmp_users.values())
+        assert stored == sorted(intended), name
+        assert state_of(lab, name) == "intended", name
+
+
 def test_second_apply_reports_unchanged(lab: Lab, applied: ApplyReport) -> None:
     del applied
     report = apply_fleet(

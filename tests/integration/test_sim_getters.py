@@ -198,3 +198,43 @@ def test_getters_follow_a_config_change(
             conn.send_config_set(
                 [f"interface {port}", "no shutdown", "exit", "no ntp server 192.0.2.123"]
             )
+
+
+def test_a_channel_group_brings_its_port_channel_into_the_getters(
+    inventory_fleet: SimFleet,
+    device: SimDevice,
+    driver: Any,
+    netmiko_params: Callable[..., dict[str, Any]],
+) -> None:
+    """Two linked ports join bundle 11: NAPALM sees Port-channel11 up at their summed speed;
+    ``no interface Port-channel11`` takes it away again and frees the ports."""
+    creds = inventory_fleet.credentials
+    assert creds is not None
+    ports = [
+        i
+        for i in build_context(device).interfaces
+        if i.switchport_mode == "access" and i.line_protocol_up and not i.shutdown
+    ][:2]
+    assert len(ports) == 2, "the access switch has two linked access ports"
+    params = netmiko_params(
+        device, username=creds.username, password=creds.password, secret=creds.enable_secret
+    )
+    joined = [x for p in ports for x in (f"interface {p.name}", "channel-group 11 mode active")]
+    with ConnectHandler(**params) as conn:
+        conn.enable()
+        output = conn.send_config_set(joined)
+    assert "Creating a port-channel interface Port-channel 11" in output
+    try:
+        bundle = driver.get_interfaces()["Port-channel11"]
+        assert bundle["is_up"] is True
+        assert bundle["is_enabled"] is True
+        assert bundle["speed"] == float(sum(p.speed_mbps for p in ports))
+        assert bundle["mac_address"] == napalm_mac(ports[0].mac)
+        assert "Port-channel11" in driver.get_facts()["interface_list"]
+    finally:
+        with ConnectHandler(**params) as conn:
+            conn.enable()
+            conn.send_config_set(["no interface Port-channel11"])
+    assert "Port-channel11" not in driver.get_interfaces()
+    after = {i.name: i for i in build_context(device).interfaces}
+    assert all(after[p.name].channel_group is None for p in ports)

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.integration
 Rows = list[dict[str, Any]]
 Check = Callable[[Rows, ShowContext], None]
 
-# State the commands below report: routes, a VRF, ACLs, an SNMPv3 user, IPv6, a bundle.
+# State the commands below report: routes, a VRF, ACLs, an SNMPv3 user, IPv6, bundles
+# (Po1: LACP, its member without link; Po2: PAgP, two members up; Po3: no member).
 SETUP = [
     "ip default-gateway 10.10.0.1",
     "ip route 192.168.50.0 255.255.255.0 10.10.0.254",
@@ -55,6 +56,11 @@ SETUP = [
     " ipv6 address 2001:db8:10::2/64",
     "interface GigabitEthernet1/1/2",
     " channel-group 1 mode active",
+    "interface GigabitEthernet1/0/7",
+    " channel-group 2 mode desirable",
+    "interface GigabitEthernet1/0/8",
+    " channel-group 2 mode desirable",
+    "interface Port-channel3",
     "interface Loopback0",
     " ip address 10.255.0.1 255.255.255.255",
 ]
@@ -94,6 +100,9 @@ def _interfaces(rows: Rows, ctx: ShowContext) -> None:
             "administratively down" if itf.shutdown else "up" if itf.line_protocol_up else "down"
         )
         assert parsed[itf.name]["link_status"] == state, itf.name
+    bundle = parsed["Port-channel2"]  # two members of 1 Gb/s bundled: 2 Gb/s
+    assert (bundle["link_status"], bundle["bandwidth"]) == ("up", "2000000 Kbit")
+    assert parsed["Port-channel3"]["link_status"] == "down"  # no member
 
 
 def _interface_status(rows: Rows, ctx: ShowContext) -> None:
@@ -103,6 +112,12 @@ def _interface_status(rows: Rows, ctx: ShowContext) -> None:
             assert parsed[abbreviate(itf.name)]["vlan_id"] == str(itf.access_vlan), itf.name
         if itf.switchport_mode == "trunk":
             assert parsed[abbreviate(itf.name)]["vlan_id"] == "trunk", itf.name
+    channels = {r["port"]: (r["status"], r["vlan_id"]) for r in rows if r["port"].startswith("Po")}
+    assert channels == {
+        "Po1": ("notconnect", "trunk"),
+        "Po2": ("connected", "20"),
+        "Po3": ("notconnect", "1"),
+    }
 
 
 def _descriptions(rows: Rows, ctx: ShowContext) -> None:
@@ -216,9 +231,24 @@ def _transceiver(rows: Rows, ctx: ShowContext) -> None:
 
 
 def _etherchannel(rows: Rows, ctx: ShowContext) -> None:
-    assert rows[0]["bundle_name"] == "Po1"
-    assert rows[0]["bundle_protocol"] == "LACP"
-    assert rows[0]["member_interface"] == ["Gi1/1/2"]
+    parsed = {
+        r["bundle_name"]: (
+            r["bundle_status"], r["bundle_protocol"], r["member_interface"],
+            r["member_interface_status"],
+        )
+        for r in rows
+    }  # fmt: skip
+    assert parsed == {
+        "Po1": ("SD", "LACP", ["Gi1/1/2"], ["D"]),
+        "Po2": ("SU", "PAgP", ["Gi1/0/7", "Gi1/0/8"], ["P", "P"]),
+        "Po3": ("SD", "-", [], []),
+    }
+    members = {i.name: i.members for i in ctx.interfaces if i.name.startswith("Port-channel")}
+    assert members == {
+        "Port-channel1": ("GigabitEthernet1/1/2",),
+        "Port-channel2": ("GigabitEthernet1/0/7", "GigabitEthernet1/0/8"),
+        "Port-channel3": (),
+    }
 
 
 def _cdp(rows: Rows, ctx: ShowContext) -> None:

@@ -2,7 +2,8 @@
 
 Each key is sent alone and its effect read back before the next one, as a
 person typing sees it: the echo of each character, ``?`` help at once (without
-Return), Ctrl-U erasing the line, Tab completing, arrow keys recalling history.
+Return), Ctrl-U erasing the line, Tab completing, arrow keys recalling history,
+and editing in the middle of the line read on a VT100 screen model (pyte).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.fleet import Credentials, SimFleet
+from tests.unit.lab.vt100 import Vt100
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +122,39 @@ def test_tab_completes_and_arrows_recall(screen: Screen, sim_device: SimDevice) 
     assert screen.key("\x1b[A", "show privilege ") == "show privilege "
     output = screen.key("\r", f"{sim_device.hostname}#")
     assert "Current privilege level is 15" in output
+
+
+def test_cursor_keys_edit_the_middle_of_the_line_on_a_vt100(
+    screen: Screen, sim_device: SimDevice
+) -> None:
+    """Arrows, Ctrl-A/E/F, Esc B, Ctrl-K and typing mid-line, seen on a VT100 (pyte)."""
+    prompt = f"{sim_device.hostname}#"
+    vt = Vt100()
+    vt.feed(prompt)
+
+    def press(key: str, echo: str, line: str, cursor: int) -> None:
+        vt.feed(screen.key(key, echo))
+        assert (vt.line, vt.column) == ((prompt + line).rstrip(), len(prompt) + cursor), key
+
+    for at, char in enumerate("sho privlege", start=1):
+        press(char, char, "sho privlege"[:at], at)
+    for at in range(11, 7, -1):
+        press("\x1b[D", "\b", "sho privlege", at)
+    press("i", "ilege" + "\b" * 4, "sho privilege", 9)
+    press("\x01", "\b" * 9, "sho privilege", 0)
+    for at in range(1, 4):
+        press("\x06", "sho"[at - 1], "sho privilege", at)
+    press("w", "w privilege" + "\b" * 10, "show privilege", 4)
+    press("\x05", " privilege", "show privilege", 14)
+    output = screen.key("\r", prompt)
+    assert "Current privilege level is 15" in output
+    vt.feed(output)
+
+    for at, char in enumerate("show clock extra", start=1):
+        press(char, char, "show clock extra"[:at], at)
+    press("\x1bb", "\b" * 5, "show clock extra", 11)
+    press("\x1b[D", "\b", "show clock extra", 10)
+    press("\x0b", " " * 6 + "\b" * 6, "show clock", 10)
+    output = screen.key("\r", prompt)
+    assert "Invalid input" not in output
+    assert str(sim_device.clock.now().year) in output

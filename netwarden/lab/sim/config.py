@@ -5,8 +5,9 @@ A config is a list of :class:`ConfigNode` (one line each, children by indentatio
 configuration mode: ``no <cmd>`` removes the matching line and its children, a
 single-valued command (``hostname``, ``ip address``, ``description`` ...) replaces
 the previous value, a mode command (``interface X``, ``line vty 0 4`` ...) enters a
-sub-mode. The module also renders ``show running-config`` text and the diffs that
-``show archive config differences`` and ``incremental-diffs`` print.
+sub-mode. The module also renders ``show running-config`` text; the diffs that
+``show archive config differences`` and ``incremental-diffs`` print are in
+:mod:`netwarden.lab.sim.configdiff`.
 
 Examples:
     >>> tree = ConfigTree.build("hostname a\\ninterface Loopback0\\n description x\\n")
@@ -27,7 +28,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from netwarden.lab.sim import stpconfig
+from netwarden.lab.sim import portchannel, snmpusers, stpconfig
 from netwarden.lab.sim.cligrammar import (
     bad_word_index,
     expand_config_words,
@@ -218,6 +219,8 @@ class ConfigTree:
     def __init__(self, root: list[ConfigNode] | None = None) -> None:
         self.root: list[ConfigNode] = root if root is not None else []
         self.revision = 0  # counts the changes made through ConfigApplier (see stpdomain)
+        # SNMPv3 users: accepted, never rendered (see netwarden.lab.sim.snmpusers)
+        self.snmp_users: dict[tuple[str, str], str] = {}
 
     @classmethod
     def build(cls, text: str, physical: frozenset[str] = frozenset()) -> ConfigTree:
@@ -227,7 +230,9 @@ class ConfigTree:
         return tree
 
     def copy(self) -> ConfigTree:
-        return ConfigTree(copy.deepcopy(self.root))
+        clone = ConfigTree(copy.deepcopy(self.root))
+        clone.snmp_users = dict(self.snmp_users)
+        return clone
 
     def apply_text(
         self,
@@ -415,8 +420,13 @@ class ConfigApplier:
             return self._username(words)
         if not self.path and stpconfig.handles(words := stpconfig.expand(words)):
             return self._stp_vlan(words)
+        negated = words[0] in ("no", "default")
+        if not self.path and words[negated : negated + 2] == ["snmp-server", "user"]:
+            return self._snmp_user(words)
         if not self.path and words[:2] in (["enable", "secret"], ["enable", "algorithm-type"]):
             return ApplyResult(changed=_set(self._children(), enable_secret_line(words)))
+        if self.path and words[0] == "channel-group" and len(words) > 1:
+            return self._channel_group(words)
         text = " ".join(words)
         submode = submode_of(words, self.mode)
         if submode is not None:
@@ -424,7 +434,10 @@ class ConfigApplier:
             self.path.append((node, submode, indent))
             return ApplyResult(changed=created)
         if words[0] == "no" and len(words) > 1:
-            return ApplyResult(changed=_negate(self._children(), words[1:], store=True))
+            changed = _negate(self._children(), words[1:], store=True)
+            if changed and words[1:2] == ["interface"] and words[-1].startswith(portchannel.PREFIX):
+                self._dissolve(words[-1][len(portchannel.PREFIX) :])
+            return ApplyResult(changed=changed)
         if words[0] == "default" and len(words) > 1:
             return ApplyResult(changed=_negate(self._children(), words[1:], store=False))
         return ApplyResult(changed=_set(self._children(), text))
@@ -456,6 +469,38 @@ class ConfigApplier:
             self.tree.root.remove(node)
         self.tree.root[where:where] = [ConfigNode(text) for text in outcome.lines]
         return ApplyResult(changed=True)
+
+    def _channel_group(self, words: list[str]) -> ApplyResult:
+        """``channel-group N mode M``: the port joins bundle N; IOS creates Port-channelN."""
+        member = self.path[-1][0]
+        words, error, word = portchannel.check_channel_group(words, member.text.split()[-1])
+        if error:
+            return ApplyResult(error=error, error_word=word)
+        changed = _set(member.children, " ".join(words))
+        name = f"interface {portchannel.PREFIX}{words[1]}"
+        if self.tree.find(name) is not None:
+            return ApplyResult(changed=changed)
+        channel, _created = _enter(self.tree.root, name)
+        lines = portchannel.inherited([c.text for c in member.children])
+        channel.children = [ConfigNode(line) for line in lines]
+        message = f"Creating a port-channel interface {portchannel.PREFIX} {words[1]}"
+        return ApplyResult(changed=True, message=message)
+
+    def _dissolve(self, number: str) -> None:
+        """``no interface Port-channelN``: its members leave the bundle too."""
+        for node in self.tree.root:
+            if node.text.startswith("interface "):
+                node.children = [
+                    c for c in node.children if not portchannel.is_member_line(c.text, number)
+                ]
+
+    def _snmp_user(self, words: list[str]) -> ApplyResult:
+        """SNMPv3 users go to the tree's user table, never into its lines."""
+        if words[0] in ("no", "default"):
+            return ApplyResult(changed=snmpusers.remove(self.tree.snmp_users, words[1:]))
+        error, word = snmpusers.store(self.tree.snmp_users, words)
+        # always a change: IOS lists the line in every diff, the running config lacks it
+        return ApplyResult(changed=not error, error=error, error_word=word)
 
     def _start_banner(self, line: str) -> ApplyResult:
         match = _BANNER_RE.match(line.strip())
@@ -494,6 +539,13 @@ def _insert_position(children: list[ConfigNode], text: str) -> int:
     first = text.split(maxsplit=1)[0]
     if first == "description":
         return 0  # IOS prints an interface's description first
+    number = portchannel.channel_number(text)
+    if number is not None:  # Port-channels in number order, after the other interfaces
+        later = [
+            i for i, n in enumerate(children) if (portchannel.channel_number(n.text) or 0) > number
+        ]
+        if later:
+            return later[0]
     last_same = -1
     for index, node in enumerate(children):
         if node.words()[:1] == [first]:

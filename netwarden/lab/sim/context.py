@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from netwarden.lab.sim import portchannel
 from netwarden.lab.sim.config import ConfigNode, ConfigTree
 from netwarden.lab.sim.device import SimDevice
 from netwarden.lab.sim.showmodel import (
@@ -113,7 +114,7 @@ def interface_views(device: SimDevice) -> tuple[InterfaceView, ...]:
                 **extra,
             )
         )
-    return tuple(views)
+    return portchannel.bundle(tuple(views))
 
 
 def _extra_fields(node: ConfigNode) -> dict[str, Any]:
@@ -157,7 +158,7 @@ def _stp_port_fields(words: list[str]) -> dict[str, Any]:
 
 
 _SWITCHPORT_TYPES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet",
-                     "TwoGigabitEthernet", "FiveGigabitEthernet")  # fmt: skip
+                     "TwoGigabitEthernet", "FiveGigabitEthernet", "Port-channel")  # fmt: skip
 
 
 def _users(nodes: list[ConfigNode]) -> tuple[UserView, ...]:
@@ -257,6 +258,7 @@ def build_context(device: SimDevice, current_line: int | None = None) -> ShowCon
             snmp_location=tree.value("snmp-server location") or "",
             snmp_communities=tuple(communities),
             snmp_chassis_id=tree.value("snmp-server chassis-id") or device.spec.serial,
+            snmp_users=tuple(tree.snmp_users.values()),
             lldp_neighbors=device.spec.lldp_neighbors,
             arp=device.spec.arp + own_arp,
             log=tuple(device.log),

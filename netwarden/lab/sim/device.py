@@ -256,9 +256,14 @@ class SimDevice:
             return incremental_diff(self.running, text, self.physical)
 
     def replace(self, text: str) -> list[str]:
-        """``configure replace``: running becomes the file; return the file's errors."""
+        """``configure replace``: running becomes the file; return the file's errors.
+
+        SNMPv3 users are not in the running config, so a replace keeps them (and adds
+        or changes those of the file), as on IOS.
+        """
         with self.lock:
             tree = ConfigTree()
+            tree.snmp_users = dict(self.running.snmp_users)
             errors = tree.apply_text(text, self.physical, self.stp_root)
             self.ensure_interfaces(tree)
             self.running = tree
@@ -396,6 +401,7 @@ class SimDevice:
             "ARCHIVE_DIFF-5-ROLLBK_CNFMD_CHG_ROLLBACK_START",
             f"Start rolling to: {pending.archive_file} ({why})",
         )
+        pending.snapshot.snmp_users = dict(self.running.snmp_users)  # not in the archive
         self.running = pending.snapshot
         self.pending = None
         self.last_change = (self.clock.now(), pending.user)

@@ -164,16 +164,16 @@ class CliSession(LineEditing, ExecCommands):
     def _complete(self, buffer: str) -> str | None:
         return completion(buffer, self._help_state())
 
-    def _ctrl_z(self, line: str) -> None:
+    def _ctrl_z(self, line: str) -> bool:
         if self.applier is None:
-            self._buffer = line  # Ctrl-Z means nothing in exec mode
-            return
+            return False  # Ctrl-Z means nothing in exec mode: the line stays
         self.write("^Z\n")
         if line.strip():
             output = self.execute(line)
             self.write(output if not output or output.endswith("\n") else output + "\n")
         self._leave_config()
         self.write(self.prompt())
+        return True
 
     def _ctrl_c(self) -> None:
         if self._pending is not None:

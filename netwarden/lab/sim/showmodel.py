@@ -63,6 +63,8 @@ class InterfaceView:
     trunk_allowed: str = "1-4094"  # ``switchport trunk allowed vlan`` ("1-4094" = all)
     channel_group: int | None = None  # ``channel-group N mode M``
     channel_mode: str = ""  # "active", "passive", "on", "desirable", "auto"
+    bundle_flag: str = ""  # a member: "P" bundled, "D" down, "s" suspended
+    members: tuple[str, ...] = ()  # a Port-channel: its members, in config order
     ipv6: tuple[str, ...] = ()  # "2001:DB8::1/64" as IOS prints them (upper case)
     vrf: str = ""  # ``vrf forwarding NAME`` / ``ip vrf forwarding NAME``
     stp_cost: int | None = None  # ``spanning-tree cost N`` (None: the speed's cost)
@@ -146,6 +148,7 @@ class ShowContext:
     snmp_location: str = ""
     snmp_communities: tuple[tuple[str, str, str], ...] = ()  # (name, "ro"|"rw", acl or "")
     snmp_chassis_id: str = ""
+    snmp_users: tuple[str, ...] = ()  # ``snmp-server user`` lines (never in running_config)
     lldp_neighbors: tuple[LldpNeighborView, ...] = ()
     arp: tuple[ArpEntryView, ...] = ()
     log: tuple[LogEntry, ...] = ()

@@ -1,4 +1,4 @@
-"""Show commands read straight from the config: access lists, SNMPv3 users, the MOTD banner."""
+"""Show commands read from the config: access lists, SNMPv3 users, the MOTD banner."""
 
 from __future__ import annotations
 
@@ -74,12 +74,15 @@ def access_lists(ctx: ShowContext, args: Sequence[str]) -> str | None:
 
 
 def snmp_user(ctx: ShowContext, args: Sequence[str]) -> str | None:
-    """``show snmp user``: the SNMPv3 users of the config (empty output when there are none)."""
+    """``show snmp user``: the SNMPv3 users (kept apart from the running config, as on IOS).
+
+    Empty output when there are none.
+    """
     if len(args) > 1:
         return None
     engine = "80000009030000" + ctx.base_mac.replace(".", "").upper()
     blocks: list[str] = []
-    for line in ctx.running_config.splitlines():
+    for line in ctx.snmp_users:
         match = _USER.match(line)
         if match is None or (args and match["name"] != args[0]):
             continue

@@ -248,6 +248,7 @@ def _snmp_enabled(ctx: ShowContext) -> bool:
         ctx.snmp_communities
         or ctx.snmp_contact
         or ctx.snmp_location
+        or ctx.snmp_users
         or config_lines(ctx.running_config, r"snmp-server ")
     )
 

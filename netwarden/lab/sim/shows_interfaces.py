@@ -55,8 +55,9 @@ def _hardware_line(itf: InterfaceView) -> str:
 
 def _interface_block(ctx: ShowContext, itf: InterfaceView) -> list[str]:
     kind = kind_of(itf.name)
+    channel = kind.long == "Port-channel"
     status, protocol = link_state(itf)
-    suffix = f" ({_port_state(itf)})" if kind.physical else ""
+    suffix = f" ({_port_state(itf)})" if kind.physical or channel else ""
     counters = itf.counters
     lines = [f"{itf.name} is {status}, line protocol is {protocol}{suffix}", _hardware_line(itf)]
     if itf.description:
@@ -80,6 +81,8 @@ def _interface_block(ctx: ShowContext, itf: InterfaceView) -> list[str]:
         else:
             lines.append(f"  Auto-duplex, Auto-speed, media type is {kind.media}")
         lines.append("  input flow-control is off, output flow-control is unsupported")
+    elif channel:
+        lines += _channel_lines(itf)
     elif kind.long == "Vlan":
         lines.append("  Keepalive not supported")
     else:
@@ -120,6 +123,20 @@ def _interface_block(ctx: ShowContext, itf: InterfaceView) -> list[str]:
             "     0 lost carrier, 0 no carrier, 0 pause output",
         ]
     lines.append("     0 output buffer failures, 0 output buffers swapped out")
+    return lines
+
+
+def _channel_lines(itf: InterfaceView) -> list[str]:
+    """A Port-channel's link, as a Catalyst prints it, and its members."""
+    lines = ["  Keepalive set (10 sec)"]
+    if itf.line_protocol_up and not itf.shutdown:
+        speed = _speed_text(itf.speed_mbps)
+        lines.append(f"  {itf.duplex}-duplex, {speed}, link type is auto, media type is unknown")
+    else:
+        lines.append("  Auto-duplex, Auto-speed, link type is auto, media type is unknown")
+    lines.append("  input flow-control is off, output flow-control is unsupported")
+    if itf.members:
+        lines.append(f"  Members in this channel: {' '.join(abbreviate(m) for m in itf.members)} ")
     return lines
 
 
@@ -222,10 +239,10 @@ def interface_status(ctx: ShowContext, args: Sequence[str]) -> str | None:
     if args:
         return None
     lines = ["", "Port      Name               Status       Vlan       Duplex  Speed Type"]
-    for itf in ctx.interfaces:
+    ports = [i for i in ctx.interfaces if kind_of(i.name).physical]
+    ports += [i for i in ctx.interfaces if kind_of(i.name).long == "Port-channel"]  # last
+    for itf in ports:
         kind = kind_of(itf.name)
-        if not (kind.physical or kind.long == "Port-channel"):
-            continue
         duplex, speed = _status_speed(itf)
         lines.append(
             f"{abbreviate(itf.name):<9} {itf.description[:18]:<18} {_port_state(itf):<12} "
@@ -348,6 +365,8 @@ def _member_ports(ctx: ShowContext, *, trunks: bool) -> dict[int, list[str]]:
     """Ports per VLAN: access ports, and with ``trunks`` the trunks (they carry every VLAN)."""
     ports: dict[int, list[str]] = {}
     for itf in ctx.interfaces:
+        if itf.channel_group is not None:
+            continue  # a bundle's member: its Port-channel is listed
         if itf.switchport_mode == "access":
             ports.setdefault(itf.access_vlan or 1, []).append(abbreviate(itf.name))
         elif itf.switchport_mode == "trunk" and trunks:

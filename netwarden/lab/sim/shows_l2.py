@@ -10,7 +10,8 @@ config and link state), so it changes when the config does, as on a device:
   uplink forwarding in the VLAN); the CPU's static entries come first, as on a Catalyst;
 * trunks list the VLANs they forward in, as the fleet's spanning tree decides
   (:mod:`~netwarden.lab.sim.shows_stp`);
-* ports with ``channel-group`` form their port-channels (bundled when up).
+* ports with ``channel-group`` form their Port-channels (:mod:`~netwarden.lab.sim.portchannel`):
+  the MAC table and trunks see the Port-channel, not its members.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 from collections.abc import Sequence
 
 from netwarden.lab.sim import shows_stp
+from netwarden.lab.sim.portchannel import PROTOCOLS
 from netwarden.lab.sim.showmodel import InterfaceView, ShowContext
 from netwarden.lab.sim.shows_util import abbreviate, find_interface, kind_of
 from netwarden.lab.sim.stp import vlan_ranges
@@ -46,7 +48,12 @@ def host_mac(hostname: str, port: str) -> str:
 
 
 def _uplinks(ctx: ShowContext) -> list[InterfaceView]:
-    return [i for i in ctx.interfaces if i.switchport_mode == "trunk" and _up(i)]
+    """Trunks that are up (a bundle's members count as their Port-channel)."""
+    return [
+        i
+        for i in ctx.interfaces
+        if i.switchport_mode == "trunk" and _up(i) and i.channel_group is None
+    ]
 
 
 def mac_entries(ctx: ShowContext) -> list[tuple[int, str, str]]:
@@ -59,15 +66,18 @@ def mac_entries(ctx: ShowContext) -> list[tuple[int, str, str]]:
     neighbors = {n.local_interface: n for n in ctx.lldp_neighbors}
     trees = shows_stp.trees(ctx)
     for itf in ctx.interfaces:
-        if not _up(itf) or itf.switchport_mode is None:
+        if not _up(itf) or itf.switchport_mode is None or itf.bundle_flag not in ("", "P"):
             continue
-        if itf.switchport_mode == "access":
+        # a bundle learns on its Port-channel, not on its members
+        port = itf.name if itf.channel_group is None else f"Port-channel{itf.channel_group}"
+        if itf.switchport_mode == "access" and itf.channel_group is None:
             entries.append((itf.access_vlan or 1, host_mac(ctx.hostname, itf.name), itf.name))
         elif itf.name in neighbors:
             native = itf.native_vlan
-            state = trees[native].port(itf.name) if native in trees else None
-            if state is None or state.forwarding:
-                entries.append((native, neighbors[itf.name].remote_chassis_id, itf.name))
+            state = trees[native].port(port) if native in trees else None
+            learned = (native, neighbors[itf.name].remote_chassis_id, port)
+            if (state is None or state.forwarding) and learned not in entries:
+                entries.append(learned)
     uplinks = _uplinks(ctx)
     if uplinks:
         svis = {i.name: i for i in ctx.interfaces}
@@ -125,6 +135,8 @@ def _switchport_block(itf: InterfaceView) -> list[str]:
         operational = "trunk" if _up(itf) else "down"
     else:
         operational = "static access" if _up(itf) else "down"
+    if itf.bundle_flag == "P":
+        operational += f" (member of bundle Po{itf.channel_group})"
     access = itf.access_vlan or 1
     vlan_name = "default" if access == 1 else f"VLAN{access:04d}"
     return [
@@ -214,19 +226,25 @@ def interfaces_trunk(ctx: ShowContext, args: Sequence[str]) -> str | None:
     return "\n".join(lines)
 
 
-def _groups(ctx: ShowContext) -> dict[int, list[InterfaceView]]:
-    groups: dict[int, list[InterfaceView]] = {}
-    for itf in ctx.interfaces:
-        if itf.channel_group is not None:
-            groups.setdefault(itf.channel_group, []).append(itf)
-    return groups
+def _channels(ctx: ShowContext) -> list[tuple[int, InterfaceView, list[InterfaceView]]]:
+    """(number, Port-channel, members) of every Port-channel interface, by number."""
+    by_name = {i.name: i for i in ctx.interfaces}
+    found = [
+        (int(itf.name[len("Port-channel") :]), itf, [by_name[m] for m in itf.members])
+        for itf in ctx.interfaces
+        if itf.name.startswith("Port-channel") and itf.name[len("Port-channel") :].isdigit()
+    ]
+    return sorted(found, key=lambda channel: channel[0])
 
 
 def etherchannel_summary(ctx: ShowContext, args: Sequence[str]) -> str | None:
-    """``show etherchannel summary``: the ``channel-group`` bundles of the config."""
+    """``show etherchannel summary``: every Port-channel, its protocol and its members.
+
+    Members are listed four to a line, as IOS wraps them.
+    """
     if args:
         return None
-    groups = _groups(ctx)
+    groups = _channels(ctx)
     lines = [
         "Flags:  D - down        P - bundled in port-channel",
         "        I - stand-alone s - suspended",
@@ -248,15 +266,15 @@ def etherchannel_summary(ctx: ShowContext, args: Sequence[str]) -> str | None:
         "Group  Port-channel  Protocol    Ports",
         "------+-------------+-----------+-----------------------------------------------",
     ]
-    for number, members in sorted(groups.items()):
-        mode = members[0].channel_mode
-        protocol = "LACP" if mode in ("active", "passive") else "PAgP"
-        protocol = "-" if mode == "on" else protocol
-        bundled = any(_up(m) for m in members)
-        flags = "SU" if bundled else "SD"
-        ports = " ".join(f"{abbreviate(m.name)}({'P' if _up(m) else 'D'})" for m in members)
+    for number, channel, members in groups:
+        protocol = PROTOCOLS.get(members[0].channel_mode, "-") if members else "-"
+        layer = "S" if channel.switchport_mode is not None else "R"
+        flags = layer + ("U" if _up(channel) else "D")
+        ports = [f"{abbreviate(m.name)}({m.bundle_flag})" for m in members]
+        rows = [" ".join(ports[i : i + 4]) for i in range(0, len(ports), 4)] or [""]
         bundle = f"Po{number}({flags})"
-        lines.append(f"{number:<7}{bundle:<14}{protocol:<12}{ports}")
+        lines.append(f"{number:<7}{bundle:<14}{protocol:<12}{rows[0]}".rstrip())
+        lines += [" " * 33 + row for row in rows[1:]]
     return "\n".join(lines)
 
 

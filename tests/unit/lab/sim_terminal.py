@@ -19,6 +19,7 @@ class Terminal:
 
     def __init__(self, device: SimDevice) -> None:
         self.out: list[str] = []
+        self.raw = ""  # the last answer as sent (CRLF line ends), for a terminal model
         self.dropped = False
         self.session = CliSession(
             device, "netwarden", "127.0.0.5", write=self.out.append, drop=self._drop
@@ -32,7 +33,8 @@ class Terminal:
         """Type ``text`` as it is (no Return added); what the terminal shows in answer."""
         self.out.clear()
         self.session.feed(text)
-        return "".join(self.out).replace("\r\n", "\n")
+        self.raw = "".join(self.out)
+        return self.raw.replace("\r\n", "\n")
 
     def type(self, line: str) -> str:
         """Type ``line`` and Return."""
