@@ -225,6 +225,64 @@ def lab_steps(workdir: Path) -> list[Step]:
     ]
 
 
+def namespace_lab_steps(workdir: Path) -> list[Step]:
+    """The organisation as real Linux in network namespaces (root only): issue 14."""
+    lab = str(workdir / "lab-ns")
+    return [
+        Step(
+            "Build the whole organisation in network namespaces",
+            _netwarden("lab", "up", "-i", "inventory", "--out", lab),
+            "Per site: a firewall (nftables, routing its zones to the WAN), servers with their "
+            "own sshd/chrony/unbound/rsyslog/nginx, a sensor with a SPAN port, client hosts, "
+            "the simulated switches on their management addresses; a WAN, an internet host and "
+            "the member-state partner over OpenVPN. Sealed from this machine's network; the "
+            "figures at the end are what it costs.",
+        ),
+        Step(
+            "From a New York staff laptop to HQ's DNS server, across two firewalls and the WAN",
+            _netwarden(
+                "lab", "exec", "--lab", lab, "nyc-staff-c1", "--", "ping", "-c", "2", "10.10.20.14"
+            ),
+            "Real packets: nyc-fw1 routes staff -> WAN, jed-fw1 routes WAN -> servers.",
+        ),
+        Step(
+            "Plan from the management server, over the lab's own network",
+            _netwarden(
+                "lab",
+                "exec",
+                "--lab",
+                lab,
+                "jed-mon1",
+                "--",
+                sys.executable,
+                "-m",
+                "netwarden.cli",
+                "plan",
+                "-i",
+                lab,
+                "--limit",
+                "site_nyc",
+                "--summary",
+            ),
+            "netwarden inside the lab reaches the New York switches on their management "
+            "addresses (SSH on port 22, host keys from the lab's known_hosts.txt); the "
+            "switches still run their boot configs, so both have a plan.",
+        ),
+        Step(
+            "What is running",
+            _netwarden("lab", "status", lab),
+            "Namespaces, processes and memory per kind of node.",
+        ),
+    ]
+
+
+def _lab_down(workdir: Path) -> None:
+    lab = workdir / "lab-ns"
+    if (lab / ".lab").exists():
+        console.rule("[bold]Removing the namespace lab: netwarden lab down")
+        subprocess.run(_netwarden("lab", "down", str(lab)), check=False)
+
+
 def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
     """What an engineer does by hand on a switch: a config change over SSH (Netmiko)."""
     import yaml  # noqa: PLC0415
@@ -326,6 +384,15 @@ def main() -> int:
         rc = _run(all_steps)
     if rc:
         return rc
+    if os.geteuid() == 0:
+        try:
+            rc = _run(namespace_lab_steps(workdir))
+        finally:
+            _lab_down(workdir)
+        if rc:
+            return rc
+    else:
+        console.print("[yellow]namespace lab steps skipped: `netwarden lab up` needs root[/]")
     console.rule("[bold green]demo complete")
     console.print(
         f"Outputs kept in {workdir.relative_to(REPO)}/: configs/, compliance/report.html, "
