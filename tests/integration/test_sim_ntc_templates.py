@@ -379,7 +379,8 @@ NO_TEMPLATE: dict[tuple[str, ...], str] = {
     ("memory", "statistics"): _NONE,
     ("environment",): _NONE,
     ("environment", "all"): _NONE,
-    # the templates are for Catalyst 9000 stacks (`Switch 1: SYSTEM TEMPERATURE is OK`)
+    # the templates are for Catalyst 9000 stacks (`Switch 1: SYSTEM TEMPERATURE is OK`): this
+    # fleet is 3750-Xs (IOS 15); the C9300 format is parsed in tests/unit/lab/test_sim_shows.py
     ("environment", "temperature"): "template for stacked Catalyst 9000s only",
     ("environment", "temperature", "status"): "template for stacked Catalyst 9000s only",
     ("snmp",): _NONE,

@@ -44,6 +44,9 @@ _PROCESSES = (
 )
 _YELLOW_CELSIUS = 88
 _RED_CELSIUS = 93
+# A Catalyst 9300's sensor thresholds (IOS-XE 17 `show environment temperature`).
+_C9K_INLET_YELLOW, _C9K_INLET_RED = 46, 56
+_C9K_HOTSPOT_YELLOW, _C9K_HOTSPOT_RED = 105, 125
 _DEFAULT_BUFFER_BYTES = 4096
 
 
@@ -109,20 +112,71 @@ def _temperature_ok(ctx: ShowContext) -> str:
     return "OK" if round(ctx.temperature_celsius) < _RED_CELSIUS else "FAULTY"
 
 
+def _catalyst_9000(ctx: ShowContext) -> bool:
+    """A Catalyst 9000 (IOS-XE): its environment shows are per stack member."""
+    return ctx.model.upper().startswith("C9")
+
+
+def _sensor(name: str, value: int, yellow: int, red: int) -> list[str]:
+    state = "RED" if value >= red else "YELLOW" if value >= yellow else "GREEN"
+    return [
+        f"{name} Temperature Value: {value} Degree Celsius",
+        f"Temperature State: {state}",
+        f"Yellow Threshold : {yellow} Degree Celsius",
+        f"Red Threshold    : {red} Degree Celsius",
+    ]
+
+
+def _stack_temperature(ctx: ShowContext) -> list[str]:
+    """A Catalyst 9000's temperature block for stack member 1 (inlet and hotspot sensors).
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> ctx = SimpleNamespace(temperature_celsius=40.2, model="C9300-48P")
+        >>> print("\\n".join(_stack_temperature(ctx)[:3]))  # doctest: +NORMALIZE_WHITESPACE
+        Switch 1: SYSTEM TEMPERATURE is OK
+        Inlet Temperature Value: 28 Degree Celsius
+        Temperature State: GREEN
+    """
+    hotspot = round(ctx.temperature_celsius)
+    state = "OK" if hotspot < _C9K_HOTSPOT_RED else "FAULTY"
+    return [
+        f"Switch 1: SYSTEM TEMPERATURE is {state}",
+        *_sensor("Inlet", hotspot - 12, _C9K_INLET_YELLOW, _C9K_INLET_RED),
+        "",
+        *_sensor("Hotspot", hotspot, _C9K_HOTSPOT_YELLOW, _C9K_HOTSPOT_RED),
+    ]
+
+
 def environment_temperature_status(ctx: ShowContext, args: Sequence[str]) -> str | None:
     """``show env temperature status`` (what NAPALM's get_environment reads)."""
-    return None if args else "\n".join(_temperature_block(ctx))
+    if args:
+        return None
+    return "\n".join(_stack_temperature(ctx) if _catalyst_9000(ctx) else _temperature_block(ctx))
 
 
 def environment_temperature(ctx: ShowContext, args: Sequence[str]) -> str | None:
-    """``show env temperature``."""
-    return None if args else f"SYSTEM TEMPERATURE is {_temperature_ok(ctx)}"
+    """``show env temperature``: a Catalyst 9000 prints each member's sensors."""
+    if args:
+        return None
+    if _catalyst_9000(ctx):
+        return "\n".join(_stack_temperature(ctx))
+    return f"SYSTEM TEMPERATURE is {_temperature_ok(ctx)}"
 
 
 def environment_all(ctx: ShowContext, args: Sequence[str]) -> str | None:
     """``show environment`` and ``show env all``."""
     if args:
         return None
+    if _catalyst_9000(ctx):
+        return "\n".join(
+            [
+                *(f"Switch 1 FAN {fan} is OK" for fan in (1, 2, 3)),
+                "FAN PS-1 is OK",
+                "FAN PS-2 is NOT PRESENT",
+                *_stack_temperature(ctx),
+            ]
+        )
     return "\n".join(
         [
             "FAN is OK",

@@ -395,6 +395,43 @@ def test_get_environment_reads_cpu_memory_and_temperature() -> None:
 
 
 @pytest.mark.parametrize(
+    "command", ["show environment temperature", "show environment temperature status"]
+)
+def test_a_catalyst_9000_prints_its_stack_members_sensors(command: str) -> None:
+    """IOS-XE on a C9300: `Switch 1: SYSTEM TEMPERATURE is OK`, inlet and hotspot sensors,
+    the format ntc-templates' Catalyst 9000 template parses (the 3750-X's does not match)."""
+    ctx = make_ctx(model="C9300-48P", temperature_celsius=47.0)
+    rows = parse_output(platform="cisco_ios", command=command, data=run_show(command, ctx))
+    assert rows == [
+        {
+            "switch": "1",
+            "switch_temperature": "OK",
+            "inlet_temperature_value": "35",
+            "inlet_temperature_state": "GREEN",
+            "inlet_yellow_threshold": "46",
+            "inlet_red_threshold": "56",
+            "hotspot_temperature_value": "47",
+            "hotspot_temperature_state": "GREEN",
+            "hotspot_yellow_threshold": "105",
+            "hotspot_red_threshold": "125",
+        }
+    ]
+
+
+def test_napalm_reads_a_catalyst_9000s_inlet_and_hotspot() -> None:
+    env = sim_driver(make_ctx(model="C9300-48P", temperature_celsius=47.0)).get_environment()
+    assert env["temperature"] == {
+        "inlet": {"is_alert": False, "is_critical": False, "temperature": 35.0},
+        "hotspot": {"is_alert": False, "is_critical": False, "temperature": 47.0},
+    }
+
+
+def test_the_3750x_keeps_the_ios_15_environment_format() -> None:
+    text = run_show("show environment temperature", make_ctx())
+    assert text.strip() == "SYSTEM TEMPERATURE is OK"
+
+
+@pytest.mark.parametrize(
     ("celsius", "alert", "critical", "state"),
     [(87.0, False, False, "GREEN"), (90.0, True, False, "YELLOW"), (95.0, True, True, "RED")],
     ids=["green", "yellow", "red"],
