@@ -100,10 +100,35 @@ class UpResult:
     """A node to run commands from (:func:`~netwarden.lab.ns.status.management_node`)."""
 
 
+_CAP_NET_ADMIN, _CAP_SYS_ADMIN = 12, 21  # linux/capability.h
+
+
+def _effective_capabilities() -> int:
+    """This process's effective capability set (``CapEff`` of ``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
 def require_root() -> None:
-    """Raise :class:`LabNeedsRootError` (saying why and what works rootless) unless root."""
+    """Raise :class:`LabNeedsRootError` (saying why and what works rootless) unless root.
+
+    Root means what the lab needs of it: uid 0 with CAP_NET_ADMIN and CAP_SYS_ADMIN in
+    effect (root in a container without them, or with a dropped bounding set, is refused
+    as clearly as a user).
+    """
     if os.geteuid() != 0:
         raise LabNeedsRootError(ROOTLESS_HINT)
+    needed = (1 << _CAP_NET_ADMIN) | (1 << _CAP_SYS_ADMIN)
+    if _effective_capabilities() & needed != needed:
+        raise LabNeedsRootError(
+            "this process is root but lacks CAP_NET_ADMIN or CAP_SYS_ADMIN (a container or "
+            "a dropped capability bounding set?). " + ROOTLESS_HINT
+        )
 
 
 def _require_tools() -> None:
