@@ -55,6 +55,7 @@ DOMAIN_RECORDS = (
     ("jed-ntp1.gs.example.int", IPv4Address("10.10.20.11")),
     ("jed-srv1.gs.example.int", SERVICE),
 )
+DOMAIN, REALM = "gs.example.int", "GS.EXAMPLE.INT"
 NTP_EPOCH = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
 
 
@@ -91,6 +92,7 @@ def _spec(server_ns: str, services: tuple[str, ...]) -> ServerSpec:
         ntp_upstreams=(),
         log_host=None,
         dns_records=DOMAIN_RECORDS,
+        domain=DOMAIN,
     )
 
 
@@ -103,7 +105,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         key_file, pubkey = automation_key(tmp)
         records = Records()
         started = start_server(
-            _spec(server_ns, ("ntp", "dns", "syslog", "https", "web", "tacacs")),
+            _spec(
+                server_ns, ("ntp", "dns", "syslog", "https", "web", "ldaps", "kerberos", "tacacs")
+            ),
             tmp / "lab",
             pubkey,
             records,
@@ -141,8 +145,9 @@ def _run(client: paramiko.SSHClient, command: str) -> str:
 
 def test_records_write_ahead_and_known_hosts_per_address(lab: Lab) -> None:
     kinds = [kind for kind, _ in lab.records]
-    assert kinds == ["dir", "pid", "pid"]  # node dir, launcher, holder
-    assert lab.records[2][1].startswith(f"{lab.started.pid}:")
+    assert kinds == ["dir", "dir", "pid", "pid"]  # node dir, lab CA dir, launcher, holder
+    assert lab.records[1][1] == str(lab.lab_dir.resolve() / "pki")
+    assert lab.records[3][1].startswith(f"{lab.started.pid}:")
     assert [line.split()[0] for line in lab.started.known_hosts] == [str(MGMT), str(SERVICE)]
     assert all(line.split()[1] == "ssh-ed25519" for line in lab.started.known_hosts)
 
@@ -234,25 +239,91 @@ def test_dns_answers_inventory_names_and_refuses_the_rest(lab: Lab) -> None:
     assert "status: REFUSED" in _dig(lab, "www.example.com", "A")
 
 
-def test_syslog_received_over_udp_and_tcp_into_the_overlay(lab: Lab) -> None:
+def test_syslog_received_over_udp_and_tls_into_the_overlay(lab: Lab) -> None:
     token = secrets.token_hex(6)
     udp = ns_socket(lab.client_ns, socket.AF_INET, socket.SOCK_DGRAM)
     with udp:
         udp.sendto(
             f"<13>Dec  6 00:00:00 client lab-test: udp-{token}".encode(), (str(SERVICE), 514)
         )
-    with ns_connect(lab.client_ns, str(SERVICE), 514, 5.0) as tcp:
-        tcp.sendall(f"<13>Dec  6 00:00:00 client lab-test: tcp-{token}\n".encode())
+    context = ssl.create_default_context(cafile=str(lab.lab_dir / "pki/ca.crt"))
+    with (
+        ns_connect(lab.client_ns, str(SERVICE), 6514, 5.0) as raw,
+        context.wrap_socket(raw, server_hostname=str(SERVICE)) as tls,
+    ):
+        message = f"<13>1 2024-12-06T00:00:00Z client lab-test - - - tls-{token}".encode()
+        tls.sendall(f"{len(message)} ".encode() + message)  # RFC 5425 octet counting
     log = lab.started.node_dir / "upper/var/log/remote" / f"{CLIENT}.log"
     deadline = time.monotonic() + 15
     text = ""
     while time.monotonic() < deadline:
         text = log.read_text() if log.exists() else ""
-        if f"udp-{token}" in text and f"tcp-{token}" in text:
+        if f"udp-{token}" in text and f"tls-{token}" in text:
             break
         time.sleep(0.2)
     assert f"udp-{token}" in text
-    assert f"tcp-{token}" in text
+    assert f"tls-{token}" in text
+
+
+def test_syslog_has_no_plain_tcp_and_tls_needs_the_lab_ca(lab: Lab) -> None:
+    with pytest.raises(ConnectionRefusedError):
+        ns_connect(lab.client_ns, str(SERVICE), 514, 5.0).close()
+    other = lab.started.node_dir / "upper/etc/netwarden-lab/tls/server.crt"  # nginx's own
+    context = ssl.create_default_context(cafile=str(other))
+    with (
+        ns_connect(lab.client_ns, str(SERVICE), 6514, 5.0) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        context.wrap_socket(raw, server_hostname=str(SERVICE))
+
+
+def _in_client(lab: Lab, argv: list[str], env: dict[str, str],
+               stdin: str = "") -> subprocess.CompletedProcess[str]:  # fmt: skip
+    return subprocess.run(
+        ["ip", "netns", "exec", lab.client_ns, "env", *(f"{k}={v}" for k, v in env.items()),
+         *argv],
+        input=stdin, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+
+
+def test_ldapsearch_over_ldaps_with_the_lab_ca_finds_the_automation_user(lab: Lab) -> None:
+    if shutil.which("ldapsearch") is None:
+        pytest.skip("ldapsearch (ldap-utils) is not installed")
+    base = "dc=gs,dc=example,dc=int"
+    args = ["ldapsearch", "-x", "-LLL", "-H", f"ldaps://{SERVICE}", "-b", base, "(uid=netwarden)"]
+    found = _in_client(lab, args, {"LDAPTLS_CACERT": str(lab.lab_dir / "pki/ca.crt"),
+                                   "LDAPTLS_REQCERT": "demand"})  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert f"dn: uid=netwarden,ou=people,{base}" in found.stdout
+    untrusted = _in_client(lab, args, {
+        "LDAPTLS_CACERT": str(lab.started.node_dir / "upper/etc/netwarden-lab/tls/server.crt"),
+        "LDAPTLS_REQCERT": "demand"})  # fmt: skip
+    assert untrusted.returncode != 0  # the CA is checked: another CA's file is refused
+    with pytest.raises(ConnectionRefusedError):  # no plain ldap://
+        ns_connect(lab.client_ns, str(SERVICE), 389, 5.0).close()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_kinit_gets_a_ticket_for_the_automation_principal(
+    lab: Lab, tmp_path: Path, transport: str
+) -> None:
+    if shutil.which("kinit") is None:
+        pytest.skip("kinit (krb5-user) is not installed")
+    conf = tmp_path / "krb5.conf"
+    conf.write_text(
+        f"[libdefaults]\n default_realm = {REALM}\n dns_lookup_kdc = false\n"
+        f" udp_preference_limit = {1 if transport == 'tcp' else 100000}\n"
+        f"[realms]\n {REALM} = {{\n  kdc = {SERVICE}:88\n }}\n"
+    )
+    secret = lab.started.node_dir / "upper/etc/netwarden-lab/secrets/kerberos-netwarden.password"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    env = {"KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{tmp_path / 'ccache'}"}
+    got = _in_client(lab, ["kinit", f"netwarden@{REALM}"], env, secret.read_text())
+    assert got.returncode == 0, got.stderr
+    listed = _in_client(lab, ["klist"], env)
+    assert f"krbtgt/{REALM}@{REALM}" in listed.stdout
+    wrong = _in_client(lab, ["kinit", f"netwarden@{REALM}"], env, "not-the-password\n")
+    assert wrong.returncode != 0
 
 
 def _http_get(sock: socket.socket, host: str) -> str:

@@ -75,6 +75,7 @@ def start_hosts(
             log_host=host.log_host,
             dns_records=plan.dns_records,
             dns_servers=host.dns_servers,
+            domain=plan.domain,
         )
         result = servers.start_server(spec, work, automation_pubkey, record)
         started.append(

@@ -502,4 +502,5 @@ def plan_lab(inv: Inventory, lab_id: str) -> LabPlan:
             (f"{name}.{inv.org.domain.strip('.')}", dev.service_address())
             for name, dev in sorted(inv.devices.items())
         ),
+        domain=inv.org.domain.strip("."),
     )

@@ -74,6 +74,7 @@ class HolderConfig:
     dns_records: tuple[tuple[str, str], ...]
     dns_servers: tuple[str, ...]
     automation_pubkey: str
+    domain: str = ""
 
     def dump(self) -> str:
         return json.dumps(asdict(self), indent=1) + "\n"
@@ -96,6 +97,7 @@ class HolderConfig:
             log_host=IPv4Address(self.log_host) if self.log_host else None,
             dns_records=tuple((n, IPv4Address(a)) for n, a in self.dns_records),
             local_syslog=local_syslog,
+            domain=self.domain,
         )
 
 
@@ -184,6 +186,8 @@ class Holder:
         ctx = config.context(local_syslog=any(r.daemon == "rsyslogd" for r in plan.daemons))
         for registration in plan.daemons:
             daemon = registration.writer(ctx)
+            for command in daemon.prepare:  # shown by program only: it may carry a lab secret
+                self._check(daemon, command, shown=command[0])
             if daemon.check is not None:
                 self._check(daemon, daemon.check)
             self._spawn(registration, daemon)
@@ -193,15 +197,15 @@ class Holder:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         return os.open(f"{LOG_DIR}/{name}.log", flags, 0o640, dir_fd=self.node_fd)
 
-    def _check(self, daemon: Daemon, check: tuple[str, ...]) -> None:
+    def _check(self, daemon: Daemon, check: tuple[str, ...], shown: str = "") -> None:
         result = subprocess.run(
             check, capture_output=True, text=True, timeout=CHECK_TIMEOUT_SECONDS,
-            env=DAEMON_ENV, check=False,
+            env={**DAEMON_ENV, **daemon.env}, check=False,
         )  # fmt: skip
         if result.returncode != 0:
             output = (result.stderr or result.stdout).strip().splitlines()[-5:]
             raise ValueError(
-                f"{daemon.name}: the config check {' '.join(check)} failed "
+                f"{daemon.name}: {shown or ' '.join(check)} failed "
                 f"(exit {result.returncode}): " + " | ".join(output)
             )
 

@@ -45,6 +45,11 @@ from netwarden.lab.ns.nsproc import (
 from netwarden.lab.ns.record import Recorder
 from netwarden.lab.ns.server_init import LOG_DIR, STATUS_FILE, HolderConfig
 from netwarden.lab.ns.services import ServiceContext
+from netwarden.lab.ns.services.labtls import (
+    ensure_service_certificate,
+    lab_ca_files,
+    needs_certificate,
+)
 from netwarden.lab.ns.services.nginx import ensure_certificate
 from netwarden.privatefile import write_private
 
@@ -73,6 +78,7 @@ class ServerSpec:
     log_host: IPv4Address | None
     dns_records: tuple[tuple[str, IPv4Address], ...] = ()  # what its unbound answers
     dns_servers: tuple[IPv4Address, ...] = ()  # its resolv.conf (none: 127.0.0.1)
+    domain: str = ""  # the organisation's domain: LDAP base DN, Kerberos realm, TLS names
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,13 @@ def start_server(
         ensure_certificate(
             ServiceContext(spec.name, spec.addresses, spec.services, root=node / "upper")
         )
+    if needs_certificate(spec.services):  # syslog over TLS, LDAPS: from the lab's CA
+        record("dir", str(lab_ca_files(lab_dir)[0].parent), role="pki")
+        ensure_service_certificate(
+            ServiceContext(spec.name, spec.addresses, spec.services, domain=spec.domain,
+                           root=node / "upper"),
+            lab_dir,
+        )  # fmt: skip
     config = HolderConfig(
         name=spec.name,
         node_dir=str(node),
@@ -166,6 +179,7 @@ def start_server(
         dns_records=tuple((n, str(a)) for n, a in spec.dns_records),
         dns_servers=tuple(str(a) for a in spec.dns_servers),
         automation_pubkey=automation_pubkey.strip(),
+        domain=spec.domain,
     )
     config_file = write_private(node / "server.json", config.dump())
     argv = [

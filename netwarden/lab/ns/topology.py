@@ -151,6 +151,8 @@ class LabPlan:
     partners: tuple[PartnerPlan, ...]
     dns_records: tuple[tuple[str, IPv4Address], ...] = ()
     """``<device>.<org domain>`` -> its service address, for the lab's DNS servers."""
+    domain: str = ""
+    """The organisation's domain (no trailing dot): LDAP base DN, Kerberos realm."""
     _by_name: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from netwarden.lab.ns.services import (  # noqa: F401  (imported for their @register)
     chrony,
+    kerberos,
     monitoring,
     nginx,
     rsyslog,
     samba,
+    slapd,
     sshd,
     unbound,
 )

@@ -8,7 +8,8 @@ service names it serves (the inventory's names: ``ntp``, ``dns``, ``https`` ...)
   server's own overlay root inside the holder, a plain directory in unit tests),
   bound to the server's addresses and open to the site's networks only;
 - returns a :class:`Daemon`: the foreground command line (no daemonising: the
-  holder is their parent and reaps them), an optional config check run first
+  holder is their parent and reaps them), commands that prepare its data first
+  (``slapadd``, ``kdb5_util create`` ...), an optional config check
   (``sshd -t``, ``unbound-checkconf`` ...), and the sockets it must have bound once
   ready (``wait_ready`` checks them).
 
@@ -49,6 +50,7 @@ class ServiceContext:
     log_host: IPv4Address | None = None
     dns_records: tuple[tuple[str, IPv4Address], ...] = ()
     local_syslog: bool = False  # rsyslog runs on this server (/dev/log exists)
+    domain: str = ""  # the organisation's DNS domain (LDAP base DN, Kerberos realm)
     root: Path = Path("/")
 
     def path(self, absolute: str) -> Path:
@@ -97,6 +99,7 @@ class Daemon:
     argv: tuple[str, ...]
     listens: tuple[Listen, ...] = ()
     check: tuple[str, ...] | None = None
+    prepare: tuple[tuple[str, ...], ...] = ()  # run in order before ``check`` (a database load)
     env: Mapping[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user of the server (None: root, the daemon drops itself)
 

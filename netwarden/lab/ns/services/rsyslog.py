@@ -1,7 +1,12 @@
 """rsyslog for ``syslog`` (a receiver) and on every server that has a log host (a forwarder).
 
-As a receiver it listens on udp/514 and tcp/514 of each address and writes what
-each sender sends to ``/var/log/remote/<sender address>.log`` (the address, never the
+As a receiver it listens where the service catalogue says syslog is (``syslog:
+[udp/514, tcp/6514]``): udp/514 and syslog over TLS (RFC 5425) on tcp/6514 of each
+address, with the server's certificate from the lab CA (``labtls``; the gtls driver
+of Debian's ``rsyslog-gnutls``; without it tcp/6514 is skipped with a warning). Plain
+tcp/514 is not served: the catalogue does not list it, so the lab's firewalls would
+drop it anyway and a sender that uses it is misconfigured. It writes what each
+sender sends to ``/var/log/remote/<sender address>.log`` (the address, never the
 sender-chosen host name, names the file). Its own logs (sshd's logins among them,
 through ``/dev/log`` in the server's own ``/dev``) go to ``/var/log/syslog`` and
 ``/var/log/auth.log``, and to the log host over UDP when it has one.
@@ -12,10 +17,13 @@ from __future__ import annotations
 import logging
 
 from netwarden.lab.ns.services.base import LAB_ETC, Daemon, Listen, ServiceContext, register
+from netwarden.lab.ns.services.labtls import CA_CERT, SERVICE_CERT, SERVICE_KEY
 
 logger = logging.getLogger(__name__)
 
 SYSLOG_PORT = 514
+SYSLOG_TLS_PORT = 6514
+GTLS_DRIVER = "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so"  # Debian rsyslog-gnutls
 REMOTE_DIR = "/var/log/remote"
 
 
@@ -38,19 +46,25 @@ def rsyslog(ctx: ServiceContext) -> Daemon:
         )
     listens: list[Listen] = []
     if receiver:
+        tls = _tls_ready(ctx)
         lines += [
+            *_tls_global(tls),
             'module(load="imudp")',
-            'module(load="imtcp" MaxSessions="200")',
             'ruleset(name="remote") {',
             '    action(type="omfile" dynaFile="remotefile" dirCreateMode="0750" fileCreateMode="0640")',
             "}",
         ]
         for address in ctx.addresses:
-            for proto in ("udp", "tcp"):
+            lines.append(
+                f'input(type="imudp" address="{address}" port="{SYSLOG_PORT}" ruleset="remote")'
+            )
+            listens.append(Listen("udp", SYSLOG_PORT, address))
+            if tls:
                 lines.append(
-                    f'input(type="im{proto}" address="{address}" port="{SYSLOG_PORT}" ruleset="remote")'
+                    f'input(type="imtcp" address="{address}" port="{SYSLOG_TLS_PORT}" '
+                    'ruleset="remote")'
                 )
-                listens.append(Listen(proto, SYSLOG_PORT, address))
+                listens.append(Listen("tcp", SYSLOG_TLS_PORT, address))
         ctx.directory(REMOTE_DIR, 0o750)
     ctx.write(config, "\n".join(lines) + "\n")
     ctx.directory("/var/spool/rsyslog", 0o700)
@@ -60,3 +74,31 @@ def rsyslog(ctx: ServiceContext) -> Daemon:
         listens=tuple(listens),
         check=("/usr/sbin/rsyslogd", "-N1", "-f", config),
     )
+
+
+def _tls_ready(ctx: ServiceContext) -> bool:
+    """Whether tcp/6514 can be served: the gtls driver is installed and the certificate made."""
+    if not ctx.path(GTLS_DRIVER).is_file():
+        logger.warning("%s: syslog over TLS (tcp/%d) skipped: %s (Debian rsyslog-gnutls) is "
+                       "not installed", ctx.hostname, SYSLOG_TLS_PORT, GTLS_DRIVER)  # fmt: skip
+        return False
+    missing = [p for p in (SERVICE_CERT, SERVICE_KEY, CA_CERT) if not ctx.path(p).is_file()]
+    if missing:
+        raise ValueError(
+            f"{ctx.hostname}: syslog over TLS needs the lab CA's certificate, missing "
+            f"{', '.join(missing)} (start_server makes them before the holder)"
+        )
+    return True
+
+
+def _tls_global(tls: bool) -> list[str]:
+    """The gtls stream driver for every imtcp input: TLS only, no client certificate asked."""
+    if not tls:
+        return []
+    return [
+        f'global(DefaultNetstreamDriver="gtls" DefaultNetstreamDriverCAFile="{CA_CERT}"',
+        f'       DefaultNetstreamDriverCertFile="{SERVICE_CERT}"',
+        f'       DefaultNetstreamDriverKeyFile="{SERVICE_KEY}")',
+        'module(load="imtcp" MaxSessions="200" StreamDriver.Name="gtls" StreamDriver.Mode="1"',
+        '       StreamDriver.AuthMode="anon")',
+    ]
