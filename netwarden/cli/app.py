@@ -277,24 +277,31 @@ def render(
     ] = Path("out/configs"),
     as_json: JsonOpt = False,
 ) -> None:
-    """Render the intended config of every ios device (or those matching --limit)."""
-    from netwarden.render import fingerprint, render_device  # noqa: PLC0415  (Jinja)
+    """Render the intended config of every ios device and nftables firewall (or those matching --limit)."""
+    from netwarden.render import fingerprint, renderer_for  # noqa: PLC0415  (Jinja)
 
     inv = _load(inventory, vault_password_file)
-    devices = select_for("render", inv, limit)  # exits 2: no match, or none of them ios
+    handled = (lambda d: renderer_for(d) is not None, "ios and nftables firewall")
+    devices = select_for("render", inv, limit, handles=handled)  # exits 2: nothing renderable
+    configs: dict[str, str] = {}
+    names: dict[str, str] = {}
     try:
-        configs = {d.name: render_device(inv, d) for d in devices}
+        for d in devices:
+            renderer = renderer_for(d)
+            assert renderer is not None  # noqa: S101  (selected by handles)
+            configs[d.name] = renderer.render(inv, d)
+            names[d.name] = f"{d.name}{renderer.suffix}"
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
     try:  # the configs hold the keys they push: 0600 files in a 0700 directory
         for name, text in configs.items():
-            write_private(out / f"{name}.cfg", text)
+            write_private(out / names[name], text)
     except OSError as exc:
         raise _fail(f"cannot write to {out}: {exc.strerror}", EXIT_FINDINGS) from exc
     rows = [
         {
             "device": name,
-            "path": str(out / f"{name}.cfg"),
+            "path": str(out / names[name]),
             "lines": text.count("\n"),
             "sha256": fingerprint(text),
         }

@@ -314,6 +314,8 @@ PLATFORM_NOTES: dict[Platform, str] = {
     Platform.LINUX: "linux firewalls and servers: coming with issue 15",
 }
 """Why a platform's devices are left out of the ios-only commands, and until when."""
+RENDER_NOTE = "linux servers and sensors: coming with issue 15"
+"""Why ``render`` leaves linux devices other than nftables firewalls out."""
 
 
 def _described(devices: list[Device], most: int = 12) -> str:
@@ -328,6 +330,7 @@ def select_for(
     inv: Inventory,
     limit: str | None,
     platforms: tuple[Platform, ...] = (Platform.IOS,),
+    handles: tuple[Callable[[Device], bool], str] | None = None,
 ) -> list[Device]:
     """The devices ``limit`` selects that ``command`` handles (of ``platforms``), in name order.
 
@@ -350,9 +353,10 @@ def select_for(
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
     chosen = select(inv, limit)
-    handled = [d for d in chosen if d.platform in platforms]
-    left = [d for d in chosen if d.platform not in platforms]
-    kinds = " or ".join(p.value for p in platforms)
+    ok = handles[0] if handles else (lambda d: d.platform in platforms)
+    handled = [d for d in chosen if ok(d)]
+    left = [d for d in chosen if not ok(d)]
+    kinds = handles[1] if handles else " or ".join(p.value for p in platforms)
     if not limit:
         if not handled:
             raise _fail(f"{command}: the inventory has no {kinds} device")
@@ -360,6 +364,8 @@ def select_for(
     if not left:
         return handled
     notes = sorted({PLATFORM_NOTES[p] for p in {d.platform for d in left} if p in PLATFORM_NOTES})
+    if handles:
+        notes = [RENDER_NOTE] if any(d.platform is Platform.LINUX for d in left) else []
     why = f"{command} handles {kinds} devices only" + (f" ({'; '.join(notes)})" if notes else "")
     left_platforms = sorted({d.platform.value for d in left})
     if len(left) == 1:

@@ -25,6 +25,8 @@ _PRIVATE = (
 # Outside every subnet, these are "unknown" rather than the internet (place(): private,
 # loopback, link-local).
 _UNPLANNED = (*_PRIVATE, IPv4Network("127.0.0.0/8"), IPv4Network("169.254.0.0/16"))
+NOT_INTERNET = _UNPLANNED
+"""Ranges never placed in the ``internet`` zone (with the sites' subnets): private, loopback, link-local."""
 
 
 @dataclass(frozen=True)

@@ -237,13 +237,19 @@ class ZoneSubnet(Model):
 
 
 class WanLink(Model):
-    """The site's WAN link: our address on it, the peer, the carrier."""
+    """The site's WAN link: our address on it, the peer, the carrier.
+
+    ``masquerade``: the site firewall source-NATs (masquerades) traffic leaving by
+    the WAN for the internet zone (off by default: the WAN carries the sites' own
+    addresses).
+    """
 
     kind: Literal["mpls", "internet-vpn", "satellite", "internet"] = "mpls"
     address: IPv4Interface
     peer: IPv4Address
     provider: str = ""
     bandwidth_mbps: int = Field(default=100, gt=0)
+    masquerade: bool = False
 
 
 class Partner(Model):

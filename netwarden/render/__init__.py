@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +62,13 @@ from netwarden.render.guard import (
     check_template_vars,
     finalize,
 )
+from netwarden.render.platforms import (
+    Renderer,
+    register_renderer,
+    render_config,
+    renderer_for,
+    renderers,
+)
 
 __all__ = [
     "BANNER_DELIMITER",
@@ -76,6 +84,7 @@ __all__ = [
     "USER_ZONES",
     "DeviceContext",
     "MultiLine",
+    "Renderer",
     "UnsafeOutputError",
     "check_role_vars",
     "check_template_vars",
@@ -84,7 +93,10 @@ __all__ = [
     "fingerprint",
     "ios_clock",
     "render_all",
+    "render_config",
     "render_device",
+    "renderer_for",
+    "renderers",
     "role_defaults",
     "select_devices",
     "template_vars",
@@ -237,6 +249,23 @@ def render_all(inv: Inventory, limit: str | None = None) -> dict[str, str]:
     configs = {d.name: render_device(inv, d) for d in select_devices(inv, limit)}
     logger.debug("rendered %d intended config(s)", len(configs))
     return configs
+
+
+class IosRenderer:
+    """IOS switches: the ``ios_baseline`` templates (:func:`render_device`)."""
+
+    name = "ios"
+    suffix = ".cfg"
+
+    def handles(self, device: Device) -> bool:
+        return device.platform is Platform.IOS
+
+    def render(self, inv: Inventory, device: Device) -> str:
+        return render_device(inv, device)
+
+
+register_renderer(IosRenderer())
+importlib.import_module("netwarden.render.nftables")  # registers the nftables renderer
 
 
 def fingerprint(config: str) -> str:

@@ -58,27 +58,40 @@ def _render(inventory: Path, out: Path, limit: str, *extra: str) -> tuple[int, s
     return res.exit_code, res.stdout, res.stderr
 
 
-ISSUE_15 = "render handles ios devices only (linux firewalls and servers: coming with issue 15)"
+ISSUE_15 = (
+    "render handles ios and nftables firewall devices only "
+    "(linux servers and sensors: coming with issue 15)"
+)
 
 
-def test_render_a_linux_device_names_its_platform(example_inventory: Path, tmp_path: Path) -> None:
-    code, out, err = _render(example_inventory, tmp_path / "out", "nyc-fw1")
+def test_render_a_linux_server_names_its_platform(example_inventory: Path, tmp_path: Path) -> None:
+    code, out, err = _render(example_inventory, tmp_path / "out", "nyc-srv1")
     assert code == EXIT_USAGE
     assert out == ""
-    assert err == f"error: nyc-fw1 is a linux device (firewall); {ISSUE_15}\n"
+    assert err == f"error: nyc-srv1 is a linux device (server); {ISSUE_15}\n"
     assert "no ios device matches" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_render_a_firewall_writes_its_nftables_ruleset(
+    example_inventory: Path, tmp_path: Path
+) -> None:
+    code, out, err = _render(example_inventory, tmp_path / "out", "nyc-fw1", "--json")
+    assert code == 0, err
+    assert [c["device"] for c in json.loads(out)["configs"]] == ["nyc-fw1"]
+    text = (tmp_path / "out" / "nyc-fw1.nft").read_text()
+    assert text.splitlines()[3] == "flush ruleset"
+    assert "table inet netwarden {" in text
 
 
 def test_render_a_limit_of_linux_devices_only_lists_them(
     example_inventory: Path, tmp_path: Path
 ) -> None:
-    code, _, err = _render(example_inventory, tmp_path / "out", "firewalls,nyc-srv1")
+    code, _, err = _render(example_inventory, tmp_path / "out", "servers,nyc-sensor1")
     assert code == EXIT_USAGE
     flat = " ".join(err.split())
-    assert flat.startswith("error: --limit 'firewalls,nyc-srv1' selects 6 linux devices: ")
-    assert "bru-fw1 (firewall), gva-fw1 (firewall)" in flat
-    assert "nyc-srv1 (server)" in flat
+    assert flat.startswith("error: --limit 'servers,nyc-sensor1' selects ")
+    assert "bru-srv1 (server), gva-srv1 (server)" in flat
     assert flat.endswith(ISSUE_15)
 
 
@@ -89,11 +102,15 @@ def test_render_a_mixed_limit_renders_the_ios_devices_and_says_what_it_left_out(
     code, out, err = _render(example_inventory, out_dir, "nyc", "--json")
     assert code == 0, err
     rendered = json.loads(out)  # stdout stays machine-readable: the note is on stderr
-    assert [c["device"] for c in rendered["configs"]] == ["nyc-acc-sw1", "nyc-acc-sw2"]
-    assert sorted(p.name for p in out_dir.iterdir()) == ["nyc-acc-sw1.cfg", "nyc-acc-sw2.cfg"]
+    assert [c["device"] for c in rendered["configs"]] == ["nyc-acc-sw1", "nyc-acc-sw2", "nyc-fw1"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "nyc-acc-sw1.cfg",
+        "nyc-acc-sw2.cfg",
+        "nyc-fw1.nft",
+    ]
     flat = " ".join(err.split())
     assert flat == (
-        "note: --limit 'nyc': left out 3 linux devices: nyc-fw1 (firewall), "
+        "note: --limit 'nyc': left out 2 linux devices: "
         f"nyc-sensor1 (sensor), nyc-srv1 (server); {ISSUE_15}"
     )
 
@@ -105,3 +122,4 @@ def test_render_without_a_limit_leaves_linux_devices_out_silently(
     assert res.exit_code == 0, res.output
     assert res.stderr == ""
     assert len(list(tmp_path.glob("*.cfg"))) == 10
+    assert len(list(tmp_path.glob("*.nft"))) == 5

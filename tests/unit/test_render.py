@@ -381,8 +381,9 @@ def test_cli_render_writes_the_same_configs(
     assert result.exit_code == EXIT_OK, result.output
     report = json.loads(result.stdout)
     names = [r["device"] for r in report["configs"]]
-    assert names == ["jed-acc-sw1", "jed-acc-sw2", "jed-core-sw1", "jed-core-sw2"]
-    for name in names:
+    assert names == ["jed-acc-sw1", "jed-acc-sw2", "jed-core-sw1", "jed-core-sw2", "jed-fw1"]
+    assert (out / "jed-fw1.nft").is_file()
+    for name in names[:-1]:
         assert (out / f"{name}.cfg").read_text(encoding="utf-8") == example_configs[name]
     bad = runner.invoke(
         app, ["render", "-i", str(example_inventory), "--out", str(out), "-l", "x*"]
