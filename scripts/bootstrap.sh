@@ -52,6 +52,14 @@ install_debian_packages() {
     export DEBIAN_FRONTEND=noninteractive
     # tshark asks whether non-root users may capture; answer no without a prompt.
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    # The lab's directory and KDC write their own configs: the packages must not ask or configure.
+    printf '%s\n' "slapd slapd/no_configuration boolean true" \
+        "krb5-config krb5-config/default_realm string LAB.INVALID" \
+        "krb5-config krb5-config/kerberos_servers string localhost" \
+        "krb5-config krb5-config/admin_server string localhost" \
+        "krb5-config krb5-config/add_servers_realm string LAB.INVALID" \
+        "krb5-config krb5-config/add_servers boolean false" \
+        "krb5-config krb5-config/read_conf boolean true" | debconf-set-selections 2>/dev/null || true
     apt-get update -qq
     # Do not start services from package postinst scripts (prometheus, sshd): tests start their own.
     local had_policy=0
