@@ -152,14 +152,18 @@ def _zone_of(site: Site, address: IPv4Address) -> str | None:
 def _routes_for_host(
     site: Site, ifaces: list[tuple[str, str, IPv4Interface]]
 ) -> tuple[tuple[Route, ...], tuple[Rule, ...]]:
-    """Default route via the gateway of the first non-mgmt zone (else mgmt); source routing
-    for every other addressed interface, so a reply leaves by the interface it came to."""
+    """Default route via the gateway of the first non-mgmt zone (else mgmt); on a multi-homed
+    host, source routing for every addressed interface, the default one included, so a reply
+    leaves by the interface it came to (a reply from the servers address to a mgmt-zone
+    client goes back through the firewall, not straight out of mgmt0: a stateful firewall
+    sees both directions)."""
     if not ifaces:
         return (), ()
     default = next((i for i in ifaces if i[1] != MGMT_ZONE), ifaces[0])
     routes = [Route(dst=None, via=site.zones[default[1]].gateway)]
     rules: list[Rule] = []
-    for n, (ifname, zone, addr) in enumerate(i for i in ifaces if i is not default):
+    sourced = ifaces if len(ifaces) > 1 else []
+    for n, (ifname, zone, addr) in enumerate(sourced):
         table = FIRST_TABLE + n
         routes.append(Route(dst=addr.network, dev=ifname, table=table))
         routes.append(Route(dst=None, via=site.zones[zone].gateway, table=table))
