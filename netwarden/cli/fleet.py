@@ -10,6 +10,7 @@ and Jinja, which ``netwarden --help`` does not need.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -49,6 +50,17 @@ RepoOpt = Annotated[Path, typer.Option("--repo", help="Backup git repository (cr
 DEFAULT_REPO = Path("var/backups")
 
 
+SESSION_KINDS = "ios and nftables firewall"
+"""What the device commands handle (the platforms with a registered session class)."""
+
+
+def _with_session() -> tuple[Callable[[Device], bool], str]:
+    """``select_for``'s ``handles``: a device a registered session class serves."""
+    from netwarden.devices import has_session  # noqa: PLC0415  (NAPALM, paramiko)
+
+    return has_session, SESSION_KINDS
+
+
 def _selected_configs(
     command: str, inv: Inventory, limit: str | None
 ) -> tuple[list[Device], dict[str, str]]:
@@ -57,11 +69,11 @@ def _selected_configs(
     Selection errors (a term that matches nothing, only devices of another platform)
     are usage errors naming ``command`` (:func:`~netwarden.cli.common.select_for`).
     """
-    from netwarden.render import render_device  # noqa: PLC0415  (Jinja)
+    from netwarden.render.platforms import render_config  # noqa: PLC0415  (Jinja)
 
-    devices = select_for(command, inv, limit)
+    devices = select_for(command, inv, limit, handles=_with_session())
     try:
-        configs = {d.name: render_device(inv, d) for d in devices}
+        configs = {d.name: render_config(inv, d) for d in devices}
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
     return devices, configs
@@ -254,7 +266,7 @@ def backup(
     from netwarden.config.backup import run_backup  # noqa: PLC0415  (NAPALM, git)
 
     inv = _load(inventory, vault_password_file)
-    devices = select_for("backup", inv, limit)
+    devices = select_for("backup", inv, limit, handles=_with_session())
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     try:
         with progress(err_console, "backup", len(devices)) as advance:

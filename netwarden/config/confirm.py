@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netwarden.config.checks import run_post_checks
+from netwarden.config.dialects import dialect_for
 from netwarden.config.models import ApplyStatus, DeviceApplyResult, DevicePlan
 from netwarden.config.options import ApplyOptions
 from netwarden.config.plan import plan_session
@@ -23,7 +24,6 @@ from netwarden.config.settle import DeviceState, Wait, await_settled, classify
 from netwarden.devices import DeviceSession, PendingCommit, SessionOptions
 from netwarden.errors import NetwardenError, SessionLostError
 from netwarden.inventory.models import Device
-from netwarden.ios.normalize import canonical
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,10 @@ class DeviceRun:
         self.started = time.monotonic()
         self.extra: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
+
+    def canonical(self, text: str) -> str:
+        """``text`` as comparisons see it, in the device's dialect."""
+        return dialect_for(self.device.platform).canonical(text)
 
     @property
     def revert_seconds(self) -> int:
@@ -172,7 +176,7 @@ class DeviceRun:
                 "another configuration session is in progress on the device: a commit "
                 f"{pending.describe()} awaits confirmation"
             )
-        if canonical(running) != canonical(before):
+        if self.canonical(running) != self.canonical(before):
             return (
                 "the running config changed since it was planned a moment ago "
                 "(another session is configuring the device)"
@@ -296,7 +300,7 @@ class DeviceRun:
             )
         if now.identity != ours.pending.identity:
             return self._not_ours(session, before, now, ours)
-        if canonical(running) != canonical(ours.running):
+        if self.canonical(running) != self.canonical(ours.running):
             return self._rollback(
                 session,
                 before,
@@ -322,7 +326,7 @@ class DeviceRun:
             return self.result(
                 ApplyStatus.CHANGED, f"confirmed; the running config was not re-read ({exc})"
             )
-        if canonical(after) != canonical(ours.running):
+        if self.canonical(after) != self.canonical(ours.running):
             state = classify(after, before, self.intended, self.device)
             return self.result(
                 ApplyStatus.FAILED,

@@ -1,8 +1,9 @@
 """Drift: running configs that differ from the intended config or from the last backup.
 
-Both comparisons are of canonical configs (:func:`~netwarden.ios.normalize.canonical`):
-noise removed and order-insensitive parts sorted, so a diff shows only real
-changes. Against the backup, running is sanitised first (backups hold no secrets).
+Both comparisons are of canonical configs in the device's dialect
+(:mod:`netwarden.config.dialects`; IOS: :func:`~netwarden.ios.normalize.canonical`,
+noise removed and order-insensitive parts sorted; nftables: the ruleset without
+counter values, rule order kept), so a diff shows only real changes. Against the backup, running is sanitised first (backups hold no secrets).
 
 A device without a backup to compare with (no repository, or none of the device
 in it) is not "in sync": its ``backup_diff`` is None, and the report lists it in
@@ -18,18 +19,24 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from netwarden.config.backup import fetch_running, last_backup, last_backup_commit, stored_form
+from netwarden.config.dialects import dialect_for
 from netwarden.config.models import DeviceDrift, DriftReport
 from netwarden.devices import SessionOptions
 from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.errors import NetwardenError
-from netwarden.inventory.models import Device
-from netwarden.ios.normalize import canonical_lines
+from netwarden.inventory.models import Device, Platform
 from netwarden.ios.sanitize import sanitize_line
 
 logger = logging.getLogger(__name__)
 
 
-def unified(expected: str, running: str, expected_name: str, running_name: str) -> str:
+def unified(
+    expected: str,
+    running: str,
+    expected_name: str,
+    running_name: str,
+    platform: Platform = Platform.IOS,
+) -> str:
     """A unified diff of two canonical configs (``-`` expected, ``+`` running); "" when equal.
 
     Examples:
@@ -42,9 +49,10 @@ def unified(expected: str, running: str, expected_name: str, running_name: str) 
         -ntp server 10.0.0.1
         +ntp server 10.0.0.9
     """
+    lines = dialect_for(platform).canonical_lines
     diff = difflib.unified_diff(
-        canonical_lines(expected),
-        canonical_lines(running),
+        lines(expected),
+        lines(running),
         fromfile=expected_name,
         tofile=running_name,
         lineterm="",
@@ -60,15 +68,22 @@ def _shown(line: str) -> str:
 
 
 def drift_of(
-    device: str, running: str, intended: str, backup: str | None, backup_commit: str | None = None
+    device: str,
+    running: str,
+    intended: str,
+    backup: str | None,
+    backup_commit: str | None = None,
+    *,
+    platform: Platform = Platform.IOS,
 ) -> DeviceDrift:
     """Drift of one device from a running config already read (``backup`` None: none to compare)."""
+    here, there = f"running/{device}", stored_form(running)
     return DeviceDrift(
         device=device,
-        intended_diff=unified(intended, running, f"intended/{device}", f"running/{device}"),
+        intended_diff=unified(intended, running, f"intended/{device}", here, platform),
         backup_diff=None
         if backup is None
-        else unified(backup, stored_form(running), f"backup/{device}", f"running/{device}"),
+        else unified(backup, there, f"backup/{device}", here, platform),
         backup_commit=None if backup is None else backup_commit,
     )
 
@@ -82,13 +97,13 @@ def drift_device(
     except NetwardenError as exc:
         return DeviceDrift(device=device.name, error=str(exc))
     if repo is None:
-        return drift_of(device.name, running, intended, None)
+        return drift_of(device.name, running, intended, None, platform=device.platform)
     try:
         backup = last_backup(repo, device.name)
         commit = last_backup_commit(repo, device.name) if backup is not None else None
     except NetwardenError as exc:  # git missing or failing: the backup could not be read
         return DeviceDrift(device=device.name, error=f"{device.name}: last backup: {exc}")
-    return drift_of(device.name, running, intended, backup, commit)
+    return drift_of(device.name, running, intended, backup, commit, platform=device.platform)
 
 
 def drift_fleet(

@@ -1,8 +1,9 @@
 """Plan: what applying the intended config would change, without changing anything.
 
 Per device: read running, load the intended config as a replace candidate, take
-the device's own diff, compute hier_config's remediation (the exact commands),
-and discard the candidate. Running stays as it was.
+the device's own diff, compute the remediation in the platform's dialect
+(:mod:`netwarden.config.dialects`; IOS: hier_config's exact commands), and
+discard the candidate. Running stays as it was.
 """
 
 from __future__ import annotations
@@ -10,23 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from hier_config import Platform as HierPlatform
-from hier_config import WorkflowRemediation, get_hconfig
-
+from netwarden.config.dialects import dialect_for
 from netwarden.config.models import DevicePlan, PlanReport
 from netwarden.devices import DeviceSession, SessionOptions, session_for
 from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
-from netwarden.errors import NetwardenError, RenderError
+from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device, Platform
-from netwarden.ios.normalize import filter_device_diff, filtered, tidy_remediation
 
 logger = logging.getLogger(__name__)
 
-HIER_PLATFORMS: dict[Platform, HierPlatform] = {Platform.IOS: HierPlatform.CISCO_IOS}
-
 
 def remediation(running: str, intended: str, platform: Platform = Platform.IOS) -> tuple[str, ...]:
-    """hier_config's commands that turn ``running`` into ``intended`` (both normalised).
+    """What turns ``running`` into ``intended`` in the platform's dialect (IOS: hier_config's commands).
 
     Examples:
         >>> remediation("hostname a\\nntp server 10.0.0.1\\n", "hostname a\\nntp server 10.0.0.2\\n")
@@ -34,12 +30,7 @@ def remediation(running: str, intended: str, platform: Platform = Platform.IOS) 
         >>> remediation("version 15.2\\nhostname a\\nsnmp-server user u g v3\\n", "hostname a\\n")
         ()
     """
-    hier = HIER_PLATFORMS.get(platform)
-    if hier is None:
-        raise RenderError(f"no hier_config platform for {platform.value!r}")
-    run = get_hconfig(hier, filtered(running))
-    want = get_hconfig(hier, filtered(intended))
-    return tidy_remediation(WorkflowRemediation(run, want).remediation_config.dump_simple())
+    return dialect_for(platform).remediation(running, intended)
 
 
 def plan_session(
@@ -56,7 +47,7 @@ def plan_session(
         session.discard()
     plan = DevicePlan(
         device=session.name,
-        device_diff=filter_device_diff(diff),
+        device_diff=dialect_for(platform).device_diff(diff),
         commands=remediation(running, intended, platform),
     )
     logger.debug("%s: planned (%d commands)", session.name, len(plan.commands))

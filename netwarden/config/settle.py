@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from netwarden.config.dialects import dialect_for
 from netwarden.config.plan import remediation
 from netwarden.devices import SessionOptions, session_for
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device
-from netwarden.ios.normalize import canonical
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ class DeviceState(StrEnum):
 
 def classify(running: str, before: str, intended: str, device: Device) -> DeviceState:
     """Which config ``running`` is: the one before the change, the intended one, or another."""
-    if canonical(running) == canonical(before):
+    dialect = dialect_for(device.platform)
+    if dialect.canonical(running) == dialect.canonical(before):
         return DeviceState.PREVIOUS
     if not remediation(running, intended, device.platform):
         return DeviceState.INTENDED

@@ -16,14 +16,18 @@ from netwarden.devices.base import (
     address_of,
     credentials_for,
     default_known_hosts,
+    has_session,
     register_platform,
     session_for,
 )
 from netwarden.devices.hostkeys import HostKeyCheck, HostKeyStatus, check_host_key
+from netwarden.devices.linux_nft import NftablesSession, is_nftables_firewall, linux_session
 from netwarden.devices.napalm_ios import NapalmIosSession
 from netwarden.inventory.models import Platform
 
 register_platform(Platform.IOS, NapalmIosSession)
+# linux: by function; firewalls running nftables only (servers: no session class yet)
+register_platform(Platform.LINUX, linux_session, handles=is_nftables_firewall)
 
 __all__ = [
     "Credentials",
@@ -33,12 +37,14 @@ __all__ = [
     "HostKeyStatus",
     "InterfaceState",
     "NapalmIosSession",
+    "NftablesSession",
     "PendingCommit",
     "SessionOptions",
     "address_of",
     "check_host_key",
     "credentials_for",
     "default_known_hosts",
+    "has_session",
     "register_platform",
     "session_for",
 ]

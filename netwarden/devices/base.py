@@ -226,12 +226,32 @@ class DeviceSession(Protocol):
 
 
 SessionFactory = Callable[[Device, SessionOptions], DeviceSession]
+Handles = Callable[[Device], bool]
 _REGISTRY: dict[Platform, SessionFactory] = {}
+_HANDLES: dict[Platform, Handles] = {}
 
 
-def register_platform(platform: Platform, factory: SessionFactory) -> None:
-    """Make ``factory`` the session class of ``platform`` (a later registration replaces it)."""
+def register_platform(
+    platform: Platform, factory: SessionFactory, handles: Handles | None = None
+) -> None:
+    """Make ``factory`` the session class of ``platform`` (a later registration replaces it).
+
+    ``handles`` says which of the platform's devices the factory serves (default:
+    all); a ``linux`` factory serves firewalls running nftables, not servers.
+    """
     _REGISTRY[platform] = factory
+    if handles is None:
+        _HANDLES.pop(platform, None)
+    else:
+        _HANDLES[platform] = handles
+
+
+def has_session(device: Device) -> bool:
+    """Whether a registered session class serves ``device`` (what the fleet commands select)."""
+    if device.platform not in _REGISTRY:
+        return False
+    handles = _HANDLES.get(device.platform)
+    return handles is None or handles(device)
 
 
 def session_for(device: Device, options: SessionOptions) -> DeviceSession:

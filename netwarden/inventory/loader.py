@@ -520,6 +520,7 @@ CONNECTION_VARS = {
     "username": ("ansible_user", "ansible_ssh_user"),
     "password": ("ansible_password", "ansible_ssh_pass"),
     "enable_secret": ("ansible_become_password", "ansible_become_pass", "ansible_enable_password"),
+    "key_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
 }
 
 

@@ -350,7 +350,7 @@ class Connection(Model):
 
     ``host`` is ``ansible_host`` (default: the management address); credentials
     come from ``ansible_user``/``ansible_password``/``ansible_become_password``
-    (vault references allowed). Absent credentials are looked up by the session
+    (vault references allowed), a key from ``ansible_ssh_private_key_file``. Absent credentials are looked up by the session
     layer (environment) at connect time.
     """
 
@@ -359,6 +359,8 @@ class Connection(Model):
     username: str | None = None
     password: SecretStr | None = None
     enable_secret: SecretStr | None = None
+    key_file: str | None = None
+    """``ansible_ssh_private_key_file``: the private key to log in with (Linux hosts)."""
 
 
 class Device(Model):

@@ -42,7 +42,7 @@ HOST_KEY_CHANGED = (
     "in the middle). If the change is expected, verify the new key and replace the line in "
     "known_hosts.txt; --trust-on-first-use never accepts a changed key"
 )
-ISSUE_15 = "handles ios devices only (linux firewalls and servers: coming with issue 15)"
+ISSUE_15 = "handles ios and nftables firewall devices only (linux servers and sensors: coming with issue 15)"
 COMMANDS = {
     "plan": [],
     "apply": [],  # without --yes: the plan apply shows
@@ -62,24 +62,24 @@ def test_a_linux_device_is_named_with_the_commands_own_name(
     command: str, example_inventory: Path, tmp_path: Path
 ) -> None:
     verb = command.split(maxsplit=1)[0]
-    args = [verb, "-i", str(example_inventory), "--limit", "nyc-fw1", *COMMANDS[command]]
+    args = [verb, "-i", str(example_inventory), "--limit", "nyc-srv1", *COMMANDS[command]]
     if verb in ("backup", "drift"):
         args += ["--repo", str(tmp_path / "repo")]
     code, out, err = _invoke(args)
     assert code == EXIT_USAGE
     assert out == ""
     flat = " ".join(err.split())
-    assert f"error: nyc-fw1 is a linux device (firewall); {verb} {ISSUE_15}" in flat
+    assert f"error: nyc-srv1 is a linux device (server); {verb} {ISSUE_15}" in flat
     assert "no ios device matches" not in err
     assert not (tmp_path / "repo").exists()
 
 
 @pytest.mark.parametrize("verb", ["plan", "backup", "drift"])
 def test_a_limit_of_linux_devices_only_lists_them(verb: str, example_inventory: Path) -> None:
-    code, _, err = _invoke([verb, "-i", str(example_inventory), "--limit", "firewalls,nyc-srv1"])
+    code, _, err = _invoke([verb, "-i", str(example_inventory), "--limit", "sensors,nyc-srv1"])
     assert code == EXIT_USAGE
     flat = " ".join(err.split())
-    assert flat.startswith("error: --limit 'firewalls,nyc-srv1' selects 6 linux devices: ")
+    assert flat.startswith("error: --limit 'sensors,nyc-srv1' selects 6 linux devices: ")
     assert flat.endswith(f"{verb} {ISSUE_15}")
 
 
@@ -95,7 +95,7 @@ def test_a_mixed_limit_says_what_it_left_out_before_the_next_check(
     assert out == ""
     flat = " ".join(err.split())
     assert flat.startswith(
-        "note: --limit 'nyc': left out 3 linux devices: nyc-fw1 (firewall), "
+        "note: --limit 'nyc': left out 2 linux devices: "
         f"nyc-sensor1 (sensor), nyc-srv1 (server); drift {ISSUE_15} "
     )
     assert f"error: --repo {missing}: no such directory;" in flat
