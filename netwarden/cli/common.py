@@ -353,6 +353,19 @@ def select_for(
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
     chosen = select(inv, limit)
+    absent = [d.name for d in chosen if d.connection is not None and d.connection.lab_absent]
+    if absent:
+        chosen = [d for d in chosen if d.connection is None or not d.connection.lab_absent]
+        if limit:
+            notice(
+                "note:",
+                "yellow",
+                f"--limit {limit!r}: left out {len(absent)} device(s) this lab does not run: "
+                f"{', '.join(absent)} (netwarden lab sim simulates switches; netwarden lab up "
+                "runs firewalls and servers too)",
+            )
+        if not chosen:
+            raise _fail(f"{command}: every device selected is absent from this lab")
     ok = handles[0] if handles else (lambda d: d.platform in platforms)
     handled = [d for d in chosen if ok(d)]
     left = [d for d in chosen if not ok(d)]

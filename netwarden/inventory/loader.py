@@ -535,6 +535,8 @@ def _connection(ctx: _Context, templar: Any, hvars: Mapping[str, Any], host: str
                     out[field_name] = plain(value)
                 break
     out.setdefault("host", plain(hvars.get("mgmt_address", "")))
+    if hvars.get("netwarden_lab_absent") is True:
+        out["lab_absent"] = True
     return out
 
 

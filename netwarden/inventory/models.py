@@ -361,6 +361,9 @@ class Connection(Model):
     enable_secret: SecretStr | None = None
     key_file: str | None = None
     """``ansible_ssh_private_key_file``: the private key to log in with (Linux hosts)."""
+    lab_absent: bool = False
+    """``netwarden_lab_absent``: a lab inventory lists the device but the lab does not run it
+    (``netwarden lab sim`` simulates switches only); device commands leave it out."""
 
 
 class Device(Model):

@@ -97,6 +97,11 @@ def test_lab_from_the_inventory(tmp_path: Path) -> None:
         assert host_vars["ansible_port"] == device.bound_port
         assert host_vars["platform"] == "ios"
         assert (tmp_path / "group_vars").is_dir()
+        # a device the simulator does not run is marked absent and can reach nothing real
+        firewall = yaml.safe_load((tmp_path / "host_vars" / "nyc-fw1.yml").read_text())
+        assert firewall["netwarden_lab_absent"] is True
+        assert (firewall["ansible_host"], firewall["ansible_port"]) == ("127.0.0.1", 9)
+        assert "nyc-fw1" not in fleet.devices
     finally:
         stop.set()
         thread.join(10)

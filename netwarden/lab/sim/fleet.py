@@ -417,6 +417,15 @@ def write_lab_inventory(fleet: SimFleet, out: Path, credentials: Credentials, so
             dump_yaml(host_file, data)
         else:
             raise ValueError(f"{source}: no host_vars for the simulated device {name}")
+    # Devices of the source the simulator does not run (firewalls, servers): never reached
+    # through the lab inventory. Marked absent (device commands leave them out) and pointed
+    # at loopback's discard port, so nothing built on this inventory can reach the real one.
+    for host_file in sorted((out / "host_vars").glob("*.yml")):
+        if host_file.stem in fleet.devices:
+            continue
+        data = yaml.safe_load(host_file.read_text(encoding="utf-8")) or {}
+        data.update({"netwarden_lab_absent": True, "ansible_host": "127.0.0.1", "ansible_port": 9})
+        dump_yaml(host_file, data)
     dump_yaml(
         out / CREDENTIALS_FILE,
         {
