@@ -59,9 +59,31 @@ def steps(workdir: Path) -> list[Step]:
         ),
         Step(
             "Render the intended config of every switch",
-            _netwarden("render", "-i", "inventory", "--out", str(workdir / "configs")),
+            _netwarden(
+                "render",
+                "-i",
+                "inventory",
+                "--limit",
+                "switches",
+                "--out",
+                str(workdir / "configs"),
+            ),
             "The ios_baseline role's templates (the same copy Ansible uses): AAA/TACACS+, SSH only, "
             "banners in three languages, NTP auth, SNMPv3 authPriv, DHCP snooping, archive.",
+        ),
+        Step(
+            "Render every site firewall's nftables ruleset from the flow policy",
+            _netwarden(
+                "render",
+                "-i",
+                "inventory",
+                "--limit",
+                "firewalls",
+                "--out",
+                str(workdir / "firewalls"),
+            ),
+            "Default drop, a named counter per policy rule, anti-spoofing per zone, logged "
+            "drops; the same policy the traffic auditor judges flows by.",
         ),
         Step(
             "Audit the rendered configs against the IOS rule pack",

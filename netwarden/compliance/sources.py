@@ -118,7 +118,7 @@ def detect_platform(path: Path) -> str:
     """The platform a folder entry holds, from its shape: dir/.linux = linux, .json = nftables."""
     if path.is_dir() or path.suffix == ".linux":
         return "linux"
-    if path.suffix == ".json":
+    if path.suffix in (".json", ".nft"):
         return "nftables"
     return "ios"
 
@@ -199,6 +199,11 @@ class FolderSource:
                     f"{running}: none of the expected files ({', '.join(LINUX_FILES.values())})"
                 )
             return Target(name, platform, Artifact(str(running), ""), extra=extra)
+        if running.suffix == ".nft":
+            raise NotAConfig(
+                f"{running}: an nftables ruleset as `nft -f` reads it; the nftables pack audits "
+                f"`nft -j list ruleset` output: load it and save that JSON as {name}.json"
+            )
         target = Target(name, platform, _read(running, platform))
         if "startup" in roles:
             target.startup = _read(roles["startup"], platform, may_be_empty=True)

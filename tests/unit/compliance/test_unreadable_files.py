@@ -160,3 +160,13 @@ def test_text_checks_name_the_file() -> None:
     assert MAX_INVALID_UTF8 * len(few) >= 1
     assert shape_problem("ios", "interface Vlan1\n") is None
     assert shape_problem("nftables", "anything") is None
+
+
+def test_a_rendered_nft_ruleset_says_what_the_nftables_pack_reads(tmp_path: Path) -> None:
+    """`netwarden render` writes firewalls as `nft -f` text; the pack reads `nft -j` JSON."""
+    (tmp_path / "nyc-fw1.nft").write_text("flush ruleset\ntable inet netwarden {\n}\n")
+    (target,) = FolderSource(tmp_path).targets()
+    assert target.platform == "nftables"
+    assert target.error is not None
+    assert "nft -j list ruleset" in target.error
+    assert "nyc-fw1.json" in target.error
