@@ -247,6 +247,11 @@ def lab_steps(workdir: Path) -> list[Step]:
     ]
 
 
+def _from_mon1(lab: str, *args: str) -> list[str]:
+    """``netwarden ARGS`` run inside the lab from the management server jed-mon1."""
+    return _netwarden("lab", "exec", "--lab", lab, "jed-mon1", "--", *_netwarden(*args))
+
+
 def namespace_lab_steps(workdir: Path) -> list[Step]:
     """The organisation as real Linux in network namespaces (root only): issue 14."""
     lab = str(workdir / "lab-ns")
@@ -269,68 +274,22 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
         ),
         Step(
             "Plan from the management server, over the lab's own network",
-            _netwarden(
-                "lab",
-                "exec",
-                "--lab",
-                lab,
-                "jed-mon1",
-                "--",
-                sys.executable,
-                "-m",
-                "netwarden.cli",
-                "plan",
-                "-i",
-                lab,
-                "--limit",
-                "site_nyc",
-                "--summary",
-            ),
-            "netwarden inside the lab reaches the New York switches on their management "
-            "addresses (SSH on port 22, host keys from the lab's known_hosts.txt); the "
-            "switches still run their boot configs, so both have a plan.",
+            _from_mon1(lab, "plan", "-i", lab, "--limit", "site_nyc", "--summary"),
+            "netwarden inside the lab reaches the New York switches and firewall on their "
+            "management addresses (SSH on port 22, host keys from the lab's known_hosts.txt); "
+            "the switches run their boot configs and nyc-fw1 the lab's permissive table, so "
+            "all three have a plan.",
         ),
         Step(
             "The New York firewall: its ruleset rendered from the flow policy, against the live one",
-            _netwarden(
-                "lab",
-                "exec",
-                "--lab",
-                lab,
-                "jed-mon1",
-                "--",
-                sys.executable,
-                "-m",
-                "netwarden.cli",
-                "plan",
-                "-i",
-                lab,
-                "--limit",
-                "nyc-fw1",
-            ),
+            _from_mon1(lab, "plan", "-i", lab, "--limit", "nyc-fw1"),
             "nyc-fw1 runs the lab's permissive table; the plan replaces it with the policy's "
             "(default drop, a named counter per rule, anti-spoofing per zone).",
         ),
         Step(
             "Apply it with commit-confirm",
-            _netwarden(
-                "lab",
-                "exec",
-                "--lab",
-                lab,
-                "jed-mon1",
-                "--",
-                sys.executable,
-                "-m",
-                "netwarden.cli",
-                "apply",
-                "-i",
-                lab,
-                "--limit",
-                "nyc-fw1",
-                "--yes",
-                "--confirm-timeout",
-                "2",
+            _from_mon1(
+                lab, "apply", "-i", lab, "--limit", "nyc-fw1", "--yes", "--confirm-timeout", "2"
             ),
             "Loaded atomically with a revert timer armed on the firewall; post-checks over a "
             "new session, then confirmed. Had the new ruleset cut the session, the firewall "
@@ -338,23 +297,7 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
         ),
         Step(
             "Drift: the firewall now matches its intended ruleset",
-            _netwarden(
-                "lab",
-                "exec",
-                "--lab",
-                lab,
-                "jed-mon1",
-                "--",
-                sys.executable,
-                "-m",
-                "netwarden.cli",
-                "drift",
-                "-i",
-                lab,
-                "--limit",
-                "nyc-fw1",
-                "--intended-only",
-            ),
+            _from_mon1(lab, "drift", "-i", lab, "--limit", "nyc-fw1", "--intended-only"),
             "Exit 0: in sync with the rendered policy.",
         ),
         Step(

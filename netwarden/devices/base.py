@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 ENV_USERNAME = "NETWARDEN_USERNAME"
 ENV_PASSWORD = "NETWARDEN_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 ENV_ENABLE_SECRET = "NETWARDEN_ENABLE_SECRET"  # noqa: S105
+ENV_KEY_FILE = "NETWARDEN_SSH_KEY"
 KNOWN_HOSTS_NAME = "known_hosts.txt"
 """The known_hosts file an inventory may carry (the lab writes one)."""
 
@@ -82,6 +83,8 @@ class Credentials:
     username: str
     password: str = field(repr=False)
     enable_secret: str = field(default="", repr=False)
+    key_file: str | None = None
+    """The private key to log in with (``ansible_ssh_private_key_file``; Linux hosts)."""
 
 
 @dataclass(frozen=True)
@@ -140,25 +143,32 @@ def default_known_hosts(inventory: Path) -> Path:
 def credentials_for(device: Device, env: Mapping[str, str] | None = None) -> Credentials:
     """The device's login: Ansible's connection variables, else ``NETWARDEN_*`` from the environment.
 
+    A private key (``ansible_ssh_private_key_file``, else ``NETWARDEN_SSH_KEY``) stands in
+    for the password; the session that cannot use one (NAPALM) still needs a password.
+
     Raises:
-        DeviceConnectionError: no username or password from either source.
+        DeviceConnectionError: no username, or neither a password nor a key, from either source.
     """
     env = os.environ if env is None else env
     conn = device.connection
     username = (conn.username if conn else None) or env.get(ENV_USERNAME)
     password = conn.password.get_secret_value() if conn and conn.password else env.get(ENV_PASSWORD)
+    key_file = (conn.key_file if conn else None) or env.get(ENV_KEY_FILE) or None
     enable = (
         conn.enable_secret.get_secret_value()
         if conn and conn.enable_secret
         else env.get(ENV_ENABLE_SECRET, "")
     )
-    if not username or password is None:
+    if not username or (password is None and key_file is None):
         raise DeviceConnectionError(
             device.name,
-            "no credentials: set ansible_user/ansible_password for the host (vault allowed) "
-            f"or {ENV_USERNAME}/{ENV_PASSWORD} in the environment",
+            "no credentials: set ansible_user and ansible_password (vault allowed) or "
+            f"ansible_ssh_private_key_file for the host, or {ENV_USERNAME} and "
+            f"{ENV_PASSWORD} or {ENV_KEY_FILE} in the environment",
         )
-    return Credentials(username=username, password=password, enable_secret=enable)
+    return Credentials(
+        username=username, password=password or "", enable_secret=enable, key_file=key_file
+    )
 
 
 def address_of(device: Device) -> tuple[str, int]:

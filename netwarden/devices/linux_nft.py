@@ -27,21 +27,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shlex
 from typing import Any
 
 import paramiko
 
 from netwarden.devices.base import (
-    ENV_PASSWORD,
-    ENV_USERNAME,
     ConfigKind,
     Facts,
     InterfaceState,
     PendingCommit,
     SessionOptions,
     address_of,
+    credentials_for,
 )
 from netwarden.devices.hostkeys import check_host_key
 from netwarden.devices.nftext import normalize_ruleset, ruleset_diff
@@ -50,7 +48,6 @@ from netwarden.inventory.models import Device, Function
 
 logger = logging.getLogger(__name__)
 
-ENV_KEY_FILE = "NETWARDEN_SSH_KEY"
 NFT_MODEL = "nftables"
 STATE_DIR = "/var/lib/netwarden"
 CANDIDATE = f"{STATE_DIR}/candidate.nft"
@@ -131,7 +128,7 @@ class NftablesSession:
             trust_on_first_use=opts.trust_on_first_use,
             timeout=opts.conn_timeout,
         )
-        username, password, key_file = self._login()
+        creds = credentials_for(self.device)
         client = paramiko.SSHClient()
         client.load_host_keys(str(checked.pinned_file))  # only the key just verified
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
@@ -139,9 +136,9 @@ class NftablesSession:
             client.connect(
                 host,
                 port=port,
-                username=username,
-                password=password or None,
-                key_filename=key_file,
+                username=creds.username,
+                password=creds.password or None,
+                key_filename=creds.key_file,
                 look_for_keys=False,
                 allow_agent=False,
                 timeout=opts.conn_timeout,
@@ -154,7 +151,7 @@ class NftablesSession:
         except paramiko.AuthenticationException as exc:
             client.close()
             raise DeviceConnectionError(
-                self.name, f"login refused for user {username!r} on {host}:{port}: {exc}"
+                self.name, f"login refused for user {creds.username!r} on {host}:{port}: {exc}"
             ) from exc
         except (OSError, EOFError, paramiko.SSHException) as exc:
             client.close()
@@ -163,24 +160,6 @@ class NftablesSession:
             ) from exc
         self._client = client
         logger.debug("%s: session open on %s:%d", self.name, host, port)
-
-    def _login(self) -> tuple[str, str, str | None]:
-        conn = self.device.connection
-        username = (conn.username if conn else None) or os.environ.get(ENV_USERNAME)
-        password = (
-            conn.password.get_secret_value()
-            if conn and conn.password
-            else os.environ.get(ENV_PASSWORD, "")
-        )
-        key_file = (conn.key_file if conn else None) or os.environ.get(ENV_KEY_FILE) or None
-        if not username or not (password or key_file):
-            raise DeviceConnectionError(
-                self.name,
-                "no credentials: set ansible_user and ansible_ssh_private_key_file (or "
-                f"ansible_password) for the host, or {ENV_USERNAME} and {ENV_KEY_FILE} (or "
-                f"{ENV_PASSWORD}) in the environment",
-            )
-        return username, password, key_file
 
     def close(self) -> None:
         client, self._client = self._client, None
