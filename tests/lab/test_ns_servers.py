@@ -1,4 +1,5 @@
-"""A lab server in a namespace: real sshd, chrony, unbound, rsyslog and nginx, used by real clients.
+"""A lab server in a namespace: real sshd, chrony, unbound, rsyslog, nginx, slapd, krb5kdc and the
+lab's TACACS+ server, used by real clients (dig, ssl, ldapsearch, kinit, PyPI tacacs_plus).
 
 Root only (skips otherwise). Two namespaces made by the test (``nwb<pid>s``: the
 server, ``nwb<pid>c``: a client), joined by two veth pairs (the server's mgmt0 and
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import struct
 import subprocess
 import time
@@ -21,12 +23,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
 
 from netwarden.errors import LabError
 from netwarden.lab.ns.nsproc import ns_connect, ns_socket
+from netwarden.lab.ns.pki import new_ca
 from netwarden.lab.ns.servers import (
     ServerSpec,
     StartedServer,
@@ -34,6 +38,7 @@ from netwarden.lab.ns.servers import (
     stop_server,
     wait_ready,
 )
+from netwarden.lab.tacplus.policy import TacacsSecrets, TacacsUser
 from tests.lab.nsparts import (
     Namespaces,
     Records,
@@ -57,6 +62,11 @@ DOMAIN_RECORDS = (
 )
 DOMAIN, REALM = "gs.example.int", "GS.EXAMPLE.INT"
 NTP_EPOCH = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
+TACACS_KEY, TACACS_USER, TACACS_PASSWORD = (
+    secrets.token_urlsafe(16),
+    "netwarden",
+    secrets.token_urlsafe(12),
+)
 
 
 @dataclass
@@ -83,6 +93,11 @@ def _topology(made: Namespaces) -> tuple[str, str]:
 
 
 def _spec(server_ns: str, services: tuple[str, ...]) -> ServerSpec:
+    tacacs = TacacsSecrets(
+        key=TACACS_KEY,  # type: ignore[arg-type]
+        users=(TacacsUser.with_password(TACACS_USER, TACACS_PASSWORD, privilege=15,
+                                        commands=("*",)),),
+    )  # fmt: skip
     return ServerSpec(
         name="jed-srv1",
         netns=server_ns,
@@ -93,6 +108,7 @@ def _spec(server_ns: str, services: tuple[str, ...]) -> ServerSpec:
         log_host=None,
         dns_records=DOMAIN_RECORDS,
         domain=DOMAIN,
+        tacacs=tacacs,
     )
 
 
@@ -106,7 +122,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         records = Records()
         started = start_server(
             _spec(
-                server_ns, ("ntp", "dns", "syslog", "https", "web", "ldaps", "kerberos", "tacacs")
+                server_ns,
+                ("ntp", "dns", "syslog", "https", "web", "ldaps", "kerberos", "tacacs", "radius"),
             ),
             tmp / "lab",
             pubkey,
@@ -265,10 +282,17 @@ def test_syslog_received_over_udp_and_tls_into_the_overlay(lab: Lab) -> None:
     assert f"tls-{token}" in text
 
 
-def test_syslog_has_no_plain_tcp_and_tls_needs_the_lab_ca(lab: Lab) -> None:
+def _other_ca(tmp_path: Path) -> Path:
+    """A CA that is not the lab's (a client trusting only it must refuse the servers)."""
+    path = tmp_path / "other-ca.crt"
+    path.write_bytes(new_ca("not the lab CA").cert_pem)
+    return path
+
+
+def test_syslog_has_no_plain_tcp_and_tls_needs_the_lab_ca(lab: Lab, tmp_path: Path) -> None:
     with pytest.raises(ConnectionRefusedError):
         ns_connect(lab.client_ns, str(SERVICE), 514, 5.0).close()
-    other = lab.started.node_dir / "upper/etc/netwarden-lab/tls/server.crt"  # nginx's own
+    other = _other_ca(tmp_path)
     context = ssl.create_default_context(cafile=str(other))
     with (
         ns_connect(lab.client_ns, str(SERVICE), 6514, 5.0) as raw,
@@ -286,7 +310,9 @@ def _in_client(lab: Lab, argv: list[str], env: dict[str, str],
     )  # fmt: skip
 
 
-def test_ldapsearch_over_ldaps_with_the_lab_ca_finds_the_automation_user(lab: Lab) -> None:
+def test_ldapsearch_over_ldaps_with_the_lab_ca_finds_the_automation_user(
+    lab: Lab, tmp_path: Path
+) -> None:
     if shutil.which("ldapsearch") is None:
         pytest.skip("ldapsearch (ldap-utils) is not installed")
     base = "dc=gs,dc=example,dc=int"
@@ -295,9 +321,8 @@ def test_ldapsearch_over_ldaps_with_the_lab_ca_finds_the_automation_user(lab: La
                                    "LDAPTLS_REQCERT": "demand"})  # fmt: skip
     assert found.returncode == 0, found.stderr
     assert f"dn: uid=netwarden,ou=people,{base}" in found.stdout
-    untrusted = _in_client(lab, args, {
-        "LDAPTLS_CACERT": str(lab.started.node_dir / "upper/etc/netwarden-lab/tls/server.crt"),
-        "LDAPTLS_REQCERT": "demand"})  # fmt: skip
+    untrusted = _in_client(lab, args, {"LDAPTLS_CACERT": str(_other_ca(tmp_path)),
+                                       "LDAPTLS_REQCERT": "demand"})  # fmt: skip
     assert untrusted.returncode != 0  # the CA is checked: another CA's file is refused
     with pytest.raises(ConnectionRefusedError):  # no plain ldap://
         ns_connect(lab.client_ns, str(SERVICE), 389, 5.0).close()
@@ -334,25 +359,77 @@ def _http_get(sock: socket.socket, host: str) -> str:
     return data.decode("utf-8", "replace")
 
 
-def test_nginx_serves_the_page_over_http_and_https(lab: Lab) -> None:
+def test_nginx_serves_the_page_over_http_and_https_with_the_lab_ca(
+    lab: Lab, tmp_path: Path
+) -> None:
     with ns_connect(lab.client_ns, str(SERVICE), 80, 5.0) as sock:
         answer = _http_get(sock, str(SERVICE))
     assert answer.startswith("HTTP/1.1 200")
     assert "<h1>jed-srv1</h1>" in answer
-    cert = lab.started.node_dir / "upper/etc/netwarden-lab/tls/server.crt"
-    context = ssl.create_default_context(cafile=str(cert))
+    context = ssl.create_default_context(cafile=str(lab.lab_dir / "pki/ca.crt"))
+    for name in (str(SERVICE), f"jed-srv1.{DOMAIN}"):  # the certificate names both
+        with (
+            ns_connect(lab.client_ns, str(SERVICE), 443, 5.0) as raw,
+            context.wrap_socket(raw, server_hostname=name) as tls,
+        ):
+            answer = _http_get(tls, name)
+        assert answer.startswith("HTTP/1.1 200")
+        assert "<h1>jed-srv1</h1>" in answer
+    other = ssl.create_default_context(cafile=str(_other_ca(tmp_path)))
     with (
         ns_connect(lab.client_ns, str(SERVICE), 443, 5.0) as raw,
-        context.wrap_socket(raw, server_hostname=str(SERVICE)) as tls,
+        pytest.raises(ssl.SSLCertVerificationError),
     ):
-        answer = _http_get(tls, str(SERVICE))
-    assert answer.startswith("HTTP/1.1 200")
-    assert "<h1>jed-srv1</h1>" in answer
+        other.wrap_socket(raw, server_hostname=str(SERVICE))
 
 
 def test_a_service_without_lab_daemon_is_logged_not_failed(lab: Lab) -> None:
     log = (lab.started.node_dir / "holder.log").read_text()
-    assert "service 'tacacs' is not provided in the lab" in log
+    assert "service 'radius' is not provided in the lab" in log
+    assert "service 'tacacs' is not provided" not in log
+
+
+def _tacacs(lab: Lab, key: str = TACACS_KEY) -> Any:
+    """The PyPI tacacs_plus client, its TCP connection made from the client namespace."""
+    client_module = pytest.importorskip("tacacs_plus.client", reason="needs tacacs-plus (PyPI)")
+    client = client_module.TACACSClient(str(SERVICE), 49, key, timeout=5)
+    client._sock = ns_connect(lab.client_ns, str(SERVICE), 49, 5.0)
+    return client
+
+
+def test_tacacs_authenticates_authorizes_and_accounts_on_port_49(lab: Lab) -> None:
+    flags = pytest.importorskip("tacacs_plus.flags")
+    assert _tacacs(lab).authenticate(TACACS_USER, TACACS_PASSWORD).valid
+    assert _tacacs(lab).authenticate(TACACS_USER, "not-the-password").invalid
+    pap = flags.TAC_PLUS_AUTHEN_TYPE_PAP
+    assert _tacacs(lab).authenticate(TACACS_USER, TACACS_PASSWORD, authen_type=pap).valid
+    shell = [b"service=shell", b"cmd=show", b"cmd-arg=version"]
+    assert _tacacs(lab).authorize(TACACS_USER, arguments=shell, priv_lvl=15).valid
+    assert _tacacs(lab).authorize("nobody", arguments=shell).invalid
+    task = f"task_id={secrets.token_hex(4)}".encode()
+    assert _tacacs(lab).account(TACACS_USER, flags.TAC_PLUS_ACCT_FLAG_START,
+                                arguments=[task, b"service=shell"]).valid  # fmt: skip
+    try:
+        wrong = _tacacs(lab, key="not-the-key").authenticate(TACACS_USER, TACACS_PASSWORD).valid
+    except (ValueError, OSError, struct.error):
+        wrong = False
+    assert not wrong
+    upper = lab.started.node_dir / "upper"
+    accounting = (upper / "var/log/tacacs/accounting.jsonl").read_text()
+    assert task.decode() in accounting
+    assert CLIENT in accounting  # the peer, as the server saw it
+    users = upper / "etc/netwarden-lab/secrets/tacacs-users.json"
+    assert stat.S_IMODE(users.stat().st_mode) == 0o600
+    assert TACACS_PASSWORD not in users.read_text()
+    auth_log = upper / "var/log/auth.log"  # rsyslog runs here: the server logs to syslog
+    text = ""
+    for _ in range(100):  # bounded: rsyslog writes within moments
+        text = auth_log.read_text() if auth_log.exists() else ""
+        if f"login of '{TACACS_USER}' accepted" in text and "obfuscated with another key" in text:
+            break
+        time.sleep(0.1)
+    assert f"tacplus: {CLIENT}: ascii login of '{TACACS_USER}' accepted" in text
+    assert "obfuscated with another key" in text
 
 
 def _leaks(started: StartedServer, netns: str, pid_ns: int, mnt_ns: int) -> dict[str, object]:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from netwarden.errors import LabError, LabNeedsRootError, LabPlanError
 from netwarden.inventory.models import Inventory
-from netwarden.lab.ns import labinventory, netops, parts, teardown
+from netwarden.lab.ns import aaa, labinventory, netops, parts, teardown
 from netwarden.lab.ns.plan import plan_lab
 from netwarden.lab.ns.record import link_ident
 from netwarden.lab.ns.seal import check_seal
@@ -278,7 +278,8 @@ def _up_locked(  # noqa: PLR0917 - lab_up's steps, split for length
         writer = StateWriter.create(out, header)
         try:
             writer.phase("building")
-            builder = _Build(plan, out, source, writer, options, say)
+            builder = _Build(plan, out, source, writer, options, say,
+                             tacacs_key=inv.policy.aaa.tacacs_key.get_secret_value())  # fmt: skip
             builder.run()
             writer.phase("ready")
         except BaseException:
@@ -325,8 +326,12 @@ class _Build:
         record: StateWriter,
         options: UpOptions,
         say: Callable[[str], None],
+        *,
+        tacacs_key: str = "",
     ) -> None:
         self.plan = plan
+        self.tacacs_key = tacacs_key
+        self.tacacs_vault: dict[str, str] = {}
         self.out = out
         self.work = work_dir(out)
         self.source = source
@@ -453,7 +458,12 @@ class _Build:
 
     def _step_hosts(self) -> None:
         self.say(f"starting {len(self.plan.hosts)} Linux hosts (sshd and their services)")
-        found = parts.start_hosts(self.plan, self.work, self.pubkey, self.record)
+        tacacs = None
+        if self.tacacs_key and any("tacacs" in h.services for h in self.plan.hosts):
+            logins = aaa.lab_logins(self.work)
+            tacacs = aaa.server_secrets(self.tacacs_key, logins)
+            self.tacacs_vault = aaa.vault_vars(logins)
+        found = parts.start_hosts(self.plan, self.work, self.pubkey, self.record, tacacs)
         if not found and self.plan.hosts:
             self.not_started.append("servers, sensors, firewalls' sshd (servers module missing)")
         if found:
@@ -471,7 +481,7 @@ class _Build:
         labinventory.write_known_hosts(self.out, lines)
         logins = {s.site: s.login for s in self.started if s.login is not None and s.site}
         switches = {name: site.site for site in self.plan.switch_sites for name, _ in site.switches}
-        labinventory.write_switch_logins(self.out, logins, switches)
+        labinventory.write_switch_logins(self.out, logins, switches, self.tacacs_vault)
         problems = labinventory.check_lab_inventory(self.out)
         if problems:
             raise LabError(

@@ -10,7 +10,8 @@ passes):
   (``.lab/ssh/id_ed25519``, generated at ``up``) and the SSH options that check host
   keys against the lab's ``known_hosts.txt``;
 - ``group_vars/all/zz_lab_vault.yml``: the simulated switches' generated passwords,
-  vault-encrypted; each switch's host_vars refer to its site's pair;
+  vault-encrypted; each switch's host_vars refer to its site's pair; and the lab's
+  TACACS+ logins' passwords (``vault_lab_tacacs_<user>_password``, ``lab.ns.aaa``);
 - ``known_hosts.txt``: every host key (switches and Linux hosts) on every address.
 """
 
@@ -103,18 +104,22 @@ def write_lab_vars(out: Path, key: Path) -> None:
 
 
 def write_switch_logins(
-    out: Path, logins: Mapping[str, SwitchLogin], switches: Mapping[str, str]
+    out: Path,
+    logins: Mapping[str, SwitchLogin],
+    switches: Mapping[str, str],
+    extra: Mapping[str, str] | None = None,
 ) -> None:
     """Vault the switches' passwords per site; point each switch's host_vars at its site's.
 
-    ``logins``: site -> login; ``switches``: switch name -> site.
+    ``logins``: site -> login; ``switches``: switch name -> site; ``extra``: more
+    generated secrets for the same vault (the lab's TACACS+ passwords).
     """
     from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: PLC0415
 
-    if not logins:
+    if not logins and not extra:
         return
     password = (out / VAULT_PASSWORD_FILENAME).read_bytes().strip()
-    secrets_doc = {}
+    secrets_doc = dict(extra or {})
     for site, site_login in sorted(logins.items()):
         secrets_doc[f"vault_lab_{site}_switch_password"] = site_login.password
         secrets_doc[f"vault_lab_{site}_switch_enable"] = site_login.enable_secret

@@ -16,11 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netwarden.lab.ns.labinventory import SwitchLogin
 from netwarden.lab.ns.record import Recorder
 from netwarden.lab.ns.topology import LabPlan
+
+if TYPE_CHECKING:
+    from netwarden.lab.tacplus.policy import TacacsSecrets
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +60,16 @@ def _lines(value: object) -> tuple[str, ...]:
 
 
 def start_hosts(
-    plan: LabPlan, work: Path, automation_pubkey: str, record: Recorder
+    plan: LabPlan,
+    work: Path,
+    automation_pubkey: str,
+    record: Recorder,
+    tacacs: TacacsSecrets | None = None,
 ) -> list[Started]:
-    """sshd and the inventory's services on every server, sensor and firewall."""
+    """sshd and the inventory's services on every server, sensor and firewall.
+
+    ``tacacs``: the TACACS+ key and users, for the servers that provide ``tacacs``.
+    """
     servers = _module("servers", "servers")
     if servers is None or not plan.hosts:
         return []
@@ -76,6 +86,7 @@ def start_hosts(
             dns_records=plan.dns_records,
             dns_servers=host.dns_servers,
             domain=plan.domain,
+            tacacs=tacacs if "tacacs" in host.services else None,
         )
         result = servers.start_server(spec, work, automation_pubkey, record)
         started.append(

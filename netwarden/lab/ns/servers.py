@@ -1,7 +1,8 @@
 """Lab servers: a holder process per server (own root, hostname, daemons) in its namespace.
 
 :func:`start_server` prepares ``<lab>/nodes/<host>/`` (the overlay's upper and work
-directories, the sshd host key made with ``ssh-keygen``, ``server.json``) and starts
+directories, the sshd host key made with ``ssh-keygen``, the lab CA's certificate for
+TLS services, the TACACS+ users file from ``ServerSpec.tacacs``, ``server.json``) and starts
 the holder (:mod:`~netwarden.lab.ns.server_init`) with ``ip netns exec <ns> unshare
 --mount --uts --pid --fork``; it returns at once with the host key as known_hosts
 lines for every address. :func:`wait_ready` then polls, bounded, until the holder
@@ -50,11 +51,12 @@ from netwarden.lab.ns.services.labtls import (
     lab_ca_files,
     needs_certificate,
 )
-from netwarden.lab.ns.services.nginx import ensure_certificate
+from netwarden.lab.ns.services.tacacs import write_users
 from netwarden.privatefile import write_private
 
 if TYPE_CHECKING:
     from netwarden.inventory.models import Inventory
+    from netwarden.lab.tacplus.policy import TacacsSecrets
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class ServerSpec:
     dns_records: tuple[tuple[str, IPv4Address], ...] = ()  # what its unbound answers
     dns_servers: tuple[IPv4Address, ...] = ()  # its resolv.conf (none: 127.0.0.1)
     domain: str = ""  # the organisation's domain: LDAP base DN, Kerberos realm, TLS names
+    tacacs: TacacsSecrets | None = field(default=None, repr=False)  # key and users for tacacs
 
 
 @dataclass(frozen=True)
@@ -156,17 +159,17 @@ def start_server(
     for sub, mode in (("upper", 0o755), ("work", 0o700), ("root", 0o755), (LOG_DIR, 0o750)):
         (node / sub).mkdir(mode=mode, exist_ok=True)
     host_key = _host_key(node, spec.name)
-    if "https" in spec.services:  # made here, so the holder never loads cryptography
-        ensure_certificate(
-            ServiceContext(spec.name, spec.addresses, spec.services, root=node / "upper")
-        )
-    if needs_certificate(spec.services):  # syslog over TLS, LDAPS: from the lab's CA
+    if needs_certificate(spec.services):  # syslog over TLS, LDAPS, HTTPS: from the lab's CA
+        # made here, so the holder never loads cryptography
         record("dir", str(lab_ca_files(lab_dir)[0].parent), role="pki")
         ensure_service_certificate(
             ServiceContext(spec.name, spec.addresses, spec.services, domain=spec.domain,
                            root=node / "upper"),
             lab_dir,
         )  # fmt: skip
+    if "tacacs" in spec.services and spec.tacacs is not None:  # the key and users, 0600
+        write_users(ServiceContext(spec.name, spec.addresses, spec.services, root=node / "upper"),
+                    spec.tacacs)  # fmt: skip
     config = HolderConfig(
         name=spec.name,
         node_dir=str(node),

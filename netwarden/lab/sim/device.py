@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from netwarden.lab.sim import passwords
+from netwarden.lab.sim import passwords, tacacsauth
 from netwarden.lab.sim.config import ConfigNode, ConfigTree
 from netwarden.lab.sim.configdiff import incremental_diff
 from netwarden.lab.sim.flash import Flash, split_path
@@ -92,6 +92,7 @@ class SimDevice:
         self.faults = Faults()
         self.host_key = host_key
         self.bound_port = spec.port
+        self.aaa_network = False  # ask the config's TACACS+ servers (own-address fleets only)
         self.stp_source: SpanningTreeSource | None = None  # the fleet's spanning tree (stpdomain)
         self.physical = frozenset(i.name for i in spec.interfaces if _is_physical(i.name))
         user_hash = passwords.type9(spec.password) if spec.password else "0 "
@@ -152,26 +153,45 @@ class SimDevice:
         return None
 
     def check_password(self, username: str, password: str, source: str, port: int) -> bool:
-        """Password login as IOS ``login local`` does it; logs success or failure."""
+        """Password login as IOS does it: the TACACS+ servers first when ``aaa
+        authentication login default group tacacs+`` says so (:mod:`tacacsauth`; only a
+        device with :attr:`aaa_network`), then ``login local``; logs success or failure."""
+        methods = None
         with self.lock:
-            ok = False
-            if not self.faults.refuse_login:
-                node = self._user_line(username)
-                if node is not None:
-                    words = node.words()
-                    for keyword in ("secret", "password"):
-                        if keyword in words:
-                            stored = " ".join(words[words.index(keyword) + 1 :])
-                            ok = passwords.verify(stored, password)
-                # The lab's AAA server (TACACS+ in production) knows the spec's account,
-                # so pushing an intended config without it does not lock the lab out.
-                ok = ok or (
-                    bool(self.spec.password)
-                    and username == self.spec.username
-                    and hmac.compare_digest(password, self.spec.password)
-                )
+            if self.aaa_network and not self.faults.refuse_login:
+                methods = tacacsauth.login_methods(self.running)
+        verdict = None
+        if methods is not None:  # outside the lock: it waits on the network
+            verdict = tacacsauth.authenticate(methods, username, password,
+                                              source=self.spec.address, rem_addr=source)  # fmt: skip
+        with self.lock:
+            if verdict is not None:
+                ok = verdict and not self.faults.refuse_login
+            elif methods is not None and not methods.local_fallback:
+                ok = False
+            else:
+                ok = self._check_local(username, password)
             self._log_login(username, source, port, ok)
             return ok
+
+    def _check_local(self, username: str, password: str) -> bool:
+        ok = False
+        if not self.faults.refuse_login:
+            node = self._user_line(username)
+            if node is not None:
+                words = node.words()
+                for keyword in ("secret", "password"):
+                    if keyword in words:
+                        stored = " ".join(words[words.index(keyword) + 1 :])
+                        ok = passwords.verify(stored, password)
+            # The lab's AAA server (TACACS+ in production) knows the spec's account,
+            # so pushing an intended config without it does not lock the lab out.
+            ok = ok or (
+                bool(self.spec.password)
+                and username == self.spec.username
+                and hmac.compare_digest(password, self.spec.password)
+            )
+        return ok
 
     def check_public_key(self, username: str, key_line: str, source: str, port: int) -> bool:
         with self.lock:

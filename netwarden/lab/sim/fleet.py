@@ -133,6 +133,8 @@ class SimFleet:
         self.credentials = credentials
         self.own_addresses = own_addresses
         self.devices: dict[str, SimDevice] = {s.name: SimDevice(s) for s in specs}
+        for device in self.devices.values():  # in a lab namespace: ask the config's TACACS+
+            device.aaa_network = own_addresses
         # one spanning tree over the fleet's links (those its LLDP/CDP neighbours describe)
         self.stp = StpDomain(self.devices.values(), links_of(specs)).attach()
         self.server = SimServer(self.devices.values())

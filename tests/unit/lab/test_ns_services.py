@@ -18,6 +18,12 @@ from cryptography import x509
 from netwarden.lab.ns.nsproc import Bound, is_bound, listening
 from netwarden.lab.ns.pki import issue, new_ca
 from netwarden.lab.ns.services import ServiceContext, plan_services, registry
+from netwarden.lab.ns.services.labtls import (
+    SERVICE_CERT,
+    SERVICE_KEY,
+    ensure_service_certificate,
+    lab_ca_files,
+)
 from netwarden.lab.ns.sysprep import add_automation_user
 
 ADDRESSES = (IPv4Address("10.10.10.101"), IPv4Address("10.10.20.10"))
@@ -53,12 +59,13 @@ def test_every_example_service_has_a_writer_or_is_named_missing() -> None:
         log_host=None,
         root=Path("/nonexistent"),
     )  # fmt: skip
-    assert plan.not_provided == ("tacacs",)  # no TACACS+ server in Debian 12 nor on PyPI
+    assert plan.not_provided == ()  # tacacs: the lab's own server (netwarden.lab.tacplus)
     daemons = sorted(r.daemon for _, r in plan.not_installed)
     assert daemons == sorted(
         ["sshd", "smbd", "unbound", "nginx", "chronyd", "rsyslogd", "prometheus-node-exporter",
-         "prometheus", "slapd", "krb5kdc"]
+         "prometheus", "slapd", "krb5kdc", "tacplus"]
     )  # fmt: skip
+    assert plan_services(("radius",), log_host=None, root=Path("/")).not_provided == ("radius",)
 
 
 def test_plan_adds_sshd_and_a_forwarding_rsyslog_and_runs_nginx_once(tmp_path: Path) -> None:
@@ -130,18 +137,23 @@ def test_a_forwarder_does_not_listen(tmp_path: Path) -> None:
     assert daemon.listens == ()
 
 
-def test_nginx_https_certificate_names_the_server(tmp_path: Path) -> None:
-    text, _ = _render("https", tmp_path, ("https",))
+def test_nginx_https_uses_the_lab_ca_certificate(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path / "root", ("https",))
+    with pytest.raises(ValueError, match="https needs the lab CA's certificate"):
+        registry()["https"].writer(ctx)
+    ensure_service_certificate(ctx, tmp_path / "lab")
+    registry()["https"].writer(ctx)
+    text = ctx.path("/etc/netwarden-lab/nginx.conf").read_text()
     assert "listen 10.10.20.10:443 ssl;" in text
     assert ":80;" not in text
-    cert = x509.load_pem_x509_certificate(
-        (tmp_path / "etc/netwarden-lab/tls/server.crt").read_bytes()
-    )
-    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert f"ssl_certificate {SERVICE_CERT};" in text
+    assert f"ssl_certificate_key {SERVICE_KEY};" in text
+    ca = x509.load_pem_x509_certificate(lab_ca_files(tmp_path / "lab")[0].read_bytes())
+    leaf = x509.load_pem_x509_certificate(ctx.path(SERVICE_CERT).read_bytes())
+    leaf.verify_directly_issued_by(ca)
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(sans.get_values_for_type(x509.IPAddress)) == set(ADDRESSES)
-    key = tmp_path / "etc/netwarden-lab/tls/server.key"
-    assert key.stat().st_mode & 0o777 == 0o600
-    assert "<h1>jed-srv1</h1>" in (tmp_path / "var/www/netwarden-lab/index.html").read_text()
+    assert "<h1>jed-srv1</h1>" in ctx.path("/var/www/netwarden-lab/index.html").read_text()
 
 
 def test_automation_user_is_added_once_with_only_the_given_key(tmp_path: Path) -> None:

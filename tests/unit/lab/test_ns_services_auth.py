@@ -64,7 +64,8 @@ def test_service_certificate_is_from_the_lab_ca_and_names_the_server(tmp_path: P
 def test_only_tls_services_need_a_certificate() -> None:
     assert needs_certificate(("ntp", "syslog"))
     assert needs_certificate(("ldaps",))
-    assert not needs_certificate(("kerberos", "tacacs", "https"))
+    assert needs_certificate(("https",))
+    assert not needs_certificate(("kerberos", "tacacs", "web"))
 
 
 def test_base_dn_and_realm_come_from_the_domain() -> None:

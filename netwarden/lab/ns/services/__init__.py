@@ -15,6 +15,7 @@ from netwarden.lab.ns.services import (  # noqa: F401  (imported for their @regi
     samba,
     slapd,
     sshd,
+    tacacs,
     unbound,
 )
 from netwarden.lab.ns.services.base import (

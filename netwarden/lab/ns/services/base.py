@@ -171,9 +171,9 @@ def plan_services(
 
     Examples:
         >>> from netwarden.lab.ns import services
-        >>> plan = plan_services(("ntp", "tacacs"), log_host=None, root=Path("/nonexistent"))
+        >>> plan = plan_services(("ntp", "radius"), log_host=None, root=Path("/nonexistent"))
         >>> plan.not_provided
-        ('tacacs',)
+        ('radius',)
         >>> sorted(r.daemon for _, r in plan.not_installed)
         ['chronyd', 'sshd']
     """

@@ -1,4 +1,4 @@
-"""Certificates for the lab's TLS services (syslog over TLS, LDAPS), signed by the lab's CA.
+"""Certificates for the lab's TLS services (syslog over TLS, LDAPS, HTTPS), signed by the lab's CA.
 
 The CA is the lab's own (``<lab>/pki/ca.crt`` and ``ca.key``, ``0600``, made at the
 first ``lab up`` that needs it, never in the repo). It is not the VPN's CA: a
@@ -26,7 +26,7 @@ SERVICE_CERT = f"{TLS_DIR}/service.crt"
 SERVICE_KEY = f"{TLS_DIR}/service.key"
 CA_CERT = f"{TLS_DIR}/ca.crt"
 PKI_DIR = "pki"  # in the lab directory
-TLS_SERVICES = ("syslog", "ldaps")  # the services that need a certificate from the lab CA
+TLS_SERVICES = ("syslog", "ldaps", "https")  # the services that need a lab CA certificate
 
 
 def lab_ca_files(lab_dir: Path) -> tuple[Path, Path]:

@@ -1,7 +1,9 @@
 """nginx for ``web``/``http`` (port 80) and ``https`` (port 443): a static page per server.
 
-``https`` uses a self-signed certificate made at start that names the server and
-its addresses (``/etc/netwarden-lab/tls/``, key ``0600``).
+``https`` uses the server's certificate from the lab CA (``labtls``: made by
+``start_server`` before the holder, naming the server, ``<server>.<domain>`` and its
+addresses, key ``0600``), so a client given the lab CA's file (``<lab>/.lab/pki/ca.crt``)
+verifies it.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import html
 import logging
 
 from netwarden.lab.ns.services.base import LAB_ETC, Daemon, Listen, ServiceContext, register
+from netwarden.lab.ns.services.labtls import SERVICE_CERT, SERVICE_KEY
 
 logger = logging.getLogger(__name__)
 
 WEB_ROOT = "/var/www/netwarden-lab"
-TLS_DIR = f"{LAB_ETC}/tls"
 
 
 def page(hostname: str) -> str:
@@ -27,27 +29,15 @@ def page(hostname: str) -> str:
     )
 
 
-def ensure_certificate(ctx: ServiceContext) -> None:
-    """A self-signed certificate for the server's name and addresses, unless it has one.
-
-    ``start_server`` makes it before the holder starts (the holder then never loads
-    the cryptography library: a smaller process per server).
-    """
-    cert, key = ctx.path(f"{TLS_DIR}/server.crt"), ctx.path(f"{TLS_DIR}/server.key")
-    if cert.is_file() and key.is_file():
-        return
-    from netwarden.lab.ns.pki import issue  # noqa: PLC0415 - only when not made beforehand
-
-    issued = issue(None, ctx.hostname, server=True, ip_sans=ctx.addresses, dns_sans=(ctx.hostname,))
-    ctx.write(f"{TLS_DIR}/server.key", issued.key_pem.decode(), 0o600)
-    ctx.write(f"{TLS_DIR}/server.crt", issued.cert_pem.decode(), 0o644)
-
-
 @register(
     "web", "http", "https", daemon="nginx", binary="/usr/sbin/nginx", package="nginx", order=50
 )
 def nginx(ctx: ServiceContext) -> Daemon:
-    """``nginx`` (``daemon off``) on the server's addresses, only the lab page."""
+    """``nginx`` (``daemon off``) on the server's addresses, only the lab page.
+
+    Raises:
+        ValueError: ``https`` without the lab CA's certificate in the server's root.
+    """
     config = f"{LAB_ETC}/nginx.conf"
     plain = any(s in ctx.provides for s in ("web", "http")) or "https" not in ctx.provides
     tls = "https" in ctx.provides
@@ -61,10 +51,15 @@ def nginx(ctx: ServiceContext) -> Daemon:
             server.append(f"        listen {address}:443 ssl;")
             listens.append(Listen("tcp", 443, address))
     if tls:
-        ensure_certificate(ctx)
+        missing = [p for p in (SERVICE_CERT, SERVICE_KEY) if not ctx.path(p).is_file()]
+        if missing:
+            raise ValueError(
+                f"{ctx.hostname}: https needs the lab CA's certificate, missing "
+                f"{', '.join(missing)} (start_server makes them before the holder)"
+            )
         server += [
-            f"        ssl_certificate {TLS_DIR}/server.crt;",
-            f"        ssl_certificate_key {TLS_DIR}/server.key;",
+            f"        ssl_certificate {SERVICE_CERT};",
+            f"        ssl_certificate_key {SERVICE_KEY};",
             "        ssl_protocols TLSv1.2 TLSv1.3;",
         ]
     lines = [
