@@ -15,9 +15,13 @@ thread with a ``selectors`` loop and limits that keep the rest of the process sa
   ``max_request_bytes``;
 - ``accept`` failing for lack of descriptors (``EMFILE``/``ENFILE``) pauses accepting
   for a second and is logged, never raised;
-- only ``GET``/``HEAD`` of the metrics path, ``/`` (a landing page) and
-  ``/-/healthy``; one request per connection (``Connection: close``, as
-  prometheus_client's HTTP/1.0 server does).
+- only ``GET``/``HEAD`` of the metrics path, ``/`` (a landing page),
+  ``/-/healthy`` and the ``routes`` given; one request per connection
+  (``Connection: close``, as prometheus_client's HTTP/1.0 server does).
+
+A route (the device exporter's ``/probe``) may take seconds: it runs on a bounded
+pool of worker threads and its answer is handed back to the loop, which alone
+touches the sockets; the connection's deadline becomes ``route_timeout`` while it waits.
 
 The exposition is prometheus_client's own: :func:`~prometheus_client.exposition.choose_encoder`
 (text format, or OpenMetrics when the ``Accept`` header asks), ``name[]`` filtering, and
@@ -47,6 +51,9 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Final
@@ -92,6 +99,8 @@ class ServeLimits:
     max_connections: int = 64
     timeout: float = 10.0
     max_request_bytes: int = 8192
+    route_timeout: float = 130.0
+    """How long a connection may wait for a route's answer (the route bounds its own work)."""
 
     def effective_connections(self) -> int:
         """``max_connections``, but never more than an eighth of the soft descriptor limit.
@@ -105,6 +114,29 @@ class ServeLimits:
         return max(1, min(self.max_connections, soft // 8))
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request to a route: path, raw query string, headers (lower-case names), arrival."""
+
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    received: float
+    """``time.monotonic()`` when the request head was complete."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """A route's answer."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Route = Callable[[Request], Response]
+
+
 @dataclass(eq=False)
 class _Conn:
     """One client connection: what it sent so far, what is left to send, its deadline."""
@@ -114,6 +146,8 @@ class _Conn:
     deadline: float
     opened: float
     handshaking: bool = False
+    pending: bool = False
+    read_closed: bool = False
     inbuf: bytearray = field(default_factory=bytearray)
     outbuf: bytes = b""
     sent: int = 0
@@ -133,6 +167,9 @@ class MetricsServer:
         web_config: TLS and basic authentication (None: plain HTTP, no authentication).
         path: the metrics path.
         title: the landing page's title.
+        routes: more paths, each answered by a function on a worker thread.
+        workers: worker threads for ``routes``.
+        landing: the landing page's HTML (default: a link to the metrics path).
     """
 
     def __init__(
@@ -145,6 +182,9 @@ class MetricsServer:
         web_config: WebConfig | None = None,
         path: str = "/metrics",
         title: str = "netwarden",
+        routes: Mapping[str, Route] | None = None,
+        workers: int = 8,
+        landing: str | None = None,
     ) -> None:
         self.registry = registry
         self.limits = limits or ServeLimits()
@@ -162,6 +202,18 @@ class MetricsServer:
         self._thread: threading.Thread | None = None
         self._paused_until = 0.0
         self._last_log = -_LOG_EVERY
+        self.routes = dict(routes or {})
+        self.landing = landing
+        self._pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="http-route")
+            if self.routes
+            else None
+        )
+        self._done: deque[tuple[_Conn, Response, bool]] = deque()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
 
     @property
     def url(self) -> str:
@@ -183,10 +235,14 @@ class MetricsServer:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         for conn in list(self._conns.values()):
             self._drop(conn)
         self._listener.close()
         self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def serve(self) -> None:
         """The loop (what :meth:`start` runs): never raises, whatever the clients do."""
@@ -206,11 +262,16 @@ class MetricsServer:
             if key.fd == self._listener.fileno():
                 self._accept()
                 continue
+            if key.fd == self._wake_r.fileno():
+                self._answer_done()
+                continue
             conn = self._conns.get(key.fd)
             if conn is None:
                 continue
             try:
-                if conn.handshaking:
+                if conn.pending:
+                    self._discard_input(conn)
+                elif conn.handshaking:
                     self._handshake(conn)
                 elif events & selectors.EVENT_READ and not conn.writing:
                     self._read(conn)
@@ -261,7 +322,7 @@ class MetricsServer:
 
     def _make_room(self) -> None:
         """Close the connection that has waited longest for its request (or the oldest)."""
-        reading = [c for c in self._conns.values() if not c.writing]
+        reading = [c for c in self._conns.values() if not c.writing and not c.pending]
         victim = min(reading or self._conns.values(), key=lambda c: c.opened)
         logger.debug("metrics server: at %d connections, closing %s", len(self._conns), victim.peer)
         self._drop(victim)
@@ -356,8 +417,15 @@ class MetricsServer:
                 self._respond(conn, 500, b"collecting metrics failed (see the log)\n")
                 return
             self._respond(conn, 200, body, extra, head_only=head_only)
+        elif url.path in self.routes:
+            self._dispatch(
+                conn,
+                self.routes[url.path],
+                Request(url.path, url.query, headers, time.monotonic()),
+                head_only,
+            )
         elif url.path == "/":
-            page = _LANDING.format(title=self.title, path=self.path).encode()
+            page = (self.landing or _LANDING.format(title=self.title, path=self.path)).encode()
             self._respond(
                 conn, 200, page, [("Content-Type", "text/html; charset=utf-8")], head_only=head_only
             )
@@ -365,6 +433,67 @@ class MetricsServer:
             self._respond(conn, 200, b"OK\n", head_only=head_only)
         else:
             self._respond(conn, 404, b"not found\n", head_only=head_only)
+
+    def _dispatch(self, conn: _Conn, route: Route, request: Request, head_only: bool) -> None:
+        """Run ``route`` on a worker; its answer comes back through :meth:`_answer_done`."""
+        assert self._pool is not None  # noqa: S101 (routes exist, so the pool does)
+        conn.pending = True
+        conn.inbuf.clear()
+        conn.deadline = time.monotonic() + self.limits.route_timeout
+
+        def work() -> None:
+            try:
+                response = route(request)
+            except Exception:  # a failing route answers 500; the server serves on (logged)
+                logger.exception("http route %s failed", request.path)
+                response = Response(500, b"internal error (see the exporter's log)\n")
+            self._done.append((conn, response, head_only))
+            try:
+                self._wake_w.send(b"\0")
+            except (BlockingIOError, OSError) as exc:  # full: the loop is awake anyway
+                logger.debug("wake-up not sent: %s", exc)
+
+        self._pool.submit(work)
+
+    def _answer_done(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        while self._done:
+            conn, response, head_only = self._done.popleft()
+            fd = conn.sock.fileno()
+            if fd < 0 or self._conns.get(fd) is not conn:
+                continue  # the client left (or timed out) while the route ran
+            conn.pending = False
+            if conn.read_closed:  # unregistered at the client's EOF: back for the answer
+                self._selector.register(conn.sock, selectors.EVENT_WRITE)
+            try:
+                self._respond(
+                    conn,
+                    response.status,
+                    response.body,
+                    list(response.headers),
+                    head_only=head_only,
+                )
+            except (OSError, ssl.SSLError) as exc:
+                logger.debug("metrics client %s: %s", conn.peer, exc)
+                self._drop(conn)
+
+    def _discard_input(self, conn: _Conn) -> None:
+        """A client that sends more while its route runs: read and drop it.
+
+        At EOF (a client that half-closed after its request, as HTTP/1.0 clients may)
+        the socket leaves the selector until the answer is ready.
+        """
+        try:
+            data = conn.sock.recv(4096)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return
+        if not data:
+            self._selector.unregister(conn.sock)
+            conn.read_closed = True
 
     def _metrics(
         self, headers: dict[str, str], params: dict[str, list[str]]

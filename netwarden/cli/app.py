@@ -37,6 +37,7 @@ from netwarden.cli.common import (
     notice,
     select_for,
 )
+from netwarden.cli.exporter import register as register_exporter_commands
 from netwarden.cli.fleet import register as register_fleet_commands
 from netwarden.cli.lab import register as register_lab_commands
 from netwarden.errors import NetwardenError
@@ -320,6 +321,7 @@ def render(
 
 
 register_fleet_commands(app)
+register_exporter_commands(app)
 
 
 def main() -> None:

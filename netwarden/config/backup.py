@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from netwarden.config.models import (
@@ -359,3 +360,53 @@ def apply_message(
         note = notes.get(r.device)
         lines.append(f"{r.status.value}: {r.device}" + (f" ({note})" if note else ""))
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class BackupHistory:
+    """What the backup repository says about one device (None: nothing recorded).
+
+    Attributes:
+        last_read: Unix time of the last commit that lists the device as read (``new``,
+            ``changed``, ``unchanged`` ...; not ``unreachable``). A backup run that changes
+            nothing makes no commit, so this is the last run that recorded anything.
+        last_change: Unix time of the last commit that changed the device's file.
+        last_change_user: who made that change (the ``who:`` line of the commit, else its author).
+    """
+
+    last_read: float | None = None
+    last_change: float | None = None
+    last_change_user: str = ""
+
+
+_HISTORY_DEPTH = 500
+_WHO = re.compile(r"^who: (.+)$", re.MULTILINE)
+
+
+def backup_history(repo: Path, device: str) -> BackupHistory:
+    """Read the device's backup times from the repository's log (the last 500 commits).
+
+    Raises:
+        BackupError: git is not installed.
+    """
+    if not (repo / ".git").exists():
+        return BackupHistory()
+    listed = re.compile(rf"^(?!unreachable)[a-z_]+: {re.escape(device)}( \(|$)", re.MULTILINE)
+    log = git(repo, "log", f"-n{_HISTORY_DEPTH}", "--format=%ct%x1f%B%x1e", check=False)
+    last_read: float | None = None
+    for entry in log.stdout.split("\x1e") if log.returncode == 0 else []:
+        stamp, _, body = entry.strip().partition("\x1f")
+        if stamp.isdigit() and listed.search(body):
+            last_read = float(stamp)
+            break
+    change = git(repo, "log", "-1", "--format=%ct%x1f%an%x1f%B", "--", f"{device}.cfg", check=False)
+    stamp, _, rest = change.stdout.strip().partition("\x1f")
+    if change.returncode != 0 or not stamp.isdigit():
+        return BackupHistory(last_read=last_read)
+    author, _, body = rest.partition("\x1f")
+    who = _WHO.search(body)
+    return BackupHistory(
+        last_read=last_read,
+        last_change=float(stamp),
+        last_change_user=(who.group(1).strip() if who else author).strip(),
+    )

@@ -20,6 +20,7 @@ from netwarden.devices.base import (
     register_platform,
     session_for,
 )
+from netwarden.devices.health import DeviceHealth, HealthSource, InterfaceHealth
 from netwarden.devices.hostkeys import HostKeyCheck, HostKeyStatus, check_host_key
 from netwarden.devices.linux_nft import NftablesSession, is_nftables_firewall, linux_session
 from netwarden.devices.napalm_ios import NapalmIosSession
@@ -31,10 +32,13 @@ register_platform(Platform.LINUX, linux_session, handles=is_nftables_firewall)
 
 __all__ = [
     "Credentials",
+    "DeviceHealth",
     "DeviceSession",
     "Facts",
+    "HealthSource",
     "HostKeyCheck",
     "HostKeyStatus",
+    "InterfaceHealth",
     "InterfaceState",
     "NapalmIosSession",
     "NftablesSession",

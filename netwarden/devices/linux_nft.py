@@ -41,6 +41,7 @@ from netwarden.devices.base import (
     address_of,
     credentials_for,
 )
+from netwarden.devices.health import DeviceHealth, InterfaceHealth, links_from_ip, nft_counters
 from netwarden.devices.hostkeys import check_host_key
 from netwarden.devices.nftext import normalize_ruleset, ruleset_diff
 from netwarden.errors import DeviceConnectionError, DeviceError, HostKeyError, SessionLostError
@@ -259,6 +260,36 @@ class NftablesSession:
             for link in links
             if "ifname" in link
         }
+
+    def get_health(self) -> DeviceHealth:
+        """Facts, uptime, interfaces with the kernel's counters, and the named rule counters."""
+        readings = ("facts", "interfaces", "rules")
+        failed: dict[str, str] = {}
+        facts: Facts | None = None
+        uptime: float | None = None
+        links: tuple[InterfaceHealth, ...] = ()
+        rules: dict[str, tuple[int, int]] = {}
+        try:
+            facts = self.get_facts()
+            uptime = float(self._ok("read the uptime", "cat /proc/uptime").split()[0])
+        except (DeviceError, ValueError, IndexError) as exc:
+            failed["facts"] = str(exc)
+        try:
+            links = links_from_ip(self._ok("get interfaces", "ip -j -s link show"))
+        except (DeviceError, ValueError) as exc:
+            failed["interfaces"] = str(exc)
+        try:
+            rules = nft_counters(self._ok("read the rule counters", "sudo -n nft -j list counters"))
+        except (DeviceError, ValueError) as exc:
+            failed["rules"] = str(exc)
+        return DeviceHealth(
+            facts=facts,
+            uptime_seconds=uptime,
+            interfaces=links,
+            rule_counters=rules,
+            readings=readings,
+            failed=failed,
+        )
 
     def send_command(self, command: str) -> str:
         return self._ok(f"run {command!r}", command)

@@ -34,6 +34,12 @@ from netwarden.devices.base import (
     address_of,
     credentials_for,
 )
+from netwarden.devices.health import (
+    DeviceHealth,
+    InterfaceHealth,
+    environment_from_napalm,
+    interface_from_napalm,
+)
 from netwarden.devices.hostkeys import check_host_key
 from netwarden.errors import DeviceConnectionError, DeviceError, HostKeyError, SessionLostError
 from netwarden.inventory.models import Device
@@ -252,6 +258,57 @@ class NapalmIosSession:
             name: InterfaceState(name, bool(v.get("is_enabled")), bool(v.get("is_up")))
             for name, v in got.items()
         }
+
+    def get_health(self) -> DeviceHealth:
+        """Facts and uptime, interfaces with counters, CPU/memory/temperature (NAPALM getters).
+
+        A getter that fails is recorded in ``failed``; a lost session ends the reading.
+        """
+        readings = ("facts", "interfaces", "counters", "environment")
+        got: dict[str, Any] = {}
+        failed: dict[str, str] = {}
+        getters = {
+            "facts": lambda d: d.get_facts(),
+            "interfaces": lambda d: d.get_interfaces(),
+            "counters": lambda d: d.get_interfaces_counters(),
+            "environment": lambda d: d.get_environment(),
+        }
+        for reading in readings:
+            try:
+                got[reading] = self._call(f"get {reading}", getters[reading])
+            except SessionLostError:
+                raise
+            except DeviceError as exc:
+                failed[reading] = str(exc)
+        facts = got.get("facts") or {}
+        counters = got.get("counters") or {}
+        interfaces: tuple[InterfaceHealth, ...] = tuple(
+            interface_from_napalm(name, iface, counters.get(name) or {})
+            for name, iface in sorted((got.get("interfaces") or {}).items())
+        )
+        cpu, used, available, temps = environment_from_napalm(got.get("environment") or {})
+        uptime = facts.get("uptime")
+        return DeviceHealth(
+            facts=Facts(
+                hostname=str(facts.get("hostname", "")),
+                fqdn=str(facts.get("fqdn", "")),
+                model=str(facts.get("model", "")),
+                os_version=str(facts.get("os_version", "")),
+                serial_number=str(facts.get("serial_number", "")),
+            )
+            if facts
+            else None,
+            uptime_seconds=float(uptime)
+            if isinstance(uptime, int | float) and uptime >= 0
+            else None,
+            interfaces=interfaces,
+            cpu_ratio=cpu,
+            memory_used_bytes=used,
+            memory_available_bytes=available,
+            temperature_celsius=temps,
+            readings=readings,
+            failed=failed,
+        )
 
     def send_command(self, command: str) -> str:
         out = self._call(f"run {command!r}", lambda d: d.cli([command]))

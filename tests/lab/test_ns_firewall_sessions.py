@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -114,6 +115,52 @@ def test_backup_writes_the_firewall_ruleset(lab: Path, tmp_path: Path) -> None:
     assert "table inet netwarden {" in stored
     assert 'counter name "drop_input" drop' in stored
     assert not re.search(r"packets \d+ bytes \d+", stored)  # counter values are not config
+
+
+PROBE = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.registry import Collector
+    from collectors.exporter.http import inventory_secrets
+    from collectors.exporter.probe import Prober, ProbeSettings
+    from netwarden.devices import default_known_hosts
+    from netwarden.inventory import load_inventory
+    lab = Path(sys.argv[1])
+    inv = load_inventory(lab)
+    prober = Prober(inv, ProbeSettings(known_hosts=default_known_hosts(lab)),
+                    secrets=inventory_secrets(inv))
+    families = prober.probe(sys.argv[2], "health", 20.0)
+    class Probe(Collector):
+        def collect(self):
+            return iter(families)
+    registry = CollectorRegistry()
+    registry.register(Probe())
+    sys.stdout.write(generate_latest(registry).decode())
+    prober.close()
+""")
+
+
+def test_the_exporter_reads_a_counter_per_policy_rule(lab: Path, tmp_path: Path) -> None:
+    """The health module of the device exporter, from jed-mon1, against the firewall's nft."""
+    running = in_ns(_fw_ns(lab), "nft", "list", "counters").stdout
+    named = set(re.findall(r"counter (\S+) \{", running))
+    assert "drop_input" in named
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    done = in_ns(f"{lab_prefix(lab)}-jed-jed-mon1", sys.executable, str(script), str(lab), FW,
+                 timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = done.stdout
+    assert "netwarden_up 1.0" in text, text
+    rules = set(re.findall(r'netwarden_firewall_rule_packets_total\{rule="([^"]+)"\}', text))
+    assert rules == named, rules ^ named
+    assert 'netwarden_interface_oper_status{interface="lo"}' in text
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        checked = subprocess.run([promtool, "check", "metrics"], input=text,
+                                 capture_output=True, text=True, check=False)  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_an_out_of_band_rule_is_drift(lab: Path, tmp_path: Path) -> None:

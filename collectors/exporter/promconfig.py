@@ -1,0 +1,320 @@
+"""Prometheus's configuration from the inventory: ``prometheus.yml`` and file_sd target files.
+
+Written into one folder (``netwarden monitoring config --out DIR``)::
+
+    prometheus.yml          scrape jobs (file_sd paths relative to this file)
+    targets/devices.json    devices the exporter probes (name as target)
+    targets/sites.json      sites (the compliance module's targets)
+    targets/nodes.json      servers and firewalls running node_exporter
+    targets/sensors.json    sensors running the traffic auditor
+
+Every target group carries ``__meta_netwarden_site``, ``__meta_netwarden_role`` and
+``__meta_netwarden_zone``; relabelling turns them into ``site``, ``role`` and ``zone``
+(the exporters never export those labels themselves; the device exporter's info
+metric does, and the device jobs drop its ``exported_site``/``exported_role``
+copies). The device jobs use the multi-target pattern: the device name becomes
+``target`` and ``instance``, and the exporter's address ``__address__``.
+
+Examples:
+    >>> relabel_to_exporter("127.0.0.1:9430")[0]["target_label"]
+    '__param_target'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netwarden.devices import has_session
+from netwarden.inventory.models import Device, Function, Inventory
+
+logger = logging.getLogger(__name__)
+
+TARGETS_DIR = "targets"
+_META = "__meta_netwarden_"
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """What the generated configuration scrapes, and how often.
+
+    Attributes:
+        exporter: the device exporter's HOST:PORT.
+        scrape_interval / scrape_timeout: the health and compliance jobs' (seconds).
+        config_interval: the config job's interval (it reads whole configs; seconds).
+        node_port: node_exporter's port on servers and firewalls.
+        auditor_port: the traffic auditor's metrics port on sensors.
+        scheme: ``http`` or ``https`` for the exporter.
+        ca_file / basic_auth_user / password_file: the exporter's TLS CA and basic auth.
+    """
+
+    exporter: str = "127.0.0.1:9430"
+    scrape_interval: float = 30.0
+    scrape_timeout: float = 20.0
+    config_interval: float = 300.0
+    node_port: int = 9100
+    auditor_port: int = 9101
+    scheme: str = "http"
+    ca_file: str | None = None
+    basic_auth_user: str | None = None
+    password_file: str | None = None
+
+
+def zone_of(device: Device) -> str:
+    """The zone of the device's management address (``mgmt`` unless an interface says otherwise).
+
+    Examples:
+        >>> from ipaddress import IPv4Address
+        >>> zone_of(Device.model_construct(name="x", mgmt_address=IPv4Address("10.0.0.1"), interfaces=()))
+        'mgmt'
+    """
+    for iface in device.interfaces:
+        if iface.address is not None and iface.address.ip == device.mgmt_address and iface.zone:
+            return iface.zone
+    return "mgmt"
+
+
+def _labels(device: Device) -> dict[str, str]:
+    return {
+        f"{_META}site": device.site,
+        f"{_META}role": device.role or device.function.value,
+        f"{_META}zone": zone_of(device),
+    }
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def relabel_to_exporter(exporter: str) -> list[dict[str, Any]]:
+    """The multi-target relabelling: target from the address, instance, then the exporter."""
+    return [
+        {"source_labels": ["__address__"], "target_label": "__param_target"},
+        {"source_labels": ["__param_target"], "target_label": "instance"},
+        {"target_label": "__address__", "replacement": exporter},
+    ]
+
+
+def _meta_relabel() -> list[dict[str, Any]]:
+    return [
+        {"source_labels": [f"{_META}{name}"], "target_label": name}
+        for name in ("site", "role", "zone")
+    ]
+
+
+def _file_sd(name: str) -> list[dict[str, Any]]:
+    return [{"files": [f"{TARGETS_DIR}/{name}.json"]}]
+
+
+def _exporter_client(settings: MonitoringSettings) -> dict[str, Any]:
+    out: dict[str, Any] = {"scheme": settings.scheme}
+    if settings.ca_file:
+        out["tls_config"] = {"ca_file": settings.ca_file}
+    if settings.basic_auth_user:
+        auth: dict[str, str] = {"username": settings.basic_auth_user}
+        if settings.password_file:
+            auth["password_file"] = settings.password_file
+        out["basic_auth"] = auth
+    return out
+
+
+def prometheus_config(
+    settings: MonitoringSettings, external_labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``prometheus.yml`` document (``external_labels``: a site Prometheus's name)."""
+    drop_exported = [{"action": "labeldrop", "regex": "exported_(site|role)"}]
+
+    def device_job(module: str, interval: float, timeout: float, sd: str) -> dict[str, Any]:
+        return {
+            "job_name": f"netwarden_{module}",
+            "metrics_path": "/probe",
+            "params": {"module": [module]},
+            "scrape_interval": _seconds(interval),
+            "scrape_timeout": _seconds(timeout),
+            **_exporter_client(settings),
+            "file_sd_configs": _file_sd(sd),
+            "relabel_configs": [*relabel_to_exporter(settings.exporter), *_meta_relabel()],
+            "metric_relabel_configs": drop_exported,
+        }
+
+    glob: dict[str, Any] = {
+        "scrape_interval": _seconds(settings.scrape_interval),
+        "scrape_timeout": _seconds(settings.scrape_timeout),
+        "evaluation_interval": _seconds(settings.scrape_interval),
+    }
+    if external_labels:
+        glob["external_labels"] = dict(external_labels)
+    return {
+        "global": glob,
+        "scrape_configs": [
+            device_job("health", settings.scrape_interval, settings.scrape_timeout, "devices"),
+            device_job(
+                "config",
+                settings.config_interval,
+                min(settings.config_interval, max(settings.scrape_timeout, 60.0)),
+                "devices",
+            ),
+            device_job("compliance", settings.scrape_interval, settings.scrape_timeout, "sites"),
+            {
+                "job_name": "netwarden_exporter",
+                **_exporter_client(settings),
+                "static_configs": [{"targets": [settings.exporter]}],
+            },
+            {
+                "job_name": "node",
+                "file_sd_configs": _file_sd("nodes"),
+                "relabel_configs": _meta_relabel(),
+            },
+            {
+                "job_name": "netwarden_auditor",
+                "file_sd_configs": _file_sd("sensors"),
+                "relabel_configs": _meta_relabel(),
+            },
+        ],
+    }
+
+
+def target_groups(
+    inv: Inventory, devices: Sequence[Device], settings: MonitoringSettings
+) -> dict[str, list[dict[str, Any]]]:
+    """The file_sd target groups by file name (one group per device, one per site)."""
+    probed = [d for d in devices if has_session(d)]
+    nodes = [d for d in devices if d.function in {Function.SERVER, Function.FIREWALL}]
+    sensors = [d for d in devices if d.function is Function.SENSOR]
+    sites = sorted({d.site for d in devices})
+    return {
+        "devices": [{"targets": [d.name], "labels": _labels(d)} for d in probed],
+        "sites": [
+            {
+                "targets": [site],
+                "labels": {
+                    f"{_META}site": site,
+                    f"{_META}role": inv.sites[site].role.value,
+                    f"{_META}zone": "",
+                },
+            }
+            for site in sites
+        ],
+        "nodes": [
+            {"targets": [f"{d.mgmt_address}:{settings.node_port}"], "labels": _labels(d)}
+            for d in nodes
+        ],
+        "sensors": [
+            {"targets": [f"{d.mgmt_address}:{settings.auditor_port}"], "labels": _labels(d)}
+            for d in sensors
+        ],
+    }
+
+
+_HEADER = (
+    "# Generated by netwarden monitoring config from the inventory; regenerate, do not edit.\n"
+)
+
+
+def _write_targets(path: Path, groups: list[dict[str, Any]]) -> Path:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(groups, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)  # file_sd reads whole files: never a half-written one
+    return path
+
+
+def write_monitoring_config(
+    inv: Inventory,
+    devices: Sequence[Device],
+    settings: MonitoringSettings,
+    out: Path,
+    external_labels: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Write ``prometheus.yml`` and the target files into ``out``; the paths written."""
+    (out / TARGETS_DIR).mkdir(parents=True, exist_ok=True)
+    config = out / "prometheus.yml"
+    config.write_text(
+        _HEADER + yaml.safe_dump(prometheus_config(settings, external_labels), sort_keys=False),
+        encoding="utf-8",
+    )
+    written = [config]
+    for name, groups in target_groups(inv, devices, settings).items():
+        written.append(_write_targets(out / TARGETS_DIR / f"{name}.json", groups))
+    return written
+
+
+FEDERATE_MATCH = '{job=~"netwarden_.+|node"}'
+"""What HQ pulls from each site Prometheus: the exporters' series (not Prometheus's own)."""
+
+
+def site_prometheus_address(inv: Inventory, site: str, port: int = 9090) -> str:
+    """Where a site's Prometheus listens: a server that provides ``prometheus-federate``,
+    else the site's first server (by name)."""
+    servers = sorted(
+        (d for d in inv.devices.values() if d.site == site and d.function is Function.SERVER),
+        key=lambda d: ("prometheus-federate" not in d.provides, d.name),
+    )
+    if not servers:
+        raise ValueError(f"site {site} has no server to run its Prometheus on")
+    return f"{servers[0].mgmt_address}:{port}"
+
+
+def federation_config(settings: MonitoringSettings) -> dict[str, Any]:
+    """HQ's ``prometheus.yml``: one federation job over every site Prometheus."""
+    return {
+        "global": {
+            "scrape_interval": _seconds(settings.scrape_interval),
+            "scrape_timeout": _seconds(settings.scrape_timeout),
+            "evaluation_interval": _seconds(settings.scrape_interval),
+            "external_labels": {"prometheus": "hq"},
+        },
+        "scrape_configs": [
+            {
+                "job_name": "federate",
+                "honor_labels": True,
+                "metrics_path": "/federate",
+                "params": {"match[]": [FEDERATE_MATCH]},
+                "file_sd_configs": _file_sd("federate"),
+                "relabel_configs": [
+                    {"source_labels": [f"{_META}site"], "target_label": "federated_site"}
+                ],
+            }
+        ],
+    }
+
+
+def write_federated_config(
+    inv: Inventory,
+    devices: Sequence[Device],
+    settings: MonitoringSettings,
+    out: Path,
+    site_prometheus: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """One Prometheus per site (``site-<name>/``) and HQ's federating them (``hq/``).
+
+    ``site_prometheus`` overrides where a site's Prometheus listens (site -> HOST:PORT;
+    default: :func:`site_prometheus_address`).
+
+    Raises:
+        ValueError: a site without a server and without an override.
+    """
+    overrides = dict(site_prometheus or {})
+    sites = sorted({d.site for d in devices})
+    written: list[Path] = []
+    federate = []
+    for site in sites:
+        here = [d for d in devices if d.site == site]
+        written += write_monitoring_config(
+            inv, here, settings, out / f"site-{site}", {"prometheus": f"site-{site}"}
+        )
+        address = overrides.get(site) or site_prometheus_address(inv, site)
+        federate.append({"targets": [address], "labels": {f"{_META}site": site}})
+    hq = out / "hq"
+    (hq / TARGETS_DIR).mkdir(parents=True, exist_ok=True)
+    config = hq / "prometheus.yml"
+    config.write_text(
+        _HEADER + yaml.safe_dump(federation_config(settings), sort_keys=False), encoding="utf-8"
+    )
+    written += [config, _write_targets(hq / TARGETS_DIR / "federate.json", federate)]
+    return written
