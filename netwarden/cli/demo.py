@@ -14,28 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from netwarden.cli.common import ReadableConsole
-
-console = ReadableConsole()  # full width when piped: the demo log is read whole
-REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class Step:
-    title: str
-    argv: Sequence[str]
-    explain: str
-    expect_rc: int = 0
-    before: Callable[[], None] | None = None  # e.g. a manual change the step then detects
-
-
-def _netwarden(*args: str) -> list[str]:
-    return [sys.executable, "-m", "netwarden.cli", *args]
+from netwarden.cli.demobase import REPO, Step, _netwarden, console
+from netwarden.cli.demomonitoring import device_exporter, monitoring_steps
 
 
 def steps(workdir: Path) -> list[Step]:
@@ -414,6 +398,9 @@ def main() -> int:
     console.rule("[bold]Starting the lab: netwarden lab sim -i inventory --out out/demo/lab")
     with simulated_fleet(workdir / "lab"):
         rc = _run(all_steps)
+        if not rc:
+            with device_exporter(workdir) as url:
+                rc = _run(monitoring_steps(workdir, url))
     if rc:
         return rc
     if os.geteuid() == 0:

@@ -1,0 +1,136 @@
+"""``make demo``, monitoring: the device exporter on the simulated fleet, Prometheus's config."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from netwarden.cli.demobase import Step, _netwarden, console
+
+_PROBE = """
+import sys, urllib.request
+url, keep = sys.argv[1], tuple(sys.argv[2:])
+with urllib.request.urlopen(url, timeout=30) as answer:
+    lines = answer.read().decode().splitlines()
+shown = [l for l in lines if not l.startswith("#") and l.startswith(keep)]
+print("\\n".join(shown[:14]))
+print(f"... {len(lines)} lines in all" if len(shown) > 14 else "")
+"""
+
+
+def _probe(url: str, target: str, module: str, *keep: str) -> list[str]:
+    """A Prometheus-style scrape of one target, printing the series that start with ``keep``."""
+    return [sys.executable, "-c", _PROBE, f"{url}/probe?target={target}&module={module}", *keep]
+
+
+def monitoring_steps(workdir: Path, url: str) -> list[Step]:
+    """The device exporter on the simulated fleet, and the Prometheus configuration."""
+    monitoring = workdir / "monitoring"
+    steps = [
+        Step(
+            "Device exporter, health: what Prometheus scrapes from one switch",
+            _probe(
+                url,
+                "nyc-acc-sw1",
+                "health",
+                "netwarden_up",
+                "netwarden_device_info",
+                "netwarden_interface_oper",
+            ),
+            "Multi-target like snmp_exporter: /probe?target=<inventory name>&module=health. "
+            "Facts, uptime and per-interface status read over SSH with NAPALM (host keys "
+            "checked); credentials come from the inventory, never from the request.",
+        ),
+        Step(
+            "Device exporter, config: backup age and drift",
+            _probe(url, "nyc-acc-sw1", "config", "netwarden_up", "netwarden_config"),
+            "Seconds since the last backup, and whether running differs from the intended "
+            "config and from the last backup (nyc-acc-sw1 carries the manual ntp change).",
+        ),
+        Step(
+            "Device exporter, compliance: the latest audit as series",
+            _probe(url, "nyc", "compliance", "netwarden_up", "netwarden_compliance"),
+            "Pass/fail/waived counts and the score per site and framework, read from the "
+            "report the audit step wrote.",
+        ),
+        Step(
+            "Prometheus configuration from the inventory: one Prometheus per site, HQ federating",
+            _netwarden(
+                "monitoring",
+                "config",
+                "-i",
+                "inventory",
+                "--out",
+                str(monitoring),
+                "--layout",
+                "federated",
+            ),
+            "file_sd targets with site/role/zone labels by relabelling, the multi-target "
+            f"probe jobs, node_exporter and the auditor; written to {monitoring}.",
+        ),
+    ]
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        steps.append(
+            Step(
+                "promtool checks HQ's generated configuration",
+                [promtool, "check", "config", str(monitoring / "hq" / "prometheus.yml")],
+                "Prometheus's own checker accepts what netwarden generated.",
+            )
+        )
+    return steps
+
+
+@contextmanager
+def device_exporter(workdir: Path) -> Iterator[str]:
+    """``netwarden exporter serve`` on the lab inventory in the background; its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (workdir / "exporter.log").open("wb")
+    proc = subprocess.Popen(  # the command an engineer runs (a systemd unit in production)
+        _netwarden(
+            "exporter",
+            "serve",
+            "-i",
+            str(workdir / "lab"),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--backup-repo",
+            str(workdir / "backups"),
+            "--reports",
+            str(workdir / "compliance"),
+        ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"netwarden exporter serve did not start; see {log.name}"
+                    ) from None
+                time.sleep(0.2)
+        console.rule(f"[bold]Device exporter running: netwarden exporter serve on {url}")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
