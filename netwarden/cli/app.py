@@ -3,7 +3,7 @@
 This module holds the app, its global options (``-v``), the ``inventory`` and
 ``render`` commands and :func:`main`; the other commands are registered on the app
 from their own modules: ``plan|apply|backup|drift`` (:mod:`~netwarden.cli.fleet`),
-``lab`` (:mod:`~netwarden.cli.lab`), ``audit`` (:mod:`~netwarden.cli.audit`) and
+``lab`` (:mod:`~netwarden.cli.lab`), ``matrix`` (:mod:`~netwarden.cli.matrix`), ``audit`` (:mod:`~netwarden.cli.audit`) and
 ``auditor`` (:mod:`~netwarden.cli.auditor`).
 
 Exit codes: 0 ok, 1 findings or failures, 2 usage or bad input.
@@ -39,6 +39,7 @@ from netwarden.cli.common import (
 )
 from netwarden.cli.fleet import register as register_fleet_commands
 from netwarden.cli.lab import register as register_lab_commands
+from netwarden.cli.matrix import register as register_matrix_command
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Function, Inventory
 from netwarden.privatefile import write_private
@@ -320,6 +321,7 @@ def render(
 
 
 register_fleet_commands(app)
+register_matrix_command(app)
 
 
 def main() -> None:
