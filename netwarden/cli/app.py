@@ -3,7 +3,7 @@
 This module holds the app, its global options (``-v``), the ``inventory`` and
 ``render`` commands and :func:`main`; the other commands are registered on the app
 from their own modules: ``plan|apply|backup|drift`` (:mod:`~netwarden.cli.fleet`),
-``lab`` (:mod:`~netwarden.cli.lab`), ``audit`` (:mod:`~netwarden.cli.audit`) and
+``lab`` (:mod:`~netwarden.cli.lab`), ``matrix`` (:mod:`~netwarden.cli.matrix`), ``audit`` (:mod:`~netwarden.cli.audit`) and
 ``auditor`` (:mod:`~netwarden.cli.auditor`).
 
 Exit codes: 0 ok, 1 findings or failures, 2 usage or bad input.
@@ -40,6 +40,7 @@ from netwarden.cli.common import (
 from netwarden.cli.exporter import register as register_exporter_commands
 from netwarden.cli.fleet import register as register_fleet_commands
 from netwarden.cli.lab import register as register_lab_commands
+from netwarden.cli.matrix import register as register_matrix_command
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Function, Inventory
 from netwarden.privatefile import write_private
@@ -322,6 +323,7 @@ def render(
 
 register_fleet_commands(app)
 register_exporter_commands(app)
+register_matrix_command(app)
 
 
 def main() -> None:

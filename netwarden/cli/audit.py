@@ -109,8 +109,10 @@ def audit(  # noqa: PLR0917  (typer maps each parameter to an option)
 ) -> None:
     """Audit configs, write the reports, keep the run; exit 1 on any unwaived failure.
 
-    Without ``--configs`` the audit is live: the running and startup configs of
-    the inventory's devices (``--limit``) are read over SSH, host keys checked.
+    Without ``--configs`` the audit is live, over SSH with host keys checked: the
+    running and startup configs of IOS devices, the ``nft -j list ruleset`` of nftables
+    firewalls, and the snapshot of linux servers (sshd -T, sysctls, auditd, login.defs,
+    PAM, packages, listening sockets) of the inventory's devices (``--limit``).
     The terminal gets the scope, the table per site, then the failures (rule,
     device, evidence), the ``--top`` most severe of them.
     """
@@ -194,7 +196,7 @@ def _live_audit(
     concurrency: int,
 ) -> tuple[ConfigSource, AuditRun]:
     """Read the selected devices over SSH (a progress bar on stderr) and audit them."""
-    from netwarden.compliance.sources import LIVE_PLATFORMS, LiveSource  # noqa: PLC0415
+    from netwarden.compliance.sources import LiveSource  # noqa: PLC0415
     from netwarden.inventory.select import check_limit, first_few  # noqa: PLC0415
     from netwarden.render import render_device  # noqa: PLC0415
 
@@ -212,11 +214,13 @@ def _live_audit(
         chosen = f"--limit {limit!r} selects" if limit else "the inventory has"
         raise typer.BadParameter(
             f"no device the live audit can read: {chosen} {len(selected)} device(s), none of "
-            f"a platform it reads ({', '.join(p.value for p in LIVE_PLATFORMS)}): "
+            "a kind it reads (ios devices, nftables firewalls, linux servers): "
             f"{first_few(source.skipped, 8)}; audit their outputs with --configs"
         )
     if intended:
-        source.intended = {d.name: render_device(inv, d) for d in source.devices}
+        source.intended = {
+            d.name: render_device(inv, d) for d in source.devices if source.packs[d.name] == "ios"
+        }
     with progress(err_console, "audit", len(source.devices)) as advance:
         source.on_done = advance
         run = engine.run(source, limit)

@@ -314,7 +314,10 @@ PLATFORM_NOTES: dict[Platform, str] = {
     Platform.LINUX: "linux firewalls and servers: coming with issue 15",
 }
 """Why a platform's devices are left out of the ios-only commands, and until when."""
-RENDER_NOTE = "linux servers and sensors: coming with issue 15"
+RENDER_NOTE = (
+    "linux servers: configured by playbooks/servers.yml, read by audit, backup and drift; "
+    "linux sensors: no session yet"
+)
 """Why ``render`` leaves linux devices other than nftables firewalls out."""
 
 
@@ -339,7 +342,7 @@ def select_for(
     - a term that selects nothing (:func:`~netwarden.inventory.select.check_limit`);
     - a limit whose every device is of another platform: ``nyc-fw1 is a linux
       device (firewall); render handles ios devices only (linux firewalls and
-      servers: coming with issue 15)``;
+      servers: configured by playbooks/servers.yml ...)``;
     - no device of ``platforms`` at all.
 
     A limit that selects some of each goes on with the handled ones and says on

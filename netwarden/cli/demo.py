@@ -285,6 +285,32 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
             "Exit 0: in sync with the rendered policy.",
         ),
         Step(
+            "The connection matrix: the flow policy beside the live New York ruleset",
+            _from_mon1(lab, "matrix", "-i", lab, "--limit", "nyc-fw1", "--mismatches-only"),
+            "For every (zone, zone, service) crossing nyc-fw1 only (its zones, the internet): "
+            "allowed or denied by the policy, and by the ruleset nyc-fw1 runs now (nft -j list "
+            "ruleset, evaluated). Exit 0: no mismatch; an nft rule added by hand would be one.",
+        ),
+        Step(
+            "Live compliance of the New York firewall and server",
+            _from_mon1(
+                lab,
+                "audit",
+                "-i",
+                lab,
+                "--limit",
+                "nyc-fw1,nyc-srv1",
+                "--out",
+                str(workdir / "compliance-ns"),
+            ),
+            "nyc-fw1's live ruleset against the nftables pack (it passes: it is the policy's); "
+            "nyc-srv1 read over SSH (sshd -T as root, sysctls, login.defs, PAM, packages, "
+            "listening sockets) against the linux pack, each finding quoting the line and what "
+            "was read where. Exit 1: the lab's servers are not hardened until "
+            "playbooks/servers.yml runs.",
+            expect_rc=1,
+        ),
+        Step(
             "What is running",
             _netwarden("lab", "status", lab),
             "Namespaces, processes and memory per kind of node.",

@@ -51,14 +51,24 @@ DEFAULT_REPO = Path("var/backups")
 
 
 SESSION_KINDS = "ios and nftables firewall"
-"""What the device commands handle (the platforms with a registered session class)."""
+"""What plan and apply handle (a session class and a renderer: the intended config)."""
+READ_KINDS = "ios, nftables firewall and linux server"
+"""What backup and drift handle (a session class: linux servers are read, never changed)."""
 
 
 def _with_session() -> tuple[Callable[[Device], bool], str]:
-    """``select_for``'s ``handles``: a device a registered session class serves."""
+    """``select_for``'s ``handles`` for plan and apply: a session class and a renderer."""
+    from netwarden.devices import has_session  # noqa: PLC0415  (NAPALM, paramiko)
+    from netwarden.render.platforms import renderer_for  # noqa: PLC0415
+
+    return lambda d: has_session(d) and renderer_for(d) is not None, SESSION_KINDS
+
+
+def _readable() -> tuple[Callable[[Device], bool], str]:
+    """``select_for``'s ``handles`` for backup and drift: a device a session class serves."""
     from netwarden.devices import has_session  # noqa: PLC0415  (NAPALM, paramiko)
 
-    return has_session, SESSION_KINDS
+    return has_session, READ_KINDS
 
 
 def _selected_configs(
@@ -266,7 +276,7 @@ def backup(
     from netwarden.config.backup import run_backup  # noqa: PLC0415  (NAPALM, git)
 
     inv = _load(inventory, vault_password_file)
-    devices = select_for("backup", inv, limit, handles=_with_session())
+    devices = select_for("backup", inv, limit, handles=_readable())
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     try:
         with progress(err_console, "backup", len(devices)) as advance:
@@ -314,12 +324,31 @@ def drift(
     """Devices whose running config differs from the intended config or the last backup (exit 1).
 
     A device without a backup to compare with is not in sync either (exit 1, said per
-    device); a --repo given that is no git repository is a usage error (exit 2).
+    device); a --repo given that is no git repository is a usage error (exit 2). Linux
+    servers have no intended config (they are configured by playbooks/servers.yml):
+    their snapshot (sshd -T, sysctls, packages, sockets ...) is compared with their
+    last backup only, and --intended-only leaves them out.
     """
     from netwarden.config.drift import drift_fleet  # noqa: PLC0415  (NAPALM)
+    from netwarden.render.platforms import render_config, renderer_for  # noqa: PLC0415
 
     inv = _load(inventory, vault_password_file)
-    devices, configs = _selected_configs("drift", inv, limit)
+    devices = select_for("drift", inv, limit, handles=_readable())
+    unrendered = [d.name for d in devices if renderer_for(d) is None]
+    if intended_only and unrendered:
+        devices = [d for d in devices if renderer_for(d) is not None]
+        notice(
+            "note:",
+            "yellow",
+            f"--intended-only: left out {len(unrendered)} device(s) without an intended config "
+            f"({', '.join(unrendered)}; linux servers are compared with their last backup only)",
+        )
+        if not devices:
+            raise _fail("drift --intended-only: no selected device has an intended config")
+    try:
+        configs = {d.name: render_config(inv, d) for d in devices if renderer_for(d) is not None}
+    except NetwardenError as exc:
+        raise _fail(str(exc)) from exc
     baseline = None if intended_only else _drift_repo(repo)
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     with progress(err_console, "drift", len(devices)) as advance:

@@ -201,6 +201,11 @@ def print_drift(console: Console, report: DriftReport) -> None:
             console.print(line, highlight=False, soft_wrap=True)
         elif not d.drifted:
             console.print(f"[dim]{shown(d.device)}: no drift[/]")
+        if not d.intended_compared:
+            console.print(
+                f"[dim]{shown(d.device)}: no intended config (a linux server): "
+                "compared with its last backup only[/]"
+            )
     in_sync = [
         d for d in report.devices if not d.error and not d.drifted and d.device not in missing
     ]

@@ -11,8 +11,10 @@ Folder layout (``FolderSource``): one entry per device, named after the device.
   intended config (or pass ``intended=`` rendered from the inventory).
 - nftables: ``<device>.json``, the output of ``nft -j list ruleset``.
 - Linux: ``<device>/`` with ``sshd-T.txt``, ``sysctl.txt``, ``auditctl-l.txt``,
-  ``auditctl-s.txt``, ``login.defs``, ``pam-password.txt``; or one bundle file
-  with ``#@ <section>`` headers (see :mod:`netwarden.compliance.platforms.linux`).
+  ``auditctl-s.txt``, ``login.defs``, ``pam-password.txt``, ``packages.txt``,
+  ``ss-ltnup.txt``; or one bundle file with ``#@ <section>`` headers (see
+  :mod:`netwarden.compliance.platforms.linux`): ``<device>.linux``, or a server
+  backup (``<device>.cfg`` that starts with ``# netwarden server snapshot``).
 
 Examples:
     >>> device_and_role(Path("jed-acc-sw1.startup.cfg"))
@@ -48,6 +50,8 @@ LINUX_FILES = {
     "auditctl-s": "auditctl-s.txt",
     "login.defs": "login.defs",
     "pam": "pam-password.txt",
+    "packages": "packages.txt",
+    "sockets": "ss-ltnup.txt",
 }
 
 
@@ -149,6 +153,8 @@ class FolderSource:
             if path.name.startswith("."):
                 continue
             plat = self.platform or detect_platform(path)
+            if plat == "ios" and self.platform is None and _is_snapshot_file(path):
+                plat = "linux"  # a server backup (netwarden backup) is a bundle
             if self.platform is not None and detect_platform(path) == "linux" and plat != "linux":
                 continue
             name, role = device_and_role(path)
@@ -214,6 +220,18 @@ class FolderSource:
         return target
 
 
+SNAPSHOT_MARK = b"# netwarden server snapshot"
+"""How a server snapshot starts (:mod:`netwarden.devices.linuxstate`: a backup of a server)."""
+
+
+def _is_snapshot_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(SNAPSHOT_MARK)) == SNAPSHOT_MARK
+    except OSError:
+        return False
+
+
 def _read(path: Path, platform: str, *, may_be_empty: bool = False) -> Artifact:
     """A config file as text; :class:`NotAConfig` when it is not text or not the platform's shape.
 
@@ -228,11 +246,35 @@ def _read(path: Path, platform: str, *, may_be_empty: bool = False) -> Artifact:
     return Artifact(str(path), text)
 
 
-LIVE_PLATFORMS: dict[Platform, str] = {Platform.IOS: "ios"}
-"""Inventory platforms the live audit can read (through ``DeviceSession.get_config``),
-and the rule pack that audits each. Linux servers and firewalls need command
-outputs (``sshd -T``, ``nft -j list ruleset``) the session layer does not read
-yet: audit them from files (``--configs``)."""
+LIVE_PLATFORMS: dict[Platform, str] = {Platform.IOS: "ios", Platform.LINUX: "nftables, linux"}
+"""Inventory platforms the live audit reads, and the rule packs that audit them (for messages)."""
+
+LIVE_READS = {
+    "ios": "running-config and startup-config",
+    "nftables": "nft -j list ruleset",
+    "linux": "the server snapshot (sshd -T, sysctl, auditd, login.defs, PAM, packages, sockets)",
+}
+"""What the live audit reads, by rule pack."""
+
+
+def live_pack(device: Device) -> str | None:
+    """The rule pack that audits ``device`` live (None: the live audit cannot read it).
+
+    IOS devices: ``ios``; linux firewalls running nftables: ``nftables`` (their ruleset
+    as ``nft -j list ruleset``); linux servers: ``linux`` (the server snapshot). Linux
+    sensors have no session yet.
+    """
+    if device.platform is Platform.IOS:
+        return "ios"
+    if device.platform is Platform.LINUX:
+        from netwarden.devices import is_linux_server, is_nftables_firewall  # noqa: PLC0415
+
+        if is_nftables_firewall(device):
+            return "nftables"
+        if is_linux_server(device):
+            return "linux"
+    return None
+
 
 _STARTUP_HEADER = re.compile(r"\AUsing \d+ out of \d+ bytes[^\n]*\n?")
 _NO_STARTUP = "startup-config is not present"
@@ -252,20 +294,32 @@ def startup_text(shown: str) -> str:
     return _STARTUP_HEADER.sub("", shown.lstrip(), count=1)
 
 
+ABSENT = (
+    "absent from this lab (netwarden lab sim simulates switches; netwarden lab up runs "
+    "firewalls and servers too)"
+)
+
+
 class LiveSource:
-    """Running and startup configs read from the devices through the device-session layer.
+    """Configs, rulesets and server snapshots read from the devices through their sessions.
 
     Every device gets a session of its own (``session_for(device, options)``: host
     keys are checked like every other command), at most ``concurrency`` at once.
-    A device that cannot be read (unreachable, login refused, unknown or changed
-    host key, a command that fails) is yielded with ``error`` set to the reason,
-    so the audit reports it and goes on with the others. Devices of a platform
-    the live audit cannot read (:data:`LIVE_PLATFORMS`) are listed in
-    ``skipped`` and named in ``description``; they are not audited.
+    What is read depends on the device (:func:`live_pack`, :data:`LIVE_READS`): an
+    IOS device's running and startup configs; an nftables firewall's ``nft -j list
+    ruleset``; a server's snapshot (:mod:`netwarden.devices.linuxstate`, the same
+    bundle the offline linux pack reads, one ``# read:`` line per section saying what
+    was run, as whom and where). A device that cannot be read (unreachable, login
+    refused, unknown or changed host key, a command that fails) is yielded with
+    ``error`` set to the reason, so the audit reports it and goes on with the others.
+    Devices the live audit cannot read (linux sensors) and devices a lab inventory
+    marks absent (``netwarden_lab_absent``: the simulator runs switches only) are
+    listed in ``skipped`` and named in ``description``, each with its reason in
+    ``not_read``; they are not audited and nothing connects to them.
 
     Intended configs (``intended``, rendered from the inventory) are attached by
-    device name. Configs are held in memory only; nothing read from a device is
-    logged (the reports show redacted evidence lines).
+    device name to IOS devices. What is read is held in memory only; nothing read
+    from a device is logged (the reports show redacted evidence lines).
     """
 
     def __init__(
@@ -277,25 +331,31 @@ class LiveSource:
         concurrency: int = 8,
         on_done: Callable[[Target], None] | None = None,
     ) -> None:
-        self.devices = [d for d in devices if d.platform in LIVE_PLATFORMS]
-        self.skipped = sorted(d.name for d in devices if d.platform not in LIVE_PLATFORMS)
+        absent = {d.name for d in devices if d.connection is not None and d.connection.lab_absent}
+        self.packs = {
+            d.name: p for d in devices if d.name not in absent and (p := live_pack(d)) is not None
+        }
+        self.devices = [d for d in devices if d.name in self.packs]
+        self.skipped = sorted(d.name for d in devices if d.name not in self.packs)
         self.options = options
         self.intended = dict(intended or {})
         self.concurrency = concurrency
         self.on_done = on_done
         self.description = f"live: {len(self.devices)} device(s) over SSH"
         self.not_read = {
-            d.name: f"live audit of {d.platform.value} devices not supported yet: "
+            d.name: ABSENT
+            if d.name in absent
+            else f"live audit of linux {d.function.value}s not supported yet: "
             "audit their outputs with --configs"
             for d in devices
-            if d.platform not in LIVE_PLATFORMS
+            if d.name not in self.packs
         }
         if self.skipped:
             shown = ", ".join(self.skipped[:8]) + (" ..." if len(self.skipped) > 8 else "")
             self.description += (
                 f"; skipped {len(self.skipped)} device(s) the live audit cannot read "
-                f"(platforms other than {', '.join(p.value for p in LIVE_PLATFORMS)}: "
-                f"audit them with --configs): {shown}"
+                f"(ios devices, nftables firewalls and linux servers are read: "
+                f"audit the others with --configs): {shown}"
             )
 
     def targets(self) -> Iterator[Target]:
@@ -311,34 +371,40 @@ class LiveSource:
 
     def _read(self, device: Device) -> Target:
         from netwarden.devices import session_for  # noqa: PLC0415  (NAPALM import is slow)
+        from netwarden.devices.linux_nft import NFT_JSON  # noqa: PLC0415
 
         where = f"live/{device.name}"
+        pack = self.packs[device.name]
+        startup: Artifact | None = None
         try:
             session = session_for(device, self.options)
             session.open()
             try:
-                running = session.get_config("running")
-                startup = session.get_config("startup")
+                if pack == "nftables":
+                    running = Artifact(
+                        f"{where}/nft -j list ruleset", session.send_command(NFT_JSON)
+                    )
+                elif pack == "linux":
+                    running = Artifact(f"{where}/server-snapshot", session.get_config("running"))
+                else:
+                    running = Artifact(f"{where}/running-config", session.get_config("running"))
+                    shown = session.get_config("startup")
+                    startup = Artifact(f"{where}/startup-config", startup_text(shown))
             finally:
                 session.close()
         except NetwardenError as exc:
             # Not logged above debug: the CLI prints every unreadable device once.
             logger.debug("%s: not audited: %s", device.name, exc)
             return self._unreadable(device, str(exc))
-        target = Target(
-            device.name,
-            LIVE_PLATFORMS[device.platform],
-            Artifact(f"{where}/running-config", running),
-            startup=Artifact(f"{where}/startup-config", startup_text(startup)),
-        )
-        if device.name in self.intended:
+        target = Target(device.name, pack, running, startup=startup)
+        if pack == "ios" and device.name in self.intended:
             target.intended = Artifact(f"intended:{device.name}", self.intended[device.name])
         return target
 
     def _unreadable(self, device: Device, reason: str) -> Target:
         return Target(
             device.name,
-            LIVE_PLATFORMS[device.platform],
-            Artifact(f"live/{device.name}/running-config", ""),
+            self.packs.get(device.name, "ios"),
+            Artifact(f"live/{device.name}", ""),
             error=reason,
         )

@@ -34,6 +34,7 @@ from netwarden.config.models import (
     DeviceBackup,
 )
 from netwarden.devices import SessionOptions, session_for
+from netwarden.devices.linuxstate import is_snapshot, sanitize_snapshot
 from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.errors import BackupError, NetwardenError
 from netwarden.inventory.models import Device
@@ -136,7 +137,13 @@ def last_backup_commit(repo: Path, device: str) -> str | None:
 
 
 def stored_form(running: str) -> str:
-    """What a backup file holds for a running config: no volatile lines, no secrets."""
+    """What a backup file holds for a running config: no volatile lines, no secrets.
+
+    A server snapshot (:mod:`netwarden.devices.linuxstate`) is sanitised by its own
+    rules (it holds no IOS secrets; the IOS patterns would blank its PAM lines).
+    """
+    if is_snapshot(running):
+        return sanitize_snapshot(running)
     return sanitize_config(strip_volatile(running))
 
 

@@ -7,9 +7,10 @@ platform registers a :class:`Dialect` here and the workflows call
 
 - ``ios``: :mod:`netwarden.ios.normalize` (canonical, order-insensitive where IOS
   is) and hier_config's remediation (the exact commands);
-- ``linux`` (nftables firewalls, the only linux devices with a session):
+- ``linux``: nftables firewalls by
   :func:`~netwarden.devices.nftext.normalize_ruleset`, order kept (rule order is
-  meaningful). An nftables ruleset is replaced whole and atomically, so its
+  meaningful); a server snapshot (:mod:`netwarden.devices.linuxstate`, already in
+  a stable order) line by line, as read. An nftables ruleset is replaced whole and atomically, so its
   "commands" are the lines the new ruleset adds (``+``) and removes (``-``).
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from hier_config import Platform as HierPlatform
 from hier_config import WorkflowRemediation, get_hconfig
 
+from netwarden.devices.linuxstate import is_snapshot
 from netwarden.devices.nftext import normalize_ruleset
 from netwarden.errors import RenderError
 from netwarden.inventory.models import Platform
@@ -64,6 +66,14 @@ def ios_remediation(running: str, intended: str) -> tuple[str, ...]:
 
 
 def nft_lines(text: str) -> list[str]:
+    """A linux device's config as compared: a ruleset normalised, a server snapshot as it is.
+
+    Examples:
+        >>> nft_lines("# netwarden server snapshot: s\\n#@ sshd\\n# read: sshd -T\\nport 22\\n")
+        ['# netwarden server snapshot: s', '#@ sshd', '# read: sshd -T', 'port 22']
+    """
+    if is_snapshot(text):
+        return text.splitlines()  # sections, sources and values all count
     return normalize_ruleset(text).splitlines()
 
 

@@ -5,8 +5,10 @@ Both comparisons are of canonical configs in the device's dialect
 noise removed and order-insensitive parts sorted; nftables: the ruleset without
 counter values, rule order kept), so a diff shows only real changes. Against the backup, running is sanitised first (backups hold no secrets).
 
-A device without a backup to compare with (no repository, or none of the device
-in it) is not "in sync": its ``backup_diff`` is None, and the report lists it in
+A device without an intended config (a linux server: configured by Ansible, not
+rendered) is compared with its last backup only (``intended`` None:
+``DeviceDrift.intended_compared`` is false). A device without a backup to
+compare with (no repository, or none of the device in it) is not "in sync": its ``backup_diff`` is None, and the report lists it in
 :attr:`~netwarden.config.models.DriftReport.without_backup`; it is still compared
 with its intended config.
 """
@@ -70,17 +72,21 @@ def _shown(line: str) -> str:
 def drift_of(
     device: str,
     running: str,
-    intended: str,
+    intended: str | None,
     backup: str | None,
     backup_commit: str | None = None,
     *,
     platform: Platform = Platform.IOS,
 ) -> DeviceDrift:
-    """Drift of one device from a running config already read (``backup`` None: none to compare)."""
+    """Drift of one device from a running config already read (``backup`` None: none to compare;
+    ``intended`` None: the device has no intended config)."""
     here, there = f"running/{device}", stored_form(running)
     return DeviceDrift(
         device=device,
-        intended_diff=unified(intended, running, f"intended/{device}", here, platform),
+        intended_diff=""
+        if intended is None
+        else unified(intended, running, f"intended/{device}", here, platform),
+        intended_compared=intended is not None,
         backup_diff=None
         if backup is None
         else unified(backup, there, f"backup/{device}", here, platform),
@@ -89,7 +95,7 @@ def drift_of(
 
 
 def drift_device(
-    device: Device, intended: str, options: SessionOptions, repo: Path | None
+    device: Device, intended: str | None, options: SessionOptions, repo: Path | None
 ) -> DeviceDrift:
     """Read one device's running config and compare; failures are reported, never raised."""
     try:
@@ -118,11 +124,13 @@ def drift_fleet(
 ) -> DriftReport:
     """Compare every device with its intended config and, with ``repo``, its last backup there.
 
+    A device with no entry in ``configs`` (a linux server) is compared with its backup only.
+
     ``repo`` need not exist: every device is then without a backup to compare with.
     """
     results = run_each(
         devices,
-        lambda d: drift_device(d, configs[d.name], options, repo),
+        lambda d: drift_device(d, configs.get(d.name), options, repo),
         lambda d, exc: DeviceDrift(device=d.name, error=f"{d.name}: internal error: {exc!r}"),
         concurrency=concurrency,
         on_done=on_done,

@@ -160,6 +160,8 @@ class DeviceDrift(Result):
 
     device: str
     intended_diff: Redacted = ""
+    intended_compared: bool = True
+    """False for a device without an intended config (a linux server): backup only."""
     backup_diff: Redacted | None = None
     backup_commit: str | None = None
     error: Redacted | None = None

@@ -22,13 +22,15 @@ from netwarden.devices.base import (
 )
 from netwarden.devices.health import DeviceHealth, HealthSource, InterfaceHealth
 from netwarden.devices.hostkeys import HostKeyCheck, HostKeyStatus, check_host_key
-from netwarden.devices.linux_nft import NftablesSession, is_nftables_firewall, linux_session
+from netwarden.devices.linux import has_linux_session, linux_session
+from netwarden.devices.linux_nft import NftablesSession, is_nftables_firewall
+from netwarden.devices.linux_server import LinuxServerSession, is_linux_server
 from netwarden.devices.napalm_ios import NapalmIosSession
 from netwarden.inventory.models import Platform
 
 register_platform(Platform.IOS, NapalmIosSession)
-# linux: by function; firewalls running nftables only (servers: no session class yet)
-register_platform(Platform.LINUX, linux_session, handles=is_nftables_firewall)
+# linux: by function; firewalls running nftables and servers (sensors: no session yet)
+register_platform(Platform.LINUX, linux_session, handles=has_linux_session)
 
 __all__ = [
     "Credentials",
@@ -40,6 +42,7 @@ __all__ = [
     "HostKeyStatus",
     "InterfaceHealth",
     "InterfaceState",
+    "LinuxServerSession",
     "NapalmIosSession",
     "NftablesSession",
     "PendingCommit",
@@ -49,6 +52,8 @@ __all__ = [
     "credentials_for",
     "default_known_hosts",
     "has_session",
+    "is_linux_server",
+    "is_nftables_firewall",
     "register_platform",
     "session_for",
 ]

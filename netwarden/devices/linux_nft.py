@@ -19,32 +19,26 @@ is driven by its automation user (passwordless ``sudo``) with nothing but ``nft`
   loads ``rollback.nft`` now. A ``pending`` file whose timer is gone (a reboot)
   is no pending commit.
 
-Host keys are checked (:func:`~netwarden.devices.hostkeys.check_host_key`), then the
-login's own client accepts only the key just verified (``RejectPolicy``).
+The SSH session (host key checked, then pinned) is :class:`~netwarden.devices.linuxssh.LinuxSsh`;
+:data:`NFT_JSON` (``nft -j list ruleset``, through ``send_command``) is what the live audit
+and the connection matrix read.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
-from typing import Any
-
-import paramiko
 
 from netwarden.devices.base import (
     ConfigKind,
     Facts,
-    InterfaceState,
     PendingCommit,
     SessionOptions,
-    address_of,
-    credentials_for,
 )
 from netwarden.devices.health import DeviceHealth, InterfaceHealth, links_from_ip, nft_counters
-from netwarden.devices.hostkeys import check_host_key
+from netwarden.devices.linuxssh import LinuxSsh, sudo_sh
 from netwarden.devices.nftext import normalize_ruleset, ruleset_diff
-from netwarden.errors import DeviceConnectionError, DeviceError, HostKeyError, SessionLostError
+from netwarden.errors import DeviceError
 from netwarden.inventory.models import Device, Function
 
 logger = logging.getLogger(__name__)
@@ -54,6 +48,7 @@ STATE_DIR = "/var/lib/netwarden"
 CANDIDATE = f"{STATE_DIR}/candidate.nft"
 SAVED = f"{STATE_DIR}/rollback.nft"
 PENDING = f"{STATE_DIR}/pending"
+NFT_JSON = "sudo -n nft -j list ruleset"
 
 # One root shell script per operation: $1.. are its arguments (shlex-quoted).
 _PREPARE = f"umask 077 && mkdir -p {STATE_DIR} && chmod 0700 {STATE_DIR}"
@@ -89,93 +84,12 @@ def is_nftables_firewall(device: Device) -> bool:
     return device.function is Function.FIREWALL and device.model == NFT_MODEL
 
 
-def linux_session(device: Device, options: SessionOptions) -> NftablesSession:
-    """The session of a ``linux`` device, by what it does: firewalls (nftables) only so far.
-
-    Raises:
-        DeviceConnectionError: a linux server or sensor (no session class yet).
-    """
-    if is_nftables_firewall(device):
-        return NftablesSession(device, options)
-    raise DeviceConnectionError(
-        device.name,
-        f"linux {device.function.value}s have no session class (linux sessions serve "
-        f"firewalls with model {NFT_MODEL!r})",
-    )
-
-
-class NftablesSession:
+class NftablesSession(LinuxSsh):
     """:class:`~netwarden.devices.base.DeviceSession` for a Linux nftables firewall."""
 
     def __init__(self, device: Device, options: SessionOptions) -> None:
-        self.name = device.name
-        self.device = device
-        self.options = options
-        self._client: paramiko.SSHClient | None = None
+        super().__init__(device, options)
         self._candidate: str | None = None
-
-    def __repr__(self) -> str:
-        return f"NftablesSession({self.name!r}, open={self._client is not None})"
-
-    # ------------------------------------------------------------ lifecycle
-    def open(self) -> None:
-        host, port = address_of(self.device)
-        opts = self.options
-        checked = check_host_key(
-            self.name,
-            host,
-            port,
-            opts.known_hosts,
-            trust_on_first_use=opts.trust_on_first_use,
-            timeout=opts.conn_timeout,
-        )
-        creds = credentials_for(self.device)
-        client = paramiko.SSHClient()
-        client.load_host_keys(str(checked.pinned_file))  # only the key just verified
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        try:
-            client.connect(
-                host,
-                port=port,
-                username=creds.username,
-                password=creds.password or None,
-                key_filename=creds.key_file,
-                look_for_keys=False,
-                allow_agent=False,
-                timeout=opts.conn_timeout,
-                banner_timeout=opts.conn_timeout,
-                auth_timeout=opts.conn_timeout,
-            )
-        except paramiko.BadHostKeyException as exc:
-            client.close()
-            raise HostKeyError(self.name, f"host key of {host}:{port} changed: {exc}") from exc
-        except paramiko.AuthenticationException as exc:
-            client.close()
-            raise DeviceConnectionError(
-                self.name, f"login refused for user {creds.username!r} on {host}:{port}: {exc}"
-            ) from exc
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            client.close()
-            raise DeviceConnectionError(
-                self.name, f"no SSH session with {host}:{port}: {exc or type(exc).__name__}"
-            ) from exc
-        self._client = client
-        logger.debug("%s: session open on %s:%d", self.name, host, port)
-
-    def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                logger.debug("%s: closing the session: %r", self.name, exc)
-
-    def __enter__(self) -> NftablesSession:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------ config
     def get_config(self, which: ConfigKind = "running") -> str:
@@ -186,7 +100,7 @@ class NftablesSession:
 
     def load_replace_candidate(self, config: str) -> None:
         text = config if "flush ruleset" in normalize_lines(config) else "flush ruleset\n" + config
-        self._ok("upload the candidate", _sudo_sh(_UPLOAD), stdin=text)
+        self._ok("upload the candidate", sudo_sh(_UPLOAD), stdin=text)
         rc, _out, err = self._run("check the candidate", f"sudo -n nft -c -f {CANDIDATE}")
         if rc != 0:
             raise DeviceError(self.name, f"the candidate ruleset is invalid: nft -c said: {err}")
@@ -202,7 +116,7 @@ class NftablesSession:
         if self._candidate is None:
             raise DeviceError(self.name, "cannot commit: no candidate loaded")
         seconds = str(int(revert_in)) if revert_in else ""
-        rc, out, err = self._run("commit", _sudo_sh(_COMMIT, seconds))
+        rc, out, err = self._run("commit", sudo_sh(_COMMIT, seconds))
         if rc != 0 or "committed" not in out:
             why = {10: "cannot create " + STATE_DIR, 11: "cannot save the running ruleset"}
             raise DeviceError(
@@ -211,14 +125,14 @@ class NftablesSession:
         self._candidate = None
 
     def confirm(self) -> None:
-        rc, _out, err = self._run("confirm the commit", _sudo_sh(_DISARM))
+        rc, _out, err = self._run("confirm the commit", sudo_sh(_DISARM))
         if rc == 20:
             raise DeviceError(self.name, "confirm: no commit awaits confirmation")
         if rc != 0:
             raise DeviceError(self.name, f"confirm failed (exit {rc}): {err}")
 
     def rollback(self) -> None:
-        rc, _out, err = self._run("roll back", _sudo_sh(_ROLLBACK))
+        rc, _out, err = self._run("roll back", sudo_sh(_ROLLBACK))
         if rc == 21:
             raise DeviceError(self.name, f"roll back: no saved ruleset ({SAVED}) to restore")
         if rc != 0:
@@ -233,7 +147,7 @@ class NftablesSession:
 
     def pending_commit(self) -> PendingCommit | None:
         """The armed revert timer (None: none, or its process is gone)."""
-        return parse_pending(self._ok("read the revert timer", _sudo_sh(_PENDING)))
+        return parse_pending(self._ok("read the revert timer", sudo_sh(_PENDING)))
 
     # ------------------------------------------------------------ getters
     def get_facts(self) -> Facts:
@@ -244,22 +158,6 @@ class NftablesSession:
             model=NFT_MODEL,
             os_version=f"Linux {lines[1].strip()}, {lines[2].strip()}",
         )
-
-    def get_interfaces(self) -> dict[str, InterfaceState]:
-        out = self._ok("get interfaces", "ip -j link show")
-        try:
-            links: list[dict[str, Any]] = json.loads(out)
-        except ValueError as exc:
-            raise DeviceError(self.name, f"'ip -j link show' answered no JSON: {exc}") from exc
-        return {
-            str(link["ifname"]): InterfaceState(
-                str(link["ifname"]),
-                "UP" in link.get("flags", []),
-                "LOWER_UP" in link.get("flags", []) and link.get("operstate") != "DOWN",
-            )
-            for link in links
-            if "ifname" in link
-        }
 
     def get_health(self) -> DeviceHealth:
         """Facts, uptime, interfaces with the kernel's counters, and the named rule counters."""
@@ -290,64 +188,6 @@ class NftablesSession:
             readings=readings,
             failed=failed,
         )
-
-    def send_command(self, command: str) -> str:
-        return self._ok(f"run {command!r}", command)
-
-    # ------------------------------------------------------------ internals
-    def _ok(self, operation: str, command: str, stdin: str | None = None) -> str:
-        rc, out, err = self._run(operation, command, stdin)
-        if rc != 0:
-            shown = command if len(command) < 80 else command[:60] + " ..."
-            raise DeviceError(self.name, f"{operation} failed: {shown!r} exit {rc}: {err}")
-        return out
-
-    def _run(self, operation: str, command: str, stdin: str | None = None) -> tuple[int, str, str]:
-        """Run ``command``; (exit status, stdout, first lines of stderr). Loss raises."""
-        if self._client is None:
-            raise DeviceError(self.name, f"cannot {operation}: the session is not open")
-        timeout = self.options.read_timeout
-        try:
-            transport = self._client.get_transport()
-            if transport is None or not transport.is_active():
-                raise SessionLostError(self.name, f"session lost before {operation}")
-            channel = transport.open_session(timeout=self.options.conn_timeout)
-            channel.settimeout(timeout)
-            channel.exec_command(command)
-            if stdin is not None:
-                channel.sendall(stdin.encode())
-            channel.shutdown_write()
-            out = _read_all(channel, err=False)
-            err = _read_all(channel, err=True)
-            rc = channel.recv_exit_status()
-            channel.close()
-        except TimeoutError as exc:
-            raise SessionLostError(
-                self.name,
-                f"session lost during {operation}: no answer within {timeout:g} s "
-                "(the device is too slow, hung, or no longer lets this session through)",
-            ) from exc
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise SessionLostError(
-                self.name, f"session lost during {operation}: {exc or type(exc).__name__}"
-            ) from exc
-        return rc, out, " / ".join(err.strip().splitlines()[:3])
-
-
-def _read_all(channel: paramiko.Channel, *, err: bool) -> str:
-    chunks: list[bytes] = []
-    read = channel.recv_stderr if err else channel.recv
-    while True:
-        data = read(65536)
-        if not data:
-            break
-        chunks.append(data)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
-def _sudo_sh(script: str, *args: str) -> str:
-    """``sudo -n sh -c SCRIPT sh ARGS...`` quoted for the remote shell."""
-    return " ".join(shlex.quote(p) for p in ("sudo", "-n", "sh", "-c", script, "sh", *args))
 
 
 def normalize_lines(text: str) -> list[str]:

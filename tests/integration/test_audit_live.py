@@ -198,7 +198,11 @@ def test_host_keys_are_checked_like_every_other_command(lab: Lab, tmp_path: Path
 def test_devices_the_live_audit_cannot_read_are_named_not_audited(lab: Lab, tmp_path: Path) -> None:
     result, report = audit(lab, tmp_path, "--limit", "gva")  # the site: switches and servers
     assert "skipped" in report["meta"]["source"]
-    assert "gva-fw1" in report["meta"]["source"]
+    for name in ("gva-fw1", "gva-srv1", "gva-sensor1"):  # the simulator runs switches only
+        assert name in report["meta"]["source"]
+    reasons = {d["name"]: d["reason"] for d in report["scope"]["not_audited"]}
+    for name in ("gva-fw1", "gva-srv1", "gva-sensor1"):
+        assert reasons[name].startswith("absent from this lab"), reasons
     assert "note: live:" in result.stderr
     names = {d["name"] for d in report["devices"]}
     assert names == {"gva-acc-sw1", "gva-acc-sw2"}

@@ -59,8 +59,8 @@ def _render(inventory: Path, out: Path, limit: str, *extra: str) -> tuple[int, s
 
 
 ISSUE_15 = (
-    "render handles ios and nftables firewall devices only "
-    "(linux servers and sensors: coming with issue 15)"
+    "render handles ios and nftables firewall devices only (linux servers: configured by "
+    "playbooks/servers.yml, read by audit, backup and drift; linux sensors: no session yet)"
 )
 
 

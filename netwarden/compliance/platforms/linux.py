@@ -1,9 +1,14 @@
-"""Linux servers: ``sshd -T``, ``sysctl -a``, ``auditctl -l``/``-s``, login.defs and PAM.
+"""Linux servers: ``sshd -T``, ``sysctl -a``, ``auditctl -l``/``-s``, login.defs, PAM, packages, sockets.
 
 A device is either a folder of files (``sshd-T.txt``, ``sysctl.txt``, ...; see
 :mod:`netwarden.compliance.sources`) or one bundle file whose sections start
 with ``#@ <name>`` lines (``sshd``, ``sysctl``, ``auditctl-l``, ``auditctl-s``,
-``login.defs``, ``pam``), which is what ``playbooks/compliance.yml`` collects.
+``login.defs``, ``pam``, ``packages``, ``sockets``). The live audit reads a server
+into the same bundle (the server snapshot, :mod:`netwarden.devices.linuxstate`), so
+live, offline and a server's backup are parsed here alike. A section's
+``# read: <what> as <whom> on <device> (<address>)`` line is its source: evidence
+from it carries that as its note. A ``# not read: <why>`` line marks a section the
+session could not read: its rules are errors with that reason, not failures.
 Line numbers in evidence are those of the file the line came from.
 
 Examples:
@@ -36,6 +41,8 @@ from netwarden.compliance.predicates import (
 from netwarden.compliance.sources import LINUX_FILES, Artifact
 
 SECTIONS = tuple(LINUX_FILES)
+READ_MARK = "# read:"
+UNREAD_MARK = "# not read:"
 
 
 @dataclass(slots=True)
@@ -45,6 +52,10 @@ class Section:
     path: str
     lines: list[tuple[int, str]] = field(default_factory=list)
     values: dict[str, tuple[int, str]] = field(default_factory=dict)
+    source: str = ""
+    """What was read, as whom and where (a live read's ``# read:`` line); "" for files."""
+    unread: str = ""
+    """Why the section could not be read (``# not read:``); "" when it was."""
 
 
 @dataclass(slots=True)
@@ -57,6 +68,10 @@ def _section(name: str, path: str, lines: list[tuple[int, str]]) -> Section:
     sec = Section(path, lines)
     for n, text in lines:
         t = text.strip()
+        if t.startswith(READ_MARK) and not sec.source:
+            sec.source = t.removeprefix(READ_MARK).strip()
+        elif t.startswith(UNREAD_MARK) and not sec.unread:
+            sec.unread = t.removeprefix(UNREAD_MARK).strip()
         if not t or t.startswith("#"):
             continue
         if name == "sysctl":
@@ -64,7 +79,8 @@ def _section(name: str, path: str, lines: list[tuple[int, str]]) -> Section:
             if sep:
                 sec.values[k.strip()] = (n, v.strip())
         elif name in ("sshd", "login.defs", "auditctl-s"):
-            k, _, v = t.partition(" ")
+            k, *rest = t.split(None, 1)  # login.defs separates with tabs as often as spaces
+            v = rest[0] if rest else ""
             sec.values.setdefault(k.lower() if name == "sshd" else k, (n, v.strip()))
     return sec
 
@@ -122,11 +138,29 @@ def _sec(ctx: AuditContext, name: str) -> Section | Outcome:
             f"the {name} output was not collected",
             [absent(ctx.doc.path, f"no {name} section")],
         )
+    if sec.unread:
+        return Outcome(
+            Status.ERROR,
+            f"the {name} output could not be read: {sec.unread}",
+            [absent(sec.path, f"{sec.source}: {sec.unread}" if sec.source else sec.unread)],
+        )
     return sec
 
 
 def _ev(sec: Section, n: int, text: str, note: str = "") -> Evidence:
+    """Evidence for line ``n``; a live section's source (what was read, where) is the note."""
+    if sec.source:
+        note = f"{note}; read: {sec.source}" if note else f"read: {sec.source}"
     return evidence(sec.path, n, text, note)
+
+
+def _said(sec: Section) -> list[Evidence]:
+    """The section's first line of output (not its ``# read:`` line) as evidence; [] when empty."""
+    return [_ev(sec, n, t) for n, t in sec.lines if t.strip() and not t.startswith(READ_MARK)][:1]
+
+
+def _absent(sec: Section, note: str) -> Evidence:
+    return absent(sec.path, f"{note}; read: {sec.source}" if sec.source else note)
 
 
 class ValueArgs(FrozenModel):
@@ -147,7 +181,7 @@ def value(ctx: AuditContext, args: ValueArgs) -> Outcome:
     got = sec.values.get(args.key)
     if got is None:
         if args.default is None:
-            return failed(f"{args.key} is not set", [absent(sec.path, f"no {args.key}")])
+            return failed(f"{args.key} is not set", [_absent(sec, f"no {args.key}")])
         got = (0, args.default)
     n, v = got
     ok = True
@@ -162,9 +196,7 @@ def value(ctx: AuditContext, args: ValueArgs) -> Outcome:
             and (args.max is None or num <= args.max)
         )
     shown = (
-        _ev(sec, n, f"{args.key} {v}")
-        if n
-        else absent(sec.path, f"{args.key} not set; default {v}")
+        _ev(sec, n, f"{args.key} {v}") if n else _absent(sec, f"{args.key} not set; default {v}")
     )
     if not ok:
         want = (
@@ -193,7 +225,7 @@ def ssh_algorithms(ctx: AuditContext, args: AlgorithmsArgs) -> Outcome:
         return sec
     got = sec.values.get(args.key)
     if got is None:
-        return failed(f"{args.key} not in sshd -T output", [absent(sec.path, f"no {args.key}")])
+        return failed(f"{args.key} not in sshd -T output", [_absent(sec, f"no {args.key}")])
     n, v = got
     weak = [a for a in v.split(",") if args.regex.search(a)]
     if weak:
@@ -216,7 +248,7 @@ def sysctl(ctx: AuditContext, args: SysctlArgs) -> Outcome:
     for key, allowed in args.settings.items():
         got = sec.values.get(key)
         if got is None:
-            bad.append(absent(sec.path, f"{key} not in sysctl -a output"))
+            bad.append(_absent(sec, f"{key} not in sysctl -a output"))
         elif got[1] not in allowed:
             bad.append(_ev(sec, got[0], f"{key} = {got[1]}", f"expected {' or '.join(allowed)}"))
         else:
@@ -240,7 +272,7 @@ def auditd_running(ctx: AuditContext, _args: None) -> Outcome:
     if enabled is None or enabled[1] not in ("1", "2") or pid is None or pid[1] in ("", "0"):
         return failed(
             "auditd is not running or auditing is disabled",
-            evs or [absent(sec.path, "no enabled/pid")],
+            evs or _said(sec) or [_absent(sec, "no enabled/pid")],
         )
     return passed("auditd runs and auditing is enabled", evs)
 
@@ -257,15 +289,13 @@ def audit_rules(ctx: AuditContext, args: AuditRulesArgs) -> Outcome:
         return sec
     rules = [(n, t) for n, t in sec.lines if t.strip().startswith("-")]
     if not rules:
-        shown = [_ev(sec, n, t) for n, t in sec.lines if t.strip()][:1] or [
-            absent(sec.path, "empty")
-        ]
+        shown = _said(sec) or [_absent(sec, "empty")]
         return failed("no audit rules are loaded", shown)
     missing = [r for r in args.require if not any(r in t for _, t in rules)]
     if missing:
         return failed(
             f"audit rules do not watch {', '.join(missing)}",
-            [absent(sec.path, f"no rule with {m}") for m in missing],
+            [_absent(sec, f"no rule with {m}") for m in missing],
         )
     return passed(f"{len(rules)} audit rules loaded", [_ev(sec, n, t) for n, t in rules[:5]])
 
@@ -286,10 +316,40 @@ def pam_quality(ctx: AuditContext, args: PamArgs) -> Outcome:
     lines = [(n, t) for n, t in sec.lines if args.module in t and not t.lstrip().startswith("#")]
     if not lines:
         return failed(
-            f"{args.module} is not in the password stack", [absent(sec.path, f"no {args.module}")]
+            f"{args.module} is not in the password stack", [_absent(sec, f"no {args.module}")]
         )
     n, t = lines[0]
     m = _MINLEN_RE.search(t)
     if m is None or int(m[1]) < args.minlen:
         return failed(f"minimum password length below {args.minlen}", [_ev(sec, n, t)])
     return passed(f"minlen {m[1]}", [_ev(sec, n, t)])
+
+
+class PackagesArgs(FrozenModel):
+    forbid: tuple[str, ...]
+    """Package names that must not be installed (Debian names)."""
+
+
+@predicate("linux.packages_absent", PackagesArgs)
+def packages_absent(ctx: AuditContext, args: PackagesArgs) -> Outcome:
+    """None of ``forbid`` is installed (the ``packages`` section: ``package version`` lines)."""
+    sec = _sec(ctx, "packages")
+    if isinstance(sec, Outcome):
+        return sec
+    forbidden = set(args.forbid)
+    found = [
+        (n, t.strip())
+        for n, t in sec.lines
+        if t.strip() and not t.lstrip().startswith("#") and t.split()[0] in forbidden
+    ]
+    if found:
+        return failed(
+            f"{len(found)} forbidden package(s) installed: "
+            + ", ".join(t.split()[0] for _, t in found),
+            [_ev(sec, n, t) for n, t in found],
+        )
+    count = sum(1 for _, t in sec.lines if t.strip() and not t.lstrip().startswith("#"))
+    return passed(
+        f"none of {', '.join(args.forbid)} among {count} installed packages",
+        [_absent(sec, f"{count} packages searched")],
+    )

@@ -108,12 +108,17 @@ class Cond:
     key: str
     values: Values
     negate: bool = False
+    l4: str = field(default="", compare=False)
+    """``tcp``/``udp``/``icmp`` for a key of that header (a packet of another protocol never matches)."""
+
+    def __post_init__(self) -> None:
+        head = self.key.split(".")[0]
+        object.__setattr__(self, "l4", head if head in ("tcp", "udp", "icmp") else "")
 
     def matches(self, pkt: Packet) -> bool:
-        v = pkt.get(self.key)
-        if self.key.split(".")[0] in ("tcp", "udp", "icmp") and pkt.proto != self.key.split(".")[0]:
+        if self.l4 and pkt.proto != self.l4:
             return False
-        hit = self.values.contains(v)
+        hit = self.values.contains(pkt.get(self.key))
         return not hit if self.negate else hit
 
 
@@ -130,6 +135,8 @@ class NftRule:
     log: bool
     unsupported: list[str]
     text: str
+    label: str = ""
+    """The rule's comment, else its named counter (the renderer names both after the policy rule)."""
 
 
 @dataclass(slots=True)
@@ -351,7 +358,17 @@ def _rule(rs: Ruleset, r: dict[str, Any], index: int) -> NftRule:
         log,
         unsupported,
         " ".join(words),
+        str(r.get("comment") or _counter_name(r)),
     )
+
+
+def _counter_name(r: dict[str, Any]) -> str:
+    """The named counter a rule counts in (``counter name "x"``), "" when none."""
+    for e in r.get("expr", []):
+        body = e.get("counter") if isinstance(e, dict) else None
+        if isinstance(body, str):
+            return body
+    return ""
 
 
 def _stub(r: dict[str, Any], index: int) -> NftRule:
