@@ -35,7 +35,6 @@ from netwarden.devices.base import (
     PendingCommit,
     SessionOptions,
 )
-from netwarden.devices.health import DeviceHealth, InterfaceHealth, links_from_ip, nft_counters
 from netwarden.devices.linuxssh import LinuxSsh, sudo_sh
 from netwarden.devices.nftext import normalize_ruleset, ruleset_diff
 from netwarden.errors import DeviceError
@@ -86,6 +85,8 @@ def is_nftables_firewall(device: Device) -> bool:
 
 class NftablesSession(LinuxSsh):
     """:class:`~netwarden.devices.base.DeviceSession` for a Linux nftables firewall."""
+
+    rule_counters_command = "sudo -n nft -j list counters"  # one per flow policy rule
 
     def __init__(self, device: Device, options: SessionOptions) -> None:
         super().__init__(device, options)
@@ -157,36 +158,6 @@ class NftablesSession(LinuxSsh):
             hostname=lines[0].strip(),
             model=NFT_MODEL,
             os_version=f"Linux {lines[1].strip()}, {lines[2].strip()}",
-        )
-
-    def get_health(self) -> DeviceHealth:
-        """Facts, uptime, interfaces with the kernel's counters, and the named rule counters."""
-        readings = ("facts", "interfaces", "rules")
-        failed: dict[str, str] = {}
-        facts: Facts | None = None
-        uptime: float | None = None
-        links: tuple[InterfaceHealth, ...] = ()
-        rules: dict[str, tuple[int, int]] = {}
-        try:
-            facts = self.get_facts()
-            uptime = float(self._ok("read the uptime", "cat /proc/uptime").split()[0])
-        except (DeviceError, ValueError, IndexError) as exc:
-            failed["facts"] = str(exc)
-        try:
-            links = links_from_ip(self._ok("get interfaces", "ip -j -s link show"))
-        except (DeviceError, ValueError) as exc:
-            failed["interfaces"] = str(exc)
-        try:
-            rules = nft_counters(self._ok("read the rule counters", "sudo -n nft -j list counters"))
-        except (DeviceError, ValueError) as exc:
-            failed["rules"] = str(exc)
-        return DeviceHealth(
-            facts=facts,
-            uptime_seconds=uptime,
-            interfaces=links,
-            rule_counters=rules,
-            readings=readings,
-            failed=failed,
         )
 
 

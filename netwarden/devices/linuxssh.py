@@ -19,7 +19,14 @@ from typing import Any, Self
 
 import paramiko
 
-from netwarden.devices.base import InterfaceState, SessionOptions, address_of, credentials_for
+from netwarden.devices.base import (
+    Facts,
+    InterfaceState,
+    SessionOptions,
+    address_of,
+    credentials_for,
+)
+from netwarden.devices.health import DeviceHealth, InterfaceHealth, links_from_ip, nft_counters
 from netwarden.devices.hostkeys import check_host_key
 from netwarden.errors import DeviceConnectionError, DeviceError, HostKeyError, SessionLostError
 from netwarden.inventory.models import Device
@@ -115,6 +122,47 @@ class LinuxSsh:
             for link in links
             if "ifname" in link
         }
+
+    def get_facts(self) -> Facts:  # each kind says what it is
+        raise NotImplementedError
+
+    # The sudo command that lists the named nftables counters (None: the kind has none).
+    rule_counters_command: str | None = None
+
+    def get_health(self) -> DeviceHealth:
+        """Facts, uptime, interfaces with the kernel's counters (and named rule counters)."""
+        readings = (
+            ("facts", "interfaces", "rules")
+            if self.rule_counters_command
+            else ("facts", "interfaces")
+        )
+        failed: dict[str, str] = {}
+        facts: Facts | None = None
+        uptime: float | None = None
+        links: tuple[InterfaceHealth, ...] = ()
+        rules: dict[str, tuple[int, int]] = {}
+        try:
+            facts = self.get_facts()
+            uptime = float(self._ok("read the uptime", "cat /proc/uptime").split()[0])
+        except (DeviceError, ValueError, IndexError) as exc:
+            failed["facts"] = str(exc)
+        try:
+            links = links_from_ip(self._ok("get interfaces", "ip -j -s link show"))
+        except (DeviceError, ValueError) as exc:
+            failed["interfaces"] = str(exc)
+        if self.rule_counters_command:
+            try:
+                rules = nft_counters(self._ok("read the rule counters", self.rule_counters_command))
+            except (DeviceError, ValueError) as exc:
+                failed["rules"] = str(exc)
+        return DeviceHealth(
+            facts=facts,
+            uptime_seconds=uptime,
+            interfaces=links,
+            rule_counters=rules,
+            readings=readings,
+            failed=failed,
+        )
 
     def send_command(self, command: str) -> str:
         return self._ok(f"run {command!r}", command)

@@ -105,7 +105,8 @@ def test_a_bad_scrape_timeout_header_is_refused(header: str) -> None:
 def test_targets_are_the_inventory_devices_with_a_session(inv: Inventory, prober: Prober) -> None:
     health = prober.targets("health")
     assert "jed-core-sw1" in health
-    assert "jed-mon1" not in health  # a server: no session class
+    assert "jed-mon1" in health  # a server: the read-only Linux session
+    assert "jed-sensor1" not in health  # a sensor: no session class
     assert set(prober.targets("compliance")) >= {*inv.sites, *inv.devices}
 
 
@@ -206,7 +207,7 @@ def test_monitoring_config_targets(inv: Inventory) -> None:
     groups = target_groups(inv, list(inv.devices.values()), MonitoringSettings())
     probed = {g["targets"][0] for g in groups["devices"]}
     assert "jed-core-sw1" in probed
-    assert "jed-mon1" not in probed
+    assert "jed-sensor1" not in probed
     servers = {d.name for d in inv.devices.values() if d.function is Function.SERVER}
     nodes = {g["targets"][0] for g in groups["nodes"]}
     assert len(nodes) >= len(servers)
