@@ -12,6 +12,14 @@ runs one task per host; fleet concurrency and canary waves are Ansible's
 (forks, ``serial``, ``max_fail_percentage``). The inventory is read once per
 process while its files are unchanged (:mod:`netwarden.config.inventory_cache`),
 for the lookups as for the action plugins.
+
+Every platform with a registered renderer and device session goes this way: an
+ios switch (NAPALM, IOS commit-confirm) and an nftables firewall
+(:class:`~netwarden.devices.linux_nft.NftablesSession`: ``nft -c -f``, atomic
+load, on-device revert timer) are planned and applied by the same functions as
+``netwarden plan`` / ``apply`` use, so there is one apply path for the CLI and
+Ansible. A role's variables (``render_vars``: ``nftables_firewall_*`` toggles)
+reach the platform's renderer.
 """
 
 from __future__ import annotations
@@ -52,12 +60,11 @@ from netwarden.config.models import (
     DevicePlan,
 )
 from netwarden.config.plan import plan_device
-from netwarden.devices import SessionOptions
+from netwarden.devices import SessionOptions, has_session
 from netwarden.errors import NetwardenError, RenderError
 from netwarden.identity import current_user
 from netwarden.inventory import Device, Inventory
-from netwarden.inventory.models import Platform
-from netwarden.render import render_device
+from netwarden.render import render_config, renderer_for
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +76,13 @@ class Host:
     inventory: Inventory
     device: Device
     options: SessionOptions
+    render_vars: Mapping[str, Any] | None = None
+    """The role's variables for the renderer (None: its defaults, as ``netwarden render``)."""
 
     @functools.cached_property
     def intended(self) -> str:
-        """The intended config (the ``ios_baseline`` templates, as ``netwarden render`` writes it)."""
-        return render_device(self.inventory, self.device)
+        """The intended config by the device's platform renderer (as ``netwarden render`` writes it)."""
+        return render_config(self.inventory, self.device, self.render_vars)
 
 
 def load_host(
@@ -84,23 +93,27 @@ def load_host(
     known_hosts: Path | None = None,
     trust_on_first_use: bool = False,
     timeout: float = 30.0,
+    render_vars: Mapping[str, Any] | None = None,
 ) -> Host:
-    """Load the inventory with netwarden and return the ios device ``name`` with its session options.
+    """Load the inventory with netwarden and return the device ``name`` with its session options.
 
     Raises:
-        NetwardenError: the inventory is invalid, or ``name`` is not an ios device of it.
+        NetwardenError: the inventory is invalid, or ``name`` is not a device of it that
+            netwarden renders and has a device session for (ios switches, nftables firewalls).
     """
     path = Path(inventory)
     inv = cached_inventory(path, vault_password_file)
     device = inv.devices.get(name)
     if device is None:
         raise RenderError(f"{name} is not a device of the inventory {path}")
-    if device.platform is not Platform.IOS:
+    if renderer_for(device) is None or not has_session(device):
         raise RenderError(
-            f"{name} is a {device.platform.value!r} device; netwarden_config manages ios devices"
+            f"{name} is a {device.platform.value} {device.function.value} "
+            f"(model {device.model or 'unset'!r}); netwarden_config manages ios devices and "
+            "nftables firewalls"
         )
     options = SessionOptions.for_inventory(path, known_hosts, trust_on_first_use, timeout)
-    return Host(inventory=inv, device=device, options=options)
+    return Host(inventory=inv, device=device, options=options, render_vars=render_vars)
 
 
 def host_from_params(params: Mapping[str, Any], task_vars: Mapping[str, Any]) -> Host:
@@ -109,7 +122,8 @@ def host_from_params(params: Mapping[str, Any], task_vars: Mapping[str, Any]) ->
     Options: ``device`` (default ``inventory_hostname``), ``inventory`` (default the
     play's first inventory source), ``vault_password_file`` (default
     ansible-playbook's, see :func:`controller_vault_password_file`),
-    ``known_hosts``, ``trust_on_first_use``, ``timeout``.
+    ``known_hosts``, ``trust_on_first_use``, ``timeout``, ``render_vars`` (the role's
+    variables for the renderer).
 
     Raises:
         NetwardenError: no inventory, an invalid one, or the device is not an ios device of it.
@@ -130,6 +144,7 @@ def host_from_params(params: Mapping[str, Any], task_vars: Mapping[str, Any]) ->
         known_hosts=path("known_hosts"),
         trust_on_first_use=bool(params.get("trust_on_first_use")),
         timeout=float(params.get("timeout") or 30.0),
+        render_vars=params.get("render_vars") or None,
     )
 
 

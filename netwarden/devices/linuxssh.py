@@ -192,7 +192,7 @@ class LinuxSsh:
             channel.shutdown_write()
             out = _read_all(channel, err=False)
             err = _read_all(channel, err=True)
-            rc = channel.recv_exit_status()
+            rc = _exit_status(channel, timeout)
             channel.close()
         except TimeoutError as exc:
             raise SessionLostError(
@@ -205,6 +205,17 @@ class LinuxSsh:
                 self.name, f"session lost during {operation}: {exc or type(exc).__name__}"
             ) from exc
         return rc, out, " / ".join(err.strip().splitlines()[:3])
+
+
+def _exit_status(channel: paramiko.Channel, timeout: float | None) -> int:
+    """The command's exit status, waited for as long as a read (``recv_exit_status`` waits forever).
+
+    Raises:
+        TimeoutError: no status within ``timeout`` s.
+    """
+    if not channel.status_event.wait(timeout):
+        raise TimeoutError(f"no exit status within {timeout} s")
+    return int(channel.recv_exit_status())
 
 
 def _read_all(channel: paramiko.Channel, *, err: bool) -> str:

@@ -2,8 +2,12 @@
 
 Used twice, as DESIGN.md says: to render each firewall's ruleset and as the
 traffic auditor's model of what may cross between zones. Addresses map to
-(site, zone) through the sites' subnets; an address outside every subnet and
-outside the private ranges is the ``internet`` zone.
+(site, zone) through the sites' subnets and the partners' networks (a partner's
+LAN is the ``partners`` zone of the site its VPN ends at: it arrives over the
+tunnel into that zone); an address outside all of them and outside the private
+ranges is the ``internet`` zone. Traffic between a partner's tunnel and the
+rest of its zone (the zone's own subnet, another partner) crosses the firewall:
+it is no "same zone" flow and the rules decide it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from netwarden.inventory.models import EXTERNAL_ZONE, FlowRule, Inventory, Protocol, Site
+from netwarden.inventory.partners import PARTNERS_ZONE
 
 _PRIVATE = (
     IPv4Network("10.0.0.0/8"),
@@ -62,6 +67,15 @@ class FlowPolicyEngine:
             for zone, zs in site.zones.items():
                 by_len = self._nets.setdefault(zs.subnet.prefixlen, {})
                 by_len[int(zs.subnet.network_address)] = (site, zone)
+        self._tunnels: list[tuple[IPv4Network, str]] = []
+        for name, partner in sorted(inv.partners.items()):
+            self._tunnels += [(net, name) for net in partner.networks]
+            at = inv.sites.get(partner.site)
+            if at is None or PARTNERS_ZONE not in at.zones:
+                continue  # the inventory checks report it
+            for net in partner.networks:
+                by_len = self._nets.setdefault(net.prefixlen, {})
+                by_len.setdefault(int(net.network_address), (at, PARTNERS_ZONE))
         self._lengths = sorted(self._nets, reverse=True)
         self._masks = {n: (0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in self._lengths}
         self._ports = {name: svc.ports for name, svc in inv.services.items()}
@@ -101,6 +115,11 @@ class FlowPolicyEngine:
         if any(addr in net for net in _PRIVATE) or addr.is_loopback or addr.is_link_local:
             return Placement(None, None)
         return Placement(None, EXTERNAL_ZONE)
+
+    def tunnel_of(self, address: str | IPv4Address) -> str | None:
+        """The partner whose networks hold ``address`` (it arrives over that partner's VPN)."""
+        addr = ip_address(address) if isinstance(address, str) else address
+        return next((name for net, name in self._tunnels if addr in net), None)
 
     def place_many(
         self, addresses: npt.NDArray[np.uint32]
@@ -143,7 +162,12 @@ class FlowPolicyEngine:
         s, d = self.place(src), self.place(dst)
         if s.zone is None or d.zone is None:
             return FlowDecision(False, "address outside the inventory's address plan", s, d)
-        if s.zone == d.zone and (s.site is d.site or s.zone == EXTERNAL_ZONE):
+        # (a partner's tunnel and the rest of its zone: that crosses the firewall)
+        if (
+            s.zone == d.zone
+            and (s.site is d.site or s.zone == EXTERNAL_ZONE)
+            and self.tunnel_of(src) == self.tunnel_of(dst)
+        ):
             return FlowDecision(True, "same zone (does not cross the firewall)", s, d)
         for rule in self.inv.flow_policy.rules:
             if not (rule.src_.zone == s.zone and rule.dst.zone == d.zone):

@@ -260,8 +260,10 @@ class IosRenderer:
     def handles(self, device: Device) -> bool:
         return device.platform is Platform.IOS
 
-    def render(self, inv: Inventory, device: Device) -> str:
-        return render_device(inv, device)
+    def render(
+        self, inv: Inventory, device: Device, options: Mapping[str, object] | None = None
+    ) -> str:
+        return render_device(inv, device, options)
 
 
 register_renderer(IosRenderer())

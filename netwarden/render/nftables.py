@@ -22,18 +22,24 @@ Inside the table:
   holds only the management path to the firewall's management address;
 - ``output`` (policy accept: the firewall's own NTP, syslog, DNS);
 - ``postrouting`` (NAT) only when the site's ``wan.masquerade`` is true:
-  masquerade what leaves by the WAN for the internet.
+  masquerade what leaves by the WAN for the internet;
+- at a site where a partner's VPN ends: ``partner_<name>`` (the partner's
+  networks, the only sources its tunnel interface may carry) and, in ``input``,
+  the tunnel's UDP port from the partner's public address (counter ``vpn``).
+
+The ``nftables_firewall`` role's toggles (:class:`~netwarden.render.nftoptions.NftOptions`)
+leave parts out; without them the full ruleset is printed.
 
 Deterministic: the same inventory prints the same bytes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from ipaddress import IPv4Network
 
 from netwarden.inventory.models import Device, Function, Inventory, Platform, Protocol
 from netwarden.render.nftmodel import (
-    LOG_RATE,
     NOT_INTERNET_SET,
     TABLE,
     Addr,
@@ -41,14 +47,20 @@ from netwarden.render.nftmodel import (
     Rule,
     build_firewall,
 )
+from netwarden.render.nftoptions import LOG_RATE, NftOptions
 from netwarden.render.platforms import register_renderer
 
 HEADER = "#!/usr/sbin/nft -f\n# {device}: rendered by netwarden from the inventory's flow policy; do not edit.\n"
 
 
-def render_firewall(inv: Inventory, device: Device) -> str:
-    """The whole ruleset of one site firewall as an ``nft -f`` file."""
-    return render_model(build_firewall(inv, device))
+def render_firewall(
+    inv: Inventory, device: Device, options: Mapping[str, object] | None = None
+) -> str:
+    """The whole ruleset of one site firewall as an ``nft -f`` file.
+
+    ``options``: the role's variables (``nftables_firewall_*``, :meth:`NftOptions.from_vars`).
+    """
+    return render_model(build_firewall(inv, device, NftOptions.from_vars(options)))
 
 
 def render_model(fw: Firewall) -> str:
@@ -65,7 +77,7 @@ def render_model(fw: Firewall) -> str:
             "\t}",
         ]
     lines += ["", "\tchain antispoof {"]
-    lines += [f"\t\t{_rule(r)}" for r in fw.chains["antispoof"]]
+    lines += [f"\t\t{_rule(r, fw.log_rate)}" for r in fw.chains["antispoof"]]
     lines.append("\t}")
     for chain in ("input", "forward"):
         lines += [
@@ -73,7 +85,7 @@ def render_model(fw: Firewall) -> str:
             f"\tchain {chain} {{",
             f"\t\ttype filter hook {chain} priority filter; policy drop;",
         ]
-        lines += [f"\t\t{_rule(r)}" for r in fw.chains[chain]]
+        lines += [f"\t\t{_rule(r, fw.log_rate)}" for r in fw.chains[chain]]
         lines.append("\t}")
     lines += [
         "",
@@ -111,7 +123,7 @@ def _ports(ports: tuple[tuple[int, int], ...]) -> str:
     return items[0] if len(items) == 1 else "{ " + ", ".join(items) + " }"
 
 
-def _rule(r: Rule) -> str:
+def _rule(r: Rule, rate: str = LOG_RATE) -> str:
     words: list[str] = []
     if r.iif is not None:
         words.append(f'iifname "{r.iif}"')
@@ -132,7 +144,7 @@ def _rule(r: Rule) -> str:
             else f"meta l4proto {r.proto.value}"
         )
     if r.log_prefix is not None:
-        words.append(f'limit rate {LOG_RATE} log prefix "{r.log_prefix}" level info')
+        words.append(f'limit rate {rate} log prefix "{r.log_prefix}" level info')
     if r.counter is not None:
         words.append(f'counter name "{r.counter}"')
     if r.verdict in ("jump", "goto"):
@@ -157,8 +169,10 @@ class NftablesRenderer:
             and device.model.lower() == "nftables"
         )
 
-    def render(self, inv: Inventory, device: Device) -> str:
-        return render_firewall(inv, device)
+    def render(
+        self, inv: Inventory, device: Device, options: Mapping[str, object] | None = None
+    ) -> str:
+        return render_firewall(inv, device, options)
 
 
 register_renderer(NftablesRenderer())

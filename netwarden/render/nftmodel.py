@@ -23,6 +23,18 @@ policy's order, so the first matching rule decides, as in the engine. Traffic
 to the firewall itself (``input``) is the management path only: the policy's
 rules whose destination is the management zone of ``S``, to the firewall's
 management address.
+
+A partner's site-to-site VPN (:mod:`netwarden.inventory.partners`) ends on the
+firewall of its site: ``input`` accepts its UDP port from the partner's public
+address on the WAN, and its tunnel interface is a second interface of the
+``partners`` zone, whose sources must be the partner's own networks
+(anti-spoofing by the ``partner_<name>`` set). The policy's rules for the
+``partners`` zone hold for the tunnel as for the zone's own subnet, so the
+partner reaches what the flow policy publishes to ``partners`` and nothing else.
+
+:class:`~netwarden.render.nftoptions.NftOptions` are the ``nftables_firewall`` role's toggles (logged drops
+and their rate, anti-spoofing, NAT, the management path, the partner tunnels);
+the defaults are what ``netwarden render`` prints.
 """
 
 from __future__ import annotations
@@ -44,6 +56,8 @@ from netwarden.inventory.models import (
     Protocol,
     Site,
 )
+from netwarden.inventory.partners import PARTNERS_ZONE, PartnerTunnel, partner_tunnels
+from netwarden.render.nftoptions import LOG_RATE, NftOptions
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +68,7 @@ LOCAL_SET = "local_nets"
 SPOOF_COUNTER = "spoofed"
 INVALID_COUNTER = "invalid"
 DROP_COUNTER = {"input": "drop_input", "forward": "drop_forward"}
-LOG_RATE = "10/second burst 20 packets"
+VPN_COUNTER = "vpn"
 _IFNAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -103,9 +117,14 @@ class Firewall:
     counters: list[str] = field(default_factory=list)
     chains: dict[str, list[Rule]] = field(default_factory=dict)
     masquerade: bool = False
+    log_rate: str = LOG_RATE
+    tunnels: list[PartnerTunnel] = field(default_factory=list)
 
     def route(self, addr: IPv4Address) -> str:
-        """The interface an address lies behind: its local zone's, else the WAN."""
+        """The interface an address lies behind: a partner's tunnel, its local zone's, else the WAN."""
+        for t in self.tunnels:
+            if any(addr in n for n in t.networks):
+                return t.interface
         for zone, iface in self.zone_ifaces.items():
             if addr in self.sets[zone_set(zone)][0]:
                 return iface
@@ -114,9 +133,23 @@ class Firewall:
     def is_local(self, addr: IPv4Address) -> bool:
         return any(addr in n for n in self.sets[LOCAL_SET])
 
+    def sides(self, zone: str) -> list[tuple[str, Addr]]:
+        """The (interface, source set) pairs of a local zone: its own, then each partner tunnel's."""
+        own = [(self.zone_ifaces[zone], Addr(self.sets[zone_set(zone)], zone_set(zone)))]
+        if zone != PARTNERS_ZONE:
+            return own
+        return own + [
+            (t.interface, Addr(self.sets[partner_set(t.name)], partner_set(t.name)))
+            for t in self.tunnels
+        ]
+
 
 def zone_set(zone: str) -> str:
     return f"zone_{zone.replace('-', '_')}"
+
+
+def partner_set(name: str) -> str:
+    return f"partner_{name.replace('-', '_')}"
 
 
 def counter_name(rule_id: str) -> str:
@@ -178,12 +211,18 @@ def _placements(
     return out
 
 
-def _nets(sites: Iterable[Site], zone: str) -> tuple[IPv4Network, ...]:
-    return tuple(sorted({s.zones[zone].subnet for s in sites}))
+def _nets(inv: Inventory, sites: Iterable[Site], zone: str) -> tuple[IPv4Network, ...]:
+    """The zone's subnets at ``sites`` (``partners``: with the networks of the partners there)."""
+    names = {s.name for s in sites}
+    nets = {inv.sites[n].zones[zone].subnet for n in names}
+    if zone == PARTNERS_ZONE:
+        nets |= {n for p in inv.partners.values() if p.site in names for n in p.networks}
+    return tuple(sorted(nets))
 
 
-def build_firewall(inv: Inventory, device: Device) -> Firewall:
+def build_firewall(inv: Inventory, device: Device, options: NftOptions | None = None) -> Firewall:
     """The ruleset of one site firewall (``platform: linux``, ``model: nftables``) as data."""
+    opts = options or NftOptions()
     site = inv.sites[device.site]
     zone_ifaces: dict[str, str] = {}
     wan: str | None = None
@@ -201,20 +240,33 @@ def build_firewall(inv: Inventory, device: Device) -> Firewall:
             f"{site.name}; a site firewall has one interface per zone of its site ({device.where('interfaces')})"
         )
     fw = Firewall(device.name, site.name, zone_ifaces, wan, device.mgmt_address)
-    fw.masquerade = site.wan.masquerade
+    fw.masquerade = site.wan.masquerade and opts.nat_enabled
+    fw.log_rate = opts.log_rate
+    if opts.partners_enabled and PARTNERS_ZONE in zone_ifaces:
+        fw.tunnels = [
+            replace(t, interface=_ifname(t.interface, device.name))
+            for t in partner_tunnels(inv, site.name)
+        ]
     for zone in zone_ifaces:
         fw.sets[zone_set(zone)] = (site.zones[zone].subnet,)
-    fw.sets[LOCAL_SET] = tuple(collapse_addresses(zs.subnet for zs in site.zones.values()))
+    for t in fw.tunnels:
+        fw.sets[partner_set(t.name)] = tuple(collapse_addresses(t.networks))
+    behind = [zs.subnet for zs in site.zones.values()] + [n for t in fw.tunnels for n in t.networks]
+    fw.sets[LOCAL_SET] = tuple(collapse_addresses(behind))
     all_nets = [zs.subnet for s in inv.sites.values() for zs in s.zones.values()]
+    all_nets += [n for p in inv.partners.values() for n in p.networks]
     fw.sets[NOT_INTERNET_SET] = tuple(collapse_addresses([*all_nets, *NOT_INTERNET]))
     forward, inp = _policy_rules(inv, fw, site)
+    if not opts.management_path_enabled:
+        inp = []  # a lock-out (commit-confirm's test): see NftOptions
+    inp = _vpn_input(fw) + inp
     fw.counters = sorted({r.counter for r in [*forward, *inp] if r.counter}) + sorted(
         {SPOOF_COUNTER, INVALID_COUNTER, *DROP_COUNTER.values()}
     )
     fw.chains = {
-        "antispoof": _antispoof(fw),
+        "antispoof": _antispoof(fw) if opts.antispoof_enabled else [],
         "input": [
-            *_head(),
+            *(_head() if opts.management_path_enabled else _head()[1:]),
             Rule(iif=None, verdict="jump", target="antispoof"),
             *inp,
             *_tail("input"),
@@ -226,6 +278,10 @@ def build_firewall(inv: Inventory, device: Device) -> Firewall:
             *_tail("forward"),
         ],
     }
+    if not opts.log_drops_enabled:
+        fw.chains = {
+            name: [r for r in rules if r.log_prefix is None] for name, rules in fw.chains.items()
+        }
     fw.chains["input"].insert(0, Rule(iif="lo", verdict="accept", comment="loopback"))
     return fw
 
@@ -244,10 +300,28 @@ def _tail(chain: str) -> list[Rule]:
     ]
 
 
+def _vpn_input(fw: Firewall) -> list[Rule]:
+    """Each partner's VPN: its UDP port from its public address on the WAN (counter ``vpn``)."""
+    return [
+        Rule(
+            iif=fw.wan,
+            saddr=Addr((IPv4Network(t.peer),)),
+            proto=Protocol.UDP,
+            ports=((t.port, t.port),),
+            counter=VPN_COUNTER,
+            verdict="accept",
+            policy_rule=f"vpn-{t.name}",
+            comment=f"vpn {t.name}: {t.peer} -> {fw.device} udp/{t.port} ({t.interface})",
+        )
+        for t in fw.tunnels
+    ]
+
+
 def _antispoof(fw: Firewall) -> list[Rule]:
     out: list[Rule] = []
-    for zone, iface in fw.zone_ifaces.items():
-        name = zone_set(zone)
+    ifaces = [(iface, zone_set(zone)) for zone, iface in fw.zone_ifaces.items()]
+    ifaces += [(t.interface, partner_set(t.name)) for t in fw.tunnels]
+    for iface, name in ifaces:
         src = Addr(fw.sets[name], name, negate=True)
         out += [
             Rule(iif=iface, saddr=src, log_prefix=f"nw-spoof {iface}: "),
@@ -262,7 +336,11 @@ def _antispoof(fw: Firewall) -> list[Rule]:
 
 
 def _policy_rules(inv: Inventory, fw: Firewall, site: Site) -> tuple[list[Rule], list[Rule]]:
-    """The forward and input rules of ``fw``, in policy order."""
+    """The forward and input rules of ``fw``, in policy order.
+
+    A local zone is matched by each of its sides (:meth:`Firewall.sides`): its
+    interface and subnet, and for ``partners`` each partner's tunnel and networks.
+    """
     internet = Addr(fw.sets[NOT_INTERNET_SET], NOT_INTERNET_SET, negate=True)
     forward: list[Rule] = []
     inp: list[Rule] = []
@@ -270,88 +348,77 @@ def _policy_rules(inv: Inventory, fw: Firewall, site: Site) -> tuple[list[Rule],
         pairs = _placements(inv, rule)
         ports = _ports(inv, rule)
         zs, zd = rule.src_.zone, rule.dst.zone
-        groups: list[tuple[str, str, str | None, Addr, str | None, Addr]] = []
+        groups: list[tuple[str, str, Addr, str, Addr]] = []
         if any(a is site and b is site for a, b in pairs):
-            groups.append(
-                (
-                    f"{site.name}/{zs} -> {site.name}/{zd}",
-                    fw.zone_ifaces[zs],
-                    None,
-                    Addr(fw.sets[zone_set(zs)], zone_set(zs)),
-                    fw.zone_ifaces[zd],
-                    Addr(fw.sets[zone_set(zd)], zone_set(zd)),
-                )
-            )
+            what = f"{site.name}/{zs} -> {site.name}/{zd}"
+            for iif, saddr in fw.sides(zs):
+                for oif, daddr in fw.sides(zd):
+                    if iif != oif:
+                        groups.append((what, iif, saddr, oif, daddr))
         outbound = [b for a, b in pairs if a is site and b is not site]
         if outbound:
             dst = (
                 internet
                 if zd == EXTERNAL_ZONE
-                else Addr(_nets([b for b in outbound if b is not None], zd))
+                else Addr(_nets(inv, [b for b in outbound if b is not None], zd))
             )
             where = "internet" if zd == EXTERNAL_ZONE else f"{rule.dst.site or 'any'}/{zd}"
-            groups.append(
-                (
-                    f"{site.name}/{zs} -> {where}",
-                    fw.zone_ifaces[zs],
-                    None,
-                    Addr(fw.sets[zone_set(zs)], zone_set(zs)),
-                    fw.wan,
-                    dst,
-                )
-            )
+            for iif, saddr in fw.sides(zs):
+                groups.append((f"{site.name}/{zs} -> {where}", iif, saddr, fw.wan, dst))
         inbound = [a for a, b in pairs if b is site and a is not site]
         if inbound:
             src = (
                 internet
                 if zs == EXTERNAL_ZONE
-                else Addr(_nets([a for a in inbound if a is not None], zs))
+                else Addr(_nets(inv, [a for a in inbound if a is not None], zs))
             )
             where = "internet" if zs == EXTERNAL_ZONE else f"{rule.src_.site or 'any'}/{zs}"
-            groups.append(
-                (
-                    f"{where} -> {site.name}/{zd}",
-                    fw.wan,
-                    None,
-                    src,
-                    fw.zone_ifaces[zd],
-                    Addr(fw.sets[zone_set(zd)], zone_set(zd)),
-                )
-            )
-        for what, iif, _, saddr, oif, daddr in groups:
+            for oif, daddr in fw.sides(zd):
+                groups.append((f"{where} -> {site.name}/{zd}", fw.wan, src, oif, daddr))
+        for what, iif, saddr, oif, daddr in groups:
             forward += _rules_for(rule, ports, what, iif=iif, oif=oif, saddr=saddr, daddr=daddr)
         if zd == MGMT_ZONE:
-            to_me = Addr((IPv4Network(fw.mgmt_address),))
-            srcs = [a for a, b in _placements(inv, rule, same_zone=True) if b is site]
-            here = [a for a in srcs if a is site]
-            there = [a for a in srcs if a is not site]
-            if here:
-                own = Addr(fw.sets[zone_set(zs)], zone_set(zs))
-                inp += _rules_for(
-                    rule,
-                    ports,
-                    f"{site.name}/{zs} -> {fw.device}",
-                    iif=fw.zone_ifaces[zs],
-                    oif=None,
-                    saddr=own,
-                    daddr=to_me,
-                )
-            if there:
-                src = (
-                    internet
-                    if zs == EXTERNAL_ZONE
-                    else Addr(_nets([a for a in there if a is not None], zs))
-                )
-                inp += _rules_for(
-                    rule,
-                    ports,
-                    f"{rule.src_.site or 'any'}/{zs} -> {fw.device}",
-                    iif=fw.wan,
-                    oif=None,
-                    saddr=src,
-                    daddr=to_me,
-                )
+            inp += _input_rules(inv, fw, site, rule)
     return _prune(forward), _prune(inp)
+
+
+def _input_rules(inv: Inventory, fw: Firewall, site: Site, rule: FlowRule) -> list[Rule]:
+    """The management path: the rule's sources allowed to the firewall's management address."""
+    out: list[Rule] = []
+    ports = _ports(inv, rule)
+    internet = Addr(fw.sets[NOT_INTERNET_SET], NOT_INTERNET_SET, negate=True)
+    zs = rule.src_.zone
+    to_me = Addr((IPv4Network(fw.mgmt_address),))
+    srcs = [a for a, b in _placements(inv, rule, same_zone=True) if b is site]
+    here = [a for a in srcs if a is site]
+    there = [a for a in srcs if a is not site]
+    if here:
+        for iif, own in fw.sides(zs):
+            out += _rules_for(
+                rule,
+                ports,
+                f"{site.name}/{zs} -> {fw.device}",
+                iif=iif,
+                oif=None,
+                saddr=own,
+                daddr=to_me,
+            )
+    if there:
+        src = (
+            internet
+            if zs == EXTERNAL_ZONE
+            else Addr(_nets(inv, [a for a in there if a is not None], zs))
+        )
+        out += _rules_for(
+            rule,
+            ports,
+            f"{rule.src_.site or 'any'}/{zs} -> {fw.device}",
+            iif=fw.wan,
+            oif=None,
+            saddr=src,
+            daddr=to_me,
+        )
+    return out
 
 
 def _rules_for(

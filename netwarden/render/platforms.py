@@ -9,6 +9,7 @@ itself. Registered: ``ios`` (the IOS templates, :mod:`netwarden.render`) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from netwarden.errors import RenderError
@@ -20,6 +21,8 @@ class Renderer(Protocol):
 
     ``name`` names the renderer in messages; ``suffix`` is the file suffix of its
     output (``.cfg``, ``.nft``); :meth:`handles` says whether a device is its.
+    ``options`` of :meth:`render` are its Ansible role's variables (``ios_baseline_*``,
+    ``nftables_firewall_*``) when the role renders; None: the role's defaults.
     """
 
     name: str
@@ -27,7 +30,9 @@ class Renderer(Protocol):
 
     def handles(self, device: Device) -> bool: ...
 
-    def render(self, inv: Inventory, device: Device) -> str: ...
+    def render(
+        self, inv: Inventory, device: Device, options: Mapping[str, object] | None = None
+    ) -> str: ...
 
 
 _RENDERERS: dict[str, Renderer] = {}
@@ -47,8 +52,10 @@ def renderer_for(device: Device) -> Renderer | None:
     return next((r for r in _RENDERERS.values() if r.handles(device)), None)
 
 
-def render_config(inv: Inventory, device: Device) -> str:
-    """The intended configuration of ``device`` by its platform's renderer.
+def render_config(
+    inv: Inventory, device: Device, options: Mapping[str, object] | None = None
+) -> str:
+    """The intended configuration of ``device`` by its platform's renderer (``options``: role variables).
 
     Raises:
         RenderError: no renderer handles the device's platform, or rendering failed.
@@ -59,4 +66,4 @@ def render_config(inv: Inventory, device: Device) -> str:
             f"{device.name}: no renderer for a {device.platform.value} {device.function.value}"
             f" (rendered: {', '.join(_RENDERERS) or 'none'})"
         )
-    return renderer.render(inv, device)
+    return renderer.render(inv, device, options)

@@ -24,6 +24,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "state": {"type": "str", "choices": ["applied", "planned"], "default": "applied"},
     "backup_repo": {"type": "path"},
     "message": {"type": "str", "default": ""},
+    "render_vars": {"type": "dict"},
 }
 
 

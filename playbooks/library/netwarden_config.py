@@ -11,10 +11,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 DOCUMENTATION = r"""
 module: netwarden_config
-short_description: Plan or apply the intended configuration of an ios device with commit-confirm
+short_description: Plan or apply the intended configuration of an ios switch or nftables firewall with commit-confirm
 description:
-  - Renders the intended configuration of one inventory host from the C(ios_baseline) templates
-    (the same output as C(netwarden render)) and compares it with the device through NAPALM.
+  - Renders the intended configuration of one inventory host with its platform's renderer (the
+    same output as C(netwarden render)) and compares it with the device through the platform's
+    registered device session - an ios switch from the C(ios_baseline) templates through NAPALM,
+    an nftables firewall's ruleset from the flow policy over SSH (C(nft -c -f) validation, atomic
+    C(nft -f) load, the revert timer armed on the firewall itself).
   - In check mode (or with O(state=planned)) it only plans - loads the intended config as a
     replace candidate, takes the device's diff and hier_config's remediation commands, and
     discards the candidate - so nothing changes on the device. C(changed) says whether applying
@@ -83,6 +86,12 @@ options:
     description: Why, recorded in the backup commit.
     type: str
     default: ""
+  render_vars:
+    description:
+      - The role's variables for the renderer (C(nftables_firewall_*) toggles of the
+        C(nftables_firewall) role; C(ios_baseline_*) for a switch); default the role defaults,
+        what C(netwarden render) prints.
+    type: dict
 notes:
   - Supports check mode (plan) and diff mode (the device's own diff, as O(state=planned) shows).
   - Canary waves and concurrency are the play's - C(serial) and C(max_fail_percentage), forks.

@@ -1,4 +1,4 @@
-"""Load the site firewalls' rendered rulesets into a running lab (until a role pushes them).
+"""Load the site firewalls' rendered rulesets into a running lab, straight (no commit-confirm).
 
 ``lab up`` gives each firewall namespace a permissive ``table inet netwarden_lab``.
 :func:`load_rendered` renders every ``nftables`` firewall of the lab's inventory with
@@ -8,7 +8,8 @@ firewall's namespace and loads it with ``nft -f``. The file starts with ``flush
 ruleset``, so it replaces the lab's table in one transaction (a file that fails to
 load leaves the previous ruleset).
 
-Not a deployment path: the ``nftables_firewall`` role (issue 15) is. No commit-confirm.
+Not a deployment path: ``playbooks/firewalls.yml`` (role ``nftables_firewall``) and
+``netwarden apply`` are (tests/lab/test_connection_matrix.py goes that way). No commit-confirm.
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ Per site ``S`` (``docs/lab.md`` has the picture):
 Per lab: ``<p>-wan`` joins the firewalls (it holds each site's ``wan.peer``, routes
 each site's zones via its firewall), ``<p>-inet`` is "the internet" (one host,
 198.51.100.10, TEST-NET-2) and ``<p>-partner-<name>`` is each partner of the
-inventory, reaching its site's firewall over the WAN for the VPN. ``<p>`` is
+inventory, reaching its site's firewall over the WAN for the VPN (the tunnel
+carries every subnet of the organisation; the firewall lets through what the
+flow policy publishes to ``partners``). ``<p>`` is
 ``nw`` and four hex digits of the lab directory's path (:func:`lab_id_for`).
 """
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 
 from netwarden.errors import LabPlanError
 from netwarden.inventory.models import (
@@ -398,6 +400,18 @@ def _plan_wan(b: _Builder, sites: list[Site]) -> None:
     )
 
 
+def _organisation(inv: Inventory) -> tuple[IPv4Network, ...]:
+    """Every zone subnet of every site, collapsed: what a partner routes into its tunnel.
+
+    The partner sends all of the organisation's addresses to the HQ firewall, which
+    lets through only what the flow policy publishes to ``partners`` (a forbidden
+    destination is refused by the firewall, not merely unrouted).
+    """
+    return tuple(
+        collapse_addresses(zs.subnet for s in inv.sites.values() for zs in s.zones.values())
+    )
+
+
 def _plan_partners(b: _Builder) -> None:
     inv = b.inv
     wan_ns = b.ns("wan")
@@ -450,7 +464,7 @@ def _plan_partners(b: _Builder) -> None:
                 client_addr=partner.public_address.ip,
                 tunnel=partner.tunnel,
                 server_routes=partner.networks,
-                client_routes=(zone.subnet,),
+                client_routes=_organisation(inv),
                 lan_addresses=lan,
             )
         )

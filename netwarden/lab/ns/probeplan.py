@@ -39,6 +39,7 @@ FORBIDDEN_PORTS: tuple[tuple[Protocol, int | None], ...] = (
 DEFAULT_SAMPLE = 40
 PARTNERS_ZONE = "partners"
 _DEST_KINDS = ("server", "sensor", "client")
+_PARTNER_KIND = "partner"
 
 
 @dataclass(frozen=True)
@@ -146,14 +147,23 @@ def _holders(nodes: dict[str, NodeEntry]) -> list[_Holder]:
 
 def _in_zone(inv: Inventory, holders: list[_Holder], site: str, zone: str) -> list[_Holder]:
     """Lab nodes (servers, sensors, clients; never the firewall) holding an address of the zone,
-    the matrix's representative address first, then by kind and name."""
+    the matrix's representative address first, then by kind and name.
+
+    The ``partners`` zone is also each partner of the site, by its LAN address: the
+    partner reaches the zone over its VPN tunnel (the policy engine places its networks
+    there)."""
     subnet = inv.sites[site].zones[zone].subnet
     found = [h for h in holders if h.kind in _DEST_KINDS and h.address.ip in subnet]
+    if zone == PARTNERS_ZONE:
+        nets = [n for p in inv.partners.values() if p.site == site for n in p.networks]
+        found += [
+            h for h in holders if h.kind == _PARTNER_KIND and any(h.address.ip in n for n in nets)
+        ]
     return sorted(
         found,
         key=lambda h: (
             h.address.ip != subnet.network_address + 10,
-            _DEST_KINDS.index(h.kind),
+            _DEST_KINDS.index(h.kind) if h.kind in _DEST_KINDS else len(_DEST_KINDS),
             h.node,
         ),
     )
@@ -166,11 +176,11 @@ def place_probes(inv: Inventory, chosen: list[Chosen], nodes: dict[str, NodeEntr
     out: list[Probe] = []
     for ch in chosen:
         c = ch.cell
+        if c.src.zone == PARTNERS_ZONE and c.dst.zone == EXTERNAL_ZONE:
+            out.append(Probe(ch, skip=_PARTNER_INTERNET))
+            continue
         if c.src.zone == EXTERNAL_ZONE:
             srcs = internet
-        elif c.src.zone == PARTNERS_ZONE:
-            out.append(Probe(ch, skip=_PARTNER_PATH))
-            continue
         else:
             srcs = _in_zone(inv, holders, c.src.site or "", c.src.zone)
         if c.dst.zone == EXTERNAL_ZONE:
@@ -195,10 +205,9 @@ def place_probes(inv: Inventory, chosen: list[Chosen], nodes: dict[str, NodeEntr
     return out
 
 
-_PARTNER_PATH = (
-    "partner path: no lab host holds a partners-zone address; the partner's LAN is routed "
-    "only to the partners zone over the OpenVPN TUN, which the flow policy and the rendered "
-    "ruleset do not know yet (issue 15, member-state linkage)"
+_PARTNER_INTERNET = (
+    "the partner reaches the internet over its own link, not through HQ's firewall: "
+    "the partners zone is HQ's only over the tunnel"
 )
 
 
@@ -208,6 +217,6 @@ def testable_pairs(inv: Inventory, nodes: dict[str, NodeEntry]) -> set[tuple[str
     labels: set[str] = {EXTERNAL_ZONE}
     for name, site in inv.sites.items():
         for zone in site.zones:
-            if zone != PARTNERS_ZONE and _in_zone(inv, holders, name, zone):
+            if _in_zone(inv, holders, name, zone):
                 labels.add(f"{name}/{zone}")
     return {(a, b) for a in labels for b in labels if a != b}

@@ -36,12 +36,27 @@ def test_options_win_over_the_play(example_inventory: Path, tmp_path: Path) -> N
     assert host.options.trust_on_first_use
 
 
+def test_a_firewall_takes_its_ruleset_and_the_roles_toggles(example_inventory: Path) -> None:
+    host = host_from_params({}, play_vars(example_inventory, "bru-fw1"))
+    assert host.intended.startswith("#!/usr/sbin/nft -f\n")
+    assert "table inet netwarden {" in host.intended
+    assert "log prefix" in host.intended
+    quiet = host_from_params(
+        {"render_vars": {"nftables_firewall_log_drops_enabled": False}},
+        play_vars(example_inventory, "bru-fw1"),
+    )
+    assert "log prefix" not in quiet.intended
+
+
 @pytest.mark.parametrize(
     ("host", "message"),
-    [("bru-fw1", "'linux' device"), ("no-such-sw9", "not a device of the inventory")],
-    ids=["not-ios", "unknown"],
+    [
+        ("bru-srv1", "linux server .*manages ios devices and nftables firewalls"),
+        ("no-such-sw9", "not a device of the inventory"),
+    ],
+    ids=["server", "unknown"],
 )
-def test_a_host_that_is_not_an_ios_device_is_refused(
+def test_a_host_netwarden_does_not_render_and_apply_is_refused(
     example_inventory: Path, host: str, message: str
 ) -> None:
     with pytest.raises(NetwardenError, match=message):

@@ -1,0 +1,1 @@
+../../../playbooks/action_plugins/netwarden_config.py

@@ -1,0 +1,1 @@
+../../../playbooks/library/netwarden_config.py
