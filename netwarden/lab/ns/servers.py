@@ -47,6 +47,7 @@ from netwarden.lab.ns.server_init import LOG_DIR, STATUS_FILE, HolderConfig
 from netwarden.lab.ns.services import ServiceContext
 from netwarden.lab.ns.services.labtls import (
     ensure_service_certificate,
+    install_lab_ca,
     lab_ca_files,
     needs_certificate,
 )
@@ -167,6 +168,10 @@ def start_server(
                            root=node / "upper"),
             lab_dir,
         )  # fmt: skip
+    elif spec.log_host is not None:  # a syslog-over-TLS client of the log host checks it
+        record("dir", str(lab_ca_files(lab_dir)[0].parent), role="pki")
+        install_lab_ca(ServiceContext(spec.name, spec.addresses, spec.services,
+                                      root=node / "upper"), lab_dir)  # fmt: skip
     config = HolderConfig(
         name=spec.name,
         node_dir=str(node),
