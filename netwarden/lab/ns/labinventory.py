@@ -93,11 +93,21 @@ def write_lab_vars(out: Path, key: Path) -> None:
         out / LAB_VARS_FILE,
         {
             "netwarden_lab": True,
+            # the address Ansible's ssh connects to (netwarden's own sessions default to it)
+            "ansible_host": "{{ mgmt_address }}",
             "ansible_user": AUTOMATION_USER,
             "ansible_ssh_private_key_file": str(key.resolve()),
             "ansible_ssh_common_args": (
                 f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
             ),
+            # roles/linux_server: the lab has no time source but its NTP servers' own
+            # clocks, so they answer as orphans (stratum 8), as the lab's chrony does
+            "linux_server_chrony_orphan_stratum": 8,
+            # and forwards its logs over TLS (tcp/6514), checking the log server's
+            # certificate with the lab CA every server has (services/labtls.py)
+            "linux_server_rsyslog_protocol": "tcp",
+            "linux_server_rsyslog_port": 6514,
+            "linux_server_rsyslog_tls_ca_file": "/etc/netwarden-lab/tls/ca.crt",
         },
         "written by netwarden lab up: the lab's automation user (key generated at up)",
     )

@@ -13,7 +13,10 @@ and pivots into it, writes the server's identity and automation user
 :mod:`~netwarden.lab.ns.services` writers), checks the configs, and starts the
 daemons in the foreground as its children. Then it reaps (its daemons and any
 orphan of the namespace) until SIGTERM, SIGINT or SIGHUP, stops the daemons
-(SIGTERM, then SIGKILL to everything left in the namespace) and exits.
+(SIGTERM, then SIGKILL to everything left in the namespace) and exits. SIGUSR1
+asks it to answer the unit restart requests waiting in ``/run/netwarden-lab/units``
+(:mod:`~netwarden.lab.ns.units`: how configuration management restarts a daemon
+on a server without systemd).
 
 Killing the holder with SIGKILL ends every process of its pid namespace (the kernel
 does it for pid 1), and with the last process its mount namespace and every mount
@@ -43,13 +46,23 @@ from netwarden.lab.ns.rootfs import build_root, pivot_root
 from netwarden.lab.ns.services import Daemon, ServiceContext, plan_services
 from netwarden.lab.ns.services.base import AUTOMATION_USER, Registration
 from netwarden.lab.ns.sysprep import add_automation_user, write_identity
+from netwarden.lab.ns.units import (
+    CONTROL_DIR,
+    SCRIPT,
+    UNIT_SCRIPT,
+    UNITS,
+    daemon_name,
+    unit_daemon,
+)
 
 logger = logging.getLogger("netwarden.lab.ns.server_init")  # also when run as __main__
 
 STATUS_FILE = "status.json"
 LOG_DIR = "logs"
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-WATCHED = {*STOP_SIGNALS, signal.SIGCHLD}
+CONTROL_SIGNAL = signal.SIGUSR1  # a unit restart request waits in CONTROL_DIR (units.py)
+WATCHED = {*STOP_SIGNALS, signal.SIGCHLD, CONTROL_SIGNAL}
+UNIT_STOP_SECONDS = 10.0
 STOP_GRACE_SECONDS = 10.0
 CHECK_TIMEOUT_SECONDS = 60.0
 DAEMON_ENV = {
@@ -103,7 +116,7 @@ class HolderConfig:
 
 @dataclass
 class _Running:
-    registration: Registration
+    registration: Registration | None  # None: started by a unit restart (units.py)
     daemon: Daemon
     process: subprocess.Popen[bytes]
     exit_status: int | None = None
@@ -126,6 +139,7 @@ class Holder:
         self.node_fd = -1
         self.running: dict[int, _Running] = {}
         self.notes: dict[str, list[str]] = {"not_provided": [], "not_installed": []}
+        self.ctx = config.context(local_syslog=False)
 
     # ------------------------------------------------------------------ run
     def run(self) -> int:
@@ -169,6 +183,11 @@ class Holder:
             tuple(IPv4Address(a) for a in config.dns_servers),
         )
         add_automation_user(Path("/"), AUTOMATION_USER, config.automation_pubkey)
+        Path(CONTROL_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
+        script = Path(UNIT_SCRIPT)
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(SCRIPT, encoding="utf-8")
+        script.chmod(0o755)
 
     def _start_daemons(self) -> None:
         config = self.config
@@ -184,6 +203,7 @@ class Holder:
                            registration.package)  # fmt: skip
             self.notes["not_installed"].append(service)
         ctx = config.context(local_syslog=any(r.daemon == "rsyslogd" for r in plan.daemons))
+        self.ctx = ctx
         for registration in plan.daemons:
             daemon = registration.writer(ctx)
             for command in daemon.prepare:  # shown by program only: it may carry a lab secret
@@ -209,7 +229,7 @@ class Holder:
                 f"(exit {result.returncode}): " + " | ".join(output)
             )
 
-    def _spawn(self, registration: Registration, daemon: Daemon) -> None:
+    def _spawn(self, registration: Registration | None, daemon: Daemon) -> int:
         fd = self._log_fd(daemon.name)
         try:
             process = subprocess.Popen(
@@ -229,12 +249,16 @@ class Holder:
         self.running[process.pid] = _Running(registration, daemon, process)
         logger.info("%s: %s started (pid %d in the server): %s", self.config.name, daemon.name,
                     process.pid, " ".join(daemon.argv))  # fmt: skip
+        return process.pid
 
     # ------------------------------------------------------------ supervise
     def _supervise(self) -> None:
         while True:
             info = signal.sigtimedwait(WATCHED, 5.0)
             if self._reap():
+                self._status("running")
+            if info is not None and info.si_signo == CONTROL_SIGNAL:
+                self._control()
                 self._status("running")
             if info is not None and info.si_signo in STOP_SIGNALS:
                 logger.info("%s: %s received, stopping", self.config.name,
@@ -258,6 +282,55 @@ class Holder:
                 logger.warning("%s: %s (pid %d) exited with status %d", self.config.name,
                                entry.daemon.name, pid, entry.exit_status)  # fmt: skip
                 changed = True
+
+    # -------------------------------------------------------------- control
+    def _control(self) -> None:
+        """Answer every unit restart request in CONTROL_DIR (units.py); never raises."""
+        try:
+            requests = sorted(p for p in Path(CONTROL_DIR).glob("*.restart") if p.is_file())
+        except OSError as exc:
+            logger.warning("%s: cannot read %s: %s", self.config.name, CONTROL_DIR, exc)
+            return
+        for request in requests:
+            unit = request.name.removesuffix(".restart")
+            request.unlink(missing_ok=True)
+            if unit not in UNITS:
+                logger.warning("%s: ignored restart request for %r", self.config.name, unit)
+                continue
+            try:
+                answer = f"ok {self._restart_unit(unit)}"
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                answer = f"failed: {exc}"
+            logger.info("%s: unit %s restart: %s", self.config.name, unit, answer)
+            result = Path(CONTROL_DIR) / f"{unit}.result"
+            tmp = result.with_suffix(".tmp")
+            tmp.write_text(answer + "\n", encoding="utf-8")
+            tmp.replace(result)
+
+    def _restart_unit(self, unit: str) -> int:
+        """Stop the unit's daemon, check the new configuration, start it; return its pid."""
+        running = [r for r in self._alive() if r.daemon.name == daemon_name(unit)]
+        spec = unit_daemon(unit, self.ctx, running[0].daemon if running else None)
+        for path, mode, owner in spec.directories:
+            self.ctx.directory(path, mode, owner=owner)
+        if spec.daemon.check is not None:  # before the stop: a bad config keeps the old daemon
+            self._check(spec.daemon, spec.daemon.check)
+        for entry in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(entry.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + UNIT_STOP_SECONDS
+        while any(e.exit_status is None for e in running) and time.monotonic() < deadline:
+            signal.sigtimedwait({signal.SIGCHLD}, 0.2)
+            self._reap()
+        for entry in running:
+            if entry.exit_status is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(entry.process.pid, signal.SIGKILL)
+                entry.process.wait(UNIT_STOP_SECONDS)
+                entry.exit_status = entry.process.returncode
+        for pid in [p for p, r in self.running.items() if r in running]:
+            del self.running[pid]  # stopped on purpose: not a daemon that died
+        return self._spawn(None, spec.daemon)
 
     def _alive(self) -> list[_Running]:
         return [r for r in self.running.values() if r.exit_status is None]

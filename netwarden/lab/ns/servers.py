@@ -48,6 +48,7 @@ from netwarden.lab.ns.server_init import LOG_DIR, STATUS_FILE, HolderConfig
 from netwarden.lab.ns.services import ServiceContext
 from netwarden.lab.ns.services.labtls import (
     ensure_service_certificate,
+    install_lab_ca,
     lab_ca_files,
     needs_certificate,
 )
@@ -167,6 +168,10 @@ def start_server(
                            root=node / "upper"),
             lab_dir,
         )  # fmt: skip
+    elif spec.log_host is not None:  # a syslog-over-TLS client of the log host checks it
+        record("dir", str(lab_ca_files(lab_dir)[0].parent), role="pki")
+        install_lab_ca(ServiceContext(spec.name, spec.addresses, spec.services,
+                                      root=node / "upper"), lab_dir)  # fmt: skip
     if "tacacs" in spec.services and spec.tacacs is not None:  # the key and users, 0600
         write_users(ServiceContext(spec.name, spec.addresses, spec.services, root=node / "upper"),
                     spec.tacacs)  # fmt: skip

@@ -53,6 +53,13 @@ def needs_certificate(provides: tuple[str, ...]) -> bool:
     return any(service in TLS_SERVICES for service in provides)
 
 
+def install_lab_ca(ctx: ServiceContext, lab_dir: Path) -> None:
+    """Only the lab CA's certificate (public) at ``ca.crt``: a syslog-over-TLS client checks
+    its log server with it (the ``linux_server`` role's forwarding in the lab)."""
+    cert = ensure_lab_ca(lab_dir)
+    ctx.write(CA_CERT, cert.read_text(encoding="ascii"), 0o644)
+
+
 def ensure_service_certificate(ctx: ServiceContext, lab_dir: Path) -> None:
     """The server's certificate from the lab CA (for its names and addresses), unless it has one.
 

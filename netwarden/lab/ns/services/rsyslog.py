@@ -66,6 +66,9 @@ def rsyslog(ctx: ServiceContext) -> Daemon:
                 )
                 listens.append(Listen("tcp", SYSLOG_TLS_PORT, address))
         ctx.directory(REMOTE_DIR, 0o750)
+    # drop-ins, as Debian's rsyslog.conf has them: configuration management puts the
+    # server's own forwarding there (the linux_server role; units.py restarts rsyslogd)
+    lines.append('include(file="/etc/rsyslog.d/*.conf" mode="optional")')
     ctx.write(config, "\n".join(lines) + "\n")
     ctx.directory("/var/spool/rsyslog", 0o700)
     return Daemon(
