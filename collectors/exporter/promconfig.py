@@ -52,6 +52,8 @@ class MonitoringSettings:
         auditor_port: the traffic auditor's metrics port on sensors.
         scheme: ``http`` or ``https`` for the exporter.
         ca_file / basic_auth_user / password_file: the exporter's TLS CA and basic auth.
+        access_exporter: the access exporter's HOST:PORT (``netwarden exporter access``;
+            same scheme and auth as the device exporter), None for no such job.
     """
 
     exporter: str = "127.0.0.1:9430"
@@ -64,6 +66,7 @@ class MonitoringSettings:
     ca_file: str | None = None
     basic_auth_user: str | None = None
     password_file: str | None = None
+    access_exporter: str | None = None
 
 
 def zone_of(device: Device) -> str:
@@ -150,6 +153,15 @@ def prometheus_config(
     }
     if external_labels:
         glob["external_labels"] = dict(external_labels)
+    access: list[dict[str, Any]] = []
+    if settings.access_exporter:
+        access.append(
+            {
+                "job_name": "netwarden_access",
+                **_exporter_client(settings),
+                "static_configs": [{"targets": [settings.access_exporter]}],
+            }
+        )
     return {
         "global": glob,
         "scrape_configs": [
@@ -176,6 +188,7 @@ def prometheus_config(
                 "file_sd_configs": _file_sd("sensors"),
                 "relabel_configs": _meta_relabel(),
             },
+            *access,
         ],
     }
 

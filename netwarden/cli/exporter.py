@@ -1,4 +1,4 @@
-"""``netwarden exporter serve`` (the device exporter) and ``netwarden monitoring config``.
+"""``netwarden exporter serve|access`` (the device and access exporters), ``monitoring config``.
 
 The exporter answers ``/probe?target=<device>&module=<health|config|compliance>`` for
 the devices of the inventory, logging in with the inventory's credentials (vault
@@ -31,7 +31,9 @@ from netwarden.signals import GracefulStop
 
 logger = logging.getLogger(__name__)
 
-exporter_app = typer.Typer(help="The device exporter for Prometheus (multi-target /probe).")
+exporter_app = typer.Typer(
+    help="Exporters for Prometheus: devices (multi-target /probe) and access (syslog)."
+)
 monitoring_app = typer.Typer(help="Prometheus configuration from the inventory.")
 
 
@@ -123,6 +125,92 @@ def serve(  # noqa: PLR0917  (one typer command: its options)
         prober.close()
 
 
+@exporter_app.command("access")
+def access(  # noqa: PLR0917  (one typer command: its options)
+    inventory: InventoryOpt,
+    vault_password_file: VaultOpt = None,
+    listen_syslog: Annotated[
+        str,
+        typer.Option(
+            "--listen-syslog", help="HOST:PORT to receive syslog on (UDP and TCP, same port)."
+        ),
+    ] = "127.0.0.1:5514",
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT to serve /metrics and /events on.")
+    ] = "127.0.0.1:9432",
+    web_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--web-config",
+            help="TLS and basic auth (Prometheus exporter-toolkit web configuration file).",
+        ),
+    ] = None,
+    events_log: Annotated[
+        Path | None,
+        typer.Option("--events-log", help="Append each access event to this JSON-lines file."),
+    ] = None,
+    automation_user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--automation-user",
+            help="A user counted as automation (besides the inventory's connection users).",
+        ),
+    ] = None,
+    max_message: Annotated[
+        int, typer.Option("--max-message", min=480, max=65000, help="Bytes a message may have.")
+    ] = 8192,
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", min=1, max=4096, help="TCP syslog connections.")
+    ] = 64,
+) -> None:
+    """Serve the access exporter (syslog in, access counters out) until SIGINT/SIGTERM."""
+    from collectors.access.ledger import AccessLedger, LedgerSettings  # noqa: PLC0415
+    from collectors.access.receiver import ReceiverLimits, SyslogReceiver  # noqa: PLC0415
+    from collectors.access.serve import build_server as build_access  # noqa: PLC0415
+    from collectors.webconfig import WebConfig, load_web_config  # noqa: PLC0415
+
+    try:
+        host, port = parse_hostport(listen)
+        syslog_host, syslog_port = parse_hostport(listen_syslog)
+        web = load_web_config(web_config) if web_config is not None else WebConfig()
+    except (ValueError, NetwardenError) as exc:
+        raise _fail(str(exc)) from exc
+    inv = _load(inventory, vault_password_file)
+    settings = LedgerSettings(
+        events_log=events_log, automation_users=frozenset(automation_user or ())
+    )
+    ledger = AccessLedger(inv, settings)
+    limits = ReceiverLimits(max_message=max_message, max_connections=max_connections)
+    try:
+        receiver = SyslogReceiver(ledger, syslog_host, syslog_port, limits)
+    except OSError as exc:
+        raise _fail(f"--listen-syslog {listen_syslog}: {exc.strerror or exc}") from exc
+    try:
+        server = build_access(
+            ledger, host, port, syslog=f"{receiver.host}:{receiver.port}", web_config=web
+        )
+    except OSError as exc:
+        receiver.close()
+        raise _fail(f"--listen {listen}: {exc.strerror or exc}") from exc
+    stop = threading.Event()
+    receiver.start()
+    server.start()
+    # The lines scripts (and the tests) wait for: where it listens.
+    err_console.print(f"syslog receiver on {receiver.host}:{receiver.port}", highlight=False)
+    err_console.print(
+        f"access exporter listening on {server.url.removesuffix(server.path)}", highlight=False
+    )
+    try:
+        with GracefulStop(stop.set):
+            while not stop.wait(1.0):
+                pass
+    except KeyboardInterrupt:
+        logger.info("interrupted again: stopping now")
+    finally:
+        server.close()
+        receiver.close()
+
+
 @monitoring_app.command("config")
 def monitoring_config(  # noqa: PLR0917  (one typer command: its options)
     inventory: InventoryOpt,
@@ -158,6 +246,12 @@ def monitoring_config(  # noqa: PLR0917  (one typer command: its options)
         typer.Option(
             "--exporter-password-file",
             help="File with that user's password, as Prometheus reads it (never inlined).",
+        ),
+    ] = None,
+    access_exporter: Annotated[
+        str | None,
+        typer.Option(
+            "--access-exporter", help="The access exporter's HOST:PORT (a netwarden_access job)."
         ),
     ] = None,
     layout: Annotated[
@@ -200,6 +294,8 @@ def monitoring_config(  # noqa: PLR0917  (one typer command: its options)
     try:
         check_limit(limit, inv)
         parse_hostport(exporter)
+        if access_exporter is not None:
+            parse_hostport(access_exporter)
         overrides = _site_overrides(site_prometheus or [], sorted(inv.sites))
     except (ValueError, NetwardenError) as exc:
         raise _fail(str(exc)) from exc
@@ -213,6 +309,7 @@ def monitoring_config(  # noqa: PLR0917  (one typer command: its options)
         ca_file=exporter_ca_file,
         basic_auth_user=exporter_user,
         password_file=exporter_password_file,
+        access_exporter=access_exporter,
     )
     try:
         if layout == "federated":

@@ -112,7 +112,8 @@ _IP_TREE: _Tree = {
     "domain-lookup": None, "default-gateway": None, "helper-address": None,
     "http": {"server": None, "secure-server": None}, "name-server": None, "route": None,
     "routing": None, "scp": {"server": {"enable": None}}, "ssh": {"version": None,
-    "time-out": None, "authentication-retries": None, "source-interface": None},
+    "time-out": None, "authentication-retries": None, "source-interface": None,
+    "logging": {"events": None}},
     "dhcp": {"snooping": None, "pool": None}, "host": None, "vrf": None, "sla": None,
     "ospf": None, "proxy-arp": None, "redirects": None, "unreachables": None,
 }  # fmt: skip
@@ -126,7 +127,7 @@ _GLOBAL_TREE: _Tree = dict.fromkeys(GLOBAL_WORDS) | {
     "ip": _IP_TREE,
     "file": {"prompt": {"quiet": None, "alert": None, "noisy": None}, "verify": None},
     "logging": {"buffered": None, "host": None, "trap": None, "console": None,
-                "source-interface": None, "monitor": None},
+                "source-interface": None, "monitor": None, "origin-id": None},
     "ntp": {"server": None, "source": None, "authenticate": None, "peer": None},
     "snmp-server": {"community": None, "location": None, "contact": None, "host": None,
                     "user": None, "group": None, "view": None, "enable": None,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from netwarden.lab.sim import passwords, tacacsauth
+from netwarden.lab.sim import passwords, syslogsend, tacacsauth
 from netwarden.lab.sim.config import ConfigNode, ConfigTree
 from netwarden.lab.sim.configdiff import incremental_diff
 from netwarden.lab.sim.flash import Flash, split_path
@@ -92,7 +92,9 @@ class SimDevice:
         self.faults = Faults()
         self.host_key = host_key
         self.bound_port = spec.port
-        self.aaa_network = False  # ask the config's TACACS+ servers (own-address fleets only)
+        # own-address fleets only: ask the config's TACACS+ servers, send syslog to any host
+        self.aaa_network = False
+        self.log_sequence = 0
         self.stp_source: SpanningTreeSource | None = None  # the fleet's spanning tree (stpdomain)
         self.physical = frozenset(i.name for i in spec.interfaces if _is_physical(i.name))
         user_hash = passwords.type9(spec.password) if spec.password else "0 "
@@ -138,8 +140,16 @@ class SimDevice:
 
     # ------------------------------------------------------------------ log
     def add_log(self, mnemonic: str, message: str) -> None:
+        """Buffer a log line and send it to the config's ``logging host`` s (:mod:`syslogsend`)."""
         with self.lock:
-            self.log.append(LogEntry(self.clock.now(), mnemonic, message))
+            entry = LogEntry(self.clock.now(), mnemonic, message)
+            self.log.append(entry)
+            self.log_sequence += 1
+            settings = syslogsend.settings_of(self.running)
+            if settings.hosts:
+                payload = syslogsend.line(settings, self.hostname, self.log_sequence, entry)
+                source = self.spec.address if self.aaa_network else None
+                syslogsend.send(settings, payload, syslogsend.severity_of(mnemonic), source)
 
     def timezone_name(self) -> str:
         """The zone name of ``clock timezone`` in the running config (``UTC`` without one)."""
@@ -206,6 +216,13 @@ class SimDevice:
     def _log_login(self, username: str, source: str, port: int, ok: bool) -> None:
         where = f"[user: {username}] [Source: {source}] [localport: {port}]"
         at = self._fmt(self.clock.now())
+        if any(n.text == "ip ssh logging events" for n in self.running.root):
+            self.add_log(
+                "SSH-5-SSH2_USERAUTH",
+                f"User '{username}' authentication for SSH2 Session from {source} (tty = 0) "
+                "using crypto cipher 'aes256-ctr', hmac 'hmac-sha2-256' "
+                + ("Succeeded" if ok else "Failed"),
+            )
         if ok:
             self.add_log("SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success {where} at {at}")
         else:
