@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -39,29 +39,56 @@ from netwarden.cli.common import (
 )
 from netwarden.cli.output import print_apply, print_backup, print_drift, print_plan
 from netwarden.cli.session import progress, session_options
-from netwarden.config.waves import rollout_order
+from netwarden.config.waves import alone_last_names, rollout_order
 from netwarden.errors import NetwardenError
 from netwarden.identity import current_user
 from netwarden.inventory.models import Device, Inventory
 from netwarden.privatefile import write_private
+
+if TYPE_CHECKING:
+    from netwarden.config.playbook_route import PlaybookOptions
 
 ConcurrencyOpt = Annotated[int, concurrency_option("Devices worked on at once.")]
 RepoOpt = Annotated[Path, typer.Option("--repo", help="Backup git repository (created if absent).")]
 DEFAULT_REPO = Path("var/backups")
 
 
-SESSION_KINDS = "ios and nftables firewall"
-"""What plan and apply handle (a session class and a renderer: the intended config)."""
+SESSION_KINDS = "ios, nftables firewall and linux server"
+"""What plan and apply handle: a session class and a renderer (the intended config), or a
+playbook that converges the device (linux servers: playbooks/servers.yml)."""
 READ_KINDS = "ios, nftables firewall and linux server"
 """What backup and drift handle (a session class: linux servers are read, never changed)."""
 
 
 def _with_session() -> tuple[Callable[[Device], bool], str]:
-    """``select_for``'s ``handles`` for plan and apply: a session class and a renderer."""
+    """``select_for``'s ``handles`` for plan and apply: a session class and a renderer or a playbook."""
+    from netwarden.config.playbook_route import playbook_for  # noqa: PLC0415
     from netwarden.devices import has_session  # noqa: PLC0415  (NAPALM, paramiko)
     from netwarden.render.platforms import renderer_for  # noqa: PLC0415
 
-    return lambda d: has_session(d) and renderer_for(d) is not None, SESSION_KINDS
+    def handles(device: Device) -> bool:
+        converged = renderer_for(device) is not None or playbook_for(device) is not None
+        return has_session(device) and converged
+
+    return handles, SESSION_KINDS
+
+
+def _playbook_options(
+    inventory: Path,
+    vault_password_file: Path | None,
+    known_hosts: Path | None,
+    trust_on_first_use: bool,
+) -> PlaybookOptions:
+    """How plan and apply run a server's playbook: the same inventory, vault and known_hosts."""
+    from netwarden.config.playbook_route import PlaybookOptions  # noqa: PLC0415
+
+    options = session_options(inventory, known_hosts, trust_on_first_use, 30.0)
+    return PlaybookOptions(
+        inventory=inventory,
+        known_hosts=options.known_hosts,
+        trust_on_first_use=trust_on_first_use,
+        vault_password_file=vault_password_file,
+    )
 
 
 def _readable() -> tuple[Callable[[Device], bool], str]:
@@ -79,11 +106,11 @@ def _selected_configs(
     Selection errors (a term that matches nothing, only devices of another platform)
     are usage errors naming ``command`` (:func:`~netwarden.cli.common.select_for`).
     """
-    from netwarden.render.platforms import render_config  # noqa: PLC0415  (Jinja)
+    from netwarden.render.platforms import render_config, renderer_for  # noqa: PLC0415  (Jinja)
 
     devices = select_for(command, inv, limit, handles=_with_session())
-    try:
-        configs = {d.name: render_config(inv, d) for d in devices}
+    try:  # a device without a renderer is converged by its playbook (servers)
+        configs = {d.name: render_config(inv, d) for d in devices if renderer_for(d) is not None}
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
     return devices, configs
@@ -103,7 +130,11 @@ def plan(
         bool, typer.Option("--summary", help="A table of counts instead of the diffs.")
     ] = False,
 ) -> None:
-    """Show what apply would change on each device (device diff + exact commands); change nothing."""
+    """Show what apply would change on each device (device diff + exact commands); change nothing.
+
+    Linux servers are planned by their playbook (playbooks/servers.yml --check --diff):
+    the files' diffs and the tasks that would change.
+    """
     _plan(
         "plan",
         inventory,
@@ -139,7 +170,15 @@ def _plan(
     options = session_options(inventory, known_hosts, trust_on_first_use, timeout)
     with progress(err_console, "plan", len(devices)) as advance:
         report = plan_fleet(
-            inv.path, devices, configs, options, concurrency=concurrency, on_done=advance
+            inv.path,
+            devices,
+            configs,
+            options,
+            concurrency=concurrency,
+            on_done=advance,
+            playbooks=_playbook_options(
+                inventory, vault_password_file, known_hosts, trust_on_first_use
+            ),
         )
     emit(report, as_json, partial(print_plan, summary=summary))
     raise exit_for(report.failed)
@@ -188,6 +227,9 @@ def apply(
 
     One apply per inventory at a time: a second one is refused (exit 2) naming the
     run that holds the lock (NETWARDEN_LOCK_DIR, default <inventory>/.netwarden-locks).
+
+    Linux servers are converged by playbooks/servers.yml (no revert timer) in
+    their place in the rollout order; HQ's firewalls go last, one wave each.
     """
     from netwarden.config.apply import ApplyOptions, apply_fleet  # noqa: PLC0415  (NAPALM)
 
@@ -216,6 +258,7 @@ def apply(
             confirm_timeout_minutes=confirm_timeout,
             canary=canary,
             canary_site=canary_site,
+            alone_last=alone_last_names(inv, devices),  # HQ's firewalls: last, one at a time
             concurrency=concurrency,
             notify=_notify,  # progress while a device is waited for (revert timer)
         )
@@ -233,6 +276,9 @@ def apply(
                 message=message,
                 backup_repo=repo,
                 on_done=advance,
+                playbooks=_playbook_options(
+                    inventory, vault_password_file, known_hosts, trust_on_first_use
+                ),
             )
     except (NetwardenError, ValueError) as exc:
         raise _fail(str(exc)) from exc

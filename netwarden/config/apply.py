@@ -31,8 +31,10 @@ the same checks (step 2 re-reads the running config).
 
 The fleet (:func:`apply_fleet`) takes the inventory's apply lock (a second apply
 of the same inventory is refused naming the holder), is backed up, then applied
-in waves: the canary wave (the first N devices, or one site), then the rest; if
-any canary ends other than changed/unchanged, the rest are ``skipped``. Waves keep
+in waves (:func:`rollout_waves`): the canary wave (the first N devices, or one
+site), then the rest, then each HQ firewall alone (``ApplyOptions.alone_last``); if
+any device of a wave ends other than changed/unchanged, the later waves are
+``skipped``. Waves keep
 the order they are given: ``netwarden apply`` gives rollout order
 (:func:`netwarden.config.waves.rollout_order`, the rule ``playbooks/network.yml``
 uses too), so its canary is a field office's access switch, never HQ's core. With a
@@ -63,6 +65,7 @@ from netwarden.config.locks import (
 from netwarden.config.models import ApplyReport, ApplyStatus, DeviceApplyResult, DevicePlan
 from netwarden.config.options import ApplyOptions
 from netwarden.config.plan import plan_session
+from netwarden.config.playbook_route import PlaybookOptions, apply_by_playbook, playbook_for
 from netwarden.config.settle import DeviceState, await_settled, classify
 from netwarden.devices import (
     DeviceSession,
@@ -92,6 +95,7 @@ __all__ = [
     "classify",
     "device_locked",
     "plan_for_apply",
+    "rollout_waves",
     "running_left",
     "split_waves",
 ]
@@ -321,13 +325,32 @@ def split_waves(
 
     The canary wave is the first ``canary`` devices in the order given: pass them in
     :func:`netwarden.config.waves.rollout_order` to get the rule the CLI and the
-    playbook share.
+    playbook share. Devices in ``options.alone_last`` are in neither (see
+    :func:`rollout_waves`).
     """
+    among = [d for d in devices if d.name not in options.alone_last]
     if options.canary_site:
-        canary = [d for d in devices if d.site == options.canary_site]
+        canary = [d for d in among if d.site == options.canary_site]
     else:
-        canary = list(devices[: options.canary])
-    return canary, [d for d in devices if d not in canary]
+        canary = among[: options.canary]
+    return canary, [d for d in among if d not in canary]
+
+
+def rollout_waves(devices: Sequence[Device], options: ApplyOptions) -> list[list[Device]]:
+    """The waves in order: the canary wave, the rest, then each ``alone_last`` device alone.
+
+    Empty waves are left out; the ``alone_last`` devices keep the order given.
+
+    Examples:
+        >>> from types import SimpleNamespace as D
+        >>> devices = [D(name=n, site="s") for n in ("a", "b", "c", "fw1", "fw2")]
+        >>> opts = ApplyOptions(canary=1, alone_last=frozenset({"fw1", "fw2"}))
+        >>> [[d.name for d in w] for w in rollout_waves(devices, opts)]  # type: ignore[arg-type]
+        [['a'], ['b', 'c'], ['fw1'], ['fw2']]
+    """
+    canary, rest = split_waves(devices, options)
+    last = [[d] for d in devices if d.name in options.alone_last]
+    return [wave for wave in (canary, rest, *last) if wave]
 
 
 @dataclass(frozen=True)
@@ -339,11 +362,15 @@ class _Fleet:
     holder: Holder
     on_done: Callable[[DeviceApplyResult], None] | None
     devices: Mapping[str, Device]
+    playbooks: PlaybookOptions | None = None
     running: dict[str, str] = field(default_factory=dict)  # what each session read last
 
 
 def _apply_wave(wave: Sequence[Device], number: int, fleet: _Fleet) -> list[DeviceApplyResult]:
     def job(device: Device) -> DeviceApplyResult:
+        playbook = playbook_for(device)
+        if playbook is not None:
+            return _apply_playbook(device, playbook, number, fleet)
         applied = apply_device_read(
             device,
             fleet.configs[device.name],
@@ -383,8 +410,13 @@ def apply_fleet(
     on_done: Callable[[DeviceApplyResult], None] | None = None,
     lock_dir: Path | None = None,
     holder: Holder | None = None,
+    playbooks: PlaybookOptions | None = None,
 ) -> ApplyReport:
-    """Lock the inventory, back up, then apply wave by wave; a failed canary wave skips the rest.
+    """Lock the inventory, back up, then apply wave by wave; a failed wave skips the later ones.
+
+    A device a playbook converges (servers: :mod:`netwarden.config.playbook_route`)
+    is applied by running its playbook (``playbooks`` says how) in its wave, under
+    its lock, and needs no entry in ``configs``.
 
     With ``backup_repo``, the running configs the run left are then committed there
     (``change_commit``; a failure to record is ``record_error``, the results are kept).
@@ -396,7 +428,7 @@ def apply_fleet(
             nothing was done.
         ValueError: ``canary_site`` selects no device.
     """
-    canary, rest = split_waves(devices, options)
+    canary, _ = split_waves(devices, options)
     if options.canary_site and not canary:
         raise ValueError(f"no selected device is at canary site {options.canary_site!r}")
     holder = holder or Holder.this_run()
@@ -411,28 +443,35 @@ def apply_fleet(
             holder,
             on_done,
             devices={d.name: d for d in devices},
+            playbooks=playbooks,
         )
         return _apply_locked(
-            inventory, canary, rest, fleet, user=user, message=message, backup_repo=backup_repo
+            inventory,
+            rollout_waves(devices, options),
+            fleet,
+            user=user,
+            message=message,
+            backup_repo=backup_repo,
+            canary=canary,
         )
 
 
 def _apply_locked(
     inventory: str,
-    canary: Sequence[Device],
-    rest: Sequence[Device],
+    waves: Sequence[Sequence[Device]],
     fleet: _Fleet,
     *,
     user: str,
     message: str,
     backup_repo: Path | None,
+    canary: Sequence[Device],
 ) -> ApplyReport:
     started = datetime.now(UTC)
     options = fleet.options
     backup_commit = None
     if backup_repo is not None:
         backup = run_backup(
-            [*canary, *rest],
+            [d for wave in waves for d in wave],
             fleet.session_options,
             backup_repo,
             user=user,
@@ -441,23 +480,19 @@ def _apply_locked(
         )
         backup_commit = backup.commit
     results: list[DeviceApplyResult] = []
-    if canary:
-        results += _apply_wave(canary, 1, fleet)
-    bad = [
-        r.device for r in results if r.status not in (ApplyStatus.CHANGED, ApplyStatus.UNCHANGED)
-    ]
-    number = 2 if canary else 1
-    if bad:
-        reason = f"canary wave failed ({', '.join(bad)}); the run stopped before this device"
-        for device in rest:
-            skipped = DeviceApplyResult(
-                device=device.name, status=ApplyStatus.SKIPPED, reason=reason, wave=number
-            )
-            results.append(skipped)
-            if fleet.on_done is not None:
-                fleet.on_done(skipped)
-    elif rest:
-        results += _apply_wave(rest, number, fleet)
+    stopped = ""  # why the later waves are skipped
+    for number, wave in enumerate(waves, start=1):
+        if stopped:
+            results += _skip(wave, number, stopped, fleet)
+            continue
+        done = _apply_wave(wave, number, fleet)
+        results += done
+        bad = [
+            r.device for r in done if r.status not in (ApplyStatus.CHANGED, ApplyStatus.UNCHANGED)
+        ]
+        if bad:
+            what = "canary wave" if canary and number == 1 else f"wave {number}"
+            stopped = f"{what} failed ({', '.join(bad)}); the run stopped before this device"
     change_commit, record_error = None, None
     if backup_repo is not None:
         outcomes = [(r, _final_running(r, fleet)) for r in results]
@@ -478,6 +513,39 @@ def _apply_locked(
         record_error=record_error,
         results=tuple(results),
     )
+
+
+def _apply_playbook(device: Device, playbook: str, number: int, fleet: _Fleet) -> DeviceApplyResult:
+    """A device its playbook converges (servers), under the device's lock like the others."""
+    if fleet.playbooks is None:
+        return DeviceApplyResult(
+            device=device.name,
+            status=ApplyStatus.FAILED,
+            reason=f"{playbook}: no playbook options given; nothing run",
+            wave=number,
+        )
+    try:
+        with device_locked(fleet.lock_dir, device, fleet.holder):
+            return apply_by_playbook(device, playbook, fleet.playbooks, number)
+    except LockError as exc:
+        return DeviceApplyResult(
+            device=device.name, status=ApplyStatus.FAILED, reason=str(exc), wave=number
+        )
+
+
+def _skip(
+    wave: Sequence[Device], number: int, reason: str, fleet: _Fleet
+) -> list[DeviceApplyResult]:
+    """``skipped`` results for a wave after a failed one (reported as done, in order)."""
+    skipped = []
+    for device in wave:
+        result = DeviceApplyResult(
+            device=device.name, status=ApplyStatus.SKIPPED, reason=reason, wave=number
+        )
+        skipped.append(result)
+        if fleet.on_done is not None:
+            fleet.on_done(result)
+    return skipped
 
 
 def _final_running(result: DeviceApplyResult, fleet: _Fleet) -> str | None:

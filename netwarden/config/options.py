@@ -26,6 +26,8 @@ class ApplyOptions:
         confirm_timeout_minutes: the device's revert timer (1-120 minutes).
         canary: how many devices (in order) form the canary wave (0: none).
         canary_site: or: every device of this site is the canary wave.
+        alone_last: devices (by name) applied after all others, each in a wave of
+            its own (HQ's firewalls: :func:`netwarden.config.waves.alone_last_names`).
         concurrency: devices worked on at once.
         checks: the post-checks (after the new-session check).
         revert_grace_seconds: how long past the timer to wait for a device to
@@ -44,6 +46,7 @@ class ApplyOptions:
     confirm_timeout_minutes: int = 10
     canary: int = 0
     canary_site: str | None = None
+    alone_last: frozenset[str] = frozenset()
     concurrency: int = DEFAULT_CONCURRENCY
     checks: tuple[PostCheck, ...] = field(default=POST_CHECKS)
     revert_grace_seconds: float = 60.0

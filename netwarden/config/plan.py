@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from netwarden.config.dialects import dialect_for
 from netwarden.config.models import DevicePlan, PlanReport
+from netwarden.config.playbook_route import PlaybookOptions, plan_by_playbook, playbook_for
 from netwarden.devices import DeviceSession, SessionOptions, session_for
 from netwarden.devices.runner import DEFAULT_CONCURRENCY, run_each
 from netwarden.errors import NetwardenError
@@ -77,11 +78,26 @@ def plan_fleet(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[DevicePlan], None] | None = None,
+    playbooks: PlaybookOptions | None = None,
 ) -> PlanReport:
-    """Plan every device (``configs``: intended config by device name) on a bounded pool."""
+    """Plan every device (``configs``: intended config by device name) on a bounded pool.
+
+    A device a playbook converges (:mod:`netwarden.config.playbook_route`: servers)
+    is planned by its playbook in check mode (``playbooks`` says how to run it) and
+    needs no entry in ``configs``.
+    """
+
+    def one(device: Device) -> DevicePlan:
+        playbook = playbook_for(device)
+        if playbook is None:
+            return plan_device(device, configs[device.name], options)
+        if playbooks is None:
+            return DevicePlan(device=device.name, error=f"{playbook}: no playbook options given")
+        return plan_by_playbook(device, playbook, playbooks)
+
     plans = run_each(
         devices,
-        lambda d: plan_device(d, configs[d.name], options),
+        one,
         lambda d, exc: DevicePlan(device=d.name, error=f"{d.name}: internal error: {exc!r}"),
         concurrency=concurrency,
         on_done=on_done,

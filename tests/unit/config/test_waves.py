@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.config.apply import ApplyOptions, split_waves
-from netwarden.config.waves import blast_radius, rollout_order
+from netwarden.config.apply import ApplyOptions, rollout_waves, split_waves
+from netwarden.config.waves import alone_last_names, blast_radius, rollout_order
 from netwarden.inventory import Inventory, load_inventory
 from netwarden.inventory.generate import generate
 from netwarden.inventory.models import SiteRole
@@ -100,3 +100,37 @@ def test_cli_canary_wave_is_the_first_in_rollout_order(example: Inventory) -> No
 )
 def test_blast_radius(at_hq: bool, role: str, expected: int) -> None:
     assert blast_radius(at_hq, role) == expected
+
+
+def test_hq_firewalls_go_last_alone_after_every_other_device(example: Inventory) -> None:
+    everything = list(example.devices.values())
+    ordered = rollout_order(example, everything)
+    last = alone_last_names(example, everything)
+    assert last == {"jed-fw1"}  # the example's only HQ firewall; field firewalls are not
+    assert ordered[-1].name == "jed-fw1"
+    waves = rollout_waves(ordered, ApplyOptions(canary=1, alone_last=last))
+    assert [[d.name for d in w] for w in waves[::2]] == [[ordered[0].name], ["jed-fw1"]]
+    assert len(waves) == 3
+    assert "jed-fw1" not in {d.name for d in waves[1]}
+    assert {d.name for d in waves[1]} >= {"nyc-fw1", "jed-core-sw2", "jed-mon1"}
+
+
+def test_hq_firewalls_are_never_in_the_canary_wave(example: Inventory) -> None:
+    everything = list(example.devices.values())
+    ordered = rollout_order(example, everything)
+    options = ApplyOptions(canary_site="jed", alone_last=alone_last_names(example, everything))
+    canary, rest = split_waves(ordered, options)
+    assert canary
+    assert all(d.site == "jed" for d in canary)
+    assert "jed-fw1" not in {d.name for d in [*canary, *rest]}
+    waves = rollout_waves(ordered, options)
+    assert [d.name for d in waves[-1]] == ["jed-fw1"]
+
+
+def test_two_hq_firewalls_are_two_waves_of_one() -> None:
+    from types import SimpleNamespace
+
+    devices = [SimpleNamespace(name=n, site="s") for n in ("sw1", "fw-a", "fw-b")]
+    options = ApplyOptions(canary=1, alone_last=frozenset({"fw-a", "fw-b"}))
+    waves = rollout_waves(devices, options)  # type: ignore[arg-type]
+    assert [[d.name for d in w] for w in waves] == [["sw1"], ["fw-a"], ["fw-b"]]
