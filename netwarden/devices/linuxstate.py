@@ -12,8 +12,9 @@ model, not one per path.
 Sections (:data:`READS`): ``sshd`` (``sshd -T -f`` the config file the running
 sshd was started with, as root), ``sysctl`` (``sysctl -a``, the kernel's
 ``net.ipv4``/``net.ipv6`` and a few security keys), ``auditctl-l``/``auditctl-s``
-(as root), ``login.defs`` and ``pam`` (``/etc/pam.d/common-password``, comments
-left out), ``packages`` (``dpkg-query``: installed package and version),
+(as root), ``login.defs`` and ``pam`` (``/etc/pam.d/common-password``, then the
+``pam_pwquality`` settings files ``/etc/security/pwquality.conf`` and
+``pwquality.conf.d/*.conf`` that exist, comments left out), ``packages`` (``dpkg-query``: installed package and version),
 ``sockets`` (``ss -ltnup`` as root: protocol, listening address:port, program; no
 pids, which change at every restart).
 
@@ -59,6 +60,11 @@ AS_USER = PATH + 'exec "$@"'
 """As the login user: run the arguments (a root read that sudo refused)."""
 _SYSCTL = PATH + "command -v sysctl >/dev/null || exit 127; sysctl -a 2>/dev/null; exit 0"
 _CAT = 'if [ -r "$1" ]; then cat "$1"; else echo "# $1: no such file"; fi'
+_PAM = (
+    'if [ -r "$1" ]; then cat "$1"; else echo "# $1: no such file"; fi; '
+    "for f in /etc/security/pwquality.conf /etc/security/pwquality.conf.d/*.conf; do "
+    '[ -r "$f" ] && { echo "# $f"; cat "$f"; }; done; exit 0'
+)
 _DPKG = PATH + r"dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\n'"
 
 SYSCTL_KEPT = re.compile(
@@ -156,7 +162,12 @@ READS: tuple[Read, ...] = (
     Read("auditctl-l", "auditctl -l", root=("auditctl", "-l"), keep=_as_read),
     Read("auditctl-s", "auditctl -s", root=("auditctl", "-s"), keep=_as_read),
     Read("login.defs", "/etc/login.defs", _CAT, "/etc/login.defs"),
-    Read("pam", "/etc/pam.d/common-password", _CAT, "/etc/pam.d/common-password"),
+    Read(
+        "pam",
+        "/etc/pam.d/common-password and pwquality.conf(.d)",
+        _PAM,
+        "/etc/pam.d/common-password",
+    ),
     Read("packages", "dpkg-query -W", _DPKG, keep=_packages),
     Read("sockets", "ss -ltnup", root=("ss", "-H", "-ltnup"), keep=_sockets),
 )

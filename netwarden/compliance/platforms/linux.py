@@ -306,6 +306,7 @@ class PamArgs(FrozenModel):
 
 
 _MINLEN_RE = re.compile(r"\bminlen=(\d+)")
+_CONF_MINLEN_RE = re.compile(r"^\s*minlen\s*=\s*(\d+)\s*$")
 
 
 @predicate("linux.pam_quality", PamArgs)
@@ -320,9 +321,18 @@ def pam_quality(ctx: AuditContext, args: PamArgs) -> Outcome:
         )
     n, t = lines[0]
     m = _MINLEN_RE.search(t)
+    evs = [_ev(sec, n, t)]
+    if m is None:
+        # no minlen argument: the module reads pwquality.conf, then pwquality.conf.d/*.conf
+        # (a later setting wins); a live snapshot keeps their lines in this section
+        settings = [(k, v) for k, v in sec.lines if _CONF_MINLEN_RE.match(v)]
+        if settings:
+            k, v = settings[-1]
+            m = _CONF_MINLEN_RE.match(v)
+            evs.append(_ev(sec, k, v))
     if m is None or int(m[1]) < args.minlen:
-        return failed(f"minimum password length below {args.minlen}", [_ev(sec, n, t)])
-    return passed(f"minlen {m[1]}", [_ev(sec, n, t)])
+        return failed(f"minimum password length below {args.minlen}", evs)
+    return passed(f"minlen {m[1]}", evs)
 
 
 class PackagesArgs(FrozenModel):

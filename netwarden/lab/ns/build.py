@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from netwarden.errors import LabError, LabNeedsRootError, LabPlanError
@@ -445,6 +446,8 @@ class _Build:
         labinventory.copy_inventory(self.source, self.out)
         key, self.pubkey = labinventory.automation_keypair(self.out, self.record)
         labinventory.write_lab_vars(self.out, key)
+        servers = [n.device for n in self.plan.nodes if n.kind is NodeKind.SERVER and n.device]
+        labinventory.write_lab_waivers(self.out, servers, date.today())
 
     def _step_switches(self) -> None:
         if not self.options.sim:

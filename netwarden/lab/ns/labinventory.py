@@ -12,7 +12,10 @@ passes):
 - ``group_vars/all/zz_lab_vault.yml``: the simulated switches' generated passwords,
   vault-encrypted; each switch's host_vars refer to its site's pair; and the lab's
   TACACS+ logins' passwords (``vault_lab_tacacs_<user>_password``, ``lab.ns.aaa``);
-- ``known_hosts.txt``: every host key (switches and Linux hosts) on every address.
+- ``known_hosts.txt``: every host key (switches and Linux hosts) on every address;
+- the compliance waivers the lab itself needs (:func:`write_lab_waivers`): auditd cannot
+  run in a namespace, so the lab's servers carry a dated waiver for the two auditd
+  rules of the linux pack, added to the copy of the file that defines ``compliance``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
@@ -42,6 +46,14 @@ LAB_VAULT_FILE = "group_vars/all/zz_lab_vault.yml"
 KNOWN_HOSTS_FILE = "known_hosts.txt"  # .txt: Ansible does not read it as an inventory source
 SSH_KEY_NAME = "id_ed25519"
 AUTOMATION_USER = "netwarden"
+LAB_WAIVER_RULES = ("linux-auditd-running", "linux-audit-rules-loaded")
+LAB_WAIVER_DAYS = 30
+LAB_WAIVER_APPROVER = "netwarden lab up"
+LAB_WAIVER_REASON = (
+    "Namespace lab: the kernel answers audit (netlink) requests only from its initial "
+    "pid and user namespaces, so auditd cannot run on a lab server (roles/linux_server "
+    "reports it as a limitation); on real servers the rule applies. Written by netwarden lab up."
+)
 NOT_COPIED = (LAB_MARKER, WORK_DIR, ".netwarden-locks", KNOWN_HOSTS_FILE, VAULT_PASSWORD_FILENAME)
 
 
@@ -156,6 +168,65 @@ def write_switch_logins(
             }
         )
         _dump(host_file, data, f"{name}: written by netwarden lab up (login in {LAB_VAULT_FILE})")
+
+
+def _compliance_file(out: Path) -> Path:
+    """The copied ``group_vars/all`` file that defines ``compliance`` (plain YAML)."""
+    candidates = [out / "group_vars" / "all.yml", out / "group_vars" / "all.yaml"]
+    folder = out / "group_vars" / "all"
+    if folder.is_dir():
+        candidates += sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+    for path in candidates:
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "$ANSIBLE_VAULT" in text.split("\n", 1)[0]:
+            continue
+        data = yaml.safe_load(text)
+        if isinstance(data, dict) and isinstance(data.get("compliance"), dict):
+            return path
+    raise LabError(
+        f"{out}: no group_vars/all file defines 'compliance' in plain YAML "
+        "(the lab adds its auditd waivers there)"
+    )
+
+
+def write_lab_waivers(out: Path, servers: Iterable[str], today: date) -> Path | None:
+    """Waive the linux pack's auditd rules on the lab's servers, until ``today`` + 30 days.
+
+    One waiver per (rule, server), approver ``netwarden lab up``, the reason in
+    :data:`LAB_WAIVER_REASON`; appended to the waivers of the lab's copy of the file
+    that defines ``compliance`` (a second definition would replace it in Ansible's
+    merge). The rules themselves are not changed: the report shows the failures as
+    waived, with the evidence (``auditctl``'s refusal) and this reason; a lab kept
+    longer than the expiry shows them failed, with the expired waiver.
+    """
+    names = sorted(set(servers))
+    if not names:
+        return None
+    path = _compliance_file(out)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    compliance = data["compliance"]
+    expires = today + timedelta(days=LAB_WAIVER_DAYS)
+    lab_waivers = [
+        {
+            "rule": rule,
+            "scope": {"device": name},
+            "justification": LAB_WAIVER_REASON,
+            "approver": LAB_WAIVER_APPROVER,
+            "expires": expires,
+        }
+        for name in names
+        for rule in LAB_WAIVER_RULES
+    ]
+    compliance["waivers"] = [*(compliance.get("waivers") or []), *lab_waivers]
+    _dump(
+        path,
+        data,
+        f"the source's {path.relative_to(out)}, with the lab's auditd waivers for "
+        f"{len(names)} server(s) appended by netwarden lab up (they expire {expires.isoformat()})",
+    )
+    return path
 
 
 def write_known_hosts(out: Path, lines: Iterable[str]) -> Path:
