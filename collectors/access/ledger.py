@@ -7,7 +7,10 @@ parses it, labels the access event and counts it:
   address or connection host). When several devices share the address (a
   simulated fleet on 127.0.0.1) the message's hostname picks one of *those*; a
   name alone is never trusted: an unknown sender, or a name that is not one of the
-  devices at that address, is ``unknown`` (site ``unknown``).
+  devices at that address, is ``unknown`` (site ``unknown``). A message from a
+  *relay* (a log host the settings name, forwarding what the servers sent it, as
+  HQ's ``jed-log1`` does) names its device by its hostname, which must be an
+  inventory device's name; any other name is ``unknown``.
 - ``user_class``: ``automation`` for the inventory's connection users (and those
   given), ``other`` otherwise: never the user name (cardinality, privacy).
 - ``source_zone``: the zone of the login's source address in the flow policy's map
@@ -54,6 +57,29 @@ class LedgerSettings:
     events_log: Path | None = None
     max_log_bytes: int = 10 * 1024 * 1024
     automation_users: frozenset[str] = frozenset()
+    relays: frozenset[str] = frozenset()
+    """Inventory names of log hosts whose forwarded messages are named by their hostname."""
+
+
+def _addresses_of(inv: Inventory, names: frozenset[str]) -> frozenset[str]:
+    """Every address (management, connection, interfaces) of the named devices.
+
+    Raises:
+        ValueError: a name is not an inventory device.
+    """
+    unknown = sorted(n for n in names if n not in inv.devices)
+    if unknown:
+        raise ValueError(
+            f"relay {', '.join(unknown)}: not an inventory device (expected a log host's name)"
+        )
+    found: set[str] = set()
+    for name in names:
+        device = inv.devices[name]
+        found.add(str(device.mgmt_address))
+        if device.connection is not None:
+            found.add(device.connection.host)
+        found.update(str(i.address.ip) for i in device.interfaces if i.address is not None)
+    return frozenset(found)
 
 
 class AccessLedger:
@@ -69,6 +95,8 @@ class AccessLedger:
                 addresses.add(device.connection.host)
             for address in addresses:
                 self.by_address.setdefault(address, []).append((device.name, device.site))
+        self.by_name = {d.name.lower(): (d.name, d.site) for d in inv.devices.values()}
+        self.relay_addresses = _addresses_of(inv, self.settings.relays)
         users = {d.connection.username for d in inv.devices.values() if d.connection}
         self.automation = frozenset(u for u in users if u) | self.settings.automation_users
         self.policy = FlowPolicyEngine(inv)
@@ -80,6 +108,9 @@ class AccessLedger:
     # ------------------------------------------------------------ labels
     def device_of(self, sender: str, hostname: str | None) -> tuple[str, str]:
         """(device, site) of a message from ``sender`` naming ``hostname``."""
+        if sender in self.relay_addresses:
+            found = self.by_name.get(hostname.lower()) if hostname is not None else None
+            return found if found is not None else (UNKNOWN, UNKNOWN)
         candidates = self.by_address.get(sender, [])
         if len(candidates) == 1:
             return candidates[0]

@@ -32,7 +32,8 @@ from typing import Any
 import yaml
 
 from netwarden.devices import has_session
-from netwarden.inventory.models import Device, Function, Inventory
+from netwarden.inventory.flows import FlowPolicyEngine
+from netwarden.inventory.models import Device, Function, Inventory, Protocol, SiteRole
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ def _labels(device: Device) -> dict[str, str]:
 
 
 def _seconds(value: float) -> str:
-    return f"{value:g}s"
+    """A Prometheus duration: whole units only (``2.5`` is ``2500ms``; ``2.5s`` is refused)."""
+    millis = round(value * 1000)
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
 
 
 def relabel_to_exporter(exporter: str) -> list[dict[str, Any]]:
@@ -215,8 +218,10 @@ def target_groups(
             for site in sites
         ],
         "nodes": [
-            {"targets": [f"{d.mgmt_address}:{settings.node_port}"], "labels": _labels(d)}
-            for d in nodes
+            {"targets": [f"{address}:{settings.node_port}"], "labels": _labels(d)}
+            for d, address in zip(
+                nodes, node_addresses(inv, nodes, settings.node_port), strict=True
+            )
         ],
         "sensors": [
             {"targets": [f"{d.mgmt_address}:{settings.auditor_port}"], "labels": _labels(d)}
@@ -259,6 +264,38 @@ def write_monitoring_config(
 
 FEDERATE_MATCH = '{job=~"netwarden_.+|node"}'
 """What HQ pulls from each site Prometheus: the exporters' series (not Prometheus's own)."""
+
+
+def node_addresses(inv: Inventory, nodes: Sequence[Device], port: int) -> list[str]:
+    """Where HQ's Prometheus scrapes each node's exporter: the first of a server's
+    addresses (management first, then its interfaces') the flow policy lets ``tcp/port``
+    reach from HQ's Prometheus server, else the management address.
+
+    A field server's management address sits in its site's ``mgmt`` zone, which the
+    policy may close to ``node-exporter`` (only ``monitoring-servers`` opens it, to the
+    ``servers`` zone): the scrape then goes to the server's ``servers`` address.
+    """
+    hq = [name for name, site in inv.sites.items() if site.role is SiteRole.HQ]
+    try:
+        scraper = site_prometheus_address(inv, hq[0]).rsplit(":", 1)[0] if hq else None
+    except ValueError:
+        scraper = None
+    engine = FlowPolicyEngine(inv) if scraper is not None else None
+    out = []
+    for device in nodes:
+        if device.function is not Function.SERVER:  # a firewall answers on its management address
+            out.append(str(device.mgmt_address))
+            continue
+        candidates = [str(device.mgmt_address)] + [
+            str(i.address.ip) for i in device.interfaces if i.address is not None
+        ]
+        allowed = (
+            [a for a in candidates if engine.decide(scraper, a, Protocol.TCP, port).allowed]
+            if engine is not None and scraper is not None
+            else []
+        )
+        out.append(allowed[0] if allowed else candidates[0])
+    return out
 
 
 def site_prometheus_address(inv: Inventory, site: str, port: int = 9090) -> str:

@@ -156,6 +156,14 @@ def access(  # noqa: PLR0917  (one typer command: its options)
             help="A user counted as automation (besides the inventory's connection users).",
         ),
     ] = None,
+    relay: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--relay",
+            help="Inventory name of a log host that forwards other devices' syslog: its "
+            "messages are named by their hostname (an inventory device). Repeatable.",
+        ),
+    ] = None,
     max_message: Annotated[
         int, typer.Option("--max-message", min=480, max=65000, help="Bytes a message may have.")
     ] = 8192,
@@ -177,9 +185,14 @@ def access(  # noqa: PLR0917  (one typer command: its options)
         raise _fail(str(exc)) from exc
     inv = _load(inventory, vault_password_file)
     settings = LedgerSettings(
-        events_log=events_log, automation_users=frozenset(automation_user or ())
+        events_log=events_log,
+        automation_users=frozenset(automation_user or ()),
+        relays=frozenset(relay or ()),
     )
-    ledger = AccessLedger(inv, settings)
+    try:
+        ledger = AccessLedger(inv, settings)
+    except ValueError as exc:
+        raise _fail(f"--{exc}") from exc
     limits = ReceiverLimits(max_message=max_message, max_connections=max_connections)
     try:
         receiver = SyslogReceiver(ledger, syslog_host, syslog_port, limits)

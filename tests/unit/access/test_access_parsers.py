@@ -134,6 +134,22 @@ def test_shared_address_resolved_by_hostname_among_its_devices(inv: Inventory) -
     assert ledger.device_of("127.0.0.1", None) == ("unknown", "unknown")
 
 
+def test_a_relay_names_its_messages_by_their_hostname(inv: Inventory) -> None:
+    ledger = AccessLedger(inv, LedgerSettings(relays=frozenset({"jed-log1"})))
+    relay = str(inv.devices["jed-log1"].interfaces[-1].address.ip)  # type: ignore[union-attr]
+    ledger.receive(b"<38>Dec  6 05:12:01 nyc-srv1 sshd[9]: Invalid user mallory from "
+                   b"10.10.10.106 port 40000", relay, "udp")  # fmt: skip
+    ledger.receive(b"<38>Dec  6 05:12:02 not-a-device sshd[9]: Invalid user mallory from "
+                   b"10.10.10.106 port 40001", relay, "udp")  # fmt: skip
+    # not a relay: the sender's own address names it, whatever the hostname says
+    ledger.receive(b"<38>Dec  6 05:12:03 nyc-srv1 sshd[9]: Invalid user mallory from "
+                   b"10.10.10.106 port 40002", str(inv.devices["jed-web1"].mgmt_address), "udp")  # fmt: skip
+    devices = {key[0]: n for key, n in ledger.events.items()}
+    assert devices == {"nyc-srv1": 1, "unknown": 1, "jed-web1": 1}
+    with pytest.raises(ValueError, match="nowhere-log1: not an inventory device"):
+        AccessLedger(inv, LedgerSettings(relays=frozenset({"nowhere-log1"})))
+
+
 def _wait(predicate: object, bound: float = 10.0) -> None:
     deadline = time.monotonic() + bound
     while not predicate() and time.monotonic() < deadline:  # type: ignore[operator]

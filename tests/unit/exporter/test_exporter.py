@@ -211,6 +211,13 @@ def test_monitoring_config_targets(inv: Inventory) -> None:
     servers = {d.name for d in inv.devices.values() if d.function is Function.SERVER}
     nodes = {g["targets"][0] for g in groups["nodes"]}
     assert len(nodes) >= len(servers)
+    # HQ's servers on their management address (HQ's mgmt zone: no firewall between);
+    # a field server where the policy opens node-exporter from HQ (monitoring-servers:
+    # its servers-zone address); a firewall on its management address
+    assert f"{inv.devices['jed-log1'].mgmt_address}:9100" in nodes
+    nyc_srv1 = next(i for i in inv.devices["nyc-srv1"].interfaces if i.zone == "servers")
+    assert f"{nyc_srv1.address.ip}:9100" in nodes  # type: ignore[union-attr]
+    assert f"{inv.devices['nyc-fw1'].mgmt_address}:9100" in nodes
     assert {g["targets"][0] for g in groups["sites"]} == set(inv.sites)
     first = groups["devices"][0]["labels"]
     assert set(first) == {
@@ -226,6 +233,8 @@ def test_generated_config_passes_promtool(inv: Inventory, tmp_path: Path) -> Non
         ca_file="ca.crt",
         basic_auth_user="prometheus",
         password_file="password",
+        scrape_interval=3,
+        scrape_timeout=2.5,  # Prometheus takes 2500ms, refuses 2.5s
     )
     written = write_monitoring_config(inv, list(inv.devices.values()), settings, tmp_path)
     assert {p.name for p in written} >= {"prometheus.yml", "devices.json", "sites.json"}

@@ -9,7 +9,8 @@ drop it anyway and a sender that uses it is misconfigured. It writes what each
 sender sends to ``/var/log/remote/<sender address>.log`` (the address, never the
 sender-chosen host name, names the file). Its own logs (sshd's logins among them,
 through ``/dev/log`` in the server's own ``/dev``) go to ``/var/log/syslog`` and
-``/var/log/auth.log``, and to the log host over UDP when it has one.
+``/var/log/auth.log``, and to the log host over UDP when it has one. A receiver also runs the actions in
+``/etc/rsyslog.d/remote/*.conf`` on what it receives (a relay to the access exporter).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SYSLOG_PORT = 514
 SYSLOG_TLS_PORT = 6514
 GTLS_DRIVER = "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so"  # Debian rsyslog-gnutls
 REMOTE_DIR = "/var/log/remote"
+RELAY_DIR = "/etc/rsyslog.d/remote"  # actions for received messages (inside the remote ruleset)
 
 
 @register("syslog", daemon="rsyslogd", binary="/usr/sbin/rsyslogd", package="rsyslog", order=10)
@@ -52,6 +54,9 @@ def rsyslog(ctx: ServiceContext) -> Daemon:
             'module(load="imudp")',
             'ruleset(name="remote") {',
             '    action(type="omfile" dynaFile="remotefile" dirCreateMode="0750" fileCreateMode="0640")',
+            # what the log host relays of what it received (the monitoring role puts the
+            # access exporter's relay there; a restart re-reads it)
+            f'    include(file="{RELAY_DIR}/*.conf" mode="optional")',
             "}",
         ]
         for address in ctx.addresses:
