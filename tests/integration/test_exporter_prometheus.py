@@ -41,6 +41,7 @@ pytestmark = pytest.mark.skipif(
 SITE = "nyc"
 SWITCHES = ("nyc-acc-sw1", "nyc-acc-sw2")
 DOWN = "nyc-fw1"  # in the lab inventory, not run by the simulator: nothing listens
+DOWN_ALL = (DOWN, "nyc-srv1")  # the firewall and the server: both have sessions, neither runs
 SHUT = "GigabitEthernet1/0/3"
 
 
@@ -103,12 +104,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def _health_up(stack: Stack) -> dict[str, float]:
     got = stack.prometheus.values('netwarden_up{job="netwarden_health"}')
-    return got if set(got) >= {*SWITCHES, DOWN} else {}
+    return got if set(got) >= {*SWITCHES, *DOWN_ALL} else {}
 
 
 def test_prometheus_has_each_device_with_the_simulator_values(stack: Stack) -> None:
     up = poll(lambda: _health_up(stack))
-    assert up == {SWITCHES[0]: 1.0, SWITCHES[1]: 1.0, DOWN: 0.0}
+    assert up == {SWITCHES[0]: 1.0, SWITCHES[1]: 1.0, **dict.fromkeys(DOWN_ALL, 0.0)}
     info = poll(lambda: stack.prometheus.query("netwarden_device_info"))
     by_device = {r["metric"]["instance"]: r["metric"] for r in info}
     for name in SWITCHES:
@@ -152,10 +153,10 @@ def test_hq_prometheus_has_the_site_series_through_federation(stack: Stack, tmp_
     )
     try:
         query = 'netwarden_up{job="netwarden_health"}'
-        got = poll(lambda: len(hq.query(query)) == len(SWITCHES) + 1 and hq.query(query))
+        got = poll(lambda: len(hq.query(query)) == len(SWITCHES) + len(DOWN_ALL) and hq.query(query))
         assert got, (tmp_path / "hq.log").read_text(encoding="utf-8")
         by_device = {r["metric"]["instance"]: r for r in got}
-        assert set(by_device) == {*SWITCHES, DOWN}
+        assert set(by_device) == {*SWITCHES, *DOWN_ALL}
         labels = by_device[SWITCHES[0]]["metric"]
         assert labels["site"] == SITE  # the site's own labels, kept (honor_labels)
         assert labels["prometheus"] == f"site-{SITE}"  # the site Prometheus's external label
@@ -273,7 +274,7 @@ BAD_QUERIES = [
     "target=nyc-acc-sw1",
     "module=health",
     "target=nope&module=health",
-    "target=nyc-srv1&module=health",  # a server: no session class
+    "target=nyc-sensor1&module=health",  # a sensor: no session class
     "target=nyc-acc-sw1&module=bogus",
     "target=nyc-acc-sw1&target=nyc-acc-sw2&module=health",
     "target=nyc-acc-sw1&module=health&module=health",
