@@ -261,8 +261,9 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
             _from_mon1(lab, "plan", "-i", lab, "--limit", "site_nyc", "--summary"),
             "netwarden inside the lab reaches the New York switches and firewall on their "
             "management addresses (SSH on port 22, host keys from the lab's known_hosts.txt); "
-            "the switches run their boot configs and nyc-fw1 the lab's permissive table, so "
-            "all three have a plan.",
+            "the switches run their boot configs, nyc-fw1 the lab's permissive table and "
+            "nyc-srv1 is not hardened (its plan is playbooks/servers.yml --check --diff), so "
+            "every device has a plan.",
         ),
         Step(
             "The New York firewall: its ruleset rendered from the flow policy, against the live one",
@@ -309,6 +310,29 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
             "was read where. Exit 1: the lab's servers are not hardened until "
             "playbooks/servers.yml runs.",
             expect_rc=1,
+        ),
+        Step(
+            "Harden the New York server: netwarden apply runs playbooks/servers.yml for it",
+            _from_mon1(lab, "apply", "-i", lab, "--limit", "nyc-srv1", "--yes"),
+            "Servers are applied through their role (linux_server): sshd keys only and "
+            "checked with sshd -t before it is replaced, sysctls, password policy, chrony from "
+            "HQ, syslog over TLS to HQ's log server, node exporter. The result is per server, "
+            "like the switches' and firewalls'.",
+        ),
+        Step(
+            "Live compliance again: the firewall and the hardened server pass",
+            _from_mon1(
+                lab,
+                "audit",
+                "-i",
+                lab,
+                "--limit",
+                "nyc-fw1,nyc-srv1",
+                "--out",
+                str(workdir / "compliance-ns"),
+            ),
+            "Exit 0. The two auditd rules are WAIVED on lab servers (the kernel refuses audit "
+            "requests from a namespace): the waiver, its reason and expiry are in the report.",
         ),
         Step(
             "What is running",
