@@ -153,7 +153,9 @@ def test_hq_prometheus_has_the_site_series_through_federation(stack: Stack, tmp_
     )
     try:
         query = 'netwarden_up{job="netwarden_health"}'
-        got = poll(lambda: len(hq.query(query)) == len(SWITCHES) + len(DOWN_ALL) and hq.query(query))
+        got = poll(
+            lambda: len(hq.query(query)) == len(SWITCHES) + len(DOWN_ALL) and hq.query(query)
+        )
         assert got, (tmp_path / "hq.log").read_text(encoding="utf-8")
         by_device = {r["metric"]["instance"]: r for r in got}
         assert set(by_device) == {*SWITCHES, *DOWN_ALL}
