@@ -76,11 +76,11 @@ def test_plan_shows_the_ruleset_diff(lab: Path, tmp_path: Path) -> None:
     assert "plan: 1 to change" in out, out
 
 
-def test_a_server_is_left_out_naming_its_platform(lab: Path, tmp_path: Path) -> None:
+def test_a_sensor_is_left_out_naming_its_platform(lab: Path, tmp_path: Path) -> None:
     code, out = _inside(lab, tmp_path / "cli.log", "plan", "-i", str(lab), "--limit",
-                        f"{FW},nyc-srv1", "--timeout", TIMEOUT)  # fmt: skip
+                        f"{FW},nyc-sensor1", "--timeout", TIMEOUT)  # fmt: skip
     assert code == 0, out
-    assert "nyc-srv1 is a linux device (server)" in out, out
+    assert "nyc-sensor1 is a linux device (sensor)" in out, out
 
 
 def test_apply_converges_and_a_second_plan_is_empty(lab: Path, tmp_path: Path) -> None:

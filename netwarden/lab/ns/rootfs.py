@@ -22,6 +22,7 @@ import ctypes.util
 import logging
 import os
 import platform
+import sys
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -138,8 +139,28 @@ def build_root(node: Path, lab_dir: Path) -> Path:
         (root / "dev" / name).symlink_to(f"/proc/self/fd/{number}")
     mount("tmpfs", root / "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m")
     mount("tmpfs", root / "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m")
+    for own in _own_code_under(Path("/tmp"), Path("/run")):  # noqa: S108  (a checkout there)
+        target = root / own.relative_to("/")
+        target.mkdir(parents=True, exist_ok=True)
+        mount(str(own), target, None, MS_BIND | MS_REC)
+        mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
     hidden = root / lab_dir.relative_to("/")
     if hidden.is_dir():
         mount("tmpfs", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
               "mode=0700,size=4k")  # fmt: skip
     return root
+
+
+def _own_code_under(*tmpfs: Path) -> list[Path]:
+    """netwarden's interpreter prefix and package root where a lab tmpfs would hide them.
+
+    Daemons written in Python (the lab's TACACS+ server) run with the holder's own
+    interpreter; a checkout or venv under /tmp (a fresh clone in CI) would vanish under
+    the server's private /tmp, so they are bound back, read-only, at the same paths.
+    """
+    import netwarden  # noqa: PLC0415  (the package's own location)
+
+    wanted = {Path(sys.prefix).resolve(), Path(netwarden.__file__).resolve().parents[1]}
+    found = [w for w in sorted(wanted) if any(w.is_relative_to(t) for t in tmpfs) and w.is_dir()]
+    # a directory inside another is bound with it
+    return [w for w in found if not any(w != o and w.is_relative_to(o) for o in found)]
