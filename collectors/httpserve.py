@@ -17,7 +17,12 @@ thread with a ``selectors`` loop and limits that keep the rest of the process sa
   for a second and is logged, never raised;
 - only ``GET``/``HEAD`` of the metrics path, ``/`` (a landing page),
   ``/-/healthy`` and the ``routes`` given; one request per connection
-  (``Connection: close``, as prometheus_client's HTTP/1.0 server does).
+  (``Connection: close``, as prometheus_client's HTTP/1.0 server does);
+- after the answer, a *lingering close* (as nginx's ``lingering_close``): the write
+  side is shut and what the client still sends is read and dropped until it closes,
+  for at most ``_LINGER`` seconds and ``_LINGER_BYTES``. Closing a socket with
+  unread input makes the kernel send a reset, which can destroy the answer (a
+  ``431`` to an oversized request) before the client has read it.
 
 A route (the device exporter's ``/probe``) may take seconds: it runs on a bounded
 pool of worker threads and its answer is handed back to the loop, which alone
@@ -70,6 +75,8 @@ _DESCRIPTOR_ERRORS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS
 _ACCEPT_PAUSE: Final = 1.0
 _LOG_EVERY: Final = 60.0
 _TICK: Final = 0.25
+_LINGER: Final = 2.0
+_LINGER_BYTES: Final = 1 << 20
 _LANDING: Final = (
     "<!DOCTYPE html>\n<html><head><title>{title}</title></head><body>\n"
     '<h1>{title}</h1>\n<p><a href="{path}">Metrics</a></p>\n</body></html>\n'
@@ -148,6 +155,8 @@ class _Conn:
     handshaking: bool = False
     pending: bool = False
     read_closed: bool = False
+    lingering: bool = False
+    """The answer is sent and the write side shut: input is dropped until EOF."""
     inbuf: bytearray = field(default_factory=bytearray)
     outbuf: bytes = b""
     sent: int = 0
@@ -269,7 +278,9 @@ class MetricsServer:
             if conn is None:
                 continue
             try:
-                if conn.pending:
+                if conn.lingering:
+                    self._drain(conn)
+                elif conn.pending:
                     self._discard_input(conn)
                 elif conn.handshaking:
                     self._handshake(conn)
@@ -322,7 +333,9 @@ class MetricsServer:
 
     def _make_room(self) -> None:
         """Close the connection that has waited longest for its request (or the oldest)."""
-        reading = [c for c in self._conns.values() if not c.writing and not c.pending]
+        reading = [c for c in self._conns.values() if c.lingering] or [
+            c for c in self._conns.values() if not c.writing and not c.pending
+        ]
         victim = min(reading or self._conns.values(), key=lambda c: c.opened)
         logger.debug("metrics server: at %d connections, closing %s", len(self._conns), victim.peer)
         self._drop(victim)
@@ -542,7 +555,30 @@ class MetricsServer:
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         if conn.sent >= len(conn.outbuf):
+            self._linger(conn)
+
+    def _linger(self, conn: _Conn) -> None:
+        """The answer is out: shut the write side and drop input until the client closes."""
+        if conn.read_closed:  # the client's EOF came already: nothing can reset the answer
             self._drop(conn, graceful=True)
+            return
+        conn.sock.shutdown(socket.SHUT_WR)  # an OSError: the caller drops the connection
+        conn.lingering = True
+        conn.outbuf, conn.sent = b"", 0
+        conn.inbuf.clear()
+        conn.deadline = time.monotonic() + _LINGER
+        self._selector.modify(conn.sock, selectors.EVENT_READ)
+
+    def _drain(self, conn: _Conn) -> None:
+        """Read and drop what a lingering client sends; close at its EOF or the byte bound."""
+        for _ in range(_LINGER_BYTES // 65536):
+            try:
+                data = conn.sock.recv(65536)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            if not data:
+                break
+        self._drop(conn)
 
     def _expire(self, now: float) -> None:
         for conn in [c for c in self._conns.values() if c.deadline <= now]:

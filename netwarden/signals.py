@@ -16,6 +16,13 @@ same meaning:
 - at the third signal the default action is restored and applied (a stuck
   process can always be stopped).
 
+A ``KeyboardInterrupt`` raised while the interpreter runs a callback it cannot
+propagate from (a weakref callback during an import, a ``__del__``) is printed as
+"Exception ignored" and lost: the setup would go on as if no signal had come. The
+guard keeps that trace off the terminal and remembers the signal: :meth:`arm`
+raises ``KeyboardInterrupt`` for a signal that came before it, so a stop asked for
+while setting up is never lost.
+
 Outside the main thread (tests running a command in a thread) it does nothing.
 :func:`deferred_signals` holds both signals for a step that must not be cut in
 two (create a temporary directory *and* register its removal).
@@ -26,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
@@ -75,18 +83,35 @@ class GracefulStop:
         self._stop = stop
         self._signals = signals
         self._previous: dict[signal.Signals, Any] = {}
+        self._unraisable: Any = None
         self.received: signal.Signals | None = None
         self.count = 0
 
     def arm(self, stop: Callable[[], None]) -> None:
-        """From now on the first signal calls ``stop`` rather than raising."""
+        """From now on the first signal calls ``stop`` rather than raising.
+
+        Raises:
+            KeyboardInterrupt: a signal came before, and its ``KeyboardInterrupt``
+                was lost (module docstring): the setup stops here.
+        """
+        if self.received is not None and self._stop is None:
+            raise KeyboardInterrupt(self.received.name)
         self._stop = stop
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
             for sig in self._signals:
                 self._previous[sig] = signal.signal(sig, self._handle)
+            self._unraisable = sys.unraisablehook
+            sys.unraisablehook = self._swallowed
         return self
+
+    def _swallowed(self, unraisable: Any) -> None:
+        """Our own ``KeyboardInterrupt``, lost in a callback: no trace; :meth:`arm` raises it."""
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and self.received is not None:
+            logger.debug("%s arrived inside a callback; stopping at the next step", self.received)
+            return
+        (self._unraisable or sys.__unraisablehook__)(unraisable)
 
     def __exit__(
         self,
@@ -98,6 +123,9 @@ class GracefulStop:
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)
         self._previous.clear()
+        if self._unraisable is not None:
+            sys.unraisablehook = self._unraisable
+            self._unraisable = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         del frame

@@ -7,7 +7,11 @@ pool of ``concurrency`` threads (the global limit); the probe waits for it at mo
 until its deadline and answers ``netwarden_up 0`` if it is not done (the late
 thread finishes in the background and its result is dropped). A lock per device
 keeps two probes of one device from opening two sessions at once; a probe that
-cannot take the lock before its deadline is not up.
+cannot take the lock before its deadline is not up. The lock is taken *before* a
+pool thread is: probes waiting for a slow device wait in the HTTP route threads,
+so a device that hangs holds one pool thread at most and the other devices are
+still probed (Prometheus scrapes a hung device's modules again every interval; had
+each waited inside the pool, a few intervals would have filled it).
 
 Credentials come from the inventory (the device's Ansible connection variables,
 vault included, else ``NETWARDEN_*`` from the exporter's environment) through
@@ -159,23 +163,32 @@ class Prober:
 
     # ------------------------------------------------------------ device modules
     def _device_probe(self, device: Device, module: str, deadline: float) -> ProbeResult:
-        future: Future[ProbeResult] = self._pool.submit(self._locked, device, module, deadline)
+        lock = self._locks[device.name]
+        if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            logger.warning("%s: another probe of the device still runs; not probed", device.name)
+            return ProbeResult(collectors={module: False})
+        try:  # from here the lock is the worker's to release (or ours, if it never starts)
+            future: Future[ProbeResult] = self._pool.submit(
+                self._locked, device, module, deadline, lock
+            )
+        except BaseException:
+            lock.release()
+            raise
         try:
             return future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
-            future.cancel()
+            if future.cancel():  # still queued: it will never run, nor release the lock
+                lock.release()
             logger.warning("%s: %s probe not done within the scrape timeout", device.name, module)
             return ProbeResult(collectors={module: False})
 
-    def _locked(self, device: Device, module: str, deadline: float) -> ProbeResult:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return ProbeResult(collectors={module: False})  # waited in the queue too long
-        lock = self._locks[device.name]
-        if not lock.acquire(timeout=remaining):
-            logger.warning("%s: another probe of the device still runs; not probed", device.name)
-            return ProbeResult(collectors={module: False})
+    def _locked(
+        self, device: Device, module: str, deadline: float, lock: threading.Lock
+    ) -> ProbeResult:
+        """The probe on a pool thread; ``lock`` (the device's, taken for it) released at the end."""
         try:
+            if deadline - time.monotonic() <= 0:
+                return ProbeResult(collectors={module: False})  # waited in the queue too long
             return self._with_session(device, module, deadline)
         finally:
             lock.release()

@@ -219,8 +219,8 @@ def test_a_slow_device_is_down_within_the_timeout_and_others_are_not(stack: Stac
     stack.lab.fleet.set_fault(slow, delay_seconds=30.0)
     answers: dict[str, str] = {}
 
-    def probe(name: str) -> None:
-        answers[name] = stack.probe(name, "health", timeout=3)[1]
+    def probe(name: str) -> None:  # Prometheus scrapes both meanwhile (each probe waits its turn)
+        answers[name] = stack.probe(name, "health", timeout=10)[1]
 
     try:
         threads = [threading.Thread(target=probe, args=(n,)) for n in (slow, fine)]

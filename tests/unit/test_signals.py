@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -57,3 +59,50 @@ def test_unarmed_raises_then_armed_stops() -> None:
         guard.arm(stopped.set)
         _deliver(signal.SIGTERM)
         assert stopped.wait(WAIT)
+
+
+class _Referent:
+    """Something a weakref can point at (an ``object()`` cannot be weakly referenced)."""
+
+
+def test_a_signal_lost_in_a_callback_is_raised_at_arm_without_a_trace(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The interpreter cannot raise out of a weakref callback (an import's module lock
+    uses one): the KeyboardInterrupt is "ignored" there; the setup must still stop."""
+    armed = threading.Event()
+    with GracefulStop() as guard:
+        referent = _Referent()
+        ref = weakref.ref(referent, lambda _: signal.raise_signal(signal.SIGTERM))
+        del referent  # the callback runs here; its KeyboardInterrupt cannot propagate
+        assert ref() is None
+        assert guard.received == signal.SIGTERM  # it came, and nothing was raised here
+        with pytest.raises(KeyboardInterrupt):
+            guard.arm(armed.set)
+    assert not armed.is_set()
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert "Exception ignored" not in captured.err + captured.out
+
+
+def test_other_unraisable_errors_still_reach_the_previous_hook() -> None:
+    seen: list[type[BaseException]] = []
+    previous = sys.unraisablehook
+
+    def mine(unraisable: sys.UnraisableHookArgs) -> None:
+        seen.append(type(unraisable.exc_value))
+
+    sys.unraisablehook = mine
+    try:
+        with GracefulStop():
+            assert sys.unraisablehook is not mine
+
+            class Broken:
+                def __del__(self) -> None:
+                    raise ValueError("from __del__")
+
+            Broken()
+        assert seen == [ValueError]
+        assert sys.unraisablehook is mine  # the guard's own hook until the block ended
+    finally:
+        sys.unraisablehook = previous

@@ -138,6 +138,43 @@ def test_other_paths_methods_and_malformed_requests(
     assert _raw(server, huge).startswith(b"HTTP/1.1 431 ")
 
 
+def test_an_oversized_request_gets_its_431_while_the_client_sends_on(
+    registry: CollectorRegistry, serve: type[MetricsServer]
+) -> None:
+    """Closing with unread input resets the connection, which can destroy the answer
+    before the client reads it: the server lingers, dropping input, until the client closes."""
+    server = serve(registry, "127.0.0.1", 0)
+    with socket.create_connection((server.host, server.port), timeout=WAIT) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nX-Pad: " + b"a" * 200_000)  # a head never ending
+        assert select.select([sock], [], [], WAIT)[0], "the answer came"
+        sock.sendall(b"a" * 50_000)  # and the client still sends
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    assert b"".join(chunks).startswith(b"HTTP/1.1 431 ")
+    end = time.monotonic() + WAIT
+    while server.open_connections and time.monotonic() < end:
+        time.sleep(0.01)
+    assert server.open_connections == 0
+
+
+def test_a_client_that_never_closes_is_not_lingered_on_for_ever(
+    registry: CollectorRegistry, serve: type[MetricsServer]
+) -> None:
+    server = serve(registry, "127.0.0.1", 0)
+    with socket.create_connection((server.host, server.port), timeout=WAIT) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):  # the answer, then EOF: the write side is shut
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        end = time.monotonic() + WAIT
+        while server.open_connections and time.monotonic() < end:
+            time.sleep(0.05)
+        assert server.open_connections == 0, "closed after the linger, the client still open"
+
+
 def test_idle_connections_are_bounded_and_never_lock_a_scraper_out(
     registry: CollectorRegistry, serve: type[MetricsServer]
 ) -> None:

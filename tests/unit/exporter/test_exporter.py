@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from collectors.exporter.http import (
     inventory_secrets,
     parse_query,
 )
-from collectors.exporter.probe import Prober, ProbeSettings
+from collectors.exporter.probe import Prober, ProbeResult, ProbeSettings
 from collectors.exporter.promconfig import (
     MonitoringSettings,
     target_groups,
@@ -108,6 +109,53 @@ def test_targets_are_the_inventory_devices_with_a_session(inv: Inventory, prober
     assert "jed-mon1" in health  # a server: the read-only Linux session
     assert "jed-sensor1" not in health  # a sensor: no session class
     assert set(prober.targets("compliance")) >= {*inv.sites, *inv.devices}
+
+
+def test_a_hung_device_holds_one_probe_thread_and_the_others_are_still_probed(
+    inv: Inventory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prometheus scrapes a hung device's modules again every interval: those probes wait
+    for the device, never in the pool that the other devices' probes need."""
+    slow, fine = "nyc-acc-sw1", "nyc-acc-sw2"
+    entered, release = threading.Event(), threading.Event()
+    sessions: list[str] = []
+
+    def with_session(self: Prober, device: object, module: str, deadline: float) -> ProbeResult:
+        name = getattr(device, "name", "")
+        sessions.append(name)
+        if name == slow:
+            entered.set()
+            release.wait(WAIT)  # hung, until the test lets it go
+        return ProbeResult(up=True, collectors={module: True})
+
+    monkeypatch.setattr(Prober, "_with_session", with_session)
+    prober = Prober(inv, ProbeSettings(known_hosts=tmp_path / "kh", concurrency=2))
+    results: dict[int, bool] = {}
+
+    def probe_slow(i: int) -> None:
+        families = prober.probe(slow, ("health", "config")[i % 2], budget=WAIT / 2)
+        results[i] = any(f.name == "netwarden_up" and f.samples[0].value == 1 for f in families)
+
+    threads = [threading.Thread(target=probe_slow, args=(i,)) for i in range(6)]
+    try:
+        threads[0].start()
+        assert entered.wait(WAIT)
+        for t in threads[1:]:
+            t.start()
+        time.sleep(0.3)  # the scrapes that followed are waiting (not asserted on)
+        families = prober.probe(fine, "health", budget=WAIT / 3)
+        up = [f for f in families if f.name == "netwarden_up"]
+        assert [f.samples[0].value for f in up] == [1.0], "a hung device starved the others"
+        assert sessions.count(slow) == 1, "one session to the hung device at a time"
+        release.set()
+        for t in threads:
+            t.join(WAIT)
+        assert results[0] is True  # the hung probe finished once let go, within its budget
+        again = prober.probe(slow, "health", budget=WAIT)  # every lock was given back
+        assert [f.samples[0].value for f in again if f.name == "netwarden_up"] == [1.0]
+    finally:
+        release.set()
+        prober.close()
 
 
 def test_scrub_removes_known_secrets(prober: Prober) -> None:
