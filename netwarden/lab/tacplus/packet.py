@@ -265,6 +265,30 @@ def _args_encode(args: tuple[bytes, ...]) -> tuple[bytes, bytes]:
     return bytes(len(a) for a in args), b"".join(args)
 
 
+_RequestFields = tuple[int, int, int, int, bytes, bytes, bytes, tuple[bytes, ...]]
+
+
+def _request_decode(r: _Reader) -> _RequestFields:
+    """The fields authorization and accounting REQUESTs share (RFC 8907 sections 6.1,
+    7.1), read after any leading flags: method, priv_lvl, type, service, the user, port
+    and rem_addr lengths, the argument count and lengths, then the strings."""
+    method, priv, kind, service = r.u8(), r.u8(), r.u8(), r.u8()
+    user_len, port_len, rem_len, arg_cnt = r.u8(), r.u8(), r.u8(), r.u8()
+    arg_lens = [r.u8() for _ in range(arg_cnt)]
+    user, port, rem = r.take(user_len), r.take(port_len), r.take(rem_len)
+    args = tuple(r.take(n) for n in arg_lens)
+    r.end()
+    return method, priv, kind, service, user, port, rem, args
+
+
+def _request_encode(fields: _RequestFields) -> bytes:
+    """:func:`_request_decode`'s inverse."""
+    method, priv, kind, service, user, port, rem, args = fields
+    lens, joined = _args_encode(args)
+    head = bytes((method, priv, kind, service, len(user), len(port), len(rem), len(args)))
+    return head + lens + user + port + rem + joined
+
+
 @dataclass(frozen=True)
 class AuthorRequest:
     authen_method: int
@@ -278,20 +302,12 @@ class AuthorRequest:
 
     @classmethod
     def decode(cls, body: bytes) -> AuthorRequest:
-        r = _Reader(body, "authorization REQUEST")
-        method, priv, kind, service = r.u8(), r.u8(), r.u8(), r.u8()
-        user_len, port_len, rem_len, arg_cnt = r.u8(), r.u8(), r.u8(), r.u8()
-        arg_lens = [r.u8() for _ in range(arg_cnt)]
-        user, port, rem = r.take(user_len), r.take(port_len), r.take(rem_len)
-        args = tuple(r.take(n) for n in arg_lens)
-        r.end()
-        return cls(method, priv, kind, service, user, port, rem, args)
+        return cls(*_request_decode(_Reader(body, "authorization REQUEST")))
 
     def encode(self) -> bytes:
-        lens, joined = _args_encode(self.args)
-        head = bytes((self.authen_method, self.priv_lvl, self.authen_type, self.authen_service,
-                      len(self.user), len(self.port), len(self.rem_addr), len(self.args)))  # fmt: skip
-        return head + lens + self.user + self.port + self.rem_addr + joined
+        return _request_encode((self.authen_method, self.priv_lvl, self.authen_type,
+                                self.authen_service, self.user, self.port, self.rem_addr,
+                                self.args))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -333,20 +349,14 @@ class AcctRequest:
     @classmethod
     def decode(cls, body: bytes) -> AcctRequest:
         r = _Reader(body, "accounting REQUEST")
-        flags, method, priv, kind, service = r.u8(), r.u8(), r.u8(), r.u8(), r.u8()
-        user_len, port_len, rem_len, arg_cnt = r.u8(), r.u8(), r.u8(), r.u8()
-        arg_lens = [r.u8() for _ in range(arg_cnt)]
-        user, port, rem = r.take(user_len), r.take(port_len), r.take(rem_len)
-        args = tuple(r.take(n) for n in arg_lens)
-        r.end()
-        return cls(flags, method, priv, kind, service, user, port, rem, args)
+        flags = r.u8()
+        return cls(flags, *_request_decode(r))
 
     def encode(self) -> bytes:
-        lens, joined = _args_encode(self.args)
-        head = bytes((self.flags, self.authen_method, self.priv_lvl, self.authen_type,
-                      self.authen_service, len(self.user), len(self.port), len(self.rem_addr),
-                      len(self.args)))  # fmt: skip
-        return head + lens + self.user + self.port + self.rem_addr + joined
+        return bytes((self.flags,)) + _request_encode(
+            (self.authen_method, self.priv_lvl, self.authen_type, self.authen_service,
+             self.user, self.port, self.rem_addr, self.args)
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
