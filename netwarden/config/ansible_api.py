@@ -28,7 +28,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,6 +197,32 @@ def lookup_inventory(inventory: str, terms: Any) -> tuple[Inventory, list[str]]:
     with lookup_errors():
         inv = cached_inventory(inventory, controller_vault_password_file())
     return inv, _flatten(terms)
+
+
+def lookup_per_device(
+    inventory: str, terms: Any, value: Callable[[Inventory, Device], Any]
+) -> list[dict[str, Any]]:
+    """For a role's lookup plugin: ``[{name: value(inv, device)}]`` for each term's device.
+
+    The one loop the roles' lookups share: the inventory read as :func:`lookup_inventory`
+    reads it, every name checked against it, and ``value``'s ``ValueError`` (a device the
+    role cannot serve, an inconsistent inventory) raised as ``AnsibleLookupError`` with
+    its message, as an invalid inventory is (:func:`lookup_errors`).
+    """
+    from ansible.errors import AnsibleLookupError  # noqa: PLC0415  # plugins only, as above
+
+    inv, names = lookup_inventory(inventory, terms)
+    out: dict[str, Any] = {}
+    with lookup_errors():
+        for name in names:
+            device = inv.devices.get(name)
+            if device is None:
+                raise AnsibleLookupError(f"{name} is not a device of the inventory {inventory}")
+            try:
+                out[name] = value(inv, device)
+            except ValueError as exc:
+                raise AnsibleLookupError(str(exc)) from exc
+    return [out]
 
 
 def plan_host(host: Host) -> DevicePlan:

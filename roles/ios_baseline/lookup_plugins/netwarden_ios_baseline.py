@@ -64,19 +64,17 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         inventory = str(self.get_option("inventory"))
         try:
-            from netwarden.config.ansible_api import lookup_errors, lookup_inventory  # noqa: PLC0415  (a clear error if netwarden is missing)
+            from netwarden.config.ansible_api import lookup_per_device  # noqa: PLC0415  (a clear error if netwarden is missing)
             from netwarden.render import check_role_vars, device_context  # noqa: PLC0415  (a clear error if netwarden is missing)
         except ImportError as exc:
             raise AnsibleLookupError(
                 f"netwarden is not importable by Ansible's Python ({exc}); run ansible-playbook from netwarden's venv"
             ) from exc
-        inv, names = lookup_inventory(inventory, terms)
-        out = {}
-        with lookup_errors():
-            for name in names:
-                if name not in inv.devices:
-                    raise AnsibleLookupError(f"{name} is not a device of the inventory {inventory}")
-                out[name] = device_context(inv, inv.devices[name]).template_data()
-                check_role_vars(name, variables or {})
-                check_role_vars(name, _hostvars(variables, name))
-        return [out]
+
+        def template_data(inv: Any, device: Any) -> dict[str, Any]:
+            data: dict[str, Any] = device_context(inv, device).template_data()
+            check_role_vars(device.name, variables or {})
+            check_role_vars(device.name, _hostvars(variables, device.name))
+            return data
+
+        return lookup_per_device(inventory, terms, template_data)

@@ -47,20 +47,12 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         inventory = str(self.get_option("inventory"))
         try:
-            from netwarden.config.ansible_api import lookup_errors, lookup_inventory  # noqa: PLC0415  (a clear error if netwarden is missing)
+            from netwarden.config.ansible_api import lookup_per_device  # noqa: PLC0415  (a clear error if netwarden is missing)
             from netwarden.render.linux_server import linux_server_context  # noqa: PLC0415  (a clear error if netwarden is missing)
         except ImportError as exc:
             raise AnsibleLookupError(
                 f"netwarden is not importable by Ansible's Python ({exc}); run ansible-playbook from netwarden's venv"
             ) from exc
-        inv, names = lookup_inventory(inventory, terms)
-        out = {}
-        with lookup_errors():
-            for name in names:
-                if name not in inv.devices:
-                    raise AnsibleLookupError(f"{name} is not a device of the inventory {inventory}")
-                try:
-                    out[name] = linux_server_context(inv, inv.devices[name]).template_data()
-                except ValueError as exc:
-                    raise AnsibleLookupError(str(exc)) from exc
-        return [out]
+        return lookup_per_device(
+            inventory, terms, lambda inv, device: linux_server_context(inv, device).template_data()
+        )

@@ -53,23 +53,21 @@ class LookupModule(LookupBase):  # type: ignore[misc]  # ansible-core ships no t
         inventory = str(self.get_option("inventory"))
         render_vars = dict(self.get_option("render_vars") or {})
         try:
-            from netwarden.config.ansible_api import lookup_errors, lookup_inventory  # noqa: PLC0415
+            from netwarden.config.ansible_api import lookup_per_device  # noqa: PLC0415
             from netwarden.render import render_config, renderer_for  # noqa: PLC0415
         except ImportError as exc:
             raise AnsibleLookupError(
                 f"netwarden is not importable by Ansible's Python ({exc}); "
                 "run ansible-playbook from netwarden's venv"
             ) from exc
-        inv, names = lookup_inventory(inventory, terms)
-        out: dict[str, str] = {}
-        with lookup_errors():
-            for name in names:
-                device = inv.devices.get(name)
-                renderer = renderer_for(device) if device is not None else None
-                if device is None or renderer is None or renderer.name != "nftables":
-                    raise AnsibleLookupError(
-                        f"{name} is not an nftables firewall of the inventory {inventory} "
-                        "(platform linux, role firewall, model nftables)"
-                    )
-                out[name] = render_config(inv, device, render_vars)
-        return [out]
+
+        def ruleset(inv: Any, device: Any) -> str:
+            renderer = renderer_for(device)
+            if renderer is None or renderer.name != "nftables":
+                raise ValueError(
+                    f"{device.name} is not an nftables firewall of the inventory {inventory} "
+                    "(platform linux, role firewall, model nftables)"
+                )
+            return str(render_config(inv, device, render_vars))
+
+        return lookup_per_device(inventory, terms, ruleset)

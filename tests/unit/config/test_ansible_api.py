@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.config.ansible_api import host_from_params
+from netwarden.config.ansible_api import host_from_params, lookup_per_device
 from netwarden.errors import NetwardenError
+from netwarden.inventory import Device
 
 
 def play_vars(inventory: Path, host: str) -> dict[str, object]:
@@ -66,3 +67,22 @@ def test_a_host_netwarden_does_not_render_and_apply_is_refused(
 def test_no_inventory_is_an_error() -> None:
     with pytest.raises(NetwardenError, match="no device or inventory"):
         host_from_params({}, {"inventory_hostname": "gva-acc-sw1"})
+
+
+def test_a_role_lookup_maps_each_named_device_and_names_what_it_cannot_serve(
+    example_inventory: Path,
+) -> None:
+    from ansible.errors import AnsibleLookupError  # only this test needs Ansible
+
+    def site(_inv: object, device: Device) -> str:
+        if device.platform != "ios":
+            raise ValueError(f"{device.name} is not a switch")
+        return device.site
+
+    assert lookup_per_device(str(example_inventory), [["gva-acc-sw1"], "nyc-acc-sw2"], site) == [
+        {"gva-acc-sw1": "gva", "nyc-acc-sw2": "nyc"}
+    ]
+    with pytest.raises(AnsibleLookupError, match="bru-srv1 is not a switch"):
+        lookup_per_device(str(example_inventory), ["gva-acc-sw1", "bru-srv1"], site)
+    with pytest.raises(AnsibleLookupError, match="no-such-sw9 is not a device of the inventory"):
+        lookup_per_device(str(example_inventory), ["no-such-sw9"], site)
