@@ -142,3 +142,31 @@ class GracefulStop:
             signal.raise_signal(sig)
             return
         raise KeyboardInterrupt(sig.name)
+
+
+def serve_until_stopped(*closers: Callable[[], None]) -> None:
+    """Block a service command until SIGINT or SIGTERM, then call ``closers`` in order.
+
+    The loop of every long-running server command (``exporter serve``, ``exporter
+    access``): the first signal ends the wait through :class:`GracefulStop`, a second
+    one interrupts it at once; the closers run either way, each even when an earlier one
+    fails.
+    """
+    stop = threading.Event()
+    try:
+        with GracefulStop(stop.set):
+            while not stop.wait(1.0):
+                pass
+    except KeyboardInterrupt:
+        logger.info("interrupted again: stopping now")
+    finally:
+        _close_all(closers)
+
+
+def _close_all(closers: tuple[Callable[[], None], ...]) -> None:
+    if not closers:
+        return
+    try:
+        closers[0]()
+    finally:
+        _close_all(closers[1:])

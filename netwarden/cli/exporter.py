@@ -8,8 +8,6 @@ configuration for it (and node_exporter, the auditor) from the same inventory.
 
 from __future__ import annotations
 
-import logging
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -27,9 +25,7 @@ from netwarden.cli.common import (
     err_console,
 )
 from netwarden.errors import NetwardenError
-from netwarden.signals import GracefulStop
-
-logger = logging.getLogger(__name__)
+from netwarden.signals import serve_until_stopped
 
 exporter_app = typer.Typer(
     help="Exporters for Prometheus: devices (multi-target /probe) and access (syslog)."
@@ -108,21 +104,12 @@ def serve(  # noqa: PLR0917  (one typer command: its options)
     except OSError as exc:
         prober.close()
         raise _fail(f"--listen {listen}: {exc.strerror or exc}") from exc
-    stop = threading.Event()
     server.start()
     # One line on stderr that scripts (and the tests) wait for: where it listens.
     err_console.print(
         f"exporter listening on {server.url.removesuffix(server.path)}", highlight=False
     )
-    try:
-        with GracefulStop(stop.set):
-            while not stop.wait(1.0):
-                pass
-    except KeyboardInterrupt:
-        logger.info("interrupted again: stopping now")
-    finally:
-        server.close()
-        prober.close()
+    serve_until_stopped(server.close, prober.close)
 
 
 @exporter_app.command("access")
@@ -205,7 +192,6 @@ def access(  # noqa: PLR0917  (one typer command: its options)
     except OSError as exc:
         receiver.close()
         raise _fail(f"--listen {listen}: {exc.strerror or exc}") from exc
-    stop = threading.Event()
     receiver.start()
     server.start()
     # The lines scripts (and the tests) wait for: where it listens.
@@ -213,15 +199,7 @@ def access(  # noqa: PLR0917  (one typer command: its options)
     err_console.print(
         f"access exporter listening on {server.url.removesuffix(server.path)}", highlight=False
     )
-    try:
-        with GracefulStop(stop.set):
-            while not stop.wait(1.0):
-                pass
-    except KeyboardInterrupt:
-        logger.info("interrupted again: stopping now")
-    finally:
-        server.close()
-        receiver.close()
+    serve_until_stopped(server.close, receiver.close)
 
 
 @monitoring_app.command("config")

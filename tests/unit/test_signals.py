@@ -11,7 +11,7 @@ import weakref
 
 import pytest
 
-from netwarden.signals import GracefulStop
+from netwarden.signals import GracefulStop, serve_until_stopped
 
 WAIT = 10.0  # upper bound of a wait, never asserted on
 
@@ -106,3 +106,20 @@ def test_other_unraisable_errors_still_reach_the_previous_hook() -> None:
         assert sys.unraisablehook is mine  # the guard's own hook until the block ended
     finally:
         sys.unraisablehook = previous
+
+
+def test_a_service_waits_for_the_signal_then_closes_everything_in_order() -> None:
+    closed: list[str] = []
+
+    def failing() -> None:
+        closed.append("server")
+        raise OSError("already gone")
+
+    before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    with pytest.raises(OSError, match="already gone"):  # the closer's failure is not hidden
+        serve_until_stopped(failing, lambda: closed.append("prober"))
+    timer.join()
+    assert closed == ["server", "prober"]  # the second closer ran though the first failed
+    assert signal.getsignal(signal.SIGTERM) == before  # restored
