@@ -3,6 +3,7 @@
 Written into one folder (``netwarden monitoring config --out DIR``)::
 
     prometheus.yml          scrape jobs (file_sd paths relative to this file)
+    rules/*.rules.yml       recording and alert rules (a copy of dashboards/rules/)
     targets/devices.json    devices the exporter probes (name as target)
     targets/sites.json      sites (the compliance module's targets)
     targets/nodes.json      servers and firewalls running node_exporter
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,9 @@ from netwarden.inventory.models import Device, Function, Inventory, Protocol, Si
 logger = logging.getLogger(__name__)
 
 TARGETS_DIR = "targets"
+RULES_DIR = "rules"
+RULES_SOURCE = Path(__file__).resolve().parents[2] / "dashboards" / "rules"
+"""The repository's rules (issue 17), copied beside the configuration that loads them."""
 _META = "__meta_netwarden_"
 
 
@@ -55,6 +60,8 @@ class MonitoringSettings:
         ca_file / basic_auth_user / password_file: the exporter's TLS CA and basic auth.
         access_exporter: the access exporter's HOST:PORT (``netwarden exporter access``;
             same scheme and auth as the device exporter), None for no such job.
+        alertmanager: the Alertmanager's HOST:PORT the alerts go to, None for no
+            ``alerting`` block (the rules are evaluated all the same).
     """
 
     exporter: str = "127.0.0.1:9430"
@@ -68,6 +75,7 @@ class MonitoringSettings:
     basic_auth_user: str | None = None
     password_file: str | None = None
     access_exporter: str | None = None
+    alertmanager: str | None = None
 
 
 def zone_of(device: Device) -> str:
@@ -165,8 +173,15 @@ def prometheus_config(
                 "static_configs": [{"targets": [settings.access_exporter]}],
             }
         )
+    alerting: dict[str, Any] = {}
+    if settings.alertmanager:
+        alerting["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": [settings.alertmanager]}]}]
+        }
     return {
         "global": glob,
+        "rule_files": [f"{RULES_DIR}/*.rules.yml"],
+        **alerting,
         "scrape_configs": [
             device_job("health", settings.scrape_interval, settings.scrape_timeout, "devices"),
             device_job(
@@ -249,14 +264,21 @@ def write_monitoring_config(
     out: Path,
     external_labels: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Write ``prometheus.yml`` and the target files into ``out``; the paths written."""
+    """Write ``prometheus.yml``, the target files and the rules into ``out``; the paths written."""
     (out / TARGETS_DIR).mkdir(parents=True, exist_ok=True)
+    (out / RULES_DIR).mkdir(exist_ok=True)
+    rules = [
+        Path(shutil.copyfile(src, out / RULES_DIR / src.name))
+        for src in sorted(RULES_SOURCE.glob("*.rules.yml"))
+    ]
+    if not rules:
+        logger.warning("no rule files in %s: the configuration loads none", RULES_SOURCE)
     config = out / "prometheus.yml"
     config.write_text(
         _HEADER + yaml.safe_dump(prometheus_config(settings, external_labels), sort_keys=False),
         encoding="utf-8",
     )
-    written = [config]
+    written = [config, *rules]
     for name, groups in target_groups(inv, devices, settings).items():
         written.append(_write_targets(out / TARGETS_DIR / f"{name}.json", groups))
     return written

@@ -245,6 +245,13 @@ def monitoring_config(  # noqa: PLR0917  (one typer command: its options)
             "--access-exporter", help="The access exporter's HOST:PORT (a netwarden_access job)."
         ),
     ] = None,
+    alertmanager: Annotated[
+        str | None,
+        typer.Option(
+            "--alertmanager",
+            help="The Alertmanager's HOST:PORT the rules' alerts go to (omitted: no alerting).",
+        ),
+    ] = None,
     layout: Annotated[
         str,
         typer.Option(
@@ -287,6 +294,8 @@ def monitoring_config(  # noqa: PLR0917  (one typer command: its options)
         parse_hostport(exporter)
         if access_exporter is not None:
             parse_hostport(access_exporter)
+        if alertmanager is not None:
+            parse_hostport(alertmanager)
         overrides = _site_overrides(site_prometheus or [], sorted(inv.sites))
     except (ValueError, NetwardenError) as exc:
         raise _fail(str(exc)) from exc
@@ -301,6 +310,7 @@ def monitoring_config(  # noqa: PLR0917  (one typer command: its options)
         basic_auth_user=exporter_user,
         password_file=exporter_password_file,
         access_exporter=access_exporter,
+        alertmanager=alertmanager,
     )
     try:
         if layout == "federated":
