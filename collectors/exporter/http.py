@@ -31,6 +31,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from collectors.exporter.probe import MODULES, Prober
+from collectors.exporter.sessions import CLOSE_REASONS
 from collectors.httpserve import MetricsServer, Request, Response, ServeLimits
 from collectors.webconfig import WebConfig
 from netwarden.inventory.models import Inventory
@@ -210,6 +211,36 @@ class SelfCollector(Collector):
         yield GaugeMetricFamily(
             "netwarden_exporter_probes_in_flight", "Probes running now.", value=in_flight
         )
+        yield from _session_families(self.prober)
+
+
+def _session_families(prober: Prober) -> Iterator[Metric]:
+    """The session cache's counters: how many logins the exporter made, and saved."""
+    opened, reused, closed, idle = prober.sessions.snapshot()
+    yield CounterMetricFamily(
+        "netwarden_exporter_sessions_opened",
+        "Device sessions opened (each an SSH login).",
+        value=opened,
+    )
+    yield CounterMetricFamily(
+        "netwarden_exporter_sessions_reused",
+        "Probes that used a session kept from an earlier probe of the device (no login).",
+        value=reused,
+    )
+    gone = CounterMetricFamily(
+        "netwarden_exporter_sessions_closed",
+        "Device sessions closed, by reason (error, overrun, idle, max_age, dead, evicted, "
+        "disabled: reuse off, shutdown).",
+        labels=["reason"],
+    )
+    for reason in CLOSE_REASONS:
+        gone.add_metric([reason], closed.get(reason, 0))
+    yield gone
+    yield GaugeMetricFamily(
+        "netwarden_exporter_sessions_idle",
+        "Device sessions kept open for the next probe now.",
+        value=idle,
+    )
 
 
 def landing_page(prober: Prober) -> str:

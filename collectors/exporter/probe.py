@@ -13,6 +13,13 @@ so a device that hangs holds one pool thread at most and the other devices are
 still probed (Prometheus scrapes a hung device's modules again every interval; had
 each waited inside the pool, a few intervals would have filled it).
 
+A probe that succeeded completely leaves its session open for the device's next
+probe (either module) in :class:`~collectors.exporter.sessions.SessionCache`, which
+says when that is safe (idle and age limits, liveness check, one per device); a
+kept session that is lost is closed and the probe retried once with a fresh one
+within its budget (every probe only reads). A reaper thread closes idle sessions;
+:meth:`Prober.close` closes them all.
+
 Credentials come from the inventory (the device's Ansible connection variables,
 vault included, else ``NETWARDEN_*`` from the exporter's environment) through
 :func:`~netwarden.devices.session_for`: nothing in a request can name or carry one.
@@ -39,22 +46,26 @@ from collectors.exporter.compliance import (
     compliance_families,
 )
 from collectors.exporter.modules import ConfigState, config_families, diff_lines, health_families
+from collectors.exporter.sessions import CachedSession, CacheLimits, SessionCache
 from netwarden.config.backup import backup_history, last_backup
 from netwarden.config.drift import drift_of
 from netwarden.devices import (
     DeviceSession,
     HealthSource,
+    ReusableSession,
     SessionOptions,
     has_session,
     session_for,
 )
-from netwarden.errors import NetwardenError
+from netwarden.errors import NetwardenError, SessionLostError
 from netwarden.inventory.models import Device, Inventory
 from netwarden.render.platforms import render_config
 
 logger = logging.getLogger(__name__)
 
 MODULES = ("health", "config", "compliance")
+RETRY_MIN_SECONDS = 1.0
+"""A kept session that failed is replaced by a fresh one only with this much budget left."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class ProbeSettings:
         reports: the audit report folder (``compliance`` module).
         concurrency: device probes running at once (the global limit).
         connect_timeout: the longest TCP connect/SSH login wait (capped by the budget).
+        sessions: when a session is kept for the device's next probe (idle 0: never).
     """
 
     known_hosts: Path
@@ -74,6 +86,7 @@ class ProbeSettings:
     reports: Path | None = None
     concurrency: int = 8
     connect_timeout: float = 10.0
+    sessions: CacheLimits = field(default_factory=CacheLimits)
 
 
 @dataclass
@@ -125,9 +138,30 @@ class Prober:
             max_workers=max(1, settings.concurrency), thread_name_prefix="probe"
         )
         self._secrets = tuple(sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True))
+        self.sessions = SessionCache(settings.sessions)
+        self._stop = threading.Event()
+        self._reaper: threading.Thread | None = None
+        if settings.sessions.enabled:
+            self._reaper = threading.Thread(target=self._reap, name="session-reaper", daemon=True)
+            self._reaper.start()
 
     def close(self) -> None:
+        """Stop probing: queued probes cancelled, every kept session closed."""
+        self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._reaper is not None:
+            self._reaper.join(timeout=30.0)
+        self.sessions.close()
+
+    def _reap(self) -> None:
+        """Close idle sessions as they expire (else only the next probe of the device would)."""
+        limits = self.settings.sessions
+        every = min(max(1.0, limits.idle / 4), 15.0)
+        while not self._stop.wait(every):
+            try:
+                self.sessions.reap()
+            except Exception:
+                logger.exception("closing idle sessions failed; trying again later")
 
     def targets(self, module: str) -> list[str]:
         """The names ``module`` accepts as ``target``."""
@@ -194,6 +228,45 @@ class Prober:
             lock.release()
 
     def _with_session(self, device: Device, module: str, deadline: float) -> ProbeResult:
+        """The module's reading through the device's kept session, else a fresh one.
+
+        A kept session that is lost (though it looked alive) is closed and, with :data:`RETRY_MIN_SECONDS` left,
+        the probe runs once more on a fresh session (probes only read, so a retry
+        never repeats a change). The session is kept afterwards only if its use
+        succeeded completely within the deadline.
+        """
+        result = ProbeResult()
+        entry = self.sessions.take(device.name)
+        reused = entry is not None
+        if entry is not None:
+            if isinstance(entry.session, ReusableSession):
+                entry.session.retime(max(0.5, deadline - time.monotonic()))
+        else:
+            entry = self._open(device, module, deadline, result)
+            if entry is None:
+                return result
+        result.collectors["session"] = True
+        ok, lost = self._read(device, module, entry.session, result, reused=reused)
+        if lost and reused and deadline - time.monotonic() >= RETRY_MIN_SECONDS:
+            self.sessions.drop(entry, "error")
+            logger.info("%s: the kept session failed; once more with a fresh one", device.name)
+            result = ProbeResult()
+            entry = self._open(device, module, deadline, result)
+            if entry is None:
+                return result
+            result.collectors["session"] = True
+            ok, _ = self._read(device, module, entry.session, result, reused=False)
+        if not ok:
+            self.sessions.drop(entry, "error")
+        elif time.monotonic() > deadline:
+            self.sessions.drop(entry, "overrun")  # answered up 0 already; state unknown
+        else:
+            self.sessions.give(device.name, entry)
+        return result
+
+    def _open(
+        self, device: Device, module: str, deadline: float, result: ProbeResult
+    ) -> CachedSession | None:
         remaining = max(0.5, deadline - time.monotonic())
         options = SessionOptions(
             known_hosts=self.settings.known_hosts,
@@ -201,32 +274,46 @@ class Prober:
             timeout=remaining,
             read_timeout=remaining,
         )
-        result = ProbeResult()
         try:
             session = session_for(device, options)
             session.open()
         except NetwardenError as exc:
             logger.warning("%s: %s probe: %s", device.name, module, self.scrub(str(exc)))
             result.collectors["session"] = False
-            return result
-        result.collectors["session"] = True
+            return None
+        return self.sessions.opened(session)
+
+    def _read(
+        self,
+        device: Device,
+        module: str,
+        session: DeviceSession,
+        result: ProbeResult,
+        *,
+        reused: bool,
+    ) -> tuple[bool, bool]:
+        """Run the module on ``session``: (every device reading succeeded, the session was lost).
+
+        Only a lost session (:class:`SessionLostError`) is worth a retry on a fresh one;
+        a device refusing a command refuses it on any session.
+        """
         try:
             if module == "health":
-                self._health(device, session, result)
-            else:
-                self._config(device, session, result)
+                return self._health(device, session, result), False
+            self._config(device, session, result)
         except NetwardenError as exc:
-            logger.warning("%s: %s probe: %s", device.name, module, self.scrub(str(exc)))
+            kept = " (kept session)" if reused else ""
+            logger.warning("%s: %s probe%s: %s", device.name, module, kept, self.scrub(str(exc)))
             result.up = False
-        finally:
-            session.close()
-        return result
+            return False, isinstance(exc, SessionLostError)
+        return True, False
 
-    def _health(self, device: Device, session: DeviceSession, result: ProbeResult) -> None:
+    def _health(self, device: Device, session: DeviceSession, result: ProbeResult) -> bool:
+        """The health reading into ``result``; whether every reading succeeded."""
         if not isinstance(session, HealthSource):
             result.collectors["health"] = False
             logger.warning("%s: its session reports no health", device.name)
-            return
+            return False
         health = session.get_health()
         for reading in health.readings:
             result.collectors[reading] = reading not in health.failed
@@ -234,6 +321,7 @@ class Prober:
             logger.warning("%s: health %s: %s", device.name, reading, self.scrub(why))
         result.families.extend(health_families(health, site=device.site, role=device.role))
         result.up = not health.failed or len(health.failed) < len(health.readings)
+        return not health.failed
 
     def _config(self, device: Device, session: DeviceSession, result: ProbeResult) -> None:
         running = session.get_config("running")

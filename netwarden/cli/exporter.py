@@ -74,6 +74,30 @@ def serve(  # noqa: PLR0917  (one typer command: its options)
         float,
         typer.Option("--timeout-margin", min=0.0, help="Seconds kept from the scrape timeout."),
     ] = 0.5,
+    session_idle: Annotated[
+        float,
+        typer.Option(
+            "--session-idle",
+            min=0.0,
+            help="Seconds a device session is kept open for the next probe of the device "
+            "(0: a fresh session per probe).",
+        ),
+    ] = 60.0,
+    session_max_age: Annotated[
+        float,
+        typer.Option(
+            "--session-max-age",
+            min=1.0,
+            help="Seconds after which a kept session is closed whatever its use "
+            "(rotated credentials and host keys are picked up).",
+        ),
+    ] = 600.0,
+    max_sessions: Annotated[
+        int,
+        typer.Option(
+            "--max-sessions", min=1, max=100000, help="Device sessions kept open at most."
+        ),
+    ] = 1024,
 ) -> None:
     """Serve the device exporter until SIGINT/SIGTERM."""
     from collectors.exporter.http import (  # noqa: PLC0415  (prometheus_client, NAPALM)
@@ -82,6 +106,7 @@ def serve(  # noqa: PLR0917  (one typer command: its options)
         inventory_secrets,
     )
     from collectors.exporter.probe import Prober, ProbeSettings  # noqa: PLC0415
+    from collectors.exporter.sessions import CacheLimits  # noqa: PLC0415
     from collectors.webconfig import WebConfig, load_web_config  # noqa: PLC0415
     from netwarden.devices import default_known_hosts  # noqa: PLC0415
 
@@ -96,6 +121,7 @@ def serve(  # noqa: PLR0917  (one typer command: its options)
         backup_repo=backup_repo,
         reports=reports,
         concurrency=concurrency,
+        sessions=CacheLimits(idle=session_idle, max_age=session_max_age, max_sessions=max_sessions),
     )
     prober = Prober(inv, settings, secrets=inventory_secrets(inv))
     budget = Budget(default_timeout=default_timeout, margin=timeout_margin)

@@ -235,6 +235,24 @@ class DeviceSession(Protocol):
     def send_command(self, command: str) -> str: ...
 
 
+@runtime_checkable
+class ReusableSession(Protocol):
+    """What a session offers a caller that keeps it open between uses (the exporter's cache).
+
+    - :meth:`is_alive` says, without a round trip to the device, whether the
+      transport is still up (a device that closed the session, an idle timeout that
+      fired): cheap enough to ask before every reuse. True does not promise the
+      next command will be answered; a caller still handles a lost session.
+    - :meth:`retime` sets the longest wait for one command's answer from now on
+      (the options were fixed at :meth:`DeviceSession.open`; the next user may
+      have a different budget).
+    """
+
+    def is_alive(self) -> bool: ...
+
+    def retime(self, read_timeout: float) -> None: ...
+
+
 SessionFactory = Callable[[Device, SessionOptions], DeviceSession]
 Handles = Callable[[Device], bool]
 _REGISTRY: dict[Platform, SessionFactory] = {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+from dataclasses import replace
 from typing import Any, Self
 
 import paramiko
@@ -98,6 +99,15 @@ class LinuxSsh:
                 client.close()
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 logger.debug("%s: closing the session: %r", self.name, exc)
+
+    def is_alive(self) -> bool:
+        """Whether the SSH transport is still up (no round trip)."""
+        transport = self._client.get_transport() if self._client is not None else None
+        return transport is not None and transport.is_active()
+
+    def retime(self, read_timeout: float) -> None:
+        """The longest wait for one command's answer from now on."""
+        self.options = replace(self.options, read_timeout=read_timeout)
 
     def __enter__(self) -> Self:
         self.open()

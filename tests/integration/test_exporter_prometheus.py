@@ -366,3 +366,58 @@ def test_no_secret_in_any_answer_or_log(stack: Stack) -> None:
         assert len(secret) >= 8, what  # a real secret to look for
         assert secret not in log, f"the {what} is in the exporter's log"
         assert secret not in seen, f"the {what} is in an answer"
+
+
+def _own_counters(exporter: Exporter) -> dict[str, float]:
+    _, own = exporter.get("/metrics")
+    out = {}
+    for line in own.splitlines():
+        if line.startswith("netwarden_exporter_sessions_") and "{" not in line:
+            name, value = line.split()
+            out[name] = float(value)
+    return out
+
+
+@pytest.mark.parametrize(("idle", "logins"), [("60", 1), ("0", 3)])
+def test_probes_of_a_device_reuse_one_ssh_session(
+    stack: Stack, tmp_path: Path, idle: str, logins: int
+) -> None:
+    """Three probes of one device (health, config, health): one login with the session
+    cache, three with ``--session-idle 0``; counted on the simulated switch (its
+    ``%SEC_LOGIN-5-LOGIN_SUCCESS`` log) and by the exporter's own counters."""
+    # a switch outside the scraped site: nothing else logs in to it meanwhile
+    name = next(n for n in sorted(stack.lab.fleet.devices) if not n.startswith(f"{SITE}-"))
+    sim = stack.lab.sim(name)
+
+    def sim_logins(since: int) -> int:  # logins logged after log entry number ``since``
+        with sim.lock:
+            new = list(sim.log)[len(sim.log) - (sim.log_sequence - since) :]
+            assert len(new) == sim.log_sequence - since, "the log buffer wrapped"
+            return sum(1 for e in new if e.facility_mnemonic == "SEC_LOGIN-5-LOGIN_SUCCESS")
+
+    exporter = start_exporter(stack.lab, tmp_path, "--session-idle", idle, "-c", "2")
+    try:
+        with sim.lock:
+            before = sim.log_sequence
+        for module in ("health", "config", "health"):
+            status, body = exporter.probe(name, module, timeout=20)
+            stack.answers.append(body)
+            assert status == 200, body
+            assert "netwarden_up 1.0" in body, body
+        assert sim_logins(before) == logins
+        own = _own_counters(exporter)
+        assert own["netwarden_exporter_sessions_opened_total"] == logins
+        assert own["netwarden_exporter_sessions_reused_total"] == 3 - logins
+        assert own["netwarden_exporter_sessions_idle"] == (1 if logins == 1 else 0)
+        _, metrics = exporter.get("/metrics")
+        assert PROMTOOL is not None
+        checked = subprocess.run(
+            [PROMTOOL, "check", "metrics"], input=metrics, capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    finally:
+        exporter.stop()
+    assert exporter.proc.returncode == 0
+    if logins == 1:  # the kept session closed at stop: the switch saw the exec end
+        assert "closing the cached session (shutdown)" in exporter.log.read_text(encoding="utf-8")
