@@ -16,12 +16,14 @@ Examples:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from netutils.interface import canonical_interface_name
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from netwarden.devices.health import DeviceHealth
+from netwarden.inventory.models import Interface
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,47 @@ def health_families(health: DeviceHealth, *, site: str, role: str) -> Iterator[M
             size.add_metric([rule], b)
         yield packets
         yield size
+
+
+def interface_info_family(
+    interfaces: Iterable[Interface], health: DeviceHealth
+) -> Iterator[Metric]:
+    """``netwarden_interface_info{interface, mode, zone}``: what the inventory says each
+    interface is (a WAN link, an access port ...), so alert rules and dashboards select
+    interfaces by role (``mode="wan"``) rather than by name.
+
+    ``interface`` is the name the device reports when it is the same interface written
+    another way (``Gi1/0/1`` for ``GigabitEthernet1/0/1``), so the info joins the
+    device's own series ``on (instance, interface)``; else the inventory's name.
+
+    Examples:
+        >>> from netwarden.devices.health import InterfaceHealth
+        >>> from netwarden.inventory.models import Interface, InterfaceMode
+        >>> wan = Interface.model_construct(
+        ...     name="GigabitEthernet0/0", mode=InterfaceMode.WAN, zone="internet")
+        >>> h = DeviceHealth(interfaces=(InterfaceHealth("Gi0/0", True, True),))
+        >>> [s.labels for s in next(interface_info_family([wan], h)).samples]
+        [{'interface': 'Gi0/0', 'mode': 'wan', 'zone': 'internet'}]
+    """
+    items = list(interfaces)
+    if not items:
+        return
+    reported = {_canonical(i.name): i.name for i in health.interfaces}
+    info = GaugeMetricFamily(
+        "netwarden_interface_info",
+        "The interface as the inventory describes it (value 1): mode (access, trunk, svi, "
+        "routed, wan, capture) and zone.",
+        labels=["interface", "mode", "zone"],
+    )
+    for iface in items:
+        name = reported.get(_canonical(iface.name), iface.name)
+        info.add_metric([name, str(iface.mode), iface.zone or ""], 1)
+    yield info
+
+
+def _canonical(name: str) -> str:
+    """The interface's full IOS name (netutils); a name it does not know is kept."""
+    return canonical_interface_name(name, verify=False).lower()
 
 
 def _interface_families(health: DeviceHealth) -> Iterator[Metric]:

@@ -45,7 +45,13 @@ from collectors.exporter.compliance import (
     ReportUnavailableError,
     compliance_families,
 )
-from collectors.exporter.modules import ConfigState, config_families, diff_lines, health_families
+from collectors.exporter.modules import (
+    ConfigState,
+    config_families,
+    diff_lines,
+    health_families,
+    interface_info_family,
+)
 from collectors.exporter.sessions import CachedSession, CacheLimits, SessionCache
 from netwarden.config.backup import backup_history, last_backup
 from netwarden.config.drift import drift_of
@@ -320,6 +326,7 @@ class Prober:
         for reading, why in health.failed.items():
             logger.warning("%s: health %s: %s", device.name, reading, self.scrub(why))
         result.families.extend(health_families(health, site=device.site, role=device.role))
+        result.families.extend(interface_info_family(device.interfaces, health))
         result.up = not health.failed or len(health.failed) < len(health.readings)
         return not health.failed
 

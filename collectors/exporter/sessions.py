@@ -50,7 +50,7 @@ class CacheLimits:
     """How long and how many sessions are kept (seconds; ``idle`` 0 disables reuse)."""
 
     idle: float = 60.0
-    max_age: float = 600.0
+    max_age: float = 1800.0
     max_sessions: int = 1024
 
     @property

@@ -91,7 +91,7 @@ def serve(  # noqa: PLR0917  (one typer command: its options)
             help="Seconds after which a kept session is closed whatever its use "
             "(rotated credentials and host keys are picked up).",
         ),
-    ] = 600.0,
+    ] = 1800.0,
     max_sessions: Annotated[
         int,
         typer.Option(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from netwarden.inventory.models import InterfaceMode
 from tests.integration.exporter_stack import (
     PROMETHEUS,
     PROMTOOL,
@@ -130,6 +131,18 @@ def test_prometheus_has_each_device_with_the_simulator_values(stack: Stack) -> N
             f'netwarden_interface_receive_bytes_total{{instance="{name}"}}', by="interface"
         )
         assert octets, "no interface counters"
+        # what the inventory says each interface is, joinable with the device's own series
+        described = stack.prometheus.query(f'netwarden_interface_info{{instance="{name}"}}')
+        modes = {r["metric"]["interface"]: r["metric"]["mode"] for r in described}
+        assert modes, "no netwarden_interface_info"
+        assert set(modes.values()) <= {m.value for m in InterfaceMode}, modes
+        joined = stack.prometheus.values(
+            f'netwarden_interface_oper_status{{instance="{name}"}}'
+            " and on (instance, interface) netwarden_interface_info",
+            by="interface",
+        )
+        assert set(joined) == set(modes) & set(oper), (joined, modes)
+        assert joined, "no interface of the inventory matches one the device reports"
     uptime = stack.prometheus.values("netwarden_device_uptime_seconds")
     assert set(uptime) == set(SWITCHES)
     assert min(uptime.values()) > 0
