@@ -1,21 +1,29 @@
-"""Issue 16 on the namespace lab: a real Prometheus on jed-mon1 scrapes every server's
-node_exporter, every firewall's nftables rule counters (the device exporter over SSH)
-and the access exporter.
+"""Issue 16 on the namespace lab: ``playbooks/monitoring.yml`` (roles/monitoring) deploys
+jed-mon1's stack, then a real Prometheus scrapes every server's node_exporter, every
+firewall's nftables rule counters (the device exporter over SSH) and the access exporter.
 
 ``netwarden lab up --no-sim`` of the example inventory; each firewall gets the ruleset
 netwarden renders (``load_rendered``), so the scrapes cross the real flow policy. On
 every server the node exporter is started through the lab holder's unit control
 (``netwarden-lab-unit restart prometheus-node-exporter``, what the ``linux_server``
-role does). In jed-mon1's namespace (``lab exec``) run, as the deployment would:
+role does). Then the real ``ansible-playbook playbooks/monitoring.yml`` runs from
+inside jed-mon1's namespace (the management server: the controller's place in the
+lab), logs in to jed-mon1 over SSH and deploys, through the holder's unit control:
 
-- Debian's ``prometheus`` with the configuration ``netwarden monitoring config -i LAB``
-  generates (the lab's own Prometheus holds :9090, this one listens on :9091);
-- ``netwarden exporter serve -i LAB`` (probes the firewalls over SSH from jed-mon1);
-- ``netwarden exporter access --relay jed-log1`` (syslog on jed-mon1's management
-  address). The servers log to HQ's log host jed-log1 (over the flow policy's
-  ``syslog`` service, as they already do); jed-log1 relays their auth messages to it
-  over the management segment, a drop-in in its rsyslog's receiving ruleset
-  (``/etc/rsyslog.d/remote/``), as the monitoring deployment would put it.
+- Debian's ``prometheus`` with the configuration ``netwarden monitoring config``
+  generates (the role's lookup), checked by promtool, on the Debian paths; it replaces
+  the lab's own Prometheus of jed-mon1 (a ``prometheus-federate`` server) on :9090;
+- ``netwarden-exporter`` (``exporter serve``, probes the firewalls over SSH from
+  jed-mon1 with the inventory, vault password and key the role copied);
+- ``netwarden-access-exporter`` (``exporter access --relay jed-log1``, syslog on
+  jed-mon1's management address). The servers log to HQ's log host jed-log1 (over the
+  flow policy's ``syslog`` service, as they already do); jed-log1 relays their auth
+  messages to it over the management segment, a drop-in in its rsyslog's receiving
+  ruleset (``/etc/rsyslog.d/remote/``), put there by this test (the role does not
+  manage the log host).
+
+A second run reports changed=0, and ``--check --diff`` shows no secret (the lab's
+vault password, the automation key).
 
 Every wait is a bounded poll; nothing asserts on time. Root only; one lab for the
 module, removed even when a test fails.
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,9 +64,18 @@ pytestmark = [
 ]
 
 MON = "jed-mon1"
-PROMETHEUS = "127.0.0.1:9091"
-EXPORTER = "127.0.0.1:9430"
-ACCESS = "127.0.0.1:9432"
+PROMETHEUS = "127.0.0.1:9090"  # the role's, on the Debian port
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+EXTRA_VARS = {
+    "monitoring_scrape_interval": 3,
+    "monitoring_scrape_timeout": 2.5,
+    "monitoring_access_relays": ["jed-log1"],
+}
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s+: ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
+    r"failed=(?P<failed>\d+)",
+    re.M,
+)
 DEADLINE = 90.0  # seconds a poll waits at most (a bound on hangs, never asserted on)
 
 LOG_HOST = "jed-log1"
@@ -92,13 +110,22 @@ with urllib.request.urlopen(url, timeout=10) as answer:
 """
 
 
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    recap: dict[str, tuple[int, int, int]]  # host: (changed, unreachable, failed)
+
+
 @dataclass
 class Stack:
     lab: Path
     servers: list[str]
     firewalls: list[str]
-    procs: list[subprocess.Popen[bytes]]
     logs: Path
+    planned: Run  # --check --diff on the fresh lab
+    untouched: list[str]  # what the plan left absent that the role writes (all of it)
+    first: Run
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         """Prometheus's instant query ``promql``, asked from inside jed-mon1's namespace."""
@@ -113,10 +140,36 @@ class Stack:
         return result
 
     def log_tail(self) -> str:
+        daemons = self.lab / ".lab" / "nodes" / MON / "logs"
         return "\n".join(
             f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-            for p in sorted(self.logs.glob("*.log"))
+            for p in [*sorted(self.logs.glob("*.log")), *sorted(daemons.glob("*.log"))]
         )
+
+
+def play(lab: Path, *args: str, log: Path) -> Run:
+    """ansible-playbook playbooks/monitoring.yml from jed-mon1's namespace; output in ``log``."""
+    env = {
+        **os.environ,
+        "ANSIBLE_VAULT_PASSWORD_FILE": str(lab / ".vault-password"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    done = subprocess.run(
+        ["ip", "netns", "exec", f"{lab_prefix(lab)}-jed-{MON}", str(ANSIBLE_PLAYBOOK),
+         "-i", str(lab), "playbooks/monitoring.yml", "-e", json.dumps(EXTRA_VARS), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    with log.open("a") as out:
+        out.write(
+            f"\n$ ansible-playbook monitoring.yml {' '.join(args)}\n{done.stdout}{done.stderr}"
+        )
+    recap = {
+        m["host"]: (int(m["changed"]), int(m["unreachable"]), int(m["failed"]))
+        for m in RECAP.finditer(done.stdout)
+    }
+    return Run(done.returncode, done.stdout + done.stderr, recap)
 
 
 def poll(predicate: Callable[[], Any], timeout: float = DEADLINE, every: float = 1.0) -> Any:
@@ -156,29 +209,10 @@ def _in_server(lab: Path, host: str, script: str, stdin: str) -> None:
     assert done.returncode == 0, f"{host}: {done.stderr}"
 
 
-def _start_in_mon(lab: Path, log: Path, *argv: str) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [*CLI, "lab", "exec", "--lab", str(lab), MON, "--", *argv],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp(f"mon{os.getpid()}")
     path, log = base / "lab", base / "cli.log"
-    procs: list[subprocess.Popen[bytes]] = []
     try:
         code = cli("lab", "up", "-i", str(REPO / "inventory"), "--out", str(path), "--no-sim",
                    log=log)  # fmt: skip
@@ -200,25 +234,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             RELAY.format(address=mgmt),
         )
         _unit_restart(path, LOG_HOST, "rsyslog")
-        prom = base / "prometheus"
-        code = cli("monitoring", "config", "-i", str(path), "--out", str(prom),
-                   "--exporter", EXPORTER, "--access-exporter", ACCESS,
-                   "--scrape-interval", "3", "--scrape-timeout", "2.5", log=log)  # fmt: skip
-        assert code == 0, log.read_text()
-        procs.append(_start_in_mon(path, base / "prometheus.log", "/usr/bin/prometheus",
-                                   f"--config.file={prom / 'prometheus.yml'}",
-                                   f"--storage.tsdb.path={base / 'tsdb'}",
-                                   f"--web.listen-address={PROMETHEUS}"))  # fmt: skip
-        procs.append(_start_in_mon(path, base / "exporter.log", *CLI, "exporter", "serve",
-                                   "-i", str(path), "--listen", EXPORTER))  # fmt: skip
-        procs.append(_start_in_mon(path, base / "access.log", *CLI, "exporter", "access",
-                                   "-i", str(path), "--listen", ACCESS,
-                                   "--listen-syslog", f"{mgmt}:5514",
-                                   "--relay", LOG_HOST))  # fmt: skip
-        yield Stack(path, servers, firewalls, procs, base)
+        planned = play(path, "--check", "--diff", log=base / "ansible.log")
+        upper = path / ".lab" / "nodes" / MON / "upper"
+        written = [
+            "etc/prometheus/prometheus.yml",
+            "etc/netwarden",
+            "etc/default/netwarden-exporter",
+        ]
+        untouched = [w for w in written if not (upper / w).exists()]
+        first = play(path, log=base / "ansible.log")
+        assert first.returncode == 0, first.stdout[-4000:]
+        yield Stack(path, servers, firewalls, base, planned, untouched, first)
     finally:
-        for proc in procs:
-            _stop(proc)
         if path.exists():
             cli("lab", "down", str(path), log=log)
         force_cleanup(lab_prefix(path))
@@ -289,3 +316,60 @@ def test_a_failed_ssh_login_on_a_server_is_counted(stack: Stack) -> None:
     assert done.stdout.strip() == "refused"
     grown = poll(lambda: _failures(stack, server) > before)
     assert grown, f"no failure counted for {server} (was {before})\n{stack.log_tail()}"
+
+
+def test_the_plan_on_a_fresh_server_shows_changes_and_makes_none(stack: Stack) -> None:
+    planned = stack.planned
+    assert planned.returncode == 0, planned.stdout[-4000:]
+    assert planned.recap[MON][0] > 0, planned.stdout[-3000:]
+    assert "+  scrape_interval: 3s" in planned.stdout  # prometheus.yml's diff
+    assert "+ARGS=" in planned.stdout  # the exporters' options
+    assert stack.untouched == [
+        "etc/prometheus/prometheus.yml", "etc/netwarden", "etc/default/netwarden-exporter"
+    ]  # fmt: skip
+    assert not [s for s in _secrets(stack) if s in planned.stdout]
+
+
+def test_the_first_run_deployed_the_stack_through_the_holder(stack: Stack) -> None:
+    # the first play runs once on the controller for the first server (changed=0)
+    others = {h: r for h, r in stack.first.recap.items() if h != MON}
+    assert all(r == (0, 0, 0) for r in others.values()), stack.first.stdout[-2000:]
+    changed, unreachable, failed = stack.first.recap[MON]
+    assert (unreachable, failed) == (0, 0)
+    assert changed > 0
+    status = json.loads((stack.lab / ".lab" / "nodes" / MON / "status.json").read_text())
+    alive = {d["name"] for d in status["daemons"] if d["exit_status"] is None}
+    assert {"prometheus", "netwarden-exporter", "netwarden-access-exporter"} <= alive, status
+
+
+def _secrets(stack: Stack) -> list[str]:
+    key = (stack.lab / ".lab" / "ssh" / "id_ed25519").read_text().splitlines()
+    body = [line for line in key if line and not line.startswith("-----")]
+    return [(stack.lab / ".vault-password").read_text().strip(), *body]
+
+
+def test_a_second_run_changes_nothing_and_check_diff_shows_no_secret(stack: Stack) -> None:
+    again = play(stack.lab, log=stack.logs / "ansible.log")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert MON in again.recap
+    assert set(again.recap.values()) == {(0, 0, 0)}, again.stdout[-3000:]
+    planned = play(stack.lab, "--check", "--diff", log=stack.logs / "ansible.log")
+    assert planned.returncode == 0, planned.stdout[-3000:]
+    assert MON in planned.recap
+    assert set(planned.recap.values()) == {(0, 0, 0)}, planned.stdout[-3000:]
+    secrets = _secrets(stack)
+    assert all(len(s) >= 16 for s in secrets)
+    for run in (stack.first, again, planned):
+        assert not [s for s in secrets if s in run.stdout]
+
+
+def test_check_diff_shows_a_changed_setting_and_changes_nothing(stack: Stack) -> None:
+    config = f"{stack.lab}/.lab/nodes/{MON}/upper/etc/prometheus/prometheus.yml"
+    before = Path(config).read_text()
+    planned = play(stack.lab, "--check", "--diff", "-e", "monitoring_scrape_interval=4",
+                   log=stack.logs / "ansible.log")  # fmt: skip
+    assert planned.returncode == 0, planned.stdout[-3000:]
+    assert "+  scrape_interval: 4s" in planned.stdout
+    assert "-  scrape_interval: 3s" in planned.stdout
+    assert Path(config).read_text() == before
+    assert not [s for s in _secrets(stack) if s in planned.stdout]

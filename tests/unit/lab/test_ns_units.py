@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from netwarden.lab.ns import units
 from netwarden.lab.ns.services import Daemon, ServiceContext
 from netwarden.lab.ns.services.rsyslog import rsyslog
-from netwarden.lab.ns.units import SCRIPT, UNITS, daemon_name, unit_daemon
+from netwarden.lab.ns.units import (
+    EXPORTER_USER,
+    SCRIPT,
+    UNITS,
+    daemon_name,
+    default_args,
+    others_can_run,
+    unit_daemon,
+)
 
 CTX = ServiceContext("bru-srv1", (IPv4Address("10.13.10.101"),), ("smb",), local_syslog=True)
 
@@ -64,3 +73,81 @@ def test_the_unit_script_is_valid_sh_and_refuses_unknown_units(tmp_path: Path) -
                               check=False, timeout=10)  # fmt: skip
         assert done.returncode == 2, args
         assert f"restart {{{'|'.join(UNITS)}}}" in done.stderr
+
+
+def test_prometheus_restarts_on_the_debian_paths_checked_by_promtool() -> None:
+    unit = unit_daemon("prometheus", CTX, None)
+    argv = unit.daemon.argv
+    assert argv[0] == "/usr/bin/prometheus"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in argv
+    assert "--storage.tsdb.path=/var/lib/prometheus/metrics2" in argv
+    assert "--web.listen-address=0.0.0.0:9090" in argv  # the port of the lab's own one
+    assert unit.daemon.check == (
+        "/usr/bin/promtool", "check", "config", "/etc/prometheus/prometheus.yml"
+    )  # fmt: skip
+    assert unit.daemon.user == "prometheus"
+    assert daemon_name("prometheus") == unit.daemon.name  # it replaces the lab's own
+    assert ("/var/lib/prometheus/metrics2", 0o750, "prometheus") in unit.directories
+
+
+def _server_root(tmp_path: Path, *, user: bool = True) -> ServiceContext:
+    (tmp_path / "etc/default").mkdir(parents=True)
+    passwd = "root:x:0:0::/root:/bin/sh\n"
+    if user:
+        passwd += f"{EXPORTER_USER}:x:990:990::/var/lib/netwarden-exporter:/usr/sbin/nologin\n"
+    (tmp_path / "etc/passwd").write_text(passwd)
+    return ServiceContext("jed-mon1", CTX.addresses, (), root=tmp_path)
+
+
+def test_the_exporters_run_netwarden_with_the_role_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(units, "others_can_run", lambda *_: True)
+    ctx = _server_root(tmp_path)
+    (tmp_path / "etc/default/netwarden-exporter").write_text(
+        '# written by the monitoring role\nARGS="-i /etc/netwarden/inventory '
+        "--listen 127.0.0.1:9430 --backup-repo '/var/lib/netwarden exporter/b'\"\n"
+    )
+    (tmp_path / "etc/default/netwarden-access-exporter").write_text(
+        'ARGS="-i /etc/netwarden/inventory --relay jed-log1"\n'
+    )
+    serve = unit_daemon("netwarden-exporter", ctx, None).daemon
+    assert serve.argv[1:5] == ("-m", "netwarden.cli", "exporter", "serve")
+    assert serve.argv[5:] == ("-i", "/etc/netwarden/inventory", "--listen", "127.0.0.1:9430",
+                              "--backup-repo", "/var/lib/netwarden exporter/b")  # fmt: skip
+    assert serve.user == EXPORTER_USER  # never root
+    assert serve.env["NETWARDEN_LOCK_DIR"] == "/var/lib/netwarden-exporter/locks"
+    access = unit_daemon("netwarden-access-exporter", ctx, None)
+    assert access.daemon.argv[3:] == (
+        "exporter", "access", "-i", "/etc/netwarden/inventory", "--relay", "jed-log1"
+    )  # fmt: skip
+    assert access.directories == (("/var/lib/netwarden-access-exporter", 0o750, EXPORTER_USER),)
+    assert {"netwarden-exporter", "netwarden-access-exporter", "prometheus"} <= set(UNITS)
+    monkeypatch.setattr(units, "others_can_run", lambda *_: False)  # a pyenv under /root
+    assert unit_daemon("netwarden-exporter", ctx, None).daemon.user is None
+
+
+def test_others_can_run_needs_every_folder_searchable(tmp_path: Path) -> None:
+    sh = shutil.which("sh")
+    assert sh is not None
+    assert others_can_run(Path(sh))  # /usr/bin: every folder 0755
+    program = tmp_path / "python"
+    program.write_text("")
+    program.chmod(0o755)
+    # pytest's base folder (/tmp/pytest-of-<user>) is 0700: not for other users
+    assert (tmp_path.parent.parent.stat().st_mode & 0o007) == 0
+    assert not others_can_run(program)
+    assert not others_can_run(Path(sh), program)
+    assert not others_can_run(tmp_path / "missing")
+
+
+def test_an_exporter_unit_needs_the_role_options_and_user(tmp_path: Path) -> None:
+    ctx = _server_root(tmp_path, user=False)
+    with pytest.raises(ValueError, match="gives no ARGS"):
+        unit_daemon("netwarden-exporter", ctx, None)
+    (tmp_path / "etc/default/netwarden-exporter").write_text('ARGS="-i /x"\n')
+    with pytest.raises(ValueError, match="no user netwarden-exporter"):
+        unit_daemon("netwarden-exporter", ctx, None)
+    (tmp_path / "etc/default/netwarden-exporter").write_text('ARGS="-i \'/x"\n')
+    with pytest.raises(ValueError, match="ARGS"):
+        default_args(ctx, "netwarden-exporter")
