@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from netwarden.cli.demobase import Step, _netwarden, console
+from netwarden.cli.demobase import REPO, Step, _netwarden, console
+
+RULES = REPO / "dashboards" / "rules"
+ALERTMANAGER = REPO / "dashboards" / "alertmanager" / "alertmanager.yml"
 
 _PROBE = """
 import sys, urllib.request
@@ -83,6 +86,46 @@ def monitoring_steps(workdir: Path, url: str) -> list[Step]:
                 "promtool checks HQ's generated configuration",
                 [promtool, "check", "config", str(monitoring / "hq" / "prometheus.yml")],
                 "Prometheus's own checker accepts what netwarden generated.",
+            )
+        )
+        tests = sorted((RULES / "tests").glob("*.test.yml"))
+        steps.append(
+            Step(
+                "Alert rules: promtool's unit tests, each alert firing and staying quiet",
+                [promtool, "test", "rules", *(str(t.relative_to(REPO)) for t in tests)],
+                "dashboards/rules/: device down, WAN down, interface errors, login failures "
+                "and a login after them, config change outside the window, drift, compliance "
+                "drop, auditor incidents, exporters down, stale data; recording rules named "
+                "level:metric:operations. Runbooks: docs/runbooks.md.",
+            )
+        )
+    amtool = shutil.which("amtool")
+    if amtool is not None:
+        config = f"--config.file={ALERTMANAGER.relative_to(REPO)}"
+        steps.append(
+            Step(
+                "Alertmanager: who is told (routing per site and severity)",
+                [amtool, "config", "routes", config],
+                "Security's alerts to the security team, field offices and HQ to their own "
+                "receivers; a site's WAN down inhibits its device alerts (not its security "
+                "ones). Receivers are webhooks: point them at your paging and ticketing.",
+            )
+        )
+        steps.append(
+            Step(
+                "Alertmanager: a port scan at a field office pages the security team",
+                [
+                    amtool,
+                    "config",
+                    "routes",
+                    "test",
+                    config,
+                    "alertname=NetwardenAuditorIncident",
+                    "severity=critical",
+                    "site=nyc",
+                    "detector=port_scan",
+                ],
+                "amtool's own routing test of dashboards/alertmanager/alertmanager.yml.",
             )
         )
     return steps
