@@ -13,6 +13,12 @@ the management server jed-mon1 (``lab exec``) over the lab's key and known_hosts
 - ``backup``, ``drift`` and ``audit`` cover the three kinds: each device is in the
   JSON, none failed, no drift from the backup apply recorded.
 
+Before any of that, on the fresh lab: the real ``ansible-playbook playbooks/site.yml
+--check --diff -v`` (from jed-mon1, ``--limit site_bru:jed-fw1``: a switch, two
+firewalls and a server, each with a change pending) shows no secret of the lab
+(:mod:`tests.lab.labsecrets`: every vaulted or generated password and key, in clear,
+type 7, base64 or hex) in its output, its log file or its results callback's file.
+
 Root only; one lab for the module, removed even when a test fails.
 """
 
@@ -22,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from tests.lab.labsecrets import find_leaks, lab_secrets
 from tests.lab.nslab import REPO, cli, force_cleanup, lab_prefix
 
 pytestmark = [
@@ -83,6 +91,76 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         if path.exists():
             cli("lab", "down", str(path), log=log)
         force_cleanup(lab_prefix(path))
+
+
+SITE_LIMIT = ("bru-acc-sw1", "bru-fw1", "bru-srv1", "jed-fw1")  # site_bru:jed-fw1
+RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unr>\d+)\s+"
+                   r"failed=(?P<failed>\d+)", re.M)  # fmt: skip
+
+
+def site_check_diff(lab: Lab) -> tuple[int, str, dict[str, tuple[int, int, int]]]:
+    """``ansible-playbook playbooks/site.yml --check --diff -v`` from jed-mon1, as an operator
+    runs it (the venv's, the lab's vault password): its exit code, everything it wrote
+    (stdout, stderr, ANSIBLE_LOG_PATH, the netwarden_results callback's file) and its recap."""
+    run = lab.work / f"site-check-{len(list(lab.work.glob('site-check-*')))}"
+    run.mkdir()
+    env = {
+        **os.environ,
+        "ANSIBLE_VAULT_PASSWORD_FILE": str(lab.path / ".vault-password"),
+        "ANSIBLE_LOG_PATH": str(run / "ansible.log"),
+        "ANSIBLE_CALLBACKS_ENABLED": "netwarden_results",
+        "NETWARDEN_RESULTS_FILE": str(run / "results.jsonl"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+    done = subprocess.run(
+        ["ip", "netns", "exec", f"{lab_prefix(lab.path)}-jed-jed-mon1",
+         str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.path),
+         "playbooks/site.yml", "--check", "--diff", "-v", "--limit", ",".join(SITE_LIMIT),
+         "-e", f"netwarden_backup_repo={run / 'backups'}",
+         "-e", f"ios_baseline_output_dir={run / 'configs'}",
+         "-e", f"nftables_firewall_output_dir={run / 'firewalls'}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200, check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    (run / "stdout.txt").write_text(done.stdout)
+    (run / "stderr.txt").write_text(done.stderr)
+    files = sorted(p for p in run.rglob("*") if p.is_file())
+    output = "".join(f"\n### {p.name}\n{p.read_text(errors='replace')}" for p in files)
+    recap = {
+        m["host"]: (int(m["changed"]), int(m["unr"]), int(m["failed"]))
+        for m in RECAP.finditer(done.stdout)
+    }
+    return done.returncode, output, recap
+
+
+def test_site_check_diff_shows_no_secret(lab: Lab) -> None:
+    secrets = lab_secrets(lab.path)
+    origins = " ".join(s.origin for s in secrets)
+    # the list is the lab's: its vaults, its generated logins and its keys
+    for where in ("group_vars/all/vault.yml", "zz_lab_vault.yml", "credentials.json",
+                  ".vault-password", "id_ed25519", "OpenVPN Static key"):  # fmt: skip
+        assert where in origins, (
+            f"no secret found in {where}: {sorted({s.origin for s in secrets})}"
+        )
+    short = [s.origin for s in secrets if len(s.value) < 8]
+    assert not short, f"secrets too short to search for without false matches: {short}"
+
+    code, output, recap = site_check_diff(lab)
+    assert code == 0, output[-6000:]
+    # a real plan: each device kind has a change pending, and its diff is in the output
+    assert set(recap) >= set(SITE_LIMIT), output[-4000:]
+    pending = {h: recap[h][0] for h in SITE_LIMIT}
+    assert all(changed > 0 for changed in pending.values()), pending
+    assert all(recap[h][1:] == (0, 0) for h in SITE_LIMIT), recap
+    assert "+PasswordAuthentication no" in output  # bru-srv1's sshd_config
+    assert re.search(r"^\+table inet netwarden \{$", output, re.M), "no firewall diff"
+    # the switch's diff has the lines that carry secrets, each redacted
+    for line in ("+enable secret 9 <removed>", " +key 7 <removed>",
+                 "+ntp authentication-key 10 hmac-sha2-256 <removed> 7"):  # fmt: skip
+        assert re.search(rf"^{re.escape(line)}$", output, re.M), line
+    leaks = find_leaks(output, secrets)
+    assert not leaks, f"site.yml --check --diff shows secrets: {leaks}"
 
 
 def _plans(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -301,3 +301,126 @@ def test_turning_a_toggle_off_changes_sshd(lab: Lab, applied: Run, log: Path) ->
         back = play(lab, log=log)
     assert back.returncode == 0, back.stdout[-3000:]
     assert sshd_t(lab, BRU)["passwordauthentication"] == "no"
+
+
+def _deb(tmp: Path, name: str) -> Path:
+    """An empty Debian package called ``name`` (one marker file), built with dpkg-deb."""
+    root = tmp / name
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 0.0~netwarden-lab\nArchitecture: all\n"
+        "Maintainer: netwarden lab <lab@netwarden.invalid>\n"
+        f"Description: netwarden lab stand-in named {name}\n"
+    )
+    marker = root / "usr" / "share" / "doc" / name / "netwarden-lab-stand-in"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("installed by tests/lab/test_linux_server_role.py\n")
+    deb = tmp / f"{name}.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)],
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    return deb
+
+
+def _upload(lab: Lab, address: str, data: bytes, dest: str) -> None:
+    done = subprocess.run(
+        ["ip", "netns", "exec", lab.mon, "ssh", "-i", str(lab.key), "-o", "BatchMode=yes",
+         "-o", f"UserKnownHostsFile={lab.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+         f"netwarden@{address}", f"cat > {dest}"],
+        input=data, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def _status(lab: Lab, address: str, package: str) -> str:
+    """dpkg's status of ``package`` on the server ("installed", "not-installed", "unknown")."""
+    done = on(lab, address, f"dpkg-query -W -f='${{db:Status-Status}}' {package}")
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
+
+
+UNWANTED, KEPT = "talkd", "netwarden-lab-keep"  # talkd: in linux_server_unwanted_packages
+TOPICS = ("sshd", "sysctl", "password_policy", "auditd", "chrony", "rsyslog", "node_exporter",
+          "unwanted_services")  # fmt: skip
+
+
+def only(topic: str) -> tuple[str, str]:
+    """The role's ``topic`` alone. ``--skip-tags`` the others rather than ``--tags topic``:
+    the playbook's untagged ordering play must still run (it makes the hosts' group)."""
+    return "--skip-tags", ",".join(f"linux_server_{t}" for t in TOPICS if t != topic)
+
+
+def test_an_installed_unwanted_package_is_removed_and_nothing_else(
+    lab: Lab, applied: Run, log: Path, tmp_path: Path
+) -> None:
+    """The package-removal path on a real dpkg: the lab server's /usr and dpkg database are
+    the host's seen through its copy-on-write overlay (decisions 66, 73), so packages
+    installed and removed there change only the lab. Two empty packages are installed on
+    bru-srv1, one named like an unwanted service (talkd) and one not; the role removes
+    exactly the first, and only on that server."""
+    del applied
+    for name in (UNWANTED, KEPT):
+        _upload(lab, BRU, _deb(tmp_path, name).read_bytes(), f"/var/tmp/{name}.deb")
+    install = on(lab, BRU, f"sudo dpkg -i /var/tmp/{UNWANTED}.deb /var/tmp/{KEPT}.deb")
+    assert install.returncode == 0, install.stdout + install.stderr
+    try:
+        assert (_status(lab, BRU, UNWANTED), _status(lab, BRU, KEPT)) == ("installed",) * 2
+        tags = only("unwanted_services")
+        planned = play(lab, "--check", "--diff", *tags, log=log)
+        assert planned.returncode == 0, planned.stdout[-3000:]
+        changed = {h: c for h, (c, _, _) in planned.recap.items()}
+        assert changed == {h: int(h == CANARY) for h in LIMIT}, changed  # only bru-srv1
+        assert _status(lab, BRU, UNWANTED) == "installed"  # --check removed nothing
+
+        run = play(lab, "-v", *tags, log=log)
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert {h: c for h, (c, _, _) in run.recap.items()} == changed
+        assert f"Removing {UNWANTED} " in run.stdout
+        assert KEPT not in run.stdout  # not named to apt at all
+        assert _status(lab, BRU, UNWANTED) in ("not-installed", "unknown")  # purged, no conffiles
+        assert _status(lab, BRU, KEPT) == "installed"
+        gone = on(lab, BRU, f"test -e /usr/share/doc/{UNWANTED}/netwarden-lab-stand-in")
+        assert gone.returncode == 1
+
+        again = play(lab, *tags, log=log)
+        assert {h: c for h, (c, _, _) in again.recap.items()} == dict.fromkeys(LIMIT, 0)
+    finally:
+        on(lab, BRU, f"sudo dpkg --purge {UNWANTED} {KEPT}; rm -f /var/tmp/*.deb")
+
+
+def test_with_systemd_the_handlers_go_through_the_service_module(
+    lab: Lab, applied: Run, log: Path
+) -> None:
+    """The systemd path, in check mode only (lab servers have no systemd; which manager the
+    server has is the facts module's answer, tests/unit/ansible/test_linux_server_facts.py):
+    with the service manager set to systemd, a changed sshd_config notifies the handler
+    that reloads ``ssh`` through ``ansible.builtin.service``, and the lab holder's is
+    skipped; with the server's own answer (netwarden-lab) it is the other way round. The
+    handlers' modules and unit names are checked in tests/unit/ansible (the service
+    module's check-mode result does not name the unit)."""
+    del applied
+    drift = "sudo sed -i 's/^MaxAuthTries 3$/MaxAuthTries 6/' /etc/ssh/sshd_config"
+    assert on(lab, BRU, drift).returncode == 0
+    tags = only("sshd")
+    try:
+        systemd = play(lab, "--check", "-v", *tags, "-e", "linux_server_service_manager=systemd",
+                       log=log)  # fmt: skip
+        assert systemd.returncode == 0, systemd.stdout[-3000:]
+        lab_own = play(lab, "--check", "-v", *tags, log=log)
+        assert lab_own.returncode == 0, lab_own.stdout[-3000:]
+    finally:
+        fixed = play(lab, log=log)
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert sshd_t(lab, BRU)["maxauthtries"] == "3"
+
+    def handler(run: Run, name: str) -> str:
+        """What the handler printed (its result lines, up to the blank line after them)."""
+        m = re.search(rf"^RUNNING HANDLER \[linux_server : {re.escape(name)}\][^\n]*\n(.*?)\n\n",
+                      run.stdout, re.M | re.S)  # fmt: skip
+        assert m is not None, f"handler {name!r} did not run:\n{run.stdout[-3000:]}"
+        return m[1]
+
+    reload_ = handler(systemd, "Reload sshd")
+    assert f"changed: [{CANARY}]" in reload_, reload_
+    assert "service state changed" in reload_, reload_  # ansible.builtin.service's check mode
+    assert f"skipping: [{CANARY}]" in handler(systemd, "Restart sshd on the lab server")
+    assert f"skipping: [{CANARY}]" in handler(lab_own, "Reload sshd")
+    assert f"changed: [{CANARY}]" in handler(lab_own, "Restart sshd on the lab server")

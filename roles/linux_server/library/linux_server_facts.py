@@ -77,10 +77,12 @@ NLM_F_REQUEST = 1
 NLM_F_ACK = 4
 
 
-def _service_manager() -> str:
-    if Path("/run/systemd/system").is_dir():
+def _service_manager(root: Path = Path("/")) -> str:
+    """systemd's own test (sd_booted: /run/systemd/system is a directory), then the lab
+    holder's unit control; ``root`` is for tests (a server's tree elsewhere)."""
+    if (root / "run/systemd/system").is_dir():
         return "systemd"
-    if Path(LAB_UNIT_SCRIPT).is_file():
+    if (root / LAB_UNIT_SCRIPT.lstrip("/")).is_file():
         return "netwarden-lab"
     return "none"
 
