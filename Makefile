@@ -7,7 +7,7 @@ PY := $(BIN)/python
 # Two workers (CI has 2 cores); a test module stays in one worker (module-scoped simulated fleets).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: all bootstrap demo test lint typecheck unit pytest bench clean
+.PHONY: all bootstrap demo test lint typecheck unit pytest bench clean dashboards
 # Prerequisites run in the order written, even under -j (`test` is lint, then typecheck, then pytest).
 .NOTPARALLEL:
 
@@ -34,6 +34,10 @@ pytest: bootstrap
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The Grafana provisioning JSON (dashboards/grafana/), from netwarden/dashboards/catalog.py.
+dashboards: bootstrap
+	$(PY) -m netwarden.cli dashboards generate --out dashboards/grafana
 
 bench: bootstrap
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

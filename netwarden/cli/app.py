@@ -37,6 +37,7 @@ from netwarden.cli.common import (
     notice,
     select_for,
 )
+from netwarden.cli.dashboards import register as register_dashboards_commands
 from netwarden.cli.exporter import register as register_exporter_commands
 from netwarden.cli.fleet import register as register_fleet_commands
 from netwarden.cli.lab import register as register_lab_commands
@@ -323,6 +324,7 @@ def render(
 
 register_fleet_commands(app)
 register_exporter_commands(app)
+register_dashboards_commands(app)
 register_matrix_command(app)
 
 
