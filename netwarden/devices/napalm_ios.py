@@ -56,6 +56,7 @@ _LOST = (ConnectionClosedException, ReadException, OSError, EOFError, paramiko.S
 # The device answered but refused or failed the operation.
 _FAILED = (NapalmException, NetmikoBaseException, ValueError, KeyError)
 _HOST_KEY_HINTS = ("not found in known_hosts", "Host key for server", "does not match")
+_SHOW_TIMEOUT = 10.0  # send_command's default read timeout; a session's read_timeout_override wins
 # An answer that starts with one of these is IOS refusing the command.
 _REFUSALS = (
     "% Invalid input",
@@ -364,7 +365,7 @@ class NapalmIosSession:
             if args or kwargs:  # a caller with its own pattern or options: as it asks
                 return send(command_string, *args, **kwargs)
             if command_string not in answers:
-                answers[command_string] = send(command_string, expect_string=pattern)
+                answers[command_string] = _show(netmiko, command_string, pattern)
             return answers[command_string]
 
         netmiko.send_command = send_command  # this connection only, removed below
@@ -395,6 +396,27 @@ class NapalmIosSession:
             ) from exc
         except _FAILED as exc:
             raise DeviceError(self.name, f"{operation} failed: {_describe(exc)}") from exc
+
+
+def _show(netmiko: Any, command: str, prompt_pattern: str) -> str:
+    """One exec-mode command through Netmiko's own parts, as ``send_command`` does it.
+
+    The command written, its echo read (Netmiko's ``command_echo_read``, which keeps the
+    reads in step), the answer read up to the prompt with ``read_until_pattern``, and
+    the echo and prompt stripped by ``_sanitize_output``: ``send_command(command,
+    expect_string=prompt_pattern)`` without its 25 ms sleeps between reads. The read
+    timeout is Netmiko's (``send_command``'s default, or the session's override).
+    """
+    cmd = netmiko.normalize_cmd(command)
+    netmiko.write_channel(cmd)
+    output = str(netmiko.command_echo_read(cmd=cmd.strip(), read_timeout=_SHOW_TIMEOUT))
+    if not re.search(prompt_pattern, output):
+        output += str(
+            netmiko.read_until_pattern(pattern=prompt_pattern, read_timeout=_SHOW_TIMEOUT)
+        )
+    return str(
+        netmiko._sanitize_output(output, strip_command=True, command_string=cmd, strip_prompt=True)
+    )
 
 
 def _connected(driver: Any) -> bool:

@@ -204,6 +204,10 @@ class SimServer:
                 except (BlockingIOError, OSError):
                     continue
                 conn.setblocking(True)
+                # IOS sends without Nagle's algorithm ("service nagle" is off by default);
+                # with it, a command's answer waited for the client's delayed ACK of its
+                # echo (40 ms on Linux) before it left.
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if device.faults.hang:
                     with self._lock:
                         self._hung.setdefault(device, []).append(conn)
