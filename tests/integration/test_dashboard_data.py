@@ -13,21 +13,30 @@ needs two samples) and the auditor incident alert fires.
 
 A few panels cannot have data in a lab run of a few minutes: :data:`NO_DATA_HERE` says
 which and why; every other panel must return data. Bounded polls; no assertion on time.
+
+The same stack (one module-scoped fixture) serves the offline snapshot: ``netwarden
+dashboards snapshot`` of this Prometheus writes every dashboard's page, every panel with
+data here shows it, and headless Chromium (when installed) loads each page without a
+console message and with something drawn in every chart. ``NETWARDEN_SCREENSHOTS=DIR``
+keeps the PNGs (``docs/screenshots/`` holds the committed ones).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from netwarden.dashboards import catalog, grafana, lint
+from netwarden.dashboards import catalog, chromium, grafana, lint
 from tests.integration.auditor_proc import free_port as auditor_port
 from tests.integration.auditor_proc import stage_captures, start_auditor, wait_for_packets
 from tests.integration.dashboard_stack import (
@@ -184,7 +193,9 @@ def _panels() -> list[tuple[str, str, str, str]]:
     return out
 
 
-def test_every_panel_returns_data(stack: Stack) -> None:
+def _empty_panels(stack: Stack) -> dict[tuple[str, str, str], str]:
+    """The panel queries without data, once only :data:`NO_DATA_HERE` panels are empty
+    (or when :data:`POLL` runs out): {(uid, title, refId): query}."""
     panels = _panels()
     empty: dict[tuple[str, str, str], str] = {}
 
@@ -197,6 +208,11 @@ def test_every_panel_returns_data(stack: Stack) -> None:
         return all(title in NO_DATA_HERE for _, title, _ in empty)
 
     poll(pending, timeout=POLL, every=SCRAPE_INTERVAL)
+    return empty
+
+
+def test_every_panel_returns_data(stack: Stack) -> None:
+    empty = _empty_panels(stack)
     report = "\n".join(
         f"  {uid}: {title} {ref}: {NO_DATA_HERE.get(title, 'UNEXPLAINED')}\n    {expr}"
         for (uid, title, ref), expr in sorted(empty.items())
@@ -212,3 +228,120 @@ def test_the_auditor_incident_alert_fires(stack: Stack) -> None:
     """The alert timeline has something to show: the attack trace's incidents alert."""
     firing = 'ALERTS{alertname="NetwardenAuditorIncident", alertstate="firing"}'
     assert poll(lambda: stack.prometheus.query(firing), timeout=POLL)
+
+
+# ---------------------------------------------------------------- offline snapshots
+
+SCREENSHOTS_ENV = "NETWARDEN_SCREENSHOTS"
+"""Set to a folder (``docs/screenshots``) to keep the snapshot PNGs this test makes."""
+
+
+class _Page(HTMLParser):
+    """Each panel's ``data-state`` and each chart's drawn marks, as a browser parsed them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.states: dict[str, str] = {}
+        self.charts: list[int] = []
+        self._in_chart = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "section" and found.get("class") == "panel":
+            self.states[str(found.get("data-title"))] = str(found.get("data-state"))
+        elif tag == "svg" and found.get("class") == "chart":
+            self._in_chart = True
+            self.charts.append(0)
+        elif self._in_chart and (
+            (tag == "polyline" and len((found.get("points") or "").split()) >= 2)
+            or (tag == "rect" and found.get("class") in ("bar", "band"))
+        ):
+            self.charts[-1] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "svg":
+            self._in_chart = False
+
+
+def _parse(text: str) -> _Page:
+    parsed = _Page()
+    parsed.feed(text)
+    return parsed
+
+
+def _missing(out: Path) -> list[str]:
+    """The panels of the snapshot in ``out`` without data that should have it."""
+    missing = []
+    for dash in catalog.dashboards():
+        parsed = _parse((out / f"{dash.uid}.html").read_text(encoding="utf-8"))
+        missing += [
+            f"{dash.uid}: {title}: {state}"
+            for title, state in parsed.states.items()
+            if state != "data" and title not in NO_DATA_HERE
+        ]
+    return missing
+
+
+@pytest.fixture(scope="module")
+def pages(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``netwarden dashboards snapshot`` of the lab's Prometheus (PNGs when Chromium is
+    installed), once the panels have their data. Like the panel test, it polls: on a
+    loaded machine a scrape can time out, and a rate needs two samples in its window,
+    so a snapshot is taken again (bounded) while a panel that has data here shows none."""
+    _empty_panels(stack)
+    png = ["--png"] if chromium.find() else []
+    taken: list[Path] = []
+
+    def take() -> bool:
+        out = tmp_path_factory.mktemp("snapshot")
+        done = netwarden(
+            "dashboards", "snapshot", "--prometheus", stack.prometheus.url, "--out", str(out),
+            "--range", "2m", *png,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        taken.append(out)
+        return not _missing(out)
+
+    poll(take, timeout=POLL, every=SCRAPE_INTERVAL)
+    out = taken[-1]
+    keep = os.environ.get(SCREENSHOTS_ENV)
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for made in out.glob("*.png"):
+            shutil.copy(made, Path(keep) / made.name)
+    return out
+
+
+def test_snapshot_pages_show_every_panel_with_data(pages: Path) -> None:
+    """Every dashboard has its page; every panel the lab has data for shows it."""
+    uids = [dash.uid for dash in catalog.dashboards()]
+    assert sorted(p.name for p in pages.glob("*.html")) == sorted(
+        ["index.html", *(f"{uid}.html" for uid in uids)]
+    )
+    for dash in catalog.dashboards():
+        parsed = _parse((pages / f"{dash.uid}.html").read_text(encoding="utf-8"))
+        assert set(parsed.states) == {p.title for p in dash.panels()}, dash.uid
+        assert all(parsed.charts), f"{dash.uid}: a chart with nothing drawn"
+    missing = _missing(pages)
+    assert missing == [], "\n".join(missing)
+
+
+def test_snapshot_pages_in_chromium(pages: Path) -> None:
+    """Headless Chromium loads each page: no console message (a Content-Security-Policy
+    violation would be one), every chart has something drawn, and the PNG was made."""
+    binary = chromium.find()
+    if binary is None:
+        pytest.skip("chromium not installed (Debian package chromium)")
+    for dash in catalog.dashboards():
+        path = pages / f"{dash.uid}.html"
+        done = chromium.dump_dom(binary, path)
+        assert done.returncode == 0, done.stderr
+        console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+        assert console == [], console
+        parsed = _parse(done.stdout)
+        assert parsed.states, f"{dash.uid}: Chromium's DOM has no panels"
+        assert parsed.charts, f"{dash.uid}: no chart"
+        assert all(parsed.charts), f"{dash.uid}: a chart with nothing drawn {parsed.charts}"
+        png = path.with_suffix(".png")
+        assert png.is_file(), dash.uid
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", dash.uid
