@@ -19,7 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from netwarden.cli.demobase import REPO, Step, _netwarden, console
-from netwarden.cli.demomonitoring import device_exporter, monitoring_steps
+from netwarden.cli.demomonitoring import (
+    device_exporter,
+    monitoring_steps,
+    prometheus,
+    snapshot_steps,
+)
 
 
 def steps(workdir: Path) -> list[Step]:
@@ -451,6 +456,9 @@ def main() -> int:
         if not rc:
             with device_exporter(workdir) as url:
                 rc = _run(monitoring_steps(workdir, url))
+                if not rc:
+                    with prometheus(workdir, url) as prom:
+                        rc = _run(snapshot_steps(workdir, prom)) if prom else 0
     if rc:
         return rc
     if os.geteuid() == 0:
@@ -465,7 +473,8 @@ def main() -> int:
     console.rule("[bold green]demo complete")
     console.print(
         f"Outputs kept in {workdir.relative_to(REPO)}/: configs/, compliance/report.html, "
-        "auditor-events.jsonl, backups/ (git), apply-result.json, lab/ (the lab inventory)."
+        "auditor-events.jsonl, backups/ (git), apply-result.json, lab/ (the lab inventory), "
+        "snapshots/ (the dashboards drawn without Grafana)."
     )
     return 0
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -177,3 +180,104 @@ def device_exporter(workdir: Path) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+PROMETHEUS = "/usr/bin/prometheus"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _series(url: str, query: str) -> int:
+    """How many series ``query`` returns now (0 when Prometheus does not answer yet)."""
+    address = f"{url}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+    try:
+        with urllib.request.urlopen(address, timeout=5) as answer:  # noqa: S310 (loopback)
+            return len(json.load(answer)["data"]["result"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+@contextmanager
+def prometheus(workdir: Path, exporter_url: str) -> Iterator[str | None]:
+    """Debian's Prometheus on loopback, scraping the demo's device exporter every 5 s with the
+    configuration ``netwarden monitoring config`` generates (rules included); its URL, or
+    None when Prometheus is not installed (the snapshot steps are then skipped)."""
+    if not Path(PROMETHEUS).is_file():
+        console.print("[yellow]Prometheus not installed: the dashboard snapshot is skipped[/]")
+        yield None
+        return
+    config = workdir / "prometheus"
+    exporter = exporter_url.removeprefix("http://")
+    subprocess.run(
+        _netwarden("monitoring", "config", "-i", str(workdir / "lab"), "--out", str(config),
+                   "--exporter", exporter, "--scrape-interval", "5", "--scrape-timeout", "4"),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (workdir / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={config / 'prometheus.yml'}",
+         f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        cwd=config, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        console.rule(f"[bold]Prometheus scraping the simulated fleet every 5 s on {url}")
+        deadline = time.monotonic() + 90  # three rate windows of samples, at most 90 s
+        samples = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            samples = _series(url, "count_over_time(netwarden_up[2m]) >= 4")
+            if samples:
+                break
+            time.sleep(2)
+        if proc.poll() is not None:
+            raise RuntimeError(f"prometheus exited; see {log.name}")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def snapshot_steps(workdir: Path, url: str) -> list[Step]:
+    """What Prometheus holds now, and the dashboards drawn from it without Grafana."""
+    out = workdir / "snapshots"
+    return [
+        Step(
+            "Prometheus: the devices up, per site, from the generated configuration",
+            [sys.executable, "-c", _QUERY, url, "sum by (site) (netwarden_up)"],
+            "Prometheus found the targets in the file_sd files netwarden wrote and labels them "
+            "with site/role/zone by relabelling; the alert rules are loaded beside them.",
+        ),
+        Step(
+            "Dashboard snapshots without Grafana: every panel's query, drawn offline",
+            _netwarden(
+                "dashboards", "snapshot", "--prometheus", url, "--out", str(out), "--range", "5m"
+            ),
+            f"One self-contained HTML page per dashboard in {out} (inline SVG, no script, "
+            "nothing fetched): the same panels as the Grafana JSON in dashboards/grafana/. "
+            "Firewall and WAN panels say No data here: the simulated fleet has no firewall.",
+        ),
+    ]
+
+
+_QUERY = """
+import json, sys, urllib.parse, urllib.request
+url, query = sys.argv[1], sys.argv[2]
+with urllib.request.urlopen(f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": query}), timeout=10) as a:
+    result = json.load(a)["data"]["result"]
+print(f"{query}:")
+for r in sorted(result, key=lambda r: r["metric"].get("site", "")):
+    print(f"  site={r['metric'].get('site', '?'):<8} devices up: {float(r['value'][1]):g}")
+sys.exit(0 if result else 1)
+"""
