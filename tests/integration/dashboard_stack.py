@@ -1,8 +1,10 @@
-"""Processes the dashboard tests start on 127.0.0.1: the access exporter, node_exporter,
-and reading a ``/metrics`` page. Every wait is a bounded poll; nothing asserts on time."""
+"""Processes the dashboard and alerting tests start on 127.0.0.1: the access exporter,
+node_exporter, Alertmanager, and reading a ``/metrics`` page. Every wait is a bounded poll;
+nothing asserts on time."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -11,10 +13,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.integration.exporter_stack import free_port, poll
 
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
 def get(url: str) -> str | None:
@@ -88,3 +92,72 @@ def start_node_exporter() -> tuple[subprocess.Popen[bytes], str]:
         stop(proc)
         raise AssertionError("node_exporter did not answer")
     return proc, hostport
+
+
+@dataclass
+class Alertmanager:
+    """A running Alertmanager and its v2 API."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 (loopback)
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (loopback)
+            text = answer.read()
+        return json.loads(text) if text else None
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"alertmanager exited: {self.log.read_text(encoding='utf-8')}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=5) as answer:  # noqa: S310
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """``/api/v2/alerts``: every alert, active, suppressed or not yet processed."""
+        found: list[dict[str, Any]] = self.call("GET", "/api/v2/alerts")
+        return found
+
+    def groups(self) -> list[dict[str, Any]]:
+        """``/api/v2/alerts/groups``: the alerts as the routing tree grouped them."""
+        found: list[dict[str, Any]] = self.call("GET", "/api/v2/alerts/groups")
+        return found
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+def start_alertmanager(config: Path, tmp: Path) -> Alertmanager:
+    """Debian's Alertmanager with ``config`` on a free loopback port (no clustering,
+    storage in ``tmp``), once it says it is ready."""
+    assert ALERTMANAGER is not None
+    log = tmp / "alertmanager.log"
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                ALERTMANAGER,
+                f"--config.file={config}",
+                f"--storage.path={tmp / 'alertmanager-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",  # no gossip: a single instance
+                "--log.level=warn",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    am = Alertmanager(proc, f"http://127.0.0.1:{port}", log)
+    if not poll(am.ready):
+        am.stop()
+        raise AssertionError(f"alertmanager not ready: {log.read_text(encoding='utf-8')}")
+    return am

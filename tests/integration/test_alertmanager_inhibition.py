@@ -10,24 +10,18 @@ webhooks point at placeholder loopback URLs.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.exporter_stack import free_port, poll
+from tests.integration.dashboard_stack import ALERTMANAGER, Alertmanager, start_alertmanager
+from tests.integration.exporter_stack import poll
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "dashboards" / "alertmanager" / "alertmanager.yml"
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 pytestmark = [
     pytest.mark.integration,
@@ -38,85 +32,31 @@ pytestmark = [
 ]
 
 
-@dataclass
-class Alertmanager:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 (loopback)
-            f"{self.url}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (loopback)
-            text = answer.read()
-        return json.loads(text) if text else None
-
-    def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"alertmanager exited: {self.log.read_text(encoding='utf-8')}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=5) as answer:  # noqa: S310
-                return bool(answer.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def post(self, *alerts: dict[str, str]) -> None:
-        """Firing alerts (labels only; the annotations the rules add play no part here)."""
-        now = datetime.now(UTC)
-        self._call(
-            "POST",
-            "/api/v2/alerts",
-            [
-                {
-                    "labels": labels,
-                    "annotations": {"summary": labels["alertname"]},
-                    "startsAt": now.isoformat(),
-                    "endsAt": (now + timedelta(hours=1)).isoformat(),
-                }
-                for labels in alerts
-            ],
-        )
-
-    def alerts(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self._call("GET", "/api/v2/alerts")
-        return found
+def _post(am: Alertmanager, *alerts: dict[str, str]) -> None:
+    """Firing alerts (labels only; the annotations the rules add play no part here)."""
+    now = datetime.now(UTC)
+    am.call(
+        "POST",
+        "/api/v2/alerts",
+        [
+            {
+                "labels": labels,
+                "annotations": {"summary": labels["alertname"]},
+                "startsAt": now.isoformat(),
+                "endsAt": (now + timedelta(hours=1)).isoformat(),
+            }
+            for labels in alerts
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
-    assert ALERTMANAGER is not None
-    tmp = tmp_path_factory.mktemp("alertmanager")
-    log = tmp / "alertmanager.log"
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                ALERTMANAGER,
-                f"--config.file={CONFIG}",
-                f"--storage.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",  # no gossip: a single instance
-                "--log.level=warn",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    am = Alertmanager(proc, f"http://127.0.0.1:{port}", log)
+    am = start_alertmanager(CONFIG, tmp_path_factory.mktemp("alertmanager"))
     try:
-        assert poll(am.ready), f"alertmanager not ready: {log.read_text(encoding='utf-8')}"
         yield am
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        am.stop()
 
 
 def _key(labels: dict[str, str]) -> tuple[str, ...]:
@@ -177,7 +117,7 @@ def test_a_sites_wan_down_inhibits_its_device_and_exporter_alerts(
         # security alerts of the site stay (a WAN outage explains no login)
         {"alertname": "NetwardenLoginAfterFailures", "severity": "critical", "site": "kbl", "device": "kbl-sw1"},
     ]  # fmt: skip
-    alertmanager.post(*posted)
+    _post(alertmanager, *posted)
     state = _settled(alertmanager, posted, suppressed=4)
     wan, unreachable, device, auditor, node, other, login = (state[_key(p)] for p in posted)
     assert wan == (["field-pager"], "active", [])
@@ -200,7 +140,7 @@ def test_critical_inhibits_warning_of_the_same_alert_and_device(alertmanager: Al
         {"alertname": "NetwardenAuditorIncident", "severity": "warning", "site": "bru", "detector": "ssh_bruteforce", "auditor_severity": "medium"},
         {"alertname": "NetwardenAuditorIncident", "severity": "warning", "site": "nyc", "detector": "port_scan", "auditor_severity": "medium"},
     ]  # fmt: skip
-    alertmanager.post(*posted)
+    _post(alertmanager, *posted)
     state = _settled(alertmanager, posted, suppressed=2)
     critical, warning, info, other_detector, other_site = (state[_key(p)] for p in posted)
     assert critical == (["security-pager"], "active", [])
