@@ -214,10 +214,18 @@ def prometheus_config(
 def target_groups(
     inv: Inventory, devices: Sequence[Device], settings: MonitoringSettings
 ) -> dict[str, list[dict[str, Any]]]:
-    """The file_sd target groups by file name (one group per device, one per site)."""
+    """The file_sd target groups by file name (one group per device, one per site).
+
+    Node and sensor targets are scraped at the inventory's addresses, so a device a lab
+    inventory marks absent (``netwarden_lab_absent``: the simulated fleet runs switches
+    only) gets none: nothing listens for it, and its address is no lab's. The device
+    exporter's targets stay (it reaches an absent device where the lab inventory says,
+    and answers ``netwarden_up 0``).
+    """
     probed = [d for d in devices if has_session(d)]
-    nodes = [d for d in devices if d.function in {Function.SERVER, Function.FIREWALL}]
-    sensors = [d for d in devices if d.function is Function.SENSOR]
+    present = [d for d in devices if d.connection is None or not d.connection.lab_absent]
+    nodes = [d for d in present if d.function in {Function.SERVER, Function.FIREWALL}]
+    sensors = [d for d in present if d.function is Function.SENSOR]
     sites = sorted({d.site for d in devices})
     return {
         "devices": [{"targets": [d.name], "labels": _labels(d)} for d in probed],

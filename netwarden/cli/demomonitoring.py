@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -218,6 +219,7 @@ def prometheus(workdir: Path, exporter_url: str) -> Iterator[str | None]:
                    "--exporter", exporter, "--scrape-interval", "5", "--scrape-timeout", "4"),
         check=True, capture_output=True,
     )  # fmt: skip
+    auditor = _watching_auditor(workdir, config)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = (workdir / "prometheus.log").open("wb")
@@ -240,13 +242,40 @@ def prometheus(workdir: Path, exporter_url: str) -> Iterator[str | None]:
             raise RuntimeError(f"prometheus exited; see {log.name}")
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for running in (proc, auditor):
+            running.send_signal(signal.SIGTERM)
+            try:
+                running.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                running.kill()
+                running.wait()
         log.close()
+
+
+def _watching_auditor(workdir: Path, config: Path) -> subprocess.Popen[bytes]:
+    """The New York sensor's auditor watching a capture directory, with the demo's attack
+    trace in it as a rotated file (a newer one beside it), its metrics on loopback; the
+    generated sensor target list is pointed at it (never at the inventory's sensor)."""
+    captures = workdir / "captures"
+    captures.mkdir(exist_ok=True)
+    first = captures / "nyc-1.pcap"
+    first.write_bytes((workdir / "nyc-attacks.pcap").read_bytes())
+    newer = captures / "nyc-2.pcap"
+    newer.touch()
+    stat = first.stat()
+    os.utime(newer, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    port = _free_port()
+    labels = {"__meta_netwarden_site": "nyc", "__meta_netwarden_role": "sensor",
+              "__meta_netwarden_zone": "mgmt"}  # fmt: skip
+    (config / "targets" / "sensors.json").write_text(
+        json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": labels}]), encoding="utf-8"
+    )
+    return subprocess.Popen(
+        _netwarden("auditor", "--watch", str(captures), "-i", "inventory", "--site", "nyc",
+                   "--events", str(workdir / "auditor-watch-events.jsonl"),
+                   "--metrics-listen", f"127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL, stderr=(workdir / "auditor-watch.log").open("wb"),
+    )  # fmt: skip
 
 
 def snapshot_steps(workdir: Path, url: str) -> list[Step]:
@@ -266,7 +295,8 @@ def snapshot_steps(workdir: Path, url: str) -> list[Step]:
             ),
             f"One self-contained HTML page per dashboard in {out} (inline SVG, no script, "
             "nothing fetched): the same panels as the Grafana JSON in dashboards/grafana/. "
-            "Firewall and WAN panels say No data here: the simulated fleet has no firewall.",
+            "The auditor's panels come from the New York sensor's auditor watching the attack "
+            "trace; firewall and WAN panels say No data: the simulated fleet has no firewall.",
         ),
     ]
 

@@ -39,7 +39,7 @@ from collectors.httpserve import MetricsServer, Request, Response
 from collectors.webconfig import load_web_config
 from netwarden.cli.app import app
 from netwarden.inventory import load_inventory
-from netwarden.inventory.models import Function, Inventory
+from netwarden.inventory.models import Device, Function, Inventory
 from tests.unit.auditor.test_metrics_server import _web_config
 
 WAIT = 30.0
@@ -273,6 +273,26 @@ def test_monitoring_config_targets(inv: Inventory) -> None:
         "__meta_netwarden_role",
         "__meta_netwarden_zone",
     }
+
+
+def test_a_lab_absent_device_gets_no_node_or_sensor_target(inv: Inventory) -> None:
+    # A simulated lab lists servers, firewalls and sensors it does not run: their
+    # inventory addresses are no lab's, so Prometheus must not be sent there.
+    def absent(device: Device) -> Device:
+        if device.connection is None or device.site != "nyc":
+            return device
+        gone = device.connection.model_copy(update={"lab_absent": True})
+        return device.model_copy(update={"connection": gone})
+
+    lab = inv.model_copy(update={"devices": {n: absent(d) for n, d in inv.devices.items()}})
+    groups = target_groups(lab, list(lab.devices.values()), MonitoringSettings())
+    scraped = {
+        g["labels"]["__meta_netwarden_site"] for k in ("nodes", "sensors") for g in groups[k]
+    }
+    assert "nyc" not in scraped
+    assert "jed" in scraped  # the others keep theirs
+    probed = {g["targets"][0] for g in groups["devices"]}
+    assert "nyc-acc-sw1" in probed  # the exporter answers netwarden_up 0 for an absent one
 
 
 def test_generated_config_passes_promtool(inv: Inventory, tmp_path: Path) -> None:
