@@ -217,6 +217,18 @@ def _segments(points: Iterable[tuple[float, float]]) -> list[list[tuple[float, f
     return [run for run in out if run]
 
 
+def _time_axis(left: float, plot_w: float, start: float, span: float, height: int) -> str:
+    """Five time labels along the bottom of a chart whose plot starts at ``left``."""
+    labels = []
+    for index in range(5):
+        anchor = "start" if index == 0 else ("end" if index == 4 else "middle")
+        labels.append(
+            f'<text x="{left + plot_w * index / 4:.1f}" y="{height - 5}" '
+            f'text-anchor="{anchor}">{_time_label(start + span * index / 4, span)}</text>'
+        )
+    return "".join(labels)
+
+
 def timeseries_svg(data: PanelData, start: float, end: float, height: int) -> str:
     """The chart of a time series panel: axes, grid, one polyline per series, thresholds."""
     panel = data.panel
@@ -248,13 +260,7 @@ def timeseries_svg(data: PanelData, start: float, end: float, height: int) -> st
             f'<text x="{MARGIN_L - 4}" y="{y(tick) + 3:.1f}" text-anchor="end">'
             f"{esc(format_value(tick, panel.unit))}</text>"
         )
-    for index in range(5):
-        stamp = start + span * index / 4
-        anchor = "start" if index == 0 else ("end" if index == 4 else "middle")
-        parts.append(
-            f'<text x="{x(stamp):.1f}" y="{height - 5}" text-anchor="{anchor}">'
-            f"{_time_label(stamp, span)}</text>"
-        )
+    parts.append(_time_axis(MARGIN_L, plot_w, start, span, height))
     for step in panel.thresholds:
         if step.value is not None and low <= step.value <= high:
             parts.append(
@@ -314,13 +320,7 @@ def timeline_svg(data: PanelData, start: float, end: float) -> str:
                 f'width="{max(right - left, 0.5):.1f}" height="{band}" fill="{color}">'
                 f"<title>{esc(format_value(v, panel.unit))}</title></rect>"
             )
-    for index in range(5):
-        stamp = start + span * index / 4
-        anchor = "start" if index == 0 else ("end" if index == 4 else "middle")
-        parts.append(
-            f'<text x="{label_w + plot_w * index / 4:.1f}" y="{height - 5}" '
-            f'text-anchor="{anchor}">{_time_label(stamp, span)}</text>'
-        )
+    parts.append(_time_axis(label_w, plot_w, start, span, height))
     parts.append("</svg>")
     return "".join(parts)
 
