@@ -225,9 +225,16 @@ class ListSink:
 
 
 class JsonLinesSink:
-    """One JSON object per line; a later line with the same ``id`` supersedes earlier ones."""
+    """One JSON object per line; a later line with the same ``id`` supersedes earlier ones.
 
-    def __init__(self, target: Path | IO[str]) -> None:
+    ``render`` makes the line of an event: its own JSON, or its ECS document
+    (``collectors.auditor.ecs.ecs_json``).
+    """
+
+    def __init__(
+        self, target: Path | IO[str], render: Callable[[Event], str] = Event.to_json
+    ) -> None:
+        self.render = render
         if isinstance(target, Path):
             target.parent.mkdir(parents=True, exist_ok=True)
             self._fh: IO[str] = target.open("a", encoding="utf-8")
@@ -237,7 +244,7 @@ class JsonLinesSink:
             self._owned = False
 
     def emit(self, event: Event) -> None:
-        self._fh.write(event.to_json() + "\n")
+        self._fh.write(self.render(event) + "\n")
         self._fh.flush()
 
     def close(self) -> None:
@@ -263,33 +270,53 @@ def _terminal_safe_json(text: str) -> str:
     return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
+def rfc5424(event: Event, body: str, *, hostname: str, facility: int = 20) -> bytes:
+    """An event as one RFC 5424 message whose MSG is ``body`` (made terminal-safe).
+
+    ``<PRI>1 TIMESTAMP HOSTNAME netwarden-auditor - DETECTOR - BODY``: PRI from the
+    facility and the event's severity, the timestamp the event's (UTC, microseconds),
+    MSGID the detector name (at most 32 characters, RFC 5424's bound). ``body`` is
+    JSON (the event's, or its ECS document) with the characters JSON leaves raw but a
+    terminal acts on written as ``\\uNNNN`` (:func:`_terminal_safe_json`).
+    """
+    pri = facility * 8 + _SYSLOG_SEVERITY[event.severity]
+    stamp = event.ts.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    msgid = event.detector[:32] or "-"
+    line = f"<{pri}>1 {stamp} {hostname} netwarden-auditor - {msgid} - {_terminal_safe_json(body)}"
+    return line.encode("utf-8")
+
+
 class SyslogSink:
     """RFC 5424 messages over UDP, the JSON event as the message (one datagram per emission).
 
-    The JSON is the event's, with the characters JSON leaves raw but a terminal acts on
-    (DEL, C1 controls, bidi overrides) written as ``\\uNNNN``: the same value to a parser,
-    and packet data cannot drive the terminal of someone reading the log.
+    The JSON is the event's (or what ``render`` makes of it: its ECS document), with
+    the characters JSON leaves raw but a terminal acts on (DEL, C1 controls, bidi
+    overrides) written as ``\\uNNNN``: the same value to a parser, and packet data
+    cannot drive the terminal of someone reading the log.
 
     ``<PRI>1 TIMESTAMP HOSTNAME netwarden-auditor - DETECTOR - JSON``, facility
-    local4 (20) unless told otherwise.
+    local4 (20) unless told otherwise (:func:`rfc5424`). Over TCP or TLS, queued and
+    spooled: ``collectors.auditor.forward.TcpSyslogSink``.
     """
 
     def __init__(
-        self, host: str, port: int = 514, *, facility: int = 20, hostname: str | None = None
+        self,
+        host: str,
+        port: int = 514,
+        *,
+        facility: int = 20,
+        hostname: str | None = None,
+        render: Callable[[Event], str] = Event.to_json,
     ) -> None:
         self.address = (host, port)
         self.facility = facility
         self.hostname = hostname or socket.gethostname() or "-"
+        self.render = render
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
 
     def format(self, event: Event) -> bytes:
-        pri = self.facility * 8 + _SYSLOG_SEVERITY[event.severity]
-        stamp = event.ts.isoformat(timespec="microseconds").replace("+00:00", "Z")
-        msgid = event.detector[:32] or "-"
-        body = _terminal_safe_json(event.to_json())
-        line = f"<{pri}>1 {stamp} {self.hostname} netwarden-auditor - {msgid} - {body}"
-        return line.encode("utf-8")
+        return rfc5424(event, self.render(event), hostname=self.hostname, facility=self.facility)
 
     def emit(self, event: Event) -> None:
         try:

@@ -15,6 +15,15 @@ Families (``netwarden_`` prefix, base units, counters end in ``_total``):
 - ``netwarden_auditor_incidents_open{site}``: incidents currently open (gauge)
 - ``netwarden_auditor_info{site,sensor,version}``: 1 (facts about this auditor)
 
+With a TCP/TLS ``--syslog`` (events to HQ, :mod:`collectors.auditor.forward`):
+
+- ``netwarden_auditor_events_delivered_total{site}``: event messages HQ's TCP acknowledged
+- ``netwarden_auditor_events_dropped_total{site,reason}``: messages dropped by the
+  bounded spool (``spool_full``: the oldest, to make room; ``too_large``; ``corrupt``)
+- ``netwarden_auditor_events_pending{site}``: messages queued or spooled, not delivered
+- ``netwarden_auditor_spool_bytes{site}``: bytes in the spool
+- ``netwarden_auditor_hq_connected{site}``: 1 while connected to HQ's log server
+
 The ``site`` label: DESIGN.md reserves ``site`` for service-discovery relabelling
 of *exporters* that speak for many sites. An auditor is one sensor at one site and
 the issue asks for metrics "per site", so the auditor labels its own site (empty
@@ -36,6 +45,9 @@ from prometheus_client.registry import Collector
 from collectors.auditor.batch import Batch, DecodeError
 from collectors.auditor.decode import DecodeStats
 from collectors.auditor.events import Severity
+from collectors.auditor.forward import ForwardStats
+
+DROP_REASONS = ("spool_full", "too_large", "corrupt")
 
 ERROR_KINDS = {int(e): e.name.lower() for e in DecodeError if e is not DecodeError.OK}
 
@@ -80,6 +92,7 @@ class AuditorCollector(Collector):
         detectors: tuple[str, ...] = (),
         version: str = "",
         inputs: DecodeStats | None = None,
+        forward: ForwardStats | None = None,
     ) -> None:
         self.stats = stats
         self.site = site
@@ -87,6 +100,7 @@ class AuditorCollector(Collector):
         self.detectors = detectors
         self.version = version
         self.inputs = inputs
+        self.forward = forward
 
     def collect(self) -> Iterator[Metric]:
         s, site = self.stats, self.site
@@ -145,3 +159,32 @@ class AuditorCollector(Collector):
         )
         info.add_metric([site, self.sensor, self.version], 1)
         yield info
+        if self.forward is not None:
+            yield from self._forward(self.forward)
+
+    def _forward(self, f: ForwardStats) -> Iterator[Metric]:
+        """The families of the way to HQ (a TCP/TLS ``--syslog``)."""
+        site = self.site
+        delivered = CounterMetricFamily(
+            "netwarden_auditor_events_delivered",
+            "Event messages HQ's log server acknowledged (TCP).",
+            labels=["site"],
+        )
+        delivered.add_metric([site], f.delivered)
+        yield delivered
+        dropped = CounterMetricFamily(
+            "netwarden_auditor_events_dropped",
+            "Event messages dropped by the bounded spool, by reason.",
+            labels=["site", "reason"],
+        )
+        for reason in DROP_REASONS:
+            dropped.add_metric([site, reason], f.dropped.get(reason, 0))
+        yield dropped
+        for name, text, value in (
+            ("events_pending", "Event messages queued or spooled, not delivered yet.", f.pending),
+            ("spool_bytes", "Bytes in the spool of event messages.", f.spool_bytes),
+            ("hq_connected", "1 while connected to HQ's log server.", int(f.connected)),
+        ):
+            gauge = GaugeMetricFamily(f"netwarden_auditor_{name}", text, labels=["site"])
+            gauge.add_metric([site], value)
+            yield gauge

@@ -31,9 +31,18 @@ from rich.text import Text
 from collectors.auditor.batch import Batch
 from collectors.auditor.capture import BatchSource, FileSource, LiveSource, WatchDirSource
 from collectors.auditor.config import AuditorConfigError, load_auditor_config
+from collectors.auditor.ecs import ecs_json
 from collectors.auditor.engine import Engine, RunSummary
-from collectors.auditor.events import EventSink, JsonLinesSink, Severity, SyslogSink
+from collectors.auditor.events import Event, EventSink, JsonLinesSink, Severity, SyslogSink
+from collectors.auditor.forward import (
+    ForwardStats,
+    SyslogTarget,
+    TcpSyslogSink,
+    parse_syslog_target,
+    tls_context,
+)
 from collectors.auditor.metrics import AuditorCollector
+from collectors.auditor.spool import DiskSpool, MemorySpool, Spool, SpoolError
 from collectors.auditor.status import RunStatus, showing
 from collectors.httpserve import MetricsServer
 from collectors.webconfig import WebConfig, load_web_config
@@ -74,6 +83,73 @@ def parse_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int
         raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:9431)")
     host = host.strip("[]") or default_host
     return host, int(port)
+
+
+DEFAULT_SPOOL_SIZE = "100M"
+"""``--spool-max-bytes`` unless told otherwise (``spool.DEFAULT_SPOOL_BYTES``)."""
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes: ``N``, or ``N`` followed by K, M or G (binary: 1024).
+
+    Examples:
+        >>> parse_size("4096"), parse_size("100M"), parse_size("2g")
+        (4096, 104857600, 2147483648)
+    """
+    number, unit = text[:-1] if text[-1:].isalpha() else text, text[-1:].upper()
+    unit = unit if unit.isalpha() else ""
+    if not number.isdigit() or unit not in _SIZE_UNITS or int(number) == 0:
+        raise ValueError(f"{text!r} is not a size in bytes (e.g. 4096, 64K, 100M, 2G)")
+    return int(number) * _SIZE_UNITS[unit]
+
+
+FORMATS: dict[str, Callable[[Event], str]] = {"netwarden": Event.to_json, "ecs": ecs_json}
+"""``--events-format``/``--syslog-format``: the event's own JSON, or its ECS document."""
+
+
+def _check_format(flag: str, name: str) -> None:
+    if name not in FORMATS:
+        raise ValueError(f"{flag} {name!r}: expected one of {', '.join(FORMATS)}")
+
+
+def _syslog_sink(  # noqa: PLR0917  (the --syslog options, checked together)
+    target: SyslogTarget,
+    render: Callable[[Event], str],
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    spool_dir: Path | None,
+    spool_max: int,
+    stats: ForwardStats,
+) -> EventSink:
+    """The sink ``--syslog`` names, or a usage error (a ``ValueError`` in words)."""
+    if target.scheme != "tls" and (ca or cert or key):
+        raise ValueError(
+            "--syslog-ca, --syslog-cert and --syslog-key need --syslog tls://HOST:PORT"
+        )
+    if key is not None and cert is None:
+        raise ValueError("--syslog-key needs --syslog-cert (the client certificate it belongs to)")
+    if target.scheme == "udp":
+        if spool_dir is not None:
+            raise ValueError("--spool needs --syslog tcp:// or tls:// (UDP is not acknowledged)")
+        return SyslogSink(target.host, target.port, render=render)
+    for flag, path in (("--syslog-ca", ca), ("--syslog-cert", cert), ("--syslog-key", key)):
+        if path is not None and not path.is_file():
+            raise ValueError(f"{flag} {path}: no such file")
+    tls = None
+    if target.scheme == "tls":
+        try:
+            tls = tls_context(ca, cert, key)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ValueError(
+                f"--syslog {target.scheme}://: cannot load the TLS files: {exc}"
+            ) from exc
+    spool: Spool = (
+        DiskSpool(spool_dir, spool_max) if spool_dir is not None else MemorySpool(spool_max)
+    )
+    return TcpSyslogSink(target.host, target.port, render=render, tls=tls, spool=spool, stats=stats)
 
 
 def _with_progress(source: Iterable[Batch], progress: Progress) -> Iterator[Batch]:
@@ -262,10 +338,57 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
             help="TLS and basic auth for --metrics-listen (Prometheus exporter-toolkit format).",
         ),
     ] = None,
+    events_format: Annotated[
+        str,
+        typer.Option(
+            "--events-format",
+            help="--events lines: netwarden (the event schema) or ecs (Elastic Common Schema).",
+        ),
+    ] = "netwarden",
     syslog: Annotated[
         str | None,
-        typer.Option("--syslog", help="Also send events as RFC 5424 over UDP to HOST:PORT."),
+        typer.Option(
+            "--syslog",
+            help="Also send events as RFC 5424 syslog: HOST:PORT or udp://HOST:PORT over UDP; "
+            "tcp://HOST[:514] or tls://HOST[:6514] to HQ (octet-counted, queued, spooled "
+            "while HQ is unreachable).",
+        ),
     ] = None,
+    syslog_format: Annotated[
+        str,
+        typer.Option("--syslog-format", help="The syslog MSG: netwarden (event JSON) or ecs."),
+    ] = "netwarden",
+    syslog_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--syslog-ca",
+            help="tls://: CA file the server's certificate must chain "
+            "to (default: the system's CAs); its name is checked too.",
+        ),
+    ] = None,
+    syslog_cert: Annotated[
+        Path | None,
+        typer.Option("--syslog-cert", help="tls://: client certificate (PEM), if HQ asks."),
+    ] = None,
+    syslog_key: Annotated[
+        Path | None, typer.Option("--syslog-key", help="tls://: the client certificate's key.")
+    ] = None,
+    spool: Annotated[
+        Path | None,
+        typer.Option(
+            "--spool",
+            help="tcp://, tls://: keep undelivered events in this directory (survives a "
+            "restart; default: in memory).",
+        ),
+    ] = None,
+    spool_max_bytes: Annotated[
+        str,
+        typer.Option(
+            "--spool-max-bytes",
+            help="Bound of the spool (bytes, or 64K, 100M, 2G); the oldest events are dropped "
+            "and counted beyond it.",
+        ),
+    ] = DEFAULT_SPOOL_SIZE,
     detector: Annotated[
         list[str] | None, typer.Option("--detector", help="Run only these detectors (repeatable).")
     ] = None,
@@ -315,7 +438,10 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         raise _fail(f"--watch {watch}: not a directory")
     try:
         metrics_addr = parse_hostport(metrics_listen) if metrics_listen else None
-        syslog_addr = parse_hostport(syslog) if syslog else None
+        syslog_target = parse_syslog_target(syslog) if syslog else None
+        spool_max = parse_size(spool_max_bytes)
+        _check_format("--events-format", events_format)
+        _check_format("--syslog-format", syslog_format)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     if web_config is not None and metrics_addr is None:
@@ -337,11 +463,29 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
 
+    if syslog_target is None and (syslog_ca or syslog_cert or syslog_key or spool):
+        raise _fail("--syslog-ca, --syslog-cert, --syslog-key and --spool need --syslog")
+    forward: ForwardStats | None = None
     sinks: list[EventSink] = []
+    if syslog_target is not None:
+        forward = ForwardStats() if syslog_target.scheme != "udp" else None
+        try:
+            sinks.append(
+                _syslog_sink(
+                    syslog_target,
+                    FORMATS[syslog_format],
+                    syslog_ca,
+                    syslog_cert,
+                    syslog_key,
+                    spool,
+                    spool_max,
+                    forward or ForwardStats(),
+                )
+            )
+        except (ValueError, SpoolError) as exc:
+            raise _fail(str(exc)) from exc
     if events is not None:
-        sinks.append(JsonLinesSink(events))
-    if syslog_addr is not None:
-        sinks.append(SyslogSink(*syslog_addr))
+        sinks.append(JsonLinesSink(events, FORMATS[events_format]))
     try:
         engine = Engine(
             config,
@@ -352,6 +496,8 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
             only=detector,
         )
     except AuditorConfigError as exc:
+        for sink in sinks:  # the syslog sender thread, the spool's lock
+            sink.close()
         raise _fail(str(exc)) from exc
 
     source = _source(pcap, interface, watch, bpf, settle)
@@ -366,6 +512,7 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
                 detectors=tuple(engine.detector_names),
                 version=__version__,
                 inputs=source.stats,
+                forward=forward,
             )
         )
         try:
