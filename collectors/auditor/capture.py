@@ -17,10 +17,17 @@ after the batch in hand. Each keeps :class:`DecodeStats`.
   (``EMFILE``/``ENFILE``: something else in the process holds them) is ridden
   out: logged, and the directory listing or the file is tried again at the next
   poll from the first packet not yet handed out, never skipped.
+- :func:`open_live`: a live interface through Linux's ``TPACKET_V3`` ring
+  (:class:`~collectors.auditor.ring.RingSource`), or, where that ring cannot be had
+  (not Linux, no compiled kernels, an old kernel), the scapy fallback below.
 - :class:`LiveSource`: a live interface through scapy's ``AsyncSniffer`` with a
-  kernel BPF filter. Frames are taken from the socket as bytes (no scapy packet
-  is built), queued (bounded: when the consumer falls behind, frames are dropped
-  and counted) and decoded in batches by :func:`decode_frames`.
+  kernel BPF filter (the fallback; much slower than the ring: bench/RESULTS.md).
+  Frames are taken from the socket as bytes (no scapy packet is built), queued
+  (bounded: when the consumer falls behind, frames are dropped and counted) and
+  decoded in batches by :func:`decode_frames`.
+- Watch state: how far each file was read is written after every batch the consumer
+  has finished (when it asks for the next): a process killed outright reads again
+  at most the batch it held, from its first packet.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from collectors.auditor.batch import Batch
 from collectors.auditor.decode import CaptureFormatError, DecodeStats, decode_frames, iter_batches
 from collectors.auditor.headers import LINKTYPE_ETHERNET
 from collectors.auditor.inotify import DirWatch, open_watch
+from collectors.auditor.ring import RingSource, ring_available
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +159,7 @@ class WatchDirSource:
         self._stop = threading.Event()
         self._seen: dict[str, tuple[int, int, float]] = {}  # name -> (size, mtime_ns, since)
         self._state: dict[str, _FileState] = self._load_state()
+        self._state_failing = False
 
     def stop(self) -> None:
         """End iteration after the batch in hand (from any thread)."""
@@ -262,9 +271,13 @@ class WatchDirSource:
                 )
                 state.packets = end
                 yield batch
+                # Back here, the consumer is done with the batch (its events written):
+                # record it before the next, so that a process killed outright (SIGKILL,
+                # a crash) reads again at most the batch it held, from that packet on.
                 if self._stop.is_set():
                     self._save_state()
                     return
+                self._write_state()
         except CaptureFormatError:
             logger.warning("%s is not a capture file: skipped", path)
             self.stats.file_errors[NOT_A_CAPTURE] += 1
@@ -300,14 +313,28 @@ class WatchDirSource:
             self._closed_by_writer = {
                 name: seen for name, seen in self._closed_by_writer.items() if name in present
             }
-            if self.state_file is None:
-                return
+        except OSError as exc:  # kept in memory; written at the next save
+            logger.warning("cannot list %s to prune its watch state (%s)", self.directory, exc)
+        self._write_state()
+
+    def _write_state(self) -> None:
+        """Write the state file (atomically: a file renamed over the old one; a failure is
+        logged, and the state written at the next save)."""
+        if self.state_file is None:
+            return
+        try:
             files = {name: vars(s) for name, s in self._state.items()}
             tmp = self.state_file.with_name(self.state_file.name + ".tmp")
             tmp.write_text(json.dumps({"version": _STATE_VERSION, "files": files}, indent=1))
             tmp.replace(self.state_file)
         except OSError as exc:  # kept in memory; written at the next save
-            logger.warning("cannot save the watch state of %s (%s)", self.directory, exc)
+            log = logger.debug if self._state_failing else logger.warning  # once, not per batch
+            log(
+                "cannot save the watch state of %s in %s (%s)", self.directory, self.state_file, exc
+            )
+            self._state_failing = True
+        else:
+            self._state_failing = False
 
 
 def _tail(batch: Batch, skip: int) -> Batch:
@@ -319,6 +346,27 @@ def _tail(batch: Batch, skip: int) -> Batch:
         batch.source,
         batch.first_index + skip,
     )
+
+
+def open_live(
+    interface: str, bpf_filter: str | None = None, *, fanout: tuple[int, int] | None = None
+) -> BatchSource:
+    """The live input for ``interface``: the ``TPACKET_V3`` ring, else scapy's sniffer.
+
+    Raises:
+        OSError: the interface cannot be opened (no such interface, no privilege).
+        ValueError: the BPF filter does not compile.
+    """
+    if ring_available():
+        return RingSource(interface, bpf_filter, fanout=fanout)
+    if fanout is not None:
+        raise OSError("--workers needs the TPACKET_V3 ring (Linux, CAP_NET_RAW, a C compiler)")
+    logger.warning(
+        "no TPACKET_V3 ring here (not Linux, no privilege or no compiled kernels): "
+        "capturing on %s through scapy, which is much slower",
+        interface,
+    )
+    return LiveSource(interface, bpf_filter)
 
 
 _Frame = tuple[bytes, float, int]

@@ -85,6 +85,8 @@ class DecodeStats:
 
     ``errors`` counts packets by :class:`DecodeError` name; ``file_errors`` counts
     damaged files by kind (``truncated_file``, ``bad_record_header``, ``bad_block``).
+    ``kernel`` holds a live ring's ``PACKET_STATISTICS`` added up (``packets``,
+    ``drops``, ``freezes``: :mod:`collectors.auditor.ring`); empty for other inputs.
     """
 
     files: int = 0
@@ -92,6 +94,7 @@ class DecodeStats:
     bytes: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     file_errors: Counter[str] = field(default_factory=Counter)
+    kernel: Counter[str] = field(default_factory=Counter)
 
     def add(self, packets: npt.NDArray[np.void]) -> None:
         """Count one decoded batch."""

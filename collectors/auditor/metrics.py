@@ -10,6 +10,10 @@ Families (``netwarden_`` prefix, base units, counters end in ``_total``):
   raised to a higher severity, by detector and severity
 - ``netwarden_auditor_input_errors_total{site,kind}``: damaged capture files
   (truncated, bad blocks) and live frames dropped because the auditor fell behind
+- ``netwarden_auditor_kernel_packets_total{site}``, ``netwarden_auditor_kernel_drops_total{site}``,
+  ``netwarden_auditor_kernel_freezes_total{site}``: a live ring's ``PACKET_STATISTICS``
+  (frames the kernel passed the filter, frames it had no room for in the ring: the
+  auditor fell behind, ring freezes); 0 for files and the scapy fallback
 - ``netwarden_auditor_detector_errors_total{site,detector}``: batches a detector
   failed on (logged; the run goes on)
 - ``netwarden_auditor_incidents_open{site}``: incidents currently open (gauge)
@@ -139,6 +143,17 @@ class AuditorCollector(Collector):
         for kind, n in sorted((self.inputs.file_errors if self.inputs else {}).items()):
             inputs.add_metric([site, kind], n)
         yield inputs
+        kernel = self.inputs.kernel if self.inputs else {}
+        for key, help_text in (
+            ("packets", "Frames the kernel put in (or dropped from) the capture ring."),
+            ("drops", "Frames the kernel dropped: the capture ring was full (auditor behind)."),
+            ("freezes", "Times the kernel found the capture ring full and froze it."),
+        ):
+            family = CounterMetricFamily(
+                f"netwarden_auditor_kernel_{key}", help_text, labels=["site"]
+            )
+            family.add_metric([site], kernel.get(key, 0))
+            yield family
         det_errors = CounterMetricFamily(
             "netwarden_auditor_detector_errors",
             "Batches a detector failed on (the run continued).",

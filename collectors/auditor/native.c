@@ -411,3 +411,99 @@ int64_t nw_decode(const uint8_t *buf, int64_t buflen, const int64_t *starts,
     }
     return n;
 }
+
+/* ------------------------------------------------------------------------
+ * The live ring (capture.py RingSource): Linux's AF_PACKET TPACKET_V3 receive
+ * ring, read in place. Blocks are taken in ring order from first_block while the
+ * kernel has handed them to user space (block_status & TP_STATUS_USER), at most
+ * max_blocks; each packet's captured bytes are copied into out (so the block goes
+ * back to the kernel at once, before decoding), with the 802.1Q tag the kernel
+ * stripped into tp_vlan_tci put back where it was on the wire, so nw_decode sees
+ * the frame as a capture file holds it. A block is released (block_status = 0,
+ * a release store: the kernel reads it with a barrier) after its packets are
+ * copied. A block that does not fit in what is left of out/starts ends the call
+ * (the caller sizes both for max_blocks whole blocks, so the first always fits);
+ * a packet whose offsets leave the block (never from a sane kernel) is skipped.
+ * Layouts (linux/if_packet.h): tpacket_block_desc = version, offset_to_priv,
+ * then tpacket_hdr_v1 {block_status @8, num_pkts @12, offset_to_first_pkt @16,
+ * blk_len @20, ...}; tpacket3_hdr {tp_next_offset @0, tp_sec @4, tp_nsec @8,
+ * tp_snaplen @12, tp_len @16, tp_status @20, tp_mac @24, tp_net @26,
+ * tp_rxhash @28, tp_vlan_tci @32, tp_vlan_tpid @36}.
+ * ------------------------------------------------------------------------ */
+
+#define TP_STATUS_USER 1u
+#define TP_STATUS_VLAN_VALID (1u << 4)
+#define TP_STATUS_VLAN_TPID_VALID (1u << 6)
+
+static inline uint32_t ne_u32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t ne_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+int64_t nw_tp3_take(uint8_t *ring, int64_t block_size, int64_t block_nr, int64_t first_block,
+                    int64_t max_blocks, uint8_t *out, int64_t out_cap, int64_t *starts,
+                    int64_t *caplens, int64_t *wirelens, double *ts, int64_t max_pkts,
+                    int64_t *next_block, int64_t *out_used) {
+    int64_t n = 0, used = 0, b = first_block, taken = 0;
+    while (taken < max_blocks) {
+        uint8_t *desc = ring + b * block_size;
+        uint32_t *status = (uint32_t *)(desc + 8);
+        if (!(__atomic_load_n(status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+            break;
+        int64_t num = ne_u32(desc + 12);
+        /* a block copies to at most block_size bytes (each frame slot holds a
+         * 48-byte header, more than the 4-byte tag put back) */
+        if (n + num > max_pkts || used + block_size > out_cap)
+            break;
+        int64_t off = ne_u32(desc + 16);
+        for (int64_t i = 0; i < num; i++) {
+            if (off < 0 || off + 48 > block_size)
+                break;
+            const uint8_t *h = desc + off;
+            uint32_t next = ne_u32(h);
+            int64_t snap = ne_u32(h + 12), wire = ne_u32(h + 16);
+            uint32_t st = ne_u32(h + 20);
+            int64_t mac = ne_u16(h + 24);
+            if (off + mac + snap <= block_size) {
+                uint8_t *dst = out + used;
+                int64_t cap = snap;
+                if ((st & TP_STATUS_VLAN_VALID) && snap >= 12) {
+                    uint16_t tpid = (st & TP_STATUS_VLAN_TPID_VALID) ? ne_u16(h + 36) : 0x8100;
+                    uint16_t tci = (uint16_t)ne_u32(h + 32);
+                    memcpy(dst, h + mac, 12);
+                    dst[12] = (uint8_t)(tpid >> 8);
+                    dst[13] = (uint8_t)tpid;
+                    dst[14] = (uint8_t)(tci >> 8);
+                    dst[15] = (uint8_t)tci;
+                    memcpy(dst + 16, h + mac + 12, (size_t)(snap - 12));
+                    cap += 4;
+                    wire += 4;
+                } else {
+                    memcpy(dst, h + mac, (size_t)snap);
+                }
+                starts[n] = used;
+                caplens[n] = cap;
+                wirelens[n] = wire;
+                ts[n] = (double)ne_u32(h + 4) + (double)ne_u32(h + 8) * 1e-9;
+                used += cap;
+                n++;
+            }
+            if (next == 0)
+                break;
+            off += next;
+        }
+        __atomic_store_n(status, 0u, __ATOMIC_RELEASE);
+        b = (b + 1) % block_nr;
+        taken++;
+    }
+    *next_block = b;
+    *out_used = used;
+    return n;
+}

@@ -4,8 +4,10 @@ A few loops cannot be vectorised, or cost too much as numpy passes: walking the
 record chain of a capture file (each record's offset depends on the previous
 record's length, :mod:`collectors.auditor.walk`) and decoding packet headers
 (:mod:`collectors.auditor.headers`: one pass over each packet instead of dozens
-of whole-batch array operations). They live in ``native.c``, plain C11 without
-Python headers, called through :mod:`ctypes` on numpy arrays the caller allocates.
+of whole-batch array operations), and taking packets out of the live capture
+ring (:mod:`collectors.auditor.ring`: a block walk with the kernel's memory
+order). They live in ``native.c``, plain C11 without Python headers, called
+through :mod:`ctypes` on numpy arrays the caller allocates.
 
 Build: :func:`library` compiles ``native.c`` with ``cc -O2`` the first time it is
 needed into ``_native-<hash of the source and compiler>.so`` beside it (or in
@@ -166,6 +168,8 @@ def library() -> ctypes.CDLL | None:
     lib.nw_decode.argtypes = [_P, _I64, _P, _P, _P, _I64, _I64, _P]
     lib.nw_decode_layout.restype = ctypes.c_char_p
     lib.nw_decode_layout.argtypes = []
+    lib.nw_tp3_take.restype = _I64
+    lib.nw_tp3_take.argtypes = [_P, _I64, _I64, _I64, _I64, _P, _I64, _P, _P, _P, _P, _I64, _P, _P]
     return lib
 
 

@@ -56,6 +56,9 @@ class RunStatus:
         dropped = self.source.stats.file_errors.get(DROPPED, 0)
         if dropped:
             parts.append(f"{dropped:,} frames dropped")
+        kernel_drops = self.source.stats.kernel.get("drops", 0)
+        if kernel_drops:
+            parts.append(f"{kernel_drops:,} frames dropped by the kernel (ring full)")
         parts.append(f"{self.stats.incidents_open:,} incident(s) open")
         new: Counter[str] = Counter()
         for (_, severity), n in dict(self.stats.events).items():  # a copy: the engine adds keys

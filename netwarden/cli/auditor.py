@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 from collections import Counter
@@ -29,11 +30,12 @@ from rich.table import Table
 from rich.text import Text
 
 from collectors.auditor.batch import Batch
-from collectors.auditor.capture import BatchSource, FileSource, LiveSource, WatchDirSource
+from collectors.auditor.capture import BatchSource, FileSource, WatchDirSource, open_live
 from collectors.auditor.config import AuditorConfigError, load_auditor_config
 from collectors.auditor.ecs import ecs_json
 from collectors.auditor.engine import Engine, RunSummary
 from collectors.auditor.events import Event, EventSink, JsonLinesSink, Severity, SyslogSink
+from collectors.auditor.fanout import FanoutRun, WorkerSpec
 from collectors.auditor.forward import (
     ForwardStats,
     SyslogTarget,
@@ -169,6 +171,10 @@ def _with_progress(source: Iterable[Batch], progress: Progress) -> Iterator[Batc
         progress.update(done, total=1, completed=1)
 
 
+STATE_NAME = ".netwarden-auditor-state.json"
+"""The ``--watch`` state file's default name, in the watched directory (a hidden name:
+never taken for a capture)."""
+
 DEFAULT_SETTLE = 5.0
 """Seconds a watched file must be unchanged to count as closed, when nothing else says so."""
 
@@ -179,15 +185,17 @@ def _source(
     watch: Path | None,
     bpf: str | None,
     settle: float = DEFAULT_SETTLE,
+    *,
+    state_file: Path | None = None,
 ) -> BatchSource:
-    """The capture input the options name (FileSource, LiveSource or WatchDirSource)."""
+    """The capture input the options name (files, a live interface or a directory)."""
     if pcap:
         return FileSource(pcap)
     if interface:
-        return LiveSource(interface, bpf)
+        return open_live(interface, bpf)
     if watch is None:
         raise ValueError("one of pcap, interface or watch is required")
-    return WatchDirSource(watch, settle_seconds=settle)
+    return WatchDirSource(watch, settle_seconds=settle, state_file=state_file or watch / STATE_NAME)
 
 
 DEFAULT_TOP = 50
@@ -278,10 +286,16 @@ def end_line(summary: RunSummary) -> Text:
 
 
 def _run(
-    engine: Engine, source: BatchSource, *, progress: bool, status_every: float | None = None
+    engine: Engine,
+    source: BatchSource,
+    *,
+    progress: bool,
+    status_every: float | None = None,
+    fan: FanoutRun | None = None,
 ) -> RunSummary:
     """Run ``engine`` over ``source``: with a progress bar per file for ``--pcap`` on a
-    terminal, else with a status line on stderr (:mod:`collectors.auditor.status`)."""
+    terminal, else with a status line on stderr (:mod:`collectors.auditor.status`);
+    with ``--workers``, ``fan`` runs the capture processes and merges into ``engine``."""
     if progress and err_console.is_terminal:
         with Progress(
             TextColumn("{task.description}"),
@@ -291,7 +305,7 @@ def _run(
         ) as bar:
             return engine.run(_with_progress(source, bar))
     with showing(RunStatus(engine.stats, source), err_console, status_every):
-        return engine.run(source)
+        return fan.run(engine) if fan is not None else engine.run(source)
 
 
 @auditor_app.callback(invoke_without_command=True)
@@ -404,6 +418,14 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
             "neither inotify (closed, moved in) nor a newer file says it is complete.",
         ),
     ] = DEFAULT_SETTLE,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-file",
+            help="--watch: where to keep how far each file was read, so a restart neither "
+            f"repeats nor skips packets (default: {STATE_NAME} in the watched directory).",
+        ),
+    ] = None,
     duration: Annotated[
         float | None,
         typer.Option("--duration", help="Stop --interface/--watch after this many seconds.", min=0),
@@ -426,11 +448,22 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
             "default 1 on a terminal (redrawn in place), 30 otherwise; 0: none.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="--interface: capture processes sharing the frames (PACKET_FANOUT by host "
+            "pair); one per core to use.",
+        ),
+    ] = 1,
 ) -> None:
     """Audit traffic: exactly one of --pcap, --interface or --watch."""
     given = [x for x in (pcap, interface, watch) if x]
     if len(given) != 1:
         raise _fail("give exactly one of --pcap FILE..., --interface IFACE or --watch DIR")
+    if workers > 1 and not interface:
+        raise _fail("--workers is for --interface")
     for path in pcap or []:
         if not path.is_file():
             raise _fail(f"--pcap {path}: no such file")
@@ -500,7 +533,33 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
             sink.close()
         raise _fail(str(exc)) from exc
 
-    source = _source(pcap, interface, watch, bpf, settle)
+    try:
+        fan = (
+            FanoutRun(
+                WorkerSpec(
+                    interface,
+                    bpf,
+                    os.getpid() & 0xFFFF,
+                    config,
+                    site,
+                    engine.sensor,
+                    inv,
+                    tuple(detector) if detector else None,
+                ),
+                workers,
+            )
+            if interface and workers > 1
+            else None
+        )
+        source: BatchSource = (
+            fan
+            if fan is not None
+            else _source(pcap, interface, watch, bpf, settle, state_file=state_file)
+        )
+    except (OSError, ValueError) as exc:
+        for sink in sinks:
+            sink.close()
+        raise _fail(f"--interface {interface}: {getattr(exc, 'strerror', None) or exc}") from exc
     server: MetricsServer | None = None
     if metrics_addr is not None:
         registry = CollectorRegistry()
@@ -531,7 +590,11 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
     try:
         with GracefulStop(source.stop):
             summary = _run(
-                engine, source, progress=bool(pcap) and not as_json, status_every=status_every
+                engine,
+                source,
+                progress=bool(pcap) and not as_json,
+                status_every=status_every,
+                fan=fan,
             )
     except KeyboardInterrupt:  # a second signal: the batch in hand is abandoned
         source.stop()
