@@ -91,6 +91,24 @@ class Lab:
         finally:
             conn.disconnect()
 
+    def ssh_login(self, name: str, user: str, password: str) -> bool:
+        """One password login over SSH to a simulated device (host key checked); did it
+        succeed? (What a user, or someone guessing passwords, does.)"""
+        import paramiko
+
+        sim = self.sim(name)
+        known = paramiko.HostKeys(str(self.known_hosts)).lookup(f"[127.0.0.1]:{sim.bound_port}")
+        assert known is not None
+        with paramiko.Transport(("127.0.0.1", sim.bound_port)) as transport:
+            transport.start_client(timeout=10)
+            key = transport.get_remote_server_key()
+            assert known.get(key.get_name()) == key, "the simulator's host key changed"
+            try:
+                transport.auth_password(user, password, fallback=False)
+            except paramiko.AuthenticationException:
+                return False
+            return transport.is_authenticated()
+
 
 @contextlib.contextmanager
 def start_lab(source: Path, out: Path) -> Iterator[Lab]:

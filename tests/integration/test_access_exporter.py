@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import paramiko
 import pytest
 
 from tests.integration.exporter_stack import (
@@ -125,22 +124,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccessStack]:
             exporter.stop()
 
 
-def ssh_login(lab: Lab, name: str, user: str, password: str) -> bool:
-    """One password login over SSH to a simulated device (host key checked); did it succeed?"""
-    sim = lab.sim(name)
-    known = paramiko.HostKeys(str(lab.known_hosts)).lookup(f"[127.0.0.1]:{sim.bound_port}")
-    assert known is not None
-    with paramiko.Transport(("127.0.0.1", sim.bound_port)) as transport:
-        transport.start_client(timeout=10)
-        key = transport.get_remote_server_key()
-        assert known.get(key.get_name()) == key, "the simulator's host key changed"
-        try:
-            transport.auth_password(user, password, fallback=False)
-        except paramiko.AuthenticationException:
-            return False
-        return transport.is_authenticated()
-
-
 def _value(stack: AccessStack, expr: str) -> float | None:
     result = stack.prometheus.query(expr)
     return float(result[0]["value"][1]) if result else None
@@ -168,7 +151,7 @@ def test_five_failed_logins_count_five_for_the_device_and_site(stack: AccessStac
     before = _value(stack, FAILED) or 0.0
     user = stack.lab.credentials.username
     for _ in range(5):
-        assert not ssh_login(stack.lab, SWITCH, user, WRONG_PASSWORD)
+        assert not stack.lab.ssh_login(SWITCH, user, WRONG_PASSWORD)
     after = _until_at_least(stack, FAILED, before + 5)
     assert after == before + 5
     # the other switch logged nothing of it
@@ -181,7 +164,7 @@ def test_five_failed_logins_count_five_for_the_device_and_site(stack: AccessStac
 def test_automation_login_has_the_automation_user_class(stack: AccessStack) -> None:
     _exporter_ready(stack)
     creds = stack.lab.credentials
-    assert ssh_login(stack.lab, OTHER, creds.username, creds.password)
+    assert stack.lab.ssh_login(OTHER, creds.username, creds.password)
     expr = (
         f'netwarden_access_events_total{{device="{OTHER}",site="{SITE}",event="login",'
         'outcome="success",user_class="automation"}'

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paramiko
 import pytest
 import yaml
 
@@ -207,22 +206,6 @@ def write_targets(config: Path, name: str, targets: list[tuple[str, str, str]]) 
     (config / "targets" / f"{name}.json").write_text(json.dumps(entries), encoding="utf-8")
 
 
-def ssh_login(lab: Lab, name: str, user: str, password: str) -> bool:
-    """One password login over SSH to a simulated device (host key checked); did it succeed?"""
-    sim = lab.sim(name)
-    known = paramiko.HostKeys(str(lab.known_hosts)).lookup(f"[127.0.0.1]:{sim.bound_port}")
-    assert known is not None
-    with paramiko.Transport(("127.0.0.1", sim.bound_port)) as transport:
-        transport.start_client(timeout=10)
-        key = transport.get_remote_server_key()
-        assert known.get(key.get_name()) == key, "the simulator's host key changed"
-        try:
-            transport.auth_password(user, password, fallback=False)
-        except paramiko.AuthenticationException:
-            return False
-        return transport.is_authenticated()
-
-
 # ---------------------------------------------------------------- the stack
 @dataclass
 class Stack:
@@ -291,8 +274,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             wrong = secrets.token_urlsafe(12)
             user = lab.credentials.username
             for _ in range(FAILED_LOGINS):
-                assert not ssh_login(lab, SWITCH, user, wrong)
-            assert ssh_login(lab, SWITCH, user, lab.credentials.password)
+                assert not lab.ssh_login(SWITCH, user, wrong)
+            assert lab.ssh_login(SWITCH, user, lab.credentials.password)
             # kbl's WAN is cut: its switch stops answering (sessions kept open hang too)
             lab.fleet.set_fault(CUT_SWITCH, hang=True)
             yield Stack(lab, prometheus, alertmanager, webhook, access)
