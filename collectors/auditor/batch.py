@@ -65,6 +65,11 @@ ETH_ARP = 0x0806
 ETH_IPV6 = 0x86DD
 ETH_VLAN = 0x8100
 
+LINKTYPE_ETHERNET_DEFAULT = 1
+"""``LINKTYPE_ETHERNET`` (headers.py imports this module, so it is repeated here)."""
+LINKTYPE_MIXED = -1
+"""``Batch.linktype`` of a pcapng batch whose interfaces have different link types."""
+
 TCP_FIN = 0x01
 TCP_SYN = 0x02
 TCP_RST = 0x04
@@ -91,6 +96,13 @@ class Batch:
     ``packets[i]`` describes the packet whose bytes are
     ``data[offsets[i] : offsets[i] + packets[i]["caplen"]]``.
     ``first_index`` is the index of ``packets[0]`` in its source (file or interface).
+    ``linktype`` is the link type (``LINKTYPE_*`` of :mod:`~collectors.auditor.headers`)
+    of every packet, or :data:`LINKTYPE_MIXED` when a pcapng batch mixes several:
+    what an evidence pcap (:mod:`collectors.auditor.evidence`) writes in its header.
+
+    ``data`` must stay valid, unchanged, for as long as the batch is referenced: the
+    evidence ring keeps the last batches and copies the few packets an incident
+    needs only when it opens (a source that recycles its buffers must copy them).
     """
 
     packets: npt.NDArray[np.void]
@@ -98,6 +110,7 @@ class Batch:
     offsets: npt.NDArray[np.uint64]
     source: str
     first_index: int = 0
+    linktype: int = LINKTYPE_ETHERNET_DEFAULT
 
     def __len__(self) -> int:
         return len(self.packets)

@@ -345,6 +345,7 @@ def _tail(batch: Batch, skip: int) -> Batch:
         batch.offsets[skip:],
         batch.source,
         batch.first_index + skip,
+        batch.linktype,
     )
 
 

@@ -45,7 +45,12 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from collectors.auditor.batch import Batch, DecodeError
+from collectors.auditor.batch import (
+    LINKTYPE_ETHERNET_DEFAULT,
+    LINKTYPE_MIXED,
+    Batch,
+    DecodeError,
+)
 from collectors.auditor.headers import PAD, decode_headers
 from collectors.auditor.pcapng import (
     BAD_BLOCK,  # noqa: F401  (re-exported: the third file_errors kind, see below)
@@ -160,7 +165,24 @@ def _batches(  # noqa: PLR0917 - one private call site, every argument named the
         packets["ts"] = ts[lo:hi]
         packets["wirelen"] = wirelens[lo:hi]
         stats.add(packets)
-        yield Batch(packets, data, starts[lo:hi].astype(np.uint64), source, first_index + lo)
+        yield Batch(
+            packets,
+            data,
+            starts[lo:hi].astype(np.uint64),
+            source,
+            first_index + lo,
+            _one_linktype(lts),
+        )
+
+
+def _one_linktype(linktypes: int | npt.NDArray[np.int64]) -> int:
+    """``Batch.linktype``: the link type of every packet, or ``LINKTYPE_MIXED``."""
+    if isinstance(linktypes, int):
+        return linktypes
+    if len(linktypes) == 0:
+        return LINKTYPE_ETHERNET_DEFAULT
+    first = int(linktypes[0])
+    return first if bool((linktypes == first).all()) else LINKTYPE_MIXED
 
 
 def _iter_pcap(
@@ -332,5 +354,10 @@ def decode_frames(
     packets["ts"] = np.asarray(timestamps, np.float64)
     packets["wirelen"] = lens if wirelens is None else np.asarray(wirelens, np.int64)
     return Batch(
-        packets, memoryview(buf)[:total].toreadonly(), starts.astype(np.uint64), source, first_index
+        packets,
+        memoryview(buf)[:total].toreadonly(),
+        starts.astype(np.uint64),
+        source,
+        first_index,
+        linktype,
     )

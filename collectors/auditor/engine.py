@@ -24,6 +24,7 @@ from collectors.auditor.config import AuditorConfig, AuditorConfigError
 from collectors.auditor.detectors._util import release_view
 from collectors.auditor.detectors.base import Detector, DetectorContext, registry
 from collectors.auditor.events import Event, EventSink, IncidentTracker, Severity
+from collectors.auditor.evidence import EvidenceRecorder, EvidenceSettings
 from collectors.auditor.metrics import AuditorStats
 from netwarden.basemodel import FrozenModel
 
@@ -54,6 +55,8 @@ class RunSummary(FrozenModel):
     events_by_detector: dict[str, dict[str, int]]
     incidents: list[Event]
     suppressed: int
+    evidence_dir: str = ""
+    evidence: dict[str, int] = Field(default_factory=dict)
 
     @property
     def highest(self) -> Severity | None:
@@ -73,6 +76,8 @@ class Engine:
         inventory: the network; None runs without inventory-based detectors.
         only: restrict to these detector names (all registered ones by default).
         today: the date allowlist expiry is checked against (default: today).
+        evidence: write an evidence pcap per incident (:mod:`collectors.auditor.evidence`);
+            None (the default) keeps no packets and costs nothing.
     """
 
     def __init__(
@@ -86,6 +91,7 @@ class Engine:
         only: Iterable[str] | None = None,
         today: date | None = None,
         stats: AuditorStats | None = None,
+        evidence: EvidenceSettings | None = None,
     ) -> None:
         self.config = config or AuditorConfig()
         self.site = site
@@ -103,6 +109,7 @@ class Engine:
                 entry.dst,
                 entry.expires,
             )
+        self.evidence = EvidenceRecorder(evidence) if evidence is not None else None
         self.tracker = IncidentTracker(
             site=site or "",
             sensor=sensor,
@@ -111,6 +118,7 @@ class Engine:
             idle_seconds=self.config.incident_idle_seconds,
             suppress=self._suppressed if self.config.allowlist else None,
             on_emit=self._emitted,
+            on_open=self.evidence.opened if self.evidence is not None else None,
         )
         policy = None
         if inventory is not None:
@@ -170,6 +178,9 @@ class Engine:
         self.stats.add_batch(batch)
         if len(batch) == 0:
             return
+        evidence = self.evidence
+        if evidence is not None:
+            evidence.add(batch)  # before the detectors: an incident they open finds its packets
         try:
             for det in self.detectors:
                 try:
@@ -182,6 +193,8 @@ class Engine:
         # Packet time never goes backwards for expiry (traces are not always sorted).
         self._clock = max(self._clock, float(batch.packets["ts"].max()))
         self._expire(self._clock)
+        if evidence is not None:
+            evidence.settle(batch)
 
     def _expire(self, now: float) -> None:
         for det in self.detectors:
@@ -208,6 +221,8 @@ class Engine:
             return self._finished
         self._expire(math.inf)
         self.tracker.flush()
+        if self.evidence is not None:
+            self.evidence.finish()
         gc.set_threshold(*self._gc_threshold)
         incidents = self.tracker.all_incidents()
         by_det: dict[str, Counter[str]] = {}
@@ -226,5 +241,9 @@ class Engine:
             events_by_detector={d: dict(c) for d, c in sorted(by_det.items())},
             incidents=sorted(incidents, key=lambda e: (-e.severity.rank, e.first_seen)),
             suppressed=self.tracker.suppressed,
+            evidence_dir=str(self.evidence.directory) if self.evidence is not None else "",
+            evidence=dict(sorted(self.evidence.counts.items()))
+            if self.evidence is not None
+            else {},
         )
         return self._finished

@@ -116,7 +116,11 @@ class Event(FrozenModel):
     src: str = ""
     dst: str = ""
     summary: str
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    evidence: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the detector saw (its own keys); with evidence capture on, "
+        "'pcap' names the incident's evidence pcap, relative to the evidence directory",
+    )
     count: int = Field(ge=1)
 
     def to_json(self) -> str:
@@ -346,6 +350,7 @@ class _Incident:
     severity: Severity
     dirty: bool = False
     update: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = None  # what ``on_open`` added to the evidence: kept
 
     def current(self) -> Event:
         """The incident's state as an event (folding pending updates in)."""
@@ -357,6 +362,8 @@ class _Incident:
                 upd["summary"] = upd["summary"]()
             if callable(upd.get("evidence")):
                 upd["evidence"] = dict(upd["evidence"]())
+            if self.extra and "evidence" in upd:
+                upd["evidence"] = {**upd["evidence"], **self.extra}
             self.event = self.event.model_copy(update=upd)
             self.update = None
         return self.event
@@ -375,6 +382,9 @@ class IncidentTracker:
     ``on_emit(event, escalated)`` is called after every emission; ``escalated`` is
     True when the emission opens the incident or raises its severity above the
     severity last emitted for it (what ``netwarden_auditor_events_total`` counts).
+    ``on_open(event)`` is called when an incident opens, before it is emitted; what it
+    returns is added to the incident's ``evidence`` in every version of the event
+    (the evidence pcap's name, :mod:`collectors.auditor.evidence`).
     """
 
     site: str
@@ -385,6 +395,7 @@ class IncidentTracker:
     max_incidents: int = 100_000
     suppress: Callable[[str, str, str, float], bool] | None = None
     on_emit: Callable[[Event, bool], None] | None = None
+    on_open: Callable[[Event], Mapping[str, Any] | None] | None = None
     max_closed: int = 10_000
     _open: dict[tuple[str, ...], _Incident] = field(default_factory=dict)
     closed: list[Event] = field(default_factory=list)
@@ -436,11 +447,15 @@ class IncidentTracker:
                 evidence=(evidence() if callable(evidence) else evidence) or {},  # copied
                 count=max(1, count or 1),
             )
+            added = self.on_open(event) if self.on_open is not None else None
+            extra = dict(added) if added else None
+            if extra:
+                event = event.model_copy(update={"evidence": {**event.evidence, **extra}})
             if len(self._open) >= self.max_incidents:
                 self._close(next(iter(self._open)))
             self._earliest = min(self._earliest, ts)
             self._open[full_key] = _Incident(
-                event, event.count, ts, severity, ts, event.count, severity
+                event, event.count, ts, severity, ts, event.count, severity, extra=extra
             )
             self._emit(event, escalated=True)
             return event

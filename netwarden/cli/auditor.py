@@ -35,6 +35,7 @@ from collectors.auditor.config import AuditorConfigError, load_auditor_config
 from collectors.auditor.ecs import ecs_json
 from collectors.auditor.engine import Engine, RunSummary
 from collectors.auditor.events import Event, EventSink, JsonLinesSink, Severity, SyslogSink
+from collectors.auditor.evidence import EvidenceSettings, read_settings_bytes
 from collectors.auditor.fanout import FanoutRun, WorkerSpec
 from collectors.auditor.forward import (
     ForwardStats,
@@ -198,6 +199,9 @@ def _source(
     return WatchDirSource(watch, settle_seconds=settle, state_file=state_file or watch / STATE_NAME)
 
 
+DEFAULT_EVIDENCE_MAX_BYTES = "256M"
+"""What ``--evidence`` writes per run at most unless ``--evidence-max-bytes`` says otherwise."""
+
 DEFAULT_TOP = 50
 """Incidents listed in the end-of-run table unless ``--top`` says otherwise."""
 
@@ -282,6 +286,14 @@ def end_line(summary: RunSummary) -> Text:
     if summary.skipped_detectors:
         skipped = ", ".join(f"{k} ({v})" for k, v in summary.skipped_detectors.items())
         line += f"; skipped: {skipped}"
+    if summary.evidence_dir:
+        ev = summary.evidence
+        line += f"; evidence: {ev.get('files', 0):,} pcap(s) in {summary.evidence_dir}"
+        if ev.get("pruned_files") or ev.get("dropped_packets"):
+            line += (
+                f" ({ev.get('pruned_files', 0):,} pruned, "
+                f"{ev.get('dropped_packets', 0):,} packets over the bounds)"
+            )
     return Text(printable(line, multiline=False))
 
 
@@ -430,6 +442,22 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         float | None,
         typer.Option("--duration", help="Stop --interface/--watch after this many seconds.", min=0),
     ] = None,
+    evidence: Annotated[
+        Path | None,
+        typer.Option(
+            "--evidence",
+            help="Write an evidence pcap per incident into this directory (its first "
+            "packets and their context; the event names it in evidence.pcap). Off by default.",
+        ),
+    ] = None,
+    evidence_max_bytes: Annotated[
+        str,
+        typer.Option(
+            "--evidence-max-bytes",
+            help="--evidence: bytes a run writes at most (e.g. 256M); past it the oldest "
+            "evidence files of the run are deleted.",
+        ),
+    ] = DEFAULT_EVIDENCE_MAX_BYTES,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     top: Annotated[
         int,
@@ -464,6 +492,9 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         raise _fail("give exactly one of --pcap FILE..., --interface IFACE or --watch DIR")
     if workers > 1 and not interface:
         raise _fail("--workers is for --interface")
+    if workers > 1 and evidence is not None:
+        # the workers decode the packets; the parent, which would write evidence, sees none
+        raise _fail("--evidence needs one capture process: leave out --workers")
     for path in pcap or []:
         if not path.is_file():
             raise _fail(f"--pcap {path}: no such file")
@@ -477,6 +508,18 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         _check_format("--syslog-format", syslog_format)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    try:
+        evidence_settings = (
+            EvidenceSettings(
+                evidence,
+                total_bytes=read_settings_bytes(evidence_max_bytes),
+                max_bytes=min(EvidenceSettings.max_bytes, read_settings_bytes(evidence_max_bytes)),
+            )
+            if evidence is not None
+            else None
+        )
+    except ValueError as exc:
+        raise _fail(f"--evidence-max-bytes {evidence_max_bytes}: {exc}") from exc
     if web_config is not None and metrics_addr is None:
         raise _fail("--web-config secures --metrics-listen: give --metrics-listen HOST:PORT too")
     try:
@@ -527,11 +570,16 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
             sensor=sensor or socket.gethostname(),
             inventory=inv,
             only=detector,
+            evidence=evidence_settings,
         )
     except AuditorConfigError as exc:
         for sink in sinks:  # the syslog sender thread, the spool's lock
             sink.close()
         raise _fail(str(exc)) from exc
+    except OSError as exc:  # the evidence directory cannot be created
+        for sink in sinks:
+            sink.close()
+        raise _fail(f"--evidence {evidence}: {exc.strerror or exc}") from exc
 
     try:
         fan = (

@@ -104,10 +104,13 @@ def steps(workdir: Path) -> list[Step]:
                 "nyc-sensor1",
                 "--events",
                 str(workdir / "auditor-events.jsonl"),
+                "--evidence",
+                str(workdir / "evidence"),
             ),
             "A capture built with scapy (scan, SSH guessing, FTP password in clear, ARP spoofing, "
             "rogue DHCP, DNS tunnel, beaconing, guests reaching servers) beside benign traffic: one "
-            "event per incident, checked against the inventory's flow policy. Exit 1: findings.",
+            "event per incident, checked against the inventory's flow policy; each event names "
+            "its evidence pcap (evidence.pcap, in evidence/: open it in Wireshark). Exit 1: findings.",
             expect_rc=1,
         ),
         *lab_steps(workdir),
@@ -512,7 +515,7 @@ def main() -> int:
     console.rule("[bold green]demo complete")
     console.print(
         f"Outputs kept in {workdir.relative_to(REPO)}/: configs/, compliance/report.html, "
-        "auditor-events.jsonl, backups/ (git), apply-result.json, lab/ (the lab inventory), "
+        "auditor-events.jsonl, evidence/ (one pcap per auditor incident), backups/ (git), apply-result.json, lab/ (the lab inventory), "
         "snapshots/ (the dashboards drawn without Grafana)."
     )
     return 0
