@@ -208,14 +208,65 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
         t = T0 + 1000 + k * 60 + tr.rng.uniform(-1, 1)
         tr.tcp_session(t, beacon, ("198.51.100.23", FW_MAC), 443, [(b"\x17" * 180, b"\x17" * 90)])
 
+    # 9. a silent UDP sweep: a staff host looks for MS-SQL browsers (udp/1434, SQL Slammer's
+    # port) on 100 unused staff addresses, one a second.
+    sweeper = ("10.11.30.54", _mac(0x3054))
+    for k in range(100):
+        tr.add(
+            Ether(src=sweeper[1], dst="02:00:00:11:30:ff")
+            / IP(src=sweeper[0], dst=f"10.11.30.{100 + k}")
+            / UDP(sport=51434, dport=1434)
+            / Raw(b"\x02"),
+            T0 + 850 + k,
+        )
+
+    # 10. an ARP sweep of the staff subnet in 2.5 s; only two hosts answer.
+    arper = ("10.11.30.55", _mac(0x3055))
+    for k in range(1, 255):
+        tr.add(
+            Ether(src=arper[1], dst="ff:ff:ff:ff:ff:ff")
+            / ARP(op=1, hwsrc=arper[1], psrc=arper[0], pdst=f"10.11.30.{k}"),
+            T0 + 960 + k * 0.01,
+        )
+    for k in (20, 21):
+        tr.add(
+            Ether(src=_mac(0x3000 + k - 20), dst=arper[1])
+            / ARP(
+                op=2,
+                hwsrc=_mac(0x3000 + k - 20),
+                psrc=f"10.11.30.{k}",
+                hwdst=arper[1],
+                pdst=arper[0],
+            ),
+            T0 + 960 + k * 0.01 + 0.001,
+        )
+
+    # 11. a short DNS tunnel (dnscat2's pattern): 12 queries, one a second, a 30-plus hex
+    # label each, TXT, MX and CNAME in turn.
+    dnscat = ("10.11.30.56", _mac(0x3056))
+    for k in range(12):
+        label = "".join(tr.rng.choice("0123456789abcdef") for _ in range(34 + k % 5))
+        q = DNS(
+            rd=1, qd=DNSQR(qname=f"{label}.c2-example.org", qtype=("TXT", "MX", "CNAME")[k % 3])
+        )
+        tr.add(
+            Ether(src=dnscat[1], dst=SRV_MAC)
+            / IP(src=dnscat[0], dst=SRV)
+            / UDP(sport=42000 + k, dport=53)
+            / q,
+            T0 + 970 + k * 1.02,
+        )
+
     tr.packets.sort(key=lambda p: float(p.time))
     wrpcap(str(path), tr.packets)
     return {
         "port_scan": 1,
         "ssh_bruteforce": 1,
         "cleartext_credentials": 1,
-        "dns_tunnel": 1,
+        "dns_tunnel": 2,  # the NULL-query tunnel and the short dnscat2-style one
         "arp_spoof": 1,
+        "udp_sweep": 1,
+        "arp_sweep": 1,
         "rogue_dhcp": 1,
         "unknown_device": 1,
         "beaconing": 1,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collectors.auditor.detectors import (  # noqa: F401  (imported for their @register)
     address_scan,
     arp_spoof,
+    arp_sweep,
     beaconing,
     cleartext_credentials,
     dns_tunnel,
@@ -19,6 +20,7 @@ from collectors.auditor.detectors import (  # noqa: F401  (imported for their @r
     rogue_dhcp,
     ssh_bruteforce,
     telnet_bruteforce,
+    udp_sweep,
     unknown_device,
 )
 from collectors.auditor.detectors.base import (

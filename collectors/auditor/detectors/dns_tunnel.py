@@ -10,7 +10,19 @@ Per (client, registered domain), in tumbling windows of ``window_seconds``:
   ``unique_min_mean_length`` (CDN names such as ``d1a2b3c4d5e6f7.cloudfront.net``
   are short and each looked up once or a few times: they stay far below);
 - a TXT-heavy mix: ``txt_threshold`` TXT queries making at least ``txt_ratio`` of
-  the client's queries to that domain, over at least 10 unique subdomains.
+  the client's queries to that domain, over at least 10 unique subdomains;
+- encoded queries (a short tunnel such as dnscat2's: a dozen queries, one a second,
+  that the volume rules above never reach): each query is scored on four points of
+  its longest label, and ``encoded_threshold`` unique queries scoring at least
+  ``encoded_min_score`` (default: all four) are reported. The points: the label has
+  ``encoded_min_length`` characters or more; it is written in a data encoding's
+  alphabet (hexadecimal, base32 with letters and digits, or base64 with both cases,
+  digits or ``+/=``); its Shannon entropy reaches ``encoded_entropy_bits``; and the
+  record type carries data back (TXT, MX, CNAME, NULL). CDN names (Akamai's
+  ``e12345.dscx.akamaiedge.net``, ``a1b2c3...akamaihd.net``, YouTube's
+  ``r3---sn-4g5e6nz7.googlevideo.com``) are A/AAAA lookups and mostly short or
+  outside those alphabets; DNS-SD (``_ipp._tcp.local`` PTR) and blocklist lookups
+  (``4.3.2.1.zen.spamhaus.org`` A/TXT) have short labels.
 
 Queries are parsed by a few lines of ``struct``-free slicing (first question only),
 for UDP/53 packets only. Resolvers named in the inventory (``provides: [dns]``)
@@ -41,16 +53,29 @@ from collectors.auditor.detectors._util import (
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 
+QTYPE_CNAME = 5
 QTYPE_NULL = 10
+QTYPE_MX = 15
 QTYPE_TXT = 16
+DATA_QTYPES = frozenset({QTYPE_CNAME, QTYPE_NULL, QTYPE_MX, QTYPE_TXT})
+"""Record types whose answers carry a tunnel's data back (dnscat2 uses TXT, MX and CNAME)."""
+_HEX = frozenset(b"0123456789abcdef")
+_BASE32 = frozenset(b"abcdefghijklmnopqrstuvwxyz234567")
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
+_DIGITS = frozenset(b"0123456789")
+_UPPER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LOWER = frozenset(b"abcdefghijklmnopqrstuvwxyz")
+_BASE64_PUNCT = frozenset(b"+/=")
 _HOSTNAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
 _TWO_PART_SLD = frozenset(
     {b"co", b"com", b"net", b"org", b"gov", b"ac", b"edu", b"ne", b"or", b"go"}
 )
 
 
-def parse_query(data: bytes) -> tuple[int, list[bytes]] | None:
+def parse_query(data: bytes, *, lower: bool = True) -> tuple[int, list[bytes]] | None:
     """(qtype, labels) of a DNS query's first question, or None for responses/garbage.
+
+    Labels are lower-cased unless ``lower`` is False (base64 is told by its mixed case).
 
     Examples:
         >>> q = bytes(2) + b"\\x01\\x00\\x00\\x01" + bytes(6) + b"\\x03www\\x07example\\x03com\\x00\\x00\\x01\\x00\\x01"
@@ -69,7 +94,8 @@ def parse_query(data: bytes) -> tuple[int, list[bytes]] | None:
             return int.from_bytes(data[i + 1 : i + 3], "big"), labels
         if n & 0xC0 or len(labels) >= 127:
             return None
-        labels.append(data[i + 1 : i + 1 + n].lower())
+        label = data[i + 1 : i + 1 + n]
+        labels.append(label.lower() if lower else label)
         i += 1 + n
     return None
 
@@ -85,6 +111,33 @@ def entropy(text: bytes) -> float:
         return 0.0
     n = len(text)
     return max(0.0, -sum(c / n * math.log2(c / n) for c in Counter(text).values()))
+
+
+def encoding(label: bytes) -> str | None:
+    """The data encoding whose alphabet ``label`` (original case) is written in, or None.
+
+    Each needs letters and digits (a word or a hostname label without a digit is none
+    of them): hexadecimal (0-9, a-f, one case); base32 (RFC 4648's a-z and 2-7, one
+    case); base64 (its alphabet, URL-safe included, with both cases or ``+/=``).
+
+    Examples:
+        >>> encoding(b"6d2e0101a3f9"), encoding(b"MFRGGZDFMZTWQ2LK"), encoding(b"aGVsbG8gV29ybGQ1")
+        ('hex', 'base32', 'base64')
+        >>> encoding(b"deadbeef"), encoding(b"www"), encoding(b"r3---sn-4g5e6nz7")
+        (None, None, None)
+    """
+    chars, folded = set(label), set(label.lower())
+    if not chars & _DIGITS or not folded - _DIGITS:
+        return None
+    one_case = label in (label.lower(), label.upper())
+    if folded <= _HEX and one_case:
+        return "hex"
+    if folded <= _BASE32 and one_case:
+        return "base32"
+    mixed = chars & _UPPER and chars & _LOWER
+    if chars <= _BASE64 and (mixed or chars & _BASE64_PUNCT):
+        return "base64"
+    return None
 
 
 def split_domain(labels: list[bytes]) -> tuple[bytes, bytes]:
@@ -109,13 +162,17 @@ class DnsTunnelSettings(DetectorSettings):
     unique_min_mean_length: float = Field(default=16.0, ge=0)
     txt_threshold: int = Field(default=20, ge=1)
     txt_ratio: float = Field(default=0.5, gt=0, le=1)
+    encoded_threshold: int = Field(default=10, ge=1, description="unique encoded queries")
+    encoded_min_length: int = Field(default=30, ge=8, le=63)
+    encoded_entropy_bits: float = Field(default=3.0, gt=0)
+    encoded_min_score: int = Field(default=4, ge=1, le=4)
     ignore_domains: list[str] = Field(default_factory=lambda: ["in-addr.arpa", "ip6.arpa"])
     ignore_resolvers: bool = True
     max_entries: int = Field(default=100_000, ge=100)
 
 
-# (qtype, registered domain, subdomain part, longest label, suspicious name)
-_Question = tuple[int, bytes, bytes, int, bool]
+# (qtype, registered domain, subdomain part, longest label, suspicious name, encoded query)
+_Question = tuple[int, bytes, bytes, int, bool, bool]
 
 
 @dataclass
@@ -126,6 +183,7 @@ class _Window:
     null: int = 0
     txt: int = 0
     suspicious: int = 0
+    encoded: int = 0
     sub_len: int = 0
     max_label: int = 0
     unique: set[bytes] = field(default_factory=set)
@@ -159,6 +217,19 @@ class DnsTunnel:
         flat = sub.replace(b".", b"")
         return len(flat) >= s.entropy_min_length and entropy(flat) >= s.entropy_bits
 
+    def score(self, qtype: int, labels: list[bytes]) -> int:
+        """A query's tunnel score, 0-4: its longest label's length, alphabet and entropy, its type.
+
+        ``labels`` are in their original case (base64 is mixed-case).
+        """
+        s = self.s
+        label = max(labels, key=len)
+        points = int(qtype in DATA_QTYPES)
+        points += len(label) >= s.encoded_min_length
+        points += encoding(label) is not None
+        points += entropy(label.lower()) >= s.encoded_entropy_bits
+        return points
+
     def _question(self, payload: bytes) -> _Question | None:
         """What a query's question says, or None when it is not judged (memoised by its bytes)."""
         body = payload[12:]  # the header (id, flags, counts) was checked by the caller
@@ -166,13 +237,16 @@ class DnsTunnel:
         if body in cache:
             return cache[body]
         result: _Question | None = None
-        q = parse_query(payload)
+        q = parse_query(payload, lower=False)
         if q is not None and len(q[1]) >= 2:
-            qtype, labels = q
+            qtype, raw = q
+            labels = [label.lower() for label in raw]
             domain, sub = split_domain(labels)
             if sub and not any(domain == d or domain.endswith(b"." + d) for d in self.ignore):
                 max_label = max(len(label) for label in labels)
-                result = (qtype, domain, sub, max_label, self._suspicious(labels, sub))
+                keep = len(raw) - (domain.count(b".") + 1)  # the subdomain's labels
+                encoded = self.score(qtype, raw[:keep]) >= self.s.encoded_min_score
+                result = (qtype, domain, sub, max_label, self._suspicious(labels, sub), encoded)
         if len(cache) >= 8192:
             cache.clear()
         cache[body] = result
@@ -192,7 +266,9 @@ class DnsTunnel:
         idx = idx[query]
         if len(idx) == 0:
             return
-        touched: set[tuple[int, bytes]] = set()
+        # in first-query order: a set of (int, bytes) keys would iterate in a per-process
+        # hash order, and two incidents judged in one batch would be written in either order
+        touched: dict[tuple[int, bytes], None] = {}
         windows = self.windows
         put = OrderedDict.__setitem__
         window_seconds = self.s.window_seconds
@@ -204,7 +280,7 @@ class DnsTunnel:
             q = self._question(payload)
             if q is None:
                 continue
-            qtype, domain, sub, max_label, suspicious = q
+            qtype, domain, sub, max_label, suspicious, encoded = q
             key = (src, domain)
             w = windows.get(key)
             if w is None or ts - w.start > window_seconds:
@@ -220,8 +296,9 @@ class DnsTunnel:
                 w.unique.add(sub)
                 w.sub_len += len(sub)
                 w.suspicious += suspicious
+                w.encoded += encoded
             w.max_label = max(w.max_label, max_label)
-            touched.add(key)
+            touched[key] = None
         for key in touched:
             self._judge(key, windows[key])
         windows.trim()
@@ -233,6 +310,8 @@ class DnsTunnel:
             reasons.append("null_queries")
         if w.suspicious >= s.suspicious_threshold:
             reasons.append("suspicious_names")
+        if w.encoded >= s.encoded_threshold:
+            reasons.append("encoded_queries")
         mean_len = w.sub_len / len(w.unique) if w.unique else 0.0
         if len(w.unique) >= s.unique_threshold and mean_len >= s.unique_min_mean_length:
             reasons.append("many_unique_subdomains")
@@ -241,7 +320,9 @@ class DnsTunnel:
         if not reasons:
             return
         client, domain = ip_str(key[0]), key[1].decode("ascii", "replace")
-        strong = {"null_queries", "suspicious_names"} & set(reasons) or len(reasons) > 1
+        strong = {"null_queries", "suspicious_names", "encoded_queries"} & set(reasons) or len(
+            reasons
+        ) > 1
         self.ctx.report(
             self.name,
             (client, domain),
@@ -262,6 +343,7 @@ class DnsTunnel:
                 "null_queries": w.null,
                 "txt_queries": w.txt,
                 "suspicious_names": w.suspicious,
+                "encoded_queries": w.encoded,
                 "window_seconds": s.window_seconds,
             },
         )
