@@ -247,9 +247,10 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
     return [
         Step(
             "Build the whole organisation in network namespaces",
-            _netwarden("lab", "up", "-i", "inventory", "--out", lab),
+            _netwarden("lab", "up", "-i", "inventory", "--out", lab, "--sensors"),
             "Per site: a firewall (nftables, routing its zones to the WAN), servers with their "
-            "own sshd/chrony/unbound/rsyslog/nginx, a sensor with a SPAN port, client hosts, "
+            "own sshd/chrony/unbound/rsyslog/nginx, a sensor with a SPAN port and the traffic "
+            "auditor watching it (--sensors), client hosts, "
             "the simulated switches on their management addresses; a WAN, an internet host and "
             "the member-state partner over OpenVPN. Sealed from this machine's network; the "
             "figures at the end are what it costs.",
@@ -261,6 +262,7 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
             ),
             "Real packets: nyc-fw1 routes staff -> WAN, jed-fw1 routes WAN -> servers.",
         ),
+        *attack_steps(workdir / "lab-ns"),
         Step(
             "Plan from the management server, over the lab's own network",
             _from_mon1(lab, "plan", "-i", lab, "--limit", "site_nyc", "--summary"),
@@ -345,6 +347,43 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
             "Namespaces, processes and memory per kind of node.",
         ),
     ]
+
+
+def attack_steps(lab: Path) -> list[Step]:
+    """An attack live (issue 18): a New York guest scans the office's server with nmap, and
+    New York's sensor reports it. Left out when nmap is not installed."""
+    if shutil.which("nmap") is None:
+        return []
+    events = lab / ".lab" / "sensors" / "nyc-sensor1" / "events.jsonl"
+    scan = ["nmap", "-n", "-Pn", "-sS", "-p", "1-200", "--max-rate", "1000", "10.11.20.10"]
+    return [
+        Step(
+            "Attack live: a New York guest scans the office's server with nmap",
+            _netwarden("lab", "exec", "--lab", str(lab), "nyc-guests-c1", "--", *scan),
+            "A real SYN scan of 200 ports, from the guests zone to nyc-srv1: the frames cross "
+            "New York's fabric, whose SPAN port nyc-sensor1's auditor reads.",
+        ),
+        Step(
+            "What New York's sensor reported",
+            ["grep", "-m", "1", '"detector":"port_scan"', str(events)],
+            "The auditor's event, as it appends it to its events file: site nyc, the guest as "
+            "the source, nyc-srv1 as the victim, the ports counted (its metrics on :9101, "
+            "which Prometheus scrapes, count the incident too).",
+            before=lambda: _wait_for(events, '"detector":"port_scan"', 20.0),
+        ),
+    ]
+
+
+def _wait_for(path: Path, text: str, seconds: float) -> None:
+    """Until ``path`` holds ``text`` or ``seconds`` have passed (the step then shows the miss)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if text in path.read_text(encoding="utf-8"):
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
 
 
 def _lab_down(workdir: Path) -> None:

@@ -129,6 +129,14 @@ def lab_up_cmd(
     no_sim: Annotated[
         bool, typer.Option("--no-sim", help="Do not start the simulated switches.")
     ] = False,
+    sensors: Annotated[
+        bool,
+        typer.Option(
+            "--sensors",
+            help="Run the traffic auditor on each sensor's SPAN port (events in "
+            "<lab>/.lab/sensors/<sensor>/events.jsonl, metrics on :9101).",
+        ),
+    ] = False,
 ) -> None:
     """Build the organisation in network namespaces (root).
 
@@ -145,6 +153,7 @@ def lab_up_cmd(
         inventory=None if sites is not None else (inventory or default_inventory()),
         sites=sites,
         sim=not no_sim,
+        sensors=sensors,
     )
     try:
         result = lab_up(options, progress=lambda msg: notice("lab:", "cyan", msg))
@@ -218,6 +227,14 @@ def lab_status_cmd(lab_dir: LabDirArg = Path("lab"), as_json: JsonOpt = False) -
             f"RSS {_size(fig.rss_bytes)} (PSS {_size(fig.pss_bytes)})",
             highlight=False,
         )
+        for auditor in status.auditors:
+            console.print(
+                f"auditor {auditor.sensor} ({auditor.site}): "
+                f"{'running' if auditor.running else 'NOT running'}, {auditor.events} events "
+                f"in {auditor.events_file}",
+                highlight=False,
+                soft_wrap=True,
+            )
         for dead in status.dead_processes:
             notice("warning:", "yellow", f"process not running: {dead}")
     if not status.running:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from netwarden.errors import LabError, LabNeedsRootError, LabPlanError
 from netwarden.inventory.models import Inventory
-from netwarden.lab.ns import aaa, labinventory, netops, parts, teardown
+from netwarden.lab.ns import aaa, labinventory, netops, parts, sensors, teardown
 from netwarden.lab.ns.plan import plan_lab
 from netwarden.lab.ns.record import link_ident
 from netwarden.lab.ns.seal import check_seal
@@ -67,6 +67,7 @@ STEPS = (
     "hosts",
     "vpn",
     "known_hosts",
+    "sensors",
     "seal",
 )
 REQUIRED_TOOLS = ("ip", "tc", "nft", "sysctl", "ssh-keygen")
@@ -86,6 +87,9 @@ class UpOptions:
     sites: int | None = None
     sim: bool = True
     """Start the simulated switches (``--no-sim``: not)."""
+    sensors: bool = False
+    """Start the traffic auditor on each sensor's SPAN port (``--sensors``; off by default:
+    a Python process of some 100 MB per site that only traffic tests and the demo read)."""
 
 
 @dataclass(frozen=True)
@@ -490,6 +494,16 @@ class _Build:
             raise LabError(
                 f"{self.out}: the lab inventory fails its check: " + "; ".join(problems[:5])
             )
+
+    def _step_sensors(self) -> None:
+        """The auditors last: they load the finished lab inventory (:mod:`.sensors`)."""
+        if not self.options.sensors:
+            return
+        wanted = sensors.sensor_auditors(self.plan, self.work)
+        self.say(f"starting the traffic auditor on {len(wanted)} sensors' SPAN ports")
+        started = [sensors.start_auditor(a, self.out, self.record) for a in wanted]
+        for auditor in started:
+            sensors.wait_auditor(auditor, READY_TIMEOUT)
 
     def _step_seal(self) -> None:
         problems = check_seal(self.plan.namespaces(), self.plan.prefix)

@@ -42,6 +42,25 @@ class NodeStatus(FrozenModel):
     addresses: tuple[str, ...]
 
 
+class AuditorStatus(FrozenModel):
+    """A sensor's traffic auditor (``lab up --sensors``): running, and what it wrote."""
+
+    sensor: str
+    site: str
+    running: bool
+    events_file: str
+    events: int
+    """Lines in the events file (an incident updated is written again)."""
+
+
+def _lines(path: str) -> int:
+    try:
+        with Path(path).open("rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return 0
+
+
 class LabStatus(FrozenModel):
     """What ``lab status`` reports (``--json`` prints it)."""
 
@@ -57,6 +76,7 @@ class LabStatus(FrozenModel):
     dead_processes: tuple[str, ...]
     figures: Figures
     nodes: tuple[NodeStatus, ...]
+    auditors: tuple[AuditorStatus, ...] = ()
 
 
 def _inodes(namespaces: Iterable[str]) -> dict[int, str]:
@@ -158,6 +178,17 @@ def lab_status(lab_dir: Path) -> LabStatus:
         dead_processes=dead,
         figures=figures(state.namespaces()),
         nodes=tuple(nodes),
+        auditors=tuple(
+            AuditorStatus(
+                sensor=e.extra.get("host", ""),
+                site=e.extra.get("site", ""),
+                running=pid_alive(e.ident),
+                events_file=e.extra.get("events", ""),
+                events=_lines(e.extra.get("events", "")),
+            )
+            for e in state.of_kind("pid")
+            if e.extra.get("role") == "auditor"
+        ),
     )
 
 
