@@ -39,7 +39,9 @@ same event id can arrive again anyway (updates of an incident).
 **Peers that go away.** Connecting has a timeout (a WAN cut is a timeout, not a
 hang); a send that the peer does not read within ``send_timeout`` (its window is
 full) counts as a broken connection; a peer that has closed (rsyslog stopped) is
-noticed before the next send (the socket reads end-of-file).
+noticed before the next send (the socket reads end-of-file). A peer that vanished
+(a cut WAN drops packets silently) is noticed by ``TCP_USER_TIMEOUT``: data left
+unacknowledged ``send_timeout`` seconds aborts the connection (:func:`_hold_peer_to`).
 """
 
 from __future__ import annotations
@@ -202,6 +204,30 @@ def _all_acked(sock: socket.socket) -> bool:
         return False
     state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
     return state in {_TCP_ESTABLISHED, _TCP_CLOSE_WAIT}
+
+
+_KEEPALIVE = (30, 10, 3)
+"""Keepalive on an idle connection: first probe after 30 s, then every 10 s, 3 unanswered."""
+
+
+def _hold_peer_to(sock: socket.socket, timeout: float) -> None:
+    """Abort the connection when sent data stays unacknowledged ``timeout`` seconds.
+
+    A cut WAN drops packets silently: no reset, no ICMP that TCP acts on. Without a
+    bound, the kernel retransmits for about 15 minutes (``tcp_retries2``) while the
+    sender counts the connection as sound, keeps the messages in its queue rather
+    than the spool, and reports ``hq_connected`` 1. ``TCP_USER_TIMEOUT`` (RFC 5482)
+    makes the kernel abort it after ``timeout`` seconds of unacknowledged data, the
+    next ``select``/``send`` sees the error, and everything not settled goes to the
+    spool. Keepalive probes do the same for an idle connection (within about a
+    minute), so ``hq_connected`` also drops when there is nothing to send.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, max(1, int(timeout * 1000)))
+    idle, interval, count = _KEEPALIVE
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
 
 
 def _peer_closed(sock: socket.socket, timeout: float) -> bool:
@@ -378,7 +404,7 @@ class TcpSyslogSink:
     def _connect(self) -> socket.socket:
         sock = socket.create_connection(self.address, timeout=self.connect_timeout)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            _hold_peer_to(sock, self.send_timeout)
             if self.tls is not None:
                 sock = self.tls.wrap_socket(sock, server_hostname=self.server_hostname)
             sock.settimeout(self.send_timeout)

@@ -126,8 +126,14 @@ def _syslog_sink(  # noqa: PLR0917  (the --syslog options, checked together)
     spool_dir: Path | None,
     spool_max: int,
     stats: ForwardStats,
+    hostname: str | None = None,
 ) -> EventSink:
-    """The sink ``--syslog`` names, or a usage error (a ``ValueError`` in words)."""
+    """The sink ``--syslog`` names, or a usage error (a ``ValueError`` in words).
+
+    ``hostname`` is the messages' HOSTNAME: the ``--sensor`` name when given (the
+    sensor's identity at HQ, also when several auditors share a machine, as the
+    namespace lab's do), else the machine's host name.
+    """
     if target.scheme != "tls" and (ca or cert or key):
         raise ValueError(
             "--syslog-ca, --syslog-cert and --syslog-key need --syslog tls://HOST:PORT"
@@ -137,7 +143,7 @@ def _syslog_sink(  # noqa: PLR0917  (the --syslog options, checked together)
     if target.scheme == "udp":
         if spool_dir is not None:
             raise ValueError("--spool needs --syslog tcp:// or tls:// (UDP is not acknowledged)")
-        return SyslogSink(target.host, target.port, render=render)
+        return SyslogSink(target.host, target.port, render=render, hostname=hostname)
     for flag, path in (("--syslog-ca", ca), ("--syslog-cert", cert), ("--syslog-key", key)):
         if path is not None and not path.is_file():
             raise ValueError(f"{flag} {path}: no such file")
@@ -152,7 +158,10 @@ def _syslog_sink(  # noqa: PLR0917  (the --syslog options, checked together)
     spool: Spool = (
         DiskSpool(spool_dir, spool_max) if spool_dir is not None else MemorySpool(spool_max)
     )
-    return TcpSyslogSink(target.host, target.port, render=render, tls=tls, spool=spool, stats=stats)
+    return TcpSyslogSink(
+        target.host, target.port, render=render, tls=tls, spool=spool, stats=stats,
+        hostname=hostname,
+    )  # fmt: skip
 
 
 def _with_progress(source: Iterable[Batch], progress: Progress) -> Iterator[Batch]:
@@ -345,7 +354,10 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         str | None, typer.Option("--site", help="The site this sensor watches.")
     ] = None,
     sensor: Annotated[
-        str | None, typer.Option("--sensor", help="Sensor name in events (default: host name).")
+        str | None,
+        typer.Option(
+            "--sensor", help="Sensor name in events and the syslog HOSTNAME (default: host name)."
+        ),
     ] = None,
     events: Annotated[
         Path | None, typer.Option("--events", help="Append events (JSON lines) to this file.")
@@ -556,6 +568,7 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
                     spool,
                     spool_max,
                     forward or ForwardStats(),
+                    sensor,
                 )
             )
         except (ValueError, SpoolError) as exc:

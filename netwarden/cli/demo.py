@@ -354,11 +354,14 @@ def namespace_lab_steps(workdir: Path) -> list[Step]:
 
 def attack_steps(lab: Path) -> list[Step]:
     """An attack live (issue 18): a New York guest scans the office's server with nmap, and
-    New York's sensor reports it. Left out when nmap is not installed."""
+    New York's sensor reports it, to its events file and to HQ's log server. Left out when
+    nmap is not installed."""
     if shutil.which("nmap") is None:
         return []
     events = lab / ".lab" / "sensors" / "nyc-sensor1" / "events.jsonl"
     scan = ["nmap", "-n", "-Pn", "-sS", "-p", "1-200", "--max-rate", "1000", "10.11.20.10"]
+    # what jed-log1 received from nyc-sensor1 (10.11.10.201), in its root on the host
+    at_hq = lab / ".lab" / "nodes" / "jed-log1" / "upper" / "var/log/remote/10.11.10.201.log"
     return [
         Step(
             "Attack live: a New York guest scans the office's server with nmap",
@@ -373,6 +376,15 @@ def attack_steps(lab: Path) -> list[Step]:
             "the source, nyc-srv1 as the victim, the ports counted (its metrics on :9101, "
             "which Prometheus scrapes, count the incident too).",
             before=lambda: _wait_for(events, '"detector":"port_scan"', 20.0),
+        ),
+        Step(
+            "The same event at HQ's log server",
+            ["grep", "-m", "1", '"detector":"port_scan"', str(at_hq)],
+            "nyc-sensor1 also sends each event to jed-log1 as RFC 5424 over TLS (tcp/6514, "
+            "the lab CA; spooled on the sensor while HQ is unreachable): jed-log1's rsyslog "
+            "writes it to /var/log/remote/<sensor address>.log, the sensor's name as "
+            "HOSTNAME, the same JSON as the events file.",
+            before=lambda: _wait_for(at_hq, '"detector":"port_scan"', 20.0),
         ),
     ]
 

@@ -822,6 +822,58 @@ def _pipeline() -> Dashboard:
             ),
         ),
     )
+    to_hq = Row(
+        "Auditor events to HQ",
+        (
+            Panel(
+                "Events waiting for HQ",
+                "Event messages each site's auditor has not delivered to HQ's log server yet "
+                "(queued or in its spool); they grow while HQ is unreachable and fall to zero "
+                "on the replay. Alert: NetwardenAuditorHqUnreachable.",
+                "short",
+                (
+                    Query(
+                        f"sum by (site) (netwarden_auditor_events_pending{{{S}}})",
+                        "{{site}}",
+                    ),
+                ),
+                thresholds=(Step(None, "green"), Step(1000, "orange")),
+                width=8,
+            ),
+            Panel(
+                "Spool size",
+                "Bytes in each auditor's spool of events for HQ; at its bound "
+                "(--spool-max-bytes) the oldest events are dropped.",
+                "bytes",
+                (
+                    Query(
+                        f"sum by (site) (netwarden_auditor_spool_bytes{{{S}}})",
+                        "{{site}}",
+                    ),
+                ),
+                width=8,
+            ),
+            Panel(
+                "Events to HQ delivered and dropped",
+                "Event messages per second HQ's log server acknowledged, and those the "
+                "bounded spool dropped, by reason. Alert: NetwardenAuditorEventsDropped.",
+                "mps",
+                (
+                    Query(
+                        "sum by (site) (rate(netwarden_auditor_events_delivered_total"
+                        f"{{{S}}}{RI}))",
+                        "delivered {{site}}",
+                    ),
+                    Query(
+                        "sum by (site, reason) (rate(netwarden_auditor_events_dropped_total"
+                        f"{{{S}}}{RI}))",
+                        "dropped {{site}} {{reason}}",
+                    ),
+                ),
+                width=8,
+            ),
+        ),
+    )
     hosts = Row(
         "Monitoring hosts",
         (
@@ -862,8 +914,9 @@ def _pipeline() -> Dashboard:
         PIPELINE_UID,
         "netwarden / Exporter and pipeline health",
         "Is the monitoring itself healthy: scrape targets, the device exporter's probes "
-        "and sessions, syslog input, the auditors and the monitoring hosts.",
-        (targets, exporter, inputs, hosts),
+        "and sessions, syslog input, the auditors, their events to HQ and the monitoring "
+        "hosts.",
+        (targets, exporter, inputs, to_hq, hosts),
     )
 
 

@@ -7,7 +7,9 @@ The sources, all on 127.0.0.1:
   (after a backup and an audit, so those modules have something to read), and the
   exporter's own ``/metrics``;
 - the access exporter (``netwarden exporter access``) after one syslog line of a login;
-- the traffic auditor (``netwarden auditor --watch``) after it read the demo attack trace;
+- the traffic auditor (``netwarden auditor --watch``) after it read the demo attack trace,
+  with ``--syslog tcp://`` to a loopback port nobody listens on (its events-to-HQ metrics
+  exist only with a TCP/TLS ``--syslog``: here they show events spooled, HQ unreachable);
 - Debian's node_exporter (``/usr/bin/prometheus-node-exporter``);
 - the recording rules' names (dashboards/rules) and Prometheus's own ``up`` and ``ALERTS``.
 
@@ -131,12 +133,13 @@ def _auditor(exported: Exported, tmp: Path) -> None:
     watch = tmp / "watch"
     watch.mkdir()
     packets = stage_captures(watch, tmp)
-    port = free_port()
-    proc = start_auditor(watch, tmp / "events.jsonl", port)
+    port, hq = free_port(), free_port()  # nothing listens on hq: the events are spooled
+    proc = start_auditor(watch, tmp / "events.jsonl", port, "--syslog", f"tcp://127.0.0.1:{hq}")
     try:
         wait_for_packets(proc, port, packets)
         text = get(f"http://127.0.0.1:{port}/metrics")
         assert text, "the auditor's /metrics did not answer"
+        assert "netwarden_auditor_hq_connected" in text, "no events-to-HQ metrics"
         exported.add("auditor", text)
     finally:
         stop(proc)

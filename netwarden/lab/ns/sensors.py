@@ -7,6 +7,21 @@ mirrored to), as the sensor would run it in production::
     netwarden auditor --interface span0 -i <lab> --site <site> --sensor <sensor>
         --events <lab>/.lab/sensors/<sensor>/events.jsonl
         --metrics-listen <sensor's first address>:9101 --status-every 0
+        --syslog tls://<log host>:6514 --syslog-ca <lab>/.lab/pki/ca.crt
+        --spool <lab>/.lab/sensors/<sensor>/spool
+
+**Events to HQ.** The sensor sends every event to the organisation's log host (the
+first of ``policy.syslog.servers``, HQ's ``jed-log1`` in the example inventory) as
+RFC 5424 over TLS on tcp/6514, the port the service catalogue gives ``syslog`` and
+the flow policy opens from every site's management zone to HQ's servers
+(``devices-to-hq-services``). The log host's rsyslog already serves it
+(:mod:`.services.rsyslog`: the gtls driver, the lab CA's certificate naming each
+of its addresses) and writes what the sensor sends to
+``/var/log/remote/<sensor address>.log`` in its root
+(``<lab>/.lab/nodes/<log host>/upper/var/log/remote/``); the auditor checks that
+certificate against the lab CA (the sensor namespace sees the host's files) and
+spools on disk while the log host is unreachable (a cut WAN), replaying in order
+when it is back. A sensor with no log host, or a lab without the CA, sends nothing.
 
 The lab inventory gives it the sites, zones and flow policy (so every event carries
 the site, and ``policy_violation`` places both ends in their zones), the vault
@@ -36,6 +51,8 @@ from pathlib import Path
 from netwarden.errors import LabServiceError
 from netwarden.lab.ns.nsproc import alive, log_tail, ns_connect, pid_ident
 from netwarden.lab.ns.record import Recorder
+from netwarden.lab.ns.services.labtls import lab_ca_files
+from netwarden.lab.ns.services.rsyslog import SYSLOG_TLS_PORT
 from netwarden.lab.ns.topology import LabPlan, NodeKind
 
 logger = logging.getLogger(__name__)
@@ -43,6 +60,7 @@ logger = logging.getLogger(__name__)
 SENSORS_DIR = "sensors"
 EVENTS_FILE = "events.jsonl"
 LOG_FILE = "auditor.log"
+SPOOL_DIR = "spool"
 METRICS_PORT = 9101  # the auditor's port in the monitoring configuration
 AUDITOR_ROLE = "auditor"
 CHECKOUT = Path(__file__).resolve().parents[3]  # netwarden and collectors are imported from here
@@ -59,6 +77,15 @@ class SensorAuditor:
     address: IPv4Address
     events: Path
     log: Path
+    log_host: IPv4Address | None = None
+    """Where the events go as syslog over TLS (None: nowhere but the events file)."""
+    ca: Path | None = None
+    """The lab CA the log host's certificate is checked against."""
+
+    @property
+    def spool(self) -> Path:
+        """The disk spool of events not delivered to the log host yet."""
+        return self.events.parent / SPOOL_DIR
 
 
 @dataclass(frozen=True)
@@ -80,6 +107,7 @@ def sensor_auditors(plan: LabPlan, work: Path) -> list[SensorAuditor]:
         if veth.node.capture:
             captures.setdefault(veth.node.netns, []).append(veth.node.ifname)
     hosts = {h.netns: h for h in plan.hosts}
+    ca = lab_ca_files(work)[0]
     out = []
     for node in plan.nodes:
         if node.kind is not NodeKind.SENSOR or node.site is None:
@@ -100,6 +128,8 @@ def sensor_auditors(plan: LabPlan, work: Path) -> list[SensorAuditor]:
                 address=host.addresses[0],
                 events=directory / EVENTS_FILE,
                 log=directory / LOG_FILE,
+                log_host=host.log_host,
+                ca=ca,
             )
         )
     return out
@@ -117,6 +147,22 @@ def auditor_argv(auditor: SensorAuditor, lab_dir: Path) -> list[str]:
         "--events", str(auditor.events),
         "--metrics-listen", f"{auditor.address}:{METRICS_PORT}",
         "--status-every", "0",
+        *_forward_argv(auditor),
+    ]  # fmt: skip
+
+
+def _forward_argv(auditor: SensorAuditor) -> list[str]:
+    """``--syslog tls://...`` to the log host with its spool (module docstring), if it has one.
+
+    The CA is made by ``lab up`` for the log host's certificate before the sensors
+    start; without it (no log host in the lab) nothing is forwarded.
+    """
+    if auditor.log_host is None or auditor.ca is None or not auditor.ca.is_file():
+        return []
+    return [
+        "--syslog", f"tls://{auditor.log_host}:{SYSLOG_TLS_PORT}",
+        "--syslog-ca", str(auditor.ca),
+        "--spool", str(auditor.spool),
     ]  # fmt: skip
 
 

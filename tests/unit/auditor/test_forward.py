@@ -17,12 +17,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from collectors.auditor.demo import build_attack_pcap
 from collectors.auditor.ecs import ECS_VERSION, ecs_document, ecs_json
 from collectors.auditor.events import Event, JsonLinesSink, Severity, SyslogSink, rfc5424
 from collectors.auditor.forward import (
     ForwardStats,
     SyslogTarget,
     TcpSyslogSink,
+    _hold_peer_to,
     octet_frame,
     parse_syslog_target,
 )
@@ -588,3 +590,32 @@ def test_a_server_that_hangs_up_keeps_the_events_and_backs_off(tmp_path: Path) -
     kept = DiskSpool(tmp_path / "spool")
     assert kept.pending() == 3
     kept.close()
+
+
+def test_a_peer_that_vanishes_is_given_up_after_send_timeout() -> None:
+    """A cut WAN drops packets silently: the kernel aborts the connection once data stays
+    unacknowledged ``send_timeout`` s (TCP_USER_TIMEOUT), and keepalive probes an idle one
+    (else TCP retransmits for ~15 minutes with the sink reporting HQ connected). The
+    behaviour itself is tested with a real cut: tests/lab/test_sensor_events_to_hq.py."""
+    with socket.socket() as sock:
+        _hold_peer_to(sock, 2.5)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 2500
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
+
+
+def test_syslog_hostname_is_the_sensor_name(tmp_path: Path) -> None:
+    """``--sensor`` names the messages' HOSTNAME (several auditors may share a machine, as
+    the namespace lab's do); the events at HQ say which sensor sent them."""
+    pcap = tmp_path / "attack.pcap"
+    build_attack_pcap(pcap)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hq:
+        hq.bind(("127.0.0.1", 0))
+        hq.settimeout(10)
+        result = CliRunner().invoke(auditor_app, [
+            "--pcap", str(pcap), "--sensor", "nyc-sensor9", "--json",
+            "--syslog", f"udp://127.0.0.1:{hq.getsockname()[1]}",
+        ])  # fmt: skip
+        assert result.exit_code in {0, 1}, result.output
+        message = hq.recv(65536).decode()
+    assert message.split(" ")[2:4] == ["nyc-sensor9", "netwarden-auditor"]
