@@ -45,10 +45,6 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import numpy as np
-from scapy.config import conf
-from scapy.data import MTU
-from scapy.error import Scapy_Exception
-from scapy.sendrecv import AsyncSniffer
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.decode import CaptureFormatError, DecodeStats, decode_frames, iter_batches
@@ -431,12 +427,16 @@ class LiveSource:
 
     def _on_packet(self, pkt: Any) -> None:
         """``prn`` for sniffers that hand out scapy packets (offline files in tests)."""
+        from scapy.config import conf  # noqa: PLC0415  (scapy only for live capture: ~0.3 s)
+
         frame = pkt.original if getattr(pkt, "original", None) else bytes(pkt)
         linktype = conf.l2types.layer2num.get(type(pkt), LINKTYPE_ETHERNET)
         self._enqueue(frame, float(pkt.time), linktype)
 
     def start(self) -> None:
         """Start the sniffer thread (iterating starts it too)."""
+        from scapy.sendrecv import AsyncSniffer  # noqa: PLC0415  (live capture only)
+
         with self._lock:
             if self._sniffer is not None or self._halted:
                 return
@@ -514,6 +514,8 @@ class LiveSource:
             return
         self._stopped_sniffer = True
         if getattr(sniffer, "running", False):
+            from scapy.error import Scapy_Exception  # noqa: PLC0415  (a sniffer ran: loaded)
+
             try:
                 sniffer.stop(join=True)
             except Scapy_Exception as exc:  # it stopped by itself meanwhile
@@ -525,6 +527,9 @@ class LiveSource:
 
 def _frame_socket(sink: Callable[[bytes, float, int], None]) -> type[Any]:
     """A scapy listen socket class that hands raw frames to ``sink`` and builds no packet."""
+    from scapy.config import conf  # noqa: PLC0415  (live capture only)
+    from scapy.data import MTU  # noqa: PLC0415
+
     base: type[Any] = conf.L2listen
 
     class FrameSocket(base):  # type: ignore[misc]

@@ -34,12 +34,6 @@ from pydantic import Field, ValidationError, field_validator
 
 from netwarden.basemodel import FrozenModel
 from netwarden.errors import NetwardenError
-from netwarden.inventory.yamlguard import (
-    YamlLimitError,
-    plain_data,
-    plain_scalar,
-    scan_yaml_file,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +173,8 @@ def _plain(value: Any, source: str = "") -> Any:
     Raises:
         AuditorConfigError: the value is larger or deeper than the limits.
     """
+    from netwarden.inventory.yamlguard import YamlLimitError, plain_data  # noqa: PLC0415
+
     try:
         return plain_data(value, _plain_scalar)
     except YamlLimitError as exc:
@@ -190,6 +186,8 @@ def _plain_scalar(value: Any) -> Any:
         return value.date()
     if isinstance(value, date):
         return date(value.year, value.month, value.day)
+    from netwarden.inventory.yamlguard import plain_scalar  # noqa: PLC0415
+
     return plain_scalar(value)
 
 
@@ -212,6 +210,9 @@ def load_auditor_config(inventory: Path | None) -> AuditorConfig:
         return AuditorConfig()
     from ansible.errors import AnsibleError  # noqa: PLC0415  (heavy import, load lazily)
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+
+    # PyYAML too: a run from the inventory's snapshot (netwarden.inventory.snapshot) reads no YAML.
+    from netwarden.inventory.yamlguard import scan_yaml_file  # noqa: PLC0415
 
     loader = DataLoader()
     file_name = loader.path_dwim(str(path))
@@ -237,6 +238,38 @@ def load_auditor_config(inventory: Path | None) -> AuditorConfig:
             f"{path}: Ansible cannot parse it: {str(exc.message).splitlines()[0]}"
         ) from exc
     return parse_auditor_config(_plain(raw, str(path)), source=str(path))
+
+
+class _ConfigSnapshot(FrozenModel):
+    """The auditor settings and the file they came from (``source`` is not dumped)."""
+
+    config: AuditorConfig
+    source: str
+
+
+def load_auditor_config_snapshot(
+    inventory: Path | None, vault_password_file: Path | None = None
+) -> AuditorConfig:
+    """:func:`load_auditor_config`, from the inventory's snapshot while no input changed.
+
+    The file is read with Ansible's loader, whose import alone costs ~0.4 s of start-up;
+    the validated settings hold no secret (:mod:`netwarden.inventory.snapshot`).
+
+    Raises:
+        AuditorConfigError: as :func:`load_auditor_config`.
+    """
+    if inventory is None:
+        return load_auditor_config(None)
+    from netwarden.inventory.snapshot import read_snapshot, write_snapshot  # noqa: PLC0415
+
+    kind = "auditor-config"
+    cached = read_snapshot(inventory, vault_password_file, _ConfigSnapshot, kind)
+    if cached is not None:
+        return cached.config.model_copy(update={"source": cached.source})
+    config = load_auditor_config(inventory)
+    snapshot = _ConfigSnapshot(config=config, source=config.source)
+    write_snapshot(inventory, vault_password_file, snapshot, kind)
+    return config
 
 
 def parse_auditor_config(raw: object, source: str = "") -> AuditorConfig:

@@ -27,7 +27,7 @@ from rich.text import Text
 
 from collectors.auditor.capture import DROPPED, BatchSource, FileSource, WatchDirSource
 from collectors.auditor.events import Severity
-from collectors.auditor.metrics import AuditorStats
+from collectors.auditor.stats import AuditorStats
 from netwarden.textsafe import printable
 
 TERMINAL_INTERVAL: Final = 1.0

@@ -7,21 +7,27 @@ from their own modules: ``plan|apply|backup|drift`` (:mod:`~netwarden.cli.fleet`
 ``auditor`` (:mod:`~netwarden.cli.auditor`).
 
 Exit codes: 0 ok, 1 findings or failures, 2 usage or bad input.
+
+The other modules are imported when their command runs (or for ``--help``, which
+lists them all), not at start-up: the auditor does not pay for Grafana's SDK, Jinja,
+the fleet's or the lab's modules (:class:`LazyGroup`).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.main
 from rich.table import Table
+from typer._click import Command, Context  # typer vendors Click: its types, for LazyGroup
+from typer.core import TyperGroup
 
 from netwarden import __version__
-from netwarden.cli.audit import audit_cmd
-from netwarden.cli.auditor import auditor_app
 from netwarden.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -37,18 +43,87 @@ from netwarden.cli.common import (
     notice,
     select_for,
 )
-from netwarden.cli.dashboards import register as register_dashboards_commands
-from netwarden.cli.exporter import register as register_exporter_commands
-from netwarden.cli.fleet import register as register_fleet_commands
-from netwarden.cli.lab import register as register_lab_commands
-from netwarden.cli.matrix import register as register_matrix_command
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Function, Inventory
 from netwarden.privatefile import write_private
 
 logger = logging.getLogger(__name__)
 
+LAZY_COMMANDS: dict[str, str] = {
+    "plan": "netwarden.cli.fleet",
+    "apply": "netwarden.cli.fleet",
+    "backup": "netwarden.cli.fleet",
+    "drift": "netwarden.cli.fleet",
+    "matrix": "netwarden.cli.matrix",
+    "lab": "netwarden.cli.lab",
+    "audit": "netwarden.cli.audit",
+    "auditor": "netwarden.cli.auditor",
+    "exporter": "netwarden.cli.exporter",
+    "monitoring": "netwarden.cli.exporter",
+    "dashboards": "netwarden.cli.dashboards",
+}
+"""Commands defined in other modules (each has ``register(app)``), in ``--help`` order
+after the ones of this module: a module is imported only when one of its commands is
+looked up."""
+
+HELP_ORDER = (
+    "version",
+    "render",
+    "plan",
+    "apply",
+    "backup",
+    "drift",
+    "matrix",
+    "inventory",
+    "lab",
+    "audit",
+    "auditor",
+    "exporter",
+    "monitoring",
+    "dashboards",
+)
+"""The order of ``netwarden --help`` (this module's commands among the lazy ones)."""
+
+
+class LazyGroup(TyperGroup):
+    """The root command group: other modules' commands are imported on first look-up.
+
+    Importing every command module at start was a large share of the auditor's time
+    before its first packet (Grafana's SDK for ``dashboards``, Jinja and Ansible for the
+    fleet, the lab, scapy). Click asks a group for a command by name
+    (:meth:`get_command`) and for the names to list (:meth:`list_commands`): the
+    first imports the one module that defines the command (its ``register(app)``
+    on a scratch Typer app); help lists every name, so it imports them all, and so
+    does an unknown name (the "did you mean" suggestion sees every command).
+    """
+
+    def list_commands(self, ctx: Context) -> list[str]:  # noqa: ARG002  (Click's signature)
+        known = [n for n in HELP_ORDER if n in self.commands or n in LAZY_COMMANDS]
+        return known + [n for n in self.commands if n not in HELP_ORDER]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:  # noqa: ARG002
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.commands.update(_load_commands(LAZY_COMMANDS[cmd_name]))
+        return self.commands.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        if args and args[0] not in self.commands and args[0] not in LAZY_COMMANDS:
+            for module in dict.fromkeys(LAZY_COMMANDS.values()):
+                self.commands.update(_load_commands(module))
+        return super().resolve_command(ctx, args)
+
+
+def _load_commands(module: str) -> dict[str, Command]:
+    """The Click commands that ``module``'s ``register(app)`` adds to a Typer app."""
+    scratch = typer.Typer()
+    importlib.import_module(module).register(scratch)
+    return dict(typer.main.get_group(scratch).commands)
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="netwarden",
     help="Infrastructure automation and network security monitoring for the secretariat's network.",
     no_args_is_help=True,
@@ -59,10 +134,6 @@ inventory_app = typer.Typer(
     help="Read, validate, show and generate the inventory.", no_args_is_help=True
 )
 app.add_typer(inventory_app, name="inventory")
-register_lab_commands(app)  # here: the groups are listed in `netwarden --help` in this order
-app.add_typer(audit_cmd, name="audit")
-# The CLI is the top layer: it may import collectors (the core never does).
-app.add_typer(auditor_app, name="auditor")
 
 FUNCTION_HEADINGS = {
     Function.SWITCH: "sw",
@@ -320,12 +391,6 @@ def render(
     for row in rows:
         table.add_row(str(row["device"]), str(row["lines"]), str(row["sha256"])[:12])
     console.print(table)
-
-
-register_fleet_commands(app)
-register_exporter_commands(app)
-register_dashboards_commands(app)
-register_matrix_command(app)
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """``netwarden audit``: audit configs against the rule packs and write the reports.
 
-The lead's ``netwarden/cli/app.py`` mounts this sub-app with
-``app.add_typer(audit_cmd, name="audit")``. Exit codes: 0 everything passes or
+``netwarden/cli/app.py`` mounts this sub-app (:func:`register`) when the command is
+looked up. Exit codes: 0 everything passes or
 is waived, 1 a failure or an error that is not waived, 2 bad input.
 """
 
@@ -350,3 +350,8 @@ def _print_failures(run: AuditRun, top: int, report: Path | None) -> None:
             highlight=False,
             markup=False,
         )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``netwarden audit`` to ``app``."""
+    app.add_typer(audit_cmd, name="audit")

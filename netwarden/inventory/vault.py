@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.errors import VaultError
-from netwarden.inventory.origins import display_path
 
 VAULT_PASSWORD_ENV = ("NETWARDEN_VAULT_PASSWORD_FILE", "ANSIBLE_VAULT_PASSWORD_FILE")
 VAULT_PASSWORD_FILENAME = ".vault-password"  # noqa: S105  (a file name, not a password)
@@ -51,6 +50,8 @@ def vault_hint(inventory: Path, explicit: Path | None = None) -> str:
         >>> "give it with --vault-password-file" in vault_hint(Path("/nonexistent"))
         True
     """
+    from netwarden.inventory.origins import display_path  # noqa: PLC0415  (YAML: lazily)
+
     pw_file, origin = vault_password_source(inventory, explicit)
     if pw_file is not None:
         return (
