@@ -10,6 +10,7 @@ Every wait is a bounded poll; nothing asserts on time.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shutil
@@ -32,6 +33,9 @@ DEADLINE = 60.0
 SCRAPE_INTERVAL = 3.0
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool")
+DIRECT_TARGETS = ("nodes", "sensors")
+"""The file-SD lists of ``monitoring config`` whose targets Prometheus scrapes as they are
+(host:port); the others name devices and sites for the exporter's ``/probe``."""
 
 
 def free_port() -> int:
@@ -178,6 +182,52 @@ def start_prometheus(config: Path, data: Path, log: Path, port: int | None = Non
             stderr=subprocess.STDOUT,
         )
     return Prometheus(proc, f"http://127.0.0.1:{port}")
+
+
+def monitoring_config(inventory: Path, out: Path, limit: str, exporter: str, *extra: str) -> Path:
+    """``netwarden monitoring config`` of ``inventory`` for the sites ``limit`` into ``out``,
+    scraping every :data:`SCRAPE_INTERVAL` (the timeout too); ``exporter`` is the device
+    exporter's host:port. Every target Prometheus would scrape directly (the node and
+    sensor file-SD lists) must be on loopback, or there must be none: a lab Prometheus
+    scrapes nothing else (decision 82); device and site targets are names handed to
+    the exporter. Returns ``out``."""
+    made = netwarden(
+        "monitoring", "config", "-i", str(inventory), "--limit", limit, "--out", str(out),
+        "--exporter", exporter,
+        "--scrape-interval", f"{SCRAPE_INTERVAL:g}", "--scrape-timeout", f"{SCRAPE_INTERVAL:g}",
+        *extra,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    for targets in sorted(p for name in DIRECT_TARGETS for p in out.rglob(f"targets/{name}.json")):
+        for entry in json.loads(targets.read_text(encoding="utf-8")):
+            for hostport in entry["targets"]:
+                _assert_loopback(hostport, targets)
+    return out
+
+
+def _assert_loopback(hostport: str, where: Path) -> None:
+    host = hostport.rsplit(":", 1)[0].strip("[]")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: never resolved by a lab Prometheus
+        loopback = False
+    assert loopback, f"{where}: target {hostport} is not on loopback"
+
+
+def write_targets(config: Path, name: str, targets: list[tuple[str, str, str]]) -> None:
+    """Replace the file-SD list ``targets/<name>.json`` of the configuration in ``config``
+    with (host:port, site, role) entries, each on loopback (never an inventory host);
+    an empty list scrapes nothing."""
+    entries = []
+    for hostport, site, role in targets:
+        _assert_loopback(hostport, config / "targets" / f"{name}.json")
+        labels = {
+            "__meta_netwarden_site": site,
+            "__meta_netwarden_role": role,
+            "__meta_netwarden_zone": "mgmt",
+        }
+        entries.append({"targets": [hostport], "labels": labels})
+    (config / "targets" / f"{name}.json").write_text(json.dumps(entries), encoding="utf-8")
 
 
 def tls_web_config(directory: Path, user: str, password: str) -> tuple[Path, Path]:

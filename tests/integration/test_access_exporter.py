@@ -23,11 +23,10 @@ import pytest
 from tests.integration.exporter_stack import (
     PROMETHEUS,
     PROMTOOL,
-    SCRAPE_INTERVAL,
     Exporter,
     Prometheus,
     free_port,
-    netwarden,
+    monitoring_config,
     poll,
     start_prometheus,
 )
@@ -101,14 +100,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccessStack]:
                 assert errors == []
             # the configuration ``monitoring config`` writes, with the access exporter's job
             # (the device exporter is not run here: its jobs just fail to scrape)
-            made = netwarden(
-                "monitoring", "config", "-i", str(lab.path), "--limit", SITE,
-                "--out", str(tmp / "prometheus"), "--exporter", f"127.0.0.1:{free_port()}",
-                "--access-exporter", exporter.url.removeprefix("http://"),
-                "--scrape-interval", f"{SCRAPE_INTERVAL:g}",
-                "--scrape-timeout", f"{SCRAPE_INTERVAL:g}",
-            )  # fmt: skip
-            assert made.returncode == 0, made.stdout + made.stderr
+            monitoring_config(
+                lab.path,
+                tmp / "prometheus",
+                SITE,
+                f"127.0.0.1:{free_port()}",
+                "--access-exporter",
+                exporter.url.removeprefix("http://"),
+            )
             config = tmp / "prometheus" / "prometheus.yml"
             assert PROMTOOL is not None
             checked = subprocess.run(

@@ -4,7 +4,7 @@ failed query in its box), and pages that load nothing from anywhere.
 
 The whole command runs here against a stand-in Prometheus API on loopback that answers
 with hostile labels; the real Prometheus and headless Chromium are in
-tests/integration/test_dashboard_data.py.
+tests/integration/test_dashboards_and_alerts.py.
 """
 
 from __future__ import annotations
