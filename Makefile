@@ -7,7 +7,7 @@ PY := $(BIN)/python
 # Two workers (CI has 2 cores); a test module stays in one worker (module-scoped simulated fleets).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: all bootstrap demo test lint typecheck unit pytest bench clean dashboards
+.PHONY: all bootstrap demo demo-down test lint typecheck unit pytest bench clean dashboards
 # Prerequisites run in the order written, even under -j (`test` is lint, then typecheck, then pytest).
 .NOTPARALLEL:
 
@@ -16,8 +16,13 @@ all: test
 bootstrap:
 	@scripts/bootstrap.sh
 
+# KEEP=1 (or --keep) leaves the demo's lab, exporters, Prometheus and Alertmanager running;
+# demo-down stops them (and Ctrl-C during the demo stops everything).
 demo: bootstrap
-	@$(BIN)/python -m netwarden.cli.demo
+	@$(BIN)/python -m netwarden.cli.demo $(if $(filter-out 0,$(KEEP)),--keep)
+
+demo-down:
+	@$(BIN)/python -m netwarden.cli.demo --down
 
 # lint-imports: the architecture contracts (pyproject.toml [tool.importlinter], docs/architecture.md).
 lint: bootstrap

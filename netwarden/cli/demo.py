@@ -7,24 +7,30 @@ capabilities land (see the README's roadmap for what is still to come).
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from netwarden.cli.demobase import REPO, Step, _netwarden, console
+from netwarden.cli.demoalerts import alert_steps
+from netwarden.cli.demobase import REPO, Step, _manual_change, _netwarden, console
 from netwarden.cli.demomonitoring import (
     device_exporter,
     monitoring_steps,
     prometheus,
     snapshot_steps,
 )
+from netwarden.cli.demostate import BACKGROUND, down
+from netwarden.cli.demosummary import build_summary, count_jsonl, live_numbers
+from netwarden.cli.demosummary import table as summary_table
+from netwarden.cli.demosummary import write as write_summary
 
 
 def steps(workdir: Path) -> list[Step]:
@@ -408,31 +414,6 @@ def _lab_down(workdir: Path) -> None:
         subprocess.run(_netwarden("lab", "down", str(lab)), check=False)
 
 
-def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
-    """What an engineer does by hand on a switch: a config change over SSH (Netmiko)."""
-    import yaml  # noqa: PLC0415
-    from netmiko import ConnectHandler  # noqa: PLC0415
-
-    from netwarden.lab.sim.labdir import CREDENTIALS_FILE, KNOWN_HOSTS_FILE  # noqa: PLC0415
-
-    creds = yaml.safe_load((lab / CREDENTIALS_FILE).read_text())
-    host = yaml.safe_load((lab / "host_vars" / f"{device}.yml").read_text())
-    with ConnectHandler(
-        device_type="cisco_ios",
-        host=host["ansible_host"],
-        port=host["ansible_port"],
-        username=creds["ansible_user"],
-        password=creds["ansible_password"],
-        secret=creds["ansible_become_password"],
-        ssh_strict=True,
-        system_host_keys=False,
-        alt_host_keys=True,
-        alt_key_file=str(lab / KNOWN_HOSTS_FILE),
-    ) as conn:
-        conn.enable()
-        conn.send_config_set(commands)
-
-
 @contextmanager
 def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``netwarden lab sim`` in the background for the lab steps; stopped with SIGTERM after."""
@@ -444,6 +425,8 @@ def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    BACKGROUND.started("simulated fleet (netwarden lab sim)", proc)
+    failed = True
     try:
         deadline = time.monotonic() + 120
         while not (lab / KNOWN_HOSTS_FILE).exists():
@@ -451,13 +434,9 @@ def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
                 raise RuntimeError(f"netwarden lab sim did not start; see {log.name}")
             time.sleep(0.2)
         yield proc
+        failed = False
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        BACKGROUND.stop(proc, interrupted=failed)
         log.close()
 
 
@@ -492,18 +471,59 @@ def _hostile_inventory(src: Path, dest: Path) -> None:
     hv.write_text(text.replace(model, hostile), encoding="utf-8")
 
 
-def main() -> int:
+def _options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        default=os.environ.get("KEEP", "") not in ("", "0"),
+        help="leave the lab, exporters, Prometheus and Alertmanager running (also KEEP=1); "
+        "`make demo-down` stops them",
+    )
+    parser.add_argument(
+        "--down", action="store_true", help="stop what a kept demo left running (make demo-down)"
+    )
+    return parser.parse_args(argv)
+
+
+def demo_down(workdir: Path) -> None:
+    """Stop a kept demo's processes (state file) and its namespace lab (root)."""
+    for name in down(workdir):
+        console.print(f"stopped: {name}")
+    if os.geteuid() == 0:
+        _lab_down(workdir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _options(sys.argv[1:] if argv is None else argv)
     os.chdir(REPO)
     workdir = REPO / "out" / "demo"  # kept after the demo so its reports can be opened
+    if options.down:
+        demo_down(workdir)
+        return 0
     if workdir.exists():
+        demo_down(workdir)  # a kept demo still running: its ports and lab go first
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
+    BACKGROUND.use(workdir, keep=options.keep)
+    rc = _demo(workdir, keep=options.keep)
+    if options.keep:  # also after a failed step: what ran is left to look at
+        console.print(
+            "[bold]Kept running[/] (processes in out/demo/demo-state.json"
+            + (", the namespace lab in out/demo/lab-ns" if os.geteuid() == 0 else "")
+            + "): stop them with [bold]make demo-down[/]."
+        )
+    return rc
+
+
+def _demo(workdir: Path, *, keep: bool) -> int:
     _break_inventory(REPO / "inventory", workdir / "broken")
     _hostile_inventory(REPO / "inventory", workdir / "hostile")
     from collectors.auditor.demo import build_attack_pcap  # noqa: PLC0415  (scapy: slow import)
 
     build_attack_pcap(workdir / "nyc-attacks.pcap")
     all_steps = steps(workdir)
+    live: dict[str, Any] = {}
     console.rule("[bold]Starting the lab: netwarden lab sim -i inventory --out out/demo/lab")
     with simulated_fleet(workdir / "lab"):
         rc = _run(all_steps)
@@ -511,26 +531,55 @@ def main() -> int:
             with device_exporter(workdir) as url:
                 rc = _run(monitoring_steps(workdir, url))
                 if not rc:
-                    with prometheus(workdir, url) as prom:
-                        rc = _run(snapshot_steps(workdir, prom)) if prom else 0
+                    with prometheus(workdir, url) as mon:
+                        if mon is not None:
+                            rc = _run(
+                                [
+                                    *(
+                                        alert_steps(workdir, mon.prometheus, mon.alertmanager)
+                                        if mon.alertmanager
+                                        else []
+                                    ),
+                                    *snapshot_steps(workdir, mon.prometheus),
+                                ]
+                            )
+                            live = live_numbers(mon.prometheus, mon.alertmanager)
     if rc:
         return rc
     if os.geteuid() == 0:
+        interrupted = True
         try:
             rc = _run(namespace_lab_steps(workdir))
+            live["lab_sensor_events"] = _lab_sensor_events(workdir / "lab-ns")
+            interrupted = False
         finally:
-            _lab_down(workdir)
+            if interrupted or not keep:
+                _lab_down(workdir)
         if rc:
             return rc
     else:
         console.print("[yellow]namespace lab steps skipped: `netwarden lab up` needs root[/]")
     console.rule("[bold green]demo complete")
+    summary = build_summary(workdir, live, kept=keep, urls=BACKGROUND.urls)
+    written = write_summary(summary, workdir)
+    console.print(summary_table(summary))
     console.print(
-        f"Outputs kept in {workdir.relative_to(REPO)}/: configs/, compliance/report.html, "
-        "auditor-events.jsonl, evidence/ (one pcap per auditor incident), backups/ (git), apply-result.json, lab/ (the lab inventory), "
-        "snapshots/ (the dashboards drawn without Grafana)."
+        f"Outputs kept in {workdir.relative_to(REPO)}/ (configs/, lab/, apply-result.json, "
+        f"...); the numbers above in {written.relative_to(REPO)}."
     )
     return 0
+
+
+def _lab_sensor_events(lab: Path) -> dict[str, int] | None:
+    """Events the namespace lab's sensors wrote, by detector (before the lab goes down)."""
+    files = sorted((lab / ".lab" / "sensors").glob("*/events.jsonl"))
+    if not files:
+        return None
+    total: dict[str, int] = {}
+    for path in files:
+        for detector, n in (count_jsonl(path, "detector") or {}).items():
+            total[detector] = total.get(detector, 0) + n
+    return dict(sorted(total.items()))
 
 
 def _run(all_steps: list[Step]) -> int:

@@ -24,3 +24,28 @@ class Step:
 
 def _netwarden(*args: str) -> list[str]:
     return [sys.executable, "-m", "netwarden.cli", *args]
+
+
+def _manual_change(lab: Path, device: str, commands: list[str]) -> None:
+    """What an engineer does by hand on a switch: a config change over SSH (Netmiko)."""
+    import yaml  # noqa: PLC0415
+    from netmiko import ConnectHandler  # noqa: PLC0415
+
+    from netwarden.lab.sim.labdir import CREDENTIALS_FILE, KNOWN_HOSTS_FILE  # noqa: PLC0415
+
+    creds = yaml.safe_load((lab / CREDENTIALS_FILE).read_text())
+    host = yaml.safe_load((lab / "host_vars" / f"{device}.yml").read_text())
+    with ConnectHandler(
+        device_type="cisco_ios",
+        host=host["ansible_host"],
+        port=host["ansible_port"],
+        username=creds["ansible_user"],
+        password=creds["ansible_password"],
+        secret=creds["ansible_become_password"],
+        ssh_strict=True,
+        system_host_keys=False,
+        alt_host_keys=True,
+        alt_key_file=str(lab / KNOWN_HOSTS_FILE),
+    ) as conn:
+        conn.enable()
+        conn.send_config_set(commands)

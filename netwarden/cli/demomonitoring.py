@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -14,9 +12,22 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from netwarden.cli.demoalerts import (
+    ALERTMANAGER as ALERTMANAGER_BIN,
+)
+from netwarden.cli.demoalerts import (
+    alertmanager_config,
+    backfill_access_history,
+    send_syslog_to,
+    start_access,
+    start_alertmanager,
+    start_webhook,
+)
 from netwarden.cli.demobase import REPO, Step, _netwarden, console
+from netwarden.cli.demostate import BACKGROUND
 
 RULES = REPO / "dashboards" / "rules"
 ALERTMANAGER = REPO / "dashboards" / "alertmanager" / "alertmanager.yml"
@@ -158,7 +169,9 @@ def device_exporter(workdir: Path) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    BACKGROUND.started("device exporter", proc)
     url = f"http://127.0.0.1:{port}"
+    failed = True
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -173,13 +186,9 @@ def device_exporter(workdir: Path) -> Iterator[str]:
                 time.sleep(0.2)
         console.rule(f"[bold]Device exporter running: netwarden exporter serve on {url}")
         yield url
+        failed = False
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        BACKGROUND.stop(proc, interrupted=failed)
         log.close()
 
 
@@ -203,79 +212,100 @@ def _series(url: str, query: str) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class Monitoring:
+    """The demo's Prometheus, and its Alertmanager when Debian's is installed."""
+
+    prometheus: str
+    alertmanager: str | None
+
+
 @contextmanager
-def prometheus(workdir: Path, exporter_url: str) -> Iterator[str | None]:
-    """Debian's Prometheus on loopback, scraping the demo's device exporter every 5 s with the
-    configuration ``netwarden monitoring config`` generates (rules included); its URL, or
-    None when Prometheus is not installed (the snapshot steps are then skipped)."""
+def prometheus(workdir: Path, exporter_url: str) -> Iterator[Monitoring | None]:
+    """Debian's Prometheus on loopback, scraping the demo's device exporter, the access
+    exporter and an auditor every 5 s with the configuration ``netwarden monitoring config``
+    generates (rules included), its alerts sent to Debian's Alertmanager; None when
+    Prometheus is not installed (the snapshot and alert steps are then skipped)."""
     if not Path(PROMETHEUS).is_file():
         console.print("[yellow]Prometheus not installed: the dashboard snapshot is skipped[/]")
         yield None
         return
-    config = workdir / "prometheus"
-    exporter = exporter_url.removeprefix("http://")
-    subprocess.run(
-        _netwarden("monitoring", "config", "-i", str(workdir / "lab"), "--out", str(config),
-                   "--exporter", exporter, "--scrape-interval", "5", "--scrape-timeout", "4"),
-        check=True, capture_output=True,
-    )  # fmt: skip
-    auditor = _watching_auditor(workdir, config)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (workdir / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config / 'prometheus.yml'}",
-         f"--storage.tsdb.path={workdir / 'prometheus-data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        cwd=config, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    mark, failed = BACKGROUND.mark(), True
     try:
+        syslog_port = _free_port()
+        _, access = start_access(workdir, syslog_port, _free_port())
+        send_syslog_to(workdir / "lab", syslog_port)
+        alertmanager = None
+        if Path(ALERTMANAGER_BIN).is_file():
+            _, hook = start_webhook(workdir, _free_port())
+            amconfig = alertmanager_config(workdir / "alertmanager", hook)
+            _, alertmanager = start_alertmanager(workdir, amconfig, _free_port())
+            BACKGROUND.url("alertmanager", alertmanager)
+        config = workdir / "prometheus"
+        extra = ["--alertmanager", alertmanager.removeprefix("http://")] if alertmanager else []
+        subprocess.run(
+            _netwarden("monitoring", "config", "-i", str(workdir / "lab"), "--out", str(config),
+                       "--exporter", exporter_url.removeprefix("http://"),
+                       "--access-exporter", access.removeprefix("http://"), *extra,
+                       "--scrape-interval", "5", "--scrape-timeout", "4"),
+            check=True, capture_output=True,
+        )  # fmt: skip
+        promtool = shutil.which("promtool")
+        if promtool is not None:
+            backfill_access_history(
+                promtool, workdir / "prometheus-data", access.removeprefix("http://"), workdir
+            )
+        _watching_auditor(workdir, config)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = workdir / "prometheus.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [PROMETHEUS, f"--config.file={config / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                cwd=config, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        BACKGROUND.started("prometheus", proc)
+        BACKGROUND.url("prometheus", url)
         console.rule(f"[bold]Prometheus scraping the simulated fleet every 5 s on {url}")
         deadline = time.monotonic() + 90  # three rate windows of samples, at most 90 s
-        samples = 0
+        ready = (
+            "count_over_time(netwarden_up[2m]) >= 4 and on () "
+            'count(up{job=~"netwarden_access|netwarden_auditor"} == 1) == 2'
+        )
         while time.monotonic() < deadline and proc.poll() is None:
-            samples = _series(url, "count_over_time(netwarden_up[2m]) >= 4")
-            if samples:
+            if _series(url, ready):
                 break
             time.sleep(2)
         if proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited; see {log.name}")
-        yield url
+            raise RuntimeError(f"prometheus exited; see {log}")
+        yield Monitoring(url, alertmanager)
+        failed = False
     finally:
-        for running in (proc, auditor):
-            running.send_signal(signal.SIGTERM)
-            try:
-                running.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                running.kill()
-                running.wait()
-        log.close()
+        BACKGROUND.stop_since(mark, interrupted=failed)
 
 
 def _watching_auditor(workdir: Path, config: Path) -> subprocess.Popen[bytes]:
-    """The New York sensor's auditor watching a capture directory, with the demo's attack
-    trace in it as a rotated file (a newer one beside it), its metrics on loopback; the
-    generated sensor target list is pointed at it (never at the inventory's sensor)."""
+    """The New York sensor's auditor watching a capture directory, empty until the demo
+    puts its attack trace there (:func:`stage_capture`): Prometheus scrapes its counters at
+    zero first, so increase() sees each incident. Its metrics on loopback; the generated
+    sensor target list is pointed at it (never at the inventory's sensor)."""
     captures = workdir / "captures"
     captures.mkdir(exist_ok=True)
-    first = captures / "nyc-1.pcap"
-    first.write_bytes((workdir / "nyc-attacks.pcap").read_bytes())
-    newer = captures / "nyc-2.pcap"
-    newer.touch()
-    stat = first.stat()
-    os.utime(newer, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     port = _free_port()
     labels = {"__meta_netwarden_site": "nyc", "__meta_netwarden_role": "sensor",
               "__meta_netwarden_zone": "mgmt"}  # fmt: skip
     (config / "targets" / "sensors.json").write_text(
         json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": labels}]), encoding="utf-8"
     )
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         _netwarden("auditor", "--watch", str(captures), "-i", "inventory", "--site", "nyc",
                    "--events", str(workdir / "auditor-watch-events.jsonl"),
                    "--metrics-listen", f"127.0.0.1:{port}"),
         stdout=subprocess.DEVNULL, stderr=(workdir / "auditor-watch.log").open("wb"),
     )  # fmt: skip
+    return BACKGROUND.started("auditor (watching captures/)", proc)
 
 
 def snapshot_steps(workdir: Path, url: str) -> list[Step]:

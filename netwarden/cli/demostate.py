@@ -1,0 +1,122 @@
+"""``make demo``: the background processes it starts, stopped after it or kept (``--keep``).
+
+Every process the demo starts in the background (the simulated fleet, the exporters, the
+auditor, Prometheus, Alertmanager, the webhook receiver) is recorded, with its command
+line, in ``out/demo/demo-state.json`` as it starts. Without ``--keep`` each is stopped
+when its stage ends (Ctrl-C included: the stages are context managers). With ``--keep``
+they are left running when the demo finishes, and ``make demo-down`` (``python -m
+netwarden.cli.demo --down``) stops them later from the state file: only a process whose
+``/proc/<pid>/cmdline`` is still the recorded one (a pid reused by something else is left
+alone), then the namespace lab through ``netwarden lab down`` when one is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+STATE_FILE = "demo-state.json"
+
+
+class Background:
+    """The demo's background processes, and whether they outlive it."""
+
+    def __init__(self) -> None:
+        self.keep = False
+        self.state: Path | None = None
+        self.urls: dict[str, str] = {}
+        self._procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def use(self, workdir: Path, *, keep: bool) -> None:
+        """Record into ``workdir``'s state file from now on; ``keep``: leave them running."""
+        self.keep = keep
+        self.state = workdir / STATE_FILE
+        self._procs = []
+        self.urls = {}
+        self._write()
+
+    def started(self, name: str, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        self._procs.append((name, proc))
+        self._write()
+        return proc
+
+    def url(self, name: str, url: str) -> None:
+        self.urls[name] = url
+        self._write()
+
+    def mark(self) -> int:
+        """Where a stage starts: :meth:`stop_since` stops what it started."""
+        return len(self._procs)
+
+    def stop_since(self, mark: int, *, interrupted: bool) -> None:
+        """Stop, newest first, every process started since ``mark`` (see :meth:`stop`)."""
+        for _, proc in reversed(self._procs[mark:]):
+            self.stop(proc, interrupted=interrupted)
+
+    def stop(self, proc: subprocess.Popen[bytes], *, interrupted: bool = False) -> None:
+        """SIGTERM, then SIGKILL after 30 s; nothing when kept (unless ``interrupted``:
+        Ctrl-C or a failure always cleans up)."""
+        if self.keep and not interrupted:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs = [(n, p) for n, p in self._procs if p is not proc]
+        self._write()
+
+    def _write(self) -> None:
+        if self.state is None:
+            return
+        procs = [
+            {"name": name, "pid": proc.pid, "cmdline": _cmdline(proc.pid)}
+            for name, proc in self._procs
+            if proc.poll() is None
+        ]
+        data = {"processes": procs, "urls": self.urls}
+        self.state.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+BACKGROUND = Background()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def down(workdir: Path) -> list[str]:
+    """Stop what a kept demo left in ``workdir`` (newest first); the names stopped."""
+    state = workdir / STATE_FILE
+    try:
+        data = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    stopped = []
+    for entry in reversed(data.get("processes", [])):
+        pid, cmdline = int(entry["pid"]), str(entry["cmdline"])
+        if not cmdline or _cmdline(pid) != cmdline:
+            continue  # gone, or the pid now belongs to another process
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            continue
+        deadline = time.monotonic() + 30
+        while _cmdline(pid) == cmdline and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _cmdline(pid) == cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        stopped.append(str(entry["name"]))
+    state.unlink(missing_ok=True)
+    return stopped
