@@ -36,12 +36,13 @@ from typing import Any
 
 import pytest
 
-from netwarden.dashboards import catalog, chromium, grafana, lint
+from netwarden.dashboards import catalog, chromium
 from tests.integration.auditor_proc import free_port as auditor_port
 from tests.integration.auditor_proc import stage_captures, start_auditor, wait_for_packets
 from tests.integration.dashboard_stack import (
     NODE_EXPORTER,
     Access,
+    panel_queries,
     start_access,
     start_node_exporter,
     stop,
@@ -178,19 +179,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def _panels() -> list[tuple[str, str, str, str]]:
     """(dashboard uid, panel title, refId, query with Grafana's variables filled in)."""
-    out = []
-    for dash in catalog.dashboards():
-        site = SITE if not dash.site_all else ".*"
-        data = grafana.to_dict(grafana.build(dash))
-        for item in lint.panel_expressions(data):
-            expr = (
-                item.expr.replace("$__rate_interval", RATE_INTERVAL)
-                .replace("$site", site)
-                .replace("${site}", site)
-            )
-            title = item.where.split(": ", 1)[1].rsplit(" ", 1)[0].strip("'\"")
-            out.append((dash.uid, title, item.where.rsplit(" ", 1)[1], expr))
-    return out
+    return panel_queries(SITE, RATE_INTERVAL)
 
 
 def _empty_panels(stack: Stack) -> dict[tuple[str, str, str], str]:
