@@ -1,6 +1,8 @@
 """Processes the dashboard and alerting tests start on 127.0.0.1: the access exporter,
-node_exporter, Alertmanager, and reading a ``/metrics`` page. Every wait is a bounded poll;
-nothing asserts on time."""
+node_exporter, Alertmanager, and reading a ``/metrics`` page; and every panel query of the
+dashboards with Grafana's variables filled in (the simulated fleet's and the namespace
+lab's panel tests both evaluate them). Every wait is a bounded poll; nothing asserts on
+time."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netwarden.dashboards import catalog, grafana, lint
 from tests.integration.exporter_stack import free_port, poll
 
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
@@ -39,6 +42,38 @@ def stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+COVERED = "covered by tests/lab/test_monitoring_lab.py"
+NO_DATA_HERE: dict[str, str] = {
+    "WAN links": f"Site detail of nyc, whose WAN link is its firewall's (mode: wan), which "
+    f"the simulator does not run ({COVERED}; gva's switch WAN port feeds the Fleet panels)",
+    "Denied flows per firewall rule": "nftables rule counters come from Linux firewalls, "
+    f"which the simulator does not run ({COVERED})",
+    "Firewall rule matches": f"as above (Site detail; {COVERED})",
+}
+"""Panels that return no data against the simulated fleet's stack
+(tests/integration/test_dashboards_and_alerts.py), and why; tests/lab/test_monitoring_lab.py
+asserts they have data on the namespace lab."""
+
+
+def panel_queries(site: str, rate_interval: str) -> list[tuple[str, str, str, str]]:
+    """(dashboard uid, panel title, refId, query with Grafana's variables filled in) of
+    every panel query, read from the provisioning JSON Grafana gets: ``$site`` is ``site``
+    on Site detail (one site at a time) and ``.*`` ("All") on the others."""
+    out = []
+    for dash in catalog.dashboards():
+        chosen = site if not dash.site_all else ".*"
+        data = grafana.to_dict(grafana.build(dash))
+        for item in lint.panel_expressions(data):
+            expr = (
+                item.expr.replace("$__rate_interval", rate_interval)
+                .replace("$site", chosen)
+                .replace("${site}", chosen)
+            )
+            title = item.where.split(": ", 1)[1].rsplit(" ", 1)[0].strip("'\"")
+            out.append((dash.uid, title, item.where.rsplit(" ", 1)[1], expr))
+    return out
 
 
 @dataclass

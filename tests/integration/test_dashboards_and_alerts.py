@@ -32,8 +32,14 @@ from typing import Any
 
 import pytest
 
-from netwarden.dashboards import catalog, chromium, grafana, lint
-from tests.integration.dashboard_stack import ALERTMANAGER, NODE_EXPORTER, Alertmanager
+from netwarden.dashboards import catalog, chromium
+from tests.integration.dashboard_stack import (
+    ALERTMANAGER,
+    NO_DATA_HERE,
+    NODE_EXPORTER,
+    Alertmanager,
+    panel_queries,
+)
 from tests.integration.exporter_stack import (
     PROMETHEUS,
     PROMTOOL,
@@ -75,16 +81,6 @@ pytestmark = [
 RATE_INTERVAL = f"{4 * SCRAPE_INTERVAL + SCRAPE_INTERVAL:g}s"
 """What Grafana makes of ``$__rate_interval`` here: four scrape intervals and one more."""
 
-COVERED = "covered by tests/lab/test_monitoring_lab.py"
-NO_DATA_HERE: dict[str, str] = {
-    "WAN links": f"Site detail of nyc, whose WAN link is its firewall's (mode: wan), which "
-    f"the simulator does not run ({COVERED}; gva's switch WAN port feeds the Fleet panels)",
-    "Denied flows per firewall rule": "nftables rule counters come from Linux firewalls, "
-    f"which the simulator does not run ({COVERED})",
-    "Firewall rule matches": f"as above (Site detail; {COVERED})",
-}
-"""Panels that return no data in this lab, and why (the report of the lab test)."""
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -95,19 +91,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 # ---------------------------------------------------------------- every panel has data
 def _panels() -> list[tuple[str, str, str, str]]:
     """(dashboard uid, panel title, refId, query with Grafana's variables filled in)."""
-    out = []
-    for dash in catalog.dashboards():
-        site = SITE if not dash.site_all else ".*"
-        data = grafana.to_dict(grafana.build(dash))
-        for item in lint.panel_expressions(data):
-            expr = (
-                item.expr.replace("$__rate_interval", RATE_INTERVAL)
-                .replace("$site", site)
-                .replace("${site}", site)
-            )
-            title = item.where.split(": ", 1)[1].rsplit(" ", 1)[0].strip("'\"")
-            out.append((dash.uid, title, item.where.rsplit(" ", 1)[1], expr))
-    return out
+    return panel_queries(SITE, RATE_INTERVAL)
 
 
 def _empty_panels(stack: Stack) -> dict[tuple[str, str, str], str]:
