@@ -103,6 +103,12 @@ class Batch:
     ``data`` must stay valid, unchanged, for as long as the batch is referenced: the
     evidence ring keeps the last batches and copies the few packets an incident
     needs only when it opens (a source that recycles its buffers must copy them).
+
+    ``clock`` is set on a batch without packets that a live source hands over when the
+    link has been quiet (:data:`IDLE_TICK_SECONDS`): the capture clock's time then. Packet
+    time otherwise only moves with packets, so on a quiet link a detector that judges
+    attempts once their answer timeout has passed (an unanswered UDP sweep) would wait
+    for the next packet; Zeek's live mode advances its network time on idle the same way.
     """
 
     packets: npt.NDArray[np.void]
@@ -111,6 +117,7 @@ class Batch:
     source: str
     first_index: int = 0
     linktype: int = LINKTYPE_ETHERNET_DEFAULT
+    clock: float | None = None
 
     def __len__(self) -> int:
         return len(self.packets)
@@ -124,3 +131,8 @@ class Batch:
         """The captured L4 payload of packet ``i``."""
         start = int(self.offsets[i]) + int(self.packets[i]["payload_off"])
         return bytes(self.data[start : start + int(self.packets[i]["payload_len"])])
+
+
+IDLE_TICK_SECONDS = 1.0
+"""How long a live source waits on a quiet link before handing over an empty batch with
+its ``clock`` (the time detectors judge pending state by)."""

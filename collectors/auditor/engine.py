@@ -180,6 +180,9 @@ class Engine:
         """Run every detector on one batch, then let them expire state up to the batch's time."""
         self.stats.add_batch(batch)
         if len(batch) == 0:
+            if batch.clock is not None and batch.clock > self._clock:  # a quiet live link
+                self._clock = batch.clock
+                self._expire(self._clock)
             return
         evidence = self.evidence
         if evidence is not None:

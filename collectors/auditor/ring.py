@@ -43,7 +43,7 @@ from typing import Final
 import numpy as np
 
 from collectors.auditor import native
-from collectors.auditor.batch import Batch
+from collectors.auditor.batch import IDLE_TICK_SECONDS, PACKET_DTYPE, Batch
 from collectors.auditor.decode import DecodeStats
 from collectors.auditor.headers import LINKTYPE_ETHERNET, PAD, decode_headers
 
@@ -197,6 +197,7 @@ class RingSource:
         # Once stopped, what the ring holds is still handed out, but no more than one
         # ring's worth of takes: under a flood that never pauses, iteration still ends.
         last_takes = -(-self.block_nr // self.max_blocks) + 1
+        heard = time.monotonic()  # the last packet, or the last idle tick
         try:
             while True:
                 stopping = self._stop.is_set()
@@ -210,11 +211,27 @@ class RingSource:
                         return
                     continue
                 if batch is not None:
+                    heard = time.monotonic()
                     yield batch
                     continue
+                if time.monotonic() - heard >= IDLE_TICK_SECONDS:
+                    heard = time.monotonic()
+                    yield self._idle()
                 poller.poll(int(self.flush_seconds * 1000))
         finally:
             self.close()
+
+    def _idle(self) -> Batch:
+        """No packet for a while: an empty batch carrying the capture clock (the kernel
+        stamps frames with the real-time clock, so packet time and this one agree)."""
+        return Batch(
+            np.empty(0, PACKET_DTYPE),
+            b"",
+            np.empty(0, np.uint64),
+            self.interface,
+            self._index,
+            clock=time.time(),
+        )
 
     def _take(self) -> Batch | None:
         """The frames of every ready block (up to ``max_blocks``), as one batch."""

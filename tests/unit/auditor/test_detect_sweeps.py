@@ -235,3 +235,32 @@ def test_host_unreachable_from_a_router_does_not_answer(tmp_path: Path) -> None:
         )
     events = of(run_engine(tmp_path, pkts, only=["udp_sweep"]), "udp_sweep")
     assert [(e.src, e.count) for e in events] == [(SWEEPER, 30)]
+
+
+def test_a_quiet_live_link_still_gets_the_sweep_judged(tmp_path: Path) -> None:
+    """A live source's idle tick (an empty batch with its clock) moves packet time on: the
+    sweep's last attempts pass their answer timeout without any later packet."""
+    import numpy as np
+
+    from collectors.auditor.batch import PACKET_DTYPE, Batch
+    from collectors.auditor.engine import Engine
+    from collectors.auditor.events import ListSink
+    from tests.unit.auditor.auditor_helpers import pcap_batches, write_pcap
+
+    fast = [_udp(SWEEPER, f"10.11.30.{k + 2}", 50000, 161, T0 + k * 0.02) for k in range(40)]
+    path = write_pcap(tmp_path / "sweep.pcap", fast)  # 40 addresses in 0.8 s, then silence
+    sink = ListSink()
+    engine = Engine(None, [sink], sensor="test", only=["udp_sweep"])
+    for batch in pcap_batches(path):
+        engine.process(batch)
+    assert sink.latest() == []  # the last attempts are younger than the answer timeout
+
+    def idle(clock: float) -> Batch:
+        return Batch(np.empty(0, PACKET_DTYPE), b"", np.empty(0, np.uint64), "eth1", clock=clock)
+
+    engine.process(idle(T0 + 3.0))  # not yet past the answer timeout (5 s)
+    before = [e.count for e in sink.latest()]
+    engine.process(idle(T0 + 20.0))
+    after = [(e.detector, e.src, e.count) for e in sink.latest()]
+    assert before == []
+    assert after == [("udp_sweep", SWEEPER, 40)]
