@@ -77,7 +77,7 @@ class Background:
         if self.state is None:
             return
         procs = [
-            {"name": name, "pid": proc.pid, "cmdline": _cmdline(proc.pid)}
+            {"name": name, "pid": proc.pid, "cmdline": _started_cmdline(proc)}
             for name, proc in self._procs
             if proc.poll() is None
         ]
@@ -88,11 +88,33 @@ class Background:
 BACKGROUND = Background()
 
 
+def _started_cmdline(proc: subprocess.Popen[bytes]) -> str:
+    """What ``/proc/<pid>/cmdline`` says once ``proc`` runs its program: its argv, each
+    argument NUL-terminated. Read from ``proc.args``, not from /proc: right after ``Popen``
+    the child may not have called exec yet, and /proc then shows the parent's command line
+    or nothing (``demo-down`` would skip the process as gone)."""
+    if isinstance(proc.args, list | tuple):
+        return "".join(f"{os.fsdecode(arg)}\0" for arg in proc.args)
+    return _cmdline(proc.pid)
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return ""
+
+
+def _runs(pid: int, cmdline: str, settle: float = 2.0) -> bool:
+    """Whether ``pid`` runs ``cmdline``. A process started a moment ago may not have called
+    exec yet (/proc shows its parent's command line, or nothing): it is given ``settle``
+    seconds to become what was recorded; another program on a reused pid never does."""
+    deadline = time.monotonic() + settle
+    while _cmdline(pid) != cmdline:
+        if time.monotonic() >= deadline or not Path(f"/proc/{pid}").exists():
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def down(workdir: Path) -> list[str]:
@@ -105,7 +127,7 @@ def down(workdir: Path) -> list[str]:
     stopped = []
     for entry in reversed(data.get("processes", [])):
         pid, cmdline = int(entry["pid"]), str(entry["cmdline"])
-        if not cmdline or _cmdline(pid) != cmdline:
+        if not cmdline or not _runs(pid, cmdline):
             continue  # gone, or the pid now belongs to another process
         try:
             os.kill(pid, signal.SIGTERM)
