@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.cli.demoalerts import alert_steps
-from netwarden.cli.demobase import REPO, Step, _manual_change, _netwarden, console
+from netwarden.cli.demobase import REPO, Step, _manual_change, _netwarden, console, wait_for_text
 from netwarden.cli.demomonitoring import (
     device_exporter,
     monitoring_steps,
@@ -381,7 +381,7 @@ def attack_steps(lab: Path) -> list[Step]:
             "The auditor's event, as it appends it to its events file: site nyc, the guest as "
             "the source, nyc-srv1 as the victim, the ports counted (its metrics on :9101, "
             "which Prometheus scrapes, count the incident too).",
-            before=lambda: _wait_for(events, '"detector":"port_scan"', 20.0),
+            before=lambda: wait_for_text(events, '"detector":"port_scan"', 20.0),
         ),
         Step(
             "The same event at HQ's log server",
@@ -390,21 +390,9 @@ def attack_steps(lab: Path) -> list[Step]:
             "the lab CA; spooled on the sensor while HQ is unreachable): jed-log1's rsyslog "
             "writes it to /var/log/remote/<sensor address>.log, the sensor's name as "
             "HOSTNAME, the same JSON as the events file.",
-            before=lambda: _wait_for(at_hq, '"detector":"port_scan"', 20.0),
+            before=lambda: wait_for_text(at_hq, '"detector":"port_scan"', 20.0),
         ),
     ]
-
-
-def _wait_for(path: Path, text: str, seconds: float) -> None:
-    """Until ``path`` holds ``text`` or ``seconds`` have passed (the step then shows the miss)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if text in path.read_text(encoding="utf-8"):
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
 
 
 def _lab_down(workdir: Path) -> None:

@@ -9,8 +9,8 @@ minutes earlier (decision 76: else a Prometheus meeting a running exporter would
 its whole history). A Prometheus started a minute ago has no such past, so the demo writes
 the access exporter's syslog counters, zero as the exporter exports them from its start,
 for the 25 minutes before into Prometheus's storage (``promtool tsdb create-blocks-from
-openmetrics``), as ``tests/integration/test_alerts_reach_alertmanager.py`` does; the step
-says so.
+openmetrics``, :func:`backfill_access_history`, which the monitoring stack of
+``tests/integration/monitoring_stack.py`` uses too); the step says so.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from netwarden.cli.demobase import REPO, Step, _manual_change, _netwarden, console
+from netwarden.cli.demobase import REPO, Step, _manual_change, _netwarden, console, wait_for_text
 from netwarden.cli.demostate import BACKGROUND
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -35,6 +35,8 @@ SWITCH = "nyc-acc-sw1"
 """The simulated switch whose syslog goes to the access exporter, and whose password is guessed."""
 FAILED_LOGINS = 6
 HISTORY_MINUTES = 25
+"""Minutes of access-exporter history given to Prometheus (the rules look 20 back, plus
+Prometheus's 5-minute lookback)."""
 WANTED = (
     "NetwardenAuditorIncident",
     "NetwardenLoginFailuresRepeated",
@@ -137,9 +139,14 @@ def start_alertmanager(
     raise RuntimeError(f"alertmanager did not start; see {log}")
 
 
-def backfill_access_history(promtool: str, tsdb: Path, instance: str, workdir: Path) -> None:
-    """The access exporter's syslog counters, zero, every 15 s over the last
-    :data:`HISTORY_MINUTES` minutes, as blocks of ``tsdb`` (see the module's docstring)."""
+def backfill_access_history(
+    promtool: str, tsdb: Path, instance: str, workdir: Path
+) -> subprocess.CompletedProcess[str]:
+    """The access exporter's syslog counters, zero (as it exports them from start), every
+    15 s over the last :data:`HISTORY_MINUTES` minutes, as blocks of ``tsdb``: what a
+    Prometheus that had been scraping the exporter would hold (see the module's docstring).
+    promtool's run is returned, not checked: the demo raises on a failure, the monitoring
+    stack's test (which writes its history with this too) asserts with promtool's output."""
     now = int(time.time())
     lines = ["# TYPE netwarden_access_syslog_messages counter"]
     for ts in range(now - HISTORY_MINUTES * 60, now - 15, 15):
@@ -153,10 +160,11 @@ def backfill_access_history(promtool: str, tsdb: Path, instance: str, workdir: P
     lines.append("# EOF")
     source = workdir / "access-history.om"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    subprocess.run(
+    return subprocess.run(
         [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(tsdb)],
-        check=True,
         capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -224,25 +232,14 @@ def wait_for_alerts(url: str, seconds: float) -> None:
         time.sleep(2)
 
 
-def _wait_file(path: Path, text: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if text in path.read_text(encoding="utf-8"):
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-
-
 def _attack_logins(lab: Path, events: Path) -> None:
     guess_passwords(lab)
-    _wait_file(events, '"outcome": "success"', 20.0)
+    wait_for_text(events, '"outcome": "success"', 20.0)
 
 
 def _attack_capture(workdir: Path, events: Path) -> None:
     stage_capture(workdir)
-    _wait_file(events, "port_scan", 60.0)
+    wait_for_text(events, "port_scan", 60.0)
 
 
 _ACCESS_EVENTS = """

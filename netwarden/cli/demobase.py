@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,18 @@ class Step:
 
 def _netwarden(*args: str) -> list[str]:
     return [sys.executable, "-m", "netwarden.cli", *args]
+
+
+def wait_for_text(path: Path, text: str, seconds: float) -> None:
+    """Until ``path`` holds ``text`` or ``seconds`` have passed (the step then shows the miss)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if text in path.read_text(encoding="utf-8"):
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
 
 
 def _manual_change(lab: Path, device: str, commands: list[str]) -> None:

@@ -254,7 +254,7 @@ def prometheus(workdir: Path, exporter_url: str) -> Iterator[Monitoring | None]:
         if promtool is not None:
             backfill_access_history(
                 promtool, workdir / "prometheus-data", access.removeprefix("http://"), workdir
-            )
+            ).check_returncode()
         _watching_auditor(workdir, config)
         port = _free_port()
         url = f"http://127.0.0.1:{port}"

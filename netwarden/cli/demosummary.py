@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ def live_numbers(prometheus: str | None, alertmanager: str | None) -> dict[str, 
 def count_jsonl(path: Path, key: str) -> dict[str, int] | None:
     """How many JSON lines of ``path`` have each value of ``key``; None without the file.
     A line that is not a JSON object with ``key`` is counted under "?"."""
+    return _tally(path, lambda record: str(record[key]))
+
+
+def _tally(path: Path, label: Callable[[Any], str]) -> dict[str, int] | None:
+    """How many non-blank JSON lines of ``path`` have each ``label``; None without the file.
+    A line that is not JSON, or that ``label`` cannot read, is counted under "?"."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -67,9 +74,8 @@ def count_jsonl(path: Path, key: str) -> dict[str, int] | None:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            counts[str(record[key])] += 1
-        except (ValueError, KeyError, TypeError):
+            counts[label(json.loads(line))] += 1
+        except (ValueError, KeyError, TypeError, AttributeError):
             counts["?"] += 1
     return dict(sorted(counts.items()))
 
@@ -129,18 +135,7 @@ def build_summary(
 
 def _access_events(path: Path) -> dict[str, int] | None:
     """Access events by ``event/outcome`` (e.g. ``ssh_userauth/failure``)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    counts: Counter[str] = Counter()
-    for line in lines:
-        try:
-            record = json.loads(line)
-            counts[f"{record.get('event', '?')}/{record.get('outcome', '?')}"] += 1
-        except (ValueError, AttributeError):
-            counts["?"] += 1
-    return dict(sorted(counts.items()))
+    return _tally(path, lambda record: f"{record.get('event', '?')}/{record.get('outcome', '?')}")
 
 
 def _counts(counts: dict[str, int] | None) -> str:

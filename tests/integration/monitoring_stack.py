@@ -19,8 +19,9 @@ Two mechanical changes keep the run short, neither touching an expression:
   Prometheus has no such past, so it is given one before it starts: the exporter's syslog
   counter (zero, as the exporter exports it from start) for the 25 minutes before, written
   into its TSDB with ``promtool tsdb create-blocks-from openmetrics``
-  (:func:`backfill_access_history`). The login-failure alerts and the "Login failures per
-  source zone" panel both read those rules.
+  (:func:`netwarden.cli.demoalerts.backfill_access_history`, the demo's). The
+  login-failure alerts and the "Login failures per source zone" panel both read those
+  rules.
 
 The lab's inventory is the example's with one change (:func:`wan_inventory`): ``gva``'s
 first switch terminates the carrier circuit on a port marked ``mode: wan`` (the simulator
@@ -46,7 +47,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +54,7 @@ from typing import Any
 
 import yaml
 
+from netwarden.cli.demoalerts import alertmanager_config, backfill_access_history
 from tests.integration.auditor_proc import free_port as auditor_port
 from tests.integration.auditor_proc import stage_captures, start_auditor, wait_for_packets
 from tests.integration.dashboard_stack import (
@@ -78,7 +79,6 @@ from tests.integration.labfleet import Lab, start_lab
 from tests.integration.rsyslog_hq import Rsyslog
 
 REPO = Path(__file__).resolve().parents[2]
-AM_DIR = REPO / "dashboards" / "alertmanager"
 SITE = "nyc"
 """The site whose switch sees the logins, whose sensor reads the attack trace, and whose
 dashboards the panel test reads."""
@@ -95,9 +95,6 @@ WAN_HUNG = "gva-acc-sw2"
 SITES = (SITE, CUT, WAN_SITE)
 FOR = "6s"
 """Every ``for:`` of the copied rules: two evaluation intervals."""
-HISTORY_MINUTES = 25
-"""Minutes of access-exporter history given to Prometheus (the rules look 20 back, plus
-Prometheus's 5-minute lookback)."""
 POLL = 150.0
 """Seconds to wait at most for a panel or an alert (scrapes, ``for:``, group_wait)."""
 FAILED_LOGINS = 6
@@ -175,47 +172,6 @@ def shorten_for(rules: Path) -> None:
         [PROMTOOL, "check", "rules", *map(str, files)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-
-
-def alertmanager_config(out: Path, webhook: str) -> Path:
-    """The repository's Alertmanager configuration and templates in ``out``, each receiver's
-    webhook URL pointed at ``webhook``/<receiver>; routes and inhibitions untouched."""
-    shutil.copytree(AM_DIR / "templates", out / "templates")
-    config = yaml.safe_load((AM_DIR / "alertmanager.yml").read_text(encoding="utf-8"))
-    for receiver in config["receivers"]:
-        for hook in receiver["webhook_configs"]:
-            hook["url"] = f"{webhook}/{receiver['name']}"
-    path = out / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def backfill_access_history(tsdb: Path, instance: str, tmp: Path) -> None:
-    """The access exporter's syslog counters, zero (as it exports them from start), every
-    15 s over the last :data:`HISTORY_MINUTES` minutes, as blocks of ``tsdb``: what a
-    Prometheus that had been scraping the exporter would hold."""
-    now = int(time.time())
-    step = 15
-    lines = ["# TYPE netwarden_access_syslog_messages counter"]
-    for ts in range(now - HISTORY_MINUTES * 60, now - step, step):
-        for transport in ("udp", "tcp"):
-            for result in ("access", "other", "unparsed"):
-                labels = (
-                    f'instance="{instance}",job="netwarden_access",'
-                    f'result="{result}",transport="{transport}"'
-                )
-                lines.append(f"netwarden_access_syslog_messages_total{{{labels}}} 0 {ts}")
-    lines.append("# EOF")
-    source = tmp / "access-history.om"
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert PROMTOOL is not None
-    made = subprocess.run(
-        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source), str(tsdb)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stdout + made.stderr
 
 
 # ---------------------------------------------------------------- device syslog
@@ -311,7 +267,9 @@ def monitoring_stack(tmp: Path) -> Iterator[Stack]:
             write_targets(config, "nodes", [(node_hostport, SITE, "server")])
             write_targets(config, "sensors", [(f"127.0.0.1:{metrics}", SITE, "sensor")])
             shorten_for(config / "rules")
-            backfill_access_history(tmp / "tsdb", access_hostport, tmp)
+            assert PROMTOOL is not None
+            made = backfill_access_history(PROMTOOL, tmp / "tsdb", access_hostport, tmp)
+            assert made.returncode == 0, made.stdout + made.stderr
             log = tmp / "p.log"
             prometheus = start_prometheus(config / "prometheus.yml", tmp / "tsdb", log)
             prom = prometheus

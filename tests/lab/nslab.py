@@ -16,6 +16,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from netwarden.lab.ns.state import LabState, read_state
+from netwarden.lab.ns.status import pid_alive
+
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "netwarden.cli"]
 
@@ -177,3 +180,28 @@ def force_cleanup(prefix: str) -> None:
     time.sleep(0.2)
     for name in names:
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+@contextlib.contextmanager
+def sensor_lab(path: Path, log: Path) -> Iterator[LabState]:
+    """``lab up --sites 1 --no-sim --sensors`` in ``path`` (HQ ``jed``, one field office,
+    an auditor on each site's sensor): its state, then ``lab down``, which must leave
+    neither a namespace nor an auditor behind (what it leaves is killed all the same)."""
+    try:
+        code = cli("lab", "up", "--sites", "1", "--no-sim", "--sensors", "--out", str(path),
+                   log=log)  # fmt: skip
+        assert code == 0, log.read_text()
+        state = read_state(path)
+        assert state is not None
+        yield state
+    finally:
+        last = read_state(path) if path.exists() else None
+        auditors = [e.ident for e in last.of_kind("pid") if e.extra.get("role") == "auditor"] \
+            if last is not None else []  # fmt: skip
+        if path.exists():
+            cli("lab", "down", str(path), log=log)
+        left = netns_with(lab_prefix(path))
+        running = [a for a in auditors if pid_alive(a)]
+        force_cleanup(lab_prefix(path))
+    assert not left, f"lab down left {sorted(left)}"
+    assert not running, f"lab down left the auditors {running}"

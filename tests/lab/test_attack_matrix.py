@@ -41,8 +41,7 @@ import pytest
 from netwarden.inventory import Inventory, load_inventory
 from netwarden.lab.ns.sensors import EVENTS_FILE, SENSORS_DIR, read_events
 from netwarden.lab.ns.state import read_state, work_dir
-from netwarden.lab.ns.status import pid_alive
-from tests.lab.nslab import cli, force_cleanup, in_ns, lab_prefix, netns_with, ping
+from tests.lab.nslab import in_ns, lab_prefix, ping, sensor_lab
 
 TOOLS = ("nft", "nmap", "hping3", "sshpass", "ssh", "dig")
 
@@ -118,30 +117,14 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp(f"attacks{os.getpid()}")
-    path, log = base / "lab", base / "cli.log"
-    try:
-        code = cli("lab", "up", "--sites", "1", "--no-sim", "--sensors", "--out", str(path),
-                   log=log)  # fmt: skip
-        assert code == 0, log.read_text()
-        state = read_state(path)
-        assert state is not None
+    path = base / "lab"
+    with sensor_lab(path, base / "cli.log") as state:
         addresses = {
             name: node.addresses[0].split("/")[0]
             for name, node in state.header.nodes.items()
             if node.kind == "client" and node.addresses
         }
         yield Lab(path, load_inventory(path), lab_prefix(path), addresses)
-    finally:
-        state = read_state(path) if path.exists() else None
-        auditors = [e.ident for e in state.of_kind("pid") if e.extra.get("role") == "auditor"] \
-            if state is not None else []  # fmt: skip
-        if path.exists():
-            cli("lab", "down", str(path), log=log)
-        left = netns_with(lab_prefix(path))
-        running = [a for a in auditors if pid_alive(a)]
-        force_cleanup(lab_prefix(path))
-    assert not left, f"lab down left {sorted(left)}"
-    assert not running, f"lab down left the auditors {running}"
 
 
 def wait_event(lab: Lab, what: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:

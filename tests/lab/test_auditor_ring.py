@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,66 +34,29 @@ from collectors.auditor.events import ListSink
 from collectors.auditor.fanout import FanoutRun, WorkerSpec
 from collectors.auditor.metrics import AuditorCollector
 from collectors.auditor.ring import RingSource, ring_available
+from tests.lab.vethpair import (
+    SCAN_PORTS,
+    Veth,
+    ftp_listener,
+    run_python,
+    send_traffic,
+    veth_pair,
+)
 
 pytestmark = pytest.mark.lab
 
 PKTGEN = Path(__file__).resolve().parents[2] / "bench" / "pktgen.c"
-SCAN_PORTS = 25
-
-TRAFFIC = r"""
-import socket, sys, time
-from scapy.layers.inet import IP, TCP
-from scapy.sendrecv import send
-
-target, scan_ports = sys.argv[1], int(sys.argv[2])
-send([IP(dst=target) / TCP(sport=45000, dport=p, flags="S") for p in range(2000, 2000 + scan_ports)],
-     verbose=False, inter=0.01)
-time.sleep(0.5)
-with socket.create_connection((target, 21), timeout=5) as s:
-    s.recv(100)
-    s.sendall(b"USER backup\r\n"); s.recv(100)
-    s.sendall(b"PASS Sup3rSecret!\r\n"); s.recv(100)
-    s.sendall(b"QUIT\r\n")
-"""
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
-
-
-Veth = tuple[str, str, str, str, str]
-"""(outside interface, namespace, outside address, inside address, inside interface)"""
 
 
 @pytest.fixture
 def veth() -> Iterator[Veth]:
-    """A namespace and a veth pair of this test's own; removed afterwards."""
+    """A namespace and a veth pair of this test's own (10.249.N.0/30); removed afterwards."""
     if os.geteuid() != 0:
         pytest.skip("needs root (network namespaces, packet sockets)")
     if not ring_available():
         pytest.skip("no TPACKET_V3 ring here (packet sockets or the compiled kernels)")
-    tag = f"{os.getpid() % 100_000}"
-    ns, out_if, in_if = f"nwring{tag}", f"nwr{tag}o", f"nwr{tag}i"
-    net = os.getpid() % 250 + 1
-    outside, inside = f"10.249.{net}.1", f"10.249.{net}.2"
-    try:
-        _ip("netns", "add", ns)
-        _ip("link", "add", out_if, "type", "veth", "peer", "name", in_if)
-        _ip("link", "set", in_if, "netns", ns)
-        _ip("addr", "add", f"{outside}/30", "dev", out_if)
-        _ip("link", "set", out_if, "up")
-        _ip("-n", ns, "addr", "add", f"{inside}/30", "dev", in_if)
-        _ip("-n", ns, "link", "set", in_if, "up")
-        _ip("-n", ns, "link", "set", "lo", "up")
-    except subprocess.CalledProcessError as exc:
-        subprocess.run(["ip", "link", "del", out_if], check=False, capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
-        pytest.skip(f"cannot create a namespace and veth pair here: {exc.stderr.strip()}")
-    try:
-        yield out_if, ns, outside, inside, in_if
-    finally:
-        subprocess.run(["ip", "link", "del", out_if], check=False, capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+    with veth_pair("nwring", "nwr", "10.249") as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
@@ -123,55 +85,17 @@ def _flood(pktgen: Path, veth: Veth, count: int, *, flows: int = 64, dports: int
     assert sent.stdout.startswith(f"sent {count} "), sent.stdout
 
 
-def _ftp_listener(address: str) -> threading.Thread:
-    """A one-login FTP server on ``address`` (refuses the login), in a thread."""
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((address, 21))
-    srv.listen(1)
-    srv.settimeout(20)
-
-    def serve() -> None:
-        with srv:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"220 lab FTP\r\n")
-                for reply in (
-                    b"331 Password required\r\n",
-                    b"530 Login incorrect\r\n",
-                    b"221 Bye\r\n",
-                ):
-                    if not conn.recv(200):
-                        break
-                    conn.sendall(reply)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_ring_live_scan_and_cleartext_ftp(veth: Veth, tmp_path: Path) -> None:
     """``open_live`` (what ``--interface`` uses) takes the ring, and the detectors fire on it."""
-    out_if, ns, outside, inside, _ = veth
-    server = _ftp_listener(outside)
+    out_if, _, outside, inside, _ = veth
+    server = ftp_listener(outside)
     source = open_live(out_if, "tcp or arp")
     assert isinstance(source, RingSource)
     engine = Engine(sinks=[ListSink()], sensor="lab")
     result: list[RunSummary] = []
     runner = threading.Thread(target=lambda: result.append(engine.run(source)), daemon=True)
     runner.start()
-    script = tmp_path / "traffic.py"
-    script.write_text(TRAFFIC)
-    sent = subprocess.run(
-        ["ip", "netns", "exec", ns, sys.executable, str(script), outside, str(SCAN_PORTS)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    sent = send_traffic(veth, tmp_path)
     assert sent.returncode == 0, sent.stderr
     server.join(10)
     source.stop()
@@ -289,15 +213,7 @@ def test_fanout_two_workers_one_scan_once(veth: Veth, pktgen: Path, tmp_path: Pa
                 check=False,
             )
             assert sent.returncode == 0, sent.stderr
-        script = tmp_path / "scan.py"
-        script.write_text(SCAN)
-        scan = subprocess.run(
-            ["ip", "netns", "exec", ns, sys.executable, str(script), outside, "40"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        scan = run_python(veth, tmp_path / "scan.py", SCAN, "40")
         assert scan.returncode == 0, scan.stderr
         time.sleep(1.0)  # the last blocks retire (100 ms) and the counters are sent
     finally:
@@ -320,7 +236,7 @@ def test_fanout_two_workers_one_scan_once(veth: Veth, pktgen: Path, tmp_path: Pa
 def test_cli_workers_sigterm_flushes_and_exports(veth: Veth, pktgen: Path, tmp_path: Path) -> None:
     """``netwarden auditor --interface IF --workers 2`` end to end: the scan is one incident
     in ``--events`` and the summary, the counters are the workers' sums, SIGTERM ends it."""
-    out_if, ns, outside, inside, _ = veth
+    out_if, _, outside, inside, _ = veth
     events = tmp_path / "events.jsonl"
     command = [sys.executable, "-m", "netwarden.cli", "-v", "auditor", "--interface", out_if]
     proc = subprocess.Popen(
@@ -338,15 +254,7 @@ def test_cli_workers_sigterm_flushes_and_exports(veth: Veth, pktgen: Path, tmp_p
                 break
         assert "capture workers on" in line, line
         _flood(pktgen, veth, 2000)
-        script = tmp_path / "scan.py"
-        script.write_text(SCAN)
-        scan = subprocess.run(
-            ["ip", "netns", "exec", ns, sys.executable, str(script), outside, "30"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        scan = run_python(veth, tmp_path / "scan.py", SCAN, "30")
         assert scan.returncode == 0, scan.stderr
         time.sleep(1.5)  # the last blocks retire and the workers' counters come in
         proc.send_signal(signal.SIGTERM)

@@ -43,9 +43,8 @@ from netwarden.inventory import Inventory, load_inventory
 from netwarden.lab.ns.sensors import EVENTS_FILE, METRICS_PORT, SENSORS_DIR, SPOOL_DIR
 from netwarden.lab.ns.servers import NODES_DIR
 from netwarden.lab.ns.services.rsyslog import REMOTE_DIR
-from netwarden.lab.ns.state import read_state, work_dir
-from netwarden.lab.ns.status import pid_alive
-from tests.lab.nslab import cli, force_cleanup, in_ns, lab_prefix, netns_with
+from netwarden.lab.ns.state import work_dir
+from tests.lab.nslab import in_ns, sensor_lab
 
 pytestmark = [
     pytest.mark.lab,
@@ -153,29 +152,13 @@ def first_copies(events: list[dict[str, Any]]) -> list[str]:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp(f"tohq{os.getpid()}")
-    path, log = base / "lab", base / "cli.log"
-    try:
-        code = cli("lab", "up", "--sites", "1", "--no-sim", "--sensors", "--out", str(path),
-                   log=log)  # fmt: skip
-        assert code == 0, log.read_text()
-        state = read_state(path)
-        assert state is not None
+    path = base / "lab"
+    with sensor_lab(path, base / "cli.log") as state:
         nodes = {
             name: (node.netns, [a.split("/")[0] for a in node.addresses])
             for name, node in state.header.nodes.items()
         }
         yield Lab(path, load_inventory(path), nodes)
-    finally:
-        state = read_state(path) if path.exists() else None
-        auditors = [e.ident for e in state.of_kind("pid") if e.extra.get("role") == "auditor"] \
-            if state is not None else []  # fmt: skip
-        if path.exists():
-            cli("lab", "down", str(path), log=log)
-        left = netns_with(lab_prefix(path))
-        running = [a for a in auditors if pid_alive(a)]
-        force_cleanup(lab_prefix(path))
-    assert not left, f"lab down left {sorted(left)}"
-    assert not running, f"lab down left the auditors {running}"
 
 
 def scan(lab: Lab, attacker: str, target: str) -> None:

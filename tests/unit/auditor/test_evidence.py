@@ -340,31 +340,27 @@ def test_the_file_has_the_link_type_of_the_source(tmp_path: Path) -> None:
     assert {r[0] for r in rows} == {SCANNER, VICTIM}
 
 
-@NEEDS_TSHARK
-def test_cli_events_name_evidence_pcaps(tmp_path: Path) -> None:
-    path = _trace(tmp_path, _scan() + _noise(30) + _spoof())
-    events, evdir = tmp_path / "events.jsonl", tmp_path / "evidence"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "netwarden.cli",
-            "auditor",
-            "--pcap",
-            str(path),
-            "--evidence",
-            str(evdir),
-            "--events",
-            str(events),
-            "--json",
-        ],
+def _auditor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``netwarden auditor ARGS`` from the repository, in a process of its own (bounded)."""
+    return subprocess.run(
+        [sys.executable, "-m", "netwarden.cli", "auditor", *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=REPO,
-        env={**os.environ, "COLUMNS": "200"},
+        env=env,
         check=False,
     )
+
+
+@NEEDS_TSHARK
+def test_cli_events_name_evidence_pcaps(tmp_path: Path) -> None:
+    path = _trace(tmp_path, _scan() + _noise(30) + _spoof())
+    events, evdir = tmp_path / "events.jsonl", tmp_path / "evidence"
+    done = _auditor(
+        "--pcap", str(path), "--evidence", str(evdir), "--events", str(events), "--json",
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
     assert done.returncode == 1, done.stderr  # medium findings
     summary = json.loads(done.stdout)
     assert summary["evidence_dir"] == str(evdir)
@@ -380,24 +376,8 @@ def test_cli_events_name_evidence_pcaps(tmp_path: Path) -> None:
 
 def test_cli_rejects_a_bad_evidence_bound(tmp_path: Path) -> None:
     path = _trace(tmp_path, _scan(3))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "netwarden.cli",
-            "auditor",
-            "--pcap",
-            str(path),
-            "--evidence",
-            str(tmp_path / "ev"),
-            "--evidence-max-bytes",
-            "lots",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        check=False,
+    done = _auditor(
+        "--pcap", str(path), "--evidence", str(tmp_path / "ev"), "--evidence-max-bytes", "lots"
     )
     assert done.returncode == 2
     assert "--evidence-max-bytes" in done.stderr

@@ -80,22 +80,29 @@ def test_blocks_are_taken_in_order_copied_and_given_back() -> None:
     starts, caplens, wirelens = (np.zeros(1000, np.int64) for _ in range(3))
     ts = np.zeros(1000, np.float64)
     next_block, used = ctypes.c_int64(), ctypes.c_int64()
-    n = lib.nw_tp3_take(
-        ring.ctypes.data,
-        BLOCK,
-        3,
-        0,
-        8,
-        out.ctypes.data,
-        cap,
-        starts.ctypes.data,
-        caplens.ctypes.data,
-        wirelens.ctypes.data,
-        ts.ctypes.data,
-        1000,
-        ctypes.byref(next_block),
-        ctypes.byref(used),
-    )
+
+    def take(first: int) -> int:
+        """The blocks from ``first`` on, into the buffers above (at most 8 blocks)."""
+        return int(
+            lib.nw_tp3_take(
+                ring.ctypes.data,
+                BLOCK,
+                3,
+                first,
+                8,
+                out.ctypes.data,
+                cap,
+                starts.ctypes.data,
+                caplens.ctypes.data,
+                wirelens.ctypes.data,
+                ts.ctypes.data,
+                1000,
+                ctypes.byref(next_block),
+                ctypes.byref(used),
+            )
+        )
+
+    n = take(0)
     assert n == 3
     assert next_block.value == 2  # stops at the block the kernel still holds
     assert [int(ring[b * BLOCK + 8]) for b in range(3)] == [0, 0, 0]  # 0, 1 given back
@@ -114,22 +121,7 @@ def test_blocks_are_taken_in_order_copied_and_given_back() -> None:
 
     # the third block, once handed over, comes next (the ring wraps to block 0 after it)
     ring[2 * BLOCK + 8] = TP_STATUS_USER
-    n = lib.nw_tp3_take(
-        ring.ctypes.data,
-        BLOCK,
-        3,
-        2,
-        8,
-        out.ctypes.data,
-        cap,
-        starts.ctypes.data,
-        caplens.ctypes.data,
-        wirelens.ctypes.data,
-        ts.ctypes.data,
-        1000,
-        ctypes.byref(next_block),
-        ctypes.byref(used),
-    )
+    n = take(2)
     assert n == 1
     assert ts[0] == 13.0
     assert next_block.value == 0
