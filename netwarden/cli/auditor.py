@@ -528,18 +528,15 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         _check_format("--syslog-format", syslog_format)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
-    try:
-        evidence_settings = (
-            EvidenceSettings(
-                evidence,
-                total_bytes=read_settings_bytes(evidence_max_bytes),
-                max_bytes=min(EvidenceSettings.max_bytes, read_settings_bytes(evidence_max_bytes)),
+    evidence_settings: EvidenceSettings | None = None
+    if evidence is not None:
+        try:
+            run_cap = read_settings_bytes(evidence_max_bytes)
+            evidence_settings = EvidenceSettings(
+                evidence, total_bytes=run_cap, max_bytes=min(EvidenceSettings.max_bytes, run_cap)
             )
-            if evidence is not None
-            else None
-        )
-    except ValueError as exc:
-        raise _fail(f"--evidence-max-bytes {evidence_max_bytes}: {exc}") from exc
+        except ValueError as exc:
+            raise _fail(f"--evidence-max-bytes {evidence_max_bytes}: {exc}") from exc
     if web_config is not None and metrics_addr is None:
         raise _fail("--web-config secures --metrics-listen: give --metrics-listen HOST:PORT too")
     web: WebConfig | None = None
