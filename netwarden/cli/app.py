@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +49,12 @@ from netwarden.inventory.models import Function, Inventory
 from netwarden.privatefile import write_private
 
 logger = logging.getLogger(__name__)
+
+# numpy's OpenBLAS starts a thread per core when numpy is imported, and they spin for a
+# while: ~50 ms of start-up and of CPU on the auditor's path, for linear algebra no
+# netwarden command does. One thread unless the user set otherwise (decision 96). Set
+# here, before any command module imports numpy (tests/unit/test_cli_startup.py).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 LAZY_COMMANDS: dict[str, str] = {
     "plan": "netwarden.cli.fleet",

@@ -99,3 +99,31 @@ def test_an_unknown_command_suggests_lazy_ones() -> None:
     result = CliRunner().invoke(app, ["audtor"])
     assert result.exit_code == 2
     assert "auditor" in result.output
+
+
+def test_openblas_gets_one_thread_before_numpy_is_imported() -> None:
+    """The CLI sets ``OPENBLAS_NUM_THREADS=1`` (unless set) before any command imports numpy:
+    set after numpy's import it would not count (decision 96)."""
+    probe = (
+        "import os, sys; import netwarden.cli.app; "
+        "print('numpy' in sys.modules, os.environ.get('OPENBLAS_NUM_THREADS'))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["False", "1"], out.stderr[-2000:]
+    mine = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env={**clean, "OPENBLAS_NUM_THREADS": "4"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert mine.stdout.split() == ["False", "4"], mine.stderr[-2000:]
