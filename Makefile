@@ -7,7 +7,7 @@ PY := $(BIN)/python
 # Two workers (CI has 2 cores); a test module stays in one worker (module-scoped simulated fleets).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: all bootstrap demo demo-down test lint typecheck unit pytest bench clean dashboards
+.PHONY: all bootstrap demo demo-down test lint typecheck unit pytest bench clean dashboards screenshots
 # Prerequisites run in the order written, even under -j (`test` is lint, then typecheck, then pytest).
 .NOTPARALLEL:
 
@@ -43,6 +43,11 @@ test: lint typecheck pytest
 # The Grafana provisioning JSON (dashboards/grafana/), from netwarden/dashboards/catalog.py.
 dashboards: bootstrap
 	$(PY) -m netwarden.cli dashboards generate --out dashboards/grafana
+
+# The README's terminal and report pictures (docs/screenshots/*.svg, netwarden-report.png): the real
+# commands on the simulated fleet (scripts/screenshots.py). The dashboard PNGs: dashboards/README.md.
+screenshots: bootstrap
+	$(PY) scripts/screenshots.py
 
 bench: bootstrap
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

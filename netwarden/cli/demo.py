@@ -1,8 +1,8 @@
 """``make demo``: the whole suite from one command, step by step.
 
 Each step prints the command a user would type, runs it, and says what to look
-at. A step that fails stops the demo with its exit code. Steps are added here as
-capabilities land (see the README's roadmap for what is still to come).
+at. A step that fails stops the demo with its exit code. Every capability, once it
+works, becomes a step here (the README's "What `make demo` shows" lists them).
 """
 
 from __future__ import annotations
