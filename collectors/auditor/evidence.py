@@ -641,16 +641,3 @@ def _write_file(path: Path, chunks: list[bytes | memoryview], *, create: bool) -
             data = data[os.write(fd, data) :]
     finally:
         os.close(fd)
-
-
-def read_settings_bytes(text: str) -> int:
-    """A size as the CLI takes it: ``1048576``, ``512k``, ``64M``, ``1G`` (powers of 1024).
-
-    Examples:
-        >>> read_settings_bytes("64M"), read_settings_bytes("1000")
-        (67108864, 1000)
-    """
-    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[bB]?\s*", text)
-    if m is None:
-        raise ValueError(f"{text!r}: expected a size such as 1048576, 512k, 64M or 1G")
-    return int(m[1]) << {"": 0, "k": 10, "m": 20, "g": 30}[m[2].lower()]

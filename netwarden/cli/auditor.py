@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 from collections import Counter
@@ -32,7 +33,7 @@ from collectors.auditor.config import AuditorConfigError, load_auditor_config_sn
 from collectors.auditor.ecs import ecs_json
 from collectors.auditor.engine import Engine, RunSummary
 from collectors.auditor.events import Event, EventSink, JsonLinesSink, Severity, SyslogSink
-from collectors.auditor.evidence import EvidenceSettings, read_settings_bytes
+from collectors.auditor.evidence import EvidenceSettings
 from collectors.auditor.fanout import FanoutRun, WorkerSpec
 from collectors.auditor.forward import (
     ForwardStats,
@@ -89,17 +90,18 @@ _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
 def parse_size(text: str) -> int:
-    """A size in bytes: ``N``, or ``N`` followed by K, M or G (binary: 1024).
+    """A size in bytes, more than 0: ``N``, or ``N`` followed by K, M or G (binary: 1024),
+    optionally with a B (``64MB``). The one parser of every size option of the auditor
+    (``--spool-max-bytes``, ``--evidence-max-bytes``).
 
     Examples:
-        >>> parse_size("4096"), parse_size("100M"), parse_size("2g")
-        (4096, 104857600, 2147483648)
+        >>> parse_size("4096"), parse_size("100M"), parse_size("2g"), parse_size("64MB")
+        (4096, 104857600, 2147483648, 67108864)
     """
-    number, unit = text[:-1] if text[-1:].isalpha() else text, text[-1:].upper()
-    unit = unit if unit.isalpha() else ""
-    if not number.isdigit() or unit not in _SIZE_UNITS or int(number) == 0:
+    m = re.fullmatch(r"(\d+)([kKmMgG]?)[bB]?", text.strip())
+    if m is None or int(m[1]) == 0:
         raise ValueError(f"{text!r} is not a size in bytes (e.g. 4096, 64K, 100M, 2G)")
-    return int(number) * _SIZE_UNITS[unit]
+    return int(m[1]) * _SIZE_UNITS[m[2].upper()]
 
 
 FORMATS: dict[str, Callable[[Event], str]] = {"netwarden": Event.to_json, "ecs": ecs_json}
@@ -530,7 +532,7 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
     evidence_settings: EvidenceSettings | None = None
     if evidence is not None:
         try:
-            run_cap = read_settings_bytes(evidence_max_bytes)
+            run_cap = parse_size(evidence_max_bytes)
             evidence_settings = EvidenceSettings(
                 evidence, total_bytes=run_cap, max_bytes=min(EvidenceSettings.max_bytes, run_cap)
             )
