@@ -291,7 +291,9 @@ def _interfaces(inv: Inventory, device: Device, vlans: set[int]) -> Interfaces:
             trunk.append(
                 TrunkPort(name=name, description=description, shutdown=shutdown, allowed=allowed)
             )
-        elif iface.mode in (InterfaceMode.SVI, InterfaceMode.ROUTED):
+        elif iface.mode in (InterfaceMode.SVI, InterfaceMode.ROUTED, InterfaceMode.WAN):
+            # A switch's `wan` port is a routed port facing the WAN: rendered as `routed`,
+            # the mode only tells the exporter which link is the site's WAN (decision 98).
             if iface.address is None:
                 raise RenderError(
                     f"{device.name}: {iface.mode.value} interface {iface.name} has no address"
@@ -308,7 +310,8 @@ def _interfaces(inv: Inventory, device: Device, vlans: set[int]) -> Interfaces:
         else:
             raise RenderError(
                 f"{device.name}: interface {iface.name} has mode {iface.mode.value!r}, "
-                "which the ios_baseline templates do not render (expected access, trunk, svi or routed)"
+                "which the ios_baseline templates do not render "
+                "(expected access, trunk, svi, routed or wan)"
             )
     return Interfaces(
         access=tuple(access), trunk=tuple(trunk), svi=tuple(svi), routed=tuple(routed)

@@ -486,3 +486,33 @@ def test_render_refuses_an_unvalidated_overlong_value(example: Inventory) -> Non
         match=r"^gva-acc-sw1: template variable ios_baseline_device\.model is 241 characters long",
     ):
         render_device(inv, inv.devices["gva-acc-sw1"])
+
+
+def test_a_switch_wan_port_renders_as_a_routed_port(example: Inventory) -> None:
+    """A switch port in mode ``wan`` (the site's WAN link, which the exporter's WAN-down alert
+    watches) is a routed port; without an address it is refused like one (decision 98)."""
+    from ipaddress import IPv4Interface
+
+    device = example.devices["gva-acc-sw1"]
+    port = device.interfaces[0].model_copy(
+        update={"name": "GigabitEthernet1/0/48", "mode": InterfaceMode.WAN, "zone": None,
+                "description": "WAN uplink", "address": IPv4Interface("192.0.2.10/30")}
+    )  # fmt: skip
+    inv = _with_device(example, "gva-acc-sw1", interfaces=[*device.interfaces, port])
+    config = render_device(inv, inv.devices["gva-acc-sw1"])
+    block = config.split("interface GigabitEthernet1/0/48\n", 1)[1].split("!\n", 1)[0]
+    assert block.splitlines() == [
+        " description WAN uplink",
+        " no switchport",
+        " ip address 192.0.2.10 255.255.255.252",
+        " no ip redirects",
+        " no ip proxy-arp",
+    ]
+    bare = _with_device(
+        example, "gva-acc-sw1",
+        interfaces=[*device.interfaces, port.model_copy(update={"address": None})],
+    )  # fmt: skip
+    with pytest.raises(
+        RenderError, match=r"gva-acc-sw1: wan interface GigabitEthernet1/0/48 has no address"
+    ):
+        render_device(bare, bare.devices["gva-acc-sw1"])
