@@ -3,6 +3,15 @@
 Each step prints the command a user would type, runs it, and says what to look
 at. A step that fails stops the demo with its exit code. Every capability, once it
 works, becomes a step here (the README's "What `make demo` shows" lists them).
+
+As root the namespace lab (``netwarden lab up``) is built in the background from the
+first second while the rootless stages run, and joined by its step
+(:mod:`netwarden.cli.demolab`); Prometheus starts with the device exporter and gathers
+its samples during the exporter's steps. Each step's seconds (and CPU seconds), each
+stage's and the total are printed as they end and kept in ``summary.json``. Ctrl-C (or
+SIGTERM) at any point stops what the demo started and removes the namespace lab (exit
+130); ``--keep`` leaves it all running for ``--down``. ``--out`` writes elsewhere than
+``out/demo`` (the lab's namespace names derive from that path).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ import argparse
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,17 +30,34 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.cli.demoalerts import alert_steps
-from netwarden.cli.demobase import REPO, Step, _manual_change, _netwarden, console, wait_for_text
+from netwarden.cli.demobase import (
+    INTERRUPT,
+    REPO,
+    TIMELINE,
+    Step,
+    _manual_change,
+    _netwarden,
+    console,
+)
+from netwarden.cli.demolab import (
+    LAB_DIR,
+    LabBuild,
+    LiveAttacks,
+    lab_down,
+    lab_sensor_events,
+    namespace_lab_steps,
+)
 from netwarden.cli.demomonitoring import (
     device_exporter,
     monitoring_steps,
     prometheus,
     snapshot_steps,
 )
-from netwarden.cli.demostate import BACKGROUND, down
-from netwarden.cli.demosummary import build_summary, count_jsonl, live_numbers
+from netwarden.cli.demostate import BACKGROUND, STATE_FILE, down
+from netwarden.cli.demosummary import build_summary, live_numbers
 from netwarden.cli.demosummary import table as summary_table
 from netwarden.cli.demosummary import write as write_summary
+from netwarden.signals import STOP_SIGNALS, GracefulStop, deferred_signals
 
 
 def steps(workdir: Path) -> list[Step]:
@@ -245,163 +272,6 @@ def lab_steps(workdir: Path) -> list[Step]:
     ]
 
 
-def _from_mon1(lab: str, *args: str) -> list[str]:
-    """``netwarden ARGS`` run inside the lab from the management server jed-mon1."""
-    return _netwarden("lab", "exec", "--lab", lab, "jed-mon1", "--", *_netwarden(*args))
-
-
-def namespace_lab_steps(workdir: Path) -> list[Step]:
-    """The organisation as real Linux in network namespaces (root only): issue 14."""
-    lab = str(workdir / "lab-ns")
-    return [
-        Step(
-            "Build the whole organisation in network namespaces",
-            _netwarden("lab", "up", "-i", "inventory", "--out", lab, "--sensors"),
-            "Per site: a firewall (nftables, routing its zones to the WAN), servers with their "
-            "own sshd/chrony/unbound/rsyslog/nginx, a sensor with a SPAN port and the traffic "
-            "auditor watching it (--sensors), client hosts, "
-            "the simulated switches on their management addresses; a WAN, an internet host and "
-            "the member-state partner over OpenVPN. Sealed from this machine's network; the "
-            "figures at the end are what it costs.",
-        ),
-        Step(
-            "From a New York staff laptop to HQ's DNS server, across two firewalls and the WAN",
-            _netwarden(
-                "lab", "exec", "--lab", lab, "nyc-staff-c1", "--", "ping", "-c", "2", "10.10.20.14"
-            ),
-            "Real packets: nyc-fw1 routes staff -> WAN, jed-fw1 routes WAN -> servers.",
-        ),
-        *attack_steps(workdir / "lab-ns"),
-        Step(
-            "Plan from the management server, over the lab's own network",
-            _from_mon1(lab, "plan", "-i", lab, "--limit", "site_nyc", "--summary"),
-            "netwarden inside the lab reaches the New York switches and firewall on their "
-            "management addresses (SSH on port 22, host keys from the lab's known_hosts.txt); "
-            "the switches run their boot configs, nyc-fw1 the lab's permissive table and "
-            "nyc-srv1 is not hardened (its plan is playbooks/servers.yml --check --diff), so "
-            "every device has a plan.",
-        ),
-        Step(
-            "The New York firewall: its ruleset rendered from the flow policy, against the live one",
-            _from_mon1(lab, "plan", "-i", lab, "--limit", "nyc-fw1"),
-            "nyc-fw1 runs the lab's permissive table; the plan replaces it with the policy's "
-            "(default drop, a named counter per rule, anti-spoofing per zone).",
-        ),
-        Step(
-            "Apply it with commit-confirm",
-            _from_mon1(
-                lab, "apply", "-i", lab, "--limit", "nyc-fw1", "--yes", "--confirm-timeout", "2"
-            ),
-            "Loaded atomically with a revert timer armed on the firewall; post-checks over a "
-            "new session, then confirmed. Had the new ruleset cut the session, the firewall "
-            "would have restored the old one by itself (rolled_back).",
-        ),
-        Step(
-            "Drift: the firewall now matches its intended ruleset",
-            _from_mon1(lab, "drift", "-i", lab, "--limit", "nyc-fw1", "--intended-only"),
-            "Exit 0: in sync with the rendered policy.",
-        ),
-        Step(
-            "The connection matrix: the flow policy beside the live New York ruleset",
-            _from_mon1(lab, "matrix", "-i", lab, "--limit", "nyc-fw1", "--mismatches-only"),
-            "For every (zone, zone, service) crossing nyc-fw1 only (its zones, the internet): "
-            "allowed or denied by the policy, and by the ruleset nyc-fw1 runs now (nft -j list "
-            "ruleset, evaluated). Exit 0: no mismatch; an nft rule added by hand would be one.",
-        ),
-        Step(
-            "Live compliance of the New York firewall and server",
-            _from_mon1(
-                lab,
-                "audit",
-                "-i",
-                lab,
-                "--limit",
-                "nyc-fw1,nyc-srv1",
-                "--out",
-                str(workdir / "compliance-ns"),
-            ),
-            "nyc-fw1's live ruleset against the nftables pack (it passes: it is the policy's); "
-            "nyc-srv1 read over SSH (sshd -T as root, sysctls, login.defs, PAM, packages, "
-            "listening sockets) against the linux pack, each finding quoting the line and what "
-            "was read where. Exit 1: the lab's servers are not hardened until "
-            "playbooks/servers.yml runs.",
-            expect_rc=1,
-        ),
-        Step(
-            "Harden the New York server: netwarden apply runs playbooks/servers.yml for it",
-            _from_mon1(lab, "apply", "-i", lab, "--limit", "nyc-srv1", "--yes"),
-            "Servers are applied through their role (linux_server): sshd keys only and "
-            "checked with sshd -t before it is replaced, sysctls, password policy, chrony from "
-            "HQ, syslog over TLS to HQ's log server, node exporter. The result is per server, "
-            "like the switches' and firewalls'.",
-        ),
-        Step(
-            "Live compliance again: the firewall and the hardened server pass",
-            _from_mon1(
-                lab,
-                "audit",
-                "-i",
-                lab,
-                "--limit",
-                "nyc-fw1,nyc-srv1",
-                "--out",
-                str(workdir / "compliance-ns"),
-            ),
-            "Exit 0. The two auditd rules are WAIVED on lab servers (the kernel refuses audit "
-            "requests from a namespace): the waiver, its reason and expiry are in the report.",
-        ),
-        Step(
-            "What is running",
-            _netwarden("lab", "status", lab),
-            "Namespaces, processes and memory per kind of node.",
-        ),
-    ]
-
-
-def attack_steps(lab: Path) -> list[Step]:
-    """An attack live (issue 18): a New York guest scans the office's server with nmap, and
-    New York's sensor reports it, to its events file and to HQ's log server. Left out when
-    nmap is not installed."""
-    if shutil.which("nmap") is None:
-        return []
-    events = lab / ".lab" / "sensors" / "nyc-sensor1" / "events.jsonl"
-    scan = ["nmap", "-n", "-Pn", "-sS", "-p", "1-200", "--max-rate", "1000", "10.11.20.10"]
-    # what jed-log1 received from nyc-sensor1 (10.11.10.201), in its root on the host
-    at_hq = lab / ".lab" / "nodes" / "jed-log1" / "upper" / "var/log/remote/10.11.10.201.log"
-    return [
-        Step(
-            "Attack live: a New York guest scans the office's server with nmap",
-            _netwarden("lab", "exec", "--lab", str(lab), "nyc-guests-c1", "--", *scan),
-            "A real SYN scan of 200 ports, from the guests zone to nyc-srv1: the frames cross "
-            "New York's fabric, whose SPAN port nyc-sensor1's auditor reads.",
-        ),
-        Step(
-            "What New York's sensor reported",
-            ["grep", "-m", "1", '"detector":"port_scan"', str(events)],
-            "The auditor's event, as it appends it to its events file: site nyc, the guest as "
-            "the source, nyc-srv1 as the victim, the ports counted (its metrics on :9101, "
-            "which Prometheus scrapes, count the incident too).",
-            before=lambda: wait_for_text(events, '"detector":"port_scan"', 20.0),
-        ),
-        Step(
-            "The same event at HQ's log server",
-            ["grep", "-m", "1", '"detector":"port_scan"', str(at_hq)],
-            "nyc-sensor1 also sends each event to jed-log1 as RFC 5424 over TLS (tcp/6514, "
-            "the lab CA; spooled on the sensor while HQ is unreachable): jed-log1's rsyslog "
-            "writes it to /var/log/remote/<sensor address>.log, the sensor's name as "
-            "HOSTNAME, the same JSON as the events file.",
-            before=lambda: wait_for_text(at_hq, '"detector":"port_scan"', 20.0),
-        ),
-    ]
-
-
-def _lab_down(workdir: Path) -> None:
-    lab = workdir / "lab-ns"
-    if (lab / ".lab").exists():
-        console.rule("[bold]Removing the namespace lab: netwarden lab down")
-        subprocess.run(_netwarden("lab", "down", str(lab)), check=False)
-
-
 @contextmanager
 def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``netwarden lab sim`` in the background for the lab steps; stopped with SIGTERM after."""
@@ -416,11 +286,12 @@ def simulated_fleet(lab: Path) -> Iterator[subprocess.Popen[bytes]]:
     BACKGROUND.started("simulated fleet (netwarden lab sim)", proc)
     failed = True
     try:
-        deadline = time.monotonic() + 120
-        while not (lab / KNOWN_HOSTS_FILE).exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"netwarden lab sim did not start; see {log.name}")
-            time.sleep(0.2)
+        with TIMELINE.stage("simulated fleet start"):
+            deadline = time.monotonic() + 120
+            while not (lab / KNOWN_HOSTS_FILE).exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"netwarden lab sim did not start; see {log.name}")
+                time.sleep(0.1)
         yield proc
         failed = False
     finally:
@@ -471,6 +342,13 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--down", action="store_true", help="stop what a kept demo left running (make demo-down)"
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the demo writes (default: out/demo of the checkout); its namespace lab's "
+        "names derive from this path, so two demos in two directories never share one",
+    )
     return parser.parse_args(argv)
 
 
@@ -479,108 +357,129 @@ def demo_down(workdir: Path) -> None:
     for name in down(workdir):
         console.print(f"stopped: {name}")
     if os.geteuid() == 0:
-        _lab_down(workdir)
+        lab_down(workdir)
 
 
 def main(argv: list[str] | None = None) -> int:
     options = _options(sys.argv[1:] if argv is None else argv)
     os.chdir(REPO)
-    workdir = REPO / "out" / "demo"  # kept after the demo so its reports can be opened
-    if options.down:
-        demo_down(workdir)
-        return 0
-    if workdir.exists():
-        demo_down(workdir)  # a kept demo still running: its ports and lab go first
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    BACKGROUND.use(workdir, keep=options.keep)
-    rc = _demo(workdir, keep=options.keep)
+    # kept after the demo so its reports can be opened
+    workdir = (options.out or REPO / "out" / "demo").resolve()
+    with GracefulStop() as guard:  # SIGTERM as Ctrl-C: every stage cleans up on its way out
+        INTERRUPT.received = lambda: guard.received
+        try:
+            if options.down:
+                demo_down(workdir)
+                return 0
+            if workdir.exists():
+                demo_down(workdir)  # a kept demo still running: its ports and lab go first
+                shutil.rmtree(workdir)
+            workdir.mkdir(parents=True)
+            TIMELINE.reset()
+            BACKGROUND.use(workdir, keep=options.keep)
+            rc = _demo(workdir, keep=options.keep)
+        except KeyboardInterrupt:
+            # cleaned up: a later stop signal has nothing left to stop (once in tests, one
+            # arriving here ended the process by SIGINT instead of exit 130)
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            console.print("[bold red]interrupted[/]: what the demo started has been stopped")
+            return 130
     if options.keep:  # also after a failed step: what ran is left to look at
         console.print(
-            "[bold]Kept running[/] (processes in out/demo/demo-state.json"
-            + (", the namespace lab in out/demo/lab-ns" if os.geteuid() == 0 else "")
+            f"[bold]Kept running[/] (processes in {workdir / STATE_FILE}"
+            + (f", the namespace lab in {workdir / LAB_DIR}" if os.geteuid() == 0 else "")
             + "): stop them with [bold]make demo-down[/]."
         )
     return rc
 
 
 def _demo(workdir: Path, *, keep: bool) -> int:
+    build = LabBuild(workdir) if os.geteuid() == 0 else None
+    rc, done = 1, False
+    try:
+        if build is not None:
+            build.start()  # minutes of namespaces and daemons, while the rootless part runs
+        rc, live = _rootless(workdir)
+        if not rc and build is not None:
+            attacks = LiveAttacks(build.lab)
+            rc = _run(namespace_lab_steps(workdir, build, attacks))
+            live["lab_sensor_events"] = lab_sensor_events(workdir)
+            live["live_attacks"] = attacks.summary()
+        done = True
+    finally:
+        if build is not None:
+            with deferred_signals():  # a second Ctrl-C does not cut the cleanup short
+                build.stop()  # never left building: lab up removes what it built so far
+                if not done or not keep:  # kept (also after a failed step): left to look at
+                    lab_down(workdir)
+    if rc:
+        return rc
+    if build is None:
+        console.print("[yellow]namespace lab steps skipped: `netwarden lab up` needs root[/]")
+    console.rule("[bold green]demo complete")
+    summary = build_summary(
+        workdir, live, kept=keep, urls=BACKGROUND.urls, timeline=TIMELINE.as_dict()
+    )
+    written = write_summary(summary, workdir)
+    console.print(summary_table(summary))
+    console.print(
+        f"Outputs kept in {workdir}/ (configs/, lab/, apply-result.json, "
+        f"...); the numbers above in {written}."
+    )
+    return 0
+
+
+def _rootless(workdir: Path) -> tuple[int, dict[str, Any]]:
+    """What runs without root: the simulated fleet, the exporters, Prometheus and
+    Alertmanager, the auditor; the live numbers read while they run."""
     _break_inventory(REPO / "inventory", workdir / "broken")
     _hostile_inventory(REPO / "inventory", workdir / "hostile")
     from collectors.auditor.demo import build_attack_pcap  # noqa: PLC0415  (scapy: slow import)
 
     build_attack_pcap(workdir / "nyc-attacks.pcap")
-    all_steps = steps(workdir)
     live: dict[str, Any] = {}
     console.rule("[bold]Starting the lab: netwarden lab sim -i inventory --out out/demo/lab")
     with simulated_fleet(workdir / "lab"):
-        rc = _run(all_steps)
-        if not rc:
-            with device_exporter(workdir) as url:
-                rc = _run(monitoring_steps(workdir, url))
-                if not rc:
-                    with prometheus(workdir, url) as mon:
-                        if mon is not None:
-                            rc = _run(
-                                [
-                                    *(
-                                        alert_steps(workdir, mon.prometheus, mon.alertmanager)
-                                        if mon.alertmanager
-                                        else []
-                                    ),
-                                    *snapshot_steps(workdir, mon.prometheus),
-                                ]
-                            )
-                            live = live_numbers(mon.prometheus, mon.alertmanager)
-    if rc:
-        return rc
-    if os.geteuid() == 0:
-        interrupted = True
-        try:
-            rc = _run(namespace_lab_steps(workdir))
-            live["lab_sensor_events"] = _lab_sensor_events(workdir / "lab-ns")
-            interrupted = False
-        finally:
-            if interrupted or not keep:
-                _lab_down(workdir)
+        rc = _run(steps(workdir))
         if rc:
-            return rc
-    else:
-        console.print("[yellow]namespace lab steps skipped: `netwarden lab up` needs root[/]")
-    console.rule("[bold green]demo complete")
-    summary = build_summary(workdir, live, kept=keep, urls=BACKGROUND.urls)
-    written = write_summary(summary, workdir)
-    console.print(summary_table(summary))
-    console.print(
-        f"Outputs kept in {workdir.relative_to(REPO)}/ (configs/, lab/, apply-result.json, "
-        f"...); the numbers above in {written.relative_to(REPO)}."
-    )
-    return 0
-
-
-def _lab_sensor_events(lab: Path) -> dict[str, int] | None:
-    """Events the namespace lab's sensors wrote, by detector (before the lab goes down)."""
-    files = sorted((lab / ".lab" / "sensors").glob("*/events.jsonl"))
-    if not files:
-        return None
-    total: dict[str, int] = {}
-    for path in files:
-        for detector, n in (count_jsonl(path, "detector") or {}).items():
-            total[detector] = total.get(detector, 0) + n
-    return dict(sorted(total.items()))
+            return rc, live
+        # Prometheus starts with the exporter: it gathers its samples during their steps
+        with device_exporter(workdir) as url, prometheus(workdir, url) as mon:
+            rc = _run(monitoring_steps(workdir, url))
+            if rc or mon is None:
+                return rc, live
+            with TIMELINE.stage("waiting for Prometheus's first samples"):
+                mon.wait_ready()
+            alerts = (
+                alert_steps(workdir, mon.prometheus, mon.alertmanager) if mon.alertmanager else []
+            )
+            rc = _run([*alerts, *snapshot_steps(workdir, mon.prometheus)])
+            live = live_numbers(mon.prometheus, mon.alertmanager)
+    return rc, live
 
 
 def _run(all_steps: list[Step]) -> int:
     for n, step in enumerate(all_steps, start=1):
+        INTERRUPT.check()
         console.rule(f"[bold]{n}/{len(all_steps)} {step.title}")
-        shown = " ".join(shlex.quote(a) for a in step.argv).replace(
-            sys.executable + " -m netwarden.cli", "netwarden"
-        )
-        console.print(f"[dim]$ {shown}[/]")
-        console.print(f"[italic]{step.explain}[/]")
+        if step.argv:
+            shown = " ".join(shlex.quote(a) for a in step.argv).replace(
+                sys.executable + " -m netwarden.cli", "netwarden"
+            )
+            console.print(f"[dim]$ {shown}[/]")
+        if step.explain:
+            console.print(f"[italic]{step.explain}[/]")
+        began, cpu = time.monotonic(), TIMELINE.cpu()
         if step.before is not None:
             step.before()
-        rc = subprocess.run(step.argv, check=False).returncode
+        if step.run is not None:
+            rc = step.run()
+        else:
+            rc = subprocess.run(step.argv, check=False).returncode
+        TIMELINE.step(
+            step.title, time.monotonic() - began, rc, TIMELINE.cpu() - cpu, expected=step.expect_rc
+        )
+        INTERRUPT.check()  # the step's child may have exited on it: not a step's failure
         if rc != step.expect_rc:
             console.print(
                 f"[bold red]step {n} exited {rc}, expected {step.expect_rc}: demo stopped[/]"

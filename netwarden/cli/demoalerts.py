@@ -26,7 +26,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from netwarden.cli.demobase import REPO, Step, _manual_change, _netwarden, console, wait_for_text
+from netwarden.cli.demobase import (
+    INTERRUPT,
+    REPO,
+    Step,
+    _manual_change,
+    _netwarden,
+    console,
+    wait_for_text,
+)
 from netwarden.cli.demostate import BACKGROUND
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -226,10 +234,11 @@ def wait_for_alerts(url: str, seconds: float) -> None:
     (the steps then show what did arrive)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        INTERRUPT.check()
         names = {a.get("labels", {}).get("alertname") for a in am_alerts(url)}
         if names.issuperset(WANTED):
             return
-        time.sleep(2)
+        time.sleep(0.5)
 
 
 def _attack_logins(lab: Path, events: Path) -> None:

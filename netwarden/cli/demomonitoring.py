@@ -26,7 +26,7 @@ from netwarden.cli.demoalerts import (
     start_alertmanager,
     start_webhook,
 )
-from netwarden.cli.demobase import REPO, Step, _netwarden, console
+from netwarden.cli.demobase import INTERRUPT, REPO, TIMELINE, Step, _netwarden, console
 from netwarden.cli.demostate import BACKGROUND
 
 RULES = REPO / "dashboards" / "rules"
@@ -171,7 +171,7 @@ def device_exporter(workdir: Path) -> Iterator[str]:
     )
     BACKGROUND.started("device exporter", proc)
     url = f"http://127.0.0.1:{port}"
-    failed = True
+    failed, began = True, time.monotonic()
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -185,6 +185,7 @@ def device_exporter(workdir: Path) -> Iterator[str]:
                     ) from None
                 time.sleep(0.2)
         console.rule(f"[bold]Device exporter running: netwarden exporter serve on {url}")
+        TIMELINE.add_stage("device exporter start", time.monotonic() - began)
         yield url
         failed = False
     finally:
@@ -218,6 +219,27 @@ class Monitoring:
 
     prometheus: str
     alertmanager: str | None
+    process: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    def wait_ready(self, seconds: float = 90.0) -> None:
+        """Until Prometheus holds enough samples for the rate windows (at most ``seconds``:
+        three windows of samples at the 5 s interval), the access exporter and the auditor
+        scraped; raises when Prometheus exited."""
+        deadline = time.monotonic() + seconds
+        ready = (
+            "count_over_time(netwarden_up[2m]) >= 4 and on () "
+            'count(up{job=~"netwarden_access|netwarden_auditor"} == 1) == 2'
+        )
+        alive = self.process is None or self.process.poll() is None
+        while time.monotonic() < deadline and alive:
+            INTERRUPT.check()
+            if _series(self.prometheus, ready):
+                break
+            time.sleep(0.5)
+            alive = self.process is None or self.process.poll() is None
+        if not alive:
+            raise RuntimeError(f"prometheus exited; see {self.log}")
 
 
 @contextmanager
@@ -225,12 +247,16 @@ def prometheus(workdir: Path, exporter_url: str) -> Iterator[Monitoring | None]:
     """Debian's Prometheus on loopback, scraping the demo's device exporter, the access
     exporter and an auditor every 5 s with the configuration ``netwarden monitoring config``
     generates (rules included), its alerts sent to Debian's Alertmanager; None when
-    Prometheus is not installed (the snapshot and alert steps are then skipped)."""
+    Prometheus is not installed (the snapshot and alert steps are then skipped).
+
+    Yielded as soon as it runs: the caller shows other steps while it gathers samples,
+    then calls :meth:`Monitoring.wait_ready` before the steps that query it."""
     if not Path(PROMETHEUS).is_file():
         console.print("[yellow]Prometheus not installed: the dashboard snapshot is skipped[/]")
         yield None
         return
     mark, failed = BACKGROUND.mark(), True
+    began = time.monotonic()
     try:
         syslog_port = _free_port()
         _, access = start_access(workdir, syslog_port, _free_port())
@@ -269,18 +295,8 @@ def prometheus(workdir: Path, exporter_url: str) -> Iterator[Monitoring | None]:
         BACKGROUND.started("prometheus", proc)
         BACKGROUND.url("prometheus", url)
         console.rule(f"[bold]Prometheus scraping the simulated fleet every 5 s on {url}")
-        deadline = time.monotonic() + 90  # three rate windows of samples, at most 90 s
-        ready = (
-            "count_over_time(netwarden_up[2m]) >= 4 and on () "
-            'count(up{job=~"netwarden_access|netwarden_auditor"} == 1) == 2'
-        )
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _series(url, ready):
-                break
-            time.sleep(2)
-        if proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited; see {log}")
-        yield Monitoring(url, alertmanager)
+        TIMELINE.add_stage("monitoring stack start", time.monotonic() - began)
+        yield Monitoring(url, alertmanager, proc, log)
         failed = False
     finally:
         BACKGROUND.stop_since(mark, interrupted=failed)

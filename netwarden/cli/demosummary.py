@@ -100,9 +100,17 @@ def compliance_numbers(report: Path) -> dict[str, Any] | None:
 
 
 def build_summary(
-    workdir: Path, live: dict[str, Any], *, kept: bool, urls: dict[str, str]
+    workdir: Path,
+    live: dict[str, Any],
+    *,
+    kept: bool,
+    urls: dict[str, str],
+    timeline: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every number and place of the summary, from ``workdir``'s files and ``live``."""
+    """Every number and place of the summary, from ``workdir``'s files and ``live``;
+    ``timeline`` (:meth:`~netwarden.cli.demobase.Timeline.as_dict`): each step's and
+    stage's seconds and the total (empty and None without it)."""
+    times = timeline or {}
     evidence = workdir / "evidence"
     snapshots = workdir / "snapshots"
     notifications = count_jsonl(workdir / "notifications.jsonl", "receiver")
@@ -118,6 +126,7 @@ def build_summary(
             "access": _access_events(workdir / "access-events.jsonl"),
             "lab_sensors": live.get("lab_sensor_events"),
         },
+        "live_attacks": live.get("live_attacks"),
         "where": {
             "compliance_report": str(workdir / "compliance" / "report.html"),
             "snapshots_dir": str(snapshots),
@@ -130,6 +139,10 @@ def build_summary(
         },
         "kept": kept,
         "urls": dict(urls) if kept else {},
+        "steps": list(times.get("steps", [])),
+        "stages": list(times.get("stages", [])),
+        "total_seconds": times.get("total_seconds"),
+        "cpu_seconds": times.get("cpu_seconds"),
     }
 
 
@@ -166,6 +179,11 @@ def table(summary: dict[str, Any]) -> Table:
     t.add_row("Auditor events, watched capture", _counts(events["auditor_watch"]), "")
     if events.get("lab_sensors") is not None:
         t.add_row("Namespace lab sensors' events", _counts(events["lab_sensors"]), "")
+    attacks = summary.get("live_attacks")
+    if attacks is not None:
+        t.add_row("Live attacks detected (namespace lab)",
+                  f"{attacks['detected']} of {attacks['run']}; "
+                  + _counts(attacks["by_detector"]), attacks["events"])  # fmt: skip
     t.add_row("Access events (syslog)", _counts(events["access"]), where["access_events"])
     t.add_row("Evidence pcaps", str(where["evidence_pcaps"]), where["evidence"])
     t.add_row("Alerts firing (Alertmanager)", _counts(summary["alerts_firing"]),
@@ -175,7 +193,21 @@ def table(summary: dict[str, Any]) -> Table:
     if summary["urls"].get("prometheus"):
         t.add_row("Prometheus (kept running)", "", summary["urls"]["prometheus"])
     t.add_row("Config backups (git)", "", where["backups"])
+    total = summary.get("total_seconds")
+    if total is not None:
+        slowest = sorted(summary.get("steps", []),
+                         key=lambda s: -float(s["seconds"]))[:3]  # fmt: skip
+        cpu = summary.get("cpu_seconds")
+        t.add_row("Total time", _minutes(float(total))
+                  + ("" if cpu is None else f" ({cpu:.0f} s of CPU)"),
+                  "slowest steps: " + "; ".join(f"{s['title']} "
+                                          f"{float(s['seconds']):.0f} s" for s in slowest))  # fmt: skip
     return t
+
+
+def _minutes(seconds: float) -> str:
+    """``4m 12s``."""
+    return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
 
 
 def write(summary: dict[str, Any], workdir: Path) -> Path:

