@@ -275,6 +275,20 @@ print(f"{len(alerts)} alert(s)")
 """
 
 
+_NOTIFIED = """
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    n = json.loads(line)
+    labels = [a.get("labels", {}) for a in n.get("alerts", [])]
+    names = ", ".join(sorted({l.get("alertname", "?") for l in labels}))
+    sites = ", ".join(sorted({l.get("site", "") for l in labels} - {""}))
+    print(f"  {n['receiver']:<16} {len(labels):>3} alert(s)  {names}  ({sites})")
+"""
+
+NOTIFY_WAIT = 60.0
+"""Seconds the demo waits for the ticket queue's first notification (its group waits 30 s)."""
+
+
 def alert_steps(workdir: Path, prometheus: str, alertmanager: str) -> list[Step]:
     """The attacks, then the alerts they raise in Prometheus and in Alertmanager."""
     lab = workdir / "lab"
@@ -328,4 +342,19 @@ def alert_steps(workdir: Path, prometheus: str, alertmanager: str) -> list[Step]
                 "counted in the summary); nothing leaves the host.",
             )
         )
+    notifications = workdir / "notifications.jsonl"
+    steps.append(
+        Step(
+            "The pager and the ticket queue: what Alertmanager delivered",
+            [sys.executable, "-c", _NOTIFIED, str(notifications)],
+            "One notification per group (alert name, site, detector) and receiver, as the "
+            "security team's pager and ticket gateways receive them (here the demo's "
+            "receiver on loopback). The pager's group waits 10 s before its first "
+            "notification, the tickets' 30 s (so that an attack's alerts arrive together): "
+            "the demo waits for the ticket.",
+            before=lambda: wait_for_text(
+                notifications, '"receiver": "security-ticket"', NOTIFY_WAIT
+            ),
+        )
+    )
     return steps
