@@ -275,16 +275,6 @@ print(f"{len(alerts)} alert(s)")
 """
 
 
-_NOTIFIED = """
-import json, sys
-for line in open(sys.argv[1], encoding="utf-8"):
-    n = json.loads(line)
-    labels = [a.get("labels", {}) for a in n.get("alerts", [])]
-    names = ", ".join(sorted({l.get("alertname", "?") for l in labels}))
-    sites = ", ".join(sorted({l.get("site", "") for l in labels} - {""}))
-    print(f"  {n['receiver']:<16} {len(labels):>3} alert(s)  {names}  ({sites})")
-"""
-
 NOTIFY_WAIT = 60.0
 """Seconds the demo waits for the ticket queue's first notification (its group waits 30 s)."""
 
@@ -346,7 +336,7 @@ def alert_steps(workdir: Path, prometheus: str, alertmanager: str) -> list[Step]
     steps.append(
         Step(
             "The pager and the ticket queue: what Alertmanager delivered",
-            [sys.executable, "-c", _NOTIFIED, str(notifications)],
+            [sys.executable, "-m", "netwarden.cli.demohook", "--show", str(notifications)],
             "One notification per group (alert name, site, detector) and receiver, as the "
             "security team's pager and ticket gateways receive them (here the demo's "
             "receiver on loopback). The pager's group waits 10 s before its first "

@@ -5,7 +5,9 @@ receiver's webhook URL pointed here (``http://127.0.0.1:PORT/<receiver>``): noth
 the host. Each notification is appended to a JSON-lines file as ``{"receiver": ...,
 "alerts": [...]}``; the demo's summary counts them.
 
-Usage: ``python -m netwarden.cli.demohook PORT FILE`` (loopback only), until SIGTERM.
+Usage: ``python -m netwarden.cli.demohook PORT FILE`` (loopback only), until SIGTERM;
+``python -m netwarden.cli.demohook --show FILE`` lists what was received, a line per
+notification (receiver, alerts, their names and sites).
 """
 
 from __future__ import annotations
@@ -53,5 +55,25 @@ def serve(port: int, out: Path) -> None:
         server.server_close()
 
 
+def show(path: Path) -> None:
+    """A line per notification of ``path``: receiver, how many alerts, their names and sites."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        n = json.loads(line)
+        labels = [a.get("labels", {}) for a in n.get("alerts", [])]
+        names = ", ".join(sorted({str(lab.get("alertname", "?")) for lab in labels}))
+        where = ", ".join(  # the sites, then the auditor's detectors
+            a
+            for k in ("site", "detector")
+            for a in sorted({str(lab.get(k, "")) for lab in labels})
+            if a
+        )
+        sys.stdout.write(f"  {n['receiver']:<16} {len(labels):>3} alert(s)  {names}  ({where})\n")
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == "--show":
+        show(Path(sys.argv[2]))
+    else:
+        serve(int(sys.argv[1]), Path(sys.argv[2]))
