@@ -222,6 +222,17 @@ def _from_mon1(lab: str, *args: str) -> list[str]:
 def namespace_lab_steps(workdir: Path, build: LabBuild, attacks: LiveAttacks) -> list[Step]:
     """The organisation as real Linux in network namespaces (root only): issue 14."""
     lab = str(build.lab)
+    # the live audit of the New York firewall and server, before and after the hardening
+    audit_ns = _from_mon1(
+        lab,
+        "audit",
+        "-i",
+        lab,
+        "--limit",
+        "nyc-fw1,nyc-srv1",
+        "--out",
+        str(workdir / "compliance-ns"),
+    )
     return [
         Step(
             "Build the whole organisation in network namespaces",
@@ -281,16 +292,7 @@ def namespace_lab_steps(workdir: Path, build: LabBuild, attacks: LiveAttacks) ->
         ),
         Step(
             "Live compliance of the New York firewall and server",
-            _from_mon1(
-                lab,
-                "audit",
-                "-i",
-                lab,
-                "--limit",
-                "nyc-fw1,nyc-srv1",
-                "--out",
-                str(workdir / "compliance-ns"),
-            ),
+            audit_ns,
             "nyc-fw1's live ruleset against the nftables pack (it passes: it is the policy's); "
             "nyc-srv1 read over SSH (sshd -T as root, sysctls, login.defs, PAM, packages, "
             "listening sockets) against the linux pack, each finding quoting the line and what "
@@ -308,16 +310,7 @@ def namespace_lab_steps(workdir: Path, build: LabBuild, attacks: LiveAttacks) ->
         ),
         Step(
             "Live compliance again: the firewall and the hardened server pass",
-            _from_mon1(
-                lab,
-                "audit",
-                "-i",
-                lab,
-                "--limit",
-                "nyc-fw1,nyc-srv1",
-                "--out",
-                str(workdir / "compliance-ns"),
-            ),
+            audit_ns,
             "Exit 0. The two auditd rules are WAIVED on lab servers (the kernel refuses audit "
             "requests from a namespace): the waiver, its reason and expiry are in the report.",
         ),
