@@ -46,6 +46,7 @@ from netwarden.cli.demolab import (
     lab_down,
     lab_sensor_events,
     namespace_lab_steps,
+    scrape_lab_sensors,
 )
 from netwarden.cli.demomonitoring import (
     device_exporter,
@@ -399,12 +400,7 @@ def _demo(workdir: Path, *, keep: bool) -> int:
     try:
         if build is not None:
             build.start()  # minutes of namespaces and daemons, while the rootless part runs
-        rc, live = _rootless(workdir)
-        if not rc and build is not None:
-            attacks = LiveAttacks(build.lab)
-            rc = _run(namespace_lab_steps(workdir, build, attacks))
-            live["lab_sensor_events"] = lab_sensor_events(workdir)
-            live["live_attacks"] = attacks.summary()
+        rc, live = _rootless(workdir, build)
         done = True
     finally:
         if build is not None:
@@ -429,9 +425,12 @@ def _demo(workdir: Path, *, keep: bool) -> int:
     return 0
 
 
-def _rootless(workdir: Path) -> tuple[int, dict[str, Any]]:
+def _rootless(workdir: Path, build: LabBuild | None) -> tuple[int, dict[str, Any]]:
     """What runs without root: the simulated fleet, the exporters, Prometheus and
-    Alertmanager, the auditor; the live numbers read while they run."""
+    Alertmanager, the auditor; the live numbers read while they run. As root (``build``:
+    the namespace lab building in the background) the lab's steps run while Prometheus
+    and Alertmanager do, after the exporters' steps and before the alerts: Prometheus
+    scrapes the lab's sensors, so the live attacks alert too."""
     _break_inventory(REPO / "inventory", workdir / "broken")
     _hostile_inventory(REPO / "inventory", workdir / "hostile")
     from collectors.auditor.demo import build_attack_pcap  # noqa: PLC0415  (scapy: slow import)
@@ -446,15 +445,29 @@ def _rootless(workdir: Path) -> tuple[int, dict[str, Any]]:
         # Prometheus starts with the exporter: it gathers its samples during their steps
         with device_exporter(workdir) as url, prometheus(workdir, url) as mon:
             rc = _run(monitoring_steps(workdir, url))
+            if rc:
+                return rc, live
+            if mon is not None:
+                with TIMELINE.stage("waiting for Prometheus's first samples"):
+                    mon.wait_ready()
+            if build is not None:
+                attacks = LiveAttacks(build.lab)
+                lab_steps = namespace_lab_steps(workdir, build, attacks)
+                scrape = (
+                    [scrape_lab_sensors(build, mon.prometheus, workdir / "prometheus")]
+                    if mon is not None
+                    else []
+                )
+                rc = _run([lab_steps[0], *scrape, *lab_steps[1:]])  # built, then scraped
+                live["lab_sensor_events"] = lab_sensor_events(workdir)
+                live["live_attacks"] = attacks.summary()
             if rc or mon is None:
                 return rc, live
-            with TIMELINE.stage("waiting for Prometheus's first samples"):
-                mon.wait_ready()
             alerts = (
                 alert_steps(workdir, mon.prometheus, mon.alertmanager) if mon.alertmanager else []
             )
             rc = _run([*alerts, *snapshot_steps(workdir, mon.prometheus)])
-            live = live_numbers(mon.prometheus, mon.alertmanager)
+            live.update(live_numbers(mon.prometheus, mon.alertmanager))
     return rc, live
 
 

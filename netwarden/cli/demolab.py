@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.cli.demobase import INTERRUPT, TIMELINE, Step, _netwarden, console, wait_for_text
+from netwarden.cli.demomonitoring import _free_port
 from netwarden.cli.demostate import BACKGROUND
 from netwarden.cli.demosummary import count_jsonl
 from netwarden.signals import deferred_signals
@@ -365,3 +366,84 @@ def lab_sensor_events(workdir: Path) -> dict[str, int] | None:
         for detector, n in (count_jsonl(copy, "detector") or {}).items():
             total[detector] = total.get(detector, 0) + n
     return dict(sorted(total.items()))
+
+
+RELAY_WAIT = 40.0
+"""Seconds for Prometheus to scrape every relayed sensor once (its interval is 5 s)."""
+
+
+def scrape_lab_sensors(build: LabBuild, prometheus: str, config: Path) -> Step:
+    """A step: Prometheus (on the host's loopback) starts scraping each lab sensor's auditor.
+
+    The lab is sealed, so each sensor's metrics port (``<sensor>:9101`` inside its
+    namespace) is reached through a relay of its own on a loopback port
+    (:mod:`netwarden.lab.ns.forward`), added to the sensor targets the generated
+    configuration reads (file discovery: Prometheus sees the file change). The step waits
+    until each is scraped, so that the live attacks' incidents count from zero."""
+    sensors_file = config / "targets" / "sensors.json"
+
+    def run() -> int:
+        from netwarden.inventory.models import Function  # noqa: PLC0415
+        from netwarden.inventory.snapshot import load_inventory_snapshot  # noqa: PLC0415
+        from netwarden.lab.ns.sensors import METRICS_PORT  # noqa: PLC0415
+        from netwarden.lab.ns.status import node_netns  # noqa: PLC0415
+
+        inventory = load_inventory_snapshot(build.lab)
+        targets = json.loads(sensors_file.read_text(encoding="utf-8"))
+        relayed: list[str] = []
+        for device in sorted(inventory.devices.values(), key=lambda d: d.name):
+            if device.function is not Function.SENSOR or device.mgmt_address is None:
+                continue
+            port = _free_port()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "netwarden.lab.ns.forward",
+                 node_netns(build.lab, device.name), str(device.mgmt_address),
+                 str(METRICS_PORT), str(port)],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            BACKGROUND.started(f"relay to {device.name}'s auditor metrics", proc)
+            if proc.stdout is None or proc.stdout.readline().strip() != b"ready":
+                console.print(f"[red]the relay to {device.name} did not start[/]")
+                return 1
+            targets.append({"targets": [f"127.0.0.1:{port}"], "labels": {
+                "__meta_netwarden_site": device.site, "__meta_netwarden_role": "sensor",
+                "__meta_netwarden_zone": "mgmt"}})  # fmt: skip
+            relayed.append(device.name)
+        partial_file = sensors_file.with_suffix(".json.tmp")
+        partial_file.write_text(json.dumps(targets), encoding="utf-8")
+        partial_file.replace(sensors_file)  # whole, never half-written, for Prometheus
+        return _wait_scraped(prometheus, len(relayed) + 1, relayed)
+
+    return Step(
+        "Prometheus scrapes the lab's sensors, through a loopback relay each",
+        [sys.executable, "-m", "netwarden.lab.ns.forward", "NETNS", "SENSOR", "9101", "PORT"],
+        "The lab stays sealed (no route to this machine): each sensor's auditor metrics "
+        "port is relayed to a loopback port by a process that connects inside the "
+        "sensor's namespace, and added to the sensor targets Prometheus reads. The "
+        "attacks below then count in Prometheus, and its rules alert on them.",
+        run=run,
+    )
+
+
+def _wait_scraped(prometheus: str, expected: int, relayed: list[str]) -> int:
+    """0 once ``expected`` auditor targets are up in Prometheus (the demo's own and the
+    relayed ones), within :data:`RELAY_WAIT`; else 1."""
+    import urllib.parse  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    query = urllib.parse.urlencode({"query": 'up{job="netwarden_auditor"} == 1'})
+    deadline = time.monotonic() + RELAY_WAIT
+    up = 0
+    while time.monotonic() < deadline:
+        INTERRUPT.check()
+        try:
+            with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=5) as r:  # noqa: S310 (loopback)
+                up = len(json.load(r)["data"]["result"])
+        except (OSError, ValueError, KeyError):
+            up = 0
+        if up >= expected:
+            console.print(f"scraped through relays: {', '.join(relayed)}")
+            return 0
+        time.sleep(0.5)
+    console.print(f"[red]{up} of {expected} auditor targets up after {RELAY_WAIT:g} s[/]")
+    return 1

@@ -223,6 +223,18 @@ def test_prometheus_sees_the_simulated_switches_up_and_alertmanager_has_the_aler
     alerts = _get(f"{urls['alertmanager']}/api/v2/alerts?active=true")
     names = Counter(str(a["labels"]["alertname"]) for a in alerts)
     assert set(names) >= ALERTS, names
+    # the live attacks at HQ, scraped from jed-sensor1 through its loopback relay
+    live = {
+        a["labels"].get("detector") for a in alerts
+        if a["labels"]["alertname"] == "NetwardenAuditorIncident" and a["labels"].get("site") == "jed"
+    }  # fmt: skip
+    attacked = set(demo.summary["live_attacks"]["by_detector"])
+    assert live & attacked, (live, attacked)
+    replayed = {  # and the New York capture the demo replays
+        a["labels"].get("detector") for a in alerts
+        if a["labels"]["alertname"] == "NetwardenAuditorIncident" and a["labels"].get("site") == "nyc"
+    }  # fmt: skip
+    assert replayed & REPLAY_DETECTORS, replayed
     fired = demo.summary["alerts_firing"]
     for name in ALERTS:  # (an alert that went on firing since may have grown, none shrunk)
         assert 1 <= fired[name] <= names[name], (name, fired, names)
