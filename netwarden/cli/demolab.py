@@ -254,7 +254,6 @@ def namespace_lab_steps(workdir: Path, build: LabBuild, attacks: LiveAttacks) ->
             ),
             "Real packets: nyc-fw1 routes staff -> WAN, jed-fw1 routes WAN -> servers.",
         ),
-        *attack_steps(attacks),
         Step(
             "Plan from the management server, over the lab's own network",
             _from_mon1(lab, "plan", "-i", lab, "--limit", "site_nyc", "--summary"),
@@ -315,6 +314,9 @@ def namespace_lab_steps(workdir: Path, build: LabBuild, attacks: LiveAttacks) ->
             "Exit 0. The two auditd rules are WAIVED on lab servers (the kernel refuses audit "
             "requests from a namespace): the waiver, its reason and expiry are in the report.",
         ),
+        # the firewall and the server configured, then the attacks (the order);
+        # they are at HQ, whose firewall keeps the lab's base ruleset: the sensor is judged
+        *attack_steps(attacks),
         Step(
             "What is running",
             _netwarden("lab", "status", lab),
