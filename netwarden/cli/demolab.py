@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.cli.demobase import INTERRUPT, TIMELINE, Step, _netwarden, console, wait_for_text
-from netwarden.cli.demomonitoring import _free_port
+from netwarden.cli.demomonitoring import _free_port, _series
 from netwarden.cli.demostate import BACKGROUND
 from netwarden.cli.demosummary import count_jsonl
 from netwarden.signals import deferred_signals
@@ -430,19 +430,11 @@ def scrape_lab_sensors(build: LabBuild, prometheus: str, config: Path) -> Step:
 def _wait_scraped(prometheus: str, expected: int, relayed: list[str]) -> int:
     """0 once ``expected`` auditor targets are up in Prometheus (the demo's own and the
     relayed ones), within :data:`RELAY_WAIT`; else 1."""
-    import urllib.parse  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
-
-    query = urllib.parse.urlencode({"query": 'up{job="netwarden_auditor"} == 1'})
     deadline = time.monotonic() + RELAY_WAIT
     up = 0
     while time.monotonic() < deadline:
         INTERRUPT.check()
-        try:
-            with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=5) as r:  # noqa: S310 (loopback)
-                up = len(json.load(r)["data"]["result"])
-        except (OSError, ValueError, KeyError):
-            up = 0
+        up = _series(prometheus, 'up{job="netwarden_auditor"} == 1')
         if up >= expected:
             console.print(f"scraped through relays: {', '.join(relayed)}")
             return 0

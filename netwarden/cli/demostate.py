@@ -106,10 +106,11 @@ def _started_cmdline(proc: subprocess.Popen[bytes]) -> str:
     or nothing (``demo-down`` would skip the process as gone)."""
     if isinstance(proc.args, list | tuple):
         return "".join(f"{os.fsdecode(arg)}\0" for arg in proc.args)
-    return _cmdline(proc.pid)
+    return cmdline_of(proc.pid)
 
 
-def _cmdline(pid: int) -> str:
+def cmdline_of(pid: int) -> str:
+    """What /proc says ``pid`` runs: its argv, each argument NUL-terminated ("" if gone)."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
@@ -121,7 +122,7 @@ def _runs(pid: int, cmdline: str, settle: float = 2.0) -> bool:
     exec yet (/proc shows its parent's command line, or nothing): it is given ``settle``
     seconds to become what was recorded; another program on a reused pid never does."""
     deadline = time.monotonic() + settle
-    while _cmdline(pid) != cmdline:
+    while cmdline_of(pid) != cmdline:
         if time.monotonic() >= deadline or not Path(f"/proc/{pid}").exists():
             return False
         time.sleep(0.05)
@@ -145,9 +146,9 @@ def down(workdir: Path) -> list[str]:
         except OSError:
             continue
         deadline = time.monotonic() + 30
-        while _cmdline(pid) == cmdline and time.monotonic() < deadline:
+        while cmdline_of(pid) == cmdline and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _cmdline(pid) == cmdline:
+        if cmdline_of(pid) == cmdline:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         stopped.append(str(entry["name"]))

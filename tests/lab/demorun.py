@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netwarden.cli.demolab import LAB_DIR
-from netwarden.cli.demostate import STATE_FILE
+from netwarden.cli.demostate import STATE_FILE, cmdline_of
 from tests.lab.nslab import REPO, force_cleanup, lab_prefix, netns_with, procs_in
 
 
@@ -58,13 +58,6 @@ class Demo:
         except (OSError, ValueError):
             return []
         return [(int(p["pid"]), str(p["cmdline"])) for p in data.get("processes", [])]
-
-
-def cmdline_of(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def group_members(pgid: int) -> list[str]:

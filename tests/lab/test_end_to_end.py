@@ -31,10 +31,11 @@ from typing import Any
 
 import pytest
 
+from netwarden.cli.demostate import cmdline_of
 from netwarden.inventory import load_inventory
 from netwarden.inventory.models import Function, Platform
 from netwarden.lab.ns.attacks import TOOLS
-from tests.lab.demorun import Demo, assert_nothing_left, clean_up, cmdline_of, start
+from tests.lab.demorun import Demo, assert_nothing_left, clean_up, start
 from tests.lab.nslab import REPO, netns_inodes, netns_with
 
 pytestmark = [
