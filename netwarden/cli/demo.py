@@ -45,6 +45,7 @@ from netwarden.cli.demolab import (
     LiveAttacks,
     lab_down,
     lab_sensor_events,
+    namespace_attack_steps,
     namespace_lab_steps,
     scrape_lab_sensors,
 )
@@ -61,7 +62,8 @@ from netwarden.cli.demosummary import write as write_summary
 from netwarden.signals import STOP_SIGNALS, GracefulStop, deferred_signals
 
 
-def steps(workdir: Path) -> list[Step]:
+def inventory_steps(workdir: Path) -> list[Step]:
+    """The inventory validated: the organisation's, a generated one, and two bad ones refused."""
     fleet = workdir / "fleet-20"
     return [
         Step(
@@ -80,6 +82,36 @@ def steps(workdir: Path) -> list[Step]:
             [str(Path(sys.executable).parent / "ansible-inventory"), "-i", "inventory", "--graph"],
             "Sites under hq/field_offices and the function groups: the playbooks see what netwarden sees.",
         ),
+        Step(
+            "Generate a synthetic fleet of 20 field offices",
+            _netwarden("inventory", "generate", "--sites", "20", "--out", str(fleet)),
+            "Same format as inventory/, fresh vault and password; used for scale tests and benchmarks.",
+        ),
+        Step(
+            "Validate the synthetic fleet",
+            _netwarden("inventory", "check", "-i", str(fleet)),
+            "A generated inventory is valid by construction.",
+        ),
+        Step(
+            "A hostile inventory is refused: a line break in a value would be a device command",
+            _netwarden("inventory", "check", "-i", str(workdir / "hostile")),
+            'host_vars/nyc-acc-sw1.yml sets `model: "C9200L-24P-4G\\nusername evil privilege 15 ..."`: '
+            "every inventory value is one printable line (banners aside), and render refuses "
+            "what slips through. Exit 2, with file and line.",
+            expect_rc=2,
+        ),
+        Step(
+            "A broken inventory is reported, file and key, all problems at once",
+            _netwarden("inventory", "check", "-i", str(workdir / "broken")),
+            "Exit code 2; each line names the file, line and key to fix.",
+            expect_rc=2,
+        ),
+    ]
+
+
+def render_steps(workdir: Path) -> list[Step]:
+    """The intended configs rendered from the inventory and audited before any device."""
+    return [
         Step(
             "Render the intended config of every switch",
             _netwarden(
@@ -124,59 +156,12 @@ def steps(workdir: Path) -> list[Step]:
             "Per control: pass/fail/waived with evidence lines; reports in HTML (printable, "
             "first page for management), JSON, CSV and SARIF. The intended baseline passes every rule.",
         ),
-        Step(
-            "Traffic auditor over attack traffic at the New York office",
-            _netwarden(
-                "auditor",
-                "--pcap",
-                str(workdir / "nyc-attacks.pcap"),
-                "-i",
-                "inventory",
-                "--site",
-                "nyc",
-                "--sensor",
-                "nyc-sensor1",
-                "--events",
-                str(workdir / "auditor-events.jsonl"),
-                "--evidence",
-                str(workdir / "evidence"),
-            ),
-            "A capture built with scapy (scan, SSH guessing, FTP password in clear, ARP spoofing, "
-            "rogue DHCP, DNS tunnel, beaconing, guests reaching servers) beside benign traffic: one "
-            "event per incident, checked against the inventory's flow policy; each event names "
-            "its evidence pcap (evidence.pcap, in evidence/: open it in Wireshark). Exit 1: findings.",
-            expect_rc=1,
-        ),
-        *lab_steps(workdir),
-        Step(
-            "Generate a synthetic fleet of 20 field offices",
-            _netwarden("inventory", "generate", "--sites", "20", "--out", str(fleet)),
-            "Same format as inventory/, fresh vault and password; used for scale tests and benchmarks.",
-        ),
-        Step(
-            "Validate the synthetic fleet",
-            _netwarden("inventory", "check", "-i", str(fleet)),
-            "A generated inventory is valid by construction.",
-        ),
-        Step(
-            "A hostile inventory is refused: a line break in a value would be a device command",
-            _netwarden("inventory", "check", "-i", str(workdir / "hostile")),
-            'host_vars/nyc-acc-sw1.yml sets `model: "C9200L-24P-4G\\nusername evil privilege 15 ..."`: '
-            "every inventory value is one printable line (banners aside), and render refuses "
-            "what slips through. Exit 2, with file and line.",
-            expect_rc=2,
-        ),
-        Step(
-            "A broken inventory is reported, file and key, all problems at once",
-            _netwarden("inventory", "check", "-i", str(workdir / "broken")),
-            "Exit code 2; each line names the file, line and key to fix.",
-            expect_rc=2,
-        ),
     ]
 
 
-def lab_steps(workdir: Path) -> list[Step]:
-    """Rehearse a change on the simulated fleet (the lab inventory written by ``lab sim``)."""
+def rollout_steps(workdir: Path) -> list[Step]:
+    """Rehearse a change on the simulated fleet (the lab inventory ``lab sim`` wrote): the
+    plan's diffs, the canary, then the rest."""
     lab = str(workdir / "lab")
     backups = str(workdir / "backups")
     return [
@@ -230,6 +215,14 @@ def lab_steps(workdir: Path) -> list[Step]:
             "The ios_baseline role renders, netwarden_config plans (check mode = plan): "
             "the converged New York switches report changed=0.",
         ),
+    ]
+
+
+def record_steps(workdir: Path) -> list[Step]:
+    """After the rollout: backup, drift, and the compliance report of the simulated fleet."""
+    lab = str(workdir / "lab")
+    backups = str(workdir / "backups")
+    return [
         Step(
             "Backup: sanitised running configs, one git commit per run",
             _netwarden("backup", "-i", lab, "--repo", backups, "-m", "demo: after the rollout"),
@@ -271,6 +264,34 @@ def lab_steps(workdir: Path) -> list[Step]:
             expect_rc=1,
         ),
     ]
+
+
+def replay_step(workdir: Path) -> Step:
+    """The attacks replayed: the New York capture through the traffic auditor (root mode
+    adds the live attacks after it)."""
+    return Step(
+        "Traffic auditor over attack traffic at the New York office",
+        _netwarden(
+            "auditor",
+            "--pcap",
+            str(workdir / "nyc-attacks.pcap"),
+            "-i",
+            "inventory",
+            "--site",
+            "nyc",
+            "--sensor",
+            "nyc-sensor1",
+            "--events",
+            str(workdir / "auditor-events.jsonl"),
+            "--evidence",
+            str(workdir / "evidence"),
+        ),
+        "A capture built with scapy (scan, SSH guessing, FTP password in clear, ARP spoofing, "
+        "rogue DHCP, DNS tunnel, beaconing, guests reaching servers) beside benign traffic: one "
+        "event per incident, checked against the inventory's flow policy; each event names "
+        "its evidence pcap (evidence.pcap, in evidence/: open it in Wireshark). Exit 1: findings.",
+        expect_rc=1,
+    )
 
 
 @contextmanager
@@ -428,9 +449,10 @@ def _demo(workdir: Path, *, keep: bool) -> int:
 def _rootless(workdir: Path, build: LabBuild | None) -> tuple[int, dict[str, Any]]:
     """What runs without root: the simulated fleet, the exporters, Prometheus and
     Alertmanager, the auditor; the live numbers read while they run. As root (``build``:
-    the namespace lab building in the background) the lab's steps run while Prometheus
-    and Alertmanager do, after the exporters' steps and before the alerts: Prometheus
-    scrapes the lab's sensors, so the live attacks alert too."""
+    the namespace lab building in the background) the lab's firewall and server are
+    configured after the simulated fleet's rollout, before the backup; its live attacks
+    run while Prometheus and Alertmanager do, after the replayed capture and before the
+    alerts: Prometheus scrapes the lab's sensors, so the live attacks alert too."""
     _break_inventory(REPO / "inventory", workdir / "broken")
     _hostile_inventory(REPO / "inventory", workdir / "hostile")
     from collectors.auditor.demo import build_attack_pcap  # noqa: PLC0415  (scapy: slow import)
@@ -439,9 +461,16 @@ def _rootless(workdir: Path, build: LabBuild | None) -> tuple[int, dict[str, Any
     live: dict[str, Any] = {}
     console.rule("[bold]Starting the lab: netwarden lab sim -i inventory --out out/demo/lab")
     with simulated_fleet(workdir / "lab"):
-        rc = _run(steps(workdir))
-        if rc:
-            return rc, live
+        # inventory, render, plan, canary and the rest; (root) the firewall and the server
+        # configured; backup and the compliance report: the issue's order
+        stages = [inventory_steps(workdir) + render_steps(workdir) + rollout_steps(workdir)]
+        if build is not None:
+            stages.append(namespace_lab_steps(workdir, build))
+        stages.append(record_steps(workdir))
+        for stage in stages:
+            rc = _run(stage)
+            if rc:
+                return rc, live
         # Prometheus starts with the exporter: it gathers its samples during their steps
         with device_exporter(workdir) as url, prometheus(workdir, url) as mon:
             rc = _run(monitoring_steps(workdir, url))
@@ -450,15 +479,15 @@ def _rootless(workdir: Path, build: LabBuild | None) -> tuple[int, dict[str, Any
             if mon is not None:
                 with TIMELINE.stage("waiting for Prometheus's first samples"):
                     mon.wait_ready()
+            # the attacks: replayed, then (root) live on the lab, its sensors scraped first
+            attack = [replay_step(workdir)]
             if build is not None:
                 attacks = LiveAttacks(build.lab)
-                lab_steps = namespace_lab_steps(workdir, build, attacks)
-                scrape = (
-                    [scrape_lab_sensors(build, mon.prometheus, workdir / "prometheus")]
-                    if mon is not None
-                    else []
-                )
-                rc = _run([lab_steps[0], *scrape, *lab_steps[1:]])  # built, then scraped
+                if mon is not None:
+                    attack.append(scrape_lab_sensors(build, mon.prometheus, workdir / "prometheus"))
+                attack += namespace_attack_steps(build, attacks)
+            rc = _run(attack)
+            if build is not None:
                 live["lab_sensor_events"] = lab_sensor_events(workdir)
                 live["live_attacks"] = attacks.summary()
             if rc or mon is None:

@@ -220,8 +220,11 @@ def _from_mon1(lab: str, *args: str) -> list[str]:
     return _netwarden("lab", "exec", "--lab", lab, "jed-mon1", "--", *_netwarden(*args))
 
 
-def namespace_lab_steps(workdir: Path, build: LabBuild, attacks: LiveAttacks) -> list[Step]:
-    """The organisation as real Linux in network namespaces (root only): issue 14."""
+def namespace_lab_steps(workdir: Path, build: LabBuild) -> list[Step]:
+    """The organisation as real Linux in network namespaces (root only), issue 14: the lab
+    joined, then the New York firewall and server configured and audited live. They run
+    after the simulated fleet's rollout and before its backup (the issue's order); the
+    attacks (:func:`namespace_attack_steps`) come once Prometheus runs."""
     lab = str(build.lab)
     # the live audit of the New York firewall and server, before and after the hardening
     audit_ns = _from_mon1(
@@ -314,12 +317,17 @@ def namespace_lab_steps(workdir: Path, build: LabBuild, attacks: LiveAttacks) ->
             "Exit 0. The two auditd rules are WAIVED on lab servers (the kernel refuses audit "
             "requests from a namespace): the waiver, its reason and expiry are in the report.",
         ),
-        # the firewall and the server configured, then the attacks (the issue's order);
-        # they are at HQ, whose firewall keeps the lab's base ruleset: the sensor is judged
+    ]
+
+
+def namespace_attack_steps(build: LabBuild, attacks: LiveAttacks) -> list[Step]:
+    """The live attacks on the namespace lab, then what the lab runs. They are at HQ, whose
+    firewall keeps the lab's base ruleset: the sensor is judged by the flow policy."""
+    return [
         *attack_steps(attacks),
         Step(
             "What is running",
-            _netwarden("lab", "status", lab),
+            _netwarden("lab", "status", str(build.lab)),
             "Namespaces, processes and memory per kind of node.",
         ),
     ]
