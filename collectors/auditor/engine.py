@@ -24,11 +24,11 @@ from collectors.auditor.config import AuditorConfig, AuditorConfigError
 from collectors.auditor.detectors._util import release_view
 from collectors.auditor.detectors.base import Detector, DetectorContext, registry
 from collectors.auditor.events import Event, EventSink, IncidentTracker, Severity
-from collectors.auditor.evidence import EvidenceRecorder, EvidenceSettings
 from collectors.auditor.stats import AuditorStats
 from netwarden.basemodel import FrozenModel
 
 if TYPE_CHECKING:
+    from collectors.auditor.evidence import EvidenceRecorder, EvidenceSettings
     from netwarden.inventory.models import Inventory
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,12 @@ class Engine:
                 entry.dst,
                 entry.expires,
             )
-        self.evidence = EvidenceRecorder(evidence) if evidence is not None else None
+        self.evidence: EvidenceRecorder | None = None
+        if evidence is not None:
+            # Imported here: a run without --evidence does not pay for it at start-up.
+            from collectors.auditor.evidence import EvidenceRecorder  # noqa: PLC0415
+
+            self.evidence = EvidenceRecorder(evidence)
         self.tracker = IncidentTracker(
             site=site or "",
             sensor=sensor,
@@ -152,7 +157,11 @@ class Engine:
         # The young generations only: little already unreachable may be frozen (it would
         # never be freed; a full collection after start-up finds ~5 objects) and a full one
         # costs ~90 ms of start-up, most of it traversing pydantic-core's validators.
-        gc.collect(1)
+        # When the collector is paused (the CLI pauses it for its start-up and resumes it
+        # once the engine is built), every object of start-up is still in the youngest
+        # generation: collecting it would be that full collection; it is frozen as is.
+        if gc.isenabled():
+            gc.collect(1)
         gc.freeze()
         # Detector state is many small objects that mostly live for a window: run the
         # young-generation collection every 50,000 allocations rather than 700 (about 5 %

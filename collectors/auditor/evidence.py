@@ -297,6 +297,8 @@ class RuleIndex:
         if since is not None:
             keep = p["ts"][pkt] >= since[rule]
             rule, pkt = rule[keep], pkt[keep]
+            if not len(rule):  # every match is older than its rule's start
+                return {}
         out: dict[int, Index] = {}
         found, starts = np.unique(rule, return_index=True)
         for r, lo, hi in zip(

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Final
-
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+from typing import TYPE_CHECKING, Final
 
 from collectors.auditor.capture import DROPPED, BatchSource, FileSource, WatchDirSource
 from collectors.auditor.events import Severity
 from collectors.auditor.stats import AuditorStats
 from netwarden.textsafe import printable
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 TERMINAL_INTERVAL: Final = 1.0
 """Seconds between redraws of the status line on a terminal."""
@@ -69,20 +68,33 @@ class RunStatus:
 
 
 @contextmanager
-def showing(status: RunStatus, console: Console, interval: float | None = None) -> Iterator[None]:
-    """Show ``status`` on ``console`` while the ``with`` block runs (see the module docstring).
+def showing(
+    status: RunStatus,
+    console: Callable[[], Console],
+    interval: float | None = None,
+    *,
+    terminal: bool,
+) -> Iterator[None]:
+    """Show ``status`` on the console ``console()`` returns while the ``with`` block runs
+    (see the module docstring).
 
+    ``console`` is called when there is something to show, so a run that shows nothing
+    before its first packet does not import Rich for it; ``terminal``: whether that
+    console writes to a terminal (the caller knows it without building the console).
     ``interval``: seconds between updates; None for the defaults (:data:`TERMINAL_INTERVAL`
     on a terminal, :data:`LOG_INTERVAL` otherwise); 0 shows nothing.
     """
     if interval is not None and interval <= 0:
         yield
         return
-    if console.is_terminal:
+    if terminal:
+        from rich.live import Live  # noqa: PLC0415  (Rich: when something is shown)
+        from rich.text import Text  # noqa: PLC0415
+
         every = interval or TERMINAL_INTERVAL
         with Live(
             get_renderable=lambda: Text(status.line()),
-            console=console,
+            console=console(),
             refresh_per_second=1 / every,
             transient=True,
             redirect_stdout=False,
@@ -95,7 +107,9 @@ def showing(status: RunStatus, console: Console, interval: float | None = None) 
 
     def tick() -> None:
         while not done.wait(every):
-            console.print(Text(status.line()), soft_wrap=True, highlight=False)
+            from rich.text import Text  # noqa: PLC0415
+
+            console().print(Text(status.line()), soft_wrap=True, highlight=False)
 
     ticker = threading.Thread(target=tick, name="auditor-status", daemon=True)
     ticker.start()

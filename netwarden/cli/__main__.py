@@ -1,5 +1,5 @@
-"""``python -m netwarden.cli``: the ``netwarden`` command."""
+"""``python -m netwarden.cli``: the ``netwarden`` command (:mod:`netwarden.cli.start`)."""
 
-from netwarden.cli.app import main
+from netwarden.cli.start import main
 
 main()

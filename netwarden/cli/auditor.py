@@ -12,6 +12,7 @@ the exit code is that of any other run. A second signal abandons the batch in ha
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -23,37 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
-from collectors.auditor.batch import Batch
 from collectors.auditor.capture import BatchSource, FileSource, WatchDirSource, open_live
 from collectors.auditor.config import AuditorConfigError, load_auditor_config_snapshot
-from collectors.auditor.ecs import ecs_json
 from collectors.auditor.engine import Engine, RunSummary
 from collectors.auditor.events import Event, EventSink, JsonLinesSink, Severity, SyslogSink
-from collectors.auditor.evidence import EvidenceSettings
-from collectors.auditor.fanout import FanoutRun, WorkerSpec
-from collectors.auditor.forward import (
-    ForwardStats,
-    SyslogTarget,
-    TcpSyslogSink,
-    parse_syslog_target,
-    tls_context,
-)
-from collectors.auditor.spool import DiskSpool, MemorySpool, Spool, SpoolError
 from collectors.auditor.status import RunStatus, showing
 from netwarden import __version__
-from netwarden.cli.common import (
-    SEVERITY_STYLE,
-    VaultOpt,
-    _fail,
-    _load,
-    console,
-    err_console,
-    exit_for,
-)
+from netwarden.cli.common import SEVERITY_STYLE, VaultOpt, _fail, _load, exit_for, is_terminal
 from netwarden.errors import NetwardenError
 from netwarden.signals import GracefulStop
 from netwarden.textsafe import printable
@@ -104,13 +82,22 @@ def parse_size(text: str) -> int:
     return int(m[1]) * _SIZE_UNITS[m[2].upper()]
 
 
-FORMATS: dict[str, Callable[[Event], str]] = {"netwarden": Event.to_json, "ecs": ecs_json}
+FORMATS = ("netwarden", "ecs")
 """``--events-format``/``--syslog-format``: the event's own JSON, or its ECS document."""
 
 
 def _check_format(flag: str, name: str) -> None:
     if name not in FORMATS:
         raise ValueError(f"{flag} {name!r}: expected one of {', '.join(FORMATS)}")
+
+
+def _renderer(name: str) -> Callable[[Event], str]:
+    """The function that writes an event in format ``name`` (of :data:`FORMATS`)."""
+    if name == "ecs":
+        from collectors.auditor.ecs import ecs_json  # noqa: PLC0415  (only when asked for)
+
+        return ecs_json
+    return Event.to_json
 
 
 def _syslog_sink(  # noqa: PLR0917  (the --syslog options, checked together)
@@ -130,6 +117,10 @@ def _syslog_sink(  # noqa: PLR0917  (the --syslog options, checked together)
     sensor's identity at HQ, also when several auditors share a machine, as the
     namespace lab's do), else the machine's host name.
     """
+    # Imported here: the TLS module and the spool cost start-up a run without --syslog skips.
+    from collectors.auditor.forward import TcpSyslogSink, tls_context  # noqa: PLC0415
+    from collectors.auditor.spool import DiskSpool, MemorySpool, Spool  # noqa: PLC0415
+
     if target.scheme != "tls" and (ca or cert or key):
         raise ValueError(
             "--syslog-ca, --syslog-cert and --syslog-key need --syslog tls://HOST:PORT"
@@ -162,7 +153,8 @@ def _syslog_sink(  # noqa: PLR0917  (the --syslog options, checked together)
 
 def _with_progress(source: Iterable[Batch], progress: Progress) -> Iterator[Batch]:
     """Batches of ``source``, advancing a per-file progress line (packets so far)."""
-    from rich.progress import TaskID  # noqa: PLC0415  (a terminal only)
+    from rich.markup import escape  # noqa: PLC0415  (a terminal only)
+    from rich.progress import TaskID  # noqa: PLC0415
 
     tasks: dict[str, TaskID] = {}
     counts: dict[str, int] = {}
@@ -214,8 +206,15 @@ DEFAULT_TOP = 50
 
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
+    from rich.table import Table
+    from rich.text import Text
 
+    from collectors.auditor.batch import Batch
+    from collectors.auditor.evidence import EvidenceSettings
+    from collectors.auditor.fanout import FanoutRun
+    from collectors.auditor.forward import ForwardStats, SyslogTarget
     from collectors.httpserve import MetricsServer
     from collectors.webconfig import WebConfig
     from netwarden.inventory.flows import Placement
@@ -228,6 +227,8 @@ def _shown(text: str) -> Text:
     """Packet data (names, hosts, user names) as one line of text: control characters
     escaped (an ``ESC`` sequence cannot clear the screen or plant a hyperlink), and never
     read as Rich markup (``[bold red]`` stays literal)."""
+    from rich.text import Text  # noqa: PLC0415  (Rich: for a person only)
+
     return Text(printable(text, multiline=False))
 
 
@@ -262,6 +263,9 @@ def summary_table(summary: RunSummary, top: int = DEFAULT_TOP, place: Place | No
     zone. Values from packets are shown as text, control characters escaped
     (:func:`_shown`). The table is printed by a ``ReadableConsole``: it folds, never crops.
     """
+    from rich.table import Table  # noqa: PLC0415  (Rich: for a person only)
+    from rich.text import Text  # noqa: PLC0415
+
     incidents = summary.incidents if top <= 0 else summary.incidents[:top]
     table = Table(
         title=f"auditor: {summary.packets:,} packets, {len(summary.incidents)} incident(s)"
@@ -289,6 +293,8 @@ def summary_table(summary: RunSummary, top: int = DEFAULT_TOP, place: Place | No
 
 def end_line(summary: RunSummary) -> Text:
     """The line under the table: volumes, errors, time, detectors run and skipped (why)."""
+    from rich.text import Text  # noqa: PLC0415  (Rich: for a person only)
+
     errors = sum(summary.decode_errors.values()) + sum(summary.input_errors.values())
     line = (
         f"{summary.packets:,} packets, {summary.bytes:,} bytes, {errors:,} decode errors, "
@@ -308,6 +314,13 @@ def end_line(summary: RunSummary) -> Text:
     return Text(printable(line, multiline=False))
 
 
+def _err_console() -> Console:
+    """The stderr console, imported (with Rich) when something is shown on it."""
+    from netwarden.cli.readable import err_console  # noqa: PLC0415
+
+    return err_console
+
+
 def _run(
     engine: Engine,
     source: BatchSource,
@@ -319,13 +332,15 @@ def _run(
     """Run ``engine`` over ``source``: with a progress bar per file for ``--pcap`` on a
     terminal, else with a status line on stderr (:mod:`collectors.auditor.status`);
     with ``--workers``, ``fan`` runs the capture processes and merges into ``engine``."""
-    if progress and err_console.is_terminal:
+    if progress and is_terminal(stderr=True):
         from rich.progress import (  # noqa: PLC0415  (a terminal only)
             BarColumn,
             Progress,
             TextColumn,
             TimeElapsedColumn,
         )
+
+        from netwarden.cli.readable import err_console  # noqa: PLC0415
 
         with Progress(
             TextColumn("{task.description}"),
@@ -334,7 +349,8 @@ def _run(
             console=err_console,
         ) as bar:
             return engine.run(_with_progress(source, bar))
-    with showing(RunStatus(engine.stats, source), err_console, status_every):
+    status = RunStatus(engine.stats, source)
+    with showing(status, _err_console, status_every, terminal=is_terminal(stderr=True)):
         return fan.run(engine) if fan is not None else engine.run(source)
 
 
@@ -523,7 +539,11 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         raise _fail(f"--watch {watch}: not a directory")
     try:
         metrics_addr = parse_hostport(metrics_listen) if metrics_listen else None
-        syslog_target = parse_syslog_target(syslog) if syslog else None
+        syslog_target = None
+        if syslog:
+            from collectors.auditor.forward import parse_syslog_target  # noqa: PLC0415
+
+            syslog_target = parse_syslog_target(syslog)
         spool_max = parse_size(spool_max_bytes)
         _check_format("--events-format", events_format)
         _check_format("--syslog-format", syslog_format)
@@ -531,6 +551,8 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         raise _fail(str(exc)) from exc
     evidence_settings: EvidenceSettings | None = None
     if evidence is not None:
+        from collectors.auditor.evidence import EvidenceSettings  # noqa: PLC0415
+
         try:
             run_cap = parse_size(evidence_max_bytes)
             evidence_settings = EvidenceSettings(
@@ -567,12 +589,15 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
     forward: ForwardStats | None = None
     sinks: list[EventSink] = []
     if syslog_target is not None:
+        from collectors.auditor.forward import ForwardStats  # noqa: PLC0415
+        from collectors.auditor.spool import SpoolError  # noqa: PLC0415
+
         forward = ForwardStats() if syslog_target.scheme != "udp" else None
         try:
             sinks.append(
                 _syslog_sink(
                     syslog_target,
-                    FORMATS[syslog_format],
+                    _renderer(syslog_format),
                     syslog_ca,
                     syslog_cert,
                     syslog_key,
@@ -585,7 +610,7 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         except (ValueError, SpoolError) as exc:
             raise _fail(str(exc)) from exc
     if events is not None:
-        sinks.append(JsonLinesSink(events, FORMATS[events_format]))
+        sinks.append(JsonLinesSink(events, _renderer(events_format)))
     try:
         engine = Engine(
             config,
@@ -604,10 +629,14 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         for sink in sinks:
             sink.close()
         raise _fail(f"--evidence {evidence}: {exc.strerror or exc}") from exc
+    gc.enable()  # paused for the start-up (netwarden.cli.app.main); the engine froze it
 
     try:
-        fan = (
-            FanoutRun(
+        fan: FanoutRun | None = None
+        if interface and workers > 1:
+            from collectors.auditor.fanout import FanoutRun, WorkerSpec  # noqa: PLC0415
+
+            fan = FanoutRun(
                 WorkerSpec(
                     interface,
                     bpf,
@@ -620,9 +649,6 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
                 ),
                 workers,
             )
-            if interface and workers > 1
-            else None
-        )
         source: BatchSource = (
             fan
             if fan is not None
@@ -696,13 +722,17 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         # model_dump with ensure_ascii=False, ~5x faster: 20 ms instead of 95 ms for the
         # 1M-packet benchmark's 3,248 incidents).
         text = summary.model_dump_json(indent=2)
-        if console.is_terminal:  # coloured for a person
+        if is_terminal():  # coloured for a person
+            from netwarden.cli.readable import console  # noqa: PLC0415
+
             console.print_json(text)
         else:
             # The same text as print_json writes, without Rich rendering it: on the 1M-packet
             # benchmark (3,248 incidents) that rendering took ~80 % of the process and 150 MB.
             typer.echo(text)
     else:
+        from netwarden.cli.readable import console  # noqa: PLC0415
+
         place = engine.ctx.policy.place if engine.ctx.policy is not None else None
         console.print(summary_table(summary, top, place))
         console.print(end_line(summary), highlight=False)

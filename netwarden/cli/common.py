@@ -10,165 +10,94 @@ on stderr (:func:`notice`, :func:`_fail`) and the exit code (:func:`exit_for`).
 The two consoles (:data:`console` on stdout, :data:`err_console` on stderr) are
 :class:`ReadableConsole`: output someone must read is wrapped or folded, never
 cropped, whatever the width, and it is not squeezed to 80 columns when it goes
-to a pipe or a file.
+to a pipe or a file. They live in :mod:`netwarden.cli.readable` and are imported
+from here on first use (Rich is not imported with this module: :func:`is_terminal`).
 """
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 from pydantic import BaseModel
-from rich.align import AlignMethod
-from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderableType
-from rich.segment import Segment
-from rich.style import Style
-from rich.table import Table
-from rich.text import Text, TextType
 from typer.models import OptionInfo
 
 from netwarden.errors import NetwardenError
 from netwarden.inventory.models import Device, Inventory, Platform
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    # Handed out by __getattr__ below (re-exported: ``from netwarden.cli.common import console``)
+    from netwarden.cli.readable import FOLD_FLOOR as FOLD_FLOOR  # noqa: PLC0414
+    from netwarden.cli.readable import PIPE_RULE_WIDTH as PIPE_RULE_WIDTH  # noqa: PLC0414
+    from netwarden.cli.readable import PIPE_WIDTH as PIPE_WIDTH  # noqa: PLC0414
+    from netwarden.cli.readable import ReadableConsole as ReadableConsole  # noqa: PLC0414
+    from netwarden.cli.readable import console as console  # noqa: PLC0414
+    from netwarden.cli.readable import err_console as err_console  # noqa: PLC0414
+    from netwarden.cli.readable import never_crop as never_crop  # noqa: PLC0414
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
+_READABLE = frozenset(
+    {
+        "FOLD_FLOOR",
+        "PIPE_RULE_WIDTH",
+        "PIPE_WIDTH",
+        "ReadableConsole",
+        "console",
+        "err_console",
+        "never_crop",
+    }
+)
+"""The names of :mod:`netwarden.cli.readable` this module hands out on first use."""
 
-PIPE_WIDTH = 4096
-"""The width of a console that does not write to a terminal (and has no ``$COLUMNS``).
 
-A pipe or a file has no edge: lines stay whole (a table is as wide as its
-content up to this), for ``grep``, logs and the demo transcript.
-"""
-PIPE_RULE_WIDTH = 100
-"""How long a horizontal rule is when the console has no edge (:data:`PIPE_WIDTH`)."""
+if not TYPE_CHECKING:  # mypy sees the imports above instead
+
+    def __getattr__(name: str) -> object:
+        """``console``, ``err_console``, ``ReadableConsole`` ...: imported (with Rich) when
+        first asked for, not with this module (PEP 562)."""
+        if name in _READABLE:
+            from netwarden.cli import readable  # noqa: PLC0415  (Rich: only when used)
+
+            return getattr(readable, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class ReadableConsole(Console):
-    """A Rich console whose output is never cropped.
+def _may_be_terminal(stream: TextIO | None) -> bool:
+    """False when Rich would surely not take ``stream`` for a terminal, True when it might.
 
-    - Width: a terminal's own width (``$COLUMNS`` overrides it, as Rich does);
-      not a terminal: ``$COLUMNS`` when set, else :data:`PIPE_WIDTH`, rather than
-      Rich's 80 columns. Decided at each print, so the same console follows the
-      stream it writes to (tests swap ``sys.stdout``).
-    - Tables (:func:`never_crop`): every column wraps and folds a word too long
-      for it instead of cutting it with an ellipsis; a table narrower than its
-      content grows taller, it loses nothing. ``no_wrap=True`` columns keep their
-      values on one line whenever the table can fit them so, and wrap otherwise.
-    - Rules (``console.rule``) are :data:`PIPE_RULE_WIDTH` long on a pipe.
-
-    Examples:
-        >>> import io
-        >>> c = ReadableConsole(file=io.StringIO(), _environ={})
-        >>> c.width == PIPE_WIDTH
-        True
-        >>> t = Table("key")
-        >>> t.add_row("SHA256:" + "A" * 43)
-        >>> narrow = ReadableConsole(file=io.StringIO(), width=20)
-        >>> with narrow.capture() as cap:
-        ...     narrow.print(t)
-        >>> "".join(ln.strip("│ ") for ln in cap.get().splitlines()[3:-1])
-        'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+    Rich's ``Console.is_terminal`` is True only when ``TTY_COMPATIBLE=1``, when
+    ``FORCE_COLOR`` is set, or when the stream (or the file it proxies) says it is a tty;
+    everything else it checks (Jupyter, IDLE, ``TTY_COMPATIBLE=0``) can only make it False.
     """
-
-    @property
-    def size(self) -> ConsoleDimensions:
-        """Rich's size, but a console without a terminal and ``$COLUMNS`` is :data:`PIPE_WIDTH` wide."""
-        dims = super().size
-        if self._width is None and not self._has_edge():
-            return ConsoleDimensions(PIPE_WIDTH, dims.height)
-        return dims
-
-    @size.setter
-    def size(self, new_size: tuple[int, int]) -> None:
-        self._width, self._height = new_size
-
-    def _has_edge(self) -> bool:
-        """Whether lines must fit a width: a terminal, or a ``$COLUMNS`` someone set."""
-        columns = self._environ.get("COLUMNS", "")
-        return self.is_terminal or self.is_dumb_terminal or columns.isdigit()
-
-    def render(
-        self, renderable: RenderableType, options: ConsoleOptions | None = None
-    ) -> Iterable[Segment]:
-        """Render ``renderable``; a table's columns fold rather than crop (see the class)."""
-        if isinstance(renderable, Table):
-            never_crop(renderable, self, options or self.options)
-        return super().render(renderable, options)
-
-    def rule(
-        self,
-        title: TextType = "",
-        *,
-        characters: str = "─",
-        style: str | Style = "rule.line",
-        align: AlignMethod = "center",
-    ) -> None:
-        """A horizontal rule: the console's width, or :data:`PIPE_RULE_WIDTH` on a pipe."""
-        if self._width is not None or self._has_edge():
-            super().rule(title, characters=characters, style=style, align=align)
-            return
-        from rich.rule import Rule  # noqa: PLC0415
-
-        rule = Rule(title=title, characters=characters, style=style, align=align)
-        self.print(rule, width=PIPE_RULE_WIDTH)
+    if os.environ.get("TTY_COMPATIBLE") == "1" or "FORCE_COLOR" in os.environ:
+        return True
+    stream = getattr(stream, "rich_proxied_file", stream)
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except ValueError:  # a closed stream
+        return False
 
 
-FOLD_FLOOR = 6
-"""The fewest characters a wrapping column keeps so that a table's ``no_wrap`` columns stay whole.
-
-``no_wrap`` marks the values that must read whole (names, addresses); the other
-columns fold first, down to this; below it the ``no_wrap`` columns wrap too.
-"""
-
-
-def _widths(table: Table, console: Console, options: ConsoleOptions) -> tuple[int, int]:
-    """``table``'s natural width (every value on one line) and its narrowest with the
-    ``no_wrap`` columns whole: another column then needs its longest word, or
-    :data:`FOLD_FLOOR` if that is less (a longer word folds)."""
-    wide = options.update_width(10**6)
-    # Rich has no public column measure: its own, as Table.__rich_measure__ uses it
-    natural = narrowest = table._extra_width
-    for column in table.columns:
-        measure = table._measure_column(console, wide, column)
-        natural += measure.maximum
-        if column.no_wrap:
-            narrowest += measure.maximum
-        else:
-            floor = FOLD_FLOOR + table._get_padding_width(column._index)
-            narrowest += min(measure.minimum, floor)
-    return natural, narrowest
-
-
-def never_crop(table: Table, console: Console, options: ConsoleOptions) -> None:
-    """Make ``table`` wrap or fold its cells instead of cutting them at ``options.max_width``.
-
-    Every column folds a word too long for it (``overflow="fold"``). When the
-    table is wider than the console: ``no_wrap`` columns keep their values on one
-    line if the table can fit them so (the other columns wrap, and fold below
-    :data:`FOLD_FLOOR`), else they wrap too; and ``min_width`` is dropped (Rich
-    squeezes a column below it, then widens the table past the edge and cuts it).
+def is_terminal(*, stderr: bool = False) -> bool:
+    """Whether :data:`console` (``stderr``: :data:`err_console`) writes to a terminal, as Rich
+    decides it; without importing Rich when the stream surely is not one (a pipe, a file).
     """
-    for column in table.columns:
-        column.overflow = "fold"
-    natural, _ = _widths(table, console, options)
-    if natural <= options.max_width:
-        return
-    for column in table.columns:
-        column.min_width = None
-    if any(c.no_wrap for c in table.columns):
-        _, narrowest = _widths(table, console, options)
-        if narrowest > options.max_width:
-            for column in table.columns:
-                column.no_wrap = False
+    if not _may_be_terminal(sys.stderr if stderr else sys.stdout):
+        return False
+    from netwarden.cli import readable  # noqa: PLC0415
 
-
-console = ReadableConsole()
-err_console = ReadableConsole(stderr=True)
+    return (readable.err_console if stderr else readable.console).is_terminal
 
 
 def default_inventory() -> Path:
@@ -268,6 +197,10 @@ def notice(label: str, style: str, message: str) -> None:
     :func:`rich.markup.escape`, which would double a trailing backslash. The line is
     soft-wrapped: the terminal wraps it, a path or a fingerprint in it stays whole.
     """
+    from rich.text import Text  # noqa: PLC0415  (Rich: only when something is printed)
+
+    from netwarden.cli.readable import err_console  # noqa: PLC0415
+
     line = Text.assemble((label, style), " ", message)
     err_console.print(line, highlight=False, soft_wrap=True)
 
@@ -291,6 +224,8 @@ def emit(report: ReportT, as_json: bool, printer: Callable[[Console, ReportT], N
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
+        from netwarden.cli.readable import console  # noqa: PLC0415
+
         printer(console, report)
 
 
@@ -316,6 +251,8 @@ def _load(
     except NetwardenError as exc:
         raise _fail(str(exc)) from exc
     if problems or inv is None:
+        from netwarden.cli.readable import err_console  # noqa: PLC0415
+
         for p in problems:
             err_console.print(str(p), highlight=False, markup=False, soft_wrap=True)
         raise _fail(
@@ -325,6 +262,11 @@ def _load(
         from netwarden.inventory.snapshot import INVENTORY, write_snapshot  # noqa: PLC0415
 
         write_snapshot(inventory, vault_password_file, inv, INVENTORY)
+    if not gc.isenabled():
+        # Paused for the start-up (netwarden.cli.app.main), which then freezes what it
+        # made: a read through Ansible leaves ~16,000 unreachable objects (~2 MB) that
+        # would be frozen with it. That read takes ~0.6 s; this collection ~40 ms.
+        gc.collect()
     return inv
 
 

@@ -1,8 +1,12 @@
 """Start-up of the CLI (issue 18): a command imports its own module, not every command's.
 
 ``netwarden auditor --pcap`` with an inventory whose snapshot is warm imports neither
-Ansible, nor scapy, nor prometheus_client, nor the other commands' modules. Checked in
-a fresh interpreter with ``-X importtime`` (every import is listed on stderr).
+Ansible, nor scapy, nor prometheus_client, nor the other commands' modules; with
+``--json`` on a pipe, not Rich either, nor what only some options use (TLS and the spool
+for ``--syslog``, ``--evidence``, ECS, ``--workers``). Checked in a fresh interpreter with
+``-X importtime`` (every import of the whole run is listed on stderr, those before the
+first packet among them). The cyclic garbage collector is paused from the start until
+the auditor's engine is built (decision 10X).
 """
 
 from __future__ import annotations
@@ -23,6 +27,19 @@ from netwarden.cli.app import HELP_ORDER, app
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("ansible", "scapy", "prometheus_client", "grafana_foundation_sdk", "jinja2")
+NOT_FOR_JSON_ON_A_PIPE = (
+    "rich",
+    "netwarden.cli.readable",
+    "ssl",
+    "multiprocessing",
+    "collectors.auditor.forward",
+    "collectors.auditor.spool",
+    "collectors.auditor.evidence",
+    "collectors.auditor.ecs",
+    "collectors.auditor.fanout",
+)
+"""What ``auditor --pcap FILE --json`` on a pipe does without (each ~3-20 ms of start-up):
+Rich draws for a person (a terminal, the table); the others serve options not given."""
 OTHER_COMMANDS = (
     "netwarden.cli.fleet",
     "netwarden.cli.lab",
@@ -60,11 +77,17 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+def _root_or_self(mods: set[str], names: tuple[str, ...]) -> list[str]:
+    """The modules of ``mods`` that are one of ``names`` or inside one of them."""
+    return sorted(m for m in mods if any(m == n or m.startswith(f"{n}.") for n in names))
+
+
 def test_importing_the_app_imports_no_command_module(env: dict[str, str]) -> None:
     mods = _imported(["-c", "import netwarden.cli.app"], env)
     assert "netwarden.cli.app" in mods
     assert not [m for m in mods if m in (*OTHER_COMMANDS, "netwarden.cli.auditor")]
     assert not [m for m in mods if m.split(".")[0] in HEAVY]
+    assert not _root_or_self(mods, ("rich", "netwarden.cli.readable"))
 
 
 def test_auditor_on_a_pcap_imports_only_what_it_needs(
@@ -80,6 +103,129 @@ def test_auditor_on_a_pcap_imports_only_what_it_needs(
     mods = _imported([*args, "--json"], env)
     assert not [m for m in mods if m.split(".")[0] in HEAVY]
     assert not [m for m in mods if m in OTHER_COMMANDS]
+    assert "collectors.auditor.decode" in mods  # the run did read the capture
+    assert not _root_or_self(mods, NOT_FOR_JSON_ON_A_PIPE)
+    table = _imported(args, env)  # the summary table, for a person: Rich, after the run
+    assert "rich.table" in table
+
+
+_GC_PROBE = """
+import gc, runpy, sys
+seen = {}
+import collectors.auditor.engine as engine
+init, run = engine.Engine.__init__, engine.Engine.run
+def traced_init(self, *a, **k):
+    seen["while starting"] = gc.isenabled()
+    init(self, *a, **k)
+def traced_run(self, source):
+    seen["at the first packet"] = gc.isenabled()
+    seen["frozen"] = gc.get_freeze_count() > 0
+    return run(self, source)
+engine.Engine.__init__, engine.Engine.run = traced_init, traced_run
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "netwarden.cli.app":
+            seen["importing the app"] = gc.isenabled()
+sys.meta_path.insert(0, Watch())
+sys.argv = ["netwarden", *sys.argv[1:]]
+try:
+    runpy.run_module("netwarden.cli", run_name="__main__")
+except SystemExit:
+    pass
+print(sorted(seen.items()), gc.isenabled(), file=sys.stderr)
+"""
+
+
+def test_the_collector_is_paused_until_the_auditor_engine_is_built(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """``python -m netwarden.cli`` pauses the cyclic collector before its first import; the
+    auditor resumes it once its engine has frozen the start-up's objects (and
+    :func:`~netwarden.cli.app.main` on the way out, for a caller in the same process)."""
+    pcap = tmp_path / "one.pcap"
+    wrpcap(str(pcap), [Ether() / IP(src="10.11.40.66", dst="10.11.10.5") / TCP(dport=80)])
+    proc = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE, "auditor", "--pcap", str(pcap), "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    last = proc.stderr.strip().splitlines()[-1]
+    expected = [
+        ("at the first packet", True),
+        ("frozen", True),
+        ("importing the app", False),
+        ("while starting", False),
+    ]
+    assert last == f"{expected} True", proc.stderr[-2000:]
+
+
+_VERSION_PROBE = """
+import gc, sys
+import netwarden.cli.readable as readable
+from netwarden.cli import app
+seen = []
+readable.console.print = lambda *a, **k: seen.append(gc.isenabled())
+sys.argv = ["netwarden", "version"]
+try:
+    app.main()
+except SystemExit:
+    pass
+print(seen, gc.isenabled())
+"""
+
+
+def test_main_resumes_the_collector_for_other_commands() -> None:
+    """Any other command runs with the collector on: the root callback resumes it."""
+    out = subprocess.run(
+        [sys.executable, "-c", _VERSION_PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "[True] True", out.stderr[-2000:]
+
+
+def test_is_terminal_needs_rich_only_for_what_may_be_a_terminal() -> None:
+    """A pipe is no terminal, told without Rich; what may be one (``FORCE_COLOR``,
+    ``TTY_COMPATIBLE``, a tty) is left to Rich, whose answer stands."""
+    probe = (
+        "import sys; from netwarden.cli.common import is_terminal; "
+        "print(is_terminal(), is_terminal(stderr=True), 'rich' in sys.modules)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"FORCE_COLOR", "TTY_COMPATIBLE"}}
+    piped = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert piped.stdout.split() == ["False", "False", "False"], piped.stderr[-2000:]
+    forced = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env={**clean, "FORCE_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert forced.stdout.split() == ["True", "True", "True"], forced.stderr[-2000:]
+    refused = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env={**clean, "FORCE_COLOR": "1", "TTY_COMPATIBLE": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.stdout.split() == ["False", "False", "True"], refused.stderr[-2000:]
 
 
 def test_help_lists_every_command_in_order() -> None:
@@ -127,3 +273,14 @@ def test_openblas_gets_one_thread_before_numpy_is_imported() -> None:
         check=True,
     )
     assert mine.stdout.split() == ["False", "4"], mine.stderr[-2000:]
+
+
+def test_the_installed_command_starts_like_python_m() -> None:
+    """The ``netwarden`` console script enters through :mod:`netwarden.cli.start` (the
+    collector paused before the CLI's imports), as ``python -m netwarden.cli`` does."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "netwarden"]
+    assert script.value == "netwarden.cli.start:main"
+    main_py = (Path(__file__).parents[2] / "netwarden" / "cli" / "__main__.py").read_text()
+    assert "from netwarden.cli.start import main" in main_py

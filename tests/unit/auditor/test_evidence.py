@@ -28,6 +28,7 @@ from collectors.auditor.evidence import (
     PCAP_SNAPLEN,
     EvidenceRing,
     EvidenceSettings,
+    RuleIndex,
     rule_for,
     select,
 )
@@ -187,6 +188,11 @@ def test_rules_match_the_packets_of_each_incident_kind() -> None:
     by_index = [i.tolist() for i in select(batch.packets, rules)]
     assert by_index == [np.flatnonzero(r.mask(batch.packets)).tolist() for r in rules]
     assert all(by_index[:4])
+    # rules that start after every packet they match select nothing (it raised once)
+    later = np.full(len(rules), float(batch.packets["ts"].max()) + 1.0)
+    assert RuleIndex(rules).select(batch.packets, later) == {}
+    some = np.where(np.arange(len(rules)) == 0, float(batch.packets["ts"].min()), later)
+    assert set(RuleIndex(rules).select(batch.packets, some)) == {0}
     assert rule_for("port_scan", "", "", {}) is None
     assert rule_for("port_scan", "0.0.0.0", "", {}) is None  # noqa: S104  (an address, not a bind)
     dns = rule_for("dns_tunnel", "10.0.0.1", "", {})

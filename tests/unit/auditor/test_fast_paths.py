@@ -383,3 +383,30 @@ def test_engine_restores_the_garbage_collector_thresholds() -> None:
     assert gc.get_threshold()[0] >= GC_YOUNG_THRESHOLD
     engine.finish()
     assert gc.get_threshold() == before
+
+
+def test_engine_freezes_without_collecting_while_the_collector_is_paused() -> None:
+    """The CLI pauses the collector for its start-up (``netwarden.cli.app.main``): every
+    object of start-up is then in the youngest generation, and the engine's collection
+    before ``gc.freeze()`` would traverse them all (~30 ms). Paused: no collection; running
+    (a test, a library caller): the young generations are collected as before."""
+    started: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        gc.disable()
+        try:
+            Engine(sinks=[]).finish()
+        finally:
+            gc.enable()
+        paused = list(started)
+        started.clear()
+        Engine(sinks=[]).finish()
+    finally:
+        gc.callbacks.remove(seen)
+    assert paused == []
+    assert 1 in started
