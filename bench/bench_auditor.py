@@ -7,7 +7,14 @@ the same file: (a) scapy ``PcapReader`` with full dissection (20k-packet sample)
 runs with the example inventory, so ``policy_violation`` and ``unknown_device``
 are on too. Decode alone is ``bench_auditor_decode.py``.
 
-Run: ``.venv/bin/python bench/bench_auditor.py [--packets 1000000] [--workdir DIR] [--evidence]``
+Run: ``.venv/bin/python bench/bench_auditor.py [--packets 1000000] [--workdir DIR] [--evidence]
+[--base DIR] [--no-baselines]``
+
+Each run prints its events' sha256 (the first 16 hex digits of the JSON lines, as
+``bench_auditor_process.py`` hashes them): a speed change must not change it.
+``--base DIR`` runs another checkout's engine on the same file, alternately with this
+one (this, base, this, base ...), and prints both, wall and CPU, best of ``--repeat``;
+the events of the two must hash the same. ``--no-baselines`` skips scapy and tshark.
 
 ``--evidence`` also runs the engine with evidence pcaps on (``Engine(evidence=...)``,
 the CLI's ``--evidence DIR`` with its defaults), each run right after one with it off,
@@ -51,9 +58,10 @@ t, c = time.perf_counter(), time.process_time()
 summary = engine.run(iter_batches(Path(sys.argv[1]), stats=stats))
 wall, cpu = time.perf_counter() - t, time.process_time() - c
 hwm = [int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")]
+digest = __import__("hashlib").sha256("\\n".join(e.to_json() for e in sink.events).encode())
 print(json.dumps({"packets": stats.packets, "wall": wall, "cpu": cpu, "hwm_mb": hwm[0],
                   "detectors": len(engine.detectors), "events": len(sink.events),
-                  "evidence": summary.evidence}))
+                  "evidence": summary.evidence, "sha256": digest.hexdigest()[:16]}))
 """
 
 
@@ -67,17 +75,36 @@ def _sample(src: Path, dst: Path, packets: int) -> None:
     )
 
 
-def _engine(path: Path, evidence: Path | None = None) -> dict[str, Any]:
+def _engine(path: Path, evidence: Path | None = None, tree: Path = REPO) -> dict[str, Any]:
+    """One engine run in a fresh process, on ``tree``'s code (``-c`` imports from the cwd)."""
     extra = [str(evidence)] if evidence is not None else []
     out = subprocess.run(
-        [sys.executable, "-c", _RUN, str(path), str(REPO / "inventory"), *extra],
+        [sys.executable, "-c", _RUN, str(path), str(tree / "inventory"), *extra],
         check=True,
         capture_output=True,
         text=True,
-        cwd=REPO,
+        cwd=tree,
     ).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+def _print_runs(name: str, runs: list[dict[str, Any]]) -> None:
+    """One tree's best wall and best CPU rate of its runs, with every run's figures."""
+    best_wall = min(runs, key=lambda r: r["wall"])
+    best_cpu = min(runs, key=lambda r: r["cpu"])
+    packets = best_wall["packets"]
+    print(
+        f"[{name}] netwarden auditor, {best_wall['detectors']:.0f} detectors: "
+        f"{packets / best_wall['wall']:,.0f} packets/s wall ({best_wall['wall']:.3f} s), "
+        f"{packets / best_cpu['cpu']:,.0f}/s CPU ({best_cpu['cpu']:.3f} s), best of {len(runs)}; "
+        f"{best_wall['events']:.0f} events, sha256 {'/'.join(sorted({r['sha256'] for r in runs}))}; "
+        f"peak RSS {best_wall['hwm_mb']:.0f} MB"
+    )
+    walls = ", ".join(f"{r['wall']:.3f}" for r in runs)
+    cpus = ", ".join(f"{r['cpu']:.3f}" for r in runs)
+    rss = ", ".join(f"{r['hwm_mb']:.0f}" for r in runs)
+    print(f"[{name}] every run, in order: wall {walls} s; CPU {cpus} s; peak RSS {rss} MB")
 
 
 def main() -> int:
@@ -86,47 +113,58 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--evidence", action="store_true", help="also run with evidence pcaps on")
+    parser.add_argument("--base", type=Path, default=None, help="another checkout to compare")
+    parser.add_argument("--no-baselines", action="store_true", help="skip scapy and tshark")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         big = work / f"mixed-{args.packets}.pcap"
         _generate(big, args.packets)
-        runs, with_evidence = [], []
+        print(f"load before: {os.getloadavg()}")
+        runs, with_evidence, base_runs = [], [], []
         for i in range(args.repeat):
             runs.append(_engine(big))
             if args.evidence:
                 with_evidence.append(_engine(big, work / f"evidence-{i}"))
+            if args.base is not None:
+                base_runs.append(_engine(big, tree=args.base.resolve()))
+        print(f"load after: {os.getloadavg()}")
         best = min(runs, key=lambda r: r["wall"])
         best_ev = min(with_evidence, key=lambda r: r["wall"]) if with_evidence else None
-        small, medium = work / "sample-20k.pcap", work / "sample-200k.pcap"
-        _sample(big, small, 20_000)
-        _sample(big, medium, 200_000)
-        scapy_pps = _scapy_full(small)
-        tshark_pps = _tshark(medium, 200_000)
+        scapy_pps = tshark_pps = None
+        if not args.no_baselines:
+            small, medium = work / "sample-20k.pcap", work / "sample-200k.pcap"
+            _sample(big, small, 20_000)
+            _sample(big, medium, 200_000)
+            scapy_pps = _scapy_full(small)
+            tshark_pps = _tshark(medium, 200_000)
     pps = best["packets"] / best["wall"]
-    cpu_pps = best["packets"] / best["cpu"]
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(f"file: {best['packets']:,.0f} packets (bench/gen_mixed_pcap.py mix)")
-    print(
-        f"netwarden auditor, {best['detectors']:.0f} detectors: {pps:,.0f} packets/s wall "
-        f"({cpu_pps:,.0f}/s CPU), best of {args.repeat}; {best['events']:.0f} events; "
-        f"peak RSS {best['hwm_mb']:.0f} MB"
-    )
+    for name, tree_runs in [("this tree", runs), ("base", base_runs)]:
+        if tree_runs:
+            _print_runs(name, tree_runs)
+    same = True
+    if base_runs:
+        same = {r["sha256"] for r in runs} == {r["sha256"] for r in base_runs}
+        print(f"events identical to base: {same}")
     if best_ev is not None:
         print(
             f"with --evidence: {best_ev['packets'] / best_ev['wall']:,.0f} packets/s wall "
             f"({best_ev['packets'] / best_ev['cpu']:,.0f}/s CPU), best of {args.repeat}; "
             f"peak RSS {best_ev['hwm_mb']:.0f} MB; evidence {best_ev['evidence']}"
         )
-    print(f"(a) scapy PcapReader full dissection (20k sample): {scapy_pps:,.0f} packets/s")
+    if scapy_pps is not None:
+        print(f"(a) scapy PcapReader full dissection (20k sample): {scapy_pps:,.0f} packets/s")
     if tshark_pps:
         print(f"(b) tshark -T fields 5-tuple (200k sample): {tshark_pps:,.0f} packets/s")
         print(f"ratio netwarden / tshark: {pps / tshark_pps:.1f}x")
     ok = (
-        pps >= TARGET_PPS
+        same
+        and pps >= TARGET_PPS
         and best["hwm_mb"] < TARGET_RSS_MB
         and (tshark_pps is None or pps >= 20 * tshark_pps)
     )
