@@ -31,7 +31,15 @@ from collectors.auditor.engine import Engine, RunSummary
 from collectors.auditor.events import Event, EventSink, JsonLinesSink, Severity, SyslogSink
 from collectors.auditor.status import RunStatus, showing
 from netwarden import __version__
-from netwarden.cli.common import SEVERITY_STYLE, VaultOpt, _fail, _load, exit_for, is_terminal
+from netwarden.cli.common import (
+    SEVERITY_STYLE,
+    VaultOpt,
+    _fail,
+    _load,
+    exit_for,
+    exit_process,
+    is_terminal,
+)
 from netwarden.errors import NetwardenError
 from netwarden.signals import GracefulStop
 from netwarden.textsafe import printable
@@ -736,7 +744,7 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         place = engine.ctx.policy.place if engine.ctx.policy is not None else None
         console.print(summary_table(summary, top, place))
         console.print(end_line(summary), highlight=False)
-    raise exit_for(summary.has_findings(Severity.MEDIUM))
+    exit_process(exit_for(summary.has_findings(Severity.MEDIUM)))
 
 
 def register(app: typer.Typer) -> None:

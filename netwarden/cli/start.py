@@ -12,6 +12,8 @@ gc.disable()
 
 def main() -> None:
     """Run the ``netwarden`` command (:func:`netwarden.cli.app.main`)."""
-    from netwarden.cli.app import main as app_main  # noqa: PLC0415  (after the pause)
+    from netwarden.cli import common  # noqa: PLC0415  (after the pause)
+    from netwarden.cli.app import main as app_main  # noqa: PLC0415
 
+    common.OWN_PROCESS = True  # a command may end the process itself (common.exit_process)
     app_main()

@@ -110,7 +110,7 @@ def test_auditor_on_a_pcap_imports_only_what_it_needs(
 
 
 _GC_PROBE = """
-import gc, runpy, sys
+import atexit, gc, runpy, sys
 seen = {}
 import collectors.auditor.engine as engine
 init, run = engine.Engine.__init__, engine.Engine.run
@@ -128,11 +128,9 @@ class Watch:
             seen["importing the app"] = gc.isenabled()
 sys.meta_path.insert(0, Watch())
 sys.argv = ["netwarden", *sys.argv[1:]]
-try:
-    runpy.run_module("netwarden.cli", run_name="__main__")
-except SystemExit:
-    pass
-print(sorted(seen.items()), gc.isenabled(), file=sys.stderr)
+# at exit: the auditor ends its own process itself (common.exit_process), atexit runs
+atexit.register(lambda: print(sorted(seen.items()), gc.isenabled(), file=sys.stderr))
+runpy.run_module("netwarden.cli", run_name="__main__")
 """
 
 
@@ -141,7 +139,8 @@ def test_the_collector_is_paused_until_the_auditor_engine_is_built(
 ) -> None:
     """``python -m netwarden.cli`` pauses the cyclic collector before its first import; the
     auditor resumes it once its engine has frozen the start-up's objects (and
-    :func:`~netwarden.cli.app.main` on the way out, for a caller in the same process)."""
+    :func:`~netwarden.cli.app.main` on the way out, for a caller in the same process); it is
+    on when the process ends."""
     pcap = tmp_path / "one.pcap"
     wrpcap(str(pcap), [Ether() / IP(src="10.11.40.66", dst="10.11.10.5") / TCP(dport=80)])
     proc = subprocess.run(
