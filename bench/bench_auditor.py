@@ -44,7 +44,8 @@ _RUN = """
 import json, sys, time
 from pathlib import Path
 from typing import Any
-from collectors.auditor.decode import DecodeStats, iter_batches
+from collectors.auditor.capture import FileSource
+from collectors.auditor.decode import DecodeStats
 from collectors.auditor.engine import Engine
 from collectors.auditor.events import ListSink
 from collectors.auditor.evidence import EvidenceSettings
@@ -55,7 +56,7 @@ evidence = EvidenceSettings(Path(sys.argv[3])) if len(sys.argv) > 3 else None
 engine = Engine(sinks=[sink], site="nyc", sensor="bench", inventory=inv, evidence=evidence)
 stats = DecodeStats()
 t, c = time.perf_counter(), time.process_time()
-summary = engine.run(iter_batches(Path(sys.argv[1]), stats=stats))
+summary = engine.run(FileSource([Path(sys.argv[1])], stats=stats))  # what --pcap reads through
 wall, cpu = time.perf_counter() - t, time.process_time() - c
 hwm = [int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")]
 digest = __import__("hashlib").sha256("\\n".join(e.to_json() for e in sink.events).encode())

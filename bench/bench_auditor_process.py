@@ -69,7 +69,8 @@ TSHARK_FIELDS = ("ip.src", "ip.dst", "ip.proto", "tcp.srcport", "tcp.dstport")
 _IN_PROCESS = """
 import json, sys, time
 from pathlib import Path
-from collectors.auditor.decode import DecodeStats, iter_batches
+from collectors.auditor.capture import FileSource
+from collectors.auditor.decode import DecodeStats
 from collectors.auditor.engine import Engine
 from collectors.auditor.events import ListSink
 from netwarden.inventory import load_inventory
@@ -78,7 +79,7 @@ sink = ListSink()
 engine = Engine(sinks=[sink], site="nyc", sensor="bench", inventory=inv)
 stats = DecodeStats()
 t, c = time.perf_counter(), time.process_time()
-engine.run(iter_batches(Path(sys.argv[1]), stats=stats))
+engine.run(FileSource([Path(sys.argv[1])], stats=stats))  # what --pcap reads through
 wall, cpu = time.perf_counter() - t, time.process_time() - c
 digest = __import__("hashlib").sha256("\\n".join(e.to_json() for e in sink.events).encode())
 print(json.dumps({"packets": stats.packets, "wall": wall, "cpu": cpu,

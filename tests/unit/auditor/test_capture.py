@@ -19,7 +19,7 @@ from scapy.utils import wrpcap
 from collectors.auditor import capture
 from collectors.auditor.batch import Batch
 from collectors.auditor.capture import NOT_A_CAPTURE, FileSource, LiveSource, WatchDirSource
-from collectors.auditor.decode import DecodeStats, iter_batches
+from collectors.auditor.decode import CaptureFormatError, DecodeStats, iter_batches
 
 WAIT = 10.0  # upper bound of every wait (a slow shared machine), never a wall-time assertion
 
@@ -73,6 +73,67 @@ def test_file_source_reads_files_in_order_and_stops(tmp_path: Path) -> None:
         seen.append(batch)
         source.stop()
     assert len(seen) == 1
+
+
+def _files(tmp_path: Path) -> list[Path]:
+    """Three captures, the second cut in the middle of a record (a truncated file)."""
+    paths = []
+    for tag in range(3):
+        paths.append(tmp_path / f"f{tag}.pcap")
+        wrpcap(str(paths[-1]), _pkts(tag, 10))
+    cut = paths[1].read_bytes()
+    paths[1].write_bytes(cut[: len(cut) - 20])
+    return paths
+
+
+def _decode_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "auditor-decode"]
+
+
+def test_file_source_decoding_ahead_hands_out_the_same(tmp_path: Path) -> None:
+    """Decoding ahead in a thread (decision 108) changes nothing the consumer sees: the
+    same batches in the same order, the same stats, files and truncation counted."""
+    paths = _files(tmp_path)
+    runs = []
+    for prefetch in (False, True):
+        source = FileSource(paths, batch_size=4, prefetch=prefetch)
+        batches = [(Path(b.source).name, b.first_index, b.packets.tobytes()) for b in source]
+        runs.append((batches, source.stats, source.processed, source.current))
+    assert runs[0] == runs[1]
+    assert runs[1][1].packets == 30  # the cut record kept, as far as it goes
+    assert runs[1][1].errors == {"TRUNCATED_L4": 1}
+    assert runs[1][1].file_errors == {"truncated_file": 1}
+    assert runs[1][2] == paths
+    _wait_for(lambda: not _decode_threads())
+
+
+def test_file_source_decoding_ahead_stops_where_the_consumer_stopped(tmp_path: Path) -> None:
+    paths = _files(tmp_path)
+    source = FileSource(paths, batch_size=4, prefetch=True)
+    taken = []
+    for batch in source:
+        taken.append(batch)
+        if len(taken) == 2:
+            time.sleep(0.2)  # the thread has decoded ahead by now
+            source.stop()
+    assert len(taken) == 2
+    assert source.stats.packets == 8  # what was handed out, not what was decoded ahead
+    assert source.processed == []
+    assert source.current == paths[0]
+    _wait_for(lambda: not _decode_threads())  # the thread ended too
+
+
+def test_file_source_decoding_ahead_raises_where_the_bad_file_comes(tmp_path: Path) -> None:
+    paths = _files(tmp_path)
+    paths[2].write_bytes(b"not a capture at all, just text\n" * 4)
+    for prefetch in (False, True):
+        source = FileSource(paths, batch_size=4, prefetch=prefetch)
+        names = []
+        with pytest.raises(CaptureFormatError):
+            names.extend(Path(b.source).name for b in source)
+        assert names == ["f0.pcap"] * 3 + ["f1.pcap"] * 3, prefetch
+        assert source.processed == paths[:2]
+    _wait_for(lambda: not _decode_threads())
 
 
 def test_watch_dir_processes_each_closed_file_once(tmp_path: Path) -> None:
