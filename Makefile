@@ -4,8 +4,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-# Two workers (CI has 2 cores); a test module stays in one worker (module-scoped simulated fleets).
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# Two workers (CI has 2 cores); a test module stays in one worker (module-scoped simulated fleets);
+# the 25 slowest tests are listed at the end (where the suite's time goes).
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=25
 
 .PHONY: all bootstrap demo demo-down test lint typecheck unit pytest bench clean dashboards screenshots
 # Prerequisites run in the order written, even under -j (`test` is lint, then typecheck, then pytest).
