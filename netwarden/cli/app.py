@@ -433,7 +433,7 @@ def main() -> None:
     What start-up makes (modules, classes, Click commands, pydantic validators, the
     inventory) lives as long as the process: collecting while it is made finds almost
     nothing (~700 unreachable objects, which the auditor's engine freezes with the rest)
-    and cost ~20-40 ms of the auditor's time to its first packet (decision 10X).
+    and cost ~20-40 ms of the auditor's time to its first packet (decision 105).
     """
     gc.disable()
     try:

@@ -6,7 +6,7 @@ Ansible, nor scapy, nor prometheus_client, nor the other commands' modules; with
 for ``--syslog``, ``--evidence``, ECS, ``--workers``). Checked in a fresh interpreter with
 ``-X importtime`` (every import of the whole run is listed on stderr, those before the
 first packet among them). The cyclic garbage collector is paused from the start until
-the auditor's engine is built (decision 10X).
+the auditor's engine is built (decision 109).
 """
 
 from __future__ import annotations
