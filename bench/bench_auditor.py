@@ -38,6 +38,7 @@ from bench_auditor_decode import _generate, _scapy_full, _tshark
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_PPS = 1_000_000
+TARGET_PPS_ISSUE_18 = 2_000_000  # in-process, the same run (issue 18)
 TARGET_RSS_MB = 300
 
 _RUN = """
@@ -171,6 +172,12 @@ def main() -> int:
     )
     print(
         f"target >= {TARGET_PPS:,} packets/s, >= 20x tshark, RSS < {TARGET_RSS_MB} MB: {'PASS' if ok else 'FAIL'}"
+    )
+    # Issue 18 raised the in-process target; the whole process against tshark is
+    # bench_auditor_process.py. Best of --repeat, wall, as above.
+    print(
+        f"issue 18 target >= {TARGET_PPS_ISSUE_18:,} packets/s in-process: "
+        f"{'PASS' if pps >= TARGET_PPS_ISSUE_18 else 'FAIL'} ({pps:,.0f}/s)"
     )
     return 0 if ok else 1
 

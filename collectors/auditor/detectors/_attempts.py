@@ -34,7 +34,13 @@ import numpy as np
 import numpy.typing as npt
 
 from collectors.auditor.batch import TCP_ACK, TCP_RST, TCP_SYN, Batch
-from collectors.auditor.detectors._util import BatchView, payload_slices, sorted_in, view
+from collectors.auditor.detectors._util import (
+    BatchView,
+    payload_slices,
+    sorted_in,
+    sorted_unique,
+    view,
+)
 
 if TYPE_CHECKING:
     from collectors.auditor.detectors.base import DetectorContext
@@ -123,10 +129,10 @@ class _PairTable:
     def table(self, pending: OrderedDict[int, float]) -> npt.NDArray[np.uint64]:
         added = sum(len(a) for a in self.new)
         if len(self.pairs) + added > 4 * len(pending) + 65_536:  # stale pairs: only a cost
-            self.pairs = np.unique(np.array([k >> 16 for k in pending], dtype=np.uint64))
+            self.pairs = sorted_unique(np.array([k >> 16 for k in pending], dtype=np.uint64))
             self.new = []
         elif self.new:
-            fresh = np.unique(np.concatenate(self.new))
+            fresh = sorted_unique(np.concatenate(self.new))
             self.pairs = np.insert(self.pairs, np.searchsorted(self.pairs, fresh), fresh)
             self.new = []
         return self.pairs

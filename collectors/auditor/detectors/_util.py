@@ -207,6 +207,26 @@ class BoundedDict(OrderedDict[K, V], Generic[K, V]):
                 self.on_evict(key, value)
 
 
+def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``np.unique(values)`` of a 1-D array: one sort and a comparison of neighbours.
+
+    numpy 2's ``np.unique`` goes through a hash table before it sorts (3-4x slower on
+    the auditor's uint64 keys, measured) and imports ``numpy.ma`` on its first call.
+
+    Examples:
+        >>> sorted_unique(np.array([5, 1, 5, 3], np.uint64)).tolist(), len(sorted_unique(np.empty(0)))
+        ([1, 3, 5], 0)
+    """
+    out = np.sort(values)
+    if len(out) < 2:
+        return out
+    new = np.empty(len(out), dtype=np.bool_)
+    new[0] = True
+    np.not_equal(out[1:], out[:-1], out=new[1:])
+    unique: npt.NDArray[Any] = out[new]
+    return unique
+
+
 def sorted_in(values: npt.NDArray[Any], table: npt.NDArray[Any]) -> BoolArray:
     """``np.isin(values, table)`` for a *sorted* ``table`` (binary search, no sort of ``values``)."""
     if len(table) == 0:

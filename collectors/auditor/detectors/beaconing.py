@@ -32,7 +32,7 @@ from pydantic import Field
 
 from collectors.auditor.batch import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._util import BoundedDict, group_rows, ip_str, view
+from collectors.auditor.detectors._util import BoundedDict, group_rows, ip_str, sorted_unique, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 from netwarden.inventory.models import EXTERNAL_ZONE
@@ -152,7 +152,7 @@ class Beaconing:
         tcp = v.tcp
         if not self.s.external_only:
             return np.flatnonzero(tcp)
-        servers = [d for d in np.unique(v.dst4[v.syn]).tolist() if self._is_external(d)]
+        servers = [d for d in sorted_unique(v.dst4[v.syn]).tolist() if self._is_external(d)]
         servers.extend(self._servers)
         if not servers:
             return np.empty(0, dtype=np.int64)
