@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -77,6 +78,14 @@ class BatchSource(Protocol):
 
 PREFETCH_BATCHES: Final = 2
 """Batches :class:`FileSource` decodes ahead of the consumer (each ~65,536 packets)."""
+PREFETCH_SWITCH_INTERVAL: Final = 0.0005
+"""The interpreter's GIL switch interval (seconds) while the decoding thread runs.
+
+The thread needs the GIL back after every call that released it (a read, the compiled
+walk and decoder, a queue hand-over); with the default 5 ms it waits up to that long
+each time while the detectors run Python, and the consumer ended up waiting for batches
+(docs/decisions.md 111).
+"""
 
 
 def _spare_core() -> bool:
@@ -144,6 +153,8 @@ class FileSource:
         worker = threading.Thread(
             target=self._decode_ahead, args=(ahead, closed), name="auditor-decode", daemon=True
         )
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, PREFETCH_SWITCH_INTERVAL))
         worker.start()
         try:
             while True:
@@ -168,6 +179,7 @@ class FileSource:
         finally:
             closed.set()
             worker.join(timeout=5)  # it notices at its next batch, or while it waits to put
+            sys.setswitchinterval(switch)
 
     def _decode_ahead(self, ahead: queue.Queue[_Ahead], closed: threading.Event) -> None:
         """The thread: each file's batches, with what ``stats`` gained since the last item."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -121,6 +123,30 @@ def test_file_source_decoding_ahead_stops_where_the_consumer_stopped(tmp_path: P
     assert source.processed == []
     assert source.current == paths[0]
     _wait_for(lambda: not _decode_threads())  # the thread ended too
+
+
+@pytest.mark.parametrize("how", ["read to the end", "stopped", "raised"])
+def test_file_source_decoding_ahead_shortens_the_switch_interval_only_while_it_runs(
+    tmp_path: Path, how: str
+) -> None:
+    """The GIL switch interval is short while the thread decodes (decision 111) and the
+    caller's again once iteration ends, whichever way it ends."""
+    paths = _files(tmp_path)
+    if how == "raised":
+        paths[1].write_bytes(b"not a capture at all, just text\n" * 4)
+    before = sys.getswitchinterval()
+    source = FileSource(paths, batch_size=4, prefetch=True)
+    seen = []
+    with contextlib.suppress(CaptureFormatError):
+        for _ in source:
+            seen.append(sys.getswitchinterval())
+            if how == "stopped":
+                source.stop()
+    assert seen
+    assert set(seen) == {min(before, capture.PREFETCH_SWITCH_INTERVAL)}
+    assert before > capture.PREFETCH_SWITCH_INTERVAL  # (the default, 5 ms: a real change)
+    assert sys.getswitchinterval() == before
+    _wait_for(lambda: not _decode_threads())
 
 
 def test_file_source_decoding_ahead_raises_where_the_bad_file_comes(tmp_path: Path) -> None:
