@@ -208,7 +208,8 @@ class BoundedDict(OrderedDict[K, V], Generic[K, V]):
 
 
 def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """``np.unique(values)`` of a 1-D array: one sort and a comparison of neighbours.
+    """``np.unique(values)`` of a 1-D integer array: one sort and a comparison of neighbours
+    (floats would keep every NaN, which ``np.unique`` merges into one).
 
     numpy 2's ``np.unique`` goes through a hash table before it sorts (3-4x slower on
     the auditor's uint64 keys, measured) and imports ``numpy.ma`` on its first call.
