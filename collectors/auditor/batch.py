@@ -75,6 +75,7 @@ TCP_SYN = 0x02
 TCP_RST = 0x04
 TCP_PSH = 0x08
 TCP_ACK = 0x10
+TCP_URG = 0x20
 
 
 class DecodeError(IntEnum):

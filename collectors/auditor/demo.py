@@ -84,6 +84,27 @@ class _Trace:
         return t
 
 
+def _xmas_scan(tr: _Trace) -> None:
+    """An nmap-style Xmas scan (FIN+PSH+URG, no SYN) from a staff host: 30 ports of
+    nyc-srv1, the closed ones answering RST+ACK. No connection attempt: only the flags tell."""
+    xmas = ("10.11.30.57", _mac(0x3057))
+    for k, port in enumerate(range(100, 130)):
+        t = T0 + 400 + k * 0.05
+        tr.add(
+            Ether(src=xmas[1], dst=SRV_MAC)
+            / IP(src=xmas[0], dst=SRV)
+            / TCP(sport=61000, dport=port, flags="FPU"),
+            t,
+        )
+        if port % 5:
+            tr.add(
+                Ether(src=SRV_MAC, dst=xmas[1])
+                / IP(src=SRV, dst=xmas[0])
+                / TCP(sport=port, dport=61000, flags="RA"),
+                t + 0.001,
+            )
+
+
 def build_attack_pcap(path: Path) -> dict[str, int]:
     """Write attack + benign traffic to ``path``; return incidents expected per detector."""
     tr = _Trace(seed=5)
@@ -257,6 +278,8 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
             T0 + 970 + k * 1.02,
         )
 
+    _xmas_scan(tr)  # 12.
+
     tr.packets.sort(key=lambda p: float(p.time))
     wrpcap(str(path), tr.packets)
     return {
@@ -267,6 +290,7 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
         "arp_spoof": 1,
         "udp_sweep": 1,
         "arp_sweep": 1,
+        "stealth_scan": 1,
         "rogue_dhcp": 1,
         "unknown_device": 1,
         "beaconing": 1,

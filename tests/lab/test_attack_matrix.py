@@ -186,6 +186,18 @@ def test_hping3_syn_scan(lab: Lab) -> None:
     assert event["count"] >= 10
 
 
+def test_nmap_xmas_scan(lab: Lab) -> None:
+    """nmap -sX from staff: no SYN, so no port_scan; the flags are the stealth_scan's."""
+    attacker, target = "jed-staff-c1", lab.server("jed-file1")
+    attack, done = lab.run("stealth_scan")
+    assert (attack.node, attack.expect.dst) == (attacker, target)
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_event(lab, "nmap -sX", attack.expect)
+    assert (event["src"], event["dst"]) == (lab.addresses[attacker], target)
+    assert event["count"] >= 50
+    assert set(event["evidence"]["kinds"]) == {"xmas"}
+
+
 def test_ssh_password_guessing(lab: Lab) -> None:
     """A dozen wrong passwords against HQ's DNS server's real sshd (one session each)."""
     attacker, target = "jed-guests-c1", lab.server("jed-dns1")

@@ -19,6 +19,7 @@ from collectors.auditor.detectors import (  # noqa: F401  (imported for their @r
     rdp_bruteforce,
     rogue_dhcp,
     ssh_bruteforce,
+    stealth_scan,
     telnet_bruteforce,
     udp_sweep,
     unknown_device,

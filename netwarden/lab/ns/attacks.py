@@ -82,6 +82,7 @@ TITLES = {
     "udp_sweep": "a guest sweeps 100 addresses of the servers zone on one UDP port",
     "arp_sweep": "a guest asks ARP for every address of its own subnet",
     "hping3_scan": "a staff laptop sends 40 SYNs to 40 ports of the file server (hping3)",
+    "stealth_scan": "a staff laptop Xmas-scans 100 ports of the file server (nmap -sX)",
     "ssh_guessing": f"a guest guesses SSH passwords on HQ's DNS server ({SSH_GUESSES} sessions)",
     "arp_spoof": "a voice phone poisons its neighbour's ARP cache (the gateway is-at me)",
     "dns_tunnel": f"a guest tunnels data out through DNS ({DNS_QUERIES} queries)",
@@ -280,6 +281,14 @@ def plan_attacks(
             # 40 SYNs to ports 1000..1039 (++: one more each), 20 ms apart
             (cmd(staff, "hping3", "-S", "-p", "++1000", "-c", "40", "-i", "u20000", file1),),
             expect("port_scan", at(staff), dst=file1),
+        ),
+        Attack(
+            "stealth_scan",
+            "nmap -sX: FIN+PSH+URG segments, no SYN, so no connection attempt for the scan "
+            "detectors to count; the flags themselves are what no TCP stack sends.",
+            (cmd(staff, "nmap", "-n", "-Pn", "-sX", "-p", "1-100", "--max-rate", "1000",
+                 "--max-retries", "0", file1),),
+            expect("stealth_scan", at(staff), dst=file1),
         ),
         Attack(
             "ssh_guessing",
