@@ -10,7 +10,8 @@ FIN+PSH+URG ...) or with SYN together with FIN or RST is never sent by a stack
 (RFC 9293 3.10; Suricata's and Snort's "SCAN NMAP -sF/-sN/-sX" and "SYN FIN" rules
 test the same flags).
 
-A *probe* is such an IPv4 TCP segment. Probes are counted per source as distinct
+A *probe* is such an IPv4 TCP segment (later IP fragments, which carry no TCP
+header, are not). Probes are counted per source as distinct
 ``(host, port)`` targets within ``window_seconds``; ``threshold`` targets open an
 incident (key ``(stealth_scan, src)``; ``dst`` the host when there is one),
 ``high_threshold`` make it high. The threshold is low (5) because a probe is never
@@ -99,7 +100,10 @@ class StealthScan:
         invalid = (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == 0
         invalid |= (flags & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN)
         invalid |= (flags & (TCP_SYN | TCP_RST)) == (TCP_SYN | TCP_RST)
-        idx = np.flatnonzero(v.tcp & invalid)
+        # A later IP fragment has the TCP protocol but no TCP header: the decoder gives it
+        # ports 0 and flags 0, a NULL segment by the flags alone (a probe to port 0 from
+        # port 0 is not one nmap sends).
+        idx = np.flatnonzero(v.tcp & invalid & ((v.sport != 0) | (v.dport != 0)))
         if len(idx) == 0:
             return
         sources, threshold, window = self.sources, self.s.threshold, self.s.window_seconds

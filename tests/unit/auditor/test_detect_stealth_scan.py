@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, fragment
 from scapy.layers.l2 import Ether
-from scapy.packet import Packet
+from scapy.packet import Packet, Raw
 
 from collectors.auditor.events import Severity
 from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine, tcp_session
@@ -100,3 +100,19 @@ def test_a_few_odd_segments_and_a_scan_slower_than_the_window_stay_quiet(tmp_pat
     fast = [_tcp("10.11.40.78", TARGET, 61000, p, "F", T0 + p * 50.0) for p in range(1, 30)]
     found = of(run_engine(tmp_path, fast, name="b.pcap"), "stealth_scan")
     assert [(e.src, e.count) for e in found] == [("10.11.40.78", 7)]  # 300 s hold 7 of them
+
+
+def test_fragmented_tcp_to_many_hosts_stays_quiet(tmp_path: Path) -> None:
+    """Later fragments carry no TCP header (the decoder gives them ports 0 and flags 0):
+    not NULL probes, however many hosts they go to."""
+    pkts: list[Packet] = []
+    for h in range(8):
+        segment = (
+            IP(src="10.11.30.9", dst=f"10.10.20.{10 + h}")
+            / TCP(sport=40000, dport=443, flags="PA")
+            / Raw(b"x" * 3000)
+        )
+        for k, frag in enumerate(fragment(segment, fragsize=1000)):
+            pkts.append(at(Ether(src=A_MAC, dst=B_MAC) / frag, T0 + h + k * 0.001))
+    events = run_engine(tmp_path, pkts)
+    assert of(events, "stealth_scan") == []
