@@ -105,6 +105,18 @@ def _xmas_scan(tr: _Trace) -> None:
             )
 
 
+def _ping_sweep(tr: _Trace) -> None:
+    """fping's way: a staff host pings 40 unused staff addresses, 10 ms apart; none answers."""
+    pinger = ("10.11.30.58", _mac(0x3058))
+    for k in range(40):
+        tr.add(
+            Ether(src=pinger[1], dst="02:00:00:11:30:ff")
+            / IP(src=pinger[0], dst=f"10.11.30.{150 + k}")
+            / ICMP(type=8, id=0x3058, seq=k),
+            T0 + 450 + k * 0.01,
+        )
+
+
 def build_attack_pcap(path: Path) -> dict[str, int]:
     """Write attack + benign traffic to ``path``; return incidents expected per detector."""
     tr = _Trace(seed=5)
@@ -279,6 +291,7 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
         )
 
     _xmas_scan(tr)  # 12.
+    _ping_sweep(tr)  # 13.
 
     tr.packets.sort(key=lambda p: float(p.time))
     wrpcap(str(path), tr.packets)
@@ -291,6 +304,7 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
         "udp_sweep": 1,
         "arp_sweep": 1,
         "stealth_scan": 1,
+        "ping_sweep": 1,
         "rogue_dhcp": 1,
         "unknown_device": 1,
         "beaconing": 1,

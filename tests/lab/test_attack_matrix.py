@@ -175,6 +175,17 @@ def test_nmap_arp_sweep(lab: Lab) -> None:
     assert event["src"] in (lab.addresses[attacker], lab.mac(attacker))
 
 
+def test_nmap_ping_sweep(lab: Lab) -> None:
+    """ICMP echo only (-PE), 100 addresses of HQ's servers zone, nearly all unused."""
+    attacker = "jed-guests-c1"
+    attack, done = lab.run("ping_sweep")
+    assert attack.node == attacker
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_event(lab, "nmap -sn -PE", attack.expect)
+    assert event["src"] == lab.addresses[attacker]
+    assert event["count"] >= 25
+
+
 def test_hping3_syn_scan(lab: Lab) -> None:
     """From a staff client: nmap's scan from guests-c1 is a port_scan incident of its own."""
     attacker, target = "jed-staff-c1", lab.server("jed-file1")

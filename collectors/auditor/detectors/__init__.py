@@ -14,6 +14,7 @@ from collectors.auditor.detectors import (  # noqa: F401  (imported for their @r
     cleartext_credentials,
     dns_tunnel,
     ftp_bruteforce,
+    ping_sweep,
     policy_violation,
     port_scan,
     rdp_bruteforce,

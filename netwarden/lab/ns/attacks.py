@@ -81,6 +81,7 @@ TITLES = {
     "port_scan": "a guest scans HQ's file server with nmap (SYN scan)",
     "udp_sweep": "a guest sweeps 100 addresses of the servers zone on one UDP port",
     "arp_sweep": "a guest asks ARP for every address of its own subnet",
+    "ping_sweep": "a guest pings 100 addresses of the servers zone (nmap -sn -PE)",
     "hping3_scan": "a staff laptop sends 40 SYNs to 40 ports of the file server (hping3)",
     "stealth_scan": "a staff laptop Xmas-scans 100 ports of the file server (nmap -sX)",
     "ssh_guessing": f"a guest guesses SSH passwords on HQ's DNS server ({SSH_GUESSES} sessions)",
@@ -274,6 +275,14 @@ def plan_attacks(
                  str(zones["guests"].subnet)),),
             # the sweeper named by its address or, ARP being layer 2, its MAC
             expect("arp_sweep", at(guest), mac(state, guest)),
+        ),
+        Attack(
+            "ping_sweep",
+            "nmap -sn -PE: one ICMP echo request per address, most of them unused: the "
+            "silence is what the auditor counts, once each request's answer time has passed.",
+            (cmd(guest, "nmap", "-n", "-sn", "-PE", "--send-ip", "--max-rate", "200",
+                 "--max-retries", "0", "--min-hostgroup", "100", sweep),),
+            expect("ping_sweep", at(guest)),
         ),
         Attack(
             "hping3_scan",
