@@ -105,6 +105,27 @@ def _xmas_scan(tr: _Trace) -> None:
             )
 
 
+def _ack_scan(tr: _Trace) -> None:
+    """An nmap-style ACK scan (bare ACKs) from a staff host: 30 ports of nyc-srv1, each
+    rejected with a RST (no connection of the server's own), as a host without a firewall
+    answers. Flags every connection uses: only the rejections tell."""
+    acker = ("10.11.30.59", _mac(0x3059))
+    for k, port in enumerate(range(200, 230)):
+        t = T0 + 430 + k * 0.05
+        tr.add(
+            Ether(src=acker[1], dst=SRV_MAC)
+            / IP(src=acker[0], dst=SRV)
+            / TCP(sport=52000, dport=port, flags="A", window=1024),
+            t,
+        )
+        tr.add(
+            Ether(src=SRV_MAC, dst=acker[1])
+            / IP(src=SRV, dst=acker[0])
+            / TCP(sport=port, dport=52000, flags="R"),
+            t + 0.001,
+        )
+
+
 def _ping_sweep(tr: _Trace) -> None:
     """fping's way: a staff host pings 40 unused staff addresses, 10 ms apart; none answers."""
     pinger = ("10.11.30.58", _mac(0x3058))
@@ -292,6 +313,7 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
 
     _xmas_scan(tr)  # 12.
     _ping_sweep(tr)  # 13.
+    _ack_scan(tr)  # 14.
 
     tr.packets.sort(key=lambda p: float(p.time))
     wrpcap(str(path), tr.packets)
@@ -304,6 +326,7 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
         "udp_sweep": 1,
         "arp_sweep": 1,
         "stealth_scan": 1,
+        "ack_scan": 1,
         "ping_sweep": 1,
         "rogue_dhcp": 1,
         "unknown_device": 1,

@@ -36,6 +36,7 @@ EVENT_WAIT = 20.0
 DEMO_ATTACKS = (
     "port_scan",
     "stealth_scan",
+    "ack_scan",
     "ping_sweep",
     "ssh_guessing",
     "arp_spoof",
@@ -43,8 +44,8 @@ DEMO_ATTACKS = (
     "zone_crossing",
     "partner_unpublished",
 )
-"""The attacks issue 19 names, nmap's Xmas scan and its ping sweep, in the order shown (the
-matrix test runs them all)."""
+"""The attacks issue 19 names, nmap's Xmas and ACK scans and its ping sweep, in the order
+shown (the matrix test runs them all)."""
 SENSOR_EVENTS_DIR = "lab-sensor-events"
 """Where the sensors' events files are copied before the lab goes down (summary)."""
 

@@ -131,6 +131,22 @@ def wait_event(lab: Lab, what: str, expect: Expect) -> dict[str, Any]:
         time.sleep(0.3)
 
 
+def wait_count(lab: Lab, what: str, expect: Expect, count: int) -> dict[str, Any]:
+    """The first version of the incident ``expect`` matches with ``count`` or more (an
+    incident is emitted when it opens, again as its count grows), waiting at most
+    EVENT_WAIT s."""
+    deadline = time.monotonic() + EVENT_WAIT
+    while True:
+        found = [e for e in lab.events() if expect.matches(e) and e["count"] >= count]
+        if found:
+            return found[0]
+        if time.monotonic() >= deadline:
+            counts = [e["count"] for e in lab.events() if expect.matches(e)]
+            raise AssertionError(f"{what}: no version with count >= {count} in {EVENT_WAIT:g} s; "
+                                 f"counts seen: {counts}")  # fmt: skip
+        time.sleep(0.3)
+
+
 def test_auditors_run_on_every_sensor(lab: Lab) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "netwarden.cli", "lab", "status", str(lab.path), "--json"],
@@ -207,6 +223,21 @@ def test_nmap_xmas_scan(lab: Lab) -> None:
     assert (event["src"], event["dst"]) == (lab.addresses[attacker], target)
     assert event["count"] >= 50
     assert set(event["evidence"]["kinds"]) == {"xmas"}
+
+
+def test_nmap_ack_scan(lab: Lab) -> None:
+    """nmap -sA from staff: bare ACKs (flags every connection uses); the DNS server's RSTs
+    rejecting them are what ack_scan counts."""
+    attacker, target = "jed-staff-c1", lab.server("jed-dns1")
+    attack, done = lab.run("ack_scan")
+    assert (attack.node, attack.expect.dst) == (attacker, target)
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_event(lab, "nmap -sA", attack.expect)
+    assert (event["src"], event["dst"]) == (lab.addresses[attacker], target)
+    assert set(event["evidence"]["kinds"]) == {"ack"}
+    # every port answers a bare ACK with a RST, open or closed (no host firewall here):
+    # the incident grows past half of the 100 probed
+    assert wait_count(lab, "nmap -sA", attack.expect, 50)["count"] <= 100
 
 
 def test_ssh_password_guessing(lab: Lab) -> None:

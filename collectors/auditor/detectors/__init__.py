@@ -7,6 +7,7 @@ through :func:`~collectors.auditor.detectors.base.registry`, never by import.
 from __future__ import annotations
 
 from collectors.auditor.detectors import (  # noqa: F401  (imported for their @register)
+    ack_scan,
     address_scan,
     arp_spoof,
     arp_sweep,

@@ -84,6 +84,7 @@ TITLES = {
     "ping_sweep": "a guest pings 100 addresses of the servers zone (nmap -sn -PE)",
     "hping3_scan": "a staff laptop sends 40 SYNs to 40 ports of the file server (hping3)",
     "stealth_scan": "a staff laptop Xmas-scans 100 ports of the file server (nmap -sX)",
+    "ack_scan": "a staff laptop ACK-scans 100 ports of the DNS server (nmap -sA)",
     "ssh_guessing": f"a guest guesses SSH passwords on HQ's DNS server ({SSH_GUESSES} sessions)",
     "arp_spoof": "a voice phone poisons its neighbour's ARP cache (the gateway is-at me)",
     "dns_tunnel": f"a guest tunnels data out through DNS ({DNS_QUERIES} queries)",
@@ -298,6 +299,14 @@ def plan_attacks(
             (cmd(staff, "nmap", "-n", "-Pn", "-sX", "-p", "1-100", "--max-rate", "1000",
                  "--max-retries", "0", file1),),
             expect("stealth_scan", at(staff), dst=file1),
+        ),
+        Attack(
+            "ack_scan",
+            "nmap -sA: bare ACKs, flags every connection uses; the host answers each one with "
+            "a RST (no connection of its own), and those rejections are what the auditor counts.",
+            (cmd(staff, "nmap", "-n", "-Pn", "-sA", "-p", "1-100", "--max-rate", "1000",
+                 "--max-retries", "0", dns1),),
+            expect("ack_scan", at(staff), dst=dns1),
         ),
         Attack(
             "ssh_guessing",
