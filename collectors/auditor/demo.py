@@ -17,7 +17,7 @@ from pathlib import Path
 
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.dns import DNS, DNSQR
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP, fragment
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import wrpcap
@@ -122,6 +122,23 @@ def _ack_scan(tr: _Trace) -> None:
             Ether(src=SRV_MAC, dst=acker[1])
             / IP(src=SRV, dst=acker[0])
             / TCP(sport=port, dport=52000, flags="R"),
+            t + 0.001,
+        )
+
+
+def _fragmented_scan(tr: _Trace) -> None:
+    """nmap -f from a staff host: SYNs to 20 ports of nyc-srv1, each TCP header in three
+    8-byte IP fragments (no packet shows ports and flags together), answered RST+ACK."""
+    frag = ("10.11.30.61", _mac(0x3061))
+    for k, port in enumerate(range(300, 320)):
+        t = T0 + 470 + k * 0.05
+        syn = IP(src=frag[0], dst=SRV, id=0x3000 + k) / TCP(sport=61500, dport=port, flags="S")
+        for j, piece in enumerate(fragment(syn, fragsize=8)):  # type: ignore[no-untyped-call]
+            tr.add(Ether(src=frag[1], dst=SRV_MAC) / piece, t + j * 0.0001)
+        tr.add(
+            Ether(src=SRV_MAC, dst=frag[1])
+            / IP(src=SRV, dst=frag[0])
+            / TCP(sport=port, dport=61500, flags="RA"),
             t + 0.001,
         )
 
@@ -311,14 +328,14 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
             T0 + 970 + k * 1.02,
         )
 
-    _xmas_scan(tr)  # 12.
-    _ping_sweep(tr)  # 13.
-    _ack_scan(tr)  # 14.
+    # 12.-15. nmap's Xmas scan, a ping sweep, nmap's ACK scan, a scan in tiny fragments
+    for attack in (_xmas_scan, _ping_sweep, _ack_scan, _fragmented_scan):
+        attack(tr)
 
     tr.packets.sort(key=lambda p: float(p.time))
     wrpcap(str(path), tr.packets)
     return {
-        "port_scan": 1,
+        "port_scan": 2,  # the guest's, and the staff host's fragmented one (reassembled)
         "ssh_bruteforce": 1,
         "cleartext_credentials": 1,
         "dns_tunnel": 2,  # the NULL-query tunnel and the short dnscat2-style one
@@ -327,10 +344,12 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
         "arp_sweep": 1,
         "stealth_scan": 1,
         "ack_scan": 1,
+        "tiny_fragment": 1,
         "ping_sweep": 1,
         "rogue_dhcp": 1,
         "unknown_device": 1,
         "beaconing": 1,
-        # guest -> servers (the scan), staff -> servers ssh (the guesser), staff -> servers ftp
-        "policy_violation": 3,
+        # guest -> servers (the scan), staff -> servers ssh (the guesser), staff -> servers ftp,
+        # staff -> servers on the fragmented scan's ports
+        "policy_violation": 4,
     }

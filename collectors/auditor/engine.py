@@ -21,6 +21,7 @@ from pydantic import Field
 import collectors.auditor.detectors  # noqa: F401  (registers the built-in detectors)
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import AuditorConfig, AuditorConfigError
+from collectors.auditor.defrag import Defragmenter
 from collectors.auditor.detectors._util import release_view
 from collectors.auditor.detectors.base import Detector, DetectorContext, registry
 from collectors.auditor.events import Event, EventSink, IncidentTracker, Severity
@@ -115,6 +116,7 @@ class Engine:
             from collectors.auditor.evidence import EvidenceRecorder  # noqa: PLC0415
 
             self.evidence = EvidenceRecorder(evidence)
+        self.defrag = Defragmenter(counts=self.stats.reassembly)
         self.tracker = IncidentTracker(
             site=site or "",
             sensor=sensor,
@@ -194,8 +196,26 @@ class Engine:
                 self._expire(self._clock)
             return
         evidence = self.evidence
+        self._detect(batch)
+        # IPv4 datagrams whose first fragment cut the transport header (nmap -f), whole
+        # again once their last fragment is in: a batch of their own, not counted twice.
+        whole = self.defrag.feed(batch)
+        if whole is not None:
+            self._detect(whole)
+            if evidence is not None:
+                evidence.settle(whole)
+        # Packet time never goes backwards for expiry (traces are not always sorted).
+        self._clock = max(self._clock, float(batch.packets["ts"].max()))
+        self._expire(self._clock)
         if evidence is not None:
-            evidence.add(batch)  # before the detectors: an incident they open finds its packets
+            evidence.settle(batch)
+
+    def _detect(self, batch: Batch) -> None:
+        """Every detector on one batch (a failing one is counted and logged, the rest go on)."""
+        if self.evidence is not None:
+            self.evidence.add(
+                batch
+            )  # before the detectors: an incident they open finds its packets
         try:
             for det in self.detectors:
                 try:
@@ -205,11 +225,6 @@ class Engine:
                     self.stats.detector_errors[det.name] += 1
         finally:
             release_view()  # the shared per-batch columns (detectors/_util.py) die with the batch
-        # Packet time never goes backwards for expiry (traces are not always sorted).
-        self._clock = max(self._clock, float(batch.packets["ts"].max()))
-        self._expire(self._clock)
-        if evidence is not None:
-            evidence.settle(batch)
 
     def _expire(self, now: float) -> None:
         for det in self.detectors:

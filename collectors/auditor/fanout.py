@@ -128,6 +128,7 @@ def _counters(engine: Engine, stats: DecodeStats) -> dict[str, Any]:
         "bytes": s.bytes,
         "decode_errors": dict(s.decode_errors),
         "detector_errors": dict(s.detector_errors),
+        "reassembly": dict(s.reassembly),
         "kernel": dict(stats.kernel),
         "file_errors": dict(stats.file_errors),
     }
@@ -304,6 +305,9 @@ class FanoutRun:
         s.bytes = sum(c["bytes"] for c in latest.values())
         s.decode_errors = sum((Counter(c["decode_errors"]) for c in latest.values()), Counter())
         s.detector_errors = sum((Counter(c["detector_errors"]) for c in latest.values()), Counter())
+        s.reassembly.clear()  # (the defragmenter's counts object: updated in place)
+        for c in latest.values():
+            s.reassembly.update(c.get("reassembly", {}))
         self.stats.kernel = sum((Counter(c["kernel"]) for c in latest.values()), Counter())
         self.stats.file_errors = sum(
             (Counter(c["file_errors"]) for c in latest.values()), Counter()

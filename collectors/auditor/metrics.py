@@ -16,6 +16,10 @@ Families (``netwarden_`` prefix, base units, counters end in ``_total``):
   auditor fell behind, ring freezes); 0 for files and the scapy fallback
 - ``netwarden_auditor_detector_errors_total{site,detector}``: batches a detector
   failed on (logged; the run goes on)
+- ``netwarden_auditor_reassembly_total{site,outcome}``: IPv4 datagrams whose first
+  fragment cut the transport header (:mod:`collectors.auditor.defrag`): ``reassembled``,
+  ``overlapping`` (reassembled from overlapping fragments), ``expired`` (incomplete when
+  their time or the table's room ran out), ``oversized``
 - ``netwarden_auditor_incidents_open{site}``: incidents currently open (gauge)
 - ``netwarden_auditor_info{site,sensor,version}``: 1 (facts about this auditor)
 
@@ -44,6 +48,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from collectors.auditor.decode import DecodeStats
+from collectors.auditor.defrag import REASSEMBLY_OUTCOMES
 from collectors.auditor.events import Severity
 from collectors.auditor.forward import ForwardStats
 from collectors.auditor.stats import ERROR_KINDS, AuditorStats
@@ -123,6 +128,14 @@ class AuditorCollector(Collector):
             )
             family.add_metric([site], kernel.get(key, 0))
             yield family
+        reassembly = CounterMetricFamily(
+            "netwarden_auditor_reassembly",
+            "IPv4 datagrams whose first fragment cut the transport header, by outcome.",
+            labels=["site", "outcome"],
+        )
+        for outcome in REASSEMBLY_OUTCOMES:
+            reassembly.add_metric([site, outcome], s.reassembly.get(outcome, 0))
+        yield reassembly
         det_errors = CounterMetricFamily(
             "netwarden_auditor_detector_errors",
             "Batches a detector failed on (the run continued).",

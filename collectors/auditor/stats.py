@@ -27,6 +27,7 @@ class AuditorStats:
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
     detector_errors: Counter[str] = field(default_factory=Counter)
     incidents_open: int = 0
+    reassembly: Counter[str] = field(default_factory=Counter)  # defrag.py's outcomes
 
     def add_batch(self, batch: Batch) -> None:
         """Count a batch's packets, bytes and decode errors (vectorised)."""

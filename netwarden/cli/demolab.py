@@ -37,6 +37,7 @@ DEMO_ATTACKS = (
     "port_scan",
     "stealth_scan",
     "ack_scan",
+    "fragmented_scan",
     "ping_sweep",
     "ssh_guessing",
     "arp_spoof",
@@ -44,8 +45,8 @@ DEMO_ATTACKS = (
     "zone_crossing",
     "partner_unpublished",
 )
-"""The attacks issue 19 names, nmap's Xmas and ACK scans and its ping sweep, in the order
-shown (the matrix test runs them all)."""
+"""The attacks issue 19 names, nmap's Xmas, ACK and fragmented scans and its ping sweep, in
+the order shown (the matrix test runs them all)."""
 SENSOR_EVENTS_DIR = "lab-sensor-events"
 """Where the sensors' events files are copied before the lab goes down (summary)."""
 

@@ -240,6 +240,20 @@ def test_nmap_ack_scan(lab: Lab) -> None:
     assert wait_count(lab, "nmap -sA", attack.expect, 50)["count"] <= 100
 
 
+def test_nmap_fragmented_scan(lab: Lab) -> None:
+    """nmap -sS -f from a voice phone: the tiny fragments are reported, and the SYNs they
+    carry, reassembled, are a port scan."""
+    attacker, target = "jed-voice-c2", lab.server("jed-dns1")
+    attack, done = lab.run("fragmented_scan")
+    assert (attack.node, attack.expect.dst) == (attacker, target)
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_count(lab, "nmap -f", attack.expect, 50)
+    assert (event["src"], event["dst"]) == (lab.addresses[attacker], target)
+    assert set(event["evidence"]["kinds"]) == {"tcp"}
+    scan = Expect("port_scan", attack.expect.sources, target, SITE, SENSOR)
+    assert wait_event(lab, "nmap -f, reassembled", scan)["src"] == lab.addresses[attacker]
+
+
 def test_ssh_password_guessing(lab: Lab) -> None:
     """A dozen wrong passwords against HQ's DNS server's real sshd (one session each)."""
     attacker, target = "jed-guests-c1", lab.server("jed-dns1")

@@ -23,6 +23,7 @@ from collectors.auditor.detectors import (  # noqa: F401  (imported for their @r
     ssh_bruteforce,
     stealth_scan,
     telnet_bruteforce,
+    tiny_fragment,
     udp_sweep,
     unknown_device,
 )

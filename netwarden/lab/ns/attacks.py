@@ -85,6 +85,7 @@ TITLES = {
     "hping3_scan": "a staff laptop sends 40 SYNs to 40 ports of the file server (hping3)",
     "stealth_scan": "a staff laptop Xmas-scans 100 ports of the file server (nmap -sX)",
     "ack_scan": "a staff laptop ACK-scans 100 ports of the DNS server (nmap -sA)",
+    "fragmented_scan": "a voice phone SYN-scans the DNS server in 8-byte IP fragments (nmap -f)",
     "ssh_guessing": f"a guest guesses SSH passwords on HQ's DNS server ({SSH_GUESSES} sessions)",
     "arp_spoof": "a voice phone poisons its neighbour's ARP cache (the gateway is-at me)",
     "dns_tunnel": f"a guest tunnels data out through DNS ({DNS_QUERIES} queries)",
@@ -307,6 +308,15 @@ def plan_attacks(
             (cmd(staff, "nmap", "-n", "-Pn", "-sA", "-p", "1-100", "--max-rate", "1000",
                  "--max-retries", "0", dns1),),
             expect("ack_scan", at(staff), dst=dns1),
+        ),
+        Attack(
+            "fragmented_scan",
+            "nmap -sS -f: each SYN's TCP header split over three 8-byte IP fragments, so no "
+            "single packet shows ports and flags together; the auditor reassembles them (the "
+            "scan is a port_scan) and reports the tiny fragments themselves.",
+            (cmd(voice2, "nmap", "-n", "-Pn", "-sS", "-f", "-p", "1-100", "--max-rate", "1000",
+                 "--max-retries", "0", dns1),),
+            expect("tiny_fragment", at(voice2), dst=dns1),
         ),
         Attack(
             "ssh_guessing",
