@@ -1,11 +1,13 @@
 """Scan probes counted per source as distinct (host, port) targets in a sliding window.
 
-What ``stealth_scan`` (segments no stack sends) and ``ack_scan`` (bare ACKs the
-target rejects) keep: per source, the time of the last probe of each target
-(``host << 16 | port``) within ``window_seconds``, how many probes of each kind,
-and which sources have reached the threshold since the last expire. The
-detector decides what a probe is and words the report; :class:`ProbeTable` does
-the bookkeeping, and :func:`probe_report` the report both detectors make.
+What ``stealth_scan`` (segments no stack sends), ``ack_scan`` (bare ACKs the target
+rejects) and ``tiny_fragment`` (fragments too small for the transport header) keep:
+per source, the time of the last probe of each target (``host << 16 | port``) within
+``window_seconds``, how many probes of each kind, and which sources have reached the
+threshold since the last expire. Such a detector subclasses :class:`ProbeDetector`
+(its settings :class:`ProbeSettings`), decides in ``process`` what a probe is and
+hands the probes to ``self.table`` (:class:`ProbeTable`); the base reports them
+(:func:`probe_report`) in the words of its ``what`` and ``tail``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from pydantic import Field
+
+from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._attempts import FailureWindow, drop_idle
 from collectors.auditor.detectors._util import BoundedDict, ip_str
 from collectors.auditor.detectors.base import DetectorContext
@@ -144,3 +150,47 @@ def probe_report(
             **(extra or {}),
         },
     )
+
+
+class ProbeSettings(DetectorSettings):
+    """The settings every probe-counting detector has (a subclass may change defaults)."""
+
+    threshold: int = Field(default=5, ge=1, description="distinct (host, port) targets")
+    window_seconds: float = Field(default=300.0, gt=0)
+    high_threshold: int = Field(default=100, ge=1, description="targets for severity high")
+    max_sources: int = Field(default=50_000, ge=100)
+    max_targets: int = Field(default=65_536, ge=100, description="per source")
+
+
+class ProbeDetector:
+    """Base of a detector counting probes per source: ``process`` is the subclass's."""
+
+    name: ClassVar[str]
+    what: ClassVar[str]
+    """What the probes are, after "probed N ports of H with" in the summary."""
+    tail: ClassVar[str]
+    """The end of the summary (what the scan is)."""
+
+    def __init__(self, settings: ProbeSettings, ctx: DetectorContext) -> None:
+        self.s = settings
+        self.ctx = ctx
+        self.table = ProbeTable(
+            settings.threshold,
+            settings.window_seconds,
+            settings.max_sources,
+            settings.max_targets,
+        )
+
+    def expire(self, now: float) -> None:
+        for src, st in self.table.expire(now):
+            probe_report(
+                self.ctx,
+                self.name,
+                src,
+                st,
+                high_threshold=self.s.high_threshold,
+                window=self.s.window_seconds,
+                threshold=self.s.threshold,
+                what=self.what,
+                tail=self.tail,
+            )

@@ -47,7 +47,7 @@ from pydantic import Field
 
 from collectors.auditor.batch import TCP_ACK, TCP_FIN, TCP_RST, Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._probes import ProbeTable, probe_report
+from collectors.auditor.detectors._probes import ProbeDetector, ProbeSettings
 from collectors.auditor.detectors._util import view
 from collectors.auditor.detectors.base import DetectorContext, register
 
@@ -56,15 +56,11 @@ EPHEMERAL_FROM = 32768
 _LOW6 = 0x3F  # FIN..URG: ECE and CWR (ECN) say nothing about the scan
 
 
-class AckScanSettings(DetectorSettings):
+class AckScanSettings(ProbeSettings):
     threshold: int = Field(default=10, ge=1, description="distinct (host, port) targets rejected")
-    window_seconds: float = Field(default=300.0, gt=0)
     answer_timeout_seconds: float = Field(
         default=5.0, gt=0, description="how long a probe waits for its RST"
     )
-    high_threshold: int = Field(default=100, ge=1, description="targets for severity high")
-    max_sources: int = Field(default=50_000, ge=100)
-    max_targets: int = Field(default=65_536, ge=100, description="per source")
     max_pending: int = Field(default=200_000, ge=1000, description="probes awaiting an answer")
 
 
@@ -129,20 +125,16 @@ class _Chunk:
 
 
 @register
-class AckScan:
+class AckScan(ProbeDetector):
     name: ClassVar[str] = "ack_scan"
     Settings: ClassVar[type[DetectorSettings]] = AckScanSettings
     needs_inventory: ClassVar[bool] = False
+    what: ClassVar[str] = "bare ACK segments the target rejected with RST"
+    tail: ClassVar[str] = ": an ACK scan (nmap -sA/-sW/-sM style)"
 
     def __init__(self, settings: AckScanSettings, ctx: DetectorContext) -> None:
-        self.s = settings
-        self.ctx = ctx
-        self.table = ProbeTable(
-            settings.threshold,
-            settings.window_seconds,
-            settings.max_sources,
-            settings.max_targets,
-        )
+        super().__init__(settings, ctx)
+        self.s: AckScanSettings = settings
         # Probes awaiting their RST, per batch in arrival order (batch number, keys, times).
         self.chunks: deque[_Chunk] = deque()
         self.pending = 0  # probes in chunks
@@ -241,17 +233,3 @@ class AckScan:
                 rows.append((int(src[r]), int(host[r]), int(port[r]), kind, best[0]))
         if rows:
             self.table.add(rows)  # (in the order the RSTs came)
-
-    def expire(self, now: float) -> None:
-        for src, st in self.table.expire(now):
-            probe_report(
-                self.ctx,
-                self.name,
-                src,
-                st,
-                high_threshold=self.s.high_threshold,
-                window=self.s.window_seconds,
-                threshold=self.s.threshold,
-                what="bare ACK segments the target rejected with RST",
-                tail=": an ACK scan (nmap -sA/-sW/-sM style)",
-            )

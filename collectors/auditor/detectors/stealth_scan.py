@@ -32,7 +32,7 @@ from pydantic import Field
 
 from collectors.auditor.batch import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._probes import ProbeTable, probe_report
+from collectors.auditor.detectors._probes import ProbeDetector, ProbeSettings
 from collectors.auditor.detectors._util import view
 from collectors.auditor.detectors.base import DetectorContext, register
 
@@ -58,29 +58,17 @@ def probe_kind(flags: int) -> str:
     return "other"
 
 
-class StealthScanSettings(DetectorSettings):
+class StealthScanSettings(ProbeSettings):
     threshold: int = Field(default=5, ge=1, description="distinct (host, port) targets probed")
-    window_seconds: float = Field(default=300.0, gt=0)
-    high_threshold: int = Field(default=100, ge=1, description="targets for severity high")
-    max_sources: int = Field(default=50_000, ge=100)
-    max_targets: int = Field(default=65_536, ge=100, description="per source")
 
 
 @register
-class StealthScan:
+class StealthScan(ProbeDetector):
     name: ClassVar[str] = "stealth_scan"
     Settings: ClassVar[type[DetectorSettings]] = StealthScanSettings
     needs_inventory: ClassVar[bool] = False
-
-    def __init__(self, settings: StealthScanSettings, ctx: DetectorContext) -> None:
-        self.s = settings
-        self.ctx = ctx
-        self.table = ProbeTable(
-            settings.threshold,
-            settings.window_seconds,
-            settings.max_sources,
-            settings.max_targets,
-        )
+    what: ClassVar[str] = "TCP flags no stack sends"
+    tail: ClassVar[str] = ": a stealth scan (nmap -sF/-sN/-sX style)"
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         v = view(batch)
@@ -104,17 +92,3 @@ class StealthScan:
                 strict=True,
             )
         )
-
-    def expire(self, now: float) -> None:
-        for src, st in self.table.expire(now):
-            probe_report(
-                self.ctx,
-                self.name,
-                src,
-                st,
-                high_threshold=self.s.high_threshold,
-                window=self.s.window_seconds,
-                threshold=self.s.threshold,
-                what="TCP flags no stack sends",
-                tail=": a stealth scan (nmap -sF/-sN/-sX style)",
-            )

@@ -27,33 +27,21 @@ from pydantic import Field
 from collectors.auditor.batch import ETH_IPV4, Batch, DecodeError
 from collectors.auditor.config import DetectorSettings
 from collectors.auditor.defrag import first_fragment
-from collectors.auditor.detectors._probes import ProbeTable, probe_report
+from collectors.auditor.detectors._probes import ProbeDetector, ProbeSettings
 from collectors.auditor.detectors.base import DetectorContext, register
 
 
-class TinyFragmentSettings(DetectorSettings):
+class TinyFragmentSettings(ProbeSettings):
     threshold: int = Field(default=3, ge=1, description="distinct (host, port) targets")
-    window_seconds: float = Field(default=300.0, gt=0)
-    high_threshold: int = Field(default=100, ge=1, description="targets for severity high")
-    max_sources: int = Field(default=50_000, ge=100)
-    max_targets: int = Field(default=65_536, ge=100, description="per source")
 
 
 @register
-class TinyFragment:
+class TinyFragment(ProbeDetector):
     name: ClassVar[str] = "tiny_fragment"
     Settings: ClassVar[type[DetectorSettings]] = TinyFragmentSettings
     needs_inventory: ClassVar[bool] = False
-
-    def __init__(self, settings: TinyFragmentSettings, ctx: DetectorContext) -> None:
-        self.s = settings
-        self.ctx = ctx
-        self.table = ProbeTable(
-            settings.threshold,
-            settings.window_seconds,
-            settings.max_sources,
-            settings.max_targets,
-        )
+    what: ClassVar[str] = "IP fragments too small to hold the transport header"
+    tail: ClassVar[str] = ": an IDS evasion (nmap -f, fragroute style), RFC 1858"
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         p = batch.packets
@@ -71,17 +59,3 @@ class TinyFragment:
                 rows.append((ip[0], ip[1], int(row["dport"]), kind, float(row["ts"])))
         if rows:
             self.table.add(rows)
-
-    def expire(self, now: float) -> None:
-        for src, st in self.table.expire(now):
-            probe_report(
-                self.ctx,
-                self.name,
-                src,
-                st,
-                high_threshold=self.s.high_threshold,
-                window=self.s.window_seconds,
-                threshold=self.s.threshold,
-                what="IP fragments too small to hold the transport header",
-                tail=": an IDS evasion (nmap -f, fragroute style), RFC 1858",
-            )
