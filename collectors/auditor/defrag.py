@@ -24,7 +24,7 @@ bytes is dropped; the fragments held are at most ``max_bytes`` (8 MiB). Overlapp
 fragments keep the bytes that came first (what BSD and Windows do; an evader counting
 on the other order is still reassembled into something, and counted as
 ``overlapping``). Counted in ``counts``: ``reassembled``, ``expired``, ``overlapping``,
-``oversized``.
+``oversized``, ``too_fragmented`` (over :data:`MAX_PIECES` fragments: dropped).
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ from collectors.auditor.batch import ETH_IPV4, LINKTYPE_MIXED, Batch, DecodeErro
 from collectors.auditor.decode import decode_frames
 
 MAX_DATAGRAM = 65_535
-REASSEMBLY_OUTCOMES = ("reassembled", "overlapping", "expired", "oversized")
+MAX_PIECES = 256
+"""Fragments of one datagram kept at most (8-byte fragments of a 1500-byte packet: 188;
+the check of each new fragment against the kept ones stays cheap)."""
+REASSEMBLY_OUTCOMES = ("reassembled", "overlapping", "expired", "oversized", "too_fragmented")
 """What ``Defragmenter.counts`` counts (``netwarden_auditor_reassembly_total{outcome}``)."""
 _MF = 0x2000
 _OFFSET = 0x1FFF
@@ -145,6 +148,10 @@ class Defragmenter:
         if not more:
             dg.total = offset + (end - l4)
         piece = bytes(data[l4:end])
+        if len(dg.pieces) >= MAX_PIECES and offset not in dg.pieces:
+            self._drop(key, done=True)
+            self.counts["too_fragmented"] += 1
+            return None
         for at, old in dg.pieces.items():  # the bytes that came first stay
             if at < offset + len(piece) and offset < at + len(old) and old != piece:
                 dg.overlap = True  # (a fragment sent twice is not an overlap)

@@ -19,7 +19,8 @@ Families (``netwarden_`` prefix, base units, counters end in ``_total``):
 - ``netwarden_auditor_reassembly_total{site,outcome}``: IPv4 datagrams whose first
   fragment cut the transport header (:mod:`collectors.auditor.defrag`): ``reassembled``,
   ``overlapping`` (reassembled from overlapping fragments), ``expired`` (incomplete when
-  their time or the table's room ran out), ``oversized``
+  their time or the table's room ran out), ``oversized``, ``too_fragmented`` (over 256
+  fragments: dropped)
 - ``netwarden_auditor_incidents_open{site}``: incidents currently open (gauge)
 - ``netwarden_auditor_info{site,sensor,version}``: 1 (facts about this auditor)
 

@@ -184,3 +184,14 @@ def test_reassembly_is_counted_in_the_metrics(tmp_path: Path) -> None:
     text = generate_latest(registry).decode()
     assert 'netwarden_auditor_reassembly_total{outcome="reassembled",site="nyc"} 12.0' in text
     assert 'netwarden_auditor_reassembly_total{outcome="expired",site="nyc"} 0.0' in text
+
+
+def test_a_datagram_in_too_many_fragments_is_dropped() -> None:
+    """300 fragments of 8 bytes (over MAX_PIECES, 256): dropped and counted, not kept
+    (each new fragment is checked against the kept ones)."""
+    syn = IP(src=SCANNER, dst=TARGET, id=77) / TCP(sport=61000, dport=80, flags="PA")
+    big = syn / Raw(b"z" * (300 * 8 - 20))
+    defrag = Defragmenter()
+    assert defrag.feed(_batch(_frags(big, T0))) is None
+    assert defrag.counts == {"too_fragmented": 1}
+    assert defrag.held < 300 * 8  # what came after the drop waits, headless, to expire
