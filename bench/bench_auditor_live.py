@@ -16,6 +16,11 @@ read and the kernel dropped none. Configurations, same run, same rates:
   addresses alternate between two hosts so both workers get frames).
 - ``scapy``: the old ``LiveSource`` (scapy sniffer), at most ``--scapy-packets`` frames.
 - ``tcpdump``: ``tcpdump -w /dev/null`` (libpcap's own ring; capture only, no analysis).
+- ``steered`` (``--only steered``): ``ring x1`` with the kernel's receive path of every
+  frame moved off the sender's CPU onto the reader's (``bench/xdp_pass.c`` attaches an
+  XDP program that passes everything, so the veth receives through NAPI; its NAPI is
+  made threaded and pinned to CPU 0). The generator then reaches ~1.5M frames/s, and
+  the reader's core carries the receive path as well as the auditor.
 
 Target: 1,000,000 frames/s on one core with no kernel drops.
 
@@ -37,7 +42,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +81,31 @@ def lab() -> Iterator[None]:
     finally:
         subprocess.run(["ip", "link", "del", OUT_IF], check=False, capture_output=True)
         subprocess.run(["ip", "netns", "del", NS], check=False, capture_output=True)
+
+
+@contextmanager
+def steered(tmp: Path) -> Iterator[None]:
+    """The receive path of the outer veth in a NAPI thread pinned to CPU 0 (see above)."""
+    prog = tmp / "xdp_pass"
+    subprocess.run(["cc", "-O2", "-o", str(prog), str(REPO / "bench" / "xdp_pass.c")], check=True)
+    holder = subprocess.Popen([str(prog), OUT_IF], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        if holder.stdout.readline().strip() != "attached":
+            raise RuntimeError("xdp_pass could not attach its program")
+        Path(f"/sys/class/net/{OUT_IF}/threaded").write_text("1")
+        ps = subprocess.run(
+            ["ps", "-eo", "pid=,comm="], check=True, capture_output=True, text=True
+        ).stdout
+        threads = [line.split()[0] for line in ps.splitlines() if f"napi/{OUT_IF}" in line]
+        if not threads:
+            raise RuntimeError(f"no NAPI thread of {OUT_IF}")
+        for pid in threads:
+            subprocess.run(["taskset", "-pc", "0", pid], check=True, capture_output=True)
+        yield
+    finally:
+        holder.terminate()
+        holder.wait(10)
 
 
 def send(pktgen: Path, count: int, rate: int) -> tuple[int, float]:
@@ -221,49 +251,8 @@ def lossless(r: dict[str, Any]) -> bool:
     return bool(r["read"] >= r["sent"] and not r["kernel_drops"])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--packets", type=int, default=2_000_000, help="frames per step")
-    parser.add_argument("--scapy-packets", type=int, default=100_000)
-    parser.add_argument(
-        "--rates", default="100000,200000,400000,700000,1000000,0", help="frames/s; 0: top speed"
-    )
-    parser.add_argument("--only", default="ring1,ring2,scapy,tcpdump")
-    parser.add_argument(
-        "--drain", type=int, default=1_000_000, help="frames for the drain measure (0: none)"
-    )
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("needs root (a network namespace and packet sockets)", file=sys.stderr)
-        return 2
-    cc = shutil.which("cc")
-    if cc is None:
-        print("needs a C compiler (cc) for bench/pktgen.c", file=sys.stderr)
-        return 2
-    rates = [int(r) for r in args.rates.split(",")]
-    drain: dict[str, Any] | None = None
-    kinds = {
-        "ring1": (run_ring, args.packets),
-        "ring2": (run_fanout, args.packets),
-        "scapy": (run_scapy, args.scapy_packets),
-        "tcpdump": (run_tcpdump, args.packets),
-    }
-    results: dict[str, list[dict[str, Any]]] = {}
-    with tempfile.TemporaryDirectory() as tmp, lab():
-        pktgen = Path(tmp) / "pktgen"
-        subprocess.run([cc, "-O2", "-o", str(pktgen), str(REPO / "bench" / "pktgen.c")], check=True)
-        if args.drain:
-            drain = run_drain(pktgen, args.drain)
-            print(json.dumps({"config": "drain", **drain}), flush=True)
-        for name in [n for n in args.only.split(",") if n]:
-            fn, count = kinds[name]
-            results[name] = []
-            for rate in rates:
-                r = {"rate": rate, **fn(pktgen, count, rate)}
-                results[name].append(r)
-                print(json.dumps({"config": name, **r}), flush=True)
-                if not lossless(r) and name == "scapy":
-                    break  # it only gets worse: spare the machine
+def _summary(results: dict[str, list[dict[str, Any]]], drain: dict[str, Any] | None) -> None:
+    """The table of best rates with no loss, the drain rate and the verdict."""
     print()
     print(f"machine: {platform.node()} {os.cpu_count()} cores, {platform.platform()}")
     print(f"load: {os.getloadavg()}")
@@ -294,7 +283,9 @@ def main() -> int:
             f"(kernel drops while filling: {drain['kernel_drops']})"
         )
     best1 = max((r["reached"] for r in results.get("ring1", []) if lossless(r)), default=0.0)
-    top = max((r["reached"] for rows in results.values() for r in rows), default=0.0)
+    # (the target's configuration: the auditor alone on its core; "steered" puts the
+    # kernel's receive path on that core too, a harder test reported beside it)
+    top = max((r["reached"] for r in results.get("ring1", [])), default=0.0)
     if best1 >= TARGET_PPS:
         verdict = "PASS"
     elif top < TARGET_PPS:  # the generator is the limit, not the auditor
@@ -302,6 +293,57 @@ def main() -> int:
     else:
         verdict = "FAIL"
     print(f"target {TARGET_PPS:,}/s on one core with no loss: {verdict}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=2_000_000, help="frames per step")
+    parser.add_argument("--scapy-packets", type=int, default=100_000)
+    parser.add_argument(
+        "--rates", default="100000,200000,400000,700000,1000000,0", help="frames/s; 0: top speed"
+    )
+    parser.add_argument("--only", default="ring1,ring2,scapy,tcpdump")
+    parser.add_argument(
+        "--drain", type=int, default=1_000_000, help="frames for the drain measure (0: none)"
+    )
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("needs root (a network namespace and packet sockets)", file=sys.stderr)
+        return 2
+    cc = shutil.which("cc")
+    if cc is None:
+        print("needs a C compiler (cc) for bench/pktgen.c", file=sys.stderr)
+        return 2
+    rates = [int(r) for r in args.rates.split(",")]
+    drain: dict[str, Any] | None = None
+    kinds = {
+        "ring1": (run_ring, args.packets),
+        "ring2": (run_fanout, args.packets),
+        "scapy": (run_scapy, args.scapy_packets),
+        "tcpdump": (run_tcpdump, args.packets),
+        "steered": (run_ring, args.packets),
+    }
+    results: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as tmp, lab():
+        pktgen = Path(tmp) / "pktgen"
+        subprocess.run([cc, "-O2", "-o", str(pktgen), str(REPO / "bench" / "pktgen.c")], check=True)
+        if args.drain:
+            drain = run_drain(pktgen, args.drain)
+            print(json.dumps({"config": "drain", **drain}), flush=True)
+        names = [n for n in args.only.split(",") if n]
+        for name in sorted(
+            names, key=lambda n: n == "steered"
+        ):  # steered last: it changes the veth
+            fn, count = kinds[name]
+            results[name] = []
+            with steered(Path(tmp)) if name == "steered" else nullcontext():
+                for rate in rates:
+                    r = {"rate": rate, **fn(pktgen, count, rate)}
+                    results[name].append(r)
+                    print(json.dumps({"config": name, **r}), flush=True)
+                    if not lossless(r) and name == "scapy":
+                        break  # it only gets worse: spare the machine
+    _summary(results, drain)
     return 0
 
 
