@@ -143,6 +143,22 @@ def _fragmented_scan(tr: _Trace) -> None:
         )
 
 
+def _dhcp_starvation(tr: _Trace) -> None:
+    """DHCPig's way, on the staff segment: 120 DHCPDISCOVERs in 1.2 s, each from a random
+    hardware address that is also its client address (about half have the group bit set,
+    which no network card has)."""
+    for k in range(120):
+        mac = bytes([tr.rng.randrange(256) for _ in range(6)])
+        tr.add(
+            Ether(src=mac.hex(":"), dst="ff:ff:ff:ff:ff:ff")
+            / IP(src="0.0.0.0", dst="255.255.255.255")  # noqa: S104  (a client with no address)
+            / UDP(sport=68, dport=67)
+            / BOOTP(chaddr=mac + bytes(10), xid=0x5000 + k)
+            / DHCP(options=[("message-type", "discover"), "end"]),
+            T0 + 710 + k * 0.01,
+        )
+
+
 def _ping_sweep(tr: _Trace) -> None:
     """fping's way: a staff host pings 40 unused staff addresses, 10 ms apart; none answers."""
     pinger = ("10.11.30.58", _mac(0x3058))
@@ -328,8 +344,9 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
             T0 + 970 + k * 1.02,
         )
 
-    # 12.-15. nmap's Xmas scan, a ping sweep, nmap's ACK scan, a scan in tiny fragments
-    for attack in (_xmas_scan, _ping_sweep, _ack_scan, _fragmented_scan):
+    # 12.-16. nmap's Xmas scan, a ping sweep, nmap's ACK scan, a scan in tiny fragments,
+    # DHCP starvation
+    for attack in (_xmas_scan, _ping_sweep, _ack_scan, _fragmented_scan, _dhcp_starvation):
         attack(tr)
 
     tr.packets.sort(key=lambda p: float(p.time))
@@ -345,6 +362,7 @@ def build_attack_pcap(path: Path) -> dict[str, int]:
         "stealth_scan": 1,
         "ack_scan": 1,
         "tiny_fragment": 1,
+        "dhcp_starvation": 1,
         "ping_sweep": 1,
         "rogue_dhcp": 1,
         "unknown_device": 1,

@@ -13,6 +13,7 @@ from collectors.auditor.detectors import (  # noqa: F401  (imported for their @r
     arp_sweep,
     beaconing,
     cleartext_credentials,
+    dhcp_starvation,
     dns_tunnel,
     ftp_bruteforce,
     ping_sweep,

@@ -29,11 +29,11 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
+from collectors.auditor.detectors._dhcp import parse_bootp
 from collectors.auditor.detectors._util import ip_str, mac_str, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 
-MAGIC = b"\x63\x82\x53\x63"
 SERVER_MESSAGES = {2: "offer", 5: "ack", 6: "nak"}
 
 
@@ -41,40 +41,6 @@ class RogueDhcpSettings(DetectorSettings):
     servers: list[IPv4Address] = Field(default_factory=list)
     relays: list[IPv4Address] = Field(default_factory=list)
     use_inventory_gateways: bool = True
-
-
-def parse_bootp(data: bytes) -> tuple[int, int, int, int | None, int] | None:
-    """(op, message type, giaddr, server id, chaddr) of a BOOTP/DHCP message, or None.
-
-    Examples:
-        >>> msg = bytes([2]) + bytes(23) + bytes([10, 0, 0, 1]) + bytes(208) + MAGIC
-        >>> parse_bootp(msg + bytes([53, 1, 2, 54, 4, 10, 0, 0, 9, 255]))
-        (2, 2, 167772161, 167772169, 0)
-    """
-    if len(data) < 240 or data[236:240] != MAGIC:
-        return None
-    op = data[0]
-    giaddr = int.from_bytes(data[24:28], "big")
-    chaddr = int.from_bytes(data[28:34], "big")
-    mtype, server = 0, None
-    i = 240
-    while i < len(data):
-        code = data[i]
-        if code == 255:
-            break
-        if code == 0:
-            i += 1
-            continue
-        if i + 1 >= len(data):
-            break
-        length = data[i + 1]
-        value = data[i + 2 : i + 2 + length]
-        if code == 53 and length >= 1:
-            mtype = value[0]
-        elif code == 54 and length == 4:
-            server = int.from_bytes(value, "big")
-        i += 2 + length
-    return op, mtype, giaddr, server, chaddr
 
 
 @dataclass
