@@ -33,6 +33,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from collectors.auditor.batch import ETH_IPV4, LINKTYPE_MIXED, Batch, DecodeError
 from collectors.auditor.decode import decode_frames
@@ -66,6 +67,18 @@ def _ip_start(data: memoryview | bytes, start: int, l4: int) -> int | None:
     return None
 
 
+def cut_transport(p: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
+    """IPv4 TCP/UDP packets whose transport header was cut short: where tiny first
+    fragments are (:func:`first_fragment` tells them from packets the capture cut)."""
+    mask: npt.NDArray[np.bool_] = (
+        (p["error"] == DecodeError.TRUNCATED_L4)
+        & (p["ethertype"] == ETH_IPV4)
+        & (p["ip_version"] == 4)
+        & ((p["proto"] == 6) | (p["proto"] == 17))
+    )
+    return mask
+
+
 def first_fragment(batch: Batch, i: int) -> tuple[int, int] | None:
     """(source, destination) of packet ``i`` if it is an IPv4 first fragment (offset 0,
     More Fragments set), else None. For packets whose transport header was cut."""
@@ -95,7 +108,7 @@ class Defragmenter:
         p = batch.packets
         v4 = (p["ethertype"] == ETH_IPV4) & (p["ip_version"] == 4)
         l4 = (p["proto"] == 6) | (p["proto"] == 17)
-        tiny = v4 & l4 & (p["error"] == DecodeError.TRUNCATED_L4)
+        tiny = cut_transport(p)
         # later fragments: no transport header decoded (ports 0), possibly before the first
         later = v4 & l4 & (p["error"] == 0) & (p["sport"] == 0) & (p["dport"] == 0)
         rows = np.flatnonzero(tiny | later)

@@ -24,9 +24,9 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from collectors.auditor.batch import ETH_IPV4, Batch, DecodeError
+from collectors.auditor.batch import Batch, DecodeError
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.defrag import first_fragment
+from collectors.auditor.defrag import cut_transport, first_fragment
 from collectors.auditor.detectors._probes import ProbeDetector, ProbeSettings
 from collectors.auditor.detectors.base import DetectorContext, register
 
@@ -45,11 +45,9 @@ class TinyFragment(ProbeDetector):
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         p = batch.packets
-        cut = p["error"] == DecodeError.TRUNCATED_L4
-        if not cut.any():
+        if not (p["error"] == DecodeError.TRUNCATED_L4).any():
             return
-        cut &= (p["ethertype"] == ETH_IPV4) & (p["ip_version"] == 4)
-        cut &= (p["proto"] == 6) | (p["proto"] == 17)
+        cut = cut_transport(p)
         rows = []
         for i in np.flatnonzero(cut).tolist():
             ip = first_fragment(batch, i)
