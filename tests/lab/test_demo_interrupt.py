@@ -8,7 +8,10 @@ foreground process group, the demo and every child it started. Sent
 - once the namespace lab, built in the background from the demo's start, is up (its
   ``lab-up.log`` says so), while the rootless stages run: the simulated fleet, the
   exporters, Prometheus;
-- once the namespace lab steps run (the first live attack).
+- once the namespace lab steps run: netwarden on the lab's management server planning the
+  New York devices over SSH (the demo's lab stage; the live attacks, minutes later, start
+  and stop the same kind of processes in the lab, and tests/lab/test_end_to_end.py's kept
+  demo is stopped by ``--down`` after them).
 
 Afterwards nothing may be left: no namespace named like the lab's, no process in the
 lab's namespaces (their inodes are taken while the lab runs), no process the demo
@@ -16,7 +19,7 @@ recorded in its state file, nothing in the demo's process group. (``--keep`` the
 ``--down``, ``make demo-down``, must leave the same nothing: the end of
 tests/lab/test_end_to_end.py, whose kept demo it is.)
 
-Root only (skips otherwise). Minutes: the second case runs most of the demo.
+Root only (skips otherwise). Minutes: the second case runs the demo's rootless rollout first.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("nft") is None, reason="needs nftables"),
 ]
 
+# the demo's step in which netwarden runs inside the lab (netwarden/cli/demolab.py)
+LAB_PLAN = "Plan from the management server, over the lab's own network"
 START_WAIT = 600.0  # seconds for the demo to reach the point where it is interrupted
 STOP_WAIT = 240.0  # seconds for the interrupted demo to clean up and exit
 
@@ -60,7 +65,7 @@ def test_ctrl_c_leaves_nothing(tmp_path: Path, demo_cleanup: list[Demo], stage: 
     demo_cleanup.append(demo)
     demo.wait_for(demo.out / BUILD_LOG, "lab up: ", START_WAIT)
     if stage.startswith("namespace"):
-        demo.wait_for(demo.log, "Attack live:", START_WAIT)
+        demo.wait_for(demo.log, LAB_PLAN, START_WAIT)
     names = netns_with(demo.prefix)
     assert names, "the lab's namespaces are not there"
     inodes = netns_inodes(names)
