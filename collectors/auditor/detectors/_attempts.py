@@ -15,10 +15,11 @@ gets its own. What both detectors keep of the failures, times by key within a
 sliding window, is :class:`FailureWindow`.
 
 Work per batch: vectorised masks select SYNs, SYN-ACKs, RSTs and ICMP
-unreachables. Python touches each SYN once (an ordered dict of pending attempts,
-int keys) and only those answers whose (scanner, victim) pair has a pending SYN
-(a sorted array of pending pairs, searched with numpy, selects them). Listeners
-get the failures of one update in one call.
+unreachables. The SYNs of a batch join an ordered dict of pending attempts (int
+keys) by dict operations on the whole batch; Python touches only those answers
+whose (scanner, victim) pair may have a pending SYN (a table of flags by hash of
+the pending pairs, read with numpy, selects them). Listeners get the failures of
+one update in one call.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from collectors.auditor.batch import TCP_ACK, TCP_RST, TCP_SYN, Batch
 from collectors.auditor.detectors._util import (
     BatchView,
     payload_slices,
-    sorted_in,
-    sorted_unique,
     view,
 )
 
@@ -112,30 +111,43 @@ def _pair(
     return pair
 
 
+PAIR_SLOTS_BITS = 20
+_PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _pair_slot(pairs: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """A (scanner, victim) pair's flag in :class:`_PairTable` (multiplicative hash, top bits)."""
+    mixed: npt.NDArray[np.uint64] = np.multiply(pairs, _PAIR_MIX, dtype=np.uint64)
+    return mixed >> np.uint64(64 - PAIR_SLOTS_BITS)
+
+
 @dataclass
 class _PairTable:
-    """A sorted array holding at least the (scanner, victim) pair of every pending attempt.
+    """Flags (2^20, one MiB) by hash of the (scanner, victim) pair of every pending attempt.
 
-    Pairs are merged in as SYNs arrive and dropped only by a rebuild from the pending
-    keys when stale ones outnumber the live: a pre-selection, the dict stays the truth.
+    Set as SYNs arrive and cleared only by a rebuild from the pending keys when stale
+    ones outnumber the live: a pre-selection (a collision only lets an answer through
+    to the dict), the dict stays the truth.
     """
 
-    pairs: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
-    new: list[npt.NDArray[np.uint64]] = field(default_factory=list)
+    flags: npt.NDArray[np.bool_] = field(
+        default_factory=lambda: np.zeros(1 << PAIR_SLOTS_BITS, dtype=np.bool_)
+    )
+    marked: int = 0  # flags set since the last rebuild (an upper bound)
 
-    def add(self, pairs: npt.NDArray[np.uint64]) -> None:
-        self.new.append(pairs)
+    def add(self, pairs: npt.NDArray[np.uint64], pending: OrderedDict[int, float]) -> None:
+        if self.marked > 4 * len(pending) + 65_536:  # stale flags: only a cost
+            self.flags[:] = False
+            live = np.array([k >> 16 for k in pending], dtype=np.uint64)
+            self.flags[_pair_slot(live)] = True
+            self.marked = len(live)
+        self.flags[_pair_slot(pairs)] = True
+        self.marked += len(pairs)
 
-    def table(self, pending: OrderedDict[int, float]) -> npt.NDArray[np.uint64]:
-        added = sum(len(a) for a in self.new)
-        if len(self.pairs) + added > 4 * len(pending) + 65_536:  # stale pairs: only a cost
-            self.pairs = sorted_unique(np.array([k >> 16 for k in pending], dtype=np.uint64))
-            self.new = []
-        elif self.new:
-            fresh = sorted_unique(np.concatenate(self.new))
-            self.pairs = np.insert(self.pairs, np.searchsorted(self.pairs, fresh), fresh)
-            self.new = []
-        return self.pairs
+    def holds(self, pairs: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        """Whether each pair may have a pending attempt (True for every one that has)."""
+        found: npt.NDArray[np.bool_] = self.flags[_pair_slot(pairs)]
+        return found
 
 
 @dataclass
@@ -179,14 +191,16 @@ class AttemptTracker:
         pending, maxp = self.pending, self.max_pending
         keys = _keys(v.src4[idx], v.dst4[idx], v.dport[idx])
         times = v.ts[idx].tolist()
-        if (
-            len(pending) + len(keys) <= maxp
-            and pending.keys().isdisjoint(keys)
-            and len(set(keys)) == len(keys)
-        ):
-            # No retransmission and no overflow: every SYN starts its attempt, in order.
-            pending.update(zip(keys, times, strict=True))
-            self._pairs.add(_pair(v.src4[idx], v.dst4[idx]))
+        self._pairs.add(_pair(v.src4[idx], v.dst4[idx]), pending)
+        # Each key's first SYN of the batch, in order, with its time (dict operations in C:
+        # fromkeys keeps the first position, the reversed pairs leave the first time) ...
+        fresh: dict[int, float] = dict.fromkeys(keys, 0.0)
+        fresh.update(zip(reversed(keys), reversed(times), strict=True))
+        if not pending.keys().isdisjoint(fresh):  # ... less the keys already pending
+            for k in fresh.keys() & pending.keys():
+                del fresh[k]
+        if len(pending) + len(fresh) <= maxp:
+            pending.update(fresh)  # what the loop below does when nothing overflows
             return
         for k, ts in zip(keys, times, strict=True):
             if k not in pending:
@@ -194,23 +208,21 @@ class AttemptTracker:
                     old, old_ts = pending.popitem(last=False)
                     failures.add(old, 6, old_ts, "unanswered")
                 pending[k] = ts
-        self._pairs.add(_pair(v.src4[idx], v.dst4[idx]))
 
     def _answers(self, v: BatchView, failures: Failures) -> None:
         """SYN-ACKs answer, RSTs reject (the victim is the source, the scanner the destination).
 
         Only answers whose (scanner, victim) pair has a pending SYN reach the Python dict.
         """
-        pending = self.pending
-        table = self._pairs.table(pending)
+        pending, holds = self.pending, self._pairs.holds
         tcp, flags = v.tcp, v.flags
         idx = np.flatnonzero(tcp & ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)))
-        idx = idx[sorted_in(_pair(v.dst4[idx], v.src4[idx]), table)]
+        idx = idx[holds(_pair(v.dst4[idx], v.src4[idx]))]
         pop = pending.pop
         for k in _keys(v.dst4[idx], v.src4[idx], v.sport[idx]):
             pop(k, None)
         idx = np.flatnonzero(tcp & ((flags & TCP_RST) != 0))
-        idx = idx[sorted_in(_pair(v.dst4[idx], v.src4[idx]), table)]
+        idx = idx[holds(_pair(v.dst4[idx], v.src4[idx]))]
         keys = _keys(v.dst4[idx], v.src4[idx], v.sport[idx])
         for k, ts in zip(keys, v.ts[idx].tolist(), strict=True):
             if k in pending:

@@ -4,7 +4,11 @@ A session starts with the client's SYN (sessions already running when capture
 starts are ignored) and ends with FIN/RST, after ``idle_timeout`` seconds
 without packets, or at the end of input; it is then handed to ``on_close`` once.
 Per batch, packets of the service ports are grouped by flow with ``np.unique``
-and summed with ``np.bincount``: Python work is per flow, not per packet.
+and summed with ``np.bincount``: Python work is per flow, not per packet. Only the
+packets of flows that open in the batch or are tracked go that far: a table of
+:data:`SLOTS` flags, indexed by a flow hash, marks them (a collision only lets a
+packet through to the exact per-flow test; flags of closed sessions are cleared by
+a rebuild once they outnumber the live ones).
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from collectors.auditor.detectors._util import (
     BoundedDict,
     group_rows,
     port_mask,
-    sorted_in,
     view,
 )
+
+SLOTS_BITS = 20
+SLOTS = 1 << SLOTS_BITS
+"""Flags in a tracker's table of flows to look at (1 MiB; ~100,000 sessions at most)."""
 
 
 @dataclass(slots=True)
@@ -51,7 +58,7 @@ class Session:
 
 
 # client, server, client port, server port, last, SYN time, bytes c2s, s2c, SYN?, SYN-ACK?, end?
-_FlowRow = tuple[int, int, int, int, float, float, float, float, bool, bool, bool]
+_FlowRow = tuple[int, int, int, int, float, float, int, int, bool, bool, bool]
 
 
 @dataclass
@@ -110,8 +117,9 @@ class SessionTracker:
         self.sessions: BoundedDict[tuple[int, int, int, int], Session] = BoundedDict(
             max_sessions + 1
         )
-        self._hashes: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)
-        self._new: list[tuple[int, int, int, int]] = []
+        # flow hash >> (64 - SLOTS_BITS) -> 1 when a session of that hash may be tracked
+        self._slots = np.zeros(SLOTS, dtype=np.bool_)
+        self._marked = 0  # flags set since the last rebuild (an upper bound)
 
     def observe(
         self, batch: Batch, inspect: Callable[[Batch, Selection], None] | None = None
@@ -138,14 +146,14 @@ class SessionTracker:
         # Only flows that open here (a client SYN) or are already tracked can change a
         # session: select their packets by a flow hash (a collision only lets a packet
         # through to the exact per-flow test below), so Python work is per session.
-        h = _flow_hash(client, server, cport, sport)
+        slot = _flow_hash(client, server, cport, sport) >> np.uint64(64 - SLOTS_BITS)
         flags = v.flags[idx]
-        keep = c2s & ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)  # opening packets
-        opening = h[keep]
+        opening = slot[c2s & ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)]
         if len(opening):
-            keep |= sorted_in(h, np.sort(opening))
-        if self.sessions:
-            keep |= sorted_in(h, self._open_hashes())
+            self._mark(opening)  # a session may start (a superset: some exist already)
+        elif not self.sessions:
+            return Selection(idx, c2s)
+        keep = self._slots[slot]
         if not keep.any():
             return Selection(idx, c2s)
         client, server, cport, sport = client[keep], server[keep], cport[keep], sport[keep]
@@ -164,8 +172,8 @@ class SessionTracker:
             sport[at].tolist(),
             agg.last[order].tolist(),
             agg.syn_ts[order].tolist(),
-            agg.c2s_bytes[order].tolist(),
-            agg.s2c_bytes[order].tolist(),
+            agg.c2s_bytes[order].astype(np.int64).tolist(),  # (summed as float64: exact)
+            agg.s2c_bytes[order].astype(np.int64).tolist(),
             agg.has_syn[order].tolist(),
             agg.has_synack[order].tolist(),
             agg.has_end[order].tolist(),
@@ -184,34 +192,35 @@ class SessionTracker:
             if sess is None:
                 if not has_syn:
                     continue  # mid-stream or a trailing packet of a closed session
-                sess = Session(*key, start=syn_ts, last=last)
+                sess = Session(cl, sv, cp, spt, syn_ts, last, c2s_b, s2c_b, has_synack)
                 if len(sessions) >= self.max_sessions:
                     _, old = sessions.popitem(last=False)
                     self.on_close(old)
                 put(sessions, key, sess)  # bounded by the eviction just above
-                self._new.append(key)
             else:
                 sessions.move_to_end(key)
-            sess.last = max(sess.last, last)
-            sess.c2s_bytes += int(c2s_b)
-            sess.s2c_bytes += int(s2c_b)
-            sess.established |= has_synack
+                if last > sess.last:  # noqa: PLR1730  (hot loop: no call to max)
+                    sess.last = last
+                sess.c2s_bytes += c2s_b
+                sess.s2c_bytes += s2c_b
+                if has_synack:
+                    sess.established = True
             if has_end:
                 del sessions[key]
                 self.on_close(sess)
 
-    def _open_hashes(self) -> npt.NDArray[np.uint64]:
-        """Sorted flow hashes of the tracked sessions (a superset: closed ones stay until a rebuild)."""
-        if len(self._hashes) + len(self._new) > 2 * len(self.sessions) + 4096:
-            self._new = list(self.sessions)
-            self._hashes = np.empty(0, dtype=np.uint64)
-        if self._new:
-            k = np.array(self._new, dtype=np.uint64).reshape(-1, 4)
-            added = np.sort(_flow_hash(k[:, 0], k[:, 1], k[:, 2], k[:, 3]))
-            # merge two sorted arrays (insert at the binary-search positions)
-            self._hashes = np.insert(self._hashes, np.searchsorted(self._hashes, added), added)
-            self._new = []
-        return self._hashes
+    def _mark(self, slots: npt.NDArray[np.uint64]) -> None:
+        """Flag ``slots``; first rebuild the table from the live sessions when the flags of
+        closed ones outnumber them."""
+        if self._marked > 2 * len(self.sessions) + 4096:
+            self._slots[:] = False
+            self._marked = len(self.sessions)
+            if self.sessions:
+                k = np.array(list(self.sessions), dtype=np.uint64).reshape(-1, 4)
+                live = _flow_hash(k[:, 0], k[:, 1], k[:, 2], k[:, 3])
+                self._slots[live >> np.uint64(64 - SLOTS_BITS)] = True
+        self._slots[slots] = True
+        self._marked += len(slots)
 
     def expire(self, now: float) -> None:
         """Close sessions idle for ``idle_timeout`` (every session when ``now`` is inf)."""

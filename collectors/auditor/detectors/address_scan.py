@@ -69,15 +69,6 @@ FOLD_FROM = 4
 """A scanner's failures in such an update from which ``_fold`` takes them at once."""
 
 
-def _keep_lowest(low: list[int], victim: int) -> None:
-    """Add a new victim to the sorted ``SAMPLE`` lowest."""
-    if len(low) < SAMPLE:
-        insort(low, victim)
-    elif victim < low[-1]:
-        insort(low, victim)
-        low.pop()
-
-
 @register
 class AddressScan:
     name: ClassVar[str] = "address_scan"
@@ -170,7 +161,7 @@ class AddressScan:
             self.active.add(scanner)
         return True
 
-    def _one_by_one(self, failures: Failures) -> None:
+    def _one_by_one(self, failures: Failures) -> None:  # noqa: PLR0912  (one hot loop, inlined)
         scanners, changed = self.scanners, self.changed
         threshold, window = self.s.threshold, self.s.window_seconds
         max_victims = self.s.max_victims
@@ -193,8 +184,13 @@ class AddressScan:
                     st.floor = ts
                 if ts < st.first:  # noqa: PLR1730
                     st.first = ts
-                if before is None:
-                    _keep_lowest(st.low, victim)
+                if before is None:  # a new victim: kept if among the SAMPLE lowest (sorted)
+                    low = st.low
+                    if len(low) < SAMPLE:
+                        insort(low, victim)
+                    elif victim < low[-1]:
+                        insort(low, victim)
+                        low.pop()
                 if ts >= st.last:
                     st.last = ts
                 elif before is not None and before >= st.last:

@@ -175,7 +175,7 @@ class DnsTunnelSettings(DetectorSettings):
 _Question = tuple[int, bytes, bytes, int, bool, bool]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Window:
     start: float
     last: float = 0.0
@@ -284,7 +284,7 @@ class DnsTunnel:
             key = (src, domain)
             w = windows.get(key)
             if w is None or ts - w.start > window_seconds:
-                w = _Window(start=ts)
+                w = _Window(ts)
                 put(windows, key, w)  # bounded below, after judging
             else:
                 windows.move_to_end(key)
@@ -305,6 +305,14 @@ class DnsTunnel:
 
     def _judge(self, key: tuple[int, bytes], w: _Window) -> None:
         s = self.s
+        if (  # no reason can hold (each below needs one of these): the common case, cheaply
+            w.null < s.null_threshold
+            and w.suspicious < s.suspicious_threshold
+            and w.encoded < s.encoded_threshold
+            and len(w.unique) < s.unique_threshold
+            and w.txt < s.txt_threshold
+        ):
+            return
         reasons = []
         if w.null >= s.null_threshold:
             reasons.append("null_queries")

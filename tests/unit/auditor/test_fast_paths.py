@@ -7,6 +7,7 @@ import random
 import uuid
 from dataclasses import asdict
 from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,8 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from collectors.auditor.demo import build_attack_pcap
+from collectors.auditor.detectors import _attempts, _sessions
 from collectors.auditor.detectors._attempts import AttemptTracker, Failures, attempt_key
 from collectors.auditor.detectors._sessions import ServicePackets, SessionTracker
 from collectors.auditor.detectors._util import (
@@ -34,7 +37,7 @@ from collectors.auditor.events import (
     Severity,
     incident_id,
 )
-from tests.unit.auditor.auditor_helpers import scapy_batch
+from tests.unit.auditor.auditor_helpers import pcap_batches, scapy_batch
 
 RNG = np.random.default_rng(55)
 
@@ -218,7 +221,8 @@ def test_tracker_builds_lazy_text_only_when_written() -> None:
 
 @pytest.mark.parametrize("max_pending", [3, 8, 200_000])
 def test_tracker_bulk_syns_equal_one_by_one(max_pending: int) -> None:
-    """A batch of new, distinct SYNs is inserted at once; repeats and overflow keep the loop."""
+    """A batch of SYNs joins the pending attempts by dict operations, repeats too (each key
+    with its first time, in order); an overflow keeps the loop."""
     rnd = random.Random(max_pending)  # noqa: S311  (reproducible traffic, not cryptography)
     tracker = AttemptTracker(max_pending=max_pending)
     got: list[tuple[int, int, float, str]] = []
@@ -410,3 +414,22 @@ def test_engine_freezes_without_collecting_while_the_collector_is_paused() -> No
         gc.callbacks.remove(seen)
     assert paused == []
     assert 1 in started
+
+
+def test_flag_tables_only_preselect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session trackers' and the attempt tracker's flag tables are pre-selections: with
+    four flags each (every flow and pair collides) the events are the same as with 2^20."""
+    trace = tmp_path / "attacks.pcap"
+    build_attack_pcap(trace)
+
+    def events() -> list[tuple[str, str, str, int, str]]:
+        sink = ListSink()
+        Engine(None, [sink], site=None, sensor="test").run(pcap_batches(trace))
+        return [(e.id, e.detector, e.severity.value, e.count, e.summary) for e in sink.events]
+
+    full = events()
+    assert {"port_scan", "ssh_bruteforce"} <= {e[1] for e in full}  # both tables at work
+    monkeypatch.setattr(_sessions, "SLOTS_BITS", 2)
+    monkeypatch.setattr(_sessions, "SLOTS", 4)
+    monkeypatch.setattr(_attempts, "PAIR_SLOTS_BITS", 2)
+    assert events() == full
