@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import stat
 import threading
 from pathlib import Path
@@ -44,8 +45,15 @@ def _serve(tmp_path: Path, **kwargs: object) -> tuple[SimFleet, threading.Event,
     return holder[0], stop, thread
 
 
-def test_generated_lab_inventory_and_known_hosts(tmp_path: Path) -> None:
+def test_generated_lab_inventory_and_known_hosts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """``--devices N``: the N switches of a generated inventory that passes every check."""
+    # Once (1 run in ~3,000 of the suite, a fresh clone under full load) the second command
+    # below found the connection closed; not reproduced in 40 runs under load. The server's
+    # and paramiko's own account of how a connection ends, shown if it happens again:
+    caplog.set_level(logging.DEBUG, logger="netwarden.lab.sim")
+    caplog.set_level(logging.DEBUG, logger="paramiko")
     fleet, stop, thread = _serve(tmp_path, devices=6)
     try:
         hosts = yaml.safe_load((tmp_path / "hosts.yml").read_text())
