@@ -331,9 +331,8 @@ def main() -> int:
             drain = run_drain(pktgen, args.drain)
             print(json.dumps({"config": "drain", **drain}), flush=True)
         names = [n for n in args.only.split(",") if n]
-        for name in sorted(
-            names, key=lambda n: n == "steered"
-        ):  # steered last: it changes the veth
+        # steered last: it changes the veth
+        for name in sorted(names, key=lambda n: n == "steered"):
             fn, count = kinds[name]
             results[name] = []
             with steered(Path(tmp)) if name == "steered" else nullcontext():

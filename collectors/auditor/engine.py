@@ -212,10 +212,9 @@ class Engine:
 
     def _detect(self, batch: Batch) -> None:
         """Every detector on one batch (a failing one is counted and logged, the rest go on)."""
+        # the evidence ring first: an incident the detectors open finds its packets
         if self.evidence is not None:
-            self.evidence.add(
-                batch
-            )  # before the detectors: an incident they open finds its packets
+            self.evidence.add(batch)
         try:
             for det in self.detectors:
                 try:

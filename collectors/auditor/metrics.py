@@ -43,7 +43,7 @@ severity (5), kind (enum); never an IP or MAC address.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -93,14 +93,14 @@ class AuditorCollector(Collector):
         )
         nbytes.add_metric([site], s.bytes)
         yield nbytes
-        errors = CounterMetricFamily(
+        yield _by_label(
             "netwarden_auditor_decode_errors",
             "Packets whose headers could not be fully decoded, by kind.",
-            labels=["site", "kind"],
+            site=site,
+            label="kind",
+            keys=ERROR_KINDS.values(),
+            counts=s.decode_errors,
         )
-        for kind in ERROR_KINDS.values():
-            errors.add_metric([site, kind], s.decode_errors.get(kind, 0))
-        yield errors
         events = CounterMetricFamily(
             "netwarden_auditor_events",
             "Incidents opened or raised in severity, by detector and severity.",
@@ -129,22 +129,22 @@ class AuditorCollector(Collector):
             )
             family.add_metric([site], kernel.get(key, 0))
             yield family
-        reassembly = CounterMetricFamily(
+        yield _by_label(
             "netwarden_auditor_reassembly",
             "IPv4 datagrams whose first fragment cut the transport header, by outcome.",
-            labels=["site", "outcome"],
+            site=site,
+            label="outcome",
+            keys=REASSEMBLY_OUTCOMES,
+            counts=s.reassembly,
         )
-        for outcome in REASSEMBLY_OUTCOMES:
-            reassembly.add_metric([site, outcome], s.reassembly.get(outcome, 0))
-        yield reassembly
-        det_errors = CounterMetricFamily(
+        yield _by_label(
             "netwarden_auditor_detector_errors",
             "Batches a detector failed on (the run continued).",
-            labels=["site", "detector"],
+            site=site,
+            label="detector",
+            keys=self.detectors,
+            counts=s.detector_errors,
         )
-        for det in self.detectors:
-            det_errors.add_metric([site, det], s.detector_errors.get(det, 0))
-        yield det_errors
         open_ = GaugeMetricFamily(
             "netwarden_auditor_incidents_open", "Incidents currently open.", labels=["site"]
         )
@@ -170,14 +170,14 @@ class AuditorCollector(Collector):
         )
         delivered.add_metric([site], f.delivered)
         yield delivered
-        dropped = CounterMetricFamily(
+        yield _by_label(
             "netwarden_auditor_events_dropped",
             "Event messages dropped by the bounded spool, by reason.",
-            labels=["site", "reason"],
+            site=site,
+            label="reason",
+            keys=DROP_REASONS,
+            counts=f.dropped,
         )
-        for reason in DROP_REASONS:
-            dropped.add_metric([site, reason], f.dropped.get(reason, 0))
-        yield dropped
         for name, text, value in (
             ("events_pending", "Event messages queued or spooled, not delivered yet.", f.pending),
             ("spool_bytes", "Bytes in the spool of event messages.", f.spool_bytes),
@@ -186,3 +186,20 @@ class AuditorCollector(Collector):
             gauge = GaugeMetricFamily(f"netwarden_auditor_{name}", text, labels=["site"])
             gauge.add_metric([site], value)
             yield gauge
+
+
+def _by_label(
+    name: str,
+    text: str,
+    *,
+    site: str,
+    label: str,
+    keys: Iterable[str],
+    counts: Mapping[str, int],
+) -> CounterMetricFamily:
+    """A counter family by ``site`` and one more label: a sample for every key of
+    ``keys`` (0 for those not counted yet, so that the series exist from the start)."""
+    family = CounterMetricFamily(name, text, labels=["site", label])
+    for key in keys:
+        family.add_metric([site, key], counts.get(key, 0))
+    return family

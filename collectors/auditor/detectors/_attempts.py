@@ -36,7 +36,9 @@ import numpy.typing as npt
 
 from collectors.auditor.batch import TCP_ACK, TCP_RST, TCP_SYN, Batch
 from collectors.auditor.detectors._util import (
+    MIX_A,
     BatchView,
+    HashFlags,
     payload_slices,
     view,
 )
@@ -111,43 +113,10 @@ def _pair(
     return pair
 
 
-PAIR_SLOTS_BITS = 20
-_PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _pair_slot(pairs: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """A (scanner, victim) pair's flag in :class:`_PairTable` (multiplicative hash, top bits)."""
-    mixed: npt.NDArray[np.uint64] = np.multiply(pairs, _PAIR_MIX, dtype=np.uint64)
-    return mixed >> np.uint64(64 - PAIR_SLOTS_BITS)
-
-
-@dataclass
-class _PairTable:
-    """Flags (2^20, one MiB) by hash of the (scanner, victim) pair of every pending attempt.
-
-    Set as SYNs arrive and cleared only by a rebuild from the pending keys when stale
-    ones outnumber the live: a pre-selection (a collision only lets an answer through
-    to the dict), the dict stays the truth.
-    """
-
-    flags: npt.NDArray[np.bool_] = field(
-        default_factory=lambda: np.zeros(1 << PAIR_SLOTS_BITS, dtype=np.bool_)
-    )
-    marked: int = 0  # flags set since the last rebuild (an upper bound)
-
-    def add(self, pairs: npt.NDArray[np.uint64], pending: OrderedDict[int, float]) -> None:
-        if self.marked > 4 * len(pending) + 65_536:  # stale flags: only a cost
-            self.flags[:] = False
-            live = np.array([k >> 16 for k in pending], dtype=np.uint64)
-            self.flags[_pair_slot(live)] = True
-            self.marked = len(live)
-        self.flags[_pair_slot(pairs)] = True
-        self.marked += len(pairs)
-
-    def holds(self, pairs: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-        """Whether each pair may have a pending attempt (True for every one that has)."""
-        found: npt.NDArray[np.bool_] = self.flags[_pair_slot(pairs)]
-        return found
+def _pair_hash(pairs: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """A multiplicative hash of (scanner, victim) pairs, for :class:`HashFlags`."""
+    mixed: npt.NDArray[np.uint64] = np.multiply(pairs, MIX_A, dtype=np.uint64)
+    return mixed
 
 
 @dataclass
@@ -157,7 +126,8 @@ class AttemptTracker:
     listeners: list[FailedListener] = field(default_factory=list)
     # attempt_key -> SYN time, oldest first; bounded by hand (finalised as unanswered)
     pending: OrderedDict[int, float] = field(default_factory=OrderedDict)
-    _pairs: _PairTable = field(default_factory=_PairTable)
+    # the (scanner, victim) pairs of pending attempts, by hash: answers worth a dict lookup
+    _pairs: HashFlags = field(default_factory=HashFlags)
     _last_batch: Batch | None = None
 
     def subscribe(self, listener: FailedListener) -> None:
@@ -191,7 +161,9 @@ class AttemptTracker:
         pending, maxp = self.pending, self.max_pending
         keys = _keys(v.src4[idx], v.dst4[idx], v.dport[idx])
         times = v.ts[idx].tolist()
-        self._pairs.add(_pair(v.src4[idx], v.dst4[idx]), pending)
+        if self._pairs.stale(len(pending), factor=4, slack=65_536):  # only a cost: rebuilt
+            self._pairs.rebuild(_pair_hash(np.array([k >> 16 for k in pending], np.uint64)))
+        self._pairs.mark(_pair_hash(_pair(v.src4[idx], v.dst4[idx])))
         # Each key's first SYN of the batch, in order, with its time (dict operations in C:
         # fromkeys keeps the first position, the reversed pairs leave the first time) ...
         fresh: dict[int, float] = dict.fromkeys(keys, 0.0)
@@ -214,15 +186,15 @@ class AttemptTracker:
 
         Only answers whose (scanner, victim) pair has a pending SYN reach the Python dict.
         """
-        pending, holds = self.pending, self._pairs.holds
+        pending = self.pending
         tcp, flags = v.tcp, v.flags
         idx = np.flatnonzero(tcp & ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)))
-        idx = idx[holds(_pair(v.dst4[idx], v.src4[idx]))]
+        idx = idx[self._pairs.holds(_pair_hash(_pair(v.dst4[idx], v.src4[idx])))]
         pop = pending.pop
         for k in _keys(v.dst4[idx], v.src4[idx], v.sport[idx]):
             pop(k, None)
         idx = np.flatnonzero(tcp & ((flags & TCP_RST) != 0))
-        idx = idx[holds(_pair(v.dst4[idx], v.src4[idx]))]
+        idx = idx[self._pairs.holds(_pair_hash(_pair(v.dst4[idx], v.src4[idx])))]
         keys = _keys(v.dst4[idx], v.src4[idx], v.sport[idx])
         for k, ts in zip(keys, v.ts[idx].tolist(), strict=True):
             if k in pending:

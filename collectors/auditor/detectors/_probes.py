@@ -6,8 +6,8 @@ per source, the time of the last probe of each target (``host << 16 | port``) wi
 ``window_seconds``, how many probes of each kind, and which sources have reached the
 threshold since the last expire. Such a detector subclasses :class:`ProbeDetector`
 (its settings :class:`ProbeSettings`), decides in ``process`` what a probe is and
-hands the probes to ``self.table`` (:class:`ProbeTable`); the base reports them
-(:func:`probe_report`) in the words of its ``what`` and ``tail``.
+hands the probes to ``self.table`` (:class:`ProbeTable`); the base reports them in
+the words of its ``what`` and ``tail``.
 """
 
 from __future__ import annotations
@@ -104,54 +104,6 @@ class ProbeTable:
             self.floor = drop_idle(self.active, self.sources, now, self.window)
 
 
-def probe_report(
-    ctx: DetectorContext,
-    detector: str,
-    src_ip: int,
-    st: Prober,
-    *,
-    high_threshold: int,
-    window: float,
-    threshold: int,
-    what: str,
-    tail: str = "",
-    extra: dict[str, object] | None = None,
-) -> None:
-    """Report one source's probes: ``what`` names them after "probed N ports of H with",
-    ``tail`` ends the summary; ``extra`` adds to the evidence."""
-    src = ip_str(src_ip)
-    n = len(st.times)
-    hosts = sorted({t >> 16 for t in st.times})
-    ports = sorted({t & 0xFFFF for t in st.times})
-    kinds = dict(sorted(st.kinds.items()))
-    dst = ip_str(hosts[0]) if len(hosts) == 1 else ""
-    where = f"{n} ports of {dst}" if dst else f"{n} ports on {len(hosts)} hosts"
-    ctx.report(
-        detector,
-        (src,),
-        ts=st.last,
-        first_seen=st.first,
-        severity=Severity.HIGH if n >= high_threshold else Severity.MEDIUM,
-        src=src,
-        dst=dst,
-        count=n,
-        summary=f"{src} probed {where} with {what} "
-        f"({', '.join(f'{k} {c}' for k, c in kinds.items())}) in {st.last - st.first:.0f} s{tail}",
-        evidence={
-            "targets": n,
-            "probes": st.probes,
-            "kinds": kinds,
-            "hosts": len(hosts),
-            "hosts_sample": [ip_str(h) for h in hosts[:SAMPLE_HOSTS]],
-            "ports": len(ports),
-            "ports_sample": ports[:SAMPLE_PORTS],
-            "window_seconds": window,
-            "threshold": threshold,
-            **(extra or {}),
-        },
-    )
-
-
 class ProbeSettings(DetectorSettings):
     """The settings every probe-counting detector has (a subclass may change defaults)."""
 
@@ -183,14 +135,38 @@ class ProbeDetector:
 
     def expire(self, now: float) -> None:
         for src, st in self.table.expire(now):
-            probe_report(
-                self.ctx,
-                self.name,
-                src,
-                st,
-                high_threshold=self.s.high_threshold,
-                window=self.s.window_seconds,
-                threshold=self.s.threshold,
-                what=self.what,
-                tail=self.tail,
-            )
+            self._report(src, st)
+
+    def _report(self, src_ip: int, st: Prober) -> None:
+        """Report one source's probes, in the words of ``what`` and ``tail``."""
+        src = ip_str(src_ip)
+        n = len(st.times)
+        hosts = sorted({t >> 16 for t in st.times})
+        ports = sorted({t & 0xFFFF for t in st.times})
+        kinds = dict(sorted(st.kinds.items()))
+        dst = ip_str(hosts[0]) if len(hosts) == 1 else ""
+        where = f"{n} ports of {dst}" if dst else f"{n} ports on {len(hosts)} hosts"
+        counted = ", ".join(f"{k} {c}" for k, c in kinds.items())
+        self.ctx.report(
+            self.name,
+            (src,),
+            ts=st.last,
+            first_seen=st.first,
+            severity=Severity.HIGH if n >= self.s.high_threshold else Severity.MEDIUM,
+            src=src,
+            dst=dst,
+            count=n,
+            summary=f"{src} probed {where} with {self.what} ({counted}) "
+            f"in {st.last - st.first:.0f} s{self.tail}",
+            evidence={
+                "targets": n,
+                "probes": st.probes,
+                "kinds": kinds,
+                "hosts": len(hosts),
+                "hosts_sample": [ip_str(h) for h in hosts[:SAMPLE_HOSTS]],
+                "ports": len(ports),
+                "ports_sample": ports[:SAMPLE_PORTS],
+                "window_seconds": self.s.window_seconds,
+                "threshold": self.s.threshold,
+            },
+        )

@@ -5,10 +5,10 @@ starts are ignored) and ends with FIN/RST, after ``idle_timeout`` seconds
 without packets, or at the end of input; it is then handed to ``on_close`` once.
 Per batch, packets of the service ports are grouped by flow with ``np.unique``
 and summed with ``np.bincount``: Python work is per flow, not per packet. Only the
-packets of flows that open in the batch or are tracked go that far: a table of
-:data:`SLOTS` flags, indexed by a flow hash, marks them (a collision only lets a
-packet through to the exact per-flow test; flags of closed sessions are cleared by
-a rebuild once they outnumber the live ones).
+packets of flows that open in the batch or are tracked go that far: flags by flow
+hash (:class:`~collectors.auditor.detectors._util.HashFlags`) mark them (a collision
+only lets a packet through to the exact per-flow test; flags of closed sessions are
+cleared by a rebuild once they outnumber the live ones).
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ import numpy.typing as npt
 
 from collectors.auditor.batch import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Batch
 from collectors.auditor.detectors._util import (
+    MIX_A,
+    MIX_B,
     BoundedDict,
+    HashFlags,
     group_rows,
     port_mask,
     view,
 )
-
-SLOTS_BITS = 20
-SLOTS = 1 << SLOTS_BITS
-"""Flags in a tracker's table of flows to look at (1 MiB; ~100,000 sessions at most)."""
 
 
 @dataclass(slots=True)
@@ -117,9 +116,7 @@ class SessionTracker:
         self.sessions: BoundedDict[tuple[int, int, int, int], Session] = BoundedDict(
             max_sessions + 1
         )
-        # flow hash >> (64 - SLOTS_BITS) -> 1 when a session of that hash may be tracked
-        self._slots = np.zeros(SLOTS, dtype=np.bool_)
-        self._marked = 0  # flags set since the last rebuild (an upper bound)
+        self._flows = HashFlags()  # the flows that may be tracked, by flow hash
 
     def observe(
         self, batch: Batch, inspect: Callable[[Batch, Selection], None] | None = None
@@ -146,14 +143,14 @@ class SessionTracker:
         # Only flows that open here (a client SYN) or are already tracked can change a
         # session: select their packets by a flow hash (a collision only lets a packet
         # through to the exact per-flow test below), so Python work is per session.
-        slot = _flow_hash(client, server, cport, sport) >> np.uint64(64 - SLOTS_BITS)
+        h = _flow_hash(client, server, cport, sport)
         flags = v.flags[idx]
-        opening = slot[c2s & ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)]
+        opening = h[c2s & ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)]
         if len(opening):
             self._mark(opening)  # a session may start (a superset: some exist already)
         elif not self.sessions:
             return Selection(idx, c2s)
-        keep = self._slots[slot]
+        keep = self._flows.holds(h)
         if not keep.any():
             return Selection(idx, c2s)
         client, server, cport, sport = client[keep], server[keep], cport[keep], sport[keep]
@@ -209,18 +206,14 @@ class SessionTracker:
                 del sessions[key]
                 self.on_close(sess)
 
-    def _mark(self, slots: npt.NDArray[np.uint64]) -> None:
-        """Flag ``slots``; first rebuild the table from the live sessions when the flags of
+    def _mark(self, hashes: npt.NDArray[np.uint64]) -> None:
+        """Mark flows by hash; first rebuild from the live sessions when the flags of
         closed ones outnumber them."""
-        if self._marked > 2 * len(self.sessions) + 4096:
-            self._slots[:] = False
-            self._marked = len(self.sessions)
-            if self.sessions:
-                k = np.array(list(self.sessions), dtype=np.uint64).reshape(-1, 4)
-                live = _flow_hash(k[:, 0], k[:, 1], k[:, 2], k[:, 3])
-                self._slots[live >> np.uint64(64 - SLOTS_BITS)] = True
-        self._slots[slots] = True
-        self._marked += len(slots)
+        flows = self._flows
+        if flows.stale(len(self.sessions), factor=2, slack=4096):
+            k = np.array(list(self.sessions), dtype=np.uint64).reshape(-1, 4)
+            flows.rebuild(_flow_hash(k[:, 0], k[:, 1], k[:, 2], k[:, 3]))
+        flows.mark(hashes)
 
     def expire(self, now: float) -> None:
         """Close sessions idle for ``idle_timeout`` (every session when ``now`` is inf)."""
@@ -255,10 +248,6 @@ class _Flows:
     has_end: npt.NDArray[np.bool_]
 
 
-_K1 = np.uint64(0x9E3779B97F4A7C15)
-_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
-
-
 def _flow_hash(
     client: npt.NDArray[np.uint64],
     server: npt.NDArray[np.uint64],
@@ -268,8 +257,8 @@ def _flow_hash(
     """A 64-bit mix of a flow key (equal keys, equal hashes; used only to pre-select)."""
     a = (client << np.uint64(32)) | server
     b = (cport << np.uint64(16)) | sport
-    h: npt.NDArray[np.uint64] = np.multiply(a, _K1, dtype=np.uint64)  # wraps modulo 2**64
-    h += np.multiply(b ^ (a >> np.uint64(29)), _K2, dtype=np.uint64)
+    h: npt.NDArray[np.uint64] = np.multiply(a, MIX_A, dtype=np.uint64)  # wraps modulo 2**64
+    h += np.multiply(b ^ (a >> np.uint64(29)), MIX_B, dtype=np.uint64)
     return h
 
 

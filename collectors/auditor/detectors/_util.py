@@ -228,6 +228,53 @@ def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return unique
 
 
+MIX_A = np.uint64(0x9E3779B97F4A7C15)
+"""Odd 64-bit multipliers for multiplicative hashes of packed keys (the golden ratio's, and
+murmur3's ``C2B2AE3D27D4EB4F``); multiplication wraps modulo 2**64, the top bits mix best."""
+MIX_B = np.uint64(0xC2B2AE3D27D4EB4F)
+
+HASH_FLAG_BITS = 20
+"""A :class:`HashFlags` holds 2**20 flags (one MiB)."""
+
+
+class HashFlags:
+    """Flags indexed by the top bits of 64-bit hashes: which keys *may* be in a set.
+
+    A pre-selection: a key marked is always found, another key only when it shares the
+    flag (a collision), so whatever is selected must still be tested exactly. Flags
+    are never cleared one by one; :meth:`rebuild` starts again from the live keys,
+    when :meth:`stale` says the flags marked since outnumber them.
+    """
+
+    def __init__(self) -> None:
+        self.flags: BoolArray = np.zeros(1 << HASH_FLAG_BITS, dtype=np.bool_)
+        self.marked = 0  # keys marked since the last rebuild (an upper bound of the flags)
+
+    @staticmethod
+    def _slots(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+        out: npt.NDArray[np.uint64] = hashes >> np.uint64(64 - HASH_FLAG_BITS)
+        return out
+
+    def mark(self, hashes: npt.NDArray[np.uint64]) -> None:
+        self.flags[self._slots(hashes)] = True
+        self.marked += len(hashes)
+
+    def holds(self, hashes: npt.NDArray[np.uint64]) -> BoolArray:
+        """Whether each hash may be marked (True for every one that is)."""
+        found: BoolArray = self.flags[self._slots(hashes)]
+        return found
+
+    def stale(self, live: int, *, factor: int, slack: int) -> bool:
+        """Whether more than ``factor * live + slack`` keys were marked since the rebuild."""
+        return self.marked > factor * live + slack
+
+    def rebuild(self, live: npt.NDArray[np.uint64]) -> None:
+        """Clear every flag, then mark the hashes of the live keys."""
+        self.flags[:] = False
+        self.marked = 0
+        self.mark(live)
+
+
 def sorted_in(values: npt.NDArray[Any], table: npt.NDArray[Any]) -> BoolArray:
     """``np.isin(values, table)`` for a *sorted* ``table`` (binary search, no sort of ``values``)."""
     if len(table) == 0:

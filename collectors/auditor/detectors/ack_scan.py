@@ -48,7 +48,7 @@ from pydantic import Field
 from collectors.auditor.batch import TCP_ACK, TCP_FIN, TCP_RST, Batch
 from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._probes import ProbeDetector, ProbeSettings
-from collectors.auditor.detectors._util import view
+from collectors.auditor.detectors._util import MIX_A, MIX_B, view
 from collectors.auditor.detectors.base import DetectorContext, register
 
 EPHEMERAL_FROM = 32768
@@ -62,10 +62,6 @@ class AckScanSettings(ProbeSettings):
         default=5.0, gt=0, description="how long a probe waits for its RST"
     )
     max_pending: int = Field(default=200_000, ge=1000, description="probes awaiting an answer")
-
-
-_MIX_PAIR = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multipliers (golden ratio, murmur3)
-_MIX_PORTS = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 def probe_keys(
@@ -91,7 +87,7 @@ def probe_keys(
     pair = (src.astype(np.uint64) << np.uint64(32)) | dst.astype(np.uint64)
     ports = (sport.astype(np.uint64) << np.uint64(16)) | dport.astype(np.uint64)
     with np.errstate(over="ignore"):
-        key: npt.NDArray[np.uint64] = (pair * _MIX_PAIR) ^ (ports * _MIX_PORTS)
+        key: npt.NDArray[np.uint64] = (pair * MIX_A) ^ (ports * MIX_B)
         key ^= key >> np.uint64(29)
     key &= ~np.uint64(1)
     key |= np.asarray(fin, dtype=np.uint64)

@@ -16,7 +16,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from collectors.auditor.demo import build_attack_pcap
-from collectors.auditor.detectors import _attempts, _sessions
+from collectors.auditor.detectors import _util
 from collectors.auditor.detectors._attempts import AttemptTracker, Failures, attempt_key
 from collectors.auditor.detectors._sessions import ServicePackets, SessionTracker
 from collectors.auditor.detectors._util import (
@@ -429,7 +429,5 @@ def test_flag_tables_only_preselect(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     full = events()
     assert {"port_scan", "ssh_bruteforce"} <= {e[1] for e in full}  # both tables at work
-    monkeypatch.setattr(_sessions, "SLOTS_BITS", 2)
-    monkeypatch.setattr(_sessions, "SLOTS", 4)
-    monkeypatch.setattr(_attempts, "PAIR_SLOTS_BITS", 2)
+    monkeypatch.setattr(_util, "HASH_FLAG_BITS", 2)
     assert events() == full
