@@ -22,7 +22,7 @@ Field conventions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -91,6 +91,60 @@ class DecodeError(IntEnum):
 
 
 @dataclass(frozen=True)
+class Columns:
+    """Contiguous copies of the header fields most detectors read, and their common masks.
+
+    Computed once per batch (:meth:`Batch.columns`) and shared by every detector: a
+    field of the structured ``Batch.packets`` array is a strided view, and thirteen
+    detectors each re-reading and re-masking it cost more than the decode. Arrays are
+    read-only by convention (shared).
+    """
+
+    ts: npt.NDArray[np.float64]
+    src4: npt.NDArray[np.uint32]
+    dst4: npt.NDArray[np.uint32]
+    proto: npt.NDArray[np.uint8]
+    sport: npt.NDArray[np.uint16]
+    dport: npt.NDArray[np.uint16]
+    flags: npt.NDArray[np.uint8]
+    payload_len: npt.NDArray[np.uint16]
+    ipv4: npt.NDArray[np.bool_]
+    """Cleanly decoded IPv4."""
+    tcp: npt.NDArray[np.bool_]
+    udp: npt.NDArray[np.bool_]
+    icmp: npt.NDArray[np.bool_]
+    syn: npt.NDArray[np.bool_]
+    """TCP SYN without ACK or RST: a connection attempt."""
+    arp: npt.NDArray[np.bool_]
+    """Cleanly decoded ARP."""
+
+
+def _columns(p: npt.NDArray[np.void]) -> Columns:
+    clean = p["error"] == 0
+    ethertype = p["ethertype"]
+    ipv4 = clean & (p["ip_version"] == 4) & (ethertype == ETH_IPV4)
+    proto = np.ascontiguousarray(p["proto"])
+    flags = np.ascontiguousarray(p["tcp_flags"])
+    tcp = ipv4 & (proto == 6)
+    return Columns(
+        ts=np.ascontiguousarray(p["ts"]),
+        src4=np.ascontiguousarray(p["src4"]),
+        dst4=np.ascontiguousarray(p["dst4"]),
+        proto=proto,
+        sport=np.ascontiguousarray(p["sport"]),
+        dport=np.ascontiguousarray(p["dport"]),
+        flags=flags,
+        payload_len=np.ascontiguousarray(p["payload_len"]),
+        ipv4=ipv4,
+        tcp=tcp,
+        udp=ipv4 & (proto == 17),
+        icmp=ipv4 & (proto == 1),
+        syn=tcp & ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN),
+        arp=clean & (ethertype == ETH_ARP),
+    )
+
+
+@dataclass(frozen=True)
 class Batch:
     """Decoded headers of consecutive packets, with their raw bytes.
 
@@ -119,9 +173,28 @@ class Batch:
     first_index: int = 0
     linktype: int = LINKTYPE_ETHERNET_DEFAULT
     clock: float | None = None
+    _columns: Columns | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.packets)
+
+    def columns(self) -> Columns:
+        """The batch's :class:`Columns`: computed on first use, kept until :meth:`drop_columns`.
+
+        A source that decodes in a thread of its own computes them there, before it hands
+        the batch over (numpy releases the GIL for most of it): the detectors' thread then
+        finds them ready.
+        """
+        cols = self._columns
+        if cols is None:
+            cols = _columns(self.packets)
+            object.__setattr__(self, "_columns", cols)  # a cache, not a field of the value
+        return cols
+
+    def drop_columns(self) -> None:
+        """Forget the columns (the engine, once every detector had the batch: a batch the
+        evidence ring keeps must not keep them too)."""
+        object.__setattr__(self, "_columns", None)
 
     def raw(self, i: int) -> bytes:
         """The captured bytes of packet ``i`` (for full scapy dissection of the few that need it)."""

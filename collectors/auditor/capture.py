@@ -201,6 +201,7 @@ class FileSource:
                 if not put("start", path):
                     return
                 for batch in iter_batches(path, self.batch_size, own):
+                    batch.columns()  # here, not in the detectors' thread (Batch.columns)
                     if not put("batch", batch):
                         return
                 if not put("done", path):

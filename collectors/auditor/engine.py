@@ -22,7 +22,6 @@ import collectors.auditor.detectors  # noqa: F401  (registers the built-in detec
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import AuditorConfig, AuditorConfigError
 from collectors.auditor.defrag import Defragmenter
-from collectors.auditor.detectors._util import release_view
 from collectors.auditor.detectors.base import Detector, DetectorContext, registry
 from collectors.auditor.events import Event, EventSink, IncidentTracker, Severity
 from collectors.auditor.stats import AuditorStats
@@ -223,7 +222,7 @@ class Engine:
                     logger.exception("detector %s failed on %s", det.name, batch.source)
                     self.stats.detector_errors[det.name] += 1
         finally:
-            release_view()  # the shared per-batch columns (detectors/_util.py) die with the batch
+            batch.drop_columns()  # the columns the detectors shared die with the batch's turn
 
     def _expire(self, now: float) -> None:
         for det in self.detectors:

@@ -3,6 +3,7 @@
  * no compiler is available). Plain C11, no Python headers: every function takes
  * raw pointers to numpy arrays the caller allocated and sized. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline int64_t read_u32(const uint8_t *p, int big_endian) {
@@ -506,4 +507,274 @@ int64_t nw_tp3_take(uint8_t *ring, int64_t block_size, int64_t block_nr, int64_t
     *next_block = b;
     *out_used = used;
     return n;
+}
+
+/* ---- Pending connection attempts (detectors/_attempts.py, NativePending) ----
+ * The (scanner << 32 | victim, port) keys of the TCP SYNs awaiting an answer, each
+ * with the time of its first SYN, oldest first: what the pure Python tracker keeps
+ * in an OrderedDict, with the same operations and the same order of results.
+ * Entries sit in a ring in arrival order (sequence numbers head..tail, answered ones
+ * marked dead in place) and an open-addressing hash table (linear probing, deletion
+ * by backward shift) maps a live key to its sequence number. A full ring is rebuilt
+ * with the live entries only, so memory follows the live attempts, not the SYNs
+ * seen. Every function returns -1 when memory runs out (the state is then
+ * unchanged or, for nw_pend_syns, holds the SYNs before the one that failed). */
+typedef struct {
+    uint64_t *pair;
+    uint16_t *port;
+    double *ts;
+    uint8_t *alive;
+    int64_t cap; /* ring size, a power of 2 */
+    int64_t head, tail;
+    int64_t live;
+    int64_t *slot; /* sequence number of a live entry, or -1 */
+    int64_t slots; /* a power of 2, more than twice live */
+} Pending;
+
+static inline uint64_t pend_hash(uint64_t pair, uint16_t port) {
+    uint64_t h = (pair ^ ((uint64_t)port << 40)) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 31);
+}
+
+/* The table index holding (pair, port), or where it would go; *seq its sequence number or -1. */
+static uint64_t pend_find(const Pending *p, uint64_t pair, uint16_t port, int64_t *seq) {
+    uint64_t m = (uint64_t)p->slots - 1, i = pend_hash(pair, port) & m;
+    int64_t rm = p->cap - 1;
+    for (;;) {
+        int64_t s = p->slot[i];
+        if (s < 0 || (p->pair[s & rm] == pair && p->port[s & rm] == port)) {
+            *seq = s;
+            return i;
+        }
+        i = (i + 1) & m;
+    }
+}
+
+static void pend_unslot(Pending *p, uint64_t i) {
+    uint64_t m = (uint64_t)p->slots - 1;
+    int64_t rm = p->cap - 1;
+    for (;;) {
+        p->slot[i] = -1;
+        uint64_t j = i;
+        for (;;) {
+            j = (j + 1) & m;
+            int64_t s = p->slot[j];
+            if (s < 0)
+                return;
+            uint64_t home = pend_hash(p->pair[s & rm], p->port[s & rm]) & m;
+            /* s may move back to i unless its home lies cyclically in (i, j] */
+            int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!stays) {
+                p->slot[i] = s;
+                i = j;
+                break;
+            }
+        }
+    }
+}
+
+/* Fill a fresh table (all -1) with the live entries' sequence numbers. */
+static void pend_fill(Pending *p, int64_t *table, int64_t slots) {
+    memset(table, 0xFF, (size_t)slots * sizeof *table); /* all -1 */
+    free(p->slot);
+    p->slot = table;
+    p->slots = slots;
+    int64_t rm = p->cap - 1;
+    for (int64_t s = p->head; s < p->tail; s++) {
+        if (p->alive[s & rm]) {
+            int64_t found;
+            table[pend_find(p, p->pair[s & rm], p->port[s & rm], &found)] = s;
+        }
+    }
+}
+
+/* Make room for one more entry (ring and table); -1 when memory runs out (unchanged). */
+static int pend_reserve(Pending *p) {
+    int full = p->tail - p->head == p->cap;
+    int64_t slots = p->slots;
+    while (2 * (p->live + 1) > slots)
+        slots *= 2;
+    if (!full && slots == p->slots)
+        return 0;
+    int64_t cap = p->cap;
+    if (full) { /* the live entries into a new ring */
+        cap = 16;
+        while (cap < 2 * (p->live + 1))
+            cap *= 2;
+    }
+    int64_t *table = malloc((size_t)slots * sizeof *table);
+    uint64_t *pair = full ? malloc((size_t)cap * sizeof *pair) : NULL;
+    uint16_t *port = full ? malloc((size_t)cap * sizeof *port) : NULL;
+    double *ts = full ? malloc((size_t)cap * sizeof *ts) : NULL;
+    uint8_t *alive = full ? malloc((size_t)cap) : NULL;
+    if (!table || (full && (!pair || !port || !ts || !alive))) {
+        free(table);
+        free(pair);
+        free(port);
+        free(ts);
+        free(alive);
+        return -1;
+    }
+    if (full) {
+        int64_t n = 0, rm = p->cap - 1;
+        for (int64_t s = p->head; s < p->tail; s++) {
+            if (p->alive[s & rm]) {
+                pair[n] = p->pair[s & rm];
+                port[n] = p->port[s & rm];
+                ts[n] = p->ts[s & rm];
+                alive[n] = 1;
+                n++;
+            }
+        }
+        free(p->pair);
+        free(p->port);
+        free(p->ts);
+        free(p->alive);
+        p->pair = pair;
+        p->port = port;
+        p->ts = ts;
+        p->alive = alive;
+        p->cap = cap;
+        p->head = 0;
+        p->tail = n;
+    }
+    pend_fill(p, table, slots);
+    return 0;
+}
+
+void *nw_pend_new(void) {
+    Pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->cap = 16;
+    p->slots = 64;
+    p->pair = malloc(16 * sizeof *p->pair);
+    p->port = malloc(16 * sizeof *p->port);
+    p->ts = malloc(16 * sizeof *p->ts);
+    p->alive = malloc(16);
+    p->slot = malloc(64 * sizeof *p->slot);
+    if (!p->pair || !p->port || !p->ts || !p->alive || !p->slot) {
+        free(p->pair);
+        free(p->port);
+        free(p->ts);
+        free(p->alive);
+        free(p->slot);
+        free(p);
+        return NULL;
+    }
+    memset(p->slot, 0xFF, 64 * sizeof *p->slot);
+    return p;
+}
+
+void nw_pend_free(void *handle) {
+    Pending *p = handle;
+    if (!p)
+        return;
+    free(p->pair);
+    free(p->port);
+    free(p->ts);
+    free(p->alive);
+    free(p->slot);
+    free(p);
+}
+
+int64_t nw_pend_len(const void *handle) { return ((const Pending *)handle)->live; }
+
+/* Take the entry at sequence number s out (it is live). */
+static void pend_kill(Pending *p, int64_t s) {
+    int64_t rm = p->cap - 1, found;
+    uint64_t i = pend_find(p, p->pair[s & rm], p->port[s & rm], &found);
+    pend_unslot(p, i);
+    p->alive[s & rm] = 0;
+    p->live--;
+    while (p->head < p->tail && !p->alive[p->head & rm])
+        p->head++;
+}
+
+/* SYNs in order: a key not pending joins with its time; when max_pending are pending,
+ * the oldest leaves first, written to out_* (an "unanswered" failure). Returns how many
+ * left, or -1. */
+int64_t nw_pend_syns(void *handle, const uint64_t *pair, const uint16_t *port, const double *ts,
+                     int64_t n, int64_t max_pending, uint64_t *out_pair, uint16_t *out_port,
+                     double *out_ts) {
+    Pending *p = handle;
+    int64_t out = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t seq;
+        pend_find(p, pair[k], port[k], &seq);
+        if (seq >= 0)
+            continue;
+        if (p->live >= max_pending && p->live > 0) {
+            int64_t rm = p->cap - 1, s = p->head; /* head is live: pend_kill keeps it so */
+            out_pair[out] = p->pair[s & rm];
+            out_port[out] = p->port[s & rm];
+            out_ts[out] = p->ts[s & rm];
+            out++;
+            pend_kill(p, s);
+        }
+        if (pend_reserve(p) < 0)
+            return -1;
+        int64_t rm = p->cap - 1;
+        uint64_t i = pend_find(p, pair[k], port[k], &seq);
+        int64_t s = p->tail++;
+        p->pair[s & rm] = pair[k];
+        p->port[s & rm] = port[k];
+        p->ts[s & rm] = ts[k];
+        p->alive[s & rm] = 1;
+        p->slot[i] = s;
+        p->live++;
+    }
+    return out;
+}
+
+/* Answers in order: each pending key leaves; hit[k] = 1 for those that were pending.
+ * Returns how many were. */
+int64_t nw_pend_answer(void *handle, const uint64_t *pair, const uint16_t *port, int64_t n,
+                       uint8_t *hit) {
+    Pending *p = handle;
+    int64_t hits = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t seq;
+        pend_find(p, pair[k], port[k], &seq);
+        hit[k] = seq >= 0;
+        if (seq >= 0) {
+            pend_kill(p, seq);
+            hits++;
+        }
+    }
+    return hits;
+}
+
+/* The oldest entries while their time + timeout <= now (all when now is +inf), at most
+ * out_cap of them, out of the table into out_*; returns how many. */
+int64_t nw_pend_expire(void *handle, double now, double timeout, uint64_t *out_pair,
+                       uint16_t *out_port, double *out_ts, int64_t out_cap) {
+    Pending *p = handle;
+    int64_t out = 0;
+    while (p->live > 0 && out < out_cap) {
+        int64_t rm = p->cap - 1, s = p->head;
+        if (p->ts[s & rm] + timeout > now)
+            break;
+        out_pair[out] = p->pair[s & rm];
+        out_port[out] = p->port[s & rm];
+        out_ts[out] = p->ts[s & rm];
+        out++;
+        pend_kill(p, s);
+    }
+    return out;
+}
+
+/* Every pending entry, oldest first, into out_* (sized nw_pend_len); returns how many. */
+int64_t nw_pend_items(const void *handle, uint64_t *out_pair, uint16_t *out_port, double *out_ts) {
+    const Pending *p = handle;
+    int64_t out = 0, rm = p->cap - 1;
+    for (int64_t s = p->head; s < p->tail; s++) {
+        if (p->alive[s & rm]) {
+            out_pair[out] = p->pair[s & rm];
+            out_port[out] = p->port[s & rm];
+            out_ts[out] = p->ts[s & rm];
+            out++;
+        }
+    }
+    return out;
 }

@@ -4,9 +4,11 @@ A few loops cannot be vectorised, or cost too much as numpy passes: walking the
 record chain of a capture file (each record's offset depends on the previous
 record's length, :mod:`collectors.auditor.walk`) and decoding packet headers
 (:mod:`collectors.auditor.headers`: one pass over each packet instead of dozens
-of whole-batch array operations), and taking packets out of the live capture
+of whole-batch array operations), taking packets out of the live capture
 ring (:mod:`collectors.auditor.ring`: a block walk with the kernel's memory
-order). They live in ``native.c``, plain C11 without Python headers, called
+order), and the scan detectors' pending connection attempts
+(:mod:`collectors.auditor.detectors._attempts`: a hash table probed per SYN and
+per answer, where Python paid a dictionary operation and an int per packet). They live in ``native.c``, plain C11 without Python headers, called
 through :mod:`ctypes` on numpy arrays the caller allocates.
 
 Build: :func:`library` compiles ``native.c`` with ``cc -O2`` the first time it is
@@ -170,6 +172,20 @@ def library() -> ctypes.CDLL | None:
     lib.nw_decode_layout.argtypes = []
     lib.nw_tp3_take.restype = _I64
     lib.nw_tp3_take.argtypes = [_P, _I64, _I64, _I64, _I64, _P, _I64, _P, _P, _P, _P, _I64, _P, _P]
+    lib.nw_pend_new.restype = _P
+    lib.nw_pend_new.argtypes = []
+    lib.nw_pend_free.restype = None
+    lib.nw_pend_free.argtypes = [_P]
+    lib.nw_pend_len.restype = _I64
+    lib.nw_pend_len.argtypes = [_P]
+    lib.nw_pend_syns.restype = _I64
+    lib.nw_pend_syns.argtypes = [_P, _P, _P, _P, _I64, _I64, _P, _P, _P]
+    lib.nw_pend_answer.restype = _I64
+    lib.nw_pend_answer.argtypes = [_P, _P, _P, _I64, _P]
+    lib.nw_pend_expire.restype = _I64
+    lib.nw_pend_expire.argtypes = [_P, ctypes.c_double, ctypes.c_double, _P, _P, _P, _I64]
+    lib.nw_pend_items.restype = _I64
+    lib.nw_pend_items.argtypes = [_P, _P, _P, _P]
     return lib
 
 

@@ -24,7 +24,9 @@ one update in one call.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from collectors.auditor import native
 from collectors.auditor.batch import TCP_ACK, TCP_RST, TCP_SYN, Batch
 from collectors.auditor.detectors._util import (
     MIX_A,
-    BatchView,
     HashFlags,
     payload_slices,
     view,
@@ -70,6 +72,13 @@ class Failures:
         self.proto.append(proto)
         self.ts.append(ts)
         self.how.append(how)
+
+    def extend(self, keys: list[int], proto: int, times: list[float], how: str) -> None:
+        """Failures of one protocol and outcome, in order."""
+        self.key += keys
+        self.proto += [proto] * len(keys)
+        self.ts += times
+        self.how += [how] * len(keys)
 
     def rows(self) -> Iterator[tuple[int, int, float, str]]:
         """(key, proto, ts, how) per failure."""
@@ -119,16 +128,262 @@ def _pair_hash(pairs: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return mixed
 
 
+class PyPending:
+    """The pending attempts in Python, when there is no compiled code (``NETWARDEN_NO_NATIVE``).
+
+    An ordered dict of attempt keys (int) to SYN times, oldest first. A batch's SYNs
+    join it by dict operations on the whole batch; only the answers whose (scanner,
+    victim) pair may have a pending SYN (a table of flags by hash of the pending pairs,
+    read with numpy, selects them) reach the dict.
+    """
+
+    def __init__(self) -> None:
+        self.d: OrderedDict[int, float] = OrderedDict()
+        # the (scanner, victim) pairs of pending attempts, by hash: answers worth a dict lookup
+        self._pairs = HashFlags()
+
+    def __len__(self) -> int:
+        return len(self.d)
+
+    def items(self) -> list[tuple[int, float]]:
+        return list(self.d.items())
+
+    def syns(
+        self,
+        scanner: npt.NDArray[np.uint32],
+        victim: npt.NDArray[np.uint32],
+        port: npt.NDArray[np.uint16],
+        ts: npt.NDArray[np.float64],
+        *,
+        max_pending: int,
+        failures: Failures,
+    ) -> None:
+        """The first SYN of a key starts the attempt; repeats (retransmissions) do not."""
+        pending = self.d
+        keys = _keys(scanner, victim, port)
+        times = ts.tolist()
+        if self._pairs.stale(len(pending), factor=4, slack=65_536):  # only a cost: rebuilt
+            self._pairs.rebuild(_pair_hash(np.array([k >> 16 for k in pending], np.uint64)))
+        self._pairs.mark(_pair_hash(_pair(scanner, victim)))
+        # Each key's first SYN of the batch, in order, with its time (dict operations in C:
+        # fromkeys keeps the first position, the reversed pairs leave the first time) ...
+        fresh: dict[int, float] = dict.fromkeys(keys, 0.0)
+        fresh.update(zip(reversed(keys), reversed(times), strict=True))
+        if not pending.keys().isdisjoint(fresh):  # ... less the keys already pending
+            for k in fresh.keys() & pending.keys():
+                del fresh[k]
+        if len(pending) + len(fresh) <= max_pending:
+            pending.update(fresh)  # what the loop below does when nothing overflows
+            return
+        for k, t in zip(keys, times, strict=True):
+            if k not in pending:
+                if len(pending) >= max_pending:
+                    old, old_ts = pending.popitem(last=False)
+                    failures.add(old, 6, old_ts, "unanswered")
+                pending[k] = t
+
+    def answered(
+        self,
+        scanner: npt.NDArray[np.uint32],
+        victim: npt.NDArray[np.uint32],
+        port: npt.NDArray[np.uint16],
+    ) -> None:
+        """SYN-ACKs: their attempts leave, not as failures."""
+        sel = self._pairs.holds(_pair_hash(_pair(scanner, victim)))
+        pop = self.d.pop
+        for k in _keys(scanner[sel], victim[sel], port[sel]):
+            pop(k, None)
+
+    def rejected(
+        self,
+        scanner: npt.NDArray[np.uint32],
+        victim: npt.NDArray[np.uint32],
+        port: npt.NDArray[np.uint16],
+        ts: npt.NDArray[np.float64],
+        failures: Failures,
+    ) -> None:
+        """RSTs: their attempts leave as ``rejected`` failures."""
+        sel = self._pairs.holds(_pair_hash(_pair(scanner, victim)))
+        pending = self.d
+        keys = _keys(scanner[sel], victim[sel], port[sel])
+        for k, t in zip(keys, ts[sel].tolist(), strict=True):
+            if k in pending:
+                del pending[k]
+                failures.add(k, 6, t, "rejected")
+
+    def take(self, keys: list[int]) -> list[bool]:
+        """Each key leaves if pending (in order); whether it was."""
+        pending = self.d
+        return [pending.pop(k, None) is not None for k in keys]
+
+    def expire(self, now: float, timeout: float) -> tuple[list[int], list[float]]:
+        """The oldest attempts while their SYN time + ``timeout`` <= ``now``, taken out."""
+        pending = self.d
+        n = 0
+        for ts in pending.values():  # oldest first
+            if ts + timeout > now:
+                break
+            n += 1
+        if n == 0:
+            return [], []
+        keys = list(islice(pending, n))
+        times = list(islice(pending.values(), n))
+        if n == len(pending):
+            pending.clear()
+        else:
+            for k in keys:
+                del pending[k]
+        return keys, times
+
+
+class NativePending:
+    """:class:`PyPending` in compiled code (``native.c``, ``nw_pend_*``): the same results.
+
+    A hash table and a ring of the attempts in arrival order, probed per SYN and per
+    answer in C: no Python int or dictionary operation per packet.
+    """
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._lib = lib
+        handle = lib.nw_pend_new()
+        if not handle:
+            raise MemoryError("no memory for the pending connection attempts")
+        self._h = handle
+        self._free = weakref.finalize(self, lib.nw_pend_free, handle)
+
+    def __len__(self) -> int:
+        n: int = self._lib.nw_pend_len(self._h)
+        return n
+
+    def _out(self, n: int) -> tuple[_U64, _U16, _F64]:
+        return np.empty(n, np.uint64), np.empty(n, np.uint16), np.empty(n, np.float64)
+
+    @staticmethod
+    def _check(n: int) -> int:
+        if n < 0:
+            raise MemoryError("no memory for the pending connection attempts")
+        return n
+
+    def items(self) -> list[tuple[int, float]]:
+        pair, port, ts = self._out(len(self))
+        n = self._check(
+            self._lib.nw_pend_items(self._h, pair.ctypes.data, port.ctypes.data, ts.ctypes.data)
+        )
+        return list(zip(_joined(pair[:n], port[:n]), ts[:n].tolist(), strict=True))
+
+    def syns(
+        self,
+        scanner: npt.NDArray[np.uint32],
+        victim: npt.NDArray[np.uint32],
+        port: npt.NDArray[np.uint16],
+        ts: npt.NDArray[np.float64],
+        *,
+        max_pending: int,
+        failures: Failures,
+    ) -> None:
+        pair = _pair(scanner, victim)
+        port = np.ascontiguousarray(port, np.uint16)
+        ts = np.ascontiguousarray(ts, np.float64)
+        o_pair, o_port, o_ts = self._out(len(pair))
+        n = self._check(
+            self._lib.nw_pend_syns(
+                self._h,
+                pair.ctypes.data,
+                port.ctypes.data,
+                ts.ctypes.data,
+                len(pair),
+                max_pending,
+                o_pair.ctypes.data,
+                o_port.ctypes.data,
+                o_ts.ctypes.data,
+            )
+        )
+        if n:
+            failures.extend(_joined(o_pair[:n], o_port[:n]), 6, o_ts[:n].tolist(), "unanswered")
+
+    def _answer(
+        self, pair: npt.NDArray[np.uint64], port: npt.NDArray[np.uint16]
+    ) -> npt.NDArray[np.bool_]:
+        port = np.ascontiguousarray(port, np.uint16)
+        hit = np.empty(len(pair), np.bool_)
+        self._lib.nw_pend_answer(
+            self._h, pair.ctypes.data, port.ctypes.data, len(pair), hit.ctypes.data
+        )
+        return hit
+
+    def answered(
+        self,
+        scanner: npt.NDArray[np.uint32],
+        victim: npt.NDArray[np.uint32],
+        port: npt.NDArray[np.uint16],
+    ) -> None:
+        if len(scanner):
+            self._answer(_pair(scanner, victim), port)
+
+    def rejected(
+        self,
+        scanner: npt.NDArray[np.uint32],
+        victim: npt.NDArray[np.uint32],
+        port: npt.NDArray[np.uint16],
+        ts: npt.NDArray[np.float64],
+        failures: Failures,
+    ) -> None:
+        if not len(scanner):
+            return
+        pair = _pair(scanner, victim)
+        hit = self._answer(pair, port)
+        if hit.any():
+            failures.extend(_joined(pair[hit], port[hit]), 6, ts[hit].tolist(), "rejected")
+
+    def take(self, keys: list[int]) -> list[bool]:
+        pair = np.array([k >> 16 for k in keys], np.uint64)
+        port = np.array([k & 0xFFFF for k in keys], np.uint16)
+        hit: list[bool] = self._answer(pair, port).tolist()
+        return hit
+
+    def expire(self, now: float, timeout: float) -> tuple[list[int], list[float]]:
+        pair, port, ts = self._out(len(self))
+        n = self._lib.nw_pend_expire(
+            self._h, now, timeout, pair.ctypes.data, port.ctypes.data, ts.ctypes.data, len(pair)
+        )
+        return _joined(pair[:n], port[:n]), ts[:n].tolist()
+
+
+_U64 = npt.NDArray[np.uint64]
+_U16 = npt.NDArray[np.uint16]
+_F64 = npt.NDArray[np.float64]
+
+
+def _joined(pair: npt.NDArray[np.uint64], port: npt.NDArray[np.uint16]) -> list[int]:
+    """Attempt keys (``pair << 16 | port``) of whole columns, as Python ints."""
+    return [p << 16 | q for p, q in zip(pair.tolist(), port.tolist(), strict=True)]
+
+
 @dataclass
 class AttemptTracker:
+    """The pending attempts of a run and the failures they become (module docstring).
+
+    ``native``: None uses the compiled table when the kernels load (:class:`NativePending`),
+    else :class:`PyPending`; True or False asks for one of them (the tests compare both).
+    """
+
     answer_timeout: float = 5.0
     max_pending: int = 200_000
     listeners: list[FailedListener] = field(default_factory=list)
-    # attempt_key -> SYN time, oldest first; bounded by hand (finalised as unanswered)
-    pending: OrderedDict[int, float] = field(default_factory=OrderedDict)
-    # the (scanner, victim) pairs of pending attempts, by hash: answers worth a dict lookup
-    _pairs: HashFlags = field(default_factory=HashFlags)
+    native: bool | None = None
+    _store: PyPending | NativePending = field(init=False, repr=False)
     _last_batch: Batch | None = None
+
+    def __post_init__(self) -> None:
+        lib = native.library() if self.native is not False else None
+        if self.native and lib is None:
+            raise RuntimeError("the compiled kernels are not available")
+        self._store = NativePending(lib) if lib is not None else PyPending()
+
+    @property
+    def pending(self) -> dict[int, float]:
+        """attempt_key -> SYN time, oldest first (a copy: for inspection and tests)."""
+        return dict(self._store.items())
 
     def subscribe(self, listener: FailedListener) -> None:
         self.listeners.append(listener)
@@ -144,99 +399,56 @@ class AttemptTracker:
             return
         self._last_batch = batch
         v = view(batch)
+        store = self._store
         failures = Failures()
-        self._syns(v, failures)
-        if self.pending:
-            self._answers(v, failures)
+        idx = np.flatnonzero(v.syn)
+        if len(idx):
+            store.syns(
+                v.src4[idx],
+                v.dst4[idx],
+                v.dport[idx],
+                v.ts[idx],
+                max_pending=self.max_pending,
+                failures=failures,
+            )
+        if len(store):
+            # SYN-ACKs answer, RSTs reject (the victim is the source, the scanner the destination)
+            tcp, flags = v.tcp, v.flags
+            idx = np.flatnonzero(tcp & ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)))
+            store.answered(v.dst4[idx], v.src4[idx], v.sport[idx])
+            idx = np.flatnonzero(tcp & ((flags & TCP_RST) != 0))
+            store.rejected(v.dst4[idx], v.src4[idx], v.sport[idx], v.ts[idx], failures)
         unreach = np.flatnonzero(v.icmp & (batch.packets["icmp_type"] == ICMP_UNREACHABLE))
         if len(unreach):
             self._unreachable(batch, unreach, failures)
         self._tell(failures)
 
-    def _syns(self, v: BatchView, failures: Failures) -> None:
-        """The first SYN of a key starts the attempt; repeats (retransmissions) do not."""
-        idx = np.flatnonzero(v.syn)
-        if len(idx) == 0:
-            return
-        pending, maxp = self.pending, self.max_pending
-        keys = _keys(v.src4[idx], v.dst4[idx], v.dport[idx])
-        times = v.ts[idx].tolist()
-        if self._pairs.stale(len(pending), factor=4, slack=65_536):  # only a cost: rebuilt
-            self._pairs.rebuild(_pair_hash(np.array([k >> 16 for k in pending], np.uint64)))
-        self._pairs.mark(_pair_hash(_pair(v.src4[idx], v.dst4[idx])))
-        # Each key's first SYN of the batch, in order, with its time (dict operations in C:
-        # fromkeys keeps the first position, the reversed pairs leave the first time) ...
-        fresh: dict[int, float] = dict.fromkeys(keys, 0.0)
-        fresh.update(zip(reversed(keys), reversed(times), strict=True))
-        if not pending.keys().isdisjoint(fresh):  # ... less the keys already pending
-            for k in fresh.keys() & pending.keys():
-                del fresh[k]
-        if len(pending) + len(fresh) <= maxp:
-            pending.update(fresh)  # what the loop below does when nothing overflows
-            return
-        for k, ts in zip(keys, times, strict=True):
-            if k not in pending:
-                if len(pending) >= maxp:
-                    old, old_ts = pending.popitem(last=False)
-                    failures.add(old, 6, old_ts, "unanswered")
-                pending[k] = ts
-
-    def _answers(self, v: BatchView, failures: Failures) -> None:
-        """SYN-ACKs answer, RSTs reject (the victim is the source, the scanner the destination).
-
-        Only answers whose (scanner, victim) pair has a pending SYN reach the Python dict.
-        """
-        pending = self.pending
-        tcp, flags = v.tcp, v.flags
-        idx = np.flatnonzero(tcp & ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)))
-        idx = idx[self._pairs.holds(_pair_hash(_pair(v.dst4[idx], v.src4[idx])))]
-        pop = pending.pop
-        for k in _keys(v.dst4[idx], v.src4[idx], v.sport[idx]):
-            pop(k, None)
-        idx = np.flatnonzero(tcp & ((flags & TCP_RST) != 0))
-        idx = idx[self._pairs.holds(_pair_hash(_pair(v.dst4[idx], v.src4[idx])))]
-        keys = _keys(v.dst4[idx], v.src4[idx], v.sport[idx])
-        for k, ts in zip(keys, v.ts[idx].tolist(), strict=True):
-            if k in pending:
-                del pending[k]
-                failures.add(k, 6, ts, "rejected")
-
     def _unreachable(self, batch: Batch, idx: npt.NDArray[np.int64], failures: Failures) -> None:
         """ICMP unreachables quoting a pending TCP SYN, or any UDP datagram."""
-        pending = self.pending
+        quoted: list[tuple[int, int, float]] = []  # (proto, key, ts)
         for data, ts in zip(
             payload_slices(batch, idx), batch.packets["ts"][idx].tolist(), strict=True
         ):
-            quoted = _quoted_ip(data)
-            if quoted is None:
-                continue
-            proto, osrc, odst, dport = quoted
-            k = attempt_key(osrc, odst, dport)
-            if proto == 6 and k in pending:
-                del pending[k]
-                failures.add(k, 6, ts, "unreachable")
-            elif proto == 17:
+            q = _quoted_ip(data)
+            if q is not None and q[0] in (6, 17):
+                proto, osrc, odst, dport = q
+                quoted.append((proto, attempt_key(osrc, odst, dport), ts))
+        tcp = [k for proto, k, _ in quoted if proto == 6]
+        was = iter(self._store.take(tcp) if tcp else [])
+        for proto, k, ts in quoted:
+            if proto == 17:
                 failures.add(k, 17, ts, "unreachable")
+            elif next(was):
+                failures.add(k, 6, ts, "unreachable")
 
     def expire(self, now: float) -> None:
         """Finalise SYNs unanswered for ``answer_timeout`` (all of them when ``now`` is inf)."""
-        pending = self.pending
-        timeout = self.answer_timeout
-        n = 0
-        for ts in pending.values():  # oldest first
-            if ts + timeout > now:
-                break
-            n += 1
-        if n == 0:
+        if not len(self._store):
             return
-        keys = list(islice(pending, n))
-        times = list(islice(pending.values(), n))
-        if n == len(pending):
-            pending.clear()
-        else:
-            for k in keys:
-                del pending[k]
-        self._tell(Failures(keys, [6] * n, times, ["unanswered"] * n))
+        keys, times = self._store.expire(now, self.answer_timeout)
+        if keys:
+            n = len(keys)
+            self._tell(Failures(keys, [6] * n, times, ["unanswered"] * n))
 
 
 def tracker_for(ctx: DetectorContext, answer_timeout: float) -> AttemptTracker:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address
 from typing import Any, Generic, TypeVar
@@ -12,7 +11,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from collectors.auditor.batch import ETH_ARP, ETH_IPV4, TCP_ACK, TCP_RST, TCP_SYN, Batch
+from collectors.auditor.batch import Batch, Columns
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -21,78 +20,13 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 
-def _ipv4_mask(p: npt.NDArray[np.void]) -> BoolArray:
-    mask: BoolArray = (p["error"] == 0) & (p["ip_version"] == 4) & (p["ethertype"] == ETH_IPV4)
-    return mask
-
-
-@dataclass(frozen=True)
-class BatchView:
-    """Contiguous copies of the header fields most detectors read, and their common masks.
-
-    Built once per batch (:func:`view`) and shared by every detector: a field of
-    the structured ``Batch.packets`` array is a strided view, and thirteen
-    detectors each re-reading and re-masking it cost more than the decode.
-    Arrays are read-only by convention (shared).
-    """
-
-    ts: npt.NDArray[np.float64]
-    src4: npt.NDArray[np.uint32]
-    dst4: npt.NDArray[np.uint32]
-    proto: npt.NDArray[np.uint8]
-    sport: npt.NDArray[np.uint16]
-    dport: npt.NDArray[np.uint16]
-    flags: npt.NDArray[np.uint8]
-    payload_len: npt.NDArray[np.uint16]
-    ipv4: BoolArray
-    tcp: BoolArray
-    udp: BoolArray
-    icmp: BoolArray
-    syn: BoolArray
-    """TCP SYN without ACK or RST: a connection attempt."""
-
-
-_VIEW: list[tuple[Batch, BatchView]] = []
+BatchView = Columns
+"""The per-batch columns every detector shares (:class:`~collectors.auditor.batch.Columns`)."""
 
 
 def view(batch: Batch) -> BatchView:
-    """The shared :class:`BatchView` of ``batch`` (computed on first use, cached for the batch)."""
-    if _VIEW and _VIEW[0][0] is batch:
-        return _VIEW[0][1]
-    p = batch.packets
-    ipv4 = _ipv4_mask(p)
-    proto = np.ascontiguousarray(p["proto"])
-    flags = np.ascontiguousarray(p["tcp_flags"])
-    tcp = ipv4 & (proto == 6)
-    v = BatchView(
-        ts=np.ascontiguousarray(p["ts"]),
-        src4=np.ascontiguousarray(p["src4"]),
-        dst4=np.ascontiguousarray(p["dst4"]),
-        proto=proto,
-        sport=np.ascontiguousarray(p["sport"]),
-        dport=np.ascontiguousarray(p["dport"]),
-        flags=flags,
-        payload_len=np.ascontiguousarray(p["payload_len"]),
-        ipv4=ipv4,
-        tcp=tcp,
-        udp=ipv4 & (proto == 17),
-        icmp=ipv4 & (proto == 1),
-        syn=tcp & ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN),
-    )
-    _VIEW[:] = [(batch, v)]
-    return v
-
-
-def release_view() -> None:
-    """Forget the cached view (the engine calls this after each batch: no batch outlives its turn)."""
-    _VIEW.clear()
-
-
-def arp_mask(batch: Batch) -> BoolArray:
-    """Cleanly decoded ARP packets."""
-    p = batch.packets
-    mask: BoolArray = (p["error"] == 0) & (p["ethertype"] == ETH_ARP)
-    return mask
+    """The shared columns of ``batch`` (:meth:`Batch.columns <collectors.auditor.batch.Batch.columns>`)."""
+    return batch.columns()
 
 
 def port_mask(ports: npt.NDArray[np.uint16], wanted: tuple[int, ...]) -> BoolArray:

@@ -33,7 +33,7 @@ from pydantic import Field, field_validator
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._util import BoundedDict, arp_mask, ip_str, mac_int, mac_str
+from collectors.auditor.detectors._util import BoundedDict, ip_str, mac_int, mac_str, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 
@@ -110,7 +110,7 @@ class ArpSpoof:
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         p = batch.packets
-        idx = np.flatnonzero(arp_mask(batch))
+        idx = np.flatnonzero(view(batch).arp)
         if len(idx) == 0:
             return
         op = p["arp_op"][idx]

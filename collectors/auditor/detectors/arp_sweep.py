@@ -38,11 +38,11 @@ from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._attempts import FailureWindow
 from collectors.auditor.detectors._util import (
     BoundedDict,
-    arp_mask,
     group_rows,
     ip_str,
     mac_str,
     sorted_in,
+    view,
 )
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -89,7 +89,7 @@ class ArpSweep:
         self.gateways = np.array(sorted(gateways), dtype=np.uint32)
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
-        idx = np.flatnonzero(arp_mask(batch))
+        idx = np.flatnonzero(view(batch).arp)
         if len(idx) == 0:
             return
         p = batch.packets

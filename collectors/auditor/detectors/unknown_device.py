@@ -22,7 +22,6 @@ from pydantic import Field
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._util import (
-    arp_mask,
     ip_str,
     mac_int,
     mac_str,
@@ -103,7 +102,7 @@ class UnknownDevice:
         p = batch.packets
         v = view(batch)
         m4 = v.ipv4
-        arp = arp_mask(batch) & (p["arp_spa"] != 0)
+        arp = view(batch).arp & (p["arp_spa"] != 0)
         ips = v.src4[m4]
         # Only addresses inside a strict zone's subnet can be judged: a range test first.
         inside = _within(ips, self.ranges)

@@ -15,6 +15,7 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from collectors.auditor import native
 from collectors.auditor.demo import build_attack_pcap
 from collectors.auditor.detectors import _util
 from collectors.auditor.detectors._attempts import AttemptTracker, Failures, attempt_key
@@ -23,7 +24,6 @@ from collectors.auditor.detectors._util import (
     group_rows,
     ip_str,
     port_mask,
-    release_view,
     sorted_in,
     view,
 )
@@ -92,9 +92,9 @@ def test_batch_view_is_shared_per_batch_and_released() -> None:
     assert view(batch) is v
     assert v.src4.tolist() == batch.packets["src4"].tolist()
     assert v.syn.tolist() == [True, False]
-    release_view()
+    assert v.arp.tolist() == [False, False]
+    batch.drop_columns()
     assert view(batch) is not v
-    release_view()
 
 
 def test_shared_service_packets_select_like_a_tracker_of_its_own() -> None:
@@ -116,7 +116,6 @@ def test_shared_service_packets_select_like_a_tracker_of_its_own() -> None:
         got, want = tracker.observe(batch), alone.observe(batch)
         assert got.idx.tolist() == want.idx.tolist()
         assert got.c2s.tolist() == want.c2s.tolist()
-    release_view()
 
 
 def _ignore(_session: object) -> None:
@@ -219,12 +218,15 @@ def test_tracker_builds_lazy_text_only_when_written() -> None:
     assert (event.summary, event.evidence) == ("third", {"label": "third"})
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("max_pending", [3, 8, 200_000])
-def test_tracker_bulk_syns_equal_one_by_one(max_pending: int) -> None:
-    """A batch of SYNs joins the pending attempts by dict operations, repeats too (each key
-    with its first time, in order); an overflow keeps the loop."""
+def test_tracker_bulk_syns_equal_one_by_one(max_pending: int, compiled: bool) -> None:
+    """A batch of SYNs joins the pending attempts by dict operations (or the compiled
+    table), repeats too (each key with its first time, in order); an overflow keeps the loop."""
+    if compiled and native.library() is None:
+        pytest.skip("no C compiler")
     rnd = random.Random(max_pending)  # noqa: S311  (reproducible traffic, not cryptography)
-    tracker = AttemptTracker(max_pending=max_pending)
+    tracker = AttemptTracker(max_pending=max_pending, native=compiled)
     got: list[tuple[int, int, float, str]] = []
     tracker.subscribe(lambda f: got.extend(f.rows()))
     want_pending: dict[int, float] = {}
@@ -249,7 +251,6 @@ def test_tracker_bulk_syns_equal_one_by_one(max_pending: int) -> None:
                     want.append((old, 6, want_pending.pop(old), "unanswered"))
                 want_pending[key] = t
         tracker.observe(scapy_batch(pkts))
-        release_view()
         assert list(tracker.pending.items()) == list(want_pending.items())
         assert got == want
 
@@ -417,8 +418,9 @@ def test_engine_freezes_without_collecting_while_the_collector_is_paused() -> No
 
 
 def test_flag_tables_only_preselect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The session trackers' and the attempt tracker's flag tables are pre-selections: with
-    four flags each (every flow and pair collides) the events are the same as with 2^20."""
+    """The session trackers' and the Python attempt table's flag tables are pre-selections:
+    with four flags each (every flow and pair collides) the events are the same as with 2^20
+    (and as with the compiled attempt table, which has no flags)."""
     trace = tmp_path / "attacks.pcap"
     build_attack_pcap(trace)
 
@@ -430,4 +432,6 @@ def test_flag_tables_only_preselect(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     full = events()
     assert {"port_scan", "ssh_bruteforce"} <= {e[1] for e in full}  # both tables at work
     monkeypatch.setattr(_util, "HASH_FLAG_BITS", 2)
-    assert events() == full
+    assert events() == full  # the session tables collide (pending attempts: compiled table)
+    monkeypatch.setattr(native, "library", lambda: None)
+    assert events() == full  # and the pure Python attempt table's flags too
