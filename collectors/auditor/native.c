@@ -2,6 +2,7 @@
  * compiler, loaded with ctypes, and replaced by the pure Python/numpy code when
  * no compiler is available). Plain C11, no Python headers: every function takes
  * raw pointers to numpy arrays the caller allocated and sized. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -777,4 +778,600 @@ int64_t nw_pend_items(const void *handle, uint64_t *out_pair, uint16_t *out_port
         }
     }
     return out;
+}
+
+/* ---- address_scan's scanners (detectors/address_scan.py, NativeScanners) ----
+ * Per scanner, the victims of its failed attempts with the time of the last failure
+ * of each (within window_seconds), the failures per (proto << 16 | port) in order of
+ * first failure, and the bounds first/floor/last; the scanners in recency order (the
+ * least recent is evicted past max_scanners), the scanners changed since the last
+ * expire in order of first change, and the active ones (threshold victims or more) in
+ * order of activation. The same state, operation by operation, as the Python
+ * PyScanners it replaces; what the detector reports leaves as NwScanSnap records. */
+
+/* An open-addressing map from a non-zero uint64 key to an int64 (or double) value. */
+typedef struct {
+    uint64_t *k;
+    int64_t *v;
+    int64_t cap, n; /* cap: 0 or a power of 2, at most half full */
+} Map;
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDULL;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static int64_t map_find(const Map *m, uint64_t key) { /* slot of key, or -1 */
+    if (m->cap == 0)
+        return -1;
+    uint64_t mask = (uint64_t)m->cap - 1, i = mix64(key) & mask;
+    while (m->k[i]) {
+        if (m->k[i] == key)
+            return (int64_t)i;
+        i = (i + 1) & mask;
+    }
+    return -1;
+}
+
+static int map_resize(Map *m, int64_t cap) {
+    uint64_t *k = calloc((size_t)cap, sizeof *k);
+    int64_t *v = malloc((size_t)cap * sizeof *v);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    uint64_t mask = (uint64_t)cap - 1;
+    for (int64_t j = 0; j < m->cap; j++) {
+        if (m->k[j]) {
+            uint64_t i = mix64(m->k[j]) & mask;
+            while (k[i])
+                i = (i + 1) & mask;
+            k[i] = m->k[j];
+            v[i] = m->v[j];
+        }
+    }
+    free(m->k);
+    free(m->v);
+    m->k = k;
+    m->v = v;
+    m->cap = cap;
+    return 0;
+}
+
+/* The value slot of key, inserted with value 0 if new (*fresh = 1); NULL when out of memory. */
+static int64_t *map_put(Map *m, uint64_t key, int *fresh) {
+    if (2 * (m->n + 1) > m->cap && map_resize(m, m->cap ? 2 * m->cap : 8) < 0)
+        return NULL;
+    uint64_t mask = (uint64_t)m->cap - 1, i = mix64(key) & mask;
+    while (m->k[i]) {
+        if (m->k[i] == key) {
+            *fresh = 0;
+            return &m->v[i];
+        }
+        i = (i + 1) & mask;
+    }
+    m->k[i] = key;
+    m->v[i] = 0;
+    m->n++;
+    *fresh = 1;
+    return &m->v[i];
+}
+
+static void map_del(Map *m, int64_t slot) { /* backward-shift deletion */
+    uint64_t mask = (uint64_t)m->cap - 1, i = (uint64_t)slot;
+    m->n--;
+    for (;;) {
+        m->k[i] = 0;
+        uint64_t j = i;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!m->k[j])
+                return;
+            uint64_t home = mix64(m->k[j]) & mask;
+            int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!stays) {
+                m->k[i] = m->k[j];
+                m->v[i] = m->v[j];
+                i = j;
+                break;
+            }
+        }
+    }
+}
+
+static void map_free(Map *m) {
+    free(m->k);
+    free(m->v);
+    m->k = NULL;
+    m->v = NULL;
+    m->cap = m->n = 0;
+}
+
+static inline double as_double(int64_t v) {
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+static inline int64_t as_bits(double d) {
+    int64_t v;
+    memcpy(&v, &d, sizeof v);
+    return v;
+}
+
+#define SCAN_SAMPLE 10
+#define SCAN_TOP 5
+
+typedef struct { /* the layout numpy reads (NativeScanners._SNAP): 168 bytes */
+    uint32_t scanner;
+    int32_t nlow, ntop, pad;
+    int64_t n, peak, distinct;
+    double first, last, floor;
+    uint32_t low[SCAN_SAMPLE];
+    uint32_t top_pp[SCAN_TOP];
+    uint32_t pad2;
+    int64_t top_count[SCAN_TOP];
+} NwScanSnap;
+
+int64_t nw_as_snap_size(void) { return (int64_t)sizeof(NwScanSnap); }
+
+typedef struct {
+    uint32_t ip;
+    Map victims;    /* victim + 1 -> time bits */
+    Map port_at;    /* pp + 1 -> index in pp/count */
+    uint32_t *pp;   /* in order of first failure */
+    int64_t *count;
+    int64_t np, npcap;
+    double first, floor, last;
+    int stale, active;
+    int64_t checked, peak;
+    int64_t older, newer; /* recency list */
+    int64_t act_prev, act_next;
+} Scan;
+
+typedef struct {
+    int64_t max_scanners, max_victims, threshold;
+    double window;
+    Scan *pool;
+    int64_t pool_n, pool_cap, free_head; /* free entries chain through 'newer' */
+    Map by_ip;                           /* ip + 1 -> pool index */
+    int64_t oldest, newest;              /* recency list */
+    int64_t act_first, act_last;         /* active list */
+    int64_t n_active;
+    uint32_t *changed; /* in order of first change since the last take */
+    int64_t n_changed, changed_cap;
+    Map changed_set; /* ip + 1 */
+} Scanners;
+
+void *nw_as_new(int64_t max_scanners, int64_t max_victims, int64_t threshold, double window) {
+    Scanners *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->max_scanners = max_scanners;
+    t->max_victims = max_victims;
+    t->threshold = threshold;
+    t->window = window;
+    t->free_head = t->oldest = t->newest = t->act_first = t->act_last = -1;
+    return t;
+}
+
+static void scan_clear(Scan *s) {
+    map_free(&s->victims);
+    map_free(&s->port_at);
+    free(s->pp);
+    free(s->count);
+    s->pp = NULL;
+    s->count = NULL;
+}
+
+void nw_as_free(void *handle) {
+    Scanners *t = handle;
+    if (!t)
+        return;
+    for (int64_t i = 0; i < t->pool_n; i++)
+        scan_clear(&t->pool[i]);
+    free(t->pool);
+    map_free(&t->by_ip);
+    free(t->changed);
+    map_free(&t->changed_set);
+    free(t);
+}
+
+int64_t nw_as_len(const void *handle) { return ((const Scanners *)handle)->by_ip.n; }
+
+static void act_unlink(Scanners *t, int64_t i) {
+    Scan *s = &t->pool[i];
+    if (!s->active)
+        return;
+    if (s->act_prev >= 0)
+        t->pool[s->act_prev].act_next = s->act_next;
+    else
+        t->act_first = s->act_next;
+    if (s->act_next >= 0)
+        t->pool[s->act_next].act_prev = s->act_prev;
+    else
+        t->act_last = s->act_prev;
+    s->active = 0;
+    t->n_active--;
+}
+
+static void act_link(Scanners *t, int64_t i) {
+    Scan *s = &t->pool[i];
+    if (s->active)
+        return;
+    s->active = 1;
+    s->act_next = -1;
+    s->act_prev = t->act_last;
+    if (t->act_last >= 0)
+        t->pool[t->act_last].act_next = i;
+    else
+        t->act_first = i;
+    t->act_last = i;
+    t->n_active++;
+}
+
+static void lru_unlink(Scanners *t, int64_t i) {
+    Scan *s = &t->pool[i];
+    if (s->older >= 0)
+        t->pool[s->older].newer = s->newer;
+    else
+        t->oldest = s->newer;
+    if (s->newer >= 0)
+        t->pool[s->newer].older = s->older;
+    else
+        t->newest = s->older;
+}
+
+static void lru_append(Scanners *t, int64_t i) {
+    Scan *s = &t->pool[i];
+    s->newer = -1;
+    s->older = t->newest;
+    if (t->newest >= 0)
+        t->pool[t->newest].newer = i;
+    else
+        t->oldest = i;
+    t->newest = i;
+}
+
+static void scan_settle(Scan *s) {
+    if (!s->stale)
+        return;
+    double last = -INFINITY;
+    for (int64_t j = 0; j < s->victims.cap; j++)
+        if (s->victims.k[j] && as_double(s->victims.v[j]) > last)
+            last = as_double(s->victims.v[j]);
+    s->last = last;
+    s->stale = 0;
+}
+
+/* The report record of s (settled; its peak raised to its count, as a report does). */
+static void scan_snap(Scan *s, NwScanSnap *o) {
+    scan_settle(s);
+    memset(o, 0, sizeof *o);
+    o->scanner = s->ip;
+    o->n = s->victims.n;
+    if (o->n > s->peak)
+        s->peak = o->n;
+    o->peak = s->peak;
+    o->distinct = s->np;
+    o->first = s->first;
+    o->last = s->last;
+    o->floor = s->floor;
+    int nlow = 0; /* the SCAN_SAMPLE lowest victims, ascending */
+    for (int64_t j = 0; j < s->victims.cap; j++) {
+        if (!s->victims.k[j])
+            continue;
+        uint32_t v = (uint32_t)(s->victims.k[j] - 1);
+        if (nlow == SCAN_SAMPLE && v >= o->low[nlow - 1])
+            continue;
+        int at = nlow < SCAN_SAMPLE ? nlow++ : SCAN_SAMPLE - 1;
+        while (at > 0 && o->low[at - 1] > v) {
+            o->low[at] = o->low[at - 1];
+            at--;
+        }
+        o->low[at] = v;
+    }
+    o->nlow = nlow;
+    int ntop = 0; /* the SCAN_TOP most failed ports, first failed first among equals */
+    for (int64_t j = 0; j < s->np; j++) {
+        int64_t c = s->count[j];
+        if (ntop == SCAN_TOP && c <= o->top_count[ntop - 1])
+            continue;
+        int at = ntop < SCAN_TOP ? ntop++ : SCAN_TOP - 1;
+        while (at > 0 && o->top_count[at - 1] < c) {
+            o->top_count[at] = o->top_count[at - 1];
+            o->top_pp[at] = o->top_pp[at - 1];
+            at--;
+        }
+        o->top_count[at] = c;
+        o->top_pp[at] = s->pp[j];
+    }
+    o->ntop = ntop;
+}
+
+/* Take entry i out of the table (its record written to o first when o is not NULL). */
+static void scan_remove(Scanners *t, int64_t i, NwScanSnap *o) {
+    Scan *s = &t->pool[i];
+    if (o)
+        scan_snap(s, o);
+    act_unlink(t, i);
+    lru_unlink(t, i);
+    map_del(&t->by_ip, map_find(&t->by_ip, (uint64_t)s->ip + 1));
+    scan_clear(s);
+    s->newer = t->free_head;
+    t->free_head = i;
+}
+
+/* Python's FailureWindow.prune: forget the victims before horizon, tighten the bounds. */
+static int scan_prune(Scan *s, double horizon) {
+    double oldest = INFINITY;
+    for (int64_t j = 0; j < s->victims.cap; j++)
+        if (s->victims.k[j] && as_double(s->victims.v[j]) < oldest)
+            oldest = as_double(s->victims.v[j]);
+    if (oldest < horizon) {
+        Map kept = {0};
+        int64_t cap = 8;
+        int64_t left = 0;
+        for (int64_t j = 0; j < s->victims.cap; j++)
+            if (s->victims.k[j] && as_double(s->victims.v[j]) >= horizon)
+                left++;
+        while (cap < 2 * (left + 1))
+            cap *= 2;
+        if (map_resize(&kept, cap) < 0)
+            return -1;
+        double first = INFINITY, last = -INFINITY;
+        for (int64_t j = 0; j < s->victims.cap; j++) {
+            if (!s->victims.k[j])
+                continue;
+            double ts = as_double(s->victims.v[j]);
+            if (ts < horizon)
+                continue;
+            int fresh;
+            *map_put(&kept, s->victims.k[j], &fresh) = s->victims.v[j];
+            first = ts < first ? ts : first;
+            last = ts > last ? ts : last;
+        }
+        map_free(&s->victims);
+        s->victims = kept;
+        oldest = first;
+        s->first = first;
+        s->last = last;
+        s->stale = 0;
+    }
+    s->floor = oldest;
+    return 0;
+}
+
+static int64_t scan_new(Scanners *t, uint32_t ip, double ts) {
+    int64_t i = t->free_head;
+    if (i >= 0) {
+        t->free_head = t->pool[i].newer;
+    } else {
+        if (t->pool_n == t->pool_cap) {
+            int64_t cap = t->pool_cap ? 2 * t->pool_cap : 64;
+            Scan *pool = realloc(t->pool, (size_t)cap * sizeof *pool);
+            if (!pool)
+                return -1;
+            t->pool = pool;
+            t->pool_cap = cap;
+        }
+        i = t->pool_n++;
+    }
+    Scan *s = &t->pool[i];
+    memset(s, 0, sizeof *s);
+    s->ip = ip;
+    s->first = ts;
+    s->floor = INFINITY;
+    s->last = -INFINITY;
+    s->act_prev = s->act_next = -1;
+    return i;
+}
+
+/* One failure, as PyScanners._one_by_one; an evicted scanner's record goes to *ev. */
+static int scan_failure(Scanners *t, uint32_t ip, uint32_t victim, uint32_t pp, double ts,
+                        NwScanSnap *ev, int64_t *n_ev) {
+    int fresh;
+    int64_t *at = map_put(&t->by_ip, (uint64_t)ip + 1, &fresh);
+    if (!at)
+        return -1;
+    int64_t i;
+    if (fresh) {
+        i = scan_new(t, ip, ts);
+        if (i < 0) {
+            map_del(&t->by_ip, map_find(&t->by_ip, (uint64_t)ip + 1));
+            return -1;
+        }
+        *at = i;
+        lru_append(t, i);
+        if (t->by_ip.n > t->max_scanners)
+            scan_remove(t, t->oldest, &ev[(*n_ev)++]);
+    } else {
+        i = *at;
+        if (t->newest != i) {
+            lru_unlink(t, i);
+            lru_append(t, i);
+        }
+    }
+    int64_t *seen = map_put(&t->changed_set, (uint64_t)ip + 1, &fresh);
+    if (!seen)
+        return -1;
+    if (fresh) {
+        if (t->n_changed == t->changed_cap) {
+            int64_t cap = t->changed_cap ? 2 * t->changed_cap : 256;
+            uint32_t *changed = realloc(t->changed, (size_t)cap * sizeof *changed);
+            if (!changed)
+                return -1;
+            t->changed = changed;
+            t->changed_cap = cap;
+        }
+        t->changed[t->n_changed++] = ip;
+    }
+    Scan *s = &t->pool[i];
+    int64_t slot = map_find(&s->victims, (uint64_t)victim + 1);
+    if (slot >= 0 || s->victims.n < t->max_victims) {
+        double before = slot >= 0 ? as_double(s->victims.v[slot]) : 0.0;
+        int64_t *v = map_put(&s->victims, (uint64_t)victim + 1, &fresh);
+        if (!v)
+            return -1;
+        *v = as_bits(ts);
+        if (ts < s->floor)
+            s->floor = ts;
+        if (ts < s->first)
+            s->first = ts;
+        if (ts >= s->last)
+            s->last = ts;
+        else if (slot >= 0 && before >= s->last)
+            s->stale = 1;
+    }
+    int64_t *pa = map_put(&s->port_at, (uint64_t)pp + 1, &fresh);
+    if (!pa)
+        return -1;
+    if (fresh) {
+        if (s->np == s->npcap) {
+            int64_t cap = s->npcap ? 2 * s->npcap : 4;
+            uint32_t *ppv = realloc(s->pp, (size_t)cap * sizeof *ppv);
+            if (!ppv)
+                return -1;
+            s->pp = ppv;
+            int64_t *cnt = realloc(s->count, (size_t)cap * sizeof *cnt);
+            if (!cnt)
+                return -1;
+            s->count = cnt;
+            s->npcap = cap;
+        }
+        *pa = s->np;
+        s->pp[s->np] = pp;
+        s->count[s->np] = 0;
+        s->np++;
+    }
+    s->count[*pa]++;
+    if (s->victims.n >= t->threshold) {
+        double horizon = ts - t->window;
+        if (s->floor < horizon && scan_prune(s, horizon) < 0)
+            return -1;
+        if (s->victims.n >= t->threshold)
+            act_link(t, i);
+    }
+    return 0;
+}
+
+/* Failures in order (grouped: by scanner in order of first appearance, each scanner's in
+ * order, as PyScanners.failed does for a big update). The records of the scanners evicted
+ * go to evicted (room for n); returns how many, or -1 when memory ran out. */
+int64_t nw_as_failed(void *handle, const uint32_t *scanner, const uint32_t *victim,
+                     const uint32_t *pp, const double *ts, int64_t n, int32_t grouped,
+                     NwScanSnap *evicted) {
+    Scanners *t = handle;
+    int64_t n_ev = 0;
+    if (!grouped) {
+        for (int64_t k = 0; k < n; k++)
+            if (scan_failure(t, scanner[k], victim[k], pp[k], ts[k], evicted, &n_ev) < 0)
+                return -1;
+        return n_ev;
+    }
+    Map group = {0}; /* scanner + 1 -> its number, in order of first appearance */
+    int64_t *of = malloc((size_t)(n ? n : 1) * sizeof *of);
+    int64_t *start = calloc((size_t)n + 2, sizeof *start);
+    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    int64_t groups = 0, rc = 0;
+    if (!of || !start || !order)
+        rc = -1;
+    for (int64_t k = 0; rc == 0 && k < n; k++) {
+        int fresh;
+        int64_t *g = map_put(&group, (uint64_t)scanner[k] + 1, &fresh);
+        if (!g) {
+            rc = -1;
+            break;
+        }
+        if (fresh)
+            *g = groups++;
+        of[k] = *g;
+        start[*g + 1]++;
+    }
+    if (rc == 0) {
+        for (int64_t g = 0; g < groups; g++)
+            start[g + 1] += start[g];
+        for (int64_t k = 0; k < n; k++)
+            order[start[of[k]]++] = k; /* stable counting sort by group */
+        for (int64_t j = 0; j < n; j++) {
+            int64_t k = order[j];
+            if (scan_failure(t, scanner[k], victim[k], pp[k], ts[k], evicted, &n_ev) < 0) {
+                rc = -1;
+                break;
+            }
+        }
+    }
+    map_free(&group);
+    free(of);
+    free(start);
+    free(order);
+    return rc < 0 ? -1 : n_ev;
+}
+
+int64_t nw_as_changed_len(const void *handle) { return ((const Scanners *)handle)->n_changed; }
+
+/* The scanners changed since the last take that are active, in order of first change:
+ * *floor becomes the lowest of their floors (+inf if none); those whose victim count
+ * moved since it was last taken are written to out (room for nw_as_changed_len), their
+ * 'checked' count updated. Returns how many were written. */
+int64_t nw_as_take_changed(void *handle, NwScanSnap *out, double *floor) {
+    Scanners *t = handle;
+    int64_t n = 0;
+    double low = INFINITY;
+    for (int64_t c = 0; c < t->n_changed; c++) {
+        int64_t slot = map_find(&t->by_ip, (uint64_t)t->changed[c] + 1);
+        if (slot < 0)
+            continue;
+        Scan *s = &t->pool[t->by_ip.v[slot]];
+        if (!s->active)
+            continue;
+        if (s->floor < low)
+            low = s->floor;
+        if (s->victims.n != s->checked) {
+            s->checked = s->victims.n;
+            scan_snap(s, &out[n++]);
+        }
+    }
+    t->n_changed = 0;
+    map_free(&t->changed_set);
+    *floor = low;
+    return n;
+}
+
+/* The record of one scanner (settled, its peak raised); 0 when it is not in the table. */
+int64_t nw_as_snapshot(void *handle, uint32_t ip, NwScanSnap *out) {
+    Scanners *t = handle;
+    int64_t slot = map_find(&t->by_ip, (uint64_t)ip + 1);
+    if (slot < 0)
+        return 0;
+    scan_snap(&t->pool[t->by_ip.v[slot]], out);
+    return 1;
+}
+
+int64_t nw_as_active_len(const void *handle) { return ((const Scanners *)handle)->n_active; }
+
+/* drop_idle: the active scanners (in order of activation) without a failure for
+ * window_seconds leave the table, their records written to out (room for
+ * nw_as_active_len); *floor becomes the lowest floor of those kept. Returns how many left. */
+int64_t nw_as_drop_idle(void *handle, double now, NwScanSnap *out, double *floor) {
+    Scanners *t = handle;
+    int64_t n = 0;
+    double low = INFINITY;
+    for (int64_t i = t->act_first; i >= 0;) {
+        Scan *s = &t->pool[i];
+        int64_t next = s->act_next;
+        scan_settle(s);
+        if (now - s->last > t->window) {
+            scan_remove(t, i, &out[n++]);
+        } else if (s->floor < low) {
+            low = s->floor;
+        }
+        i = next;
+    }
+    *floor = low;
+    return n;
 }

@@ -6,9 +6,11 @@ record's length, :mod:`collectors.auditor.walk`) and decoding packet headers
 (:mod:`collectors.auditor.headers`: one pass over each packet instead of dozens
 of whole-batch array operations), taking packets out of the live capture
 ring (:mod:`collectors.auditor.ring`: a block walk with the kernel's memory
-order), and the scan detectors' pending connection attempts
+order), and the scan detectors' state: the pending connection attempts
 (:mod:`collectors.auditor.detectors._attempts`: a hash table probed per SYN and
-per answer, where Python paid a dictionary operation and an int per packet). They live in ``native.c``, plain C11 without Python headers, called
+per answer, where Python paid a dictionary operation and an int per packet) and
+``address_scan``'s scanners (victims, ports and bounds per scanner, updated per
+failed attempt). They live in ``native.c``, plain C11 without Python headers, called
 through :mod:`ctypes` on numpy arrays the caller allocates.
 
 Build: :func:`library` compiles ``native.c`` with ``cc -O2`` the first time it is
@@ -49,6 +51,7 @@ _CFLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-Wall")
 _I64 = ctypes.c_int64
 _I32 = ctypes.c_int32
 _P = ctypes.c_void_p
+_D = ctypes.c_double
 
 
 def _compiler() -> list[str] | None:
@@ -183,9 +186,23 @@ def library() -> ctypes.CDLL | None:
     lib.nw_pend_answer.restype = _I64
     lib.nw_pend_answer.argtypes = [_P, _P, _P, _I64, _P]
     lib.nw_pend_expire.restype = _I64
-    lib.nw_pend_expire.argtypes = [_P, ctypes.c_double, ctypes.c_double, _P, _P, _P, _I64]
+    lib.nw_pend_expire.argtypes = [_P, _D, _D, _P, _P, _P, _I64]
     lib.nw_pend_items.restype = _I64
     lib.nw_pend_items.argtypes = [_P, _P, _P, _P]
+    for name, restype, argtypes in (
+        ("nw_as_new", _P, [_I64, _I64, _I64, _D]),
+        ("nw_as_free", None, [_P]),
+        ("nw_as_len", _I64, [_P]),
+        ("nw_as_snap_size", _I64, []),
+        ("nw_as_failed", _I64, [_P, _P, _P, _P, _P, _I64, _I32, _P]),
+        ("nw_as_changed_len", _I64, [_P]),
+        ("nw_as_take_changed", _I64, [_P, _P, _P]),
+        ("nw_as_snapshot", _I64, [_P, ctypes.c_uint32, _P]),
+        ("nw_as_active_len", _I64, [_P]),
+        ("nw_as_drop_idle", _I64, [_P, _D, _P, _P]),
+    ):
+        getattr(lib, name).restype = restype
+        getattr(lib, name).argtypes = argtypes
     return lib
 
 

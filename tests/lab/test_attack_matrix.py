@@ -221,8 +221,10 @@ def test_nmap_xmas_scan(lab: Lab) -> None:
     assert done.runs[0].returncode == 0, done.output
     event = wait_event(lab, "nmap -sX", attack.expect)
     assert (event["src"], event["dst"]) == (lab.addresses[attacker], target)
-    assert event["count"] >= 50
     assert set(event["evidence"]["kinds"]) == {"xmas"}
+    # the first version holds what the sensor's first batches held (fewer on a busy
+    # machine); the incident grows past half of the 100 probed, re-emitted as it doubles
+    assert wait_count(lab, "nmap -sX", attack.expect, 50)["count"] <= 100
 
 
 def test_nmap_ack_scan(lab: Lab) -> None:

@@ -63,11 +63,17 @@ class Failures:
     proto: list[int] = field(default_factory=list)
     ts: list[float] = field(default_factory=list)
     how: list[str] = field(default_factory=list)
+    # the same failures as numpy columns (pair = scanner << 32 | victim, port, ts) when
+    # they came from the compiled table in one piece (a listener in C takes them as is)
+    arrays: (
+        tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint16], npt.NDArray[np.float64]] | None
+    ) = None
 
     def __len__(self) -> int:
         return len(self.key)
 
     def add(self, key: int, proto: int, ts: float, how: str) -> None:
+        self.arrays = None
         self.key.append(key)
         self.proto.append(proto)
         self.ts.append(ts)
@@ -75,6 +81,7 @@ class Failures:
 
     def extend(self, keys: list[int], proto: int, times: list[float], how: str) -> None:
         """Failures of one protocol and outcome, in order."""
+        self.arrays = None
         self.key += keys
         self.proto += [proto] * len(keys)
         self.ts += times
@@ -250,6 +257,8 @@ class NativePending:
             raise MemoryError("no memory for the pending connection attempts")
         self._h = handle
         self._free = weakref.finalize(self, lib.nw_pend_free, handle)
+        # the columns of what the last expire returned (pair, port, time)
+        self.expired: tuple[_U64, _U16, _F64] = self._out(0)
 
     def __len__(self) -> int:
         n: int = self._lib.nw_pend_len(self._h)
@@ -346,6 +355,7 @@ class NativePending:
         n = self._lib.nw_pend_expire(
             self._h, now, timeout, pair.ctypes.data, port.ctypes.data, ts.ctypes.data, len(pair)
         )
+        self.expired = (pair[:n], port[:n], ts[:n])
         return _joined(pair[:n], port[:n]), ts[:n].tolist()
 
 
@@ -445,10 +455,12 @@ class AttemptTracker:
         """Finalise SYNs unanswered for ``answer_timeout`` (all of them when ``now`` is inf)."""
         if not len(self._store):
             return
-        keys, times = self._store.expire(now, self.answer_timeout)
+        store = self._store
+        keys, times = store.expire(now, self.answer_timeout)
         if keys:
             n = len(keys)
-            self._tell(Failures(keys, [6] * n, times, ["unanswered"] * n))
+            arrays = store.expired if isinstance(store, NativePending) else None
+            self._tell(Failures(keys, [6] * n, times, ["unanswered"] * n, arrays))
 
 
 def tracker_for(ctx: DetectorContext, answer_timeout: float) -> AttemptTracker:
@@ -498,8 +510,9 @@ class FailureWindow:
         pruned = oldest < horizon
         if pruned:
             self.times = times = {k: t for k, t in times.items() if t >= horizon}
-            self.first = oldest = min(times.values())
-            self.last, self.stale = max(times.values()), False
+            # (empty only when a capped window refused the failure that pruned it)
+            self.first = oldest = min(times.values(), default=math.inf)
+            self.last, self.stale = max(times.values(), default=-math.inf), False
         self.floor = oldest
         return pruned
 
@@ -511,7 +524,7 @@ class FailureWindow:
 
 
 def drop_idle(
-    active: set[int],
+    active: set[int] | dict[int, None],
     table: dict[int, Any],
     now: float,
     window: float,
@@ -524,13 +537,14 @@ def drop_idle(
     entry dropped. Returns the lowest ``floor`` of the entries kept (inf if none).
     """
     floor = math.inf
+    forget = active.discard if isinstance(active, set) else lambda k: active.pop(k, None)
     for key in list(active):
         entry = table.get(key)
         if not isinstance(entry, FailureWindow):
-            active.discard(key)
+            forget(key)
             continue
         if now - entry.settle() > window:
-            active.discard(key)
+            forget(key)
             del table[key]
             if on_drop is not None:
                 on_drop(key, entry)

@@ -7,20 +7,30 @@ of 80/8080/88 are one address scan); the evidence names the ports. One incident
 per scanner (key ``(address_scan, src)``). A scanner's count changes at nearly
 every batch while it scans: only the updates the incident tracker would write are
 reported (``ctx.due``), the rest when the scanner is forgotten or at the end.
+
+The scanners' windows live in compiled code (:class:`NativeScanners`, ``native.c``)
+when the kernels load, else in Python (:class:`PyScanners`); both keep the same state
+in the same orders (tests/unit/auditor/test_pending.py compares them), and the
+detector reports in order of each scanner's first change since the last expire.
 """
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 import math
+import weakref
 from bisect import insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
+from collectors.auditor import native
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._attempts import (
@@ -51,11 +61,9 @@ SAMPLE = 10
 class _Scanner(FailureWindow):
     # times: victim -> time of its last failure
     ports: dict[int, int] = field(default_factory=dict)  # proto << 16 | port -> failures
-    checked: int = 0  # the number of victims at the last expire that looked at it
-    peak: int = 0  # the most victims at an expire (the tracker keeps the largest count)
-    report_by: float = math.inf  # when unreported: report by this packet time (ctx.report_by)
+    checked: int = 0  # the number of victims when the detector last looked at it
+    peak: int = 0  # the most victims reported (the incident keeps the largest count)
     low: list[int] = field(default_factory=list)  # the SAMPLE lowest victims, sorted
-    name: str = ""  # the scanner's address, as reported
 
     @property
     def victims(self) -> dict[int, float]:
@@ -63,38 +71,92 @@ class _Scanner(FailureWindow):
         return self.times
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a report says of one scanner, taken when it is made (the state moves on).
+
+    ``top``: the most failed (proto << 16 | port, failures), most first, the first to
+    fail first among equals; ``distinct`` how many ports failed.
+    """
+
+    scanner: int
+    n: int
+    peak: int
+    first: float
+    last: float
+    low: tuple[int, ...]
+    top: tuple[tuple[int, int], ...]
+    distinct: int
+
+
+Changed = tuple[int, int, int, float, int]
+"""A scanner taken by ``take_changed``: (scanner, victims, peak, last, index for ``taken``)."""
+
 GROUP_AT = 2048
-"""Failures in one update from which they are folded per scanner (see ``_fold``)."""
+"""Failures in one update from which they are taken per scanner (see ``PyScanners.failed``)."""
 FOLD_FROM = 4
 """A scanner's failures in such an update from which ``_fold`` takes them at once."""
 
 
-@register
-class AddressScan:
-    name: ClassVar[str] = "address_scan"
-    Settings: ClassVar[type[DetectorSettings]] = AddressScanSettings
-    needs_inventory: ClassVar[bool] = False
+class Reports(Protocol):
+    """Scanners that left the table (evicted, idle) with their last state: ``scanners[i]``'s
+    report is ``self[i]``, made when asked (most are never reported: nothing skipped)."""
 
-    def __init__(self, settings: AddressScanSettings, ctx: DetectorContext) -> None:
-        self.s = settings
-        self.ctx = ctx
-        # shared with port_scan when both have the same answer timeout
-        self.tracker = tracker_for(ctx, settings.answer_timeout_seconds)
-        self.tracker.subscribe(self._failed)
+    @property
+    def scanners(self) -> list[int]: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> Snapshot: ...
+
+
+class Listed(list[Snapshot]):
+    """:class:`Reports` already made (:class:`PyScanners`)."""
+
+    @property
+    def scanners(self) -> list[int]:
+        return [snap.scanner for snap in self]
+
+
+class PyScanners:
+    """The scanners' failure windows in Python (``NETWARDEN_NO_NATIVE``, no compiler).
+
+    ``scanners`` in recency order (the least recent evicted past ``max_scanners``);
+    ``changed``: the scanners with failures since the last :meth:`take_changed`, in
+    order of first failure; ``active``: those that reached ``threshold`` victims, in
+    order. Ordered dicts, not sets: the order of the reports must not depend on how a
+    set lays its integers out (:class:`NativeScanners` keeps the same orders).
+    """
+
+    def __init__(self, s: AddressScanSettings) -> None:
+        self.s = s
         self.scanners: BoundedDict[int, _Scanner] = BoundedDict(
-            settings.max_scanners, on_evict=self._forget
+            s.max_scanners, on_evict=self._evicted
         )
-        self.active: set[int] = set()
-        self.changed: set[int] = set()  # scanners with failures since the last expire
-        self.unreported: set[int] = set()  # scanners whose last change was not due (ctx.due)
-        self.deadlines: list[tuple[float, int]] = []  # (ctx.report_by, scanner), a heap
-        self.floor = math.inf  # <= every active scanner's oldest victim time
+        self.active: dict[int, None] = {}
+        self.changed: dict[int, None] = {}
+        self._gone: list[Snapshot] = []  # evicted during the update in hand
+        self._taken: list[tuple[int, _Scanner]] = []  # by the last take_changed
 
-    def _failed(self, failures: Failures) -> None:
+    def __len__(self) -> int:
+        return len(self.scanners)
+
+    def _evicted(self, scanner: int, st: _Scanner) -> None:
+        self.active.pop(scanner, None)
+        self._gone.append(_snapshot(scanner, st))
+
+    def failed(self, failures: Failures) -> Reports:
+        """Add failures (in order); the scanners evicted meanwhile, as they were."""
         if len(failures) < GROUP_AT:
             self._one_by_one(failures)
-            return
-        # A big update (end of input, a flood): fold each scanner's failures at once.
+        else:
+            self._grouped(failures)
+        gone, self._gone = self._gone, []
+        return Listed(gone)
+
+    def _grouped(self, failures: Failures) -> None:
+        """A big update (end of input, a flood): each scanner's failures together, the
+        scanners in order of first failure; folded at once where that is exact."""
         keys, protos, times = failures.key, failures.proto, failures.ts
         by: dict[int, list[int]] = {}
         for i, akey in enumerate(keys):
@@ -139,11 +201,11 @@ class AddressScan:
         if floor < latest - self.s.window_seconds or known + len(keys) > self.s.max_victims:
             return False
         if st is None:
-            st = _Scanner(first=times[0], name=ip_str(scanner))
+            st = _Scanner(first=times[0])
             self.scanners[scanner] = st
         else:
             self.scanners.move_to_end(scanner)
-        self.changed.add(scanner)
+        self.changed[scanner] = None
         victims = st.times
         new = {akey >> 16 & 0xFFFFFFFF: ts for akey, ts in zip(keys, times, strict=True)}
         if len(new) < len(keys) or not victims.keys().isdisjoint(new):
@@ -158,11 +220,11 @@ class AddressScan:
             pp = proto << 16 | (akey & 0xFFFF)
             ports[pp] = ports.get(pp, 0) + 1
         if len(victims) >= self.s.threshold:
-            self.active.add(scanner)
+            self.active[scanner] = None
         return True
 
     def _one_by_one(self, failures: Failures) -> None:  # noqa: PLR0912  (one hot loop, inlined)
-        scanners, changed = self.scanners, self.changed
+        scanners, changed, active = self.scanners, self.changed, self.active
         threshold, window = self.s.threshold, self.s.window_seconds
         max_victims = self.s.max_victims
         for akey, proto, ts, _how in failures.rows():
@@ -171,11 +233,11 @@ class AddressScan:
             pp = proto << 16 | (akey & 0xFFFF)
             st = scanners.get(scanner)
             if st is None:
-                st = _Scanner(first=ts, name=ip_str(scanner))
+                st = _Scanner(first=ts)
                 scanners[scanner] = st
             else:
                 scanners.move_to_end(scanner)
-            changed.add(scanner)
+            changed[scanner] = None
             victims = st.times
             before = victims.get(victim)
             if before is not None or len(victims) < max_victims:
@@ -202,7 +264,244 @@ class AddressScan:
                 if st.floor < horizon and st.prune(horizon):  # (no call when nothing to prune)
                     st.low = heapq.nsmallest(SAMPLE, st.times)
                 if len(st.times) >= threshold:
-                    self.active.add(scanner)
+                    active[scanner] = None
+
+    def take_changed(self) -> tuple[list[Changed], float]:
+        """The active scanners changed since the last call whose victim count moved since
+        it was last taken, in order of first change (settled, their peak raised), and the
+        lowest floor of every active changed scanner (inf if none). :meth:`taken` makes
+        the report of one of them, until the next failure."""
+        changed, self.changed = self.changed, {}
+        scanners, active = self.scanners, self.active
+        floor = math.inf
+        out: list[Changed] = []
+        taken: list[tuple[int, _Scanner]] = []
+        for scanner in changed:
+            if scanner not in active:
+                continue
+            st = scanners[scanner]  # (an evicted or dropped scanner left ``active`` too)
+            if st.floor < floor:  # noqa: PLR1730
+                floor = st.floor
+            n = len(st.times)
+            if n != st.checked:
+                st.checked = n
+                if n > st.peak:  # noqa: PLR1730
+                    st.peak = n
+                out.append((scanner, n, st.peak, st.settle(), len(taken)))
+                taken.append((scanner, st))
+        self._taken = taken
+        return out, floor
+
+    def taken(self, i: int) -> Snapshot:
+        return _snapshot(*self._taken[i])
+
+    def snapshot(self, scanner: int) -> Snapshot:
+        """One scanner's report as it stands (the scanner is in the table)."""
+        return _snapshot(scanner, self.scanners[scanner])
+
+    def drop_idle(self, now: float) -> tuple[Reports, float]:
+        """Forget the active scanners idle for the window (:func:`drop_idle`)."""
+        gone: list[Snapshot] = []
+        floor = drop_idle(
+            self.active,
+            self.scanners,
+            now,
+            self.s.window_seconds,
+            lambda scanner, st: gone.append(_snapshot(scanner, st)),
+        )
+        return Listed(gone), floor
+
+
+def _snapshot(scanner: int, st: _Scanner) -> Snapshot:
+    """The report of ``st`` (settled; its peak raised to its count, as reporting does)."""
+    st.settle()
+    n = len(st.times)
+    if n > st.peak:  # noqa: PLR1730
+        st.peak = n
+    top = sorted(st.ports.items(), key=itemgetter(1), reverse=True)[:5]
+    return Snapshot(
+        scanner, n, st.peak, st.first, st.last, tuple(st.low), tuple(top), len(st.ports)
+    )
+
+
+class Records:
+    """:class:`Reports` from the compiled table's records (``NwScanSnap``), each made into
+    a :class:`Snapshot` when asked for (the columns become lists once, on the first)."""
+
+    def __init__(self, recs: npt.NDArray[np.void]) -> None:
+        self.recs = recs
+        self.scanners: list[int] = recs["scanner"].tolist()
+        self._cols: tuple[list[Any], ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.scanners)
+
+    def __getitem__(self, i: int) -> Snapshot:
+        cols = self._cols
+        if cols is None:
+            r = self.recs
+            names = ("n", "peak", "first", "last", "low", "nlow", "top_pp", "top_count", "ntop")
+            cols = self._cols = (*(r[name].tolist() for name in names), r["distinct"].tolist())
+        n, peak, first, last, low, nlow, pps, counts, ntop, distinct = cols
+        k = ntop[i]
+        return Snapshot(
+            self.scanners[i],
+            n[i],
+            peak[i],
+            first[i],
+            last[i],
+            tuple(low[i][: nlow[i]]),
+            tuple(zip(pps[i][:k], counts[i][:k], strict=True)),
+            distinct[i],
+        )
+
+
+class NativeScanners:
+    """:class:`PyScanners` in compiled code (``native.c``, ``nw_as_*``): the same state,
+    operation by operation, and the same orders; reports leave as records (``_SNAP``)."""
+
+    _SNAP = np.dtype(
+        {
+            "names": [
+                "scanner",
+                "nlow",
+                "ntop",
+                "n",
+                "peak",
+                "distinct",
+                "first",
+                "last",
+                "low",
+                "top_pp",
+                "top_count",
+            ],
+            "formats": [
+                np.uint32,
+                np.int32,
+                np.int32,
+                np.int64,
+                np.int64,
+                np.int64,
+                np.float64,
+                np.float64,
+                (np.uint32, SAMPLE),
+                (np.uint32, 5),
+                (np.int64, 5),
+            ],
+            "offsets": [0, 4, 8, 16, 24, 32, 40, 48, 64, 104, 128],
+            "itemsize": 168,
+        }
+    )
+
+    def __init__(self, lib: ctypes.CDLL, s: AddressScanSettings) -> None:
+        if lib.nw_as_snap_size() != self._SNAP.itemsize:
+            raise RuntimeError("native.c's NwScanSnap does not match NativeScanners._SNAP")
+        self._lib = lib
+        handle = lib.nw_as_new(s.max_scanners, s.max_victims, s.threshold, s.window_seconds)
+        if not handle:
+            raise MemoryError("no memory for address_scan's scanners")
+        self._h = handle
+        self._free = weakref.finalize(self, lib.nw_as_free, handle)
+        self._taken = Records(np.empty(0, self._SNAP))  # by the last take_changed
+
+    def __len__(self) -> int:
+        n: int = self._lib.nw_as_len(self._h)
+        return n
+
+    @staticmethod
+    def _check(n: int) -> int:
+        if n < 0:
+            raise MemoryError("no memory for address_scan's scanners")
+        return n
+
+    def failed(self, failures: Failures) -> Reports:
+        keys = failures.key
+        n = len(keys)
+        if n == 0:
+            return Listed()
+        if failures.arrays is not None:  # straight from the compiled attempt table
+            pair, port, ts = failures.arrays
+            scanner = (pair >> np.uint64(32)).astype(np.uint32)
+            victim = pair.astype(np.uint32)  # (the low 32 bits)
+            pp = np.array(failures.proto, np.uint32) << np.uint32(16) | port
+        else:
+            scanner = np.array([k >> 48 for k in keys], np.uint32)
+            low48 = np.array([k & 0xFFFFFFFFFFFF for k in keys], np.uint64)
+            victim = (low48 >> np.uint64(16)).astype(np.uint32)
+            pp = (np.array(failures.proto, np.uint32) << np.uint32(16)) | (
+                low48 & np.uint64(0xFFFF)
+            ).astype(np.uint32)
+            ts = np.array(failures.ts, np.float64)
+        gone = np.empty(n, self._SNAP)
+        k = self._check(
+            self._lib.nw_as_failed(
+                self._h,
+                scanner.ctypes.data,
+                victim.ctypes.data,
+                pp.ctypes.data,
+                ts.ctypes.data,
+                n,
+                n >= GROUP_AT,
+                gone.ctypes.data,
+            )
+        )
+        return Records(gone[:k])
+
+    def take_changed(self) -> tuple[list[Changed], float]:
+        out = np.empty(self._lib.nw_as_changed_len(self._h), self._SNAP)
+        floor = ctypes.c_double()
+        n = self._lib.nw_as_take_changed(self._h, out.ctypes.data, ctypes.byref(floor))
+        out = out[:n]
+        self._taken = Records(out)
+        rows = zip(
+            out["scanner"].tolist(),
+            out["n"].tolist(),
+            out["peak"].tolist(),
+            out["last"].tolist(),
+            range(n),
+            strict=True,
+        )
+        return list(rows), floor.value
+
+    def taken(self, i: int) -> Snapshot:
+        return self._taken[i]
+
+    def snapshot(self, scanner: int) -> Snapshot:
+        out = np.empty(1, self._SNAP)
+        if not self._lib.nw_as_snapshot(self._h, scanner, out.ctypes.data):
+            raise KeyError(scanner)
+        return Records(out)[0]
+
+    def drop_idle(self, now: float) -> tuple[Reports, float]:
+        out = np.empty(self._lib.nw_as_active_len(self._h), self._SNAP)
+        floor = ctypes.c_double()
+        n = self._lib.nw_as_drop_idle(self._h, now, out.ctypes.data, ctypes.byref(floor))
+        return Records(out[:n]), floor.value
+
+
+@register
+class AddressScan:
+    name: ClassVar[str] = "address_scan"
+    Settings: ClassVar[type[DetectorSettings]] = AddressScanSettings
+    needs_inventory: ClassVar[bool] = False
+
+    def __init__(self, settings: AddressScanSettings, ctx: DetectorContext) -> None:
+        self.s = settings
+        self.ctx = ctx
+        # shared with port_scan when both have the same answer timeout
+        self.tracker = tracker_for(ctx, settings.answer_timeout_seconds)
+        self.tracker.subscribe(self._failed)
+        lib = native.library()
+        self.table: PyScanners | NativeScanners = (
+            NativeScanners(lib, settings) if lib is not None else PyScanners(settings)
+        )
+        # scanners whose last change was not reported (not ctx.due) -> ctx.report_by
+        self.unreported: dict[int, float] = {}
+        self.deadlines: list[tuple[float, int]] = []  # (ctx.report_by, scanner), a heap
+        self.floor = math.inf  # <= every active scanner's oldest victim time
+
+    def _failed(self, failures: Failures) -> None:
+        self._forget(self.table.failed(failures))  # evicted: report what was skipped
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         self.tracker.observe(batch)
@@ -211,73 +510,59 @@ class AddressScan:
         self.tracker.expire(now)
         final = now == math.inf
         # Only scanners with new failures can have a new count to report ...
-        changed, self.changed = self.changed, set()
-        for scanner in changed & self.active:
-            st = self.scanners.get(scanner)
-            if st is None:
-                self.active.discard(scanner)
-                continue
-            self.floor = min(self.floor, st.floor)
-            n = len(st.times)
-            if n != st.checked:
-                st.checked = n
-                if n > st.peak:  # noqa: PLR1730
-                    st.peak = n
-                st.settle()
-                if final or self._due(st):
-                    self._report(scanner, st)
-                elif scanner not in self.unreported:
-                    self.unreported.add(scanner)
-                    st.report_by = self.ctx.report_by(self.name, (st.name,))
-                    heapq.heappush(self.deadlines, (st.report_by, scanner))
+        table = self.table
+        taken, floor = table.take_changed()
+        if floor < self.floor:  # noqa: PLR1730
+            self.floor = floor
+        for scanner, n, peak, last, i in taken:
+            if final or self._due(scanner, n, peak, last):
+                self._report(table.taken(i))
+            elif scanner not in self.unreported:
+                by = self.ctx.report_by(self.name, (ip_str(scanner),))
+                self.unreported[scanner] = by
+                heapq.heappush(self.deadlines, (by, scanner))
         if final:
             for scanner in list(self.unreported):
-                self._report_skipped(scanner, self.scanners[scanner])
+                self._report(self.table.snapshot(scanner))
         deadlines = self.deadlines
         while deadlines and deadlines[0][0] <= now:  # skipped too long: the incident would idle
             by, scanner = heapq.heappop(deadlines)
-            if scanner in self.unreported and self.scanners[scanner].report_by == by:
-                self._report_skipped(scanner, self.scanners[scanner])  # (else: reported since)
+            if self.unreported.get(scanner) == by:  # (else: reported since)
+                self._report(self.table.snapshot(scanner))
         # ... and none can be past its window before the oldest victim time of all is.
         if now - self.s.window_seconds > self.floor:
-            self.floor = drop_idle(
-                self.active, self.scanners, now, self.s.window_seconds, self._forget
-            )
+            gone, self.floor = self.table.drop_idle(now)
+            self._forget(gone)
 
-    def _forget(self, scanner: int, st: _Scanner) -> None:
-        """A scanner leaves the table (window expiry or eviction): report what was skipped."""
-        if scanner in self.unreported:
-            self._report_skipped(scanner, st)
-        self.active.discard(scanner)
-
-    def _report_skipped(self, scanner: int, st: _Scanner) -> None:
-        st.settle()
-        self._report(scanner, st)
+    def _forget(self, gone: Reports) -> None:
+        """Scanners left the table (window expiry or eviction): report what was skipped."""
+        unreported = self.unreported
+        if unreported:
+            for i, scanner in enumerate(gone.scanners):
+                if scanner in unreported:
+                    self._report(gone[i])
 
     def _severity(self, n: int) -> Severity:
         return Severity.HIGH if n >= self.s.high_threshold else Severity.MEDIUM
 
-    def _due(self, st: _Scanner) -> bool:
-        severity = self._severity(len(st.times))
-        return self.ctx.due(self.name, (st.name,), ts=st.last, severity=severity, count=st.peak)
+    def _due(self, scanner: int, n: int, peak: int, last: float) -> bool:
+        return self.ctx.due(
+            self.name, (ip_str(scanner),), ts=last, severity=self._severity(n), count=peak
+        )
 
-    def _report(self, scanner_ip: int, st: _Scanner) -> None:
-        self.unreported.discard(scanner_ip)
-        n = len(st.times)
-        if n > st.peak:  # noqa: PLR1730  (reported between expires: an eviction)
-            st.peak = n
-        scanner = st.name
-        # The text is built only if this report is written (most updates are not):
-        # capture the state it describes now (small: a few ports, SAMPLE victims).
-        text = _Text(self, scanner, n, st.last, st.first, dict(st.ports), tuple(st.low))
+    def _report(self, snap: Snapshot) -> None:
+        self.unreported.pop(snap.scanner, None)
+        scanner = ip_str(snap.scanner)
+        # The text is built only if this report is written (most updates are not).
+        text = _Text(self, scanner, snap)
         self.ctx.report(
             self.name,
             (scanner,),
-            ts=st.last,
-            first_seen=st.first,
-            severity=self._severity(n),
+            ts=snap.last,
+            first_seen=snap.first,
+            severity=self._severity(snap.n),
             src=scanner,
-            count=st.peak,
+            count=snap.peak,
             summary=text.summary,
             evidence=text.evidence,
         )
@@ -289,31 +574,25 @@ class _Text:
 
     det: AddressScan
     scanner: str
-    n: int
-    last: float
-    first: float
-    ports: dict[int, int]
-    lowest: tuple[int, ...]
-    top: list[str] | None = None  # _ports(), computed once
+    snap: Snapshot
 
     def _ports(self) -> list[str]:
-        if self.top is None:
-            top = sorted(self.ports.items(), key=itemgetter(1), reverse=True)[:5]
-            self.top = [f"{'tcp' if pp >> 16 == 6 else 'udp'}/{pp & 0xFFFF}" for pp, _ in top]
-        return list(self.top)
+        return [f"{'tcp' if pp >> 16 == 6 else 'udp'}/{pp & 0xFFFF}" for pp, _ in self.snap.top]
 
     def summary(self) -> str:
+        snap = self.snap
         return (
-            f"{self.scanner} probed {self.n} hosts on {', '.join(self._ports())} without being "
-            f"answered in {self.last - self.first:.0f} s"
+            f"{self.scanner} probed {snap.n} hosts on {', '.join(self._ports())} without being "
+            f"answered in {snap.last - snap.first:.0f} s"
         )
 
     def evidence(self) -> dict[str, object]:
+        snap = self.snap
         return {
-            "hosts": self.n,
-            "hosts_sample": [ip_str(v) for v in self.lowest],
+            "hosts": snap.n,
+            "hosts_sample": [ip_str(v) for v in snap.low],
             "ports": self._ports(),
-            "distinct_ports": len(self.ports),
+            "distinct_ports": snap.distinct,
             "window_seconds": self.det.s.window_seconds,
             "threshold": self.det.s.threshold,
         }

@@ -27,7 +27,12 @@ from collectors.auditor.detectors._util import (
     sorted_in,
     view,
 )
-from collectors.auditor.detectors.address_scan import GROUP_AT, AddressScan, AddressScanSettings
+from collectors.auditor.detectors.address_scan import (
+    GROUP_AT,
+    AddressScan,
+    AddressScanSettings,
+    PyScanners,
+)
 from collectors.auditor.detectors.base import DetectorContext
 from collectors.auditor.engine import GC_YOUNG_THRESHOLD, Engine
 from collectors.auditor.events import (
@@ -142,9 +147,8 @@ def _failures(n: int, spread: float, seed: int, victims: int = 30, scanners: int
 def test_address_scan_bulk_update_equals_one_by_one(spread: float, max_victims: int) -> None:
     settings = AddressScanSettings(max_victims=max_victims)
     failures = _failures(max(GROUP_AT, 8000), spread, seed=int(spread) + max_victims, victims=300)
-    bulk = AddressScan(settings, DetectorContext(reporter=IncidentTracker("", "", [])))
-    single = AddressScan(settings, DetectorContext(reporter=IncidentTracker("", "", [])))
-    bulk._failed(failures)
+    bulk, single = PyScanners(settings), PyScanners(settings)
+    bulk.failed(failures)
     single._one_by_one(failures)
     assert bulk.active == single.active
     assert set(bulk.scanners) == set(single.scanners)
@@ -292,7 +296,7 @@ def _scan_in_steps(
         DetectorContext(reporter=IncidentTracker("", "t", [sink], reemit_seconds=60.0)),
     )
     if not ctx_due:
-        det._due = lambda _st: True  # type: ignore[method-assign]
+        det._due = lambda *_: True  # type: ignore[method-assign]
     failures = _failures(20_000, spread=2000.0, seed=8, victims=300, scanners=scanners)
     rows = list(failures.rows())
     for lo in range(0, len(rows), 250):
@@ -341,7 +345,7 @@ def _scan_then_linger(*, skip: bool, idle: float, window: float, linger_until: f
     tracker = IncidentTracker("", "t", [ListSink()], idle_seconds=idle)
     det = AddressScan(AddressScanSettings(window_seconds=window), DetectorContext(reporter=tracker))
     if not skip:
-        det._due = lambda _st: True  # type: ignore[method-assign]
+        det._due = lambda *_: True  # type: ignore[method-assign]
 
     def step(victims: range, ts: float) -> None:
         part = Failures()

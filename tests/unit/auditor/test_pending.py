@@ -1,8 +1,9 @@
-"""The compiled pending-attempt table gives what the Python one gives, operation by operation.
+"""The compiled scan state gives what the Python one gives, operation by operation.
 
 ``NativePending`` (``native.c``) replaces ``PyPending`` (an OrderedDict) when the kernels
 load; every SYN, answer, ICMP error and expiry must leave the same attempts in the same
-order and report the same failures. Random traces over a small key space (repeats,
+order and report the same failures. ``NativeScanners`` replaces ``PyScanners``
+(address_scan's scanners): the same evictions, changes, reports and drops. Random traces over a small key space (repeats,
 answers to pending and unknown keys, time going backwards, overflows of ``max_pending``)
 are long enough to grow and rebuild the compiled ring and table many times.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 from ipaddress import IPv4Address
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,6 +30,12 @@ from collectors.auditor.detectors._attempts import (
     attempt_key,
 )
 from collectors.auditor.detectors._util import view
+from collectors.auditor.detectors.address_scan import (
+    GROUP_AT,
+    AddressScanSettings,
+    NativeScanners,
+    PyScanners,
+)
 from tests.unit.auditor.auditor_helpers import scapy_batch
 
 pytestmark = pytest.mark.skipif(native.library() is None, reason="no C compiler")
@@ -156,3 +164,73 @@ def test_a_tracker_asked_for_compiled_code_without_it_says_so(
     with pytest.raises(RuntimeError, match="compiled kernels"):
         AttemptTracker(native=True)
     assert isinstance(AttemptTracker()._store, PyPending)
+
+
+def _scan_failures(rnd: random.Random, n: int, t: float, scanners: int, victims: int) -> Failures:
+    out = Failures()
+    for _ in range(n):
+        scanner = 0x0A000000 + rnd.randrange(scanners)
+        victim = 0x0A640000 + rnd.randrange(victims)
+        proto = rnd.choice((6, 6, 17))
+        port = rnd.choice((22, 80, 443, 8080, 53, 161, 3389))
+        out.add(attempt_key(scanner, victim, port), proto, t + rnd.uniform(-3.0, 3.0), "rejected")
+    return out
+
+
+def _dropped(table: PyScanners | NativeScanners, now: float) -> tuple[list[Any], float]:
+    gone, floor = table.drop_idle(now)
+    assert gone.scanners == [snap.scanner for snap in gone]
+    return list(gone), floor
+
+
+@pytest.mark.parametrize(
+    ("seed", "max_scanners", "max_victims", "step"),
+    [(1, 50_000, 65_536, 1.0), (2, 100, 65_536, 5.0), (3, 50_000, 100, 2.0), (4, 120, 100, 40.0)],
+    ids=["plain", "evicts", "victim-cap", "prunes-and-drops"],
+)
+def test_native_scanners_are_the_python_ones(
+    seed: int, max_scanners: int, max_victims: int, step: float
+) -> None:
+    """Every operation of address_scan's table, compared: failures (small updates one by
+    one, big ones grouped by scanner), what changed, single reports, idle drops."""
+    settings = AddressScanSettings(max_scanners=max_scanners, max_victims=max_victims)
+    rnd = random.Random(seed)  # noqa: S311  (reproducible traffic, not cryptography)
+    py, c = PyScanners(settings), NativeScanners(native.library(), settings)
+    t, seen = 1000.0, 0
+    for _ in range(120):
+        t += rnd.uniform(0.0, step)
+        size = rnd.choice((1, 7, 60, 400, GROUP_AT + 500))
+        failures = _scan_failures(rnd, size, t, scanners=150, victims=300)
+        assert list(c.failed(failures)) == list(py.failed(failures))
+        if rnd.random() < 0.6:
+            got, want = c.take_changed(), py.take_changed()
+            assert got == want
+            seen += len(want[0])
+            for row in want[0]:
+                assert c.taken(row[4]) == py.taken(row[4])
+        if rnd.random() < 0.2:
+            assert _dropped(c, t) == _dropped(py, t)
+        for scanner in list(py.scanners)[:: max(1, len(py.scanners) // 5)]:
+            assert c.snapshot(scanner) == py.snapshot(scanner)
+        assert len(c) == len(py)
+    assert seen > 50  # reports were compared, not only empty takes
+    last = t + 10 * settings.window_seconds
+    assert _dropped(c, last) == _dropped(py, last)
+    assert len(c) == len(py)
+
+
+def test_native_scanners_report_what_a_scanner_did() -> None:
+    settings = AddressScanSettings(threshold=3)
+    c = NativeScanners(native.library(), settings)
+    failures = Failures()
+    for victim, port, ts in [(5, 80, 10.0), (2, 443, 11.0), (9, 80, 12.0), (2, 80, 9.0)]:
+        failures.add(attempt_key(0x0A000001, victim, port), 6, ts, "unanswered")
+    assert len(c.failed(failures)) == 0
+    (row,), floor = c.take_changed()
+    assert row[:4] == (0x0A000001, 3, 3, 12.0)
+    assert floor == 9.0
+    snap = c.taken(row[4])
+    assert snap.low == (2, 5, 9)
+    assert (snap.first, snap.distinct) == (9.0, 2)
+    assert snap.top == ((6 << 16 | 80, 3), (6 << 16 | 443, 1))
+    assert c.take_changed() == ([], math.inf)
