@@ -23,6 +23,7 @@ import weakref
 from bisect import insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 
@@ -568,6 +569,12 @@ class AddressScan:
         )
 
 
+@lru_cache(maxsize=4096)
+def _port_name(pp: int) -> str:
+    """``proto << 16 | port`` as ``tcp/22`` or ``udp/53``."""
+    return f"{'tcp' if pp >> 16 == 6 else 'udp'}/{pp & 0xFFFF}"
+
+
 @dataclass(slots=True)
 class _Text:
     """The summary and evidence of one address-scan report, built on first use."""
@@ -575,9 +582,12 @@ class _Text:
     det: AddressScan
     scanner: str
     snap: Snapshot
+    ports: list[str] | None = None  # _ports(), made once
 
     def _ports(self) -> list[str]:
-        return [f"{'tcp' if pp >> 16 == 6 else 'udp'}/{pp & 0xFFFF}" for pp, _ in self.snap.top]
+        if self.ports is None:
+            self.ports = [_port_name(pp) for pp, _ in self.snap.top]
+        return list(self.ports)
 
     def summary(self) -> str:
         snap = self.snap

@@ -23,6 +23,7 @@ from scapy.layers.l2 import ARP, LLC, STP, CookedLinux, CookedLinuxV2, Dot1AD, D
 from scapy.packet import Packet, Raw
 from scapy.utils import PcapNgWriter, PcapWriter, rdpcap, wrpcap
 
+from collectors.auditor import decode
 from collectors.auditor.batch import DecodeError
 from collectors.auditor.decode import (
     BAD_RECORD_HEADER,
@@ -420,3 +421,56 @@ def test_many_records_through_the_record_walk(tmp_path: Path, endianness: str, n
     assert list(packets["sport"]) == list(range(3000))
     assert list(packets["payload_len"]) == list(sizes)
     assert np.allclose(packets["ts"], 1_700_000_000 + np.arange(3000) / 1000)
+
+
+@pytest.mark.parametrize("damage", ["none", "truncated", "bad-header"])
+@pytest.mark.parametrize("step", [40, 97, 1500, 7000])
+def test_reading_in_steps_finds_the_same_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: int, damage: str
+) -> None:
+    """A pcap chunk is read and walked READ_STEP bytes at a time: records that straddle
+    steps (or chunks), a damaged header and a cut end come out as from one walk."""
+    rng = np.random.default_rng(11)
+    path = tmp_path / "steps.pcap"
+    sizes = rng.choice([0, 10, 100, 1000, 1400], 600)
+    with PcapWriter(str(path), linktype=1) as writer:
+        for i, size in enumerate(sizes):
+            pkt = _eth() / IP(src=V4_A, dst=V4_B) / UDP(sport=i, dport=53) / Raw(b"x" * int(size))
+            pkt.time = 1_700_000_000 + i / 1000
+            writer.write(pkt)
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) * 2 // 3]
+    elif damage == "bad-header":  # the caplen of the 400th record
+        at = 24
+        for size in sizes[:399]:
+            at += 16 + 42 + int(size)
+        data[at + 8 : at + 12] = struct.pack("<I", 0x7FFFFFFF)
+    path.write_bytes(bytes(data))
+
+    def read() -> tuple[list[tuple[int, float, int, int]], DecodeStats]:
+        stats = DecodeStats()
+        rows = [
+            (int(p["sport"]), float(p["ts"]), int(p["caplen"]), int(p["payload_len"]))
+            for b in iter_batches(path, batch_size=64, stats=stats)
+            for p in b.packets
+        ]
+        return rows, stats
+
+    monkeypatch.setattr(decode, "CHUNK_BYTES", 20_000)  # many chunks, each in many steps
+    monkeypatch.setattr(decode, "READ_STEP", 1 << 30)
+    whole, whole_stats = read()
+    monkeypatch.setattr(decode, "READ_STEP", step)
+    stepped, stepped_stats = read()
+    assert stepped == whole
+    assert stepped_stats == whole_stats
+    expected = {"none": 600, "truncated": None, "bad-header": 399}[damage]
+    assert expected is None or len(whole) == expected
+    assert (
+        whole_stats.file_errors
+        == {
+            "none": {},
+            "truncated": {TRUNCATED_FILE: 1},
+            "bad-header": {BAD_RECORD_HEADER: 1},
+        }[damage]
+    )
