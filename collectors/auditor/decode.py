@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -201,16 +201,12 @@ def _one_linktype(linktypes: int | npt.NDArray[np.int64]) -> int:
     return first if bool((linktypes == first).all()) else LINKTYPE_MIXED
 
 
-_RECORD_FIELDS = np.array([0, 4, 8, 12], np.int64)
-"""Where a pcap record header's fields are: seconds, fraction, captured and wire length."""
-
-
 def _read_records(
     chunks: _Chunks, carry: memoryview, need: int, fmt: ChainFormat
 ) -> tuple[npt.NDArray[np.uint8], int, WalkResult, npt.NDArray[np.uint32]]:
     """The next chunk of a pcap file, its records, and their header fields (one row per
-    record: :data:`_RECORD_FIELDS`), walked and gathered as it is read, :data:`READ_STEP`
-    at a time.
+    record: seconds, fraction, captured and wire length), walked and copied as it is
+    read, :data:`READ_STEP` at a time.
 
     The same records as one walk of the whole chunk (a walk stops before a record that
     is not all there, and the next step goes on from it), but each step's record headers
@@ -219,22 +215,22 @@ def _read_records(
     of it would start (measured: the walk of 1M records 3-4x quicker).
     """
     buf, n, size = chunks.new(carry, need)
-    u32 = length_view(buf, fmt)
     parts: list[npt.NDArray[np.int64]] = []
-    fields: list[npt.NDArray[np.uint32]] = []
+    heads: list[npt.NDArray[np.uint8]] = []
     pos = 0
     while True:
         n = chunks.read(buf, n, min(n + READ_STEP, size))
-        res = walk_chain(buf, pos, n, fmt)  # fewer than 16 bytes: no record, stop there
+        res = walk_chain(buf, pos, n, fmt, head=16)  # < 16 bytes: no record, stop there
         parts.append(res.offsets)
-        fields.append(u32[res.offsets[:, None] + _RECORD_FIELDS])
+        heads.append(cast("npt.NDArray[np.uint8]", res.heads))  # (asked for: not None)
         pos = res.stop
         if res.bad or n >= size or chunks.eof:
             break
     chunks.pad(buf, n)
-    if len(parts) > 1:
-        return buf, n, WalkResult(np.concatenate(parts), pos, res.bad), np.concatenate(fields)
-    return buf, n, WalkResult(parts[0], pos, res.bad), fields[0]
+    offsets = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    head = heads[0] if len(heads) == 1 else np.concatenate(heads)
+    fields = head.view(fmt.byteorder + "u4").reshape(-1, 4)  # sec, frac, caplen, wirelen
+    return buf, n, WalkResult(offsets, pos, res.bad), fields
 
 
 def _iter_pcap(

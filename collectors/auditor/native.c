@@ -17,11 +17,14 @@ static inline int64_t read_u32(const uint8_t *p, int big_endian) {
  * next = pos + add + u32(pos + len_at); stop at the first record that does not
  * fit (more data needed) or whose length is out of range (*bad = 1). Writes at
  * most out_cap offsets; returns how many. The caller guarantees
- * len_at + 4 <= header, so no byte at or after end is read. */
+ * len_at + 4 <= header, so no byte at or after end is read. With head > 0 (at most
+ * header), the first head bytes of each record returned are copied to out_head
+ * (room for out_cap * head bytes): the record header's fields, read while the walk has
+ * them in cache. */
 int64_t nw_walk(const uint8_t *buf, int64_t start, int64_t end, int32_t big_endian,
                 int64_t len_at, int64_t add, int64_t header, int64_t min_len,
                 int64_t max_len, int64_t align, int64_t *out, int64_t out_cap,
-                int64_t *stop, int32_t *bad) {
+                int64_t *stop, int32_t *bad, uint8_t *out_head, int64_t head) {
     int64_t n = 0, pos = start;
     *bad = 0;
     while (pos + header <= end && n < out_cap) {
@@ -33,6 +36,8 @@ int64_t nw_walk(const uint8_t *buf, int64_t start, int64_t end, int32_t big_endi
         int64_t next = pos + add + length;
         if (next > end)
             break;
+        if (head > 0)
+            memcpy(out_head + n * head, buf + pos, (size_t)head);
         out[n++] = pos;
         pos = next;
     }

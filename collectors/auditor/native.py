@@ -168,6 +168,8 @@ def library() -> ctypes.CDLL | None:
         _I64,
         _P,
         _P,
+        _P,
+        _I64,
     ]
     lib.nw_decode.restype = _I64
     lib.nw_decode.argtypes = [_P, _I64, _P, _P, _P, _I64, _I64, _P]

@@ -64,6 +64,8 @@ class WalkResult:
     offsets: I64
     stop: int
     bad: bool
+    heads: U8 | None = None
+    """With ``walk_chain(..., head=k)``: the first ``k`` bytes of each record, one row each."""
 
 
 def walk_scalar(
@@ -99,7 +101,7 @@ def length_view(buf: U8, fmt: ChainFormat) -> npt.NDArray[np.uint32]:
     return np.ndarray((max(len(buf) - 3, 0),), dtype=fmt.byteorder + "u4", buffer=buf, strides=(1,))
 
 
-def walk_chain(buf: U8, start: int, end: int, fmt: ChainFormat) -> WalkResult:
+def walk_chain(buf: U8, start: int, end: int, fmt: ChainFormat, head: int = 0) -> WalkResult:
     """Walk records in ``buf[start:end]``: the offsets, stop and ``bad`` of :func:`walk_scalar`.
 
     Args:
@@ -107,14 +109,22 @@ def walk_chain(buf: U8, start: int, end: int, fmt: ChainFormat) -> WalkResult:
         start: offset of a known record start.
         end: offset after the last valid byte.
         fmt: the chain format.
+        head: also return the first ``head`` bytes of each record (``heads``, at most
+            ``fmt.header``): copied by the walk, which has them in cache.
     """
     if not 0 <= start <= end <= len(buf):  # the compiled loop does not check its reads
         raise ValueError(f"bad range {start}:{end} of a {len(buf)}-byte buffer")
+    if not 0 <= head <= fmt.header:
+        raise ValueError(f"head {head} is outside the record header ({fmt.header} bytes)")
     lib = native.library()
     if lib is None:
-        return walk_scalar(buf, start, end, fmt)
+        res = walk_scalar(buf, start, end, fmt)
+        if head:
+            res.heads = np.asarray(buf, np.uint8)[res.offsets[:, None] + np.arange(head)]
+        return res
     buf = np.ascontiguousarray(buf, np.uint8)
     out = np.empty((end - start) // max(fmt.add + fmt.min_len, 1) + 1, np.int64)
+    heads = np.empty((len(out), head), np.uint8)
     stop, bad = ctypes.c_int64(), ctypes.c_int32()
     n = lib.nw_walk(
         buf.ctypes.data,
@@ -131,5 +141,9 @@ def walk_chain(buf: U8, start: int, end: int, fmt: ChainFormat) -> WalkResult:
         len(out),
         ctypes.byref(stop),
         ctypes.byref(bad),
+        heads.ctypes.data,
+        head,
     )
-    return WalkResult(out[:n].copy(), stop.value, bool(bad.value))
+    return WalkResult(
+        out[:n].copy(), stop.value, bool(bad.value), heads[:n].copy() if head else None
+    )

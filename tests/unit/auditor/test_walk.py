@@ -136,3 +136,23 @@ def test_pcapng_walk_matches_scalar(seed: int) -> None:
         slow = walk_scalar(buf, 0, cut, PCAPNG)
         assert np.array_equal(fast.offsets, slow.offsets)
         assert (fast.stop, fast.bad) == (slow.stop, slow.bad)
+
+
+@pytest.mark.usefixtures("kernels")
+@pytest.mark.parametrize("head", [0, 1, 12, 16])
+def test_walk_copies_each_records_head(head: int) -> None:
+    """``head`` bytes of each record returned, in order (a cut record's are not)."""
+    rng = np.random.default_rng(5)
+    data = _pcap_records(rng, 500, "random")
+    cut = len(data) - 7
+    buf = _padded(data)
+    res = walk_chain(buf, 0, cut, PCAP, head=head)
+    want = [bytes(data[o : o + head]) for o in res.offsets.tolist()]
+    if head == 0:
+        assert res.heads is None
+    else:
+        assert res.heads is not None
+        assert [row.tobytes() for row in res.heads] == want
+    assert len(res.offsets) == 499  # the last record is cut
+    with pytest.raises(ValueError, match="head"):
+        walk_chain(buf, 0, cut, PCAP, head=17)
