@@ -537,9 +537,17 @@ typedef struct {
     int64_t slots; /* a power of 2, more than twice live */
 } Pending;
 
+static inline uint64_t mix64(uint64_t x) { /* a 64-bit finaliser: every bit moves every bit */
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDULL;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 static inline uint64_t pend_hash(uint64_t pair, uint16_t port) {
-    uint64_t h = (pair ^ ((uint64_t)port << 40)) * 0x9E3779B97F4A7C15ULL;
-    return h ^ (h >> 31);
+    return mix64(pair ^ ((uint64_t)port * 0x9E3779B97F4A7C15ULL));
 }
 
 /* The table index holding (pair, port), or where it would go; *seq its sequence number or -1. */
@@ -699,17 +707,23 @@ static void pend_kill(Pending *p, int64_t s) {
 
 /* SYNs in order: a key not pending joins with its time; when max_pending are pending,
  * the oldest leaves first, written to out_* (an "unanswered" failure). Returns how many
- * left, or -1. */
+ * left; *oom = 1 when memory ran out (the SYNs before the one that failed are in, and
+ * what left for them is in out_*). */
 int64_t nw_pend_syns(void *handle, const uint64_t *pair, const uint16_t *port, const double *ts,
                      int64_t n, int64_t max_pending, uint64_t *out_pair, uint16_t *out_port,
-                     double *out_ts) {
+                     double *out_ts, int32_t *oom) {
     Pending *p = handle;
     int64_t out = 0;
+    *oom = 0;
     for (int64_t k = 0; k < n; k++) {
         int64_t seq;
         pend_find(p, pair[k], port[k], &seq);
         if (seq >= 0)
             continue;
+        if (pend_reserve(p) < 0) { /* before anything leaves: nothing half done */
+            *oom = 1;
+            return out;
+        }
         if (p->live >= max_pending && p->live > 0) {
             int64_t rm = p->cap - 1, s = p->head; /* head is live: pend_kill keeps it so */
             out_pair[out] = p->pair[s & rm];
@@ -718,8 +732,6 @@ int64_t nw_pend_syns(void *handle, const uint64_t *pair, const uint16_t *port, c
             out++;
             pend_kill(p, s);
         }
-        if (pend_reserve(p) < 0)
-            return -1;
         int64_t rm = p->cap - 1;
         uint64_t i = pend_find(p, pair[k], port[k], &seq);
         int64_t s = p->tail++;
@@ -800,15 +812,6 @@ typedef struct {
     int64_t *v;
     int64_t cap, n; /* cap: 0 or a power of 2, at most half full */
 } Map;
-
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xFF51AFD7ED558CCDULL;
-    x ^= x >> 33;
-    x *= 0xC4CEB9FE1A85EC53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static int64_t map_find(const Map *m, uint64_t key) { /* slot of key, or -1 */
     if (m->cap == 0)
@@ -1201,10 +1204,7 @@ static int scan_failure(Scanners *t, uint32_t ip, uint32_t victim, uint32_t pp, 
             lru_append(t, i);
         }
     }
-    int64_t *seen = map_put(&t->changed_set, (uint64_t)ip + 1, &fresh);
-    if (!seen)
-        return -1;
-    if (fresh) {
+    if (map_find(&t->changed_set, (uint64_t)ip + 1) < 0) { /* room first, then the key */
         if (t->n_changed == t->changed_cap) {
             int64_t cap = t->changed_cap ? 2 * t->changed_cap : 256;
             uint32_t *changed = realloc(t->changed, (size_t)cap * sizeof *changed);
@@ -1213,6 +1213,8 @@ static int scan_failure(Scanners *t, uint32_t ip, uint32_t victim, uint32_t pp, 
             t->changed = changed;
             t->changed_cap = cap;
         }
+        if (!map_put(&t->changed_set, (uint64_t)ip + 1, &fresh))
+            return -1;
         t->changed[t->n_changed++] = ip;
     }
     Scan *s = &t->pool[i];
@@ -1232,22 +1234,24 @@ static int scan_failure(Scanners *t, uint32_t ip, uint32_t victim, uint32_t pp, 
         else if (slot >= 0 && before >= s->last)
             s->stale = 1;
     }
+    if (map_find(&s->port_at, (uint64_t)pp + 1) < 0 && s->np == s->npcap) {
+        /* a new port: room in the arrays before its key goes in (a failure leaves both as
+         * they were; a grown pp array alone is only spare room) */
+        int64_t cap = s->npcap ? 2 * s->npcap : 4;
+        uint32_t *ppv = realloc(s->pp, (size_t)cap * sizeof *ppv);
+        if (!ppv)
+            return -1;
+        s->pp = ppv;
+        int64_t *cnt = realloc(s->count, (size_t)cap * sizeof *cnt);
+        if (!cnt)
+            return -1;
+        s->count = cnt;
+        s->npcap = cap;
+    }
     int64_t *pa = map_put(&s->port_at, (uint64_t)pp + 1, &fresh);
     if (!pa)
         return -1;
     if (fresh) {
-        if (s->np == s->npcap) {
-            int64_t cap = s->npcap ? 2 * s->npcap : 4;
-            uint32_t *ppv = realloc(s->pp, (size_t)cap * sizeof *ppv);
-            if (!ppv)
-                return -1;
-            s->pp = ppv;
-            int64_t *cnt = realloc(s->count, (size_t)cap * sizeof *cnt);
-            if (!cnt)
-                return -1;
-            s->count = cnt;
-            s->npcap = cap;
-        }
         *pa = s->np;
         s->pp[s->np] = pp;
         s->count[s->np] = 0;
@@ -1266,16 +1270,21 @@ static int scan_failure(Scanners *t, uint32_t ip, uint32_t victim, uint32_t pp, 
 
 /* Failures in order (grouped: by scanner in order of first appearance, each scanner's in
  * order, as PyScanners.failed does for a big update). The records of the scanners evicted
- * go to evicted (room for n); returns how many, or -1 when memory ran out. */
+ * go to evicted (room for n); returns how many. *oom = 1 when memory ran out: the
+ * failures before the one that failed are in, and the scanners they evicted written. */
 int64_t nw_as_failed(void *handle, const uint32_t *scanner, const uint32_t *victim,
                      const uint32_t *pp, const double *ts, int64_t n, int32_t grouped,
-                     NwScanSnap *evicted) {
+                     NwScanSnap *evicted, int32_t *oom) {
     Scanners *t = handle;
     int64_t n_ev = 0;
+    *oom = 0;
     if (!grouped) {
-        for (int64_t k = 0; k < n; k++)
-            if (scan_failure(t, scanner[k], victim[k], pp[k], ts[k], evicted, &n_ev) < 0)
-                return -1;
+        for (int64_t k = 0; k < n; k++) {
+            if (scan_failure(t, scanner[k], victim[k], pp[k], ts[k], evicted, &n_ev) < 0) {
+                *oom = 1;
+                break;
+            }
+        }
         return n_ev;
     }
     Map group = {0}; /* scanner + 1 -> its number, in order of first appearance */
@@ -1314,7 +1323,8 @@ int64_t nw_as_failed(void *handle, const uint32_t *scanner, const uint32_t *vict
     free(of);
     free(start);
     free(order);
-    return rc < 0 ? -1 : n_ev;
+    *oom = rc < 0;
+    return n_ev;
 }
 
 int64_t nw_as_changed_len(const void *handle) { return ((const Scanners *)handle)->n_changed; }

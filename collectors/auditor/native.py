@@ -184,7 +184,7 @@ def library() -> ctypes.CDLL | None:
     lib.nw_pend_len.restype = _I64
     lib.nw_pend_len.argtypes = [_P]
     lib.nw_pend_syns.restype = _I64
-    lib.nw_pend_syns.argtypes = [_P, _P, _P, _P, _I64, _I64, _P, _P, _P]
+    lib.nw_pend_syns.argtypes = [_P, _P, _P, _P, _I64, _I64, _P, _P, _P, _P]
     lib.nw_pend_answer.restype = _I64
     lib.nw_pend_answer.argtypes = [_P, _P, _P, _I64, _P]
     lib.nw_pend_expire.restype = _I64
@@ -196,7 +196,7 @@ def library() -> ctypes.CDLL | None:
         ("nw_as_free", None, [_P]),
         ("nw_as_len", _I64, [_P]),
         ("nw_as_snap_size", _I64, []),
-        ("nw_as_failed", _I64, [_P, _P, _P, _P, _P, _I64, _I32, _P]),
+        ("nw_as_failed", _I64, [_P, _P, _P, _P, _P, _I64, _I32, _P, _P]),
         ("nw_as_changed_len", _I64, [_P]),
         ("nw_as_take_changed", _I64, [_P, _P, _P]),
         ("nw_as_snapshot", _I64, [_P, ctypes.c_uint32, _P]),

@@ -294,6 +294,7 @@ class NativePending:
         port = np.ascontiguousarray(port, np.uint16)
         ts = np.ascontiguousarray(ts, np.float64)
         o_pair, o_port, o_ts = self._out(len(pair))
+        oom = ctypes.c_int32()
         n = self._check(
             self._lib.nw_pend_syns(
                 self._h,
@@ -305,10 +306,13 @@ class NativePending:
                 o_pair.ctypes.data,
                 o_port.ctypes.data,
                 o_ts.ctypes.data,
+                ctypes.byref(oom),
             )
         )
         if n:
             failures.extend(_joined(o_pair[:n], o_port[:n]), 6, o_ts[:n].tolist(), "unanswered")
+        if oom.value:  # (the attempts that left before it are in ``failures``: told)
+            raise MemoryError("no memory for the pending connection attempts")
 
     def _answer(
         self, pair: npt.NDArray[np.uint64], port: npt.NDArray[np.uint16]
@@ -408,9 +412,15 @@ class AttemptTracker:
         if batch is self._last_batch:
             return
         self._last_batch = batch
+        failures = Failures()
+        try:
+            self._observe(batch, failures)
+        finally:  # (out of memory: what had already failed is not lost)
+            self._tell(failures)
+
+    def _observe(self, batch: Batch, failures: Failures) -> None:
         v = view(batch)
         store = self._store
-        failures = Failures()
         idx = np.flatnonzero(v.syn)
         if len(idx):
             store.syns(
@@ -431,7 +441,6 @@ class AttemptTracker:
         unreach = np.flatnonzero(v.icmp & (batch.packets["icmp_type"] == ICMP_UNREACHABLE))
         if len(unreach):
             self._unreachable(batch, unreach, failures)
-        self._tell(failures)
 
     def _unreachable(self, batch: Batch, idx: npt.NDArray[np.int64], failures: Failures) -> None:
         """ICMP unreachables quoting a pending TCP SYN, or any UDP datagram."""

@@ -357,6 +357,15 @@ class Records:
         )
 
 
+class TableFullError(MemoryError):
+    """The compiled table ran out of memory part-way through an update; ``gone`` are the
+    scanners it evicted before that (their skipped reports are still due)."""
+
+    def __init__(self, gone: Records) -> None:
+        super().__init__("no memory for address_scan's scanners")
+        self.gone = gone
+
+
 class NativeScanners:
     """:class:`PyScanners` in compiled code (``native.c``, ``nw_as_*``): the same state,
     operation by operation, and the same orders; reports leave as records (``_SNAP``)."""
@@ -409,12 +418,6 @@ class NativeScanners:
         n: int = self._lib.nw_as_len(self._h)
         return n
 
-    @staticmethod
-    def _check(n: int) -> int:
-        if n < 0:
-            raise MemoryError("no memory for address_scan's scanners")
-        return n
-
     def failed(self, failures: Failures) -> Reports:
         keys = failures.key
         n = len(keys)
@@ -434,18 +437,20 @@ class NativeScanners:
             ).astype(np.uint32)
             ts = np.array(failures.ts, np.float64)
         gone = np.empty(n, self._SNAP)
-        k = self._check(
-            self._lib.nw_as_failed(
-                self._h,
-                scanner.ctypes.data,
-                victim.ctypes.data,
-                pp.ctypes.data,
-                ts.ctypes.data,
-                n,
-                n >= GROUP_AT,
-                gone.ctypes.data,
-            )
+        oom = ctypes.c_int32()
+        k = self._lib.nw_as_failed(
+            self._h,
+            scanner.ctypes.data,
+            victim.ctypes.data,
+            pp.ctypes.data,
+            ts.ctypes.data,
+            n,
+            n >= GROUP_AT,
+            gone.ctypes.data,
+            ctypes.byref(oom),
         )
+        if oom.value:
+            raise TableFullError(Records(gone[:k]))
         return Records(gone[:k])
 
     def take_changed(self) -> tuple[list[Changed], float]:
@@ -502,7 +507,12 @@ class AddressScan:
         self.floor = math.inf  # <= every active scanner's oldest victim time
 
     def _failed(self, failures: Failures) -> None:
-        self._forget(self.table.failed(failures))  # evicted: report what was skipped
+        try:
+            gone = self.table.failed(failures)
+        except TableFullError as exc:  # out of memory: the scanners evicted before it still count
+            self._forget(exc.gone)
+            raise
+        self._forget(gone)  # evicted: report what was skipped
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         self.tracker.observe(batch)

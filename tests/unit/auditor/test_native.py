@@ -140,3 +140,109 @@ def test_the_source_compiles_without_any_warning(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+_OOM_HARNESS = r"""
+/* Every allocation of a scripted run of the scan tables fails once, in turn: each API
+ * call must then report it (-1 or *oom) and leave a table that later calls use safely. */
+#include <stdio.h>
+#include <stdlib.h>
+static long calls, fail_at = -1;
+static void *t_malloc(size_t n) { return ++calls == fail_at ? NULL : malloc(n); }
+static void *t_calloc(size_t k, size_t n) { return ++calls == fail_at ? NULL : calloc(k, n); }
+static void *t_realloc(void *p, size_t n) { return ++calls == fail_at ? NULL : realloc(p, n); }
+#define malloc t_malloc
+#define calloc t_calloc
+#define realloc t_realloc
+#include NATIVE_C
+#undef malloc
+#undef calloc
+#undef realloc
+
+static int script(void) {
+    int oom = 0;
+    int32_t flag;
+    void *p = nw_pend_new();
+    if (p) {
+        static uint64_t pair[400], opair[400];
+        static uint16_t port[400], oport[400];
+        static double ts[400], ots[400];
+        static uint8_t hit[400];
+        for (int k = 0; k < 400; k++) {
+            pair[k] = (uint64_t)(k % 7) << 32 | (uint64_t)(k * 13 % 97);
+            port[k] = (uint16_t)(k * 31);
+            ts[k] = k * 0.01;
+        }
+        for (int round = 0; round < 3; round++) {
+            nw_pend_syns(p, pair, port, ts, 400, 150, opair, oport, ots, &flag);
+            oom |= flag;
+            nw_pend_answer(p, pair + 100, port + 100, 50, hit);
+            nw_pend_expire(p, 2.0 + round, 1.0, opair, oport, ots, nw_pend_len(p));
+            nw_pend_items(p, opair, oport, ots);
+        }
+        nw_pend_free(p);
+    } else {
+        oom = 1;
+    }
+    void *t = nw_as_new(100, 100, 3, 10.0);
+    if (t) {
+        static uint32_t sc[1000], vi[1000], pp[1000];
+        static double when[1000];
+        static NwScanSnap out[1000];
+        double floor;
+        for (int k = 0; k < 1000; k++) {
+            sc[k] = (uint32_t)(k * 7 % 150);
+            vi[k] = (uint32_t)(k * 11 % 130);
+            pp[k] = (uint32_t)((k % 2 ? 6 : 17) << 16 | (k % 3));
+            when[k] = k * 0.05;
+        }
+        for (int round = 0; round < 2; round++) {
+            nw_as_failed(t, sc, vi, pp, when, 300, 0, out, &flag);
+            oom |= flag;
+            nw_as_failed(t, sc + 300, vi + 300, pp + 300, when + 300, 700, 1, out, &flag);
+            oom |= flag;
+            nw_as_take_changed(t, out, &floor);
+            nw_as_snapshot(t, sc[0], out);
+            nw_as_drop_idle(t, 55.0 + round * 100, out, &floor);
+        }
+        nw_as_free(t);
+    } else {
+        oom = 1;
+    }
+    return oom;
+}
+
+int main(void) {
+    script();
+    long total = calls, reported = 0;
+    for (fail_at = 1; fail_at <= total; fail_at++) {
+        calls = 0;
+        reported += script();
+    }
+    printf("%ld %ld\n", total, reported);
+    return 0;
+}
+"""
+
+
+def test_the_scan_tables_survive_every_allocation_failure(tmp_path: Path) -> None:
+    """native.c's pending-attempt and scanner tables, with each allocation of a run failing
+    in turn: no crash (a NULL left behind would be used by the next call), and the failure
+    is reported to the caller (MemoryError in Python)."""
+    cc = native._compiler()
+    if cc is None:
+        pytest.skip("no C compiler")
+    harness = tmp_path / "oom.c"
+    harness.write_text(_OOM_HARNESS)
+    exe = tmp_path / "oom"
+    subprocess.run(
+        [*cc, "-O1", "-std=c11", f'-DNATIVE_C="{native.SOURCE}"', "-o", str(exe), str(harness)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    total, reported = map(int, run.stdout.split())
+    assert total > 50  # the tables grew many times
+    assert reported > total // 2  # most failures reached the caller (some only free memory)
