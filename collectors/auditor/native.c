@@ -3,6 +3,7 @@
  * no compiler is available). Plain C11, no Python headers: every function takes
  * raw pointers to numpy arrays the caller allocated and sized. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -928,6 +929,14 @@ typedef struct { /* the layout numpy reads (NativeScanners._SNAP): 168 bytes */
 int64_t nw_as_snap_size(void) { return (int64_t)sizeof(NwScanSnap); }
 
 typedef struct {
+    int64_t prev, next; /* pool indices, -1 at the ends */
+} Link;
+
+typedef struct {
+    int64_t first, last;
+} List;
+
+typedef struct {
     uint32_t ip;
     Map victims;    /* victim + 1 -> time bits */
     Map port_at;    /* pp + 1 -> index in pp/count */
@@ -937,18 +946,18 @@ typedef struct {
     double first, floor, last;
     int stale, active;
     int64_t checked, peak;
-    int64_t older, newer; /* recency list */
-    int64_t act_prev, act_next;
+    Link lru; /* recency order (prev: older); lru.next chains the free entries */
+    Link act; /* activation order, while active */
 } Scan;
 
 typedef struct {
     int64_t max_scanners, max_victims, threshold;
     double window;
     Scan *pool;
-    int64_t pool_n, pool_cap, free_head; /* free entries chain through 'newer' */
+    int64_t pool_n, pool_cap, free_head; /* free entries chain through lru.next */
     Map by_ip;                           /* ip + 1 -> pool index */
-    int64_t oldest, newest;              /* recency list */
-    int64_t act_first, act_last;         /* active list */
+    List lru;                            /* least recent first */
+    List act;                            /* the active scanners, first activated first */
     int64_t n_active;
     uint32_t *changed; /* in order of first change since the last take */
     int64_t n_changed, changed_cap;
@@ -963,7 +972,7 @@ void *nw_as_new(int64_t max_scanners, int64_t max_victims, int64_t threshold, do
     t->max_victims = max_victims;
     t->threshold = threshold;
     t->window = window;
-    t->free_head = t->oldest = t->newest = t->act_first = t->act_last = -1;
+    t->free_head = t->lru.first = t->lru.last = t->act.first = t->act.last = -1;
     return t;
 }
 
@@ -991,58 +1000,52 @@ void nw_as_free(void *handle) {
 
 int64_t nw_as_len(const void *handle) { return ((const Scanners *)handle)->by_ip.n; }
 
+/* The two lists of scanners (recency, activation), doubly linked through the Link at
+ * offset 'at' of each entry of the pool. */
+static Link *link_at(Scanners *t, int64_t i, size_t at) {
+    return (Link *)((char *)&t->pool[i] + at);
+}
+
+static void list_unlink(Scanners *t, List *l, size_t at, int64_t i) {
+    Link *k = link_at(t, i, at);
+    if (k->prev >= 0)
+        link_at(t, k->prev, at)->next = k->next;
+    else
+        l->first = k->next;
+    if (k->next >= 0)
+        link_at(t, k->next, at)->prev = k->prev;
+    else
+        l->last = k->prev;
+}
+
+static void list_append(Scanners *t, List *l, size_t at, int64_t i) {
+    Link *k = link_at(t, i, at);
+    k->next = -1;
+    k->prev = l->last;
+    if (l->last >= 0)
+        link_at(t, l->last, at)->next = i;
+    else
+        l->first = i;
+    l->last = i;
+}
+
+#define LRU offsetof(Scan, lru)
+#define ACT offsetof(Scan, act)
+
 static void act_unlink(Scanners *t, int64_t i) {
-    Scan *s = &t->pool[i];
-    if (!s->active)
-        return;
-    if (s->act_prev >= 0)
-        t->pool[s->act_prev].act_next = s->act_next;
-    else
-        t->act_first = s->act_next;
-    if (s->act_next >= 0)
-        t->pool[s->act_next].act_prev = s->act_prev;
-    else
-        t->act_last = s->act_prev;
-    s->active = 0;
-    t->n_active--;
+    if (t->pool[i].active) {
+        list_unlink(t, &t->act, ACT, i);
+        t->pool[i].active = 0;
+        t->n_active--;
+    }
 }
 
 static void act_link(Scanners *t, int64_t i) {
-    Scan *s = &t->pool[i];
-    if (s->active)
-        return;
-    s->active = 1;
-    s->act_next = -1;
-    s->act_prev = t->act_last;
-    if (t->act_last >= 0)
-        t->pool[t->act_last].act_next = i;
-    else
-        t->act_first = i;
-    t->act_last = i;
-    t->n_active++;
-}
-
-static void lru_unlink(Scanners *t, int64_t i) {
-    Scan *s = &t->pool[i];
-    if (s->older >= 0)
-        t->pool[s->older].newer = s->newer;
-    else
-        t->oldest = s->newer;
-    if (s->newer >= 0)
-        t->pool[s->newer].older = s->older;
-    else
-        t->newest = s->older;
-}
-
-static void lru_append(Scanners *t, int64_t i) {
-    Scan *s = &t->pool[i];
-    s->newer = -1;
-    s->older = t->newest;
-    if (t->newest >= 0)
-        t->pool[t->newest].newer = i;
-    else
-        t->oldest = i;
-    t->newest = i;
+    if (!t->pool[i].active) {
+        list_append(t, &t->act, ACT, i);
+        t->pool[i].active = 1;
+        t->n_active++;
+    }
 }
 
 static void scan_settle(Scan *s) {
@@ -1107,10 +1110,10 @@ static void scan_remove(Scanners *t, int64_t i, NwScanSnap *o) {
     if (o)
         scan_snap(s, o);
     act_unlink(t, i);
-    lru_unlink(t, i);
+    list_unlink(t, &t->lru, LRU, i);
     map_del(&t->by_ip, map_find(&t->by_ip, (uint64_t)s->ip + 1));
     scan_clear(s);
-    s->newer = t->free_head;
+    s->lru.next = t->free_head;
     t->free_head = i;
 }
 
@@ -1157,7 +1160,7 @@ static int scan_prune(Scan *s, double horizon) {
 static int64_t scan_new(Scanners *t, uint32_t ip, double ts) {
     int64_t i = t->free_head;
     if (i >= 0) {
-        t->free_head = t->pool[i].newer;
+        t->free_head = t->pool[i].lru.next;
     } else {
         if (t->pool_n == t->pool_cap) {
             int64_t cap = t->pool_cap ? 2 * t->pool_cap : 64;
@@ -1175,7 +1178,7 @@ static int64_t scan_new(Scanners *t, uint32_t ip, double ts) {
     s->first = ts;
     s->floor = INFINITY;
     s->last = -INFINITY;
-    s->act_prev = s->act_next = -1;
+    s->act.prev = s->act.next = -1;
     return i;
 }
 
@@ -1194,14 +1197,14 @@ static int scan_failure(Scanners *t, uint32_t ip, uint32_t victim, uint32_t pp, 
             return -1;
         }
         *at = i;
-        lru_append(t, i);
+        list_append(t, &t->lru, LRU, i);
         if (t->by_ip.n > t->max_scanners)
-            scan_remove(t, t->oldest, &ev[(*n_ev)++]);
+            scan_remove(t, t->lru.first, &ev[(*n_ev)++]);
     } else {
         i = *at;
-        if (t->newest != i) {
-            lru_unlink(t, i);
-            lru_append(t, i);
+        if (t->lru.last != i) {
+            list_unlink(t, &t->lru, LRU, i);
+            list_append(t, &t->lru, LRU, i);
         }
     }
     if (map_find(&t->changed_set, (uint64_t)ip + 1) < 0) { /* room first, then the key */
@@ -1376,9 +1379,9 @@ int64_t nw_as_drop_idle(void *handle, double now, NwScanSnap *out, double *floor
     Scanners *t = handle;
     int64_t n = 0;
     double low = INFINITY;
-    for (int64_t i = t->act_first; i >= 0;) {
+    for (int64_t i = t->act.first; i >= 0;) {
         Scan *s = &t->pool[i];
-        int64_t next = s->act_next;
+        int64_t next = s->act.next;
         scan_settle(s);
         if (now - s->last > t->window) {
             scan_remove(t, i, &out[n++]);
