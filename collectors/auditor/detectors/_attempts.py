@@ -267,17 +267,9 @@ class NativePending:
     def _out(self, n: int) -> tuple[_U64, _U16, _F64]:
         return np.empty(n, np.uint64), np.empty(n, np.uint16), np.empty(n, np.float64)
 
-    @staticmethod
-    def _check(n: int) -> int:
-        if n < 0:
-            raise MemoryError("no memory for the pending connection attempts")
-        return n
-
     def items(self) -> list[tuple[int, float]]:
         pair, port, ts = self._out(len(self))
-        n = self._check(
-            self._lib.nw_pend_items(self._h, pair.ctypes.data, port.ctypes.data, ts.ctypes.data)
-        )
+        n = self._lib.nw_pend_items(self._h, pair.ctypes.data, port.ctypes.data, ts.ctypes.data)
         return list(zip(_joined(pair[:n], port[:n]), ts[:n].tolist(), strict=True))
 
     def syns(
@@ -295,19 +287,17 @@ class NativePending:
         ts = np.ascontiguousarray(ts, np.float64)
         o_pair, o_port, o_ts = self._out(len(pair))
         oom = ctypes.c_int32()
-        n = self._check(
-            self._lib.nw_pend_syns(
-                self._h,
-                pair.ctypes.data,
-                port.ctypes.data,
-                ts.ctypes.data,
-                len(pair),
-                max_pending,
-                o_pair.ctypes.data,
-                o_port.ctypes.data,
-                o_ts.ctypes.data,
-                ctypes.byref(oom),
-            )
+        n = self._lib.nw_pend_syns(
+            self._h,
+            pair.ctypes.data,
+            port.ctypes.data,
+            ts.ctypes.data,
+            len(pair),
+            max_pending,
+            o_pair.ctypes.data,
+            o_port.ctypes.data,
+            o_ts.ctypes.data,
+            ctypes.byref(oom),
         )
         if n:
             failures.extend(_joined(o_pair[:n], o_port[:n]), 6, o_ts[:n].tolist(), "unanswered")
