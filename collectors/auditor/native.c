@@ -420,6 +420,56 @@ int64_t nw_decode(const uint8_t *buf, int64_t buflen, const int64_t *starts,
     return n;
 }
 
+/* ---- DHCP (BOOTP) messages (detectors/_dhcp.py, bootp_fields) ----
+ * Message i is buf[starts[i] : starts[i] + lens[i]] (the caller guarantees it lies in
+ * buf). Read exactly as _dhcp.parse_bootp reads it: not DHCP (ok[i] = 0) when shorter
+ * than 240 bytes or without the magic cookie at 236; else out[5 i ...] = op, message
+ * type (option 53; 0 when absent), giaddr, server identifier (option 54 with 4 bytes;
+ * -1 when absent) and chaddr (48 bits), the last occurrence of an option winning.
+ * Options are walked from byte 240 to the end option (255) or the end of the data;
+ * a pad (0) is one byte; an option cut by the end of the data is not taken. */
+void nw_bootp(const uint8_t *buf, const int64_t *starts, const int64_t *lens, int64_t n,
+              int64_t *out, uint8_t *ok) {
+    for (int64_t k = 0; k < n; k++) {
+        const uint8_t *d = buf + starts[k];
+        int64_t len = lens[k];
+        int64_t *o = out + 5 * k;
+        if (len < 240 || d[236] != 0x63 || d[237] != 0x82 || d[238] != 0x53 || d[239] != 0x63) {
+            ok[k] = 0;
+            o[0] = o[1] = o[2] = o[4] = 0;
+            o[3] = -1;
+            continue;
+        }
+        ok[k] = 1;
+        int64_t mtype = 0, server = -1, chaddr = 0;
+        for (int j = 28; j < 34; j++)
+            chaddr = chaddr << 8 | d[j];
+        int64_t i = 240;
+        while (i < len) {
+            uint8_t code = d[i];
+            if (code == 255)
+                break;
+            if (code == 0) {
+                i++;
+                continue;
+            }
+            if (i + 1 >= len)
+                break;
+            int64_t length = d[i + 1];
+            if (code == 53 && length >= 1 && i + 2 < len)
+                mtype = d[i + 2];
+            else if (code == 54 && length == 4 && i + 6 <= len)
+                server = read_u32(d + i + 2, 1);
+            i += 2 + length;
+        }
+        o[0] = d[0];
+        o[1] = mtype;
+        o[2] = read_u32(d + 24, 1);
+        o[3] = server;
+        o[4] = chaddr;
+    }
+}
+
 /* ------------------------------------------------------------------------
  * The live ring (capture.py RingSource): Linux's AF_PACKET TPACKET_V3 receive
  * ring, read in place. Blocks are taken in ring order from first_block while the

@@ -202,6 +202,7 @@ def library() -> ctypes.CDLL | None:
         ("nw_as_snapshot", _I64, [_P, ctypes.c_uint32, _P]),
         ("nw_as_active_len", _I64, [_P]),
         ("nw_as_drop_idle", _I64, [_P, _D, _P, _P]),
+        ("nw_bootp", None, [_P, _P, _P, _I64, _P, _P]),
     ):
         getattr(lib, name).restype = restype
         getattr(lib, name).argtypes = argtypes

@@ -72,18 +72,29 @@ def mac_int(text: str) -> int:
 def payload_prefix(batch: Batch, idx: IntArray, n: int) -> npt.NDArray[np.uint8]:
     """The first ``n`` payload bytes of packets ``idx`` as a (len(idx), n) array, zero-padded.
 
-    Vectorised: one fancy-index into the capture buffer, no per-packet Python.
+    Vectorised: one gather of ``n``-byte windows of the capture buffer, no per-packet Python.
     """
     out = np.zeros((len(idx), n), dtype=np.uint8)
-    if len(idx) == 0:
+    if len(idx) == 0 or n == 0:
         return out
     buf = np.frombuffer(batch.data, dtype=np.uint8)
     start = payload_starts(batch, idx)
     length = batch.packets["payload_len"][idx].astype(np.int64)
     cols = np.arange(n, dtype=np.int64)
-    pos = start[:, None] + cols[None, :]
-    valid = (cols[None, :] < length[:, None]) & (pos < len(buf))
-    out[valid] = buf[pos[valid]]
+    inside = start <= len(buf) - n  # the whole window lies in the buffer (all but the last few)
+    if len(buf) >= n and inside.any():
+        windows = np.lib.stride_tricks.sliding_window_view(buf, n)
+        rows = np.flatnonzero(inside)
+        got = windows[start[rows]]
+        got[cols[None, :] >= length[rows, None]] = 0
+        out[rows] = got
+    if not inside.all():
+        rest = np.flatnonzero(~inside)
+        pos = start[rest, None] + cols[None, :]
+        valid = (cols[None, :] < length[rest, None]) & (pos < len(buf))
+        part = np.zeros((len(rest), n), dtype=np.uint8)
+        part[valid] = buf[pos[valid]]
+        out[rest] = part
     return out
 
 
@@ -106,7 +117,21 @@ def payload_slices(batch: Batch, idx: IntArray) -> list[bytes]:
 def prefix_in(prefixes: npt.NDArray[np.uint8], words: tuple[bytes, ...]) -> BoolArray:
     """Rows of ``prefixes`` that start with one of ``words`` (each at most the row width)."""
     mask = np.zeros(len(prefixes), dtype=np.bool_)
+    width = prefixes.shape[1] if prefixes.ndim == 2 else 0
+    if len(prefixes) and width and all(len(w) <= 8 for w in words):
+        # each row's first 8 bytes as one little-endian integer: a word is a masked compare
+        head = np.zeros((len(prefixes), 8), dtype=np.uint8)
+        head[:, : min(width, 8)] = prefixes[:, :8]
+        key = head.view("<u8")[:, 0]
+        for word in words:
+            if len(word) > width:
+                continue
+            bits = np.uint64((1 << (8 * len(word))) - 1) if len(word) < 8 else np.uint64(2**64 - 1)
+            mask |= (key & bits) == np.uint64(int.from_bytes(word, "little"))
+        return mask
     for word in words:
+        if len(word) > width:
+            continue
         w = np.frombuffer(word, dtype=np.uint8)
         mask |= np.all(prefixes[:, : len(w)] == w, axis=1)
     return mask

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -33,8 +34,10 @@ from collectors.auditor.detectors._util import (
     BoundedDict,
     ip_str,
     payload_prefix,
+    payload_slices,
     payload_starts,
     prefix_in,
+    sorted_in,
     view,
 )
 from collectors.auditor.detectors.base import DetectorContext, register
@@ -48,11 +51,31 @@ ANONYMOUS = frozenset({b"anonymous", b"ftp"})
 WELL_KNOWN_COMMUNITIES = frozenset({b"public", b"private"})
 
 Flow = tuple[int, int, int, int]
+_Packet = tuple[Flow, float, bytes]  # (src4, dst4, sport, dport), time, payload
+_HTTP_LOWER = tuple(m.lower() for m in HTTP_METHODS)
 
-# First payload bytes that may start an HTTP method (either case): a lookup table.
+# First payload bytes that may start an HTTP method (either case): a lookup table; and
+# those that may start a POST (whose form body may come in a packet of its own).
 _METHOD_FIRST = np.zeros(256, dtype=np.bool_)
 for _m in HTTP_METHODS:
     _METHOD_FIRST[[_m[0], _m[0] | 0x20]] = True
+_POST_FIRST = np.zeros(256, dtype=np.bool_)
+_POST_FIRST[[ord("P"), ord("p")]] = True
+
+
+def _packets(batch: Batch, idx: npt.NDArray[np.integer]) -> Iterator[_Packet]:
+    """((src4, dst4, sport, dport), ts, payload) of packets ``idx``, from column lists."""
+    if len(idx) == 0:
+        return iter(())
+    v = view(batch)
+    flows = zip(
+        v.src4[idx].tolist(),
+        v.dst4[idx].tolist(),
+        v.sport[idx].tolist(),
+        v.dport[idx].tolist(),
+        strict=True,
+    )
+    return zip(flows, v.ts[idx].tolist(), payload_slices(batch, idx), strict=True)
 
 
 def lower_ascii(arr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -122,65 +145,59 @@ class CleartextCredentials:
             method = _METHOD_FIRST[first]
             cand = (dport == 21) | (dport == 23) | (sport == 23) | method
             src = v.src4[tcp_data]
-            clients = src[method]
+            clients = src[_POST_FIRST[first]]
             if self.pending_posts:
                 pending = np.fromiter((k[0] for k in self.pending_posts), np.uint32)
                 clients = np.concatenate([clients, pending])
             if len(clients):
-                cand |= np.isin(src, clients)
+                cand |= sorted_in(src, np.unique(clients))
             keep = np.flatnonzero(cand)
             tcp_data, dport, sport = tcp_data[keep], dport[keep], sport[keep]
         if len(tcp_data):
             head = lower_ascii(payload_prefix(batch, tcp_data, 8))
             ftp = (dport == 21) & prefix_in(head, (b"user ", b"pass "))
-            http = prefix_in(head, tuple(m.lower() for m in HTTP_METHODS))
+            http = prefix_in(head, _HTTP_LOWER)
             telnet = (dport == 23) | (sport == 23)
-            for j in tcp_data[ftp]:
-                self._ftp(batch, int(j))
-            for j in tcp_data[telnet]:
-                self._telnet(batch, int(j))
-            for j in tcp_data[http]:
-                self._http(batch, int(j))
+            for pkt in _packets(batch, tcp_data[ftp]):
+                self._ftp(pkt)
+            for pkt in _packets(batch, tcp_data[telnet]):
+                self._telnet(pkt)
+            for pkt in _packets(batch, tcp_data[http]):
+                self._http(pkt)
             if self.pending_posts:
                 clients = np.fromiter((k[0] for k in self.pending_posts), np.uint32)
                 maybe = ~http & np.isin(v.src4[tcp_data], clients)
-                for j in tcp_data[maybe]:
-                    self._post_body(batch, int(j))
+                for pkt in _packets(batch, tcp_data[maybe]):
+                    self._post_body(pkt)
         udp = np.flatnonzero(v.udp & ((v.dport == 161) | (v.dport == 162)) & (v.payload_len > 6))
-        for j in udp:
-            self._snmp(batch, int(j))
+        for pkt in _packets(batch, udp):
+            self._snmp(pkt)
 
     # -- protocols --------------------------------------------------------------
-    @staticmethod
-    def _flow(batch: Batch, j: int) -> Flow:
-        r = batch.packets[j]
-        return (int(r["src4"]), int(r["dst4"]), int(r["sport"]), int(r["dport"]))
-
-    def _ftp(self, batch: Batch, j: int) -> None:
-        line = batch.payload(j).split(b"\r\n", 1)[0]
+    def _ftp(self, pkt: _Packet) -> None:
+        flow, _ts, data = pkt
+        line = data.split(b"\r\n", 1)[0]
         verb, _, arg = line.partition(b" ")
-        flow = self._flow(batch, j)
         if verb.upper() == b"USER":
             self.ftp_users[flow] = arg.strip()
             return
         user = self.ftp_users.pop(flow, b"")
         if user.lower() in ANONYMOUS:
             return
-        self._found(batch, j, "ftp", Severity.HIGH, user, arg.strip())
+        self._found(pkt, "ftp", Severity.HIGH, user, arg.strip())
 
-    def _telnet(self, batch: Batch, j: int) -> None:
-        r = batch.packets[j]
-        if int(r["sport"]) == 23:  # server to client
-            if b"password" in batch.payload(j).lower():
-                flow = (int(r["dst4"]), int(r["src4"]), int(r["dport"]), 23)
-                self.telnet_prompted[flow] = float(r["ts"])
+    def _telnet(self, pkt: _Packet) -> None:
+        flow, ts, data = pkt
+        src, dst, sport, dport = flow
+        if sport == 23:  # server to client
+            if b"password" in data.lower():
+                self.telnet_prompted[(dst, src, dport, 23)] = ts
             return
-        flow = self._flow(batch, j)
         if self.telnet_prompted.pop(flow, None) is not None:
-            self._found(batch, j, "telnet", Severity.HIGH, b"", None)
+            self._found(pkt, "telnet", Severity.HIGH, b"", None)
 
-    def _http(self, batch: Batch, j: int) -> None:
-        data = batch.payload(j)
+    def _http(self, pkt: _Packet) -> None:
+        flow, ts, data = pkt
         head, sep, body = data.partition(b"\r\n\r\n")
         m = BASIC.search(head)
         if m:
@@ -188,27 +205,27 @@ class CleartextCredentials:
                 user, _, secret = base64.b64decode(m.group(1), validate=True).partition(b":")
             except (binascii.Error, ValueError):
                 user, secret = b"", m.group(1)
-            self._found(batch, j, "http_basic", Severity.HIGH, user, secret)
+            self._found(pkt, "http_basic", Severity.HIGH, user, secret)
         if not head[:5].upper().startswith(b"POST") or b"x-www-form-urlencoded" not in head.lower():
             return
         if body:
-            self._form(batch, j, body)
+            self._form(pkt, body)
             return
         length = CONTENT_LENGTH.search(head)
         if sep and length and int(length.group(1)) > 0:
-            self.pending_posts[self._flow(batch, j)] = float(batch.packets[j]["ts"])
+            self.pending_posts[flow] = ts
 
-    def _post_body(self, batch: Batch, j: int) -> None:
-        if self.pending_posts.pop(self._flow(batch, j), None) is not None:
-            self._form(batch, j, batch.payload(j))
+    def _post_body(self, pkt: _Packet) -> None:
+        if self.pending_posts.pop(pkt[0], None) is not None:
+            self._form(pkt, pkt[2])
 
-    def _form(self, batch: Batch, j: int, body: bytes) -> None:
+    def _form(self, pkt: _Packet, body: bytes) -> None:
         m = FORM_FIELD.search(body)
         if m:
-            self._found(batch, j, "http_form", Severity.HIGH, b"", m.group(2), field=m.group(1))
+            self._found(pkt, "http_form", Severity.HIGH, b"", m.group(2), field=m.group(1))
 
-    def _snmp(self, batch: Batch, j: int) -> None:
-        parsed = snmp_community(batch.payload(j))
+    def _snmp(self, pkt: _Packet) -> None:
+        parsed = snmp_community(pkt[2])
         if parsed is None:
             return
         version, community = parsed
@@ -216,12 +233,11 @@ class CleartextCredentials:
         extra: dict[str, object] = {
             "well_known_default": community.lower() in WELL_KNOWN_COMMUNITIES
         }
-        self._found(batch, j, kind, self.s.snmp_severity, b"", community, extra=extra)
+        self._found(pkt, kind, self.s.snmp_severity, b"", community, extra=extra)
 
-    def _found(  # noqa: PLR0917  (internal helper)
+    def _found(
         self,
-        batch: Batch,
-        j: int,
+        pkt: _Packet,
         kind: str,
         severity: Severity,
         user: bytes,
@@ -230,9 +246,9 @@ class CleartextCredentials:
         field: bytes | None = None,
         extra: dict[str, object] | None = None,
     ) -> None:
-        r = batch.packets[j]
-        client, server = ip_str(int(r["src4"])), ip_str(int(r["dst4"]))
-        evidence: dict[str, object] = {"kind": kind, "port": int(r["dport"])}
+        (src, dst, _sport, dport), ts, _data = pkt
+        client, server = ip_str(src), ip_str(dst)
+        evidence: dict[str, object] = {"kind": kind, "port": dport}
         if user and self.s.log_usernames:
             evidence["user"] = user.decode("utf-8", "replace")[:64]
         if secret:
@@ -243,12 +259,12 @@ class CleartextCredentials:
         self.ctx.report(
             self.name,
             (client, server, kind),
-            ts=float(r["ts"]),
+            ts=ts,
             severity=severity,
             src=client,
             dst=server,
             summary=f"{client} sent {kind.replace('_', ' ')} credentials in clear text to "
-            f"{server}:{int(r['dport'])}",
+            f"{server}:{dport}",
             evidence=evidence,
         )
 

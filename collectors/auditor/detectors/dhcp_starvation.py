@@ -30,7 +30,7 @@ from pydantic import Field
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._attempts import FailureWindow, drop_idle
-from collectors.auditor.detectors._dhcp import DISCOVER, REQUEST, parse_bootp
+from collectors.auditor.detectors._dhcp import DISCOVER, REQUEST, bootp_fields
 from collectors.auditor.detectors._util import mac_str, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
@@ -78,17 +78,22 @@ class DhcpStarvation:
         rows = np.flatnonzero(mask)
         if len(rows) == 0:
             return
+        msg = bootp_fields(batch, rows)
+        asks = msg.ok & (msg.op == 1) & ((msg.mtype == DISCOVER) | (msg.mtype == REQUEST))
+        asks &= msg.giaddr == 0
+        if not asks.any():
+            return
+        keep = np.flatnonzero(asks)
+        rows = rows[keep]
         p = batch.packets
         window, threshold = self.s.window_seconds, self.s.threshold
-        for j in rows.tolist():
-            msg = parse_bootp(batch.payload(j))
-            if msg is None:
-                continue
-            op, mtype, giaddr, _server, client = msg
-            if op != 1 or mtype not in (DISCOVER, REQUEST) or giaddr:
-                continue
-            row = p[j]
-            vlan, ts, sender = int(row["vlan"]), float(row["ts"]), int(row["src_mac"])
+        for vlan, ts, sender, client in zip(
+            p["vlan"][rows].tolist(),
+            v.ts[rows].tolist(),
+            p["src_mac"][rows].tolist(),
+            msg.chaddr[keep].tolist(),
+            strict=True,
+        ):
             seg = self.segments.get(vlan)
             if seg is None:
                 if len(self.segments) >= 4096:

@@ -29,12 +29,13 @@ from pydantic import Field
 
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._dhcp import parse_bootp
+from collectors.auditor.detectors._dhcp import bootp_fields
 from collectors.auditor.detectors._util import ip_str, mac_str, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 
 SERVER_MESSAGES = {2: "offer", 5: "ack", 6: "nak"}
+_SERVER_TYPES = np.array(sorted(SERVER_MESSAGES))
 
 
 class RogueDhcpSettings(DetectorSettings):
@@ -80,30 +81,39 @@ class RogueDhcp:
         self.seen: dict[tuple[int, int], _Server] = {}
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
-        p = batch.packets
         v = view(batch)
         mask = (
             v.udp & (v.sport == 67) & ((v.dport == 67) | (v.dport == 68)) & (v.payload_len >= 240)
         )
+        rows = np.flatnonzero(mask)
+        if len(rows) == 0:
+            return
+        msg = bootp_fields(batch, rows)
+        server_msg = msg.ok & (msg.op == 2) & np.isin(msg.mtype, _SERVER_TYPES)
+        if not server_msg.any():
+            return
+        keep = np.flatnonzero(server_msg)
+        rows = rows[keep]
+        p = batch.packets
         touched: set[tuple[int, int]] = set()
-        for j in np.flatnonzero(mask):
-            msg = parse_bootp(batch.payload(int(j)))
-            if msg is None:
-                continue
-            op, mtype, giaddr, server_id, chaddr = msg
-            if op != 2 or mtype not in SERVER_MESSAGES:
-                continue
-            row = p[j]
-            sender = int(row["src4"])
-            server = server_id if server_id is not None else sender
+        for sender, mac, ts, mtype, giaddr, server_id, chaddr in zip(
+            v.src4[rows].tolist(),
+            p["src_mac"][rows].tolist(),
+            v.ts[rows].tolist(),
+            msg.mtype[keep].tolist(),
+            msg.giaddr[keep].tolist(),
+            msg.server[keep].tolist(),
+            msg.chaddr[keep].tolist(),
+            strict=True,
+        ):
+            server = server_id if server_id >= 0 else sender
             if (
                 self.configured
                 and server in self.servers
                 and (sender in self.servers or sender in self.relays)
             ):
                 continue
-            key = (server, int(row["src_mac"]))
-            ts = float(row["ts"])
+            key = (server, mac)
             st = self.seen.get(key)
             if st is None:
                 if len(self.seen) >= 10_000:

@@ -439,3 +439,36 @@ def test_flag_tables_only_preselect(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert events() == full  # the session tables collide (pending attempts: compiled table)
     monkeypatch.setattr(native, "library", lambda: None)
     assert events() == full  # and the pure Python attempt table's flags too
+
+
+@pytest.mark.parametrize("width", [1, 5, 8, 12])
+def test_payload_prefix_and_prefix_in_agree_with_slicing(width: int) -> None:
+    """Payload prefixes (windows of the capture buffer, the last packets' cut by its end)
+    and the 8-byte integer compare of ``prefix_in`` against bytes slicing."""
+    rng = random.Random(width)  # noqa: S311  (test data)
+    words = (b"user ", b"PASS ", b"GET ", b"", b"x", b"530-", b"12345678", b"123456789")
+    payloads = [rng.choice(words) + rng.randbytes(rng.randrange(0, 6)) for _ in range(300)]
+    payloads += [b"", b"user", b"user ", b"123456789abc", b"u"]
+    batch = scapy_batch(
+        [
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src="10.0.0.1", dst="10.0.0.2")
+            / TCP(sport=1000, dport=21, flags="PA")
+            / p
+            for p in payloads
+        ]
+    )
+    idx = np.array([i for i in range(len(payloads)) if i % 7 != 3][::-1])
+    got = _util.payload_prefix(batch, idx, width)
+    want = [payloads[i][:width].ljust(width, b"\0") for i in idx]
+    assert [bytes(r) for r in got] == want
+    # the last packet's payload lies at the very end of the buffer: its window is cut
+    last = np.array([len(payloads) - 1])
+    if width > 1:
+        assert int(_util.payload_starts(batch, last)[0]) + width > len(batch.data)
+    assert bytes(_util.payload_prefix(batch, last, width)[0]) == payloads[-1][:width].ljust(width, b"\0")
+    fitting = tuple(w for w in words if w and len(w) <= width)
+    assert _util.prefix_in(got, (b"",)).all()
+    hits = _util.prefix_in(got, fitting)
+    assert hits.tolist() == [any(r.startswith(w) for w in fitting) for r in want]
+    assert hits.any() and not hits.all()
