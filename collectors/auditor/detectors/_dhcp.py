@@ -81,15 +81,15 @@ def bootp_fields(
 
     ``compiled``: None uses ``nw_bootp`` when the kernels load, False the pure Python.
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    n = len(rows)
+    at: npt.NDArray[np.int64] = np.asarray(rows, dtype=np.int64)
+    n = len(at)
     out = np.zeros((n, 5), dtype=np.int64)
     ok = np.zeros(n, dtype=np.uint8)
     lib = native.library() if compiled is not False else None
     if n and lib is not None:
         buf = np.frombuffer(batch.data, dtype=np.uint8)
-        starts = np.ascontiguousarray(payload_starts(batch, rows))
-        lens = np.ascontiguousarray(batch.packets["payload_len"][rows].astype(np.int64))
+        starts = np.ascontiguousarray(payload_starts(batch, at))
+        lens = np.ascontiguousarray(batch.packets["payload_len"][at].astype(np.int64))
         # (the decoder's payload_off/payload_len never leave the captured bytes)
         if len(buf) and int((starts + lens).max()) <= len(buf):
             lib.nw_bootp(
@@ -100,8 +100,8 @@ def bootp_fields(
                 out.ctypes.data,
                 ok.ctypes.data,
             )
-            return _fields(rows, ok, out)
-    for k, data in enumerate(payload_slices(batch, rows) if n else ()):
+            return _fields(at, ok, out)
+    for k, data in enumerate(payload_slices(batch, at) if n else ()):
         msg = parse_bootp(data)
         if msg is None:
             out[k, 3] = -1
@@ -109,7 +109,7 @@ def bootp_fields(
         op, mtype, giaddr, server, chaddr = msg
         out[k] = (op, mtype, giaddr, -1 if server is None else server, chaddr)
         ok[k] = 1
-    return _fields(rows, ok, out)
+    return _fields(at, ok, out)
 
 
 def _fields(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from collectors.auditor.detectors._util import (
     MIX_B,
     BoundedDict,
     HashFlags,
+    gather,
     group_rows,
     port_mask,
     view,
@@ -157,7 +158,7 @@ class SessionTracker:
         agg = _aggregate(
             (client << np.uint64(32)) | server,
             (cport << np.uint64(16)) | sport,
-            batch.packets[idx[keep]],
+            gather(batch, idx[keep]),
             c2s[keep],
         )
         order = np.argsort(agg.first, kind="stable")
@@ -265,7 +266,7 @@ def _flow_hash(
 def _aggregate(
     k0: npt.NDArray[np.uint64],
     k1: npt.NDArray[np.uint64],
-    q: npt.NDArray[np.void],
+    q: Mapping[str, npt.NDArray[Any]],
     c2s: npt.NDArray[np.bool_],
 ) -> _Flows:
     """Group packets by flow key ``(k0, k1)`` and reduce them (grouping + bincount, no Python loop)."""

@@ -32,7 +32,14 @@ from pydantic import Field
 
 from collectors.auditor.batch import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Batch
 from collectors.auditor.config import DetectorSettings
-from collectors.auditor.detectors._util import BoundedDict, group_rows, ip_str, sorted_unique, view
+from collectors.auditor.detectors._util import (
+    BoundedDict,
+    gather,
+    group_rows,
+    ip_str,
+    sorted_unique,
+    view,
+)
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 from netwarden.inventory.models import EXTERNAL_ZONE
@@ -164,7 +171,7 @@ class Beaconing:
         idx = self._selection(batch)
         if len(idx) == 0:
             return
-        q = batch.packets[idx]
+        q = gather(batch, idx)
         a = (q["src4"].astype(np.uint64) << np.uint64(16)) | q["sport"].astype(np.uint64)
         b = (q["dst4"].astype(np.uint64) << np.uint64(16)) | q["dport"].astype(np.uint64)
         low_is_src = a <= b

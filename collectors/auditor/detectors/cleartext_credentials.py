@@ -63,7 +63,7 @@ _POST_FIRST = np.zeros(256, dtype=np.bool_)
 _POST_FIRST[[ord("P"), ord("p")]] = True
 
 
-def _packets(batch: Batch, idx: npt.NDArray[np.integer]) -> Iterator[_Packet]:
+def _packets(batch: Batch, idx: npt.NDArray[np.int64]) -> Iterator[_Packet]:
     """((src4, dst4, sport, dport), ts, payload) of packets ``idx``, from column lists."""
     if len(idx) == 0:
         return iter(())
