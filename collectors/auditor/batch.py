@@ -117,9 +117,11 @@ class Columns:
     """TCP SYN without ACK or RST: a connection attempt."""
     arp: npt.NDArray[np.bool_]
     """Cleanly decoded ARP."""
+    payload_at: npt.NDArray[np.int64]
+    """Where each packet's L4 payload starts in ``Batch.data`` (``offsets + payload_off``)."""
 
 
-def _columns(p: npt.NDArray[np.void]) -> Columns:
+def _columns(p: npt.NDArray[np.void], offsets: npt.NDArray[np.uint64]) -> Columns:
     clean = p["error"] == 0
     ethertype = p["ethertype"]
     ipv4 = clean & (p["ip_version"] == 4) & (ethertype == ETH_IPV4)
@@ -141,6 +143,7 @@ def _columns(p: npt.NDArray[np.void]) -> Columns:
         icmp=ipv4 & (proto == 1),
         syn=tcp & ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN),
         arp=clean & (ethertype == ETH_ARP),
+        payload_at=offsets.astype(np.int64) + p["payload_off"],
     )
 
 
@@ -187,7 +190,7 @@ class Batch:
         """
         cols = self._columns
         if cols is None:
-            cols = _columns(self.packets)
+            cols = _columns(self.packets, self.offsets)
             object.__setattr__(self, "_columns", cols)  # a cache, not a field of the value
         return cols
 

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from collectors.auditor import native
 from collectors.auditor.batch import Batch
-from collectors.auditor.detectors._util import payload_slices, payload_starts
+from collectors.auditor.detectors._util import payload_slices, payload_starts, view
 
 MAGIC = b"\x63\x82\x53\x63"
 DISCOVER, REQUEST = 1, 3
@@ -89,7 +89,7 @@ def bootp_fields(
     if n and lib is not None:
         buf = np.frombuffer(batch.data, dtype=np.uint8)
         starts = np.ascontiguousarray(payload_starts(batch, at))
-        lens = np.ascontiguousarray(batch.packets["payload_len"][at].astype(np.int64))
+        lens = np.ascontiguousarray(view(batch).payload_len[at].astype(np.int64))
         # (the decoder's payload_off/payload_len never leave the captured bytes)
         if len(buf) and int((starts + lens).max()) <= len(buf):
             lib.nw_bootp(

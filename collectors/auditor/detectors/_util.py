@@ -79,7 +79,7 @@ def payload_prefix(batch: Batch, idx: IntArray, n: int) -> npt.NDArray[np.uint8]
         return out
     buf = np.frombuffer(batch.data, dtype=np.uint8)
     start = payload_starts(batch, idx)
-    length = batch.packets["payload_len"][idx].astype(np.int64)
+    length = view(batch).payload_len[idx].astype(np.int64)
     cols = np.arange(n, dtype=np.int64)
     inside = start <= len(buf) - n  # the whole window lies in the buffer (all but the last few)
     if len(buf) >= n and inside.any():
@@ -120,9 +120,7 @@ def gather(batch: Batch, idx: IntArray) -> dict[str, npt.NDArray[Any]]:
 
 def payload_starts(batch: Batch, idx: IntArray) -> IntArray:
     """Offsets in ``batch.data`` of the payloads of packets ``idx``."""
-    start: IntArray = batch.offsets[idx].astype(np.int64) + batch.packets["payload_off"][
-        idx
-    ].astype(np.int64)
+    start: IntArray = view(batch).payload_at[idx]
     return start
 
 
@@ -130,7 +128,7 @@ def payload_slices(batch: Batch, idx: IntArray) -> list[bytes]:
     """The captured payloads of packets ``idx`` (one ``bytes`` each, no per-packet numpy indexing)."""
     data = batch.data
     start = payload_starts(batch, idx)
-    end = start + batch.packets["payload_len"][idx].astype(np.int64)
+    end = start + view(batch).payload_len[idx]
     return [bytes(data[a:b]) for a, b in zip(start.tolist(), end.tolist(), strict=True)]
 
 

@@ -135,3 +135,36 @@ def test_snmp_v2c_community(tmp_path: Path) -> None:
     assert creds[0].severity is Severity.MEDIUM
     assert creds[0].evidence["well_known_default"] is False
     _no_secret(events)
+
+
+def test_basic_auth_is_found_among_many_plain_requests(tmp_path: Path) -> None:
+    """A web server's traffic: hundreds of plain requests in one batch, three with an
+    Authorization header (any case, any place in the head), one form post; only those."""
+    pkts = []
+    token = base64.b64encode(f"alice:{SECRET}".encode())
+    auth_at = {37: b"Authorization", 150: b"AUTHORIZATION", 299: b"authorization"}
+    for i in range(300):
+        client = f"10.11.30.{i % 200 + 1}"
+        head = b"GET /page/%d HTTP/1.1\r\nHost: intranet\r\n" % i
+        if i in auth_at:
+            head += b"Accept: */*\r\n" + auth_at[i] + b": Basic " + token + b"\r\n"
+        elif i == 90:  # the word in a body only: not a header
+            head = b"GET /x HTTP/1.1\r\n\r\nauthorization: Basic " + token
+        pkts += tcp_session(T0 + i * 0.01, client, SERVER, 80, payloads=[head + b"\r\n"])
+    pkts += tcp_session(
+        T0 + 5,
+        "10.11.30.250",
+        SERVER,
+        80,
+        payloads=[
+            b"POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n"
+            + f"user=bob&password={SECRET}".encode()
+        ],
+    )
+    events = run_engine(tmp_path, pkts)
+    creds = of(events, "cleartext_credentials")
+    basic = sorted(e.src for e in creds if e.evidence["kind"] == "http_basic")
+    assert basic == sorted(f"10.11.30.{i % 200 + 1}" for i in auth_at)
+    assert [e.src for e in creds if e.evidence["kind"] == "http_form"] == ["10.11.30.250"]
+    assert len(creds) == 4
+    _no_secret(events)
