@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_auditor_decode import _generate, _scapy_full, _tshark
+from bench_auditor_decode import MIXES, _scapy_full, _tshark, mix_file
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_PPS = 1_000_000
@@ -57,6 +57,7 @@ inv = load_inventory(sys.argv[2])
 sink = ListSink()
 evidence = EvidenceSettings(Path(sys.argv[3])) if len(sys.argv) > 3 else None
 engine = Engine(sinks=[sink], site="nyc", sensor="bench", inventory=inv, evidence=evidence)
+engine.ctx.salt = bytes(16)  # secret fingerprints the same in every run (the hash)
 stats = DecodeStats()
 t, c = time.perf_counter(), time.process_time()
 summary = engine.run(FileSource([Path(sys.argv[1])], stats=stats))  # what --pcap reads through
@@ -132,12 +133,17 @@ def main() -> int:
     parser.add_argument("--evidence", action="store_true", help="also run with evidence pcaps on")
     parser.add_argument("--base", type=Path, default=None, help="another checkout to compare")
     parser.add_argument("--no-baselines", action="store_true", help="skip scapy and tshark")
+    parser.add_argument(
+        "--mix",
+        choices=MIXES,
+        default="generated",
+        help="the file: bench/gen_mixed_pcap.py's mix, or ../shared/data's captures looped",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        big = work / f"mixed-{args.packets}.pcap"
-        _generate(big, args.packets)
+        big = mix_file(work, args.mix, args.packets)
         print(f"load before: {os.getloadavg()}")
         runs, with_evidence, base_runs = [], [], []
         for i in range(args.repeat):
@@ -160,7 +166,8 @@ def main() -> int:
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    print(f"file: {best['packets']:,.0f} packets (bench/gen_mixed_pcap.py mix)")
+    what = "bench/gen_mixed_pcap.py mix" if args.mix == "generated" else "../shared/data looped"
+    print(f"file: {best['packets']:,.0f} packets ({what}, {big.name})")
     for name, tree_runs in [("this tree", runs), ("base", base_runs)]:
         if tree_runs:
             _print_runs(name, tree_runs)

@@ -62,6 +62,43 @@ def _generate(path: Path, packets: int) -> None:
         )
 
 
+SHARED_PCAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pcaps"
+MIXES = ("generated", "shared-loop")
+
+
+def _shared_loop(path: Path, packets: int, pcaps: Path = SHARED_PCAPS) -> None:
+    """The independent mix: every public capture of ``../shared/data/pcaps`` concatenated,
+    over and over, until ``packets`` (``mergecap -a -F pcap``, as a user loops captures:
+    whole conversations, times jumping back at each copy; ~95 copies for 1M)."""
+    if path.exists():
+        return
+    mergecap, capinfos = shutil.which("mergecap"), shutil.which("capinfos")
+    files = sorted(p for p in pcaps.glob("*") if p.suffix in (".pcap", ".pcapng"))
+    if not files or mergecap is None or capinfos is None:
+        raise SystemExit(
+            f"--mix shared-loop needs the captures of {pcaps} and mergecap/capinfos (tshark)"
+        )
+    out = subprocess.run(
+        [capinfos, "-c", "-M", "-T", *map(str, files)], check=True, capture_output=True, text=True
+    ).stdout
+    per_copy = sum(int(line.split("\t")[1]) for line in out.splitlines()[1:] if "\t" in line)
+    copies = -(-packets // per_copy)
+    subprocess.run(
+        [mergecap, "-a", "-F", "pcap", "-w", str(path), *map(str, files * copies)], check=True
+    )
+
+
+def mix_file(work: Path, mix: str, packets: int) -> Path:
+    """The 1M-packet file of ``mix`` in ``work`` (made if absent)."""
+    if mix == "shared-loop":
+        path = work / f"shared-loop-{packets}.pcap"
+        _shared_loop(path, packets)
+    else:
+        path = work / f"mixed-{packets}.pcap"
+        _generate(path, packets)
+    return path
+
+
 def _decode(path: Path) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-c", _DECODE, str(path)], check=True, capture_output=True, text=True

@@ -30,7 +30,7 @@ makes every start compile the project from source (~0.4 s); an installed netward
 its bytecode. The bench unsets it and points ``PYTHONPYCACHEPREFIX`` at its work
 directory (nothing is written into the checkout or the venv).
 
-Run: ``.venv/bin/python bench/bench_auditor_process.py [--packets 1000000] [--workdir DIR]
+Run: ``.venv/bin/python bench/bench_auditor_process.py [--packets 1000000] [--workdir DIR] [--mix shared-loop]
 [--repeat 3] [--base DIR] [--startup-only]`` (``--startup-only``: the one-packet runs and
 ``python -c pass`` only, not the 1M file nor tshark)
 """
@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_auditor_decode import _generate
+from bench_auditor_decode import MIXES, mix_file
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 20.0
@@ -77,6 +77,7 @@ from netwarden.inventory import load_inventory
 inv = load_inventory(sys.argv[2])
 sink = ListSink()
 engine = Engine(sinks=[sink], site="nyc", sensor="bench", inventory=inv)
+engine.ctx.salt = bytes(16)  # secret fingerprints the same in every run (the hash)
 stats = DecodeStats()
 t, c = time.perf_counter(), time.process_time()
 engine.run(FileSource([Path(sys.argv[1])], stats=stats))  # what --pcap reads through
@@ -243,6 +244,8 @@ def _summary_hash(stdout: bytes) -> tuple[str, int, int]:
     """The incidents of a ``--json`` summary hashed (duration removed), their count, packets."""
     summary = json.loads(stdout)
     summary.pop("duration_seconds", None)
+    for incident in summary["incidents"]:  # salted per run (cleartext credentials)
+        incident.get("evidence", {}).pop("secret_fingerprint", None)
     # sorted: incidents of equal severity and first time may come in another order
     incidents = sorted(json.dumps(i, sort_keys=True) for i in summary["incidents"])
     blob = "\n".join(incidents).encode()
@@ -426,13 +429,20 @@ def main() -> int:
     parser.add_argument(
         "--startup-only", action="store_true", help="only the one-packet runs (no 1M, no tshark)"
     )
+    parser.add_argument(
+        "--mix",
+        choices=MIXES,
+        default="generated",
+        help="the file: bench/gen_mixed_pcap.py's mix, or ../shared/data's captures looped",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = (args.workdir or Path(tmp)).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        big = work / f"mixed-{args.packets}.pcap"
-        if not big.exists() and not args.startup_only:
-            _generate(big, args.packets)
+        big = work / "(none)"
+        if not args.startup_only:
+            big = mix_file(work, args.mix, args.packets)
+            print(f"file: {big.name}")
         one = work / "one.pcap"
         _one_packet(one)
         print(
