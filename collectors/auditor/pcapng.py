@@ -40,13 +40,14 @@ class PcapngSection:
     byteorder: str = "<"
     linktypes: list[int] = field(default_factory=list)
     scales: list[float] = field(default_factory=list)
+    per_second: list[int] = field(default_factory=list)  # time units in a second
     offsets: list[float] = field(default_factory=list)
 
     def add_interface(self, block: bytes) -> None:
         """Record an interface description block."""
         bo = self.byteorder
         linktype = struct.unpack_from(bo + "H", block, 8)[0]
-        scale, offset = 1e-6, 0.0
+        scale, per_second, offset = 1e-6, 10**6, 0.0
         pos = 16
         while pos + 4 <= len(block) - 4:
             code, length = struct.unpack_from(bo + "HH", block, pos)
@@ -56,11 +57,13 @@ class PcapngSection:
             if code == 9 and length >= 1:  # if_tsresol
                 res = value[0]
                 scale = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0 ** -(res & 0x7F)
+                per_second = 2 ** (res & 0x7F) if res & 0x80 else 10 ** (res & 0x7F)
             elif code == 14 and length == 8:  # if_tsoffset
                 offset = float(struct.unpack(bo + "q", value)[0])
             pos += 4 + (length + 3) // 4 * 4
         self.linktypes.append(linktype)
         self.scales.append(scale)
+        self.per_second.append(min(per_second, 2**63))  # (beyond: every time is a fraction)
         self.offsets.append(offset)
 
 
@@ -193,8 +196,12 @@ def _packets(
     slot = np.where(known, iface, len(section.linktypes))
     linktypes = np.array([*section.linktypes, _NO_INTERFACE], np.int64)[slot]
     scales = np.array([*section.scales, 1e-6])[slot]
+    per_second = np.array([*section.per_second, 10**6], np.uint64)[slot]
     offsets = np.array([*section.offsets, 0.0])[slot]
-    ts = np.where(spb, 0.0, units.astype(np.float64) * scales + offsets)
+    # seconds + fraction, as a pcap's time is made: the same float for the same instant
+    # (units * scale rounds otherwise, and loses nanoseconds past 2**53 units)
+    sec, frac = np.divmod(units, per_second)
+    ts = np.where(spb, 0.0, sec.astype(np.float64) + frac.astype(np.float64) * scales + offsets)
     return PcapngRecords(
         offs + np.where(spb, 12, 28),
         cap,

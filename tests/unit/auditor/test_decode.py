@@ -474,3 +474,32 @@ def test_reading_in_steps_finds_the_same_records(
             "bad-header": {BAD_RECORD_HEADER: 1},
         }[damage]
     )
+
+
+@pytest.mark.parametrize("nano", [False, True])
+def test_pcap_and_pcapng_give_the_same_packet_times(tmp_path: Path, nano: bool) -> None:
+    """One instant, one float: a pcapng's time (64-bit units) is made as a pcap's (seconds
+    plus fraction), so incident ids, which hash the first packet's time, do not depend on
+    the file format; nanoseconds past 2**53 units are kept."""
+    rng = np.random.default_rng(3)
+    eth = bytes(LAYERS["tcp_syn"]())
+    per = 10**9 if nano else 10**6
+    secs = rng.integers(1_000_000_000, 2_000_000_000, 300).tolist()
+    fracs = rng.integers(0, per, 300).tolist()
+    magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+    pcap = struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 65535, 1) + b"".join(
+        struct.pack("<IIII", s, f, len(eth), len(eth)) + eth
+        for s, f in zip(secs, fracs, strict=True)
+    )
+    ng = (
+        _shb("<")
+        + _idb("<", 1, tsresol=9 if nano else None)
+        + b"".join(_epb("<", 0, s * per + f, eth) for s, f in zip(secs, fracs, strict=True))
+    )
+    (tmp_path / "a.pcap").write_bytes(pcap)
+    (tmp_path / "a.pcapng").write_bytes(ng)
+    ts_pcap = np.concatenate([b.packets["ts"] for b in iter_batches(tmp_path / "a.pcap")])
+    ts_ng = np.concatenate([b.packets["ts"] for b in iter_batches(tmp_path / "a.pcapng")])
+    assert ts_pcap.tolist() == ts_ng.tolist()  # bit for bit
+    want = [s + f / per for s, f in zip(secs, fracs, strict=True)]
+    assert np.abs(ts_ng - np.array(want)).max() < 1e-6

@@ -466,9 +466,12 @@ def test_payload_prefix_and_prefix_in_agree_with_slicing(width: int) -> None:
     last = np.array([len(payloads) - 1])
     if width > 1:
         assert int(_util.payload_starts(batch, last)[0]) + width > len(batch.data)
-    assert bytes(_util.payload_prefix(batch, last, width)[0]) == payloads[-1][:width].ljust(width, b"\0")
+    assert bytes(_util.payload_prefix(batch, last, width)[0]) == payloads[-1][:width].ljust(
+        width, b"\0"
+    )
     fitting = tuple(w for w in words if w and len(w) <= width)
     assert _util.prefix_in(got, (b"",)).all()
     hits = _util.prefix_in(got, fitting)
     assert hits.tolist() == [any(r.startswith(w) for w in fitting) for r in want]
-    assert hits.any() and not hits.all()
+    assert hits.any()
+    assert not hits.all()
