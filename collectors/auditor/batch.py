@@ -199,17 +199,6 @@ class Batch:
         evidence ring keeps must not keep them too)."""
         object.__setattr__(self, "_columns", None)
 
-    def sliced(self, lo: int, hi: int) -> Batch:
-        """Packets ``lo:hi`` as a batch of their own (the same buffer; no columns yet)."""
-        return Batch(
-            self.packets[lo:hi],
-            self.data,
-            self.offsets[lo:hi],
-            self.source,
-            self.first_index + lo,
-            self.linktype,
-        )
-
     def raw(self, i: int) -> bytes:
         """The captured bytes of packet ``i`` (for full scapy dissection of the few that need it)."""
         start = int(self.offsets[i])

@@ -14,10 +14,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import Field
 
 import collectors.auditor.detectors  # noqa: F401  (registers the built-in detectors)
@@ -40,13 +38,6 @@ GC_YOUNG_THRESHOLD = 50_000
 
 Progress = Callable[[Batch], None]
 
-NEW_TRACE_SECONDS = 86_400.0
-"""Packet time going back by more than this starts another trace (:meth:`Engine._new_trace`).
-
-A day: captures joined end to end (``mergecap -a``) go back by months or years where one
-ends and the next begins, while a single capture of one campaign can go back by hours
-(``../shared/data``'s address scans by 1.4 h and 1.9 h: merged from pieces)."""
-
 
 class RunSummary(FrozenModel):
     """What a run saw and found (the CLI's ``--json`` output)."""
@@ -64,10 +55,6 @@ class RunSummary(FrozenModel):
     events_by_detector: dict[str, dict[str, int]]
     incidents: list[Event]
     suppressed: int
-    time_restarts: int = Field(
-        default=0,
-        description="times packet time went back by more than a day: another trace began",
-    )
     evidence_dir: str = ""
     evidence: dict[str, int] = Field(default_factory=dict)
 
@@ -77,17 +64,6 @@ class RunSummary(FrozenModel):
 
     def has_findings(self, at_least: Severity = Severity.MEDIUM) -> bool:
         return any(e.severity >= at_least for e in self.incidents)
-
-
-def _first_restart(ts: npt.NDArray[np.float64], clock: float, back: float) -> int | None:
-    """The first packet whose time is more than ``back`` seconds before every earlier one's
-    latest (``clock``: the latest before the batch), or None."""
-    before = np.maximum.accumulate(ts)
-    before[1:] = before[:-1]
-    before[0] = -math.inf
-    np.maximum(before, clock, out=before)
-    jumps = np.flatnonzero(ts < before - back)
-    return int(jumps[0]) if len(jumps) else None
 
 
 class Engine:
@@ -164,7 +140,7 @@ class Engine:
             raise AuditorConfigError(
                 f"unknown detector(s) {', '.join(unknown)}; expected one of {', '.join(known)}"
             )
-        self._kinds: list[tuple[type[Detector], Any]] = []  # (class, settings) of each one on
+        self.detectors: list[Detector] = []
         self.skipped: dict[str, str] = {}
         for name in wanted:
             cls = known[name]
@@ -174,8 +150,7 @@ class Engine:
             elif cls.needs_inventory and inventory is None:
                 self.skipped[name] = "needs an inventory"
             else:
-                self._kinds.append((cls, settings))
-        self.detectors: list[Detector] = [cls(settings, self.ctx) for cls, settings in self._kinds]
+                self.detectors.append(cls(settings, self.ctx))
         self._clock = -math.inf
         # Everything alive now (modules, the inventory, the configuration) lives as long as
         # the run: move it out of the cyclic collector's generations, so the collections that
@@ -219,20 +194,6 @@ class Engine:
                 self._clock = batch.clock
                 self._expire(self._clock)
             return
-        while True:
-            ts = batch.columns().ts
-            back = _first_restart(ts, self._clock, NEW_TRACE_SECONDS)
-            if back is None:
-                self._process(batch)
-                return
-            # another trace from packet ``back`` on: the part before it first
-            if back:
-                self._process(batch.sliced(0, back))
-            self._new_trace(batch, back, float(ts[back]))
-            batch = batch.sliced(back, len(batch))
-
-    def _process(self, batch: Batch) -> None:
-        """:meth:`process` of packets whose time does not go back past the idle time."""
         evidence = self.evidence
         self._detect(batch)
         # IPv4 datagrams whose first fragment cut the transport header (nmap -f), whole
@@ -247,29 +208,6 @@ class Engine:
         self._expire(self._clock)
         if evidence is not None:
             evidence.settle(batch)
-
-    def _new_trace(self, batch: Batch, at: int, ts: float) -> None:
-        """Packet time went back by more than :data:`NEW_TRACE_SECONDS`: what follows is
-        another trace (captures concatenated, a sensor's clock set back). What is pending
-        is finalised as at the end of input, every incident is closed, and the detectors
-        start afresh on the new time: the same events whatever the batches' boundaries
-        (docs/decisions.md 123)."""
-        self.stats.time_restarts += 1
-        level = logging.WARNING if self.stats.time_restarts <= 3 else logging.DEBUG
-        logger.log(
-            level,
-            "%s: packet %d goes back %.0f s in time: taken as the start of another trace "
-            "(pending state finalised, incidents closed)%s",
-            batch.source,
-            batch.first_index + at,
-            self._clock - ts,
-            "; further ones are counted in the summary" if self.stats.time_restarts == 3 else "",
-        )
-        self._expire(math.inf)
-        self.tracker.close_all()
-        self.ctx.shared.clear()
-        self.detectors = [cls(settings, self.ctx) for cls, settings in self._kinds]
-        self._clock = -math.inf
 
     def _detect(self, batch: Batch) -> None:
         """Every detector on one batch (a failing one is counted and logged, the rest go on)."""
@@ -331,7 +269,6 @@ class Engine:
             events_by_detector={d: dict(c) for d, c in sorted(by_det.items())},
             incidents=sorted(incidents, key=lambda e: (-e.severity.rank, e.first_seen)),
             suppressed=self.tracker.suppressed,
-            time_restarts=self.stats.time_restarts,
             evidence_dir=str(self.evidence.directory) if self.evidence is not None else "",
             evidence=dict(sorted(self.evidence.counts.items()))
             if self.evidence is not None

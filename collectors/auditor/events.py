@@ -560,12 +560,6 @@ class IncidentTracker:
             self._close(key)
         self._earliest = min((inc.last_ts for inc in self._open.values()), default=math.inf)
 
-    def close_all(self) -> None:
-        """Close every open incident (emitting its final state if changed): a new trace."""
-        for key in list(self._open):
-            self._close(key)
-        self._earliest = math.inf
-
     def flush(self) -> None:
         """Emit every incident changed since its last emission (end of input)."""
         for inc in self._open.values():

@@ -28,7 +28,6 @@ class AuditorStats:
     detector_errors: Counter[str] = field(default_factory=Counter)
     incidents_open: int = 0
     reassembly: Counter[str] = field(default_factory=Counter)  # defrag.py's outcomes
-    time_restarts: int = 0  # packet time went back by more than a day: another trace (engine.py)
 
     def add_batch(self, batch: Batch) -> None:
         """Count a batch's packets, bytes and decode errors (vectorised)."""

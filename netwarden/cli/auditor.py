@@ -311,11 +311,6 @@ def end_line(summary: RunSummary) -> Text:
     if summary.skipped_detectors:
         skipped = ", ".join(f"{k} ({v})" for k, v in summary.skipped_detectors.items())
         line += f"; skipped: {skipped}"
-    if summary.time_restarts:
-        line += (
-            f"; packet time went back more than a day {summary.time_restarts:,} time(s): "
-            "each taken as another trace"
-        )
     if summary.evidence_dir:
         ev = summary.evidence
         line += f"; evidence: {ev.get('files', 0):,} pcap(s) in {summary.evidence_dir}"
