@@ -33,7 +33,7 @@ seen on the client leg. One incident per (client, domain).
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -67,6 +67,7 @@ _UPPER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _LOWER = frozenset(b"abcdefghijklmnopqrstuvwxyz")
 _BASE64_PUNCT = frozenset(b"+/=")
 _HOSTNAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
+_HOSTNAME_BYTES_TABLE = bytes(sorted(_HOSTNAME_BYTES))  # (bytes.translate's delete argument)
 _TWO_PART_SLD = frozenset(
     {b"co", b"com", b"net", b"org", b"gov", b"ac", b"edu", b"ne", b"or", b"go"}
 )
@@ -110,7 +111,10 @@ def entropy(text: bytes) -> float:
     if not text:
         return 0.0
     n = len(text)
-    return max(0.0, -sum(c / n * math.log2(c / n) for c in Counter(text).values()))
+    # each distinct byte counted in C, in order of first appearance (as Counter would: the
+    # same sum in the same order, so the same float)
+    counts = [text.count(b) for b in dict.fromkeys(text)]
+    return max(0.0, -sum(c / n * math.log2(c / n) for c in counts))
 
 
 def encoding(label: bytes) -> str | None:
@@ -200,6 +204,7 @@ class DnsTunnel:
         self.ctx = ctx
         self.windows: BoundedDict[tuple[int, bytes], _Window] = BoundedDict(settings.max_entries)
         self.ignore = tuple(d.lower().encode() for d in settings.ignore_domains)
+        self._ignore_below = tuple(b"." + d for d in self.ignore)  # their subdomains
         self._questions: dict[bytes, _Question | None] = {}
         self.resolvers: set[int] = set()
         if ctx.inventory is not None and settings.ignore_resolvers:
@@ -208,13 +213,15 @@ class DnsTunnel:
                     self.resolvers |= {int(a) for _, a in dev.addresses()}
         self._resolvers = np.array(sorted(self.resolvers), dtype=np.uint32)
 
-    def _suspicious(self, labels: list[bytes], sub: bytes) -> bool:
+    def _suspicious(self, max_label: int, sub: bytes) -> bool:
+        """A label of ``long_label`` bytes or more, a byte no hostname has, or a long and
+        random subdomain (``max_label``: the longest label of the whole name)."""
         s = self.s
-        if any(len(label) >= s.long_label for label in labels):
-            return True
-        if not set(sub.replace(b".", b"")) <= _HOSTNAME_BYTES:
+        if max_label >= s.long_label:
             return True
         flat = sub.replace(b".", b"")
+        if flat.translate(None, _HOSTNAME_BYTES_TABLE):  # (what is left is not hostname)
+            return True
         return len(flat) >= s.entropy_min_length and entropy(flat) >= s.entropy_bits
 
     def score(self, qtype: int, labels: list[bytes]) -> int:
@@ -230,6 +237,21 @@ class DnsTunnel:
         points += entropy(label.lower()) >= s.encoded_entropy_bits
         return points
 
+    def _encoded(self, qtype: int, labels: list[bytes]) -> bool:
+        """``score(qtype, labels) >= encoded_min_score``, working out only what can still
+        change the answer (most queries are of a type that carries no data and already
+        cannot reach the default 4 points: their label's alphabet and entropy are not read)."""
+        s = self.s
+        need = s.encoded_min_score
+        label = max(labels, key=len)
+        points = int(qtype in DATA_QTYPES) + (len(label) >= s.encoded_min_length)
+        if points + 2 < need:
+            return False
+        points += encoding(label) is not None
+        if points >= need or points + 1 < need:
+            return points >= need
+        return points + (entropy(label.lower()) >= s.encoded_entropy_bits) >= need
+
     def _question(self, payload: bytes) -> _Question | None:
         """What a query's question says, or None when it is not judged (memoised by its bytes)."""
         body = payload[12:]  # the header (id, flags, counts) was checked by the caller
@@ -242,11 +264,11 @@ class DnsTunnel:
             qtype, raw = q
             labels = [label.lower() for label in raw]
             domain, sub = split_domain(labels)
-            if sub and not any(domain == d or domain.endswith(b"." + d) for d in self.ignore):
-                max_label = max(len(label) for label in labels)
+            if sub and not (domain in self.ignore or domain.endswith(self._ignore_below)):
+                max_label = max(map(len, labels))
                 keep = len(raw) - (domain.count(b".") + 1)  # the subdomain's labels
-                encoded = self.score(qtype, raw[:keep]) >= self.s.encoded_min_score
-                result = (qtype, domain, sub, max_label, self._suspicious(labels, sub), encoded)
+                encoded = self._encoded(qtype, raw[:keep])
+                result = (qtype, domain, sub, max_label, self._suspicious(max_label, sub), encoded)
         if len(cache) >= 8192:
             cache.clear()
         cache[body] = result

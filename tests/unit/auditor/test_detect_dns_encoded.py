@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+from collections import Counter
 from pathlib import Path
 
 from scapy.layers.dns import DNS, DNSQR
@@ -12,7 +14,7 @@ from scapy.packet import Packet
 
 from collectors.auditor.config import AuditorConfig
 from collectors.auditor.detectors.base import DetectorContext
-from collectors.auditor.detectors.dns_tunnel import DnsTunnel, DnsTunnelSettings, encoding
+from collectors.auditor.detectors.dns_tunnel import DnsTunnel, DnsTunnelSettings, encoding, entropy
 from collectors.auditor.events import Severity
 from tests.unit.auditor.auditor_helpers import T0, at, of, run_engine
 
@@ -133,3 +135,37 @@ def test_score_of_single_queries() -> None:
     assert (
         AuditorConfig().settings_for("dns_tunnel", DnsTunnelSettings, None).encoded_min_score == 4
     )
+
+
+def test_encoded_short_cut_agrees_with_the_score() -> None:
+    """``_encoded`` stops once the answer cannot change: for every minimum score, the same
+    answer as ``score(...) >= minimum`` on hex, base32, base64, words, short and long labels
+    of every record type; and ``entropy`` is the Counter-based sum, to the bit."""
+    rng = random.Random(12)  # noqa: S311  (test data)
+    alphabets = (
+        b"0123456789abcdef",
+        b"abcdefghijklmnopqrstuvwxyz234567",
+        b"aZ09+/",
+        b"mail",
+        b"ab",
+    )
+    cases = []
+    for _ in range(600):
+        alphabet = rng.choice(alphabets)
+        label = bytes(rng.choice(alphabet) for _ in range(rng.choice([4, 12, 29, 30, 31, 45, 63])))
+        labels = [label] + ([b"www"] if rng.random() < 0.5 else [])
+        cases.append((rng.choice([1, 5, 10, 15, 16, 28]), labels))
+    for need in (1, 2, 3, 4):
+        det = DnsTunnel(
+            DnsTunnelSettings(encoded_min_score=need),
+            DetectorContext(reporter=None),  # type: ignore[arg-type]
+        )
+        got = [det._encoded(q, labels) for q, labels in cases]
+        assert got == [det.score(q, labels) >= need for q, labels in cases]
+        assert any(got)
+        assert need == 1 or not all(got)
+    for _, labels in cases[:200]:
+        text = labels[0]
+        n = len(text)
+        want = max(0.0, -sum(c / n * math.log2(c / n) for c in Counter(text).values()))
+        assert entropy(text) == want
