@@ -30,7 +30,7 @@ from pydantic import Field
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._dhcp import bootp_fields
-from collectors.auditor.detectors._util import ip_str, mac_str, view
+from collectors.auditor.detectors._util import group_rows, ip_str, mac_str, sorted_in, view
 from collectors.auditor.detectors.base import DetectorContext, register
 from collectors.auditor.events import Severity
 
@@ -53,6 +53,17 @@ class _Server:
     senders: set[int] = field(default_factory=set)
     clients: set[int] = field(default_factory=set)
     relays: set[int] = field(default_factory=set)
+
+
+def _add_bounded(target: set[int], values: list[int], bound: int) -> None:
+    """Add ``values`` in order while ``target`` has fewer than ``bound`` members."""
+    if len(target) + len(values) <= bound:
+        target.update(values)
+        return
+    for x in values:
+        if len(target) >= bound:
+            return
+        target.add(x)
 
 
 @register
@@ -78,6 +89,8 @@ class RogueDhcp:
                     self.relays |= gateways
                     self.servers |= gateways
         self.configured = bool(self.servers)
+        self._servers = np.array(sorted(self.servers), dtype=np.int64)
+        self._relays = np.array(sorted(self.relays), dtype=np.int64)
         self.seen: dict[tuple[int, int], _Server] = {}
 
     def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
@@ -94,40 +107,43 @@ class RogueDhcp:
             return
         keep = np.flatnonzero(server_msg)
         rows = rows[keep]
-        p = batch.packets
+        sender = v.src4[rows].astype(np.int64)
+        server = np.where(msg.server[keep] >= 0, msg.server[keep], sender)
+        mac = batch.packets["src_mac"][rows]
+        ts, mtype, giaddr, chaddr = v.ts[rows], msg.mtype[keep], msg.giaddr[keep], msg.chaddr[keep]
+        if self.configured:
+            allowed = sorted_in(server, self._servers) & (
+                sorted_in(sender, self._servers) | sorted_in(sender, self._relays)
+            )
+            if allowed.all():
+                return
+            left = np.flatnonzero(~allowed)
+            sender, server, mac = sender[left], server[left], mac[left]
+            ts, mtype, giaddr, chaddr = ts[left], mtype[left], giaddr[left], chaddr[left]
+        # one (server, MAC) at a time, in order of its first message; its messages in order
+        first, inv, n = group_rows(server.astype(np.uint64), mac.astype(np.uint64))
+        order = np.argsort(inv, kind="stable")
+        ends = np.cumsum(np.bincount(inv, minlength=n)).tolist()
+        ts_l, mtype_l, sender_l, chaddr_l, giaddr_l = (
+            a[order].tolist() for a in (ts, mtype, sender, chaddr, giaddr)
+        )
+        server_l, mac_l = server[first].tolist(), mac[first].tolist()
         touched: set[tuple[int, int]] = set()
-        for sender, mac, ts, mtype, giaddr, server_id, chaddr in zip(
-            v.src4[rows].tolist(),
-            p["src_mac"][rows].tolist(),
-            v.ts[rows].tolist(),
-            msg.mtype[keep].tolist(),
-            msg.giaddr[keep].tolist(),
-            msg.server[keep].tolist(),
-            msg.chaddr[keep].tolist(),
-            strict=True,
-        ):
-            server = server_id if server_id >= 0 else sender
-            if (
-                self.configured
-                and server in self.servers
-                and (sender in self.servers or sender in self.relays)
-            ):
-                continue
-            key = (server, mac)
+        for g in np.argsort(first, kind="stable").tolist():
+            key = (server_l[g], mac_l[g])
+            lo, hi = ends[g - 1] if g else 0, ends[g]
             st = self.seen.get(key)
             if st is None:
                 if len(self.seen) >= 10_000:
                     continue  # bounded; 10,000 distinct rogue servers is already the story
-                st = self.seen[key] = _Server(first=ts)
-            st.last = max(st.last, ts)
-            st.count += 1
-            st.types[SERVER_MESSAGES[mtype]] += 1
-            if len(st.senders) < 4096:
-                st.senders.add(sender)
-            if len(st.clients) < 4096:
-                st.clients.add(chaddr)
-            if giaddr:
-                st.relays.add(giaddr)
+                st = self.seen[key] = _Server(first=ts_l[lo])
+            st.last = max(st.last, *ts_l[lo:hi])
+            st.count += hi - lo
+            for t in mtype_l[lo:hi]:  # (in order: the evidence lists types as first seen)
+                st.types[SERVER_MESSAGES[t]] += 1
+            _add_bounded(st.senders, sender_l[lo:hi], 4096)
+            _add_bounded(st.clients, chaddr_l[lo:hi], 4096)
+            st.relays.update(a for a in giaddr_l[lo:hi] if a)
             touched.add(key)
         for key in touched:
             self._report(key, self.seen[key])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
@@ -126,3 +127,21 @@ def test_without_configuration_every_server_is_reported_medium(tmp_path: Path) -
     assert len(events) == 1
     assert events[0].severity is Severity.MEDIUM
     assert events[0].evidence["configured"] is False
+
+
+def test_rogue_servers_interleaved_are_counted_apart(tmp_path: Path) -> None:
+    """Messages of three rogue servers interleaved in one batch: one incident each, with
+    its own count, first and last time, and relays."""
+    pkts = []
+    servers = [("192.0.2.7", "02:00:00:00:00:07"), ("192.0.2.8", "02:00:00:00:00:08")]
+    servers.append(("198.51.100.9", "02:00:00:00:00:09"))
+    for k in range(30):
+        src, mac = servers[k % 3]
+        relay = "10.9.9.9" if k % 3 == 2 else "0.0.0.0"  # noqa: S104  (a BOOTP field)
+        pkts.append(_offer(src, mac, src, T0 + k, giaddr=relay))
+    rogue = sorted(of(run_engine(tmp_path, pkts), "rogue_dhcp"), key=lambda e: e.src)
+    assert [(e.src, e.count) for e in rogue] == [(s, 10) for s, _ in sorted(servers)]
+    for e, k0 in zip(rogue, (0, 1, 2), strict=True):
+        assert e.first_seen.timestamp() == pytest.approx(T0 + k0)
+        assert e.last_seen.timestamp() == pytest.approx(T0 + 27 + k0)
+    assert [bool(e.evidence.get("relays")) for e in rogue] == [False, False, True]
