@@ -14,6 +14,7 @@ out of the loop: a message is handed to :meth:`AccessLedger.receive`, which only
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import selectors
 import socket
@@ -50,6 +51,10 @@ class _Stream:
     last: float = field(default_factory=time.monotonic)
 
 
+_FREE_PORT_TRIES = 20
+"""Ports the kernel picks for UDP before one is also free for TCP (``port=0``)."""
+
+
 class SyslogReceiver:
     """Listens on ``host:port`` for UDP and TCP (the same port number for both, as rsyslog)."""
 
@@ -59,19 +64,25 @@ class SyslogReceiver:
         self.ledger = ledger
         self.limits = limits or ReceiverLimits()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.udp = socket.socket(family, socket.SOCK_DGRAM)
-        self.tcp = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            self.udp.bind((host, port))
-            port = self.udp.getsockname()[1]
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.tcp.bind((host, port))
-            self.tcp.listen(16)
-        except OSError:
-            self.udp.close()
-            self.tcp.close()
-            raise
-        self.host, self.port = host, port
+        # Port 0: the kernel picks a free UDP port, which another process may hold for TCP;
+        # then try another (a bounded number of times). A port asked for is tried once.
+        for attempt in range(_FREE_PORT_TRIES if port == 0 else 1):
+            self.udp = socket.socket(family, socket.SOCK_DGRAM)
+            self.tcp = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                self.udp.bind((host, port))
+                bound = self.udp.getsockname()[1]
+                self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                self.tcp.bind((host, bound))
+                self.tcp.listen(16)
+            except OSError as exc:
+                self.udp.close()
+                self.tcp.close()
+                if port != 0 or exc.errno != errno.EADDRINUSE or attempt + 1 == _FREE_PORT_TRIES:
+                    raise
+                continue
+            break
+        self.host, self.port = host, bound
         self.udp.setblocking(False)
         self.tcp.setblocking(False)
         self.streams: dict[int, _Stream] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import time
@@ -223,3 +224,30 @@ def test_receiver_closes_the_longest_idle_connection_at_the_bound(inv: Inventory
             sock.close()
     finally:
         receiver.close()
+
+
+def test_receiver_on_port_0_tries_another_port_when_tcp_is_taken(
+    inv: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel's free UDP port may be held for TCP by another process: try another."""
+    real_bind = socket.socket.bind
+    refused: list[int] = []
+
+    def bind(self: socket.socket, address: tuple[str, int]) -> None:
+        if self.type == socket.SOCK_STREAM and not refused:
+            refused.append(address[1])
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        real_bind(self, address)
+
+    monkeypatch.setattr(socket.socket, "bind", bind)
+    receiver = SyslogReceiver(AccessLedger(inv), "127.0.0.1", 0)
+    try:
+        assert refused
+        assert receiver.port != 0
+        assert receiver.tcp.getsockname()[1] == receiver.udp.getsockname()[1] == receiver.port
+    finally:
+        receiver.close()
+    # a port asked for is not changed behind the caller's back
+    refused.clear()
+    with pytest.raises(OSError, match="in use"):
+        SyslogReceiver(AccessLedger(inv), "127.0.0.1", receiver.port)
