@@ -8,7 +8,9 @@ runs with the example inventory, so ``policy_violation`` and ``unknown_device``
 are on too. Decode alone is ``bench_auditor_decode.py``.
 
 Run: ``.venv/bin/python bench/bench_auditor.py [--packets 1000000] [--workdir DIR] [--evidence]
-[--base DIR] [--no-baselines]``
+[--base DIR] [--no-baselines] [--mix shared-loop]`` (``--mix shared-loop``: the public
+captures of ``../shared/data/pcaps`` concatenated with ``mergecap`` until 1M packets, an
+independent mix of whole conversations, instead of ``bench/gen_mixed_pcap.py``'s)
 
 Each run prints its events' sha256 (the first 16 hex digits of the JSON lines, as
 ``bench_auditor_process.py`` hashes them): a speed change must not change it. Against a
