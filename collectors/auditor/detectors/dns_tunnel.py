@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
@@ -226,33 +227,33 @@ class DnsTunnel:
             return True
         return len(flat) >= s.entropy_min_length and entropy(flat) >= s.entropy_bits
 
+    def _points(self, qtype: int, label: bytes) -> Iterator[bool]:
+        """The score's four points for a query's longest label, the cheapest first."""
+        s = self.s
+        yield qtype in DATA_QTYPES
+        yield len(label) >= s.encoded_min_length
+        yield encoding(label) is not None
+        yield entropy(label.lower()) >= s.encoded_entropy_bits
+
     def score(self, qtype: int, labels: list[bytes]) -> int:
         """A query's tunnel score, 0-4: its longest label's length, alphabet and entropy, its type.
 
         ``labels`` are in their original case (base64 is mixed-case).
         """
-        s = self.s
-        label = max(labels, key=len)
-        points = int(qtype in DATA_QTYPES)
-        points += len(label) >= s.encoded_min_length
-        points += encoding(label) is not None
-        points += entropy(label.lower()) >= s.encoded_entropy_bits
-        return points
+        return sum(self._points(qtype, max(labels, key=len)))
 
     def _encoded(self, qtype: int, labels: list[bytes]) -> bool:
         """``score(qtype, labels) >= encoded_min_score``, working out only what can still
         change the answer (most queries are of a type that carries no data and already
         cannot reach the default 4 points: their label's alphabet and entropy are not read)."""
-        s = self.s
-        need = s.encoded_min_score
-        label = max(labels, key=len)
-        points = int(qtype in DATA_QTYPES) + (len(label) >= s.encoded_min_length)
-        if points + 2 < need:
-            return False
-        points += encoding(label) is not None
-        if points >= need or points + 1 < need:
-            return points >= need
-        return points + (entropy(label.lower()) >= s.encoded_entropy_bits) >= need
+        need = self.s.encoded_min_score
+        points, left = 0, 4
+        for point in self._points(qtype, max(labels, key=len)):
+            points += point
+            left -= 1
+            if points >= need or points + left < need:
+                break
+        return points >= need
 
     def _question(self, payload: bytes) -> _Question | None:
         """What a query's question says, or None when it is not judged (memoised by its bytes)."""
