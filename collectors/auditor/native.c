@@ -1443,3 +1443,203 @@ int64_t nw_as_drop_idle(void *handle, double now, NwScanSnap *out, double *floor
     *floor = low;
     return n;
 }
+
+/* ------------------------------------------------------------------------
+ * DNS queries' first question, a batch at once (detectors/dns_tunnel.py
+ * questions(): the same answers as its parse_query, split_domain, _suspicious
+ * and _encoded in Python). For payload k (buf + starts[k], lens[k] bytes),
+ * out[8k .. 8k+7] = judged (1: a query whose name has a subdomain; 0: a
+ * response, garbage, a cut or compressed name, one label, or no subdomain),
+ * qtype, name start, domain start, name end (offsets in names: the name in
+ * lower case, labels joined by '.'; the subdomain part ends one byte before the
+ * domain), the longest label's length, suspicious (0/1), encoded (0/1). names
+ * holds at least sum(lens) bytes. Entropies are summed in the order Python's
+ * entropy() sums them (distinct bytes in order of first appearance), and the
+ * build uses -ffp-contract=off, so both compare the same doubles.
+ * ------------------------------------------------------------------------ */
+
+static inline uint8_t dns_lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c; }
+
+/* Shannon entropy in bits per byte of t[0..n) lower-cased (lower) or as is. */
+static double dns_entropy(const uint8_t *t, int64_t n, int lower) {
+    if (n <= 0)
+        return 0.0;
+    int64_t counts[256] = {0};
+    uint8_t order[256];
+    int m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t c = lower ? dns_lower(t[i]) : t[i];
+        if (counts[c]++ == 0)
+            order[m++] = c;
+    }
+    double sum = 0.0;
+    for (int j = 0; j < m; j++) {
+        double p = (double)counts[order[j]] / (double)n;
+        sum += p * log2(p);
+    }
+    return -sum > 0.0 ? -sum : 0.0;
+}
+
+/* Whether a label is written in hex, base32 or base64 (dns_tunnel.encoding). */
+static int dns_encoded_alphabet(const uint8_t *t, int64_t n) {
+    int digit = 0, nondigit = 0, upper = 0, lowercase = 0, punct = 0;
+    int hex = 1, b32 = 1, b64 = 1;
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t c = t[i], f = dns_lower(c);
+        int isdigit_ = c >= '0' && c <= '9';
+        digit |= isdigit_;
+        nondigit |= !isdigit_;
+        upper |= c >= 'A' && c <= 'Z';
+        lowercase |= c >= 'a' && c <= 'z';
+        punct |= c == '+' || c == '/' || c == '=';
+        hex &= isdigit_ || (f >= 'a' && f <= 'f');
+        b32 &= (f >= 'a' && f <= 'z') || (f >= '2' && f <= '7');
+        b64 &= (f >= 'a' && f <= 'z') || isdigit_ || c == '+' || c == '/' || c == '=' || c == '-' ||
+               c == '_';
+    }
+    if (!digit || !nondigit)
+        return 0;
+    int one_case = !(upper && lowercase);
+    if ((hex || b32) && one_case)
+        return 1;
+    return b64 && ((upper && lowercase) || punct);
+}
+
+static const char *const dns_two_part[] = {"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"};
+
+static int dns_two_part_sld(const uint8_t *t, int64_t n) {
+    for (size_t j = 0; j < sizeof dns_two_part / sizeof *dns_two_part; j++) {
+        const char *w = dns_two_part[j];
+        int64_t wn = (int64_t)strlen(w);
+        if (wn != n)
+            continue;
+        int64_t i = 0;
+        while (i < n && dns_lower(t[i]) == (uint8_t)w[i])
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+void nw_dns_questions(const uint8_t *buf, const int64_t *starts, const int64_t *lens, int64_t n,
+                      int64_t long_label, int64_t entropy_min_length, double entropy_bits,
+                      int64_t encoded_min_length, double encoded_entropy_bits,
+                      int64_t encoded_min_score, uint8_t *names, int64_t *out) {
+    int64_t pos = 0;
+    for (int64_t k = 0; k < n; k++) {
+        const uint8_t *d = buf + starts[k];
+        int64_t len = lens[k];
+        int64_t *o = out + 8 * k;
+        memset(o, 0, 8 * sizeof *o);
+        if (len < 17 || (d[2] & 0x80) || (d[4] == 0 && d[5] == 0))
+            continue;
+        int64_t off[127], size[127];
+        int nl = 0, done = 0;
+        int64_t qtype = 0, i = 12;
+        while (i < len) {
+            int64_t m = d[i];
+            if (m == 0) {
+                if (i + 3 <= len - 1) {
+                    qtype = (int64_t)d[i + 1] << 8 | d[i + 2];
+                    done = 1;
+                }
+                break;
+            }
+            if ((m & 0xC0) || nl >= 127 || i + 1 + m > len)
+                break; /* compressed, too many labels, or cut (Python's loop then ends) */
+            off[nl] = i + 1;
+            size[nl] = m;
+            nl++;
+            i += 1 + m;
+        }
+        if (!done || nl < 2)
+            continue;
+        int keep = nl >= 3 && size[nl - 1] == 2 && dns_two_part_sld(d + off[nl - 2], size[nl - 2]) ? 3 : 2;
+        if (nl <= keep)
+            continue; /* no subdomain */
+        int nsub = nl - keep;
+        /* the name, lower case; the longest label overall and in the subdomain part */
+        int64_t start = pos, max_label = 0, flat_len = 0, domain_at = 0;
+        int longest = 0, hostname = 1;
+        for (int j = 0; j < nl; j++) {
+            if (j)
+                names[pos++] = '.';
+            if (j == nsub)
+                domain_at = pos;
+            for (int64_t b = 0; b < size[j]; b++) {
+                uint8_t c = dns_lower(d[off[j] + b]);
+                names[pos++] = c;
+                if (j < nsub && c != '.') {
+                    flat_len++;
+                    hostname &= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+                }
+            }
+            if (size[j] > max_label)
+                max_label = size[j];
+            if (j < nsub && size[j] > size[longest])
+                longest = j;
+        }
+        int suspicious = max_label >= long_label || !hostname;
+        if (!suspicious && flat_len >= entropy_min_length) {
+            /* the subdomain without its dots (names holds it lower-cased) */
+            uint8_t flat[127 * 63];
+            int64_t f = 0;
+            for (int64_t b = start; b < domain_at - 1; b++)
+                if (names[b] != '.')
+                    flat[f++] = names[b];
+            suspicious = dns_entropy(flat, f, 0) >= entropy_bits;
+        }
+        const uint8_t *label = d + off[longest];
+        int64_t label_len = size[longest];
+        int points = qtype == 5 || qtype == 10 || qtype == 15 || qtype == 16;
+        points += label_len >= encoded_min_length;
+        if (points + 2 >= encoded_min_score)
+            points += dns_encoded_alphabet(label, label_len);
+        if (points + 1 >= encoded_min_score)
+            points += dns_entropy(label, label_len, 1) >= encoded_entropy_bits;
+        o[0] = 1;
+        o[1] = qtype;
+        o[2] = start;
+        o[3] = domain_at;
+        o[4] = pos;
+        o[5] = max_label;
+        o[6] = suspicious;
+        o[7] = points >= encoded_min_score;
+    }
+}
+
+/* Dense ids of byte strings text[starts[k] .. ends[k]) (k < n), equal strings equal
+ * ids, numbered in order of first appearance (dns_tunnel.py groups a batch's queries
+ * by client and domain with them, and its names by window). table: scratch of size
+ * entries, a power of two above n, filled with -1 by this call. Returns how many
+ * distinct strings there were. Exact: a hash hit is confirmed by comparing bytes. */
+int64_t nw_intern(const uint8_t *text, const int64_t *starts, const int64_t *ends, int64_t n,
+                  int64_t *ids, int64_t *table, int64_t size) {
+    int64_t distinct = 0, mask = size - 1;
+    for (int64_t j = 0; j < size; j++)
+        table[j] = -1;
+    for (int64_t k = 0; k < n; k++) {
+        const uint8_t *s = text + starts[k];
+        int64_t len = ends[k] - starts[k];
+        uint64_t h = 1469598103934665603ULL;
+        for (int64_t b = 0; b < len; b++)
+            h = (h ^ s[b]) * 1099511628211ULL;
+        h ^= h >> 29;
+        int64_t slot = (int64_t)(h & (uint64_t)mask);
+        for (;;) {
+            int64_t at = table[slot];
+            if (at < 0) {
+                table[slot] = k;
+                ids[k] = distinct++;
+                break;
+            }
+            if (ends[at] - starts[at] == len && memcmp(text + starts[at], s, (size_t)len) == 0) {
+                ids[k] = ids[at];
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    return distinct;
+}

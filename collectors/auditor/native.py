@@ -10,8 +10,10 @@ order), and the scan detectors' state: the pending connection attempts
 (:mod:`collectors.auditor.detectors._attempts`: a hash table probed per SYN and
 per answer, where Python paid a dictionary operation and an int per packet) and
 ``address_scan``'s scanners (victims, ports and bounds per scanner, updated per
-failed attempt). They live in ``native.c``, plain C11 without Python headers, called
-through :mod:`ctypes` on numpy arrays the caller allocates.
+failed attempt), and the DNS questions of a batch (``dns_tunnel``: parsed and scored,
+then grouped by exact names). They live in ``native.c``, plain C11 without Python
+headers (linked with ``-lm``, built without fused multiply-add so a float sum is the
+one Python computes), called through :mod:`ctypes` on numpy arrays the caller allocates.
 
 Build: :func:`library` compiles ``native.c`` with ``cc -O2`` the first time it is
 needed into ``_native-<hash of the source and compiler>.so`` beside it (or in
@@ -44,7 +46,9 @@ logger = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("native.c")
 DISABLE_ENV = "NETWARDEN_NO_NATIVE"
-_CFLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-Wall")
+_CFLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-ffp-contract=off")
+# (-ffp-contract=off: no fused multiply-add, so a float sum is the one Python computes)
+_LIBS = ("-lm",)
 # (no -Werror here: a newer compiler's new warning must not cost the fast path; the
 # tests compile with -Wextra -Werror to keep the source clean)
 
@@ -64,7 +68,7 @@ def _compiler() -> list[str] | None:
 def _target(cc: list[str]) -> list[Path]:
     """Where the build of this source by this compiler may be (package dir, then user cache)."""
     digest = hashlib.sha256(SOURCE.read_bytes())
-    digest.update(" ".join((*cc, *_CFLAGS, sys.platform, os.uname().machine)).encode())
+    digest.update(" ".join((*cc, *_CFLAGS, *_LIBS, sys.platform, os.uname().machine)).encode())
     name = f"_native-{digest.hexdigest()[:16]}.so"
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return [SOURCE.with_name(name), cache_home / "netwarden" / name]
@@ -84,7 +88,7 @@ def _compile(cc: list[str], path: Path) -> bool:
     os.close(fd)
     try:
         subprocess.run(
-            [*cc, *_CFLAGS, "-o", tmp, str(SOURCE)],
+            [*cc, *_CFLAGS, "-o", tmp, str(SOURCE), *_LIBS],
             check=True,
             capture_output=True,
             text=True,
@@ -203,6 +207,8 @@ def library() -> ctypes.CDLL | None:
         ("nw_as_active_len", _I64, [_P]),
         ("nw_as_drop_idle", _I64, [_P, _D, _P, _P]),
         ("nw_bootp", None, [_P, _P, _P, _I64, _P, _P]),
+        ("nw_intern", _I64, [_P, _P, _P, _I64, _P, _P, _I64]),
+        ("nw_dns_questions", None, [_P, _P, _P, _I64, _I64, _I64, _D, _I64, _D, _I64, _P, _P]),
     ):
         getattr(lib, name).restype = restype
         getattr(lib, name).argtypes = argtypes

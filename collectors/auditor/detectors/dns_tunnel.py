@@ -24,23 +24,30 @@ Per (client, registered domain), in tumbling windows of ``window_seconds``:
   outside those alphabets; DNS-SD (``_ipp._tcp.local`` PTR) and blocklist lookups
   (``4.3.2.1.zen.spamhaus.org`` A/TXT) have short labels.
 
-Queries are parsed by a few lines of ``struct``-free slicing (first question only),
-for UDP/53 packets only. Resolvers named in the inventory (``provides: [dns]``)
+Queries (first question only, UDP/53 packets only) are read a batch at a time:
+compiled (``nw_dns_questions`` in ``native.c``: name, domain split, longest label,
+suspicious and encoded points), else :func:`parse_query` and the scores below per
+query, the same answers. A batch of many queries is counted a (client, domain) window
+at a time (:meth:`DnsTunnel._grouped`: queries grouped by exact names with
+``nw_intern``, counts summed as arrays), the same windows as one by one (decision 124). Resolvers named in the inventory (``provides: [dns]``)
 are skipped as sources by default: their queries are their clients', which are
 seen on the client leg. One incident per (client, domain).
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
+from collectors.auditor import native
 from collectors.auditor.batch import Batch
 from collectors.auditor.config import DetectorSettings
 from collectors.auditor.detectors._util import (
@@ -48,6 +55,7 @@ from collectors.auditor.detectors._util import (
     ip_str,
     payload_prefix,
     payload_slices,
+    payload_starts,
     sorted_in,
     view,
 )
@@ -114,8 +122,11 @@ def entropy(text: bytes) -> float:
     n = len(text)
     # each distinct byte counted in C, in order of first appearance (as Counter would: the
     # same sum in the same order, so the same float)
-    counts = [text.count(b) for b in dict.fromkeys(text)]
-    return max(0.0, -sum(c / n * math.log2(c / n) for c in counts))
+    total = 0.0  # (summed one by one, as native.c's nw_dns_questions sums: the same float)
+    for b in dict.fromkeys(text):
+        p = text.count(b) / n
+        total += p * math.log2(p)
+    return max(0.0, -total)
 
 
 def encoding(label: bytes) -> str | None:
@@ -145,6 +156,12 @@ def encoding(label: bytes) -> str | None:
     return None
 
 
+def domain_labels(labels: list[bytes]) -> int:
+    """How many of the last ``labels`` (lower case) make the registered domain: 2, or 3
+    under a two-part suffix such as ``co.uk`` (a small list)."""
+    return 3 if len(labels) >= 3 and labels[-2] in _TWO_PART_SLD and len(labels[-1]) == 2 else 2
+
+
 def split_domain(labels: list[bytes]) -> tuple[bytes, bytes]:
     """(registered domain, subdomain part), with a small list of two-part suffixes.
 
@@ -152,8 +169,31 @@ def split_domain(labels: list[bytes]) -> tuple[bytes, bytes]:
         >>> split_domain([b"a", b"b", b"example", b"co", b"uk"])
         (b'example.co.uk', b'a.b')
     """
-    keep = 3 if len(labels) >= 3 and labels[-2] in _TWO_PART_SLD and len(labels[-1]) == 2 else 2
+    keep = domain_labels(labels)
     return b".".join(labels[-keep:]), b".".join(labels[:-keep])
+
+
+def _intern(
+    lib: ctypes.CDLL,
+    names: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Dense ids (in order of first appearance) of the strings ``names[starts:ends]``."""
+    n = len(starts)
+    ids = np.empty(n, dtype=np.int64)
+    size = 1 << max(4, (2 * n).bit_length())
+    table = np.empty(size, dtype=np.int64)
+    s, e = np.ascontiguousarray(starts), np.ascontiguousarray(ends)
+    count = lib.nw_intern(
+        names.ctypes.data, s.ctypes.data, e.ctypes.data, n, ids.ctypes.data, table.ctypes.data, size
+    )
+    return ids, int(count)
+
+
+GROUPED_MIN: Final = 512
+"""Queries in a batch from which :meth:`DnsTunnel._grouped` counts them (below, the
+per-query loop costs less than its few dozen array operations; measured)."""
 
 
 class DnsTunnelSettings(DetectorSettings):
@@ -176,9 +216,10 @@ class DnsTunnelSettings(DetectorSettings):
     max_entries: int = Field(default=100_000, ge=100)
 
 
-# (qtype, registered domain, subdomain part, longest label, suspicious name, encoded query)
-_Question = tuple[int, bytes, bytes, int, bool, bool]
-_UNSEEN: Final[_Question] = (-1, b"", b"", 0, False, False)
+# (qtype, registered domain, subdomain part, longest label, suspicious name, encoded query),
+# the last two 0 or 1
+_Question = tuple[int, bytes, bytes, int, int, int]
+_UNSEEN: Final[_Question] = (-1, b"", b"", 0, 0, 0)
 """Not in the question cache (compared by identity; None there: a question not judged)."""
 
 
@@ -194,6 +235,45 @@ class _Window:
     sub_len: int = 0
     max_label: int = 0
     unique: set[bytes] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """The summary and evidence of one report (a window's counts when it was judged)."""
+
+    client: str
+    domain: str
+    reasons: list[str]
+    queries: int
+    unique: int
+    mean_len: float
+    max_label: int
+    null: int
+    txt: int
+    suspicious: int
+    encoded: int
+    window_seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"{self.client}: DNS tunnel suspected through {self.domain} "
+            f"({', '.join(self.reasons)}; {self.queries} queries, {self.unique} unique subdomains)"
+        )
+
+    def evidence(self) -> dict[str, object]:
+        return {
+            "domain": self.domain,
+            "reasons": self.reasons,
+            "queries": self.queries,
+            "unique_subdomains": self.unique,
+            "mean_subdomain_length": round(self.mean_len, 1),
+            "max_label_length": self.max_label,
+            "null_queries": self.null,
+            "txt_queries": self.txt,
+            "suspicious_names": self.suspicious,
+            "encoded_queries": self.encoded,
+            "window_seconds": self.window_seconds,
+        }
 
 
 @register
@@ -267,17 +347,84 @@ class DnsTunnel:
             qtype, raw = q
             labels = [label.lower() for label in raw]
             domain, sub = split_domain(labels)
-            if sub and not (domain in self.ignore or domain.endswith(self._ignore_below)):
+            if sub and not self._ignored(domain):
                 max_label = max(map(len, labels))
-                keep = len(raw) - (domain.count(b".") + 1)  # the subdomain's labels
+                keep = len(raw) - domain_labels(labels)  # the subdomain's labels
                 encoded = self._encoded(qtype, raw[:keep])
-                result = (qtype, domain, sub, max_label, self._suspicious(max_label, sub), encoded)
+                suspicious = self._suspicious(max_label, sub)
+                result = (qtype, domain, sub, max_label, int(suspicious), int(encoded))
         if len(cache) >= 8192:
             cache.clear()
         cache[body] = result
         return result
 
-    def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002, PLR0912  (contract; one loop)
+    def _ignored(self, domain: bytes) -> bool:
+        return domain in self.ignore or domain.endswith(self._ignore_below)
+
+    def _parsed(
+        self, batch: Batch, at: npt.NDArray[np.int64], lib: ctypes.CDLL
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]] | None:
+        """``nw_dns_questions`` of the payloads of packets ``at``: its (n, 8) table and the
+        names it wrote, or None when a payload's offsets leave the captured bytes."""
+        buf = np.frombuffer(batch.data, dtype=np.uint8)
+        starts = np.ascontiguousarray(payload_starts(batch, at))
+        lens = np.ascontiguousarray(view(batch).payload_len[at].astype(np.int64))
+        # (the decoder's payload_off/payload_len never leave the captured bytes)
+        if not len(buf) or int((starts + lens).max()) > len(buf):
+            return None
+        s = self.s
+        names = np.empty(int(lens.sum()), dtype=np.uint8)
+        out = np.empty((len(at), 8), dtype=np.int64)
+        lib.nw_dns_questions(
+            buf.ctypes.data,
+            starts.ctypes.data,
+            lens.ctypes.data,
+            len(at),
+            s.long_label,
+            s.entropy_min_length,
+            s.entropy_bits,
+            s.encoded_min_length,
+            s.encoded_entropy_bits,
+            s.encoded_min_score,
+            names.ctypes.data,
+            out.ctypes.data,
+        )
+        return out, names
+
+    def questions(
+        self, batch: Batch, idx: npt.NDArray[np.integer], *, compiled: bool | None = None
+    ) -> list[_Question | None]:
+        """What the first question of each query ``idx`` says (None: not judged).
+
+        ``idx`` are queries (the header checked as :meth:`process` checks it). Compiled
+        (``nw_dns_questions``, when the kernels load and ``compiled`` is not False):
+        every question parsed and scored at once, Python only slicing the names out;
+        else :meth:`_question` per query, memoised by its bytes. The same answers.
+        """
+        at: npt.NDArray[np.int64] = np.asarray(idx, dtype=np.int64)
+        lib = native.library() if compiled is not False else None
+        parsed = self._parsed(batch, at, lib) if len(at) and lib is not None else None
+        if parsed is not None:
+            out, names = parsed
+            text = names.tobytes()
+            ignored = self._ignored
+            found: list[_Question | None] = []
+            add = found.append
+            for judged, qtype, a, d, e, max_label, suspicious, encoded in out.tolist():
+                domain = text[d:e] if judged else b""
+                if not judged or ignored(domain):
+                    add(None)
+                else:
+                    add((qtype, domain, text[a : d - 1], max_label, suspicious, encoded))
+            return found
+        question, cached = self._question, self._questions.get
+        found = []
+        for payload in payload_slices(batch, at) if len(at) else ():
+            q = cached(payload[12:], _UNSEEN)  # (the cache's own test, without a call)
+            found.append(question(payload) if q is _UNSEEN else q)
+        return found
+
+    def process(self, batch: Batch, ctx: DetectorContext) -> None:  # noqa: ARG002  (contract)
         v = view(batch)
         idx = np.flatnonzero(v.udp & (v.dport == 53) & (v.payload_len >= 17))
         if len(idx) == 0:
@@ -294,19 +441,32 @@ class DnsTunnel:
         # in first-query order: a set of (int, bytes) keys would iterate in a per-process
         # hash order, and two incidents judged in one batch would be written in either order
         touched: dict[tuple[int, bytes], None] = {}
+        lib = native.library() if len(idx) >= GROUPED_MIN else None
+        parsed = self._parsed(batch, idx.astype(np.int64), lib) if lib is not None else None
+        if lib is not None and parsed is not None:
+            self._grouped(v.src4[idx], v.ts[idx], *parsed, lib=lib, touched=touched)
+        else:
+            rows = zip(
+                v.src4[idx].tolist(), v.ts[idx].tolist(), self.questions(batch, idx), strict=True
+            )
+            self._count(rows, touched)
+        windows = self.windows
+        for key in touched:
+            self._judge(key, windows[key])
+        windows.trim()
+
+    def _count(
+        self,
+        rows: Iterable[tuple[int, float, _Question | None]],
+        touched: dict[tuple[int, bytes], None],
+    ) -> None:
+        """Count queries (client, time, question) into their windows, one by one."""
         windows = self.windows
         put = OrderedDict.__setitem__
         window_seconds = self.s.window_seconds
         cap = 4 * self.s.unique_threshold
-        rows = zip(
-            v.src4[idx].tolist(), v.ts[idx].tolist(), payload_slices(batch, idx), strict=True
-        )
-        question, cached = self._question, self._questions.get
         get, move = windows.get, windows.move_to_end
-        for src, ts, payload in rows:
-            q = cached(payload[12:], _UNSEEN)  # (the cache's own test, without a call)
-            if q is _UNSEEN:
-                q = question(payload)
+        for src, ts, q in rows:
             if q is None:
                 continue
             qtype, domain, sub, max_label, suspicious, encoded = q
@@ -314,9 +474,8 @@ class DnsTunnel:
             w = get(key)
             if w is None or ts - w.start > window_seconds:
                 w = _Window(ts)
-                put(windows, key, w)  # bounded below, after judging
-            else:
-                move(key)
+                put(windows, key, w)  # bounded in process, after judging
+            move(key)
             if ts > w.last:  # noqa: PLR1730  (hot loop: no call to max)
                 w.last = ts
             w.queries += 1
@@ -333,9 +492,146 @@ class DnsTunnel:
             if max_label > w.max_label:  # noqa: PLR1730  (hot loop: no call to max)
                 w.max_label = max_label
             touched[key] = None
-        for key in touched:
-            self._judge(key, windows[key])
-        windows.trim()
+
+    def _grouped(  # noqa: PLR0915  (one pass over its columns)
+        self,
+        src4: npt.NDArray[np.uint32],
+        times: npt.NDArray[np.float64],
+        out: npt.NDArray[np.int64],
+        names: npt.NDArray[np.uint8],
+        *,
+        lib: ctypes.CDLL,
+        touched: dict[tuple[int, bytes], None],
+    ) -> None:
+        """:meth:`_count` of a batch's parsed queries a window at a time (the same windows).
+
+        Queries are grouped by (client, domain), with the domains and names told apart
+        exactly (``nw_intern``); a group's counts are array sums. Python then touches
+        each window once, and each name that is new in the batch for its window once,
+        instead of each query. A group whose window would end inside the batch (a query
+        more than ``window_seconds`` after the window's start) is counted one by one.
+        """
+        judged = np.flatnonzero(out[:, 0] == 1)
+        if len(judged) == 0:
+            return
+        o = out[judged]
+        a, d, e = o[:, 2], o[:, 3], o[:, 4]
+        dom_id, n_dom = _intern(lib, names, d, e)
+        text = names.tobytes()
+        first_dom = np.flatnonzero(np.diff(np.maximum.accumulate(dom_id), prepend=-1) > 0)
+        domains = [
+            text[x:y] for x, y in zip(d[first_dom].tolist(), e[first_dom].tolist(), strict=True)
+        ]
+        ignored = np.fromiter(map(self._ignored, domains), dtype=np.bool_, count=n_dom)
+        if ignored.any():
+            keep = np.flatnonzero(~ignored[dom_id])
+            if len(keep) == 0:
+                return
+            judged, o, dom_id = judged[keep], o[keep], dom_id[keep]
+            a, d, e = o[:, 2], o[:, 3], o[:, 4]
+        src = src4[judged].astype(np.int64)
+        ts = times[judged]
+        n = len(judged)
+        # groups: (client, domain), in the sorted order of that pair; within a group the
+        # queries keep their order (stable sort)
+        order = np.argsort((src << 32) | dom_id, kind="stable")
+        pair = ((src << 32) | dom_id)[order]
+        starts = np.flatnonzero(np.diff(pair, prepend=-1) != 0)
+        ends = np.append(starts[1:], n)
+        group = np.empty(n, dtype=np.int64)
+        group[order] = np.repeat(np.arange(len(starts)), ends - starts)
+        qtype = o[:, 1]
+        null = np.add.reduceat((qtype == QTYPE_NULL)[order].astype(np.int64), starts)
+        txt = np.add.reduceat((qtype == QTYPE_TXT)[order].astype(np.int64), starts)
+        t_first = ts[order[starts]]
+        t_max = np.maximum.reduceat(ts[order], starts)
+        max_label = np.maximum.reduceat(o[:, 5][order], starts)
+        # the names new in the batch for their group, in query order within the group
+        name_id, n_names = _intern(lib, names, a, e)
+        seen = group * n_names + name_id
+        by_seen = np.argsort(seen, kind="stable")
+        fresh = np.sort(by_seen[np.diff(seen[by_seen], prepend=-1) != 0])  # first per (group, name)
+        fresh = fresh[np.argsort(group[fresh], kind="stable")]
+        fresh_at = np.searchsorted(group[fresh], np.arange(len(starts) + 1))
+        window_seconds = self.s.window_seconds
+        cap = 4 * self.s.unique_threshold
+        windows = self.windows
+        get, move, put = windows.get, windows.move_to_end, OrderedDict.__setitem__
+        fresh_len = d[fresh] - 1 - a[fresh]
+        sub_at, lens = a[fresh].tolist(), fresh_len.tolist()
+        sus, enc = o[fresh, 6].tolist(), o[fresh, 7].tolist()
+        # each group's fresh names' totals (for a group whose fresh names all go in)
+        nonempty = fresh_at[:-1] < fresh_at[1:]
+        at = np.minimum(fresh_at[:-1], max(len(fresh) - 1, 0))
+        g_len, g_sus, g_enc = (
+            np.where(nonempty, np.add.reduceat(col, at), 0).tolist()
+            if len(fresh)
+            else [0] * len(starts)
+            for col in (fresh_len, o[fresh, 6], o[fresh, 7])
+        )
+        g_src, g_dom = src[order[starts]].tolist(), dom_id[order[starts]].tolist()
+        g_count = (ends - starts).tolist()
+        g_null, g_txt, g_first, g_max = (
+            null.tolist(),
+            txt.tolist(),
+            t_first.tolist(),
+            t_max.tolist(),
+        )
+        g_label, g_fresh = max_label.tolist(), fresh_at.tolist()
+        keys: list[tuple[int, bytes]] = [(x, domains[y]) for x, y in zip(g_src, g_dom, strict=True)]
+        for g in np.argsort(order[starts]).tolist():  # groups in order of first query
+            key = keys[g]
+            w = get(key)
+            if w is None or g_first[g] - w.start > window_seconds:
+                w = _Window(g_first[g])
+                put(windows, key, w)
+            if g_max[g] - w.start > window_seconds:  # a new window inside the batch
+                rows = order[starts[g] : ends[g]]
+                self._count(
+                    (
+                        (g_src[g], t, (qt, key[1], text[x : y - 1], ml, su, en))
+                        for t, qt, x, y, ml, su, en in zip(
+                            ts[rows].tolist(),
+                            qtype[rows].tolist(),
+                            a[rows].tolist(),
+                            d[rows].tolist(),
+                            o[rows, 5].tolist(),
+                            o[rows, 6].tolist(),
+                            o[rows, 7].tolist(),
+                            strict=True,
+                        )
+                    ),
+                    touched,
+                )
+                continue
+            if g_max[g] > w.last:  # noqa: PLR1730  (hot loop: no call to max)
+                w.last = g_max[g]
+            w.queries += g_count[g]
+            w.null += g_null[g]
+            w.txt += g_txt[g]
+            if g_label[g] > w.max_label:  # noqa: PLR1730  (hot loop: no call to max)
+                w.max_label = g_label[g]
+            unique = w.unique
+            room = cap - len(unique)
+            lo, hi = g_fresh[g], g_fresh[g + 1]
+            if room > 0 and lo < hi:
+                subs = [text[x : x + n] for x, n in zip(sub_at[lo:hi], lens[lo:hi], strict=True)]
+                if hi - lo <= room and unique.isdisjoint(subs):  # all go in
+                    unique.update(subs)
+                    w.sub_len += g_len[g]
+                    w.suspicious += g_sus[g]
+                    w.encoded += g_enc[g]
+                else:  # the new ones, as many as there is room for
+                    new = [k for k in range(hi - lo) if subs[k] not in unique][:room]
+                    unique.update([subs[k] for k in new])
+                    new = [lo + k for k in new]
+                    w.sub_len += sum([lens[k] for k in new])
+                    w.suspicious += sum([sus[k] for k in new])
+                    w.encoded += sum([enc[k] for k in new])
+            touched[key] = None
+        # the windows' recency order: as one by one, by each key's last query
+        for g in np.argsort(order[ends - 1]).tolist():
+            move(keys[g])
 
     def _judge(self, key: tuple[int, bytes], w: _Window) -> None:
         s = self.s
@@ -365,6 +661,21 @@ class DnsTunnel:
         strong = {"null_queries", "suspicious_names", "encoded_queries"} & set(reasons) or len(
             reasons
         ) > 1
+        # the text is built only if this report is written (most updates are not)
+        text = _Text(
+            client,
+            domain,
+            reasons,
+            w.queries,
+            len(w.unique),
+            mean_len,
+            w.max_label,
+            w.null,
+            w.txt,
+            w.suspicious,
+            w.encoded,
+            s.window_seconds,
+        )
         self.ctx.report(
             self.name,
             (client, domain),
@@ -373,21 +684,8 @@ class DnsTunnel:
             severity=Severity.HIGH if strong else Severity.MEDIUM,
             src=client,
             count=w.queries,
-            summary=f"{client}: DNS tunnel suspected through {domain} "
-            f"({', '.join(reasons)}; {w.queries} queries, {len(w.unique)} unique subdomains)",
-            evidence={
-                "domain": domain,
-                "reasons": reasons,
-                "queries": w.queries,
-                "unique_subdomains": len(w.unique),
-                "mean_subdomain_length": round(mean_len, 1),
-                "max_label_length": w.max_label,
-                "null_queries": w.null,
-                "txt_queries": w.txt,
-                "suspicious_names": w.suspicious,
-                "encoded_queries": w.encoded,
-                "window_seconds": s.window_seconds,
-            },
+            summary=text.summary,
+            evidence=text.evidence,
         )
 
     def expire(self, now: float) -> None:

@@ -134,6 +134,7 @@ def test_the_source_compiles_without_any_warning(tmp_path: Path) -> None:
             "-o",
             str(tmp_path / "x.so"),
             str(native.SOURCE),
+            *native._LIBS,
         ],
         capture_output=True,
         text=True,
@@ -236,7 +237,16 @@ def test_the_scan_tables_survive_every_allocation_failure(tmp_path: Path) -> Non
     harness.write_text(_OOM_HARNESS)
     exe = tmp_path / "oom"
     subprocess.run(
-        [*cc, "-O1", "-std=c11", f'-DNATIVE_C="{native.SOURCE}"', "-o", str(exe), str(harness)],
+        [
+            *cc,
+            "-O1",
+            "-std=c11",
+            f'-DNATIVE_C="{native.SOURCE}"',
+            "-o",
+            str(exe),
+            str(harness),
+            *native._LIBS,
+        ],
         check=True,
         capture_output=True,
         text=True,
