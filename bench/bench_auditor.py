@@ -8,7 +8,7 @@ runs with the example inventory, so ``policy_violation`` and ``unknown_device``
 are on too. Decode alone is ``bench_auditor_decode.py``.
 
 Run: ``.venv/bin/python bench/bench_auditor.py [--packets 1000000] [--workdir DIR] [--evidence]
-[--base DIR] [--no-baselines] [--mix shared-loop]`` (``--mix shared-loop``: the public
+[--base DIR] [--no-baselines] [--mix shared-loop|dns-heavy|dns-pool]`` (``--mix shared-loop``: the public
 captures of ``../shared/data/pcaps`` concatenated with ``mergecap`` until 1M packets, an
 independent mix of whole conversations, instead of ``bench/gen_mixed_pcap.py``'s)
 
@@ -139,7 +139,8 @@ def main() -> int:
         "--mix",
         choices=MIXES,
         default="generated",
-        help="the file: bench/gen_mixed_pcap.py's mix, or ../shared/data's captures looped",
+        help="the file: bench/gen_mixed_pcap.py's mix, ../shared/data's captures looped, or "
+        "the mix with 40%% DNS queries (dns-heavy: every name new; dns-pool: 5,000 names)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -63,7 +63,7 @@ def _generate(path: Path, packets: int) -> None:
 
 
 SHARED_PCAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pcaps"
-MIXES = ("generated", "shared-loop")
+MIXES = ("generated", "shared-loop", "dns-heavy", "dns-pool")
 
 
 def _shared_loop(path: Path, packets: int, pcaps: Path = SHARED_PCAPS) -> None:
@@ -88,11 +88,71 @@ def _shared_loop(path: Path, packets: int, pcaps: Path = SHARED_PCAPS) -> None:
     )
 
 
+def _dns_mix(path: Path, packets: int, base: Path, names: int | None) -> None:
+    """DNS-heavy traffic: 40 % of the packets A queries from 500 clients for
+    ``<10 random characters>.domNNNN.example.com`` (1,000 domains), each name new
+    (``names`` None: a tunnel or DGA at full speed) or one of ``names``; the rest the
+    generated mix's packets, in order; times 10 us apart."""
+    if path.exists():
+        return
+    import numpy as np
+    from scapy.layers.dns import DNS, DNSQR
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    rng = np.random.default_rng(9)
+    query = DNS(rd=1, qd=DNSQR(qname="abcdefghij.dom0000.example.com", qtype="A"))
+    tpl = bytes(
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="10.1.0.1", dst="10.1.0.53")
+        / UDP(sport=40000, dport=53)
+        / query
+    )
+    lab, dom, src = tpl.find(b"abcdefghij"), tpl.find(b"dom0000") + 3, 14 + 12
+    raw = base.read_bytes()
+    recs, pos = [], 24
+    while pos + 16 <= len(raw) and len(recs) < packets:
+        incl = int.from_bytes(raw[pos + 8 : pos + 12], "little")
+        recs.append(raw[pos + 16 : pos + 16 + incl])
+        pos += 16 + incl
+    is_dns = rng.random(packets) < 0.4
+    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", np.uint8)
+    pool = [
+        (letters[rng.integers(0, 36, 10)].tobytes(), b"%04d" % rng.integers(0, 1000))
+        for _ in range(names or 0)
+    ]
+    out, k, t0 = [raw[:24]], 0, 1_764_000_000.0
+    for i in range(packets):
+        if is_dns[i]:
+            b = bytearray(tpl)
+            if pool:
+                b[lab : lab + 10], b[dom : dom + 4] = pool[rng.integers(0, len(pool))]
+            else:
+                b[lab : lab + 10] = letters[rng.integers(0, 36, 10)].tobytes()
+                b[dom : dom + 4] = b"%04d" % rng.integers(0, 1000)
+            b[src + 2] = int(rng.integers(0, 2))
+            b[src + 3] = int(rng.integers(1, 250))
+            pkt = bytes(b)
+        else:
+            pkt = recs[k % len(recs)]
+            k += 1
+        ts = t0 + i * 1e-5
+        sec = int(ts)
+        usec = round((ts - sec) * 1e6)
+        head = sec.to_bytes(4, "little") + usec.to_bytes(4, "little")
+        out.append(head + len(pkt).to_bytes(4, "little") * 2 + pkt)
+    path.write_bytes(b"".join(out))
+
+
 def mix_file(work: Path, mix: str, packets: int) -> Path:
     """The 1M-packet file of ``mix`` in ``work`` (made if absent)."""
     if mix == "shared-loop":
         path = work / f"shared-loop-{packets}.pcap"
         _shared_loop(path, packets)
+    elif mix in {"dns-heavy", "dns-pool"}:
+        path = work / f"{mix}-{packets}.pcap"
+        base = mix_file(work, "generated", packets)
+        _dns_mix(path, packets, base, None if mix == "dns-heavy" else 5000)
     else:
         path = work / f"mixed-{packets}.pcap"
         _generate(path, packets)

@@ -30,7 +30,7 @@ makes every start compile the project from source (~0.4 s); an installed netward
 its bytecode. The bench unsets it and points ``PYTHONPYCACHEPREFIX`` at its work
 directory (nothing is written into the checkout or the venv).
 
-Run: ``.venv/bin/python bench/bench_auditor_process.py [--packets 1000000] [--workdir DIR] [--mix shared-loop]
+Run: ``.venv/bin/python bench/bench_auditor_process.py [--packets 1000000] [--workdir DIR] [--mix shared-loop|dns-heavy|dns-pool]
 [--repeat 3] [--base DIR] [--startup-only]`` (``--startup-only``: the one-packet runs and
 ``python -c pass`` only, not the 1M file nor tshark)
 """
@@ -433,7 +433,8 @@ def main() -> int:
         "--mix",
         choices=MIXES,
         default="generated",
-        help="the file: bench/gen_mixed_pcap.py's mix, or ../shared/data's captures looped",
+        help="the file: bench/gen_mixed_pcap.py's mix, ../shared/data's captures looped, or "
+        "the mix with 40%% DNS queries (dns-heavy: every name new; dns-pool: 5,000 names)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
