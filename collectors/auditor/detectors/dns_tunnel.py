@@ -531,14 +531,14 @@ class DnsTunnel:
             a, d, e = o[:, 2], o[:, 3], o[:, 4]
         src = src4[judged].astype(np.int64)
         ts = times[judged]
-        n = len(judged)
         # groups: (client, domain), in the sorted order of that pair; within a group the
         # queries keep their order (stable sort)
-        order = np.argsort((src << 32) | dom_id, kind="stable")
-        pair = ((src << 32) | dom_id)[order]
-        starts = np.flatnonzero(np.diff(pair, prepend=-1) != 0)
-        ends = np.append(starts[1:], n)
-        group = np.empty(n, dtype=np.int64)
+        pairs = (src.astype(np.uint64) << np.uint64(32)) | dom_id.astype(np.uint64)
+        order = np.argsort(pairs, kind="stable")
+        pair = pairs[order]
+        starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+        ends = np.append(starts[1:], len(order))
+        group = np.empty(len(order), dtype=np.int64)
         group[order] = np.repeat(np.arange(len(starts)), ends - starts)
         qtype = o[:, 1]
         null = np.add.reduceat((qtype == QTYPE_NULL)[order].astype(np.int64), starts)
@@ -615,7 +615,7 @@ class DnsTunnel:
             room = cap - len(unique)
             lo, hi = g_fresh[g], g_fresh[g + 1]
             if room > 0 and lo < hi:
-                subs = [text[x : x + n] for x, n in zip(sub_at[lo:hi], lens[lo:hi], strict=True)]
+                subs = [text[x : x + m] for x, m in zip(sub_at[lo:hi], lens[lo:hi], strict=True)]
                 if hi - lo <= room and unique.isdisjoint(subs):  # all go in
                     unique.update(subs)
                     w.sub_len += g_len[g]
