@@ -90,13 +90,13 @@ def _payloads(rng: random.Random, count: int) -> list[bytes]:
 
 
 def _batch(
-    payloads: list[bytes], times: list[float] | None = None, clients: list[int] | None = None
+    payloads: list[bytes], times: list[float] | None = None, clients: list[str] | None = None
 ) -> Any:
     return scapy_batch(
         [
             at(
                 Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-                / IP(src=f"10.0.0.{clients[k] if clients else 1}", dst="10.0.0.53")
+                / IP(src=clients[k] if clients else "10.0.0.1", dst="10.0.0.53")
                 / UDP(sport=40000, dport=53)
                 / Raw(p),
                 times[k] if times else T0 + k * 0.01,
@@ -145,11 +145,11 @@ def test_the_compiled_reader_agrees_with_python(
     assert entropy(b"abcd" * 6) == 2.0
 
 
-def _traffic(rng: random.Random) -> list[tuple[list[bytes], list[float], list[int]]]:
+def _traffic(rng: random.Random) -> list[tuple[list[bytes], list[float], list[str]]]:
     """Batches of queries: names repeated within and across batches, a window that ends
     inside a batch, time going back, an ignored domain, more names than a window keeps
-    (clients 1-3), and a quiet client (4) whose window never fills, asking a few names
-    again and again."""
+    (three clients, one of them past 128.0.0.0), and a quiet client whose window never
+    fills, asking a few names again and again."""
     pool = [bytes(rng.choice(b"0123456789abcdef") for _ in range(32)) for _ in range(60)]
     domains = (
         [b"tun", b"org"],
@@ -168,12 +168,12 @@ def _traffic(rng: random.Random) -> list[tuple[list[bytes], list[float], list[in
             name = _name(sub + list(rng.choice(domains)))
             payloads.append(_header() + name + struct.pack("!HH", qtype, 1))
             times.append(t - 5.0 if rng.random() < 0.02 else t)  # a few out of order
-            clients.append(1 + k % 3)
+            clients.append(("10.0.0.1", "10.0.0.2", "192.168.7.3")[k % 3])
         for k in range(3):
             name = _name([pool[rng.randrange(4)], b"quiet", b"net"])
             payloads.append(_header() + name + struct.pack("!HH", 16, 1))
             times.append(t + k * 0.001)
-            clients.append(4)
+            clients.append("10.0.0.4")
         batches.append((payloads, times, clients))
     return batches
 
