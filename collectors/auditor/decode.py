@@ -13,6 +13,11 @@ damaged file (a record header that cannot be right, a file cut short) ends that
 file's batches cleanly and is counted in :attr:`DecodeStats.file_errors`. Only a
 file that is not a capture at all raises :class:`CaptureFormatError`.
 
+A capture compressed with gzip, bzip2 or xz (``.pcap.gz`` and the like, as public
+traces are often published, and as tshark reads them) is decompressed as it is read,
+told by its first bytes, not its name; a compressed stream that is cut short or
+damaged ends the file where it breaks, counted like a damaged capture.
+
 A batch's ``data`` is a read-only view of the chunk it came from (8 MB), shared
 with the other batches of that chunk: a consumer that keeps packets for long
 should keep ``raw(i)``/``payload(i)`` copies, not batches.
@@ -40,7 +45,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, cast
+from typing import TYPE_CHECKING, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +65,9 @@ from collectors.auditor.pcapng import (
 from collectors.auditor.walk import ChainFormat, WalkResult, length_view, walk_chain
 from netwarden.errors import NetwardenError
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 logger = logging.getLogger(__name__)
 
 #: Bytes read from a file at a time (the unit of memory use).
@@ -71,6 +79,18 @@ MAX_CAPLEN: Final = 1 << 20
 #: File-level problems counted in :attr:`DecodeStats.file_errors` (and pcapng's BAD_BLOCK).
 TRUNCATED_FILE: Final = "truncated_file"
 BAD_RECORD_HEADER: Final = "bad_record_header"
+#: A compressed capture whose stream ends before its end marker, or holds bad data.
+TRUNCATED_STREAM: Final = "truncated_compressed_file"
+BAD_COMPRESSED_DATA: Final = "bad_compressed_data"
+
+_DECOMPRESS_STEP: Final = 64 << 10
+"""Bytes asked of a decompressor at a time (what a damaged stream's break can cost)."""
+_COMPRESSED: Final = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+"""Compressions read as they are (the stream's first bytes, as tshark tells them)."""
+_NOT_READ: Final = {
+    b"\x28\xb5\x2f\xfd": ("zstd", "zstd -d"),
+    b"\x04\x22\x4d\x18": ("lz4", "lz4 -d"),
+}
 
 _PCAP_MAGIC: Final = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -91,7 +111,8 @@ class DecodeStats:
     """What was decoded, and what could not be, across every batch produced.
 
     ``errors`` counts packets by :class:`DecodeError` name; ``file_errors`` counts
-    damaged files by kind (``truncated_file``, ``bad_record_header``, ``bad_block``).
+    damaged files by kind (``truncated_file``, ``bad_record_header``, ``bad_block``,
+    and for a compressed file ``truncated_compressed_file``, ``bad_compressed_data``).
     ``kernel`` holds a live ring's ``PACKET_STATISTICS`` added up (``packets``,
     ``drops``, ``freezes``: :mod:`collectors.auditor.ring`); empty for other inputs.
     """
@@ -336,6 +357,94 @@ def _iter_pcapng(
         need = recs.need
 
 
+class _Decompressed(io.RawIOBase):
+    """The bytes of a compressed capture, decompressed as they are read.
+
+    A stream cut short (``EOFError``) or damaged (``errors``, or an ``OSError`` with no
+    errno: a bad header or checksum) reads as the end of the file there, what was read
+    before being decoded, and is counted in ``stats.file_errors``; an I/O error of the
+    file itself (an ``OSError`` with an errno) is raised as for any file.
+    """
+
+    def __init__(
+        self,
+        stream: io.BufferedIOBase,
+        errors: tuple[type[Exception], ...],
+        source: str,
+        stats: DecodeStats,
+    ) -> None:
+        super().__init__()
+        self.stream = stream
+        self.errors = errors
+        self.source = source
+        self.stats = stats
+        self.broken = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        if self.broken:
+            return 0
+        try:  # a piece at a time: a break loses at most the piece it falls in
+            return self.stream.readinto(memoryview(buffer)[:_DECOMPRESS_STEP])
+        except EOFError:
+            kind = TRUNCATED_STREAM
+        except OSError as exc:
+            if exc.errno is not None:
+                raise
+            kind = BAD_COMPRESSED_DATA
+        except Exception as exc:
+            if not isinstance(exc, self.errors):
+                raise
+            kind = BAD_COMPRESSED_DATA
+        self.broken = True
+        self.stats.file_errors[kind] += 1
+        logger.warning("%s: %s", self.source, kind.replace("_", " "))
+        return 0
+
+
+def _compression(fh: io.BufferedReader) -> str | None:
+    """The compression of the file ``fh`` reads (read here: gzip, bzip2, xz), or None."""
+    head = fh.peek(6)[:6]
+    return next((k for m, k in _COMPRESSED.items() if head.startswith(m)), None)
+
+
+def _open_capture(fh: io.BufferedReader, path: Path, stats: DecodeStats) -> io.BufferedReader:
+    """``fh``, or a decompressing reader of it when the file is gzip, bzip2 or xz.
+
+    Raises:
+        CaptureFormatError: the file is compressed in a format not read here.
+    """
+    head = fh.peek(6)[:6]
+    for magic, (name, command) in _NOT_READ.items():
+        if head.startswith(magic):
+            raise CaptureFormatError(
+                f"{path}: a {name}-compressed file: decompress it first ({command} FILE); "
+                "gzip, bzip2 and xz captures are read as they are"
+            )
+    kind = _compression(fh)
+    if kind is None:
+        return fh
+    # (imported only for compressed files: start-up)
+    stream: io.BufferedIOBase
+    errors: tuple[type[Exception], ...]
+    if kind == "gzip":
+        import gzip  # noqa: PLC0415
+        import zlib  # noqa: PLC0415
+
+        stream, errors = gzip.GzipFile(fileobj=fh, mode="rb"), (zlib.error,)
+    elif kind == "bzip2":
+        import bz2  # noqa: PLC0415
+
+        stream, errors = bz2.BZ2File(fh), ()
+    else:
+        import lzma  # noqa: PLC0415
+
+        stream, errors = lzma.LZMAFile(fh), (lzma.LZMAError,)  # noqa: SIM115  (read until the with ends)
+    return io.BufferedReader(_Decompressed(stream, errors, str(path), stats))
+
+
 def iter_batches(
     path: Path, batch_size: int = 65536, stats: DecodeStats | None = None
 ) -> Iterator[Batch]:
@@ -354,7 +463,9 @@ def iter_batches(
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     stats = stats if stats is not None else DecodeStats()
     source = str(path)
-    with Path(path).open("rb") as fh:
+    with Path(path).open("rb") as raw:
+        compressed = _compression(raw)
+        fh = _open_capture(raw, path, stats)
         header = fh.read(_PCAP_HEADER)
         stats.files += 1
         if header[:4] in _PCAP_MAGIC:
@@ -368,8 +479,9 @@ def iter_batches(
             if header:
                 stats.file_errors[TRUNCATED_FILE] += 1
         else:
+            what = f"{compressed}-compressed, and then starts" if compressed else "starts"
             raise CaptureFormatError(
-                f"{path}: not a pcap or pcapng file (starts with {header[:4].hex()}, "
+                f"{path}: not a pcap or pcapng file ({what} with {header[:4].hex()}, "
                 "expected a pcap magic number or a pcapng section header)"
             )
 
