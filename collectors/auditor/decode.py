@@ -38,9 +38,11 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import struct
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -451,7 +453,8 @@ def iter_batches(
     """Decode a pcap or pcapng file in batches of at most ``batch_size`` packets.
 
     Args:
-        path: a pcap (either byte order, micro- or nanosecond) or pcapng file.
+        path: a pcap (either byte order, micro- or nanosecond) or pcapng file, plain or
+            compressed (gzip, bzip2, xz), or ``-`` for standard input.
         batch_size: packets per batch (every batch but a chunk's last is full).
         stats: counters to add this file's packets and errors to.
 
@@ -463,7 +466,13 @@ def iter_batches(
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     stats = stats if stats is not None else DecodeStats()
     source = str(path)
-    with Path(path).open("rb") as raw:
+    stdin = source == "-"  # standard input (a pipe: read once, in order, not closed)
+    opened = (
+        contextlib.nullcontext(cast(io.BufferedReader, sys.stdin.buffer))
+        if stdin
+        else Path(path).open("rb")  # noqa: SIM115  (closed by the with below)
+    )
+    with opened as raw:
         compressed = _compression(raw)
         fh = _open_capture(raw, path, stats)
         header = fh.read(_PCAP_HEADER)

@@ -365,7 +365,11 @@ def _run(
 @auditor_app.callback(invoke_without_command=True)
 def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks, one run)
     pcap: Annotated[
-        list[Path] | None, typer.Option("--pcap", help="pcap/pcapng file(s) to read.")
+        list[Path] | None,
+        typer.Option(
+            "--pcap",
+            help="pcap/pcapng file(s) to read, plain or gzip/bzip2/xz; - reads standard input.",
+        ),
     ] = None,
     interface: Annotated[
         str | None, typer.Option("--interface", help="Capture live from this interface.")
@@ -541,8 +545,14 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         # the workers decode the packets; the parent, which would write evidence, sees none
         raise _fail("--evidence needs one capture process: leave out --workers")
     for path in pcap or []:
-        if not path.is_file():
+        # a file, a pipe (/dev/stdin, a FIFO), or - for standard input, once
+        if str(path) == "-":
+            if sum(str(p) == "-" for p in pcap or []) > 1:
+                raise _fail("--pcap -: standard input can be read once")
+        elif not path.exists():
             raise _fail(f"--pcap {path}: no such file")
+        elif path.is_dir():
+            raise _fail(f"--pcap {path}: a directory (--watch DIR reads the captures in one)")
     if watch is not None and not watch.is_dir():
         raise _fail(f"--watch {watch}: not a directory")
     try:

@@ -8,7 +8,10 @@ import bz2
 import errno
 import gzip
 import io
+import json
 import lzma
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +34,7 @@ from collectors.auditor.decode import (
 )
 from tests.unit.auditor.auditor_helpers import T0, at
 
+REPO = Path(__file__).resolve().parents[3]
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     "gz": gzip.compress,
     "bz2": bz2.compress,
@@ -175,3 +179,28 @@ def test_an_io_error_of_the_file_itself_is_raised() -> None:
     with pytest.raises(RuntimeError):
         other.readinto(bytearray(10))
     assert stats.file_errors == {BAD_COMPRESSED_DATA: 1}
+
+
+def _auditor(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "netwarden.cli", "auditor", *args],
+        cwd=REPO, input=stdin, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_the_command_reads_standard_input_plain_or_compressed(plain: Path) -> None:
+    """``--pcap -`` (``tcpdump -w - | netwarden auditor --pcap -``, as tshark and zeek
+    read ``-r -``): the same summary as the file, and a compressed stream is told too."""
+    want = json.loads(_auditor(["--pcap", str(plain), "--json"]).stdout)
+    for data in (plain.read_bytes(), gzip.compress(plain.read_bytes())):
+        done = _auditor(["--pcap", "-", "--json"], stdin=data)
+        assert done.returncode == 0, done.stderr
+        got = json.loads(done.stdout)
+        assert got["packets"] == want["packets"] == 3000
+        assert got["events_by_detector"] == want["events_by_detector"]
+    twice = _auditor(["--pcap", "-", "--pcap", "-"])
+    assert twice.returncode == 2
+    assert b"standard input can be read once" in twice.stderr
+    folder = _auditor(["--pcap", str(plain.parent)])
+    assert folder.returncode == 2
+    assert b"a directory" in folder.stderr
