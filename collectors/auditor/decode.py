@@ -13,8 +13,8 @@ damaged file (a record header that cannot be right, a file cut short) ends that
 file's batches cleanly and is counted in :attr:`DecodeStats.file_errors`. Only a
 file that is not a capture at all raises :class:`CaptureFormatError`.
 
-A capture compressed with gzip, bzip2 or xz (``.pcap.gz`` and the like, as public
-traces are often published, and as tshark reads them) is decompressed as it is read,
+A capture compressed with gzip, bzip2, xz, zstd or lz4 (``.pcap.gz`` and the like, as
+public traces are often published, and as tshark reads them) is decompressed as it is read,
 told by its first bytes, not its name; a compressed stream that is cut short or
 damaged ends the file where it breaks, counted like a damaged capture.
 
@@ -87,12 +87,14 @@ BAD_COMPRESSED_DATA: Final = "bad_compressed_data"
 
 _DECOMPRESS_STEP: Final = 64 << 10
 """Bytes asked of a decompressor at a time (what a damaged stream's break can cost)."""
-_COMPRESSED: Final = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
-"""Compressions read as they are (the stream's first bytes, as tshark tells them)."""
-_NOT_READ: Final = {
-    b"\x28\xb5\x2f\xfd": ("zstd", "zstd -d"),
-    b"\x04\x22\x4d\x18": ("lz4", "lz4 -d"),
+_COMPRESSED: Final = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"\x04\x22\x4d\x18": "lz4",
 }
+"""Compressions read as they are (the stream's first bytes, as tshark tells them)."""
 
 _PCAP_MAGIC: Final = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -370,7 +372,7 @@ class _Decompressed(io.RawIOBase):
 
     def __init__(
         self,
-        stream: io.BufferedIOBase,
+        stream: io.BufferedIOBase | io.RawIOBase,
         errors: tuple[type[Exception], ...],
         source: str,
         stats: DecodeStats,
@@ -407,29 +409,18 @@ class _Decompressed(io.RawIOBase):
 
 
 def _compression(fh: io.BufferedReader) -> str | None:
-    """The compression of the file ``fh`` reads (read here: gzip, bzip2, xz), or None."""
+    """The compression of the file ``fh`` reads (gzip, bzip2, xz, zstd, lz4), or None."""
     head = fh.peek(6)[:6]
     return next((k for m, k in _COMPRESSED.items() if head.startswith(m)), None)
 
 
 def _open_capture(fh: io.BufferedReader, path: Path, stats: DecodeStats) -> io.BufferedReader:
-    """``fh``, or a decompressing reader of it when the file is gzip, bzip2 or xz.
-
-    Raises:
-        CaptureFormatError: the file is compressed in a format not read here.
-    """
-    head = fh.peek(6)[:6]
-    for magic, (name, command) in _NOT_READ.items():
-        if head.startswith(magic):
-            raise CaptureFormatError(
-                f"{path}: a {name}-compressed file: decompress it first ({command} FILE); "
-                "gzip, bzip2 and xz captures are read as they are"
-            )
+    """``fh``, or a decompressing reader of it when the file is compressed (gzip, bzip2,
+    xz, zstd, lz4: the modules are imported only then, for the start-up's sake)."""
     kind = _compression(fh)
     if kind is None:
         return fh
-    # (imported only for compressed files: start-up)
-    stream: io.BufferedIOBase
+    stream: io.BufferedIOBase | io.RawIOBase
     errors: tuple[type[Exception], ...]
     if kind == "gzip":
         import gzip  # noqa: PLC0415
@@ -440,11 +431,61 @@ def _open_capture(fh: io.BufferedReader, path: Path, stats: DecodeStats) -> io.B
         import bz2  # noqa: PLC0415
 
         stream, errors = bz2.BZ2File(fh), ()
-    else:
+    elif kind == "xz":
         import lzma  # noqa: PLC0415
 
         stream, errors = lzma.LZMAFile(fh), (lzma.LZMAError,)  # noqa: SIM115  (read until the with ends)
+    elif kind == "zstd":
+        import zstandard  # noqa: PLC0415
+
+        stream, errors = _ZstdFrames(fh), (zstandard.ZstdError,)
+    else:
+        import lz4.frame  # noqa: PLC0415
+
+        # (lz4 reports a bad block as RuntimeError)
+        stream, errors = lz4.frame.LZ4FrameFile(fh), (RuntimeError,)
     return io.BufferedReader(_Decompressed(stream, errors, str(path), stats))
+
+
+class _ZstdFrames(io.RawIOBase):
+    """zstd frames one after the other (as ``zstd -d`` reads a file), decompressed as
+    read; ``EOFError`` when the file ends inside a frame (``zstandard``'s own stream
+    reader ends there without a word)."""
+
+    def __init__(self, fh: io.BufferedReader) -> None:
+        import zstandard  # noqa: PLC0415
+
+        super().__init__()
+        self.fh = fh
+        self.new = zstandard.ZstdDecompressor().decompressobj
+        self.frame = self.new()
+        self.inside = False  # a frame begun and not ended
+        self.out = b""
+        self.at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        while self.at >= len(self.out):
+            data = self.fh.read(_DECOMPRESS_STEP)
+            if not data:
+                if self.inside:
+                    raise EOFError("zstd: the file ends inside a frame")
+                return 0
+            out = []
+            while data:
+                if self.frame.eof:
+                    self.frame = self.new()
+                out.append(self.frame.decompress(data))
+                self.inside = not self.frame.eof
+                data = self.frame.unused_data if self.frame.eof else b""
+            self.out, self.at = b"".join(out), 0
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), len(self.out) - self.at)
+        view[:n] = self.out[self.at : self.at + n]
+        self.at += n
+        return n
 
 
 def iter_batches(
@@ -454,7 +495,7 @@ def iter_batches(
 
     Args:
         path: a pcap (either byte order, micro- or nanosecond) or pcapng file, plain or
-            compressed (gzip, bzip2, xz), or ``-`` for standard input.
+            compressed (gzip, bzip2, xz, zstd, lz4), or ``-`` for standard input.
         batch_size: packets per batch (every batch but a chunk's last is full).
         stats: counters to add this file's packets and errors to.
 

@@ -368,7 +368,7 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         list[Path] | None,
         typer.Option(
             "--pcap",
-            help="pcap/pcapng file(s) to read, plain or gzip/bzip2/xz; - reads standard input.",
+            help="pcap/pcapng file(s) to read, plain or compressed; - reads standard input.",
         ),
     ] = None,
     interface: Annotated[

@@ -1,6 +1,5 @@
-"""Compressed captures (gzip, bzip2, xz) are read as they are, as tshark reads them; a
-stream cut short or damaged ends the file where it breaks and is counted; zstd and lz4
-get a clear error."""
+"""Compressed captures (gzip, bzip2, xz, zstd, lz4) are read as they are, as tshark reads
+them; a stream cut short or damaged ends the file where it breaks and is counted."""
 
 from __future__ import annotations
 
@@ -16,8 +15,10 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import lz4.frame
 import numpy as np
 import pytest
+import zstandard
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
@@ -39,7 +40,16 @@ COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     "gz": gzip.compress,
     "bz2": bz2.compress,
     "xz": lzma.compress,
+    "zst": zstandard.ZstdCompressor().compress,
+    "lz4": lz4.frame.compress,
 }
+PREFIX: dict[str, Callable[[bytes], bytes]] = {
+    "gz": lambda data: zlib.decompressobj(31).decompress(data),
+    "xz": lambda data: lzma.LZMADecompressor().decompress(data),
+    "zst": lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data),
+    "lz4": lambda data: lz4.frame.LZ4FrameDecompressor().decompress(data),
+}
+"""What a decompressor gives from the start of a cut stream (bzip2: only whole blocks)."""
 
 
 def _packets(count: int = 3000) -> list[object]:
@@ -83,6 +93,19 @@ def test_a_compressed_capture_reads_as_the_plain_one(
     assert stats.file_errors == {}
 
 
+def test_zstd_frames_joined_and_a_stream_ended_between_frames(plain: Path, tmp_path: Path) -> None:
+    data = plain.read_bytes()
+    frames = tmp_path / "frames.pcap.zst"  # zstd -d reads frames one after the other
+    zstd = zstandard.ZstdCompressor()
+    frames.write_bytes(zstd.compress(data[:77_777]) + zstd.compress(data[77_777:]))
+    got, stats = _read(frames)
+    assert got.tobytes() == _read(plain)[0].tobytes()
+    assert stats.file_errors == {}
+    first = tmp_path / "first.pcap.zst"  # ends where a frame ends: not a cut stream
+    first.write_bytes(zstd.compress(data[:77_777]))
+    assert TRUNCATED_STREAM not in _read(first)[1].file_errors
+
+
 def test_pcapng_and_gzip_members_joined(plain: Path, tmp_path: Path) -> None:
     ng = tmp_path / "trace.pcapng"
     wrpcapng(str(ng), _packets(50))
@@ -111,10 +134,7 @@ def test_a_cut_stream_keeps_what_came_before(plain: Path, tmp_path: Path, suffix
         whole = len(got) - stats.file_errors[TRUNCATED_FILE]  # the last record may be cut
         assert got[:whole].tobytes() == want[:whole].tobytes()
         # against every whole record a decompressor can give from the cut stream
-        if suffix == "gz":
-            prefix = zlib.decompressobj(31).decompress(packed[: len(packed) * 2 // 3])
-        else:
-            prefix = lzma.LZMADecompressor().decompress(packed[: len(packed) * 2 // 3])
+        prefix = PREFIX[suffix](packed[: len(packed) * 2 // 3])
         _assert_lost_at_most_a_piece(got[:whole], want[: _records_in(prefix)])
 
 
@@ -149,14 +169,14 @@ def test_a_damaged_gzip_trailer_is_counted_after_the_packets(plain: Path, tmp_pa
     _assert_lost_at_most_a_piece(got, want)
 
 
-def test_formats_not_read_and_compressed_non_captures_are_named(tmp_path: Path) -> None:
-    zst = tmp_path / "trace.pcap.zst"
-    zst.write_bytes(b"\x28\xb5\x2f\xfd" + bytes(40))
-    with pytest.raises(CaptureFormatError, match=r"zstd-compressed file: decompress it first"):
-        _read(zst)
-    text = tmp_path / "notes.txt.gz"
-    text.write_bytes(gzip.compress(b"hello, this is not a capture"))
-    with pytest.raises(CaptureFormatError, match=r"gzip-compressed, and then starts with 68656c6c"):
+@pytest.mark.parametrize("suffix", sorted(COMPRESSORS))
+def test_a_compressed_file_that_is_not_a_capture_is_named(tmp_path: Path, suffix: str) -> None:
+    text = tmp_path / f"notes.txt.{suffix}"
+    text.write_bytes(COMPRESSORS[suffix](b"hello, this is not a capture"))
+    kind = {"gz": "gzip", "bz2": "bzip2", "zst": "zstd"}.get(suffix, suffix)
+    with pytest.raises(
+        CaptureFormatError, match=rf"{kind}-compressed, and then starts with 68656c6c"
+    ):
         _read(text)
 
 
