@@ -224,3 +224,16 @@ def test_the_command_reads_standard_input_plain_or_compressed(plain: Path) -> No
     folder = _auditor(["--pcap", str(plain.parent)])
     assert folder.returncode == 2
     assert b"a directory" in folder.stderr
+
+
+def test_gzip_is_read_with_the_standard_library_where_isal_is_missing(
+    plain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packed = gzip.compress(plain.read_bytes())
+    whole, cut = tmp_path / "whole.pcap.gz", tmp_path / "cut.pcap.gz"
+    whole.write_bytes(packed)
+    cut.write_bytes(packed[: len(packed) // 2])
+    with_isal = _read(whole)[0].tobytes(), _read(cut)[1].file_errors
+    monkeypatch.setitem(sys.modules, "isal", None)  # import isal raises ImportError
+    assert (_read(whole)[0].tobytes(), _read(cut)[1].file_errors) == with_isal
+    assert with_isal[1] == {TRUNCATED_STREAM: 1, TRUNCATED_FILE: 1}
