@@ -206,13 +206,15 @@ def guess_passwords(lab: Path) -> None:
 
 
 def stage_capture(workdir: Path) -> None:
-    """The attack trace into the watched capture directory, a newer file beside it: the
+    """The attack trace into the watched capture directory, gzipped as a rotating sensor
+    leaves its closed files (``tcpdump -G ... -z gzip``), a newer file beside it: the
     trace counts as rotated and the auditor reads it at once."""
+    import gzip  # noqa: PLC0415
     import os  # noqa: PLC0415
 
     captures = workdir / "captures"
-    first = captures / "nyc-1.pcap"
-    first.write_bytes((workdir / "nyc-attacks.pcap").read_bytes())
+    first = captures / "nyc-1.pcap.gz"
+    first.write_bytes(gzip.compress((workdir / "nyc-attacks.pcap").read_bytes()))
     newer = captures / "nyc-2.pcap"
     newer.touch()
     stat = first.stat()
@@ -301,8 +303,9 @@ def alert_steps(workdir: Path, prometheus: str, alertmanager: str) -> list[Step]
         Step(
             "The New York sensor's auditor reads a rotated capture: the attack trace",
             ["grep", "-c", '"detector"', str(watch_events)],
-            "The auditor watching captures/ (as a sensor reads tcpdump's rotated files) "
-            "processes the trace once a newer file appears; the count of events it wrote. "
+            "The auditor watching captures/ (as a sensor reads tcpdump's rotated files, "
+            "here gzipped as `tcpdump -z gzip` leaves them) processes the trace once a "
+            "newer file appears; the count of events it wrote. "
             "Its metrics were scraped from zero before, so increase() sees every incident.",
             before=lambda: _attack_capture(workdir, watch_events),
         ),

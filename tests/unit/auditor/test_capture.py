@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import json
 import queue
 import sys
@@ -389,3 +390,24 @@ def test_watch_dir_rides_out_descriptor_exhaustion(
     assert failures == {"glob": 0, "open": 0}
     assert consumer.packets("cap-001.pcap") == list(range(20))
     assert not source.stats.file_errors
+
+
+def test_watch_dir_reads_compressed_rotations(tmp_path: Path) -> None:
+    """Rotations compressed once closed (``tcpdump -G 60 -z gzip``: ``cap-001.pcap.gz``)
+    are read like the plain ones, each once."""
+    watch = tmp_path / "caps"
+    watch.mkdir()
+    for name, tag, count in (("cap-001.pcap", 1, 12), ("cap-002.pcap", 2, 7)):
+        wrpcap(str(tmp_path / name), _pkts(tag, count))
+        (watch / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+    wrpcap(str(watch / "cap-003.pcap"), _pkts(3, 1))  # being written: newest
+    source = WatchDirSource(watch, settle_seconds=3600, poll_seconds=0.02, inotify=False)
+    consumer = _Consumer(source)
+    _wait_for(lambda: len(source.processed) == 2)
+    time.sleep(0.2)
+    source.stop()
+    consumer.thread.join(WAIT)
+    assert source.processed == [watch / "cap-001.pcap.gz", watch / "cap-002.pcap.gz"]
+    assert consumer.packets("cap-001.pcap.gz") == list(range(12))
+    assert consumer.packets("cap-002.pcap.gz") == list(range(7))
+    assert source.stats.file_errors == {}
