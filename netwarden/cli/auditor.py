@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -549,6 +550,11 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
         if str(path) == "-":
             if sum(str(p) == "-" for p in pcap or []) > 1:
                 raise _fail("--pcap -: standard input can be read once")
+            if sys.stdin is None or sys.stdin.isatty():
+                raise _fail(
+                    "--pcap -: standard input is a terminal, not a capture "
+                    "(pipe one in: tcpdump -w - | netwarden auditor --pcap -)"
+                )
         elif not path.exists():
             raise _fail(f"--pcap {path}: no such file")
         elif path.is_dir():

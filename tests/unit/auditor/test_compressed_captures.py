@@ -9,6 +9,8 @@ import gzip
 import io
 import json
 import lzma
+import os
+import pty
 import subprocess
 import sys
 import zlib
@@ -258,6 +260,17 @@ def test_the_command_reads_standard_input_plain_or_compressed(plain: Path) -> No
     folder = _auditor(["--pcap", str(plain.parent)])
     assert folder.returncode == 2
     assert b"a directory" in folder.stderr
+    controller, terminal = pty.openpty()  # a user who forgot the pipe: a clear error
+    try:
+        typed = subprocess.run(
+            [sys.executable, "-m", "netwarden.cli", "auditor", "--pcap", "-"],
+            cwd=REPO, stdin=terminal, capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert typed.returncode == 2
+    assert b"standard input is a terminal" in typed.stderr
 
 
 def test_gzip_is_read_with_the_standard_library_where_isal_is_missing(
