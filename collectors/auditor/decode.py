@@ -414,10 +414,11 @@ def _compression(fh: io.BufferedReader) -> str | None:
     return next((k for m, k in _COMPRESSED.items() if head.startswith(m)), None)
 
 
-def _open_capture(fh: io.BufferedReader, path: Path, stats: DecodeStats) -> io.BufferedReader:
-    """``fh``, or a decompressing reader of it when the file is compressed (gzip, bzip2,
-    xz, zstd, lz4: the modules are imported only then, for the start-up's sake)."""
-    kind = _compression(fh)
+def _open_capture(
+    fh: io.BufferedReader, kind: str | None, path: Path, stats: DecodeStats
+) -> io.BufferedReader:
+    """``fh``, or a decompressing reader of it when the file is compressed (``kind``, of
+    :func:`_compression`: the modules are imported only then, for the start-up's sake)."""
     if kind is None:
         return fh
     stream: io.BufferedIOBase | io.RawIOBase
@@ -486,7 +487,7 @@ def iter_batches(
     )
     with opened as raw:
         compressed = _compression(raw)
-        fh = _open_capture(raw, path, stats)
+        fh = _open_capture(raw, compressed, path, stats)
         header = fh.read(_PCAP_HEADER)
         stats.files += 1
         if header[:4] in _PCAP_MAGIC:

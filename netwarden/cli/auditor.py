@@ -545,11 +545,11 @@ def auditor(  # noqa: PLR0912, PLR0917  (one typer command: its options, checks,
     if workers > 1 and evidence is not None:
         # the workers decode the packets; the parent, which would write evidence, sees none
         raise _fail("--evidence needs one capture process: leave out --workers")
+    if [str(p) for p in pcap or []].count("-") > 1:
+        raise _fail("--pcap -: standard input can be read once")
     for path in pcap or []:
-        # a file, a pipe (/dev/stdin, a FIFO), or - for standard input, once
+        # a file, a pipe (/dev/stdin, a FIFO), or - for standard input
         if str(path) == "-":
-            if sum(str(p) == "-" for p in pcap or []) > 1:
-                raise _fail("--pcap -: standard input can be read once")
             if sys.stdin is None or sys.stdin.isatty():
                 raise _fail(
                     "--pcap -: standard input is a terminal, not a capture "

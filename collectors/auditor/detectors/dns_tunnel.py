@@ -561,12 +561,8 @@ class DnsTunnel:
         sub_at, lens = a[fresh].tolist(), fresh_len.tolist()
         sus, enc = o[fresh, 6].tolist(), o[fresh, 7].tolist()
         # each group's fresh names' totals (for a group whose fresh names all go in)
-        nonempty = fresh_at[:-1] < fresh_at[1:]
-        at = np.minimum(fresh_at[:-1], max(len(fresh) - 1, 0))
         g_len, g_sus, g_enc = (
-            np.where(nonempty, np.add.reduceat(col, at), 0).tolist()
-            if len(fresh)
-            else [0] * len(starts)
+            np.diff(np.concatenate(([0], np.cumsum(col)))[fresh_at]).tolist()
             for col in (fresh_len, o[fresh, 6], o[fresh, 7])
         )
         g_src, g_dom = src[order[starts]].tolist(), dom_id[order[starts]].tolist()

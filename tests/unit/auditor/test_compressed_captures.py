@@ -98,9 +98,9 @@ def test_a_compressed_capture_reads_as_the_plain_one(
 _BOMB = """
 import sys
 from pathlib import Path
-from collectors.auditor.decode import DecodeStats, _open_capture
+from collectors.auditor.decode import DecodeStats, _compression, _open_capture
 with Path(sys.argv[1]).open("rb") as raw:
-    fh = _open_capture(raw, Path(sys.argv[1]), DecodeStats())
+    fh = _open_capture(raw, _compression(raw), Path(sys.argv[1]), DecodeStats())
     first = fh.read(65536)
 # VmHWM: this program's peak (ru_maxrss would keep the forking test process's, which
 # survives execve)
